@@ -1,0 +1,1 @@
+"""HTTP transport: app factory, auth, routes and msgspec schemas."""

@@ -1,0 +1,112 @@
+"""The Litestar app factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
+from api.deps import provide_principal, provide_session
+from api.idempotency import IdempotencyMiddleware
+from api.problems import EXCEPTION_HANDLERS
+from api.request_log import RequestLogMiddleware, echo_request_id
+from api.routes import identity, ledger, system
+from domain.db import SessionMaker, make_engine, make_session_maker
+from domain.identity.service import LoginPolicy, ensure_staff
+from domain.jobs.queue import ArqJobQueue
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from arq.connections import ArqRedis
+
+    from domain.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings, *, session_maker: SessionMaker | None = None, redis: ArqRedis | None = None
+) -> Litestar:
+    """Build the app; tests pass their own session maker and queue connection."""
+
+    @contextlib.asynccontextmanager
+    async def resources(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            if session_maker is None:
+                if settings.database_url is None:
+                    msg = "DATABASE_URL is not set (use `coop serve`, which starts the embedded servers)"
+                    raise RuntimeError(msg)
+                engine = make_engine(settings.database_url)
+                stack.push_async_callback(engine.dispose)
+                app.state.session_maker = make_session_maker(engine)
+            else:
+                app.state.session_maker = session_maker
+            if redis is None:
+                pool = await create_pool(RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0"))
+                stack.push_async_callback(pool.aclose)
+                app.state.redis = pool
+            else:
+                app.state.redis = redis
+            app.state.job_queue = ArqJobQueue(app.state.redis)
+            await _bootstrap_staff(settings, app.state.session_maker)
+            yield
+
+    return Litestar(
+        route_handlers=[
+            system.health,
+            identity.issue_token,
+            identity.me,
+            identity.add_staff_user,
+            ledger.trial_balance,
+        ],
+        dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
+        middleware=[
+            RequestLogMiddleware(),
+            DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
+            IdempotencyMiddleware(),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=[resources],
+        before_send=[echo_request_id],
+        logging_config=None,  # domain.logs configures JSON logging for the process
+        state=_initial_state(settings),
+        openapi_config=OpenAPIConfig(
+            title="Purchasing co-op API",
+            version="1.0.0",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+    )
+
+
+def _initial_state(settings: Settings) -> State:
+    return State({
+        "settings": settings,
+        "login_policy": LoginPolicy(
+            token_ttl_seconds=settings.token_ttl_seconds,
+            max_failures=settings.login_max_failures,
+            failure_window_seconds=settings.login_failure_window_seconds,
+        ),
+    })
+
+
+async def _bootstrap_staff(settings: Settings, session_maker: SessionMaker) -> None:
+    """COOP_ADMIN_EMAIL/COOP_ADMIN_PASSWORD: make that staff user if it does not exist."""
+    if not (settings.admin_email and settings.admin_password):
+        return
+    async with session_maker() as session:
+        created = await ensure_staff(session, settings.admin_email, settings.admin_password)
+        await session.commit()
+    if created:
+        log.info("created staff user", extra={"email": settings.admin_email})

@@ -1,0 +1,70 @@
+"""A request id on every request and answer, and one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+
+from domain.logs import request_id
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("coop.request")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def request_id_of(scope: Scope) -> str:
+    """The caller's X-Request-ID when sane, else a fresh one; fixed for the request."""
+    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    rid: str | None = state.get("request_id")
+    if rid is None:
+        given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-request-id"), "")
+        rid = given if _SAFE_ID.match(given) else uuid.uuid4().hex
+        state["request_id"] = rid
+    return rid
+
+
+async def echo_request_id(message: Message, scope: Scope) -> None:
+    """App-level before-send hook: every answer, errors included, names its request id."""
+    if message["type"] == "http.response.start":
+        MutableScopeHeaders.from_message(message)["x-request-id"] = request_id_of(scope)
+
+
+class RequestLogMiddleware(ASGIMiddleware):
+    """Binds the request id to this request's logs and logs one line per request."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Time the request and log its outcome."""
+        token = request_id.set(request_id_of(scope))
+        started = time.perf_counter()
+        status = 500
+
+        async def note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await next_app(scope, receive, note_status)
+        finally:
+            log.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id.reset(token)

@@ -1,0 +1,55 @@
+"""Health: is the database and the queue answering."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Literal
+
+import msgspec
+import sqlalchemy as sa
+from litestar import Response, get
+from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
+
+CHECK_TIMEOUT_SECONDS = 2.0
+
+
+class Health(msgspec.Struct):
+    """`ok` everywhere, or the part that failed."""
+
+    status: Literal["ok", "unavailable"]
+    database: str
+    queue: str
+
+
+async def _check_database(state: State) -> str:
+    async with state.session_maker() as session:
+        await session.execute(sa.text("SELECT 1"))
+    return "ok"
+
+
+async def _check_queue(state: State) -> str:
+    await state.redis.ping()
+    return "ok"
+
+
+async def _probe(check: object, state: State) -> str:
+    try:
+        return await asyncio.wait_for(check(state), CHECK_TIMEOUT_SECONDS)  # type: ignore[operator]
+    except Exception as exc:  # noqa: BLE001 - any failure means "down", and says why
+        return f"error: {type(exc).__name__}"
+
+
+@get(
+    "/health",
+    summary="Is the service up",
+    description="Checks the database and the job queue; 503 names the part that is down.",
+    responses={503: ResponseSpec(data_container=Health, description="A part is down")},
+    tags=["system"],
+)
+async def health(state: State) -> Response[Health]:
+    """200 when database and queue answer, 503 naming the failing part otherwise."""
+    database, queue = await asyncio.gather(_probe(_check_database, state), _probe(_check_queue, state))
+    ok = database == "ok" and queue == "ok"
+    body = Health(status="ok" if ok else "unavailable", database=database, queue=queue)
+    return Response(body, status_code=200 if ok else 503)

@@ -1,0 +1,1 @@
+"""Running the co-op: the local embedded stack and the `coop` command line."""

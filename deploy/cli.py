@@ -1,0 +1,167 @@
+"""The `coop` command line: run everything, or one part, or a staff task."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, NoReturn
+
+from deploy.stack import local_stack
+from domain import migrate
+from domain.logs import configure
+from domain.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from deploy.stack import StackUrls
+
+log = logging.getLogger("coop")
+
+STOP_GRACE_SECONDS = 10
+
+
+def _raise_interrupt(signum: int, _frame: object) -> NoReturn:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _stack(settings: Settings, *, queue: bool = True) -> Iterator[StackUrls]:
+    # SIGTERM unwinds like Ctrl-C, so the embedded servers are stopped on the way out.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    redis_url = settings.redis_url if queue else (settings.redis_url or "redis://unused")
+    with local_stack(settings.data_dir, settings.database_url, redis_url) as urls:
+        yield urls
+
+
+def _with_urls(settings: Settings, urls: StackUrls) -> Settings:
+    return dataclasses.replace(settings, database_url=urls.database_url, redis_url=urls.redis_url)
+
+
+def cmd_migrate(settings: Settings) -> int:
+    """Apply every migration."""
+    with _stack(settings, queue=False) as urls:
+        migrate.upgrade(urls.database_url)
+    log.info("database migrated")
+    return 0
+
+
+def cmd_serve(settings: Settings) -> int:
+    """The HTTP API alone (migrating first)."""
+    import uvicorn  # noqa: PLC0415 - only this command needs it
+
+    from api.app import create_app  # noqa: PLC0415 - deploy may import api; keep other commands light
+
+    with _stack(settings) as urls:
+        migrate.upgrade(urls.database_url)
+        app = create_app(_with_urls(settings, urls))
+        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run()
+    return 0
+
+
+def cmd_worker(settings: Settings) -> int:
+    """The arq worker alone."""
+    from arq.worker import Worker  # noqa: PLC0415 - only this command needs it
+
+    from workers.main import worker_settings  # noqa: PLC0415 - deploy may import workers
+
+    with _stack(settings) as urls:
+        worker = Worker(**worker_settings(_with_urls(settings, urls)))  # type: ignore[arg-type]
+        with contextlib.suppress(KeyboardInterrupt):
+            worker.run()
+    return 0
+
+
+def cmd_create_staff(settings: Settings, email: str, password: str) -> int:
+    """Create a staff user if that e-mail has none."""
+    from domain.db import make_engine, make_session_maker  # noqa: PLC0415
+    from domain.errors import InvalidInputError  # noqa: PLC0415
+    from domain.identity.service import ensure_staff  # noqa: PLC0415
+
+    async def create(url: str) -> bool:
+        engine = make_engine(url, pool_size=1)
+        try:
+            async with make_session_maker(engine)() as session:
+                created = await ensure_staff(session, email, password)
+                await session.commit()
+                return created
+        finally:
+            await engine.dispose()
+
+    with _stack(settings, queue=False) as urls:
+        migrate.upgrade(urls.database_url)
+        try:
+            created = asyncio.run(create(urls.database_url))
+        except InvalidInputError as exc:
+            print(f"refused: {'; '.join(f'{e.field}: {e.message}' for e in exc.errors)}", file=sys.stderr)  # noqa: T201
+            return 2
+    print(f"staff user {email} {'created' if created else 'already exists'}")  # noqa: T201
+    return 0
+
+
+def cmd_run(settings: Settings) -> int:
+    """Everything: embedded servers, migrations, the API and the worker, until Ctrl-C."""
+    with _stack(settings) as urls:
+        migrate.upgrade(urls.database_url)
+        env = {**os.environ, "DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url}
+        children = [
+            subprocess.Popen([sys.executable, "-m", "deploy.cli", part], env=env)  # noqa: S603 - our own module
+            for part in ("serve", "worker")
+        ]
+        log.info("running", extra={"url": f"http://{settings.host}:{settings.port}", "pids": [c.pid for c in children]})
+        try:
+            while all(c.poll() is None for c in children):
+                time.sleep(0.5)
+            log.error("a part stopped; stopping the rest")
+        except KeyboardInterrupt:
+            log.info("stopping")
+        finally:
+            _stop(children)
+    return 0
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command and run it."""
+    parser = argparse.ArgumentParser(prog="coop", description="Purchasing co-op backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="embedded servers, migrations, API and worker")
+    sub.add_parser("serve", help="the HTTP API only")
+    sub.add_parser("worker", help="the arq worker only")
+    sub.add_parser("migrate", help="apply database migrations")
+    staff = sub.add_parser("create-staff", help="create a staff user")
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--password", required=True)
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    configure(settings.log_level)
+    if args.command == "create-staff":
+        return cmd_create_staff(settings, args.email, args.password)
+    commands = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+    return commands[args.command](settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

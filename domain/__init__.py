@@ -1,0 +1,1 @@
+"""The co-op's business, below any transport."""

@@ -1,0 +1,53 @@
+"""Pure rules about users: roles, e-mail and password policy, login throttling."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+
+from domain.errors import FieldError
+
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Role(enum.StrEnum):
+    """Who a user is to the co-op."""
+
+    STAFF = "staff"
+    MEMBER = "member"
+    SUPPLIER = "supplier"
+
+
+class MemberRole(enum.StrEnum):
+    """What a member's user may do for their business."""
+
+    ADMIN = "admin"
+    BUYER = "buyer"
+    FINANCE = "finance"
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+def credential_errors(email: str, password: str) -> list[FieldError]:
+    """What is wrong with a new user's e-mail and password, field by field."""
+    errors = []
+    if not _EMAIL.match(normalize_email(email)):
+        errors.append(FieldError("email", "not a valid e-mail address"))
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+    return errors
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored only as digests, so a database leak yields no usable token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def login_locked(recent_failures: int, max_failures: int) -> bool:
+    """Failed logins inside the window beyond the limit lock the address out."""
+    return recent_failures >= max_failures

@@ -1,0 +1,95 @@
+"""Record jobs with the change that asks for them; relay, claim and finish them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.jobs.tables import OutboxJob
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.db import SessionMaker
+    from domain.jobs.queue import JobQueue
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEYS = "outbox_pending_keys"
+
+
+async def add(session: AsyncSession, job_name: str, business_key: str, payload: Mapping[str, Any]) -> None:
+    """Record a job in the caller's transaction; the same business key is recorded once."""
+    await session.execute(
+        insert(OutboxJob)
+        .values(job_name=job_name, business_key=business_key, payload=dict(payload))
+        .on_conflict_do_nothing(index_elements=["business_key"])
+    )
+    session.info.setdefault(_PENDING_KEYS, []).append(business_key)
+
+
+def take_pending_keys(session: AsyncSession) -> list[str]:
+    """Keys recorded in this session since the last call, to relay once it commits."""
+    keys: list[str] = session.info.pop(_PENDING_KEYS, [])
+    return keys
+
+
+async def relay(session_maker: SessionMaker, queue: JobQueue, keys: list[str] | None = None) -> int:
+    """Hand committed jobs to the queue: these keys, or every one that is due.
+
+    A failure here loses nothing: the sweeper finds the row again.
+    """
+    now = datetime.now(UTC)
+    async with session_maker() as session:
+        query = sa.select(OutboxJob.id, OutboxJob.job_name, OutboxJob.business_key).where(
+            OutboxJob.done_at.is_(None)  # type: ignore[union-attr]
+        )
+        if keys is not None:
+            query = query.where(OutboxJob.business_key.in_(keys))  # type: ignore[attr-defined]
+        else:
+            stale = now - timedelta(minutes=5)
+            query = query.where(sa.or_(OutboxJob.enqueued_at.is_(None), OutboxJob.enqueued_at < stale))  # type: ignore[union-attr,operator]
+        rows = (await session.execute(query.order_by(OutboxJob.id).limit(1000))).all()  # type: ignore[arg-type]
+        for row in rows:
+            await queue.enqueue(row.job_name, row.business_key)
+        if rows:
+            await session.execute(
+                sa.update(OutboxJob).where(OutboxJob.id.in_([r.id for r in rows])).values(enqueued_at=now)  # type: ignore[union-attr]
+            )
+            await session.commit()
+    return len(rows)
+
+
+async def claim(session: AsyncSession, business_key: str) -> OutboxJob | None:
+    """Lock the job's row for this run; None when it is unknown or already done."""
+    job = (
+        await session.exec(
+            sa.select(OutboxJob).where(OutboxJob.business_key == business_key).with_for_update()  # type: ignore[call-overload]
+        )
+    ).scalar_one_or_none()
+    if job is None or job.done_at is not None:
+        return None
+    job.attempts += 1
+    return job  # type: ignore[no-any-return]
+
+
+def finish(job: OutboxJob) -> None:
+    """Mark the job done in the transaction that did its work."""
+    job.done_at = datetime.now(UTC)
+    job.last_error = None
+
+
+async def record_failure(session_maker: SessionMaker, business_key: str, error: str) -> None:
+    """Keep the last error on the row for staff; the job stays pending."""
+    async with session_maker() as session:
+        await session.execute(
+            sa.update(OutboxJob)
+            .where(OutboxJob.business_key == business_key)  # type: ignore[arg-type]
+            .values(last_error=error[:2000], attempts=OutboxJob.attempts + 1)
+        )
+        await session.commit()

@@ -1,0 +1,1 @@
+"""Double-entry journal: every money movement is an entry; balances come from postings."""

@@ -1,0 +1,190 @@
+"""Ledger use cases: accounts, entries, reversals, balances."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from domain.errors import ConflictError, NotFoundError
+from domain.ledger.rules import AccountKind, PostingLine, Side, check_balanced, reversal_of, signed_balance
+from domain.ledger.tables import Account, JournalEntry, Posting
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+async def ensure_account(
+    session: AsyncSession, code: str, kind: AccountKind, name: str, member_id: int | None = None
+) -> Account:
+    """Return the account with `code`, creating it once even under concurrency."""
+    await session.execute(
+        insert(Account)
+        .values(code=code, kind=kind.value, name=name, member_id=member_id)
+        .on_conflict_do_nothing(index_elements=["code"])
+    )
+    account = (await session.exec(sa.select(Account).where(Account.code == code))).scalar_one()  # type: ignore[call-overload]
+    if account.kind != kind.value:
+        msg = f"account {code} exists with kind {account.kind}, not {kind.value}"
+        raise ConflictError(msg)
+    return account  # type: ignore[no-any-return]
+
+
+async def lock_accounts(session: AsyncSession, account_ids: Sequence[int]) -> None:
+    """Lock accounts in ascending id order so concurrent postings never deadlock."""
+    ids = sorted(set(account_ids))
+    await session.execute(
+        sa.select(Account.id).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()  # type: ignore[union-attr]
+    )
+
+
+async def _lines_of(session: AsyncSession, entry_id: int) -> list[PostingLine]:
+    rows = (
+        await session.execute(
+            sa.select(Posting.account_id, Posting.side, Posting.amount_cents)
+            .where(Posting.entry_id == entry_id)
+            .order_by(Posting.id)  # type: ignore[arg-type]
+        )
+    ).all()
+    return [PostingLine(r.account_id, Side(r.side), r.amount_cents) for r in rows]
+
+
+async def post_entry(
+    session: AsyncSession,
+    *,
+    kind: str,
+    idempotency_key: str,
+    occurred_at: datetime,
+    lines: Sequence[PostingLine],
+    memo: str = "",
+    reverses_id: int | None = None,
+) -> JournalEntry:
+    """Write one balanced entry; the same key again returns the entry already written."""
+    check_balanced(lines)
+    existing = await _entry_by_key(session, idempotency_key)
+    if existing is not None:
+        return await _same_or_conflict(session, existing, lines)
+    await lock_accounts(session, [line.account_id for line in lines])
+    entry_id = (
+        await session.execute(
+            insert(JournalEntry)
+            .values(
+                kind=kind, memo=memo, occurred_at=occurred_at, idempotency_key=idempotency_key, reverses_id=reverses_id
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(JournalEntry.id)  # type: ignore[arg-type]
+        )
+    ).scalar_one_or_none()
+    if entry_id is None:  # a concurrent writer used the key first
+        raced = await _entry_by_key(session, idempotency_key)
+        assert raced is not None  # noqa: S101 - the conflict proves it exists
+        return await _same_or_conflict(session, raced, lines)
+    await session.execute(
+        sa.insert(Posting),
+        [
+            {"entry_id": entry_id, "account_id": ln.account_id, "side": ln.side.value, "amount_cents": ln.amount_cents}
+            for ln in lines
+        ],
+    )
+    entry = await session.get(JournalEntry, entry_id)
+    assert entry is not None  # noqa: S101 - inserted just above
+    return entry
+
+
+async def _entry_by_key(session: AsyncSession, key: str) -> JournalEntry | None:
+    result = await session.exec(sa.select(JournalEntry).where(JournalEntry.idempotency_key == key))  # type: ignore[call-overload]
+    return result.scalar_one_or_none()  # type: ignore[no-any-return]
+
+
+async def _same_or_conflict(session: AsyncSession, entry: JournalEntry, lines: Sequence[PostingLine]) -> JournalEntry:
+    assert entry.id is not None  # noqa: S101 - loaded from the database
+    key = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in lines)
+    stored = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in await _lines_of(session, entry.id))
+    if key != stored:
+        msg = f"journal key {entry.idempotency_key} was already used for different postings"
+        raise ConflictError(msg)
+    return entry
+
+
+async def reverse_entry(
+    session: AsyncSession, entry_id: int, *, occurred_at: datetime, memo: str = ""
+) -> JournalEntry:
+    """Undo an entry with its mirror image; an entry is reversed at most once."""
+    original = await session.get(JournalEntry, entry_id)
+    if original is None:
+        msg = f"journal entry {entry_id} not found"
+        raise NotFoundError(msg)
+    if original.reverses_id is not None:
+        msg = f"journal entry {entry_id} is itself a reversal"
+        raise ConflictError(msg)
+    lines = reversal_of(await _lines_of(session, entry_id))
+    return await post_entry(
+        session,
+        kind=f"reversal:{original.kind}",
+        idempotency_key=f"reversal:{entry_id}",
+        occurred_at=occurred_at,
+        lines=lines,
+        memo=memo,
+        reverses_id=entry_id,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """An account's totals, derived from its postings."""
+
+    account_id: int
+    debits_cents: int
+    credits_cents: int
+    balance_cents: int
+
+
+async def balance(session: AsyncSession, account_id: int) -> Balance:
+    """Sum the account's postings; positive balance is on the account's normal side."""
+    account = await session.get(Account, account_id)
+    if account is None:
+        msg = f"account {account_id} not found"
+        raise NotFoundError(msg)
+    debit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.DEBIT.value), 0)
+    credit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.CREDIT.value), 0)
+    row = (await session.execute(sa.select(debit, credit).where(Posting.account_id == account_id))).one()
+    debits, credits = int(row[0]), int(row[1])
+    return Balance(account_id, debits, credits, signed_balance(AccountKind(account.kind), debits, credits))
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceLine:
+    """One account's totals in the trial balance."""
+
+    account_id: int
+    code: str
+    name: str
+    kind: AccountKind
+    debits_cents: int
+    credits_cents: int
+    balance_cents: int
+
+
+async def trial_balance(session: AsyncSession) -> list[TrialBalanceLine]:
+    """Every account's totals, summed in the database; all debits equal all credits."""
+    debit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.DEBIT.value), 0)
+    credit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.CREDIT.value), 0)
+    rows = (
+        await session.execute(
+            sa.select(Account.id, Account.code, Account.name, Account.kind, debit, credit)
+            .outerjoin(Posting, Posting.account_id == Account.id)  # type: ignore[arg-type]
+            .group_by(Account.id)
+            .order_by(Account.code)
+        )
+    ).all()
+    return [
+        TrialBalanceLine(
+            r[0], r[1], r[2], AccountKind(r[3]), int(r[4]), int(r[5]), signed_balance(AccountKind(r[3]), r[4], r[5])
+        )
+        for r in rows
+    ]

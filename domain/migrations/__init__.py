@@ -1,0 +1,1 @@
+"""Alembic migrations for the co-op's schema."""

@@ -1,0 +1,37 @@
+"""Alembic environment: async, online only, URL from the caller or the settings."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from alembic import context
+
+import domain.models  # noqa: F401 - registers every table on the metadata
+from domain.db import make_engine, metadata
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+config = context.config
+
+
+def _run(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_with_url(url: str) -> None:
+    engine = make_engine(url, pool_size=1)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+        await connection.commit()
+    await engine.dispose()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    asyncio.run(_run_with_url(config.get_main_option("sqlalchemy.url") or ""))

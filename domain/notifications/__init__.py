@@ -1,0 +1,1 @@
+"""Telling members, suppliers and staff what happened, through the outbox."""

@@ -1,0 +1,45 @@
+"""Record a notification with the change it reports; deliver it later, once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from domain.jobs import service as outbox
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+DELIVER_JOB = "deliver_notification"
+
+log = logging.getLogger("coop.notifications")
+
+
+class NotificationSender(Protocol):
+    """Whatever carries a notification to people (e-mail, SMS, a log)."""
+
+    async def send(self, event: str, audience: str, data: Mapping[str, Any]) -> None:
+        """Deliver one notification."""
+
+
+class LogSender:
+    """The default sender: one structured log line per notification."""
+
+    async def send(self, event: str, audience: str, data: Mapping[str, Any]) -> None:
+        """Log the notification."""
+        log.info("notification", extra={"event": event, "audience": audience, "data": dict(data)})
+
+
+async def record(
+    session: AsyncSession, *, event: str, audience: str, data: Mapping[str, Any], business_key: str
+) -> None:
+    """Queue a notification in the caller's transaction; a business key is notified once."""
+    await outbox.add(
+        session, DELIVER_JOB, f"notify:{business_key}", {"event": event, "audience": audience, "data": dict(data)}
+    )
+
+
+async def deliver(sender: NotificationSender, payload: Mapping[str, Any]) -> None:
+    """Send a recorded notification."""
+    await sender.send(str(payload["event"]), str(payload["audience"]), payload.get("data", {}))

@@ -1,0 +1,48 @@
+"""Settings from the environment, in one typed place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the co-op's processes read from the environment."""
+
+    data_dir: Path
+    host: str
+    port: int
+    database_url: str | None
+    redis_url: str | None
+    currency: str
+    token_ttl_seconds: int
+    login_max_failures: int
+    login_failure_window_seconds: int
+    admin_email: str | None
+    admin_password: str | None
+    stripe_api_key: str | None
+    stripe_webhook_secret: str | None
+    log_level: str
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read settings; unset URLs mean the embedded servers are used."""
+        e = dict(os.environ if env is None else env)
+        return cls(
+            data_dir=Path(e.get("COOP_DATA_DIR", ".coop")).resolve(),
+            host=e.get("COOP_HOST", "127.0.0.1"),
+            port=int(e.get("COOP_PORT", "8000")),
+            database_url=e.get("DATABASE_URL") or None,
+            redis_url=e.get("REDIS_URL") or None,
+            currency=e.get("COOP_CURRENCY", "USD"),
+            token_ttl_seconds=int(e.get("COOP_TOKEN_TTL_SECONDS", "3600")),
+            login_max_failures=int(e.get("COOP_LOGIN_MAX_FAILURES", "5")),
+            login_failure_window_seconds=int(e.get("COOP_LOGIN_FAILURE_WINDOW_SECONDS", "900")),
+            admin_email=e.get("COOP_ADMIN_EMAIL") or None,
+            admin_password=e.get("COOP_ADMIN_PASSWORD") or None,
+            stripe_api_key=e.get("STRIPE_API_KEY") or None,
+            stripe_webhook_secret=e.get("STRIPE_WEBHOOK_SECRET") or None,
+            log_level=e.get("COOP_LOG_LEVEL", "INFO"),
+        )

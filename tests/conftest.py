@@ -1,0 +1,122 @@
+"""Shared fixtures: real PostgreSQL and Valkey (embedded unless URLs are given),
+real migrations, one rolled-back transaction per test, and an API client that
+shares that transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from arq import create_pool
+from arq.connections import RedisSettings
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from api.app import create_app
+from deploy.stack import local_stack
+from domain import migrate
+from domain.db import SessionMaker, make_engine, make_session_maker
+from domain.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+
+    from arq.connections import ArqRedis
+    from litestar import Litestar
+
+    from deploy.stack import StackUrls
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
+    """The servers for the whole run: DATABASE_URL/REDIS_URL, or embedded ones in a temp dir."""
+    data_dir: Path = tmp_path_factory.mktemp("coop")
+    with local_stack(data_dir, os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls:
+        migrate.upgrade(urls.database_url)
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def settings(stack: StackUrls) -> Settings:
+    env = {"DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url, "COOP_LOGIN_MAX_FAILURES": "5"}
+    return Settings.from_env(env)
+
+
+@pytest.fixture(scope="session")
+async def engine(stack: StackUrls) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(stack.database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        await transaction.rollback()
+
+
+@pytest.fixture
+def session_maker(connection: AsyncConnection) -> SessionMaker:
+    """Sessions whose commits are savepoints of the test's transaction."""
+    return make_session_maker(connection, savepoints=True)
+
+
+@pytest.fixture
+async def session(session_maker: SessionMaker) -> AsyncIterator[Any]:
+    async with session_maker() as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+async def redis(stack: StackUrls) -> AsyncIterator[ArqRedis]:
+    pool = await create_pool(RedisSettings.from_dsn(stack.redis_url))
+    yield pool
+    await pool.aclose()
+
+
+@pytest.fixture
+async def queue(redis: ArqRedis) -> ArqRedis:
+    """The job queue, emptied for this test."""
+    await redis.flushdb()
+    return redis
+
+
+@contextlib.asynccontextmanager
+async def running(app: Litestar) -> AsyncIterator[Litestar]:
+    """Run the app's lifespan in one dedicated task (it must start and end in the same task)."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
+@pytest.fixture
+async def app(settings: Settings, session_maker: SessionMaker, queue: ArqRedis) -> AsyncIterator[Litestar]:
+    async with running(create_app(settings, session_maker=session_maker, redis=queue)) as started:
+        yield started
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+        yield c

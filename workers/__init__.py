@@ -1,0 +1,1 @@
+"""arq transport: worker settings and thin jobs."""

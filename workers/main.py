@@ -1,0 +1,68 @@
+"""arq WorkerSettings: the jobs, the outbox sweeper, startup and shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from arq import cron
+from arq.connections import RedisSettings
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from domain.db import SessionMaker, make_engine, make_session_maker
+from domain.jobs.queue import ArqJobQueue
+from domain.jobs.service import relay
+from domain.logs import configure
+from domain.notifications import service as notifications
+from domain.settings import Settings
+from workers.outbox import outbox_job
+
+
+async def _deliver_notification(ctx: dict[str, Any], _: AsyncSession, payload: Mapping[str, Any]) -> None:
+    await notifications.deliver(ctx["notification_sender"], payload)
+
+
+async def sweep_outbox(ctx: dict[str, Any]) -> int:
+    """Re-enqueue outbox jobs that were never handed over or went missing."""
+    return await relay(ctx["session_maker"], ctx["job_queue"])
+
+
+JOBS = [outbox_job(notifications.DELIVER_JOB, _deliver_notification)]
+
+
+def worker_settings(settings: Settings, session_maker: SessionMaker | None = None) -> dict[str, Any]:
+    """Keyword arguments for arq's Worker; tests pass their own session maker."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        if session_maker is None:
+            engine = make_engine(settings.database_url or "")
+            ctx["engine"] = engine
+            ctx["session_maker"] = make_session_maker(engine)
+        else:
+            ctx["session_maker"] = session_maker
+        ctx["job_queue"] = ArqJobQueue(ctx["redis"])
+        ctx["notification_sender"] = notifications.LogSender()
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        if "engine" in ctx:
+            await ctx["engine"].dispose()
+
+    return {
+        "functions": JOBS,
+        "cron_jobs": [cron(sweep_outbox, second=0, run_at_startup=True)],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0"),
+        # Results are kept briefly so the sweeper may re-enqueue a job id that gave up.
+        "keep_result": 60,
+        "max_tries": 8,
+        "health_check_interval": 30,
+    }
+
+
+class WorkerSettings:
+    """For `arq workers.main.WorkerSettings` (and `arq --check` as a liveness probe)."""
+
+    _settings = Settings.from_env()
+    configure(_settings.log_level)
+    locals().update(worker_settings(_settings))
