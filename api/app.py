@@ -91,14 +91,16 @@ def create_app(
 
 
 def _initial_state(settings: Settings) -> State:
-    return State({
-        "settings": settings,
-        "login_policy": LoginPolicy(
-            token_ttl_seconds=settings.token_ttl_seconds,
-            max_failures=settings.login_max_failures,
-            failure_window_seconds=settings.login_failure_window_seconds,
-        ),
-    })
+    return State(
+        {
+            "settings": settings,
+            "login_policy": LoginPolicy(
+                token_ttl_seconds=settings.token_ttl_seconds,
+                max_failures=settings.login_max_failures,
+                failure_window_seconds=settings.login_failure_window_seconds,
+            ),
+        }
+    )
 
 
 async def _bootstrap_staff(settings: Settings, session_maker: SessionMaker) -> None:

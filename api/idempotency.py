@@ -16,7 +16,17 @@ from domain.idempotency import service
 from domain.idempotency.rules import key_error, request_digest, should_store
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import (
+        ASGIApp,
+        HTTPDisconnectEvent,
+        HTTPRequestEvent,
+        HTTPResponseBodyEvent,
+        HTTPResponseStartEvent,
+        Message,
+        Receive,
+        Scope,
+        Send,
+    )
 
 REPLAYED_HEADER = b"idempotent-replayed"
 
@@ -35,14 +45,19 @@ async def _read_body(receive: Receive) -> bytes:
 
 async def _send_problem(send: Send, status: int, title: str, detail: str, path: str) -> None:
     body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
-        }
+    await _send_answer(
+        send,
+        status,
+        [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())],
+        body.encode(),
     )
-    await send({"type": "http.response.body", "body": body.encode()})
+
+
+async def _send_answer(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(start)
+    await send(end)
 
 
 class IdempotencyMiddleware(ASGIMiddleware):
@@ -58,7 +73,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         """Claim the key, run the request, store the answer."""
         key = _header(scope, b"idempotency-key")
         user = scope.get("user")
-        if scope["method"] != "POST" or key is None or not isinstance(user, Principal):
+        if scope.get("method") != "POST" or key is None or not isinstance(user, Principal):
             await next_app(scope, receive, send)
             return
         path = scope["path"]
@@ -80,8 +95,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             return
         if stored is not None:
             headers = [(bytes(k, "latin-1"), bytes(v, "latin-1")) for k, v in stored.headers]
-            await send({"type": "http.response.start", "status": stored.status_code, "headers": headers})
-            await send({"type": "http.response.body", "body": stored.body})
+            await _send_answer(send, stored.status_code, headers, stored.body)
             return
         await _run_and_store(next_app, scope, body, send, caller, key)
 
@@ -90,7 +104,7 @@ async def _run_and_store(next_app: ASGIApp, scope: Scope, body: bytes, send: Sen
     sent: dict[str, Any] = {"status": 500, "headers": [], "body": []}
     delivered = False
 
-    async def replay_body() -> Message:
+    async def replay_body() -> HTTPRequestEvent | HTTPDisconnectEvent:
         nonlocal delivered
         if delivered:
             return {"type": "http.disconnect"}

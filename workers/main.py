@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arq import cron
 from arq.connections import RedisSettings
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
@@ -16,6 +14,11 @@ from domain.logs import configure
 from domain.notifications import service as notifications
 from domain.settings import Settings
 from workers.outbox import outbox_job
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 async def _deliver_notification(ctx: dict[str, Any], _: AsyncSession, payload: Mapping[str, Any]) -> None:

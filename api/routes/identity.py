@@ -7,14 +7,14 @@ from typing import Annotated, Literal
 
 import msgspec
 from litestar import get, post
-from litestar.params import JSONBody
 from litestar.datastructures import State
+from litestar.params import JSONBody
 
-from api.deps import Caller, DbSession
 from api.auth import Principal, staff_only
+from api.deps import Caller, DbSession
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.identity import service
-from domain.identity.rules import Role
+from domain.identity.rules import MemberRole, Role
 from domain.identity.tables import User
 
 
@@ -30,10 +30,10 @@ class Me(msgspec.Struct):
 
     id: str
     email: str
-    role: Literal["staff", "member", "supplier"]
+    role: Role
     member_id: str | None
     supplier_id: str | None
-    member_role: Literal["admin", "buyer", "finance"] | None
+    member_role: MemberRole | None
 
 
 class TokenAnswer(msgspec.Struct):
@@ -51,22 +51,14 @@ def _opt(value: int | None) -> str | None:
 
 def me_of(user: User | Principal) -> Me:
     """The public view of a user."""
-    if isinstance(user, Principal):
-        return Me(
-            id=str(user.user_id),
-            email=user.email,
-            role=user.role.value,  # type: ignore[arg-type]
-            member_id=_opt(user.member_id),
-            supplier_id=_opt(user.supplier_id),
-            member_role=user.member_role.value if user.member_role else None,  # type: ignore[arg-type]
-        )
+    who = user if isinstance(user, Principal) else Principal.of(user)
     return Me(
-        id=str(user.id),
-        email=user.email,
-        role=user.role,  # type: ignore[arg-type]
-        member_id=_opt(user.member_id),
-        supplier_id=_opt(user.supplier_id),
-        member_role=user.member_role,  # type: ignore[arg-type]
+        id=str(who.user_id),
+        email=who.email,
+        role=who.role,
+        member_id=_opt(who.member_id),
+        supplier_id=_opt(who.supplier_id),
+        member_role=who.member_role,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 from litestar import get
 
-from api.deps import DbSession
 from api.auth import staff_only
+from api.deps import DbSession
 from api.problems import AUTHENTICATED, problems
 from domain.ledger import service
 

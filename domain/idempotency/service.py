@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency.rules import STALE_AFTER_SECONDS
@@ -36,7 +37,7 @@ async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, no
             insert(IdempotencyRecord)
             .values(caller=caller, key=key, request_digest=digest, state="started", started_at=now)
             .on_conflict_do_nothing(constraint="uq_idempotency_record_caller_key")
-            .returning(IdempotencyRecord.id)  # type: ignore[arg-type]
+            .returning(col(IdempotencyRecord.id))
         )
     ).scalar_one_or_none()
     if inserted is not None:
@@ -44,15 +45,15 @@ async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, no
         return None
     record = (
         await session.exec(
-            sa.select(IdempotencyRecord)  # type: ignore[call-overload]
-            .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)
+            select(IdempotencyRecord)
+            .where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
             .with_for_update()
         )
-    ).scalar_one()
+    ).one()
     if record.request_digest != digest:
         msg = "this Idempotency-Key was already used with a different request"
         raise IdempotencyKeyReusedError(msg)
-    if record.state == "completed":
+    if record.state == "completed" and record.status_code is not None:
         return StoredAnswer(record.status_code, record.response_headers or [], record.response_body or b"")
     if record.started_at > now - timedelta(seconds=STALE_AFTER_SECONDS):
         msg = "a request with this Idempotency-Key is still being processed; retry shortly"
@@ -66,7 +67,7 @@ async def complete(session: AsyncSession, *, caller: str, key: str, answer: Stor
     """Store the final answer for replay."""
     await session.execute(
         sa.update(IdempotencyRecord)
-        .where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)  # type: ignore[arg-type]
+        .where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
         .values(
             state="completed",
             status_code=answer.status_code,
@@ -80,6 +81,6 @@ async def complete(session: AsyncSession, *, caller: str, key: str, answer: Stor
 async def release(session: AsyncSession, *, caller: str, key: str) -> None:
     """Forget a claim whose request failed on our side, so a retry can run."""
     await session.execute(
-        sa.delete(IdempotencyRecord).where(IdempotencyRecord.caller == caller, IdempotencyRecord.key == key)  # type: ignore[arg-type]
+        sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
     )
     await session.commit()

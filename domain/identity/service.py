@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 
 from domain.errors import AuthenticationError, ConflictError, InvalidInputError, TooManyAttemptsError
 from domain.identity.passwords import hash_password, verify_password
@@ -38,7 +39,7 @@ class IssuedToken:
     user: User
 
 
-async def create_user(  # noqa: PLR0913 - a user is all of these
+async def create_user(
     session: AsyncSession,
     *,
     email: str,
@@ -65,7 +66,7 @@ async def create_user(  # noqa: PLR0913 - a user is all of these
                 member_role=member_role.value if member_role else None,
             )
             .on_conflict_do_nothing(index_elements=["email"])
-            .returning(User.id)  # type: ignore[arg-type]
+            .returning(col(User.id))
         )
     ).scalar_one_or_none()
     if user_id is None:
@@ -90,8 +91,8 @@ async def ensure_staff(session: AsyncSession, email: str, password: str) -> bool
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
     """The user with this e-mail address, if any."""
-    result = await session.exec(sa.select(User).where(User.email == normalize_email(email)))  # type: ignore[call-overload]
-    return result.scalar_one_or_none()  # type: ignore[no-any-return]
+    result = await session.exec(select(User).where(col(User.email) == normalize_email(email)))
+    return result.one_or_none()
 
 
 async def issue_token(
@@ -108,7 +109,7 @@ async def issue_token(
         await session.execute(
             sa.select(sa.func.count())
             .select_from(LoginFailure)
-            .where(LoginFailure.email == address, LoginFailure.occurred_at > window_start)
+            .where(col(LoginFailure.email) == address, col(LoginFailure.occurred_at) > window_start)
         )
     ).scalar_one()
     if login_locked(failures, policy.max_failures):
@@ -137,8 +138,8 @@ async def issue_token(
 async def user_for_token(session: AsyncSession, token: str, now: datetime) -> User | None:
     """The user a live token belongs to; None for unknown or expired tokens."""
     result = await session.exec(
-        sa.select(User)  # type: ignore[call-overload]
-        .join(AuthToken, AuthToken.user_id == User.id)
-        .where(AuthToken.token_digest == token_digest(token), AuthToken.expires_at > now)
+        select(User)
+        .join(AuthToken, col(AuthToken.user_id) == col(User.id))
+        .where(col(AuthToken.token_digest) == token_digest(token), col(AuthToken.expires_at) > now)
     )
-    return result.scalar_one_or_none()  # type: ignore[no-any-return]
+    return result.one_or_none()

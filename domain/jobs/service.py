@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 
 from domain.jobs.tables import OutboxJob
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
@@ -46,20 +48,20 @@ async def relay(session_maker: SessionMaker, queue: JobQueue, keys: list[str] | 
     """
     now = datetime.now(UTC)
     async with session_maker() as session:
-        query = sa.select(OutboxJob.id, OutboxJob.job_name, OutboxJob.business_key).where(
-            OutboxJob.done_at.is_(None)  # type: ignore[union-attr]
+        query = sa.select(col(OutboxJob.id), col(OutboxJob.job_name), col(OutboxJob.business_key)).where(
+            col(OutboxJob.done_at).is_(None)
         )
         if keys is not None:
-            query = query.where(OutboxJob.business_key.in_(keys))  # type: ignore[attr-defined]
+            query = query.where(col(OutboxJob.business_key).in_(keys))
         else:
             stale = now - timedelta(minutes=5)
-            query = query.where(sa.or_(OutboxJob.enqueued_at.is_(None), OutboxJob.enqueued_at < stale))  # type: ignore[union-attr,operator]
-        rows = (await session.execute(query.order_by(OutboxJob.id).limit(1000))).all()  # type: ignore[arg-type]
+            query = query.where(sa.or_(col(OutboxJob.enqueued_at).is_(None), col(OutboxJob.enqueued_at) < stale))
+        rows = (await session.execute(query.order_by(col(OutboxJob.id)).limit(1000))).all()
         for row in rows:
             await queue.enqueue(row.job_name, row.business_key)
         if rows:
             await session.execute(
-                sa.update(OutboxJob).where(OutboxJob.id.in_([r.id for r in rows])).values(enqueued_at=now)  # type: ignore[union-attr]
+                sa.update(OutboxJob).where(col(OutboxJob.id).in_([r.id for r in rows])).values(enqueued_at=now)
             )
             await session.commit()
     return len(rows)
@@ -68,14 +70,12 @@ async def relay(session_maker: SessionMaker, queue: JobQueue, keys: list[str] | 
 async def claim(session: AsyncSession, business_key: str) -> OutboxJob | None:
     """Lock the job's row for this run; None when it is unknown or already done."""
     job = (
-        await session.exec(
-            sa.select(OutboxJob).where(OutboxJob.business_key == business_key).with_for_update()  # type: ignore[call-overload]
-        )
-    ).scalar_one_or_none()
+        await session.exec(select(OutboxJob).where(col(OutboxJob.business_key) == business_key).with_for_update())
+    ).one_or_none()
     if job is None or job.done_at is not None:
         return None
     job.attempts += 1
-    return job  # type: ignore[no-any-return]
+    return job
 
 
 def finish(job: OutboxJob) -> None:
@@ -89,7 +89,7 @@ async def record_failure(session_maker: SessionMaker, business_key: str, error: 
     async with session_maker() as session:
         await session.execute(
             sa.update(OutboxJob)
-            .where(OutboxJob.business_key == business_key)  # type: ignore[arg-type]
-            .values(last_error=error[:2000], attempts=OutboxJob.attempts + 1)
+            .where(col(OutboxJob.business_key) == business_key)
+            .values(last_error=error[:2000], attempts=col(OutboxJob.attempts) + 1)
         )
         await session.commit()

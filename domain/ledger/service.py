@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
 
 from domain.errors import ConflictError, NotFoundError
 from domain.ledger.rules import AccountKind, PostingLine, Side, check_balanced, reversal_of, signed_balance
@@ -28,27 +29,27 @@ async def ensure_account(
         .values(code=code, kind=kind.value, name=name, member_id=member_id)
         .on_conflict_do_nothing(index_elements=["code"])
     )
-    account = (await session.exec(sa.select(Account).where(Account.code == code))).scalar_one()  # type: ignore[call-overload]
+    account = (await session.exec(select(Account).where(col(Account.code) == code))).one()
     if account.kind != kind.value:
         msg = f"account {code} exists with kind {account.kind}, not {kind.value}"
         raise ConflictError(msg)
-    return account  # type: ignore[no-any-return]
+    return account
 
 
 async def lock_accounts(session: AsyncSession, account_ids: Sequence[int]) -> None:
     """Lock accounts in ascending id order so concurrent postings never deadlock."""
     ids = sorted(set(account_ids))
     await session.execute(
-        sa.select(Account.id).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()  # type: ignore[union-attr]
+        sa.select(col(Account.id)).where(col(Account.id).in_(ids)).order_by(col(Account.id)).with_for_update()
     )
 
 
 async def _lines_of(session: AsyncSession, entry_id: int) -> list[PostingLine]:
     rows = (
         await session.execute(
-            sa.select(Posting.account_id, Posting.side, Posting.amount_cents)
-            .where(Posting.entry_id == entry_id)
-            .order_by(Posting.id)  # type: ignore[arg-type]
+            sa.select(col(Posting.account_id), col(Posting.side), col(Posting.amount_cents))
+            .where(col(Posting.entry_id) == entry_id)
+            .order_by(col(Posting.id))
         )
     ).all()
     return [PostingLine(r.account_id, Side(r.side), r.amount_cents) for r in rows]
@@ -77,7 +78,7 @@ async def post_entry(
                 kind=kind, memo=memo, occurred_at=occurred_at, idempotency_key=idempotency_key, reverses_id=reverses_id
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(JournalEntry.id)  # type: ignore[arg-type]
+            .returning(col(JournalEntry.id))
         )
     ).scalar_one_or_none()
     if entry_id is None:  # a concurrent writer used the key first
@@ -97,8 +98,8 @@ async def post_entry(
 
 
 async def _entry_by_key(session: AsyncSession, key: str) -> JournalEntry | None:
-    result = await session.exec(sa.select(JournalEntry).where(JournalEntry.idempotency_key == key))  # type: ignore[call-overload]
-    return result.scalar_one_or_none()  # type: ignore[no-any-return]
+    result = await session.exec(select(JournalEntry).where(col(JournalEntry.idempotency_key) == key))
+    return result.one_or_none()
 
 
 async def _same_or_conflict(session: AsyncSession, entry: JournalEntry, lines: Sequence[PostingLine]) -> JournalEntry:
@@ -111,9 +112,7 @@ async def _same_or_conflict(session: AsyncSession, entry: JournalEntry, lines: S
     return entry
 
 
-async def reverse_entry(
-    session: AsyncSession, entry_id: int, *, occurred_at: datetime, memo: str = ""
-) -> JournalEntry:
+async def reverse_entry(session: AsyncSession, entry_id: int, *, occurred_at: datetime, memo: str = "") -> JournalEntry:
     """Undo an entry with its mirror image; an entry is reversed at most once."""
     original = await session.get(JournalEntry, entry_id)
     if original is None:
@@ -150,9 +149,9 @@ async def balance(session: AsyncSession, account_id: int) -> Balance:
     if account is None:
         msg = f"account {account_id} not found"
         raise NotFoundError(msg)
-    debit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.DEBIT.value), 0)
-    credit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.CREDIT.value), 0)
-    row = (await session.execute(sa.select(debit, credit).where(Posting.account_id == account_id))).one()
+    debit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    credit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    row = (await session.execute(sa.select(debit, credit).where(col(Posting.account_id) == account_id))).one()
     debits, credits = int(row[0]), int(row[1])
     return Balance(account_id, debits, credits, signed_balance(AccountKind(account.kind), debits, credits))
 
@@ -172,14 +171,14 @@ class TrialBalanceLine:
 
 async def trial_balance(session: AsyncSession) -> list[TrialBalanceLine]:
     """Every account's totals, summed in the database; all debits equal all credits."""
-    debit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.DEBIT.value), 0)
-    credit = sa.func.coalesce(sa.func.sum(Posting.amount_cents).filter(Posting.side == Side.CREDIT.value), 0)
+    debit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    credit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
     rows = (
         await session.execute(
-            sa.select(Account.id, Account.code, Account.name, Account.kind, debit, credit)
-            .outerjoin(Posting, Posting.account_id == Account.id)  # type: ignore[arg-type]
-            .group_by(Account.id)
-            .order_by(Account.code)
+            sa.select(col(Account.id), col(Account.code), col(Account.name), col(Account.kind), debit, credit)
+            .outerjoin(Posting, col(Posting.account_id) == col(Account.id))
+            .group_by(col(Account.id))
+            .order_by(col(Account.code))
         )
     ).all()
     return [

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 class Account(SQLModel, table=True):
@@ -20,7 +24,7 @@ class Account(SQLModel, table=True):
     kind: str = Field(max_length=16)
     member_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
     created_at: datetime = Field(
-        sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -34,7 +38,7 @@ class JournalEntry(SQLModel, table=True):
     memo: str = Field(default="", max_length=500)
     occurred_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     recorded_at: datetime = Field(
-        sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     idempotency_key: str = Field(sa_column_kwargs={"unique": True}, max_length=200)
     reverses_id: int | None = Field(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.jobs import service as outbox
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
 DELIVER_JOB = "deliver_notification"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain.identity.rules import MemberRole, Role
 from domain.identity.tables import AuthToken
@@ -37,7 +38,7 @@ async def test_tokens_are_stored_only_as_digests(client, session):
     user = await make_user(session)
     headers = await bearer(client, user.email)
     token = headers["Authorization"].removeprefix("Bearer ")
-    stored = (await session.execute(sa.select(AuthToken.token_digest))).scalars().all()
+    stored = (await session.execute(sa.select(col(AuthToken.token_digest)))).scalars().all()
     assert token not in stored
     assert len(stored) == 1
 

@@ -28,9 +28,7 @@ int_weights = st.integers(min_value=0, max_value=10**9)
 any_weights = st.one_of(
     int_weights,
     st.fractions(min_value=0, max_value=10**6, max_denominator=1000),
-    st.decimals(
-        min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False
-    ),
+    st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False),
 )
 weight_lists = st.lists(any_weights, min_size=1, max_size=30)
 exact_values = st.one_of(
@@ -46,9 +44,7 @@ def reference_lrm(total: int, weights: list[Weight]) -> list[int]:
     weight_sum = sum(exact)
     shares = [total * w / weight_sum for w in exact]
     parts = [math.floor(s) for s in shares]
-    order = sorted(
-        range(len(exact)), key=lambda i: (-(shares[i] - parts[i]), -exact[i], i)
-    )
+    order = sorted(range(len(exact)), key=lambda i: (-(shares[i] - parts[i]), -exact[i], i))
     for i in order[: total - sum(parts)]:
         parts[i] += 1
     return parts
@@ -78,9 +74,7 @@ def positive_sum(weights: list[Weight]) -> bool:
         (17, 17, 17, 17),
     ],
 )
-def test_round_to_cents_table(
-    value: Weight, floor: int, ceil: int, half_up: int
-) -> None:
+def test_round_to_cents_table(value: Weight, floor: int, ceil: int, half_up: int) -> None:
     assert round_to_cents(value, Rounding.FLOOR) == floor
     assert round_to_cents(value, Rounding.CEIL) == ceil
     assert round_to_cents(value, Rounding.HALF_UP) == half_up
@@ -112,9 +106,7 @@ def test_rounding_matches_decimal_quantize(value: Decimal) -> None:
             (Rounding.CEIL, ROUND_CEILING),
             (Rounding.HALF_UP, ROUND_HALF_UP),
         ):
-            assert round_to_cents(value, mode) == int(
-                value.quantize(Decimal(1), rounding=decimal_mode)
-            )
+            assert round_to_cents(value, mode) == int(value.quantize(Decimal(1), rounding=decimal_mode))
 
 
 @pytest.mark.parametrize("value", [2.5, 0.0, True])
@@ -123,9 +115,7 @@ def test_round_to_cents_rejects_float_and_bool(value: object) -> None:
         round_to_cents(value, Rounding.FLOOR)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    "value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")]
-)
+@pytest.mark.parametrize("value", [Decimal("NaN"), Decimal("Infinity"), Decimal("-Infinity")])
 def test_round_to_cents_rejects_non_finite_decimal(value: Decimal) -> None:
     with pytest.raises(ValueError, match="must be finite"):
         round_to_cents(value, Rounding.HALF_UP)
@@ -168,10 +158,7 @@ def test_apply_rate_rejects_float() -> None:
 def test_ex1_allocation() -> None:
     assert allocate(EX1_TOTAL, EX1_WEIGHTS) == EX1_PARTS
     weight_sum = sum(EX1_WEIGHTS)
-    per_party_half_up = [
-        round_to_cents(Fraction(EX1_TOTAL * w, weight_sum), Rounding.HALF_UP)
-        for w in EX1_WEIGHTS
-    ]
+    per_party_half_up = [round_to_cents(Fraction(EX1_TOTAL * w, weight_sum), Rounding.HALF_UP) for w in EX1_WEIGHTS]
     assert sum(per_party_half_up) == EX1_TOTAL + 1
 
 
@@ -245,9 +232,7 @@ def test_allocate_value_errors(total: int, weights: list[Weight], message: str) 
         (True, [1, 2], "not bool"),
     ],
 )
-def test_allocate_type_errors(
-    total: object, weights: list[object], message: str
-) -> None:
+def test_allocate_type_errors(total: object, weights: list[object], message: str) -> None:
     with pytest.raises(TypeError, match=message):
         allocate(total, weights)  # type: ignore[arg-type]
 
@@ -274,9 +259,7 @@ def test_allocate_properties(total: int, weights: list[Weight]) -> None:
 
 
 @given(totals, weight_lists, st.integers(min_value=1, max_value=10**6))
-def test_allocate_scale_invariant(
-    total: int, weights: list[Weight], factor: int
-) -> None:
+def test_allocate_scale_invariant(total: int, weights: list[Weight], factor: int) -> None:
     assume(positive_sum(weights))
     assert allocate(total, [w * factor for w in weights]) == allocate(total, weights)
 
@@ -286,9 +269,7 @@ def test_allocate_scale_invariant(
     st.lists(int_weights, min_size=1, max_size=30),
     st.randoms(use_true_random=False),
 )
-def test_allocate_permutation_without_ties(
-    total: int, weights: list[int], rnd: random.Random
-) -> None:
+def test_allocate_permutation_without_ties(total: int, weights: list[int], rnd: random.Random) -> None:
     assume(sum(weights) > 0)
     # Without remainder ties the position tie-break never fires: order is irrelevant.
     remainders = [total * w % sum(weights) for w in weights if total * w % sum(weights)]
