@@ -33,8 +33,12 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 JOBS = [outbox_job(notifications.DELIVER_JOB, _deliver_notification)]
 
 
-def worker_settings(settings: Settings, session_maker: SessionMaker | None = None) -> dict[str, Any]:
-    """Keyword arguments for arq's Worker; tests pass their own session maker."""
+def worker_settings(
+    settings: Settings,
+    session_maker: SessionMaker | None = None,
+    notification_sender: notifications.NotificationSender | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for arq's Worker; tests pass their own session maker and sender."""
 
     async def startup(ctx: dict[str, Any]) -> None:
         if session_maker is None:
@@ -44,7 +48,7 @@ def worker_settings(settings: Settings, session_maker: SessionMaker | None = Non
         else:
             ctx["session_maker"] = session_maker
         ctx["job_queue"] = ArqJobQueue(ctx["redis"])
-        ctx["notification_sender"] = notifications.LogSender()
+        ctx["notification_sender"] = notification_sender or notifications.LogSender()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "engine" in ctx:

@@ -1,0 +1,63 @@
+"""Health and the OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from api.app import create_app
+from domain.db import make_session_maker
+from tests.conftest import running
+
+
+async def test_health_is_ok_when_database_and_queue_answer(client):
+    answer = await client.get("/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "database": "ok", "queue": "ok"}
+
+
+async def _health(app) -> httpx.Response:
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+            return await c.get("/health")
+
+
+async def test_health_names_the_queue_when_it_is_down(settings, session_maker):
+    dead_queue = ArqRedis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
+    answer = await _health(create_app(settings, session_maker=session_maker, redis=dead_queue))
+    await dead_queue.aclose()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "unavailable"
+    assert body["database"] == "ok"
+    assert body["queue"].startswith("error")
+
+
+async def test_health_names_the_database_when_it_is_down(settings, queue):
+    engine = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none", connect_args={"timeout": 0.5})
+    answer = await _health(create_app(settings, session_maker=make_session_maker(engine), redis=queue))
+    await engine.dispose()
+    assert answer.status_code == 503
+    assert answer.json()["database"].startswith("error")
+    assert answer.json()["queue"] == "ok"
+
+
+async def test_openapi_describes_every_route_and_its_errors(client):
+    answer = await client.get("/schema/openapi.json")
+    assert answer.status_code == 200
+    paths = answer.json()["paths"]
+    assert {"/health", "/v1/auth/token", "/v1/me", "/v1/staff-users", "/v1/ledger/trial-balance"} <= set(paths)
+    assert set(paths["/v1/staff-users"]["post"]["responses"]) == {"201", "400", "401", "403", "409", "422"}
+    assert set(paths["/v1/auth/token"]["post"]["responses"]) == {"200", "400", "401", "429"}
+    assert set(paths["/health"]["get"]["responses"]) == {"200", "503"}
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if path.startswith("/v1/") and path != "/v1/auth/token":
+                assert "401" in operation["responses"], (method, path)
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")) and path != "/health":
+                    assert "application/problem+json" in response["content"], (method, path, status)
+    docs = await client.get("/schema/swagger")
+    assert docs.status_code == 200

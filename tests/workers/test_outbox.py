@@ -1,0 +1,125 @@
+"""The outbox against the real Valkey and arq: relayed after commit, run once, swept when lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from arq import Retry, create_pool
+from arq.connections import RedisSettings
+from arq.worker import Worker
+from sqlmodel import col, select
+
+from domain.jobs import service as outbox
+from domain.jobs.queue import ArqJobQueue
+from domain.jobs.tables import OutboxJob
+from domain.notifications import service as notifications
+from workers.main import sweep_outbox, worker_settings
+from workers.outbox import outbox_job
+
+
+class RecordingSender:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+
+    async def send(self, event: str, audience: str, data: Any) -> None:
+        self.sent.append((event, audience, dict(data)))
+
+
+async def make_worker(settings, session_maker, sender) -> Worker:
+    # Its own pool (the worker closes it); one job at a time, as every session
+    # shares the test's single connection.
+    return Worker(
+        **worker_settings(settings, session_maker, sender),
+        redis_pool=await create_pool(RedisSettings.from_dsn(settings.redis_url)),
+        burst=True,
+        max_jobs=1,
+        handle_signals=False,
+        poll_delay=0.01,
+    )
+
+
+async def _record(session_maker, key: str) -> list[str]:
+    async with session_maker() as session:
+        await notifications.record(
+            session, event="group_buy.opened", audience="member:7", data={"group_buy_id": "3"}, business_key=key
+        )
+        await session.commit()
+        return outbox.take_pending_keys(session)
+
+
+async def _job(session, business_key: str) -> OutboxJob:
+    job: OutboxJob = (await session.exec(select(OutboxJob).where(col(OutboxJob.business_key) == business_key))).one()
+    return job
+
+
+async def test_a_recorded_job_is_relayed_after_commit_and_runs_once(settings, session_maker, session, queue):
+    keys = await _record(session_maker, "gb:3:opened")
+    assert keys == ["notify:gb:3:opened"]
+    assert await outbox.relay(session_maker, ArqJobQueue(queue), keys) == 1
+    sender = RecordingSender()
+    worker = await make_worker(settings, session_maker, sender)
+    await worker.main()
+    await worker.close()
+    assert sender.sent == [("group_buy.opened", "member:7", {"group_buy_id": "3"})]
+    job = await _job(session, "notify:gb:3:opened")
+    assert job.done_at is not None
+    assert job.attempts == 1
+    # arq delivers at least once: a second delivery of the same key does nothing.
+    run = worker.functions["deliver_notification"].coroutine
+    ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue), "notification_sender": sender}
+    assert await run(ctx, "notify:gb:3:opened") == "already done"
+    assert len(sender.sent) == 1
+
+
+async def test_recording_the_same_business_key_twice_keeps_one_job(session_maker, session):
+    await _record(session_maker, "gb:4:opened")
+    await _record(session_maker, "gb:4:opened")
+    count = (
+        await session.execute(
+            sa.select(sa.func.count()).where(col(OutboxJob.business_key) == "notify:gb:4:opened")
+        )
+    ).scalar_one()
+    assert count == 1
+
+
+async def test_the_sweeper_finds_jobs_that_were_never_handed_over(settings, session_maker, session, queue):
+    await _record(session_maker, "gb:5:opened")  # committed, but the process died before the relay
+    ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue)}
+    assert await sweep_outbox(ctx) >= 1
+    assert (await _job(session, "notify:gb:5:opened")).enqueued_at is not None
+    sender = RecordingSender()
+    worker = await make_worker(settings, session_maker, sender)
+    await worker.main()
+    await worker.close()
+    assert [s[0] for s in sender.sent] == ["group_buy.opened"]
+    assert await sweep_outbox(ctx) == 0  # done jobs are never swept again
+
+
+async def test_a_job_is_queued_once_however_often_it_is_relayed(session_maker, queue):
+    keys = await _record(session_maker, "gb:6:opened")
+    job_queue = ArqJobQueue(queue)
+    await outbox.relay(session_maker, job_queue, keys)
+    await outbox.relay(session_maker, job_queue, keys)
+    assert len(await queue.queued_jobs()) == 1
+
+
+async def test_a_failing_job_keeps_its_work_undone_and_retries(session_maker, session, queue):
+    async with session_maker() as s:
+        await outbox.add(s, "explode", "explode:1", {"n": 1})
+        await s.commit()
+
+    async def explode(_ctx: dict[str, Any], s: Any, _payload: Any) -> None:
+        await outbox.add(s, "never", "never:1", {})  # written by the job, must roll back with it
+        msg = "supplier portal is down"
+        raise RuntimeError(msg)
+
+    run = outbox_job("explode", explode)
+    with pytest.raises(Retry):
+        await run({"session_maker": session_maker, "job_queue": ArqJobQueue(queue), "job_try": 1}, "explode:1")
+    job = await _job(session, "explode:1")
+    assert job.done_at is None
+    assert job.last_error == "RuntimeError: supplier portal is down"
+    gone = await session.execute(sa.select(OutboxJob).where(col(OutboxJob.business_key) == "never:1"))
+    assert gone.first() is None
