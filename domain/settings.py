@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class CoopPolicy:
+    """The co-op's own settings from its bylaws and board [policy in DOMAIN.md]."""
+
+    share_par_cents: int = 10_000
+    fiscal_year_start_month: int = 1
+    preferred_cap_rate: Decimal = Decimal("0.25")
+    preferred_max_dividend_rate: Decimal = Decimal("0.08")
+
+    @classmethod
+    def from_env(cls, e: dict[str, str]) -> CoopPolicy:
+        """Read the policy settings, defaulting to DOMAIN.md's defaults."""
+        return cls(
+            share_par_cents=int(e.get("COOP_SHARE_PAR_CENTS", "10000")),
+            fiscal_year_start_month=int(e.get("COOP_FISCAL_YEAR_START_MONTH", "1")),
+            preferred_cap_rate=Decimal(e.get("COOP_PREFERRED_CAP_RATE", "0.25")),
+            preferred_max_dividend_rate=Decimal(e.get("COOP_PREFERRED_MAX_DIVIDEND_RATE", "0.08")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +46,7 @@ class Settings:
     stripe_api_key: str | None
     stripe_webhook_secret: str | None
     log_level: str
+    policy: CoopPolicy = field(default_factory=CoopPolicy)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -45,4 +67,5 @@ class Settings:
             stripe_api_key=e.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=e.get("STRIPE_WEBHOOK_SECRET") or None,
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
+            policy=CoopPolicy.from_env(e),
         )

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from arq import create_pool
 from arq.connections import RedisSettings
+from sqlalchemy.exc import DBAPIError
 
 from api.app import create_app
 from deploy.stack import local_stack
@@ -54,12 +56,31 @@ async def engine(stack: StackUrls) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection inside a transaction that is rolled back after the test."""
+async def connection(engine: AsyncEngine, request: pytest.FixtureRequest) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test.
+
+    Before the rollback, the ledger's deferred balance checks are fired, so every
+    test also proves it wrote only balanced journal entries.
+    """
     async with engine.connect() as conn:
         transaction = await conn.begin()
         yield conn
+        if request.node.get_closest_marker("leaves_unbalanced_entry") is None:
+            await _check_deferred_constraints(conn)
         await transaction.rollback()
+
+
+async def _check_deferred_constraints(conn: AsyncConnection) -> None:
+    """Fire the ledger's deferred balance checks, which a rolled-back test never reaches.
+
+    A test that already failed inside the database left the transaction aborted;
+    there is nothing more to check then.
+    """
+    try:
+        await conn.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
+    except DBAPIError as exc:
+        if "current transaction is aborted" not in str(exc.orig):
+            raise
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ class User(SQLModel, table=True):
     email: str = Field(sa_column_kwargs={"unique": True}, max_length=320)
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=16)
-    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     supplier_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
     member_role: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from domain.ledger.chart import AccountSpec
+
 
 async def ensure_account(
     session: AsyncSession, code: str, kind: AccountKind, name: str, member_id: int | None = None
@@ -183,7 +185,90 @@ async def trial_balance(session: AsyncSession) -> list[TrialBalanceLine]:
     ).all()
     return [
         TrialBalanceLine(
-            r[0], r[1], r[2], AccountKind(r[3]), int(r[4]), int(r[5]), signed_balance(AccountKind(r[3]), r[4], r[5])
+            r[0],
+            r[1],
+            r[2],
+            AccountKind(r[3]),
+            int(r[4]),
+            int(r[5]),
+            signed_balance(AccountKind(r[3]), int(r[4]), int(r[5])),
         )
         for r in rows
     ]
+
+
+async def account_id(session: AsyncSession, spec: AccountSpec) -> int:
+    """The id of the account `spec` names, creating it on first use."""
+    account = await ensure_account(session, spec.code, spec.kind, spec.name, spec.member_id)
+    assert account.id is not None  # noqa: S101 - loaded from the database
+    return account.id
+
+
+async def transfer(
+    session: AsyncSession,
+    *,
+    debit: AccountSpec,
+    credit: AccountSpec,
+    amount_cents: int,
+    kind: str,
+    idempotency_key: str,
+    occurred_at: datetime,
+    memo: str = "",
+) -> JournalEntry:
+    """The common two-legged entry: `amount_cents` from `credit` to `debit`."""
+    lines = [
+        PostingLine(await account_id(session, debit), Side.DEBIT, amount_cents),
+        PostingLine(await account_id(session, credit), Side.CREDIT, amount_cents),
+    ]
+    return await post_entry(
+        session, kind=kind, idempotency_key=idempotency_key, occurred_at=occurred_at, lines=lines, memo=memo
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One entry as it touched one account, with the running balance."""
+
+    entry_id: int
+    kind: str
+    memo: str
+    occurred_at: datetime
+    amount_cents: int
+    balance_cents: int
+
+
+async def statement(session: AsyncSession, spec: AccountSpec) -> list[StatementLine]:
+    """The account's entries in order, signed on its normal side, with running balance."""
+    account = (await session.exec(select(Account).where(col(Account.code) == spec.code))).one_or_none()
+    if account is None:
+        return []
+    normal = AccountKind(account.kind).normal_side.value
+    signed = sa.case((col(Posting.side) == normal, col(Posting.amount_cents)), else_=-col(Posting.amount_cents))
+    rows = (
+        await session.execute(
+            sa.select(
+                col(JournalEntry.id),
+                col(JournalEntry.kind),
+                col(JournalEntry.memo),
+                col(JournalEntry.occurred_at),
+                sa.func.sum(signed),
+            )
+            .join(Posting, col(Posting.entry_id) == col(JournalEntry.id))
+            .where(col(Posting.account_id) == account.id)
+            .group_by(col(JournalEntry.id))
+            .order_by(col(JournalEntry.id))
+        )
+    ).all()
+    lines, running = [], 0
+    for entry_id, kind, memo, occurred_at, amount in rows:
+        running += int(amount)
+        lines.append(StatementLine(entry_id, kind, memo, occurred_at, int(amount), running))
+    return lines
+
+
+async def balance_of(session: AsyncSession, spec: AccountSpec) -> int:
+    """The balance of the account `spec` names (0 when it was never used)."""
+    account = (await session.exec(select(Account).where(col(Account.code) == spec.code))).one_or_none()
+    if account is None or account.id is None:
+        return 0
+    return (await balance(session, account.id)).balance_cents

@@ -22,7 +22,7 @@ class Account(SQLModel, table=True):
     code: str = Field(sa_column_kwargs={"unique": True}, max_length=200)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=16)
-    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     created_at: datetime = Field(
         default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )

@@ -9,13 +9,14 @@ from sqlmodel import col
 
 from domain.identity.rules import MemberRole, Role
 from domain.identity.tables import AuthToken
-from tests.support.users import PASSWORD, bearer, make_user
+from tests.support.users import PASSWORD, bearer, make_member, make_member_user, make_user
 
 PROBLEM = "application/problem+json"
 
 
 async def test_sign_in_returns_a_token_that_identifies_the_user(client, session):
-    user = await make_user(session, Role.MEMBER, member_id=41, member_role=MemberRole.BUYER)
+    member = await make_member(session)
+    user = await make_member_user(session, MemberRole.BUYER, member.id)
     answer = await client.post("/v1/auth/token", json={"email": user.email.upper(), "password": PASSWORD})
     assert answer.status_code == 200
     body = answer.json()
@@ -25,7 +26,7 @@ async def test_sign_in_returns_a_token_that_identifies_the_user(client, session)
         "id": str(user.id),
         "email": user.email,
         "role": "member",
-        "member_id": "41",
+        "member_id": str(member.id),
         "supplier_id": None,
         "member_role": "buyer",
     }
@@ -105,7 +106,7 @@ async def test_bad_sign_in_body_is_400_with_field_errors(client):
 
 
 async def test_roles_are_enforced_with_403(client, session):
-    member = await make_user(session, Role.MEMBER, member_id=7, member_role=MemberRole.ADMIN)
+    member = await make_member_user(session, MemberRole.ADMIN)
     supplier = await make_user(session, Role.SUPPLIER, supplier_id=3)
     staff = await make_user(session)
     for user in (member, supplier):

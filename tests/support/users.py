@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING
 
 from domain.identity import service
 from domain.identity.rules import MemberRole, Role
+from domain.membership import service as membership
 
 if TYPE_CHECKING:
     import httpx
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.identity.tables import User
+    from domain.membership.tables import Member
 
 PASSWORD = "a-long-enough-password"
 _seq = itertools.count(1)
@@ -45,3 +47,21 @@ async def bearer(client: httpx.AsyncClient, email: str, password: str = PASSWORD
     answer = await client.post("/v1/auth/token", json={"email": email, "password": password})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+async def make_member(session: AsyncSession, name: str = "Corner Bakery") -> Member:
+    """A committed applicant member."""
+    member = await membership.apply(
+        session, name=name, email=f"m{next(_seq)}@shop.test", contact_name=None, par_cents=10_000
+    )
+    await session.commit()
+    return member
+
+
+async def make_member_user(
+    session: AsyncSession, role: MemberRole = MemberRole.ADMIN, member_id: int | None = None
+) -> User:
+    """A user of a (new, unless given) member."""
+    if member_id is None:
+        member_id = (await make_member(session)).id
+    return await make_user(session, Role.MEMBER, member_id=member_id, member_role=role)

@@ -77,9 +77,7 @@ async def test_recording_the_same_business_key_twice_keeps_one_job(session_maker
     await _record(session_maker, "gb:4:opened")
     await _record(session_maker, "gb:4:opened")
     count = (
-        await session.execute(
-            sa.select(sa.func.count()).where(col(OutboxJob.business_key) == "notify:gb:4:opened")
-        )
+        await session.execute(sa.select(sa.func.count()).where(col(OutboxJob.business_key) == "notify:gb:4:opened"))
     ).scalar_one()
     assert count == 1
 

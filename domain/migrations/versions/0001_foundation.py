@@ -24,10 +24,16 @@ depends_on: str | Sequence[str] | None = None
 LEDGER_GUARDS = """
 CREATE FUNCTION ledger_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    checked_id bigint := CASE WHEN TG_TABLE_NAME = 'journal_entry' THEN NEW.id ELSE NEW.entry_id END;
+    checked_id bigint;
     debits bigint;
     credits bigint;
 BEGIN
+    -- Two IFs, not one CASE: plpgsql plans the whole CASE, and journal_entry has no entry_id.
+    IF TG_TABLE_NAME = 'journal_entry' THEN
+        checked_id := NEW.id;
+    ELSE
+        checked_id := NEW.entry_id;
+    END IF;
     SELECT coalesce(sum(amount_cents) FILTER (WHERE side = 'debit'), 0),
            coalesce(sum(amount_cents) FILTER (WHERE side = 'credit'), 0)
       INTO debits, credits

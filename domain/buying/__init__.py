@@ -1,0 +1,1 @@
+"""Group buys: orders with flex, case filling, price tiers, allocation, shortages, settlement."""

@@ -1,0 +1,582 @@
+"""Pure rules of group buys (DOMAIN.md section 2): cases, tiers, allocation, shortages, prices.
+
+Units and cents are plain ints. Member demands are passed in the order of each
+member's first order time; that position breaks every remaining tie.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING, TypeGuard, assert_never
+
+from domain.errors import FieldError
+from domain.money import Rounding, allocate, apply_rate
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = [
+    "AllocationPolicy",
+    "CloseAction",
+    "Decision",
+    "Demand",
+    "Increment",
+    "MinimumOutcome",
+    "NextTier",
+    "Progress",
+    "Tier",
+    "allocate_units",
+    "apply_change",
+    "cases_to_order",
+    "close_decision",
+    "line_total_cents",
+    "max_order_total_cents",
+    "missing_units",
+    "next_tier",
+    "product_progress",
+    "reallocate_delivery",
+    "tier_errors",
+    "tier_for",
+]
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _non_negative(value: object, what: str) -> int:
+    """Return ``value`` if it is a non-negative int, else raise."""
+    if not _is_int(value):
+        msg = f"{what} must be an int, not {type(value).__name__}"
+        raise TypeError(msg)
+    if value < 0:
+        msg = f"{what} must not be negative, got {value}"
+        raise ValueError(msg)
+    return value
+
+
+# --- price tiers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One price tier: ``unit_price_cents`` applies once the group buys ``min_quantity`` units."""
+
+    min_quantity: int
+    unit_price_cents: int
+
+
+def tier_errors(tiers: Sequence[Tier]) -> list[FieldError]:
+    """Every way ``tiers`` breaks the rules, named like ``tiers[1].min_quantity``; empty if valid.
+
+    Rules: at least one tier, the first at min_quantity 1, min_quantity strictly
+    increasing, prices non-negative and non-increasing.
+    """
+    if not tiers:
+        return [FieldError("tiers", "at least one price tier is required")]
+    errors: list[FieldError] = []
+    previous: Tier | None = None
+    for i, tier in enumerate(tiers):
+        qty_field, price_field = f"tiers[{i}].min_quantity", f"tiers[{i}].unit_price_cents"
+        qty_ok, price_ok = _is_int(tier.min_quantity), _is_int(tier.unit_price_cents)
+        if not qty_ok:
+            errors.append(FieldError(qty_field, "must be an integer"))
+        elif i == 0 and tier.min_quantity != 1:
+            errors.append(FieldError(qty_field, "the first tier must start at 1"))
+        elif previous is not None and _is_int(previous.min_quantity) and tier.min_quantity <= previous.min_quantity:
+            errors.append(FieldError(qty_field, "must be greater than the previous tier's min_quantity"))
+        if not price_ok:
+            errors.append(FieldError(price_field, "must be an integer"))
+        elif tier.unit_price_cents < 0:
+            errors.append(FieldError(price_field, "must not be negative"))
+        elif (
+            previous is not None
+            and _is_int(previous.unit_price_cents)
+            and tier.unit_price_cents > previous.unit_price_cents
+        ):
+            errors.append(FieldError(price_field, "must not exceed the previous tier's price"))
+        previous = tier
+    return errors
+
+
+def _checked(tiers: Sequence[Tier]) -> Sequence[Tier]:
+    errors = tier_errors(tiers)
+    if errors:
+        msg = "invalid price tiers: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise ValueError(msg)
+    return tiers
+
+
+def _tier_index(tiers: Sequence[Tier], quantity: int) -> int:
+    index = 0
+    for i, tier in enumerate(tiers):
+        if tier.min_quantity <= quantity:
+            index = i
+    return index
+
+
+def tier_for(tiers: Sequence[Tier], quantity: int) -> Tier:
+    """The highest tier whose min_quantity <= ``quantity``; quantity 0 gets the first tier."""
+    _non_negative(quantity, "quantity")
+    tiers = _checked(tiers)
+    return tiers[_tier_index(tiers, quantity)]
+
+
+def next_tier(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, int] | None:
+    """The first tier cheaper than ``tier_for(quantity)`` and the units still needed to reach it.
+
+    Tiers that only repeat the current price are skipped, since reaching them
+    changes nothing. ``None`` when no cheaper tier exists.
+    """
+    current = tier_for(tiers, quantity)
+    for tier in tiers:
+        if tier.min_quantity > quantity and tier.unit_price_cents < current.unit_price_cents:
+            return tier, tier.min_quantity - quantity
+    return None
+
+
+# --- cases ---------------------------------------------------------------------------
+
+
+def _case_args(quantity: int, flex: int, case_size: int) -> tuple[int, int, int]:
+    _non_negative(quantity, "quantity")
+    _non_negative(flex, "flex")
+    if _non_negative(case_size, "case_size") < 1:
+        msg = "case_size must be at least 1"
+        raise ValueError(msg)
+    return quantity, flex, case_size
+
+
+def cases_to_order(quantity: int, flex: int, case_size: int) -> int:
+    """Foodsoft's rule: full cases of firm quantity, plus one more if flex completes the open case.
+
+    ``floor(Q/S) + (1 if r > 0 and r + F >= S else 0)`` with ``r = Q mod S``.
+    """
+    quantity, flex, case_size = _case_args(quantity, flex, case_size)
+    full, rest = divmod(quantity, case_size)
+    return full + (1 if rest > 0 and rest + flex >= case_size else 0)
+
+
+def missing_units(quantity: int, flex: int, case_size: int) -> int:
+    """Units (firm or flex) still needed to complete the case firm quantity has opened.
+
+    With ``r = Q mod S``: 0 if no case is open (``r == 0``) or flex already
+    completes it; otherwise ``S - r - F``. Ordering that many more units of
+    quantity or flex makes the case be ordered.
+    """
+    quantity, flex, case_size = _case_args(quantity, flex, case_size)
+    rest = quantity % case_size
+    if rest == 0:
+        return 0
+    return max(case_size - rest - flex, 0)
+
+
+# --- member demand and order changes -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Increment:
+    """Units a member added at one order change; ``at_seq`` orders changes in time."""
+
+    at_seq: int
+    quantity: int
+    flex: int = 0
+
+    def __post_init__(self) -> None:
+        """Refuse negative or non-int amounts."""
+        if not _is_int(self.at_seq):
+            msg = f"at_seq must be an int, not {type(self.at_seq).__name__}"
+            raise TypeError(msg)
+        _non_negative(self.quantity, "increment quantity")
+        _non_negative(self.flex, "increment flex")
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """One member's line for one product: firm ``quantity``, ``flex``, and the increments behind them.
+
+    Increments are oldest first and add up to ``quantity`` and ``flex``.
+    """
+
+    member_key: int
+    quantity: int
+    flex: int
+    increments: tuple[Increment, ...]
+
+    def __post_init__(self) -> None:
+        """Check the totals match the increments and that the increments are in time order."""
+        _non_negative(self.quantity, "quantity")
+        _non_negative(self.flex, "flex")
+        if sum(i.quantity for i in self.increments) != self.quantity:
+            msg = f"member {self.member_key}: increments do not add up to quantity {self.quantity}"
+            raise ValueError(msg)
+        if sum(i.flex for i in self.increments) != self.flex:
+            msg = f"member {self.member_key}: increments do not add up to flex {self.flex}"
+            raise ValueError(msg)
+        _check_time_order(self.increments)
+
+    @classmethod
+    def from_increments(cls, member_key: int, increments: Iterable[Increment]) -> Demand:
+        """A demand whose totals are the sums of ``increments``."""
+        incs = tuple(increments)
+        return cls(member_key, sum(i.quantity for i in incs), sum(i.flex for i in incs), incs)
+
+
+def _check_time_order(increments: Sequence[Increment]) -> None:
+    for older, newer in itertools.pairwise(increments):
+        if newer.at_seq <= older.at_seq:
+            msg = "increments must be in strictly increasing at_seq order"
+            raise ValueError(msg)
+
+
+def _take_newest_first(amounts: list[int], amount: int) -> list[int]:
+    """Remove ``amount`` from ``amounts`` starting at the end."""
+    out = list(amounts)
+    for i in reversed(range(len(out))):
+        if amount == 0:
+            break
+        taken = min(out[i], amount)
+        out[i] -= taken
+        amount -= taken
+    return out
+
+
+def apply_change(increments: Sequence[Increment], new_quantity: int, new_flex: int, seq: int) -> tuple[Increment, ...]:
+    """The increments after a member changes their line to ``new_quantity`` and ``new_flex`` at ``seq``.
+
+    Quantity and flex move separately. An increase is a new increment at
+    ``seq`` (the back of the queue); a decrease is taken from the newest
+    increments first, so older units keep their place. Emptied increments are
+    dropped. ``seq`` must be newer than every existing increment.
+    """
+    _non_negative(new_quantity, "new_quantity")
+    _non_negative(new_flex, "new_flex")
+    if not _is_int(seq):
+        msg = f"seq must be an int, not {type(seq).__name__}"
+        raise TypeError(msg)
+    _check_time_order(increments)
+    if increments and seq <= increments[-1].at_seq:
+        msg = f"seq {seq} is not newer than the last increment ({increments[-1].at_seq})"
+        raise ValueError(msg)
+    quantities = [i.quantity for i in increments]
+    flexes = [i.flex for i in increments]
+    delta_q, delta_f = new_quantity - sum(quantities), new_flex - sum(flexes)
+    if delta_q < 0:
+        quantities = _take_newest_first(quantities, -delta_q)
+    if delta_f < 0:
+        flexes = _take_newest_first(flexes, -delta_f)
+    kept = [
+        Increment(inc.at_seq, q, f) for inc, q, f in zip(increments, quantities, flexes, strict=True) if q > 0 or f > 0
+    ]
+    if delta_q > 0 or delta_f > 0:
+        kept.append(Increment(seq, max(delta_q, 0), max(delta_f, 0)))
+    return tuple(kept)
+
+
+# --- allocation ----------------------------------------------------------------------
+
+
+class AllocationPolicy(enum.StrEnum):
+    """How bought or delivered units are shared when not everyone gets what they asked."""
+
+    PRO_RATA = "pro_rata"
+    FIRST_COME = "first_come"
+
+
+def _first_come(
+    capacities: Sequence[Sequence[tuple[int, int]]],
+    total: int,
+) -> list[int]:
+    """Walk ``(at_seq, units)`` slots oldest first across parties; each takes what is left.
+
+    Slots with the same ``at_seq`` go in party order (earlier first order first).
+    """
+    slots = sorted(
+        (at_seq, party, index, units)
+        for party, party_slots in enumerate(capacities)
+        for index, (at_seq, units) in enumerate(party_slots)
+    )
+    parts = [0] * len(capacities)
+    left = total
+    for _, party, _, units in slots:
+        if left == 0:
+            break
+        taken = min(units, left)
+        parts[party] += taken
+        left -= taken
+    if left:
+        msg = f"{left} units could not be placed"
+        raise ValueError(msg)
+    return parts
+
+
+def _share(
+    total: int, weights: Sequence[int], slots: Sequence[Sequence[tuple[int, int]]], policy: AllocationPolicy
+) -> list[int]:
+    match policy:
+        case AllocationPolicy.PRO_RATA:
+            return allocate(total, weights)
+        case AllocationPolicy.FIRST_COME:
+            return _first_come(slots, total)
+        case _:
+            assert_never(policy)
+
+
+def allocate_units(
+    demands: Sequence[Demand],
+    bought: int,
+    policy: AllocationPolicy = AllocationPolicy.PRO_RATA,
+) -> dict[int, int]:
+    """Share ``bought`` units (A = cases * S) among members, keyed by member_key in input order.
+
+    ``A <= Q``: firm quantity is cut, pro_rata ``LRM(A, quantity_i)`` or
+    first_come over quantity increments. ``A > Q``: everyone gets their firm
+    quantity and ``E = A - Q`` comes from flex, pro_rata ``LRM(E, flex_i)`` or
+    first_come over flex increments. Ties go to the earlier position in
+    ``demands``. Nobody gets more than quantity + flex; parts sum to ``bought``.
+    """
+    policy = AllocationPolicy(policy)
+    _non_negative(bought, "bought")
+    keys = [d.member_key for d in demands]
+    if len(set(keys)) != len(keys):
+        msg = "each member may appear only once"
+        raise ValueError(msg)
+    firm = sum(d.quantity for d in demands)
+    flex = sum(d.flex for d in demands)
+    if bought > firm + flex:
+        msg = f"bought {bought} exceeds quantity {firm} + flex {flex}"
+        raise ValueError(msg)
+    if bought <= firm:
+        parts = _share(
+            bought,
+            [d.quantity for d in demands],
+            [[(i.at_seq, i.quantity) for i in d.increments] for d in demands],
+            policy,
+        )
+    else:
+        extra = _share(
+            bought - firm,
+            [d.flex for d in demands],
+            [[(i.at_seq, i.flex) for i in d.increments] for d in demands],
+            policy,
+        )
+        parts = [d.quantity + e for d, e in zip(demands, extra, strict=True)]
+    return dict(zip(keys, parts, strict=True))
+
+
+def reallocate_delivery(
+    allocated: Mapping[int, int],
+    delivered: int,
+    policy: AllocationPolicy = AllocationPolicy.PRO_RATA,
+    increments_by_member: Mapping[int, Sequence[Increment]] | None = None,
+) -> dict[int, int]:
+    """Share ``delivered`` units (D <= A) among members, each at most their allocation.
+
+    ``allocated`` is ordered by first order time. pro_rata: ``LRM(D,
+    allocated_i)``. first_come with ``increments_by_member``: the allocation's
+    own walk, firm increments oldest first and then flex increments, each
+    capped by what the member was allocated, so a shortage falls first on the
+    newest flex and then the newest firm units. first_come without increments:
+    members in ``allocated`` order, each taking their whole allocation.
+    """
+    policy = AllocationPolicy(policy)
+    _non_negative(delivered, "delivered")
+    keys = list(allocated)
+    amounts = [_non_negative(allocated[k], f"allocation of member {k}") for k in keys]
+    if delivered > sum(amounts):
+        msg = f"delivered {delivered} exceeds the {sum(amounts)} units allocated"
+        raise ValueError(msg)
+    if policy is AllocationPolicy.PRO_RATA:
+        parts = allocate(delivered, amounts)
+    elif increments_by_member is None:
+        parts = _first_come([[(0, a)] for a in amounts], delivered)
+    else:
+        parts = _first_come_by_increments(keys, amounts, increments_by_member, delivered)
+    return dict(zip(keys, parts, strict=True))
+
+
+def _first_come_by_increments(
+    keys: Sequence[int],
+    amounts: Sequence[int],
+    increments_by_member: Mapping[int, Sequence[Increment]],
+    delivered: int,
+) -> list[int]:
+    firm_slots: list[list[tuple[int, int]]] = []
+    flex_slots: list[list[tuple[int, int]]] = []
+    for key, amount in zip(keys, amounts, strict=True):
+        incs = increments_by_member.get(key, ())
+        _check_time_order(incs)
+        firm_total = sum(i.quantity for i in incs)
+        if amount > firm_total + sum(i.flex for i in incs):
+            msg = f"member {key}: allocation {amount} exceeds the increments' quantity + flex"
+            raise ValueError(msg)
+        # The member's allocation, attributed to their own increments: firm oldest
+        # first, then flex oldest first, the order in which allocation gave it.
+        firm_left, flex_left = min(amount, firm_total), amount - min(amount, firm_total)
+        firm_row: list[tuple[int, int]] = []
+        flex_row: list[tuple[int, int]] = []
+        for inc in incs:
+            q, f = min(inc.quantity, firm_left), min(inc.flex, flex_left)
+            firm_left, flex_left = firm_left - q, flex_left - f
+            firm_row.append((inc.at_seq, q))
+            flex_row.append((inc.at_seq, f))
+        firm_slots.append(firm_row)
+        flex_slots.append(flex_row)
+    firm_capacity = sum(units for row in firm_slots for _, units in row)
+    firm_parts = _first_come(firm_slots, min(delivered, firm_capacity))
+    flex_parts = _first_come(flex_slots, delivered - sum(firm_parts))
+    return [a + b for a, b in zip(firm_parts, flex_parts, strict=True)]
+
+
+# --- member prices -------------------------------------------------------------------
+
+
+def line_total_cents(units: int, unit_price_cents: int, markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """``HALF_UP(units * unit_price_cents * (1 + markup_rate))``, rounded once per line."""
+    _non_negative(units, "units")
+    _non_negative(unit_price_cents, "unit_price_cents")
+    if isinstance(markup_rate, bool) or not isinstance(markup_rate, Decimal | Fraction):
+        msg = f"markup_rate must be Decimal or Fraction, not {type(markup_rate).__name__}"
+        raise TypeError(msg)
+    if isinstance(markup_rate, Decimal) and not markup_rate.is_finite():
+        msg = f"markup_rate must be finite, got {markup_rate}"
+        raise ValueError(msg)
+    if markup_rate < 0:
+        msg = f"markup_rate must not be negative, got {markup_rate}"
+        raise ValueError(msg)
+    return apply_rate(units * unit_price_cents, 1 + Fraction(markup_rate), Rounding.HALF_UP)
+
+
+def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """The most a line of ``units`` (quantity + flex) can cost: the first, dearest tier with markup.
+
+    This is the card hold amount; the tier fixed at close can only be cheaper.
+    """
+    return line_total_cents(units, _checked(tiers)[0].unit_price_cents, markup_rate)
+
+
+# --- minimum order value at close ----------------------------------------------------
+
+
+class MinimumOutcome(enum.StrEnum):
+    """What a group buy does at close when its minimum order value is missed."""
+
+    CANCEL = "cancel"
+    PROCEED = "proceed"
+    EXTEND = "extend"
+    HOLD = "hold"
+
+
+class CloseAction(enum.StrEnum):
+    """What closing a group buy does now."""
+
+    ORDER = "order"
+    CANCEL = "cancel"
+    EXTEND = "extend"
+    HOLD = "hold"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The action at close and whether the minimum was met."""
+
+    action: CloseAction
+    minimum_met: bool
+
+
+def close_decision(
+    supplier_value_cents: int,
+    min_value_cents: int | None,
+    outcome: MinimumOutcome = MinimumOutcome.CANCEL,
+    *,
+    already_extended: bool = False,
+) -> Decision:
+    """Decide at close: order when the minimum (at supplier prices) is met, else apply ``outcome``.
+
+    ``extend`` is allowed once: a miss after an extension cancels. ``hold``
+    leaves the decision to staff. No minimum (``None``) is always met.
+    """
+    outcome = MinimumOutcome(outcome)
+    _non_negative(supplier_value_cents, "supplier_value_cents")
+    if min_value_cents is None or supplier_value_cents >= _non_negative(min_value_cents, "min_value_cents"):
+        return Decision(CloseAction.ORDER, minimum_met=True)
+    match outcome:
+        case MinimumOutcome.CANCEL:
+            action = CloseAction.CANCEL
+        case MinimumOutcome.PROCEED:
+            action = CloseAction.ORDER
+        case MinimumOutcome.EXTEND:
+            action = CloseAction.CANCEL if already_extended else CloseAction.EXTEND
+        case MinimumOutcome.HOLD:
+            action = CloseAction.HOLD
+        case _:
+            assert_never(outcome)
+    return Decision(action, minimum_met=False)
+
+
+# --- live progress -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NextTier:
+    """The next cheaper tier and the firm units the group must still add to reach it."""
+
+    min_quantity: int
+    unit_price_cents: int
+    units_needed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A product's state if the group buy closed now."""
+
+    quantity: int
+    flex_quantity: int
+    cases: int
+    missing_units: int
+    unit_price_cents: int
+    next_tier: NextTier | None
+
+
+def _firm_units_to_reach(quantity: int, flex: int, case_size: int, target_units: int) -> int:
+    """Fewest extra firm units so that ``cases_to_order(...) * case_size >= target_units``."""
+    cases_needed = -(-target_units // case_size)
+    if cases_needed == 0:
+        return 0
+    # The last case opens with firm units and is completed by flex: it needs at
+    # least one firm unit and S - F of them, and at most a whole case.
+    firm_needed = (cases_needed - 1) * case_size + min(case_size, max(1, case_size - flex))
+    return max(firm_needed - quantity, 0)
+
+
+def product_progress(quantity: int, flex: int, case_size: int, tiers: Sequence[Tier]) -> Progress:
+    """Live progress of one product from the group's total ``quantity`` and ``flex``.
+
+    The tier is the one the bought units ``A = cases * S`` would get if the buy
+    closed now. ``next_tier.units_needed`` is the firm quantity the group must
+    add for A to reach the next cheaper tier (flex can only complete a case).
+    """
+    cases = cases_to_order(quantity, flex, case_size)
+    bought = cases * case_size
+    current = tier_for(tiers, bought)
+    upcoming = next_tier(tiers, bought)
+    target = None
+    if upcoming is not None:
+        tier, _ = upcoming
+        target = NextTier(
+            tier.min_quantity,
+            tier.unit_price_cents,
+            _firm_units_to_reach(quantity, flex, case_size, tier.min_quantity),
+        )
+    return Progress(
+        quantity=quantity,
+        flex_quantity=flex,
+        cases=cases,
+        missing_units=missing_units(quantity, flex, case_size),
+        unit_price_cents=current.unit_price_cents,
+        next_tier=target,
+    )

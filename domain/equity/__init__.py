@@ -1,0 +1,1 @@
+"""Equity: capital accounts, revolving redemption, share redemption and member loans."""

@@ -1,0 +1,67 @@
+"""The co-op's chart of accounts: which account a kind of money lives in."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from domain.ledger.rules import AccountKind
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSpec:
+    """An account by code, created on first use."""
+
+    code: str
+    kind: AccountKind
+    name: str
+    member_id: int | None = None
+
+
+class PaymentMethod(enum.StrEnum):
+    """How money reached the co-op."""
+
+    CASH = "cash"
+    CHECK = "check"
+    BANK_TRANSFER = "bank_transfer"
+    CARD = "card"
+
+
+CASH = AccountSpec("coop:cash", AccountKind.ASSET, "Cash on hand")
+BANK = AccountSpec("coop:bank", AccountKind.ASSET, "Bank account")
+CARD_CLEARING = AccountSpec("coop:card_clearing", AccountKind.ASSET, "Card payments clearing")
+SALES = AccountSpec("coop:sales", AccountKind.INCOME, "Sales to members")
+MEMBER_CREDITS = AccountSpec("coop:member_credits", AccountKind.EXPENSE, "Credits granted to members")
+PAYOUTS_PAYABLE = AccountSpec("coop:payouts_payable", AccountKind.LIABILITY, "Payouts owed to members")
+OPENING_BALANCES = AccountSpec("coop:opening_balances", AccountKind.EQUITY, "Opening balances brought over")
+UNALLOCATED_EQUITY = AccountSpec("coop:unallocated_equity", AccountKind.EQUITY, "Unallocated equity")
+
+
+def received_into(method: PaymentMethod) -> AccountSpec:
+    """Where a payment lands: cash in the till, checks and transfers in the bank."""
+    return {
+        PaymentMethod.CASH: CASH,
+        PaymentMethod.CHECK: BANK,
+        PaymentMethod.BANK_TRANSFER: BANK,
+        PaymentMethod.CARD: CARD_CLEARING,
+    }[method]
+
+
+def member_trade(member_id: int) -> AccountSpec:
+    """What the member owes for purchases (a receivable: positive = member owes)."""
+    return AccountSpec(f"member:{member_id}:trade", AccountKind.ASSET, "Trade account", member_id)
+
+
+def member_share(member_id: int) -> AccountSpec:
+    """The member's paid-in membership share (capital)."""
+    return AccountSpec(f"member:{member_id}:share", AccountKind.EQUITY, "Membership share", member_id)
+
+
+def member_preferred(member_id: int) -> AccountSpec:
+    """The member's preferred shares (non-voting capital)."""
+    return AccountSpec(f"member:{member_id}:preferred", AccountKind.EQUITY, "Preferred shares", member_id)
+
+
+def equity_lot(member_id: int, lot_id: int) -> AccountSpec:
+    """One lot of retained equity (a fiscal year's allocation) in the member's capital account."""
+    return AccountSpec(f"member:{member_id}:equity_lot:{lot_id}", AccountKind.EQUITY, "Retained equity", member_id)

@@ -1,0 +1,110 @@
+"""Pure membership rules: lifecycle, votes, shares, set-off (DOMAIN.md §1, §5)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from domain.errors import ConflictError, FieldError
+from domain.money import Rounding, round_to_cents
+
+if TYPE_CHECKING:
+    from datetime import date
+
+
+class Status(enum.StrEnum):
+    """Where a member stands; only `full` members vote."""
+
+    APPLICANT = "applicant"
+    PROBATIONARY = "probationary"
+    FULL = "full"
+    RESIGNING = "resigning"
+    FORMER = "former"
+    SUSPENDED = "suspended"
+    EXPELLED = "expelled"
+
+
+# Every transition the bylaws allow; anything else is refused with a reason.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.APPLICANT: frozenset({Status.PROBATIONARY, Status.FULL, Status.FORMER}),
+    Status.PROBATIONARY: frozenset({Status.FULL, Status.FORMER, Status.EXPELLED}),
+    Status.FULL: frozenset({Status.RESIGNING, Status.FORMER, Status.SUSPENDED, Status.EXPELLED}),
+    Status.RESIGNING: frozenset({Status.FORMER, Status.FULL}),
+    Status.SUSPENDED: frozenset({Status.FULL, Status.EXPELLED, Status.FORMER}),
+    Status.FORMER: frozenset(),
+    Status.EXPELLED: frozenset(),
+}
+
+# States in which a member has left and its membership share is redeemed.
+EXITED = frozenset({Status.FORMER, Status.EXPELLED})
+
+
+def check_transition(current: Status, target: Status) -> None:
+    """Refuse a transition the bylaws do not allow (409 with the reason)."""
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
+        msg = f"a member who is {current} cannot become {target}; allowed from {current}: {allowed}"
+        raise ConflictError(msg)
+
+
+def votes(status: Status) -> int:
+    """One member, one vote: 1 for a full member, 0 otherwise, whatever else it holds."""
+    return 1 if status is Status.FULL else 0
+
+
+def admitted_status(*, share_paid_cents: int, par_cents: int, probation_ends: date | None, today: date) -> Status:
+    """After admission: full once the share is paid and any probation has ended."""
+    probation_over = probation_ends is None or probation_ends <= today
+    return Status.FULL if share_paid_cents >= par_cents and probation_over else Status.PROBATIONARY
+
+
+def share_payment_errors(amount_cents: int, *, paid_cents: int, par_cents: int, status: Status) -> list[FieldError]:
+    """A share payment is positive and never more than what remains due."""
+    if status in EXITED:
+        return [FieldError("amount_cents", f"a {status} member cannot buy a membership share")]
+    if amount_cents <= 0:
+        return [FieldError("amount_cents", "must be a positive number of cents")]
+    remaining = par_cents - paid_cents
+    if amount_cents > remaining:
+        return [FieldError("amount_cents", f"only {remaining} cents of the {par_cents} cent share remain due")]
+    return []
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRedemption:
+    """What a leaving member's share yields: cash paid out and the part set off against debts."""
+
+    payout_cents: int
+    set_off_cents: int
+
+
+def share_redemption(paid_cents: int, owed_cents: int) -> ShareRedemption:
+    """Redeemed at par (never above), minus what the member owes the co-op."""
+    set_off = min(max(owed_cents, 0), paid_cents)
+    return ShareRedemption(payout_cents=paid_cents - set_off, set_off_cents=set_off)
+
+
+def preferred_issue_errors(
+    amount_cents: int, *, preferred_total_cents: int, total_equity_cents: int, cap_rate: Decimal
+) -> list[FieldError]:
+    """Preferred capital may not exceed `cap_rate` of total equity after the issue."""
+    if amount_cents <= 0:
+        return [FieldError("amount_cents", "must be a positive number of cents")]
+    after_preferred = preferred_total_cents + amount_cents
+    after_equity = total_equity_cents + amount_cents
+    if Decimal(after_preferred) > cap_rate * Decimal(after_equity):
+        limit = cap_rate * Decimal(after_equity)
+        return [
+            FieldError(
+                "amount_cents",
+                f"preferred capital would be {after_preferred} cents, above {cap_rate:%} of total equity ({limit:.0f})",
+            )
+        ]
+    return []
+
+
+def preferred_dividend_cents(holding_cents: int, rate: Decimal) -> int:
+    """A holder's preferred dividend, HALF_UP per holder."""
+    return round_to_cents(Decimal(holding_cents) * rate, Rounding.HALF_UP)

@@ -1,0 +1,472 @@
+"""Membership use cases: apply, admit, pay the share, withdraw, and the member's statements."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.equity.tables import EquityLot
+from domain.errors import FieldError, InvalidInputError, NotFoundError
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.ledger.rules import Side
+from domain.ledger.tables import Account, Posting
+from domain.membership.rules import (
+    EXITED,
+    Status,
+    admitted_status,
+    check_transition,
+    share_payment_errors,
+    share_redemption,
+)
+from domain.membership.tables import Member, MemberConsent, MemberStatusChange
+from domain.payments.service import create_payout
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.ledger.chart import PaymentMethod
+    from domain.ledger.tables import JournalEntry
+
+
+def start_of(day: date) -> datetime:
+    """Midnight UTC of a date: dated events without a time happen at the start of the day."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+async def apply(session: AsyncSession, *, name: str, email: str, contact_name: str | None, par_cents: int) -> Member:
+    """A business applies to join; it gets its member number now."""
+    member = Member(
+        name=name,
+        email=email.strip().lower(),
+        contact_name=contact_name,
+        status=Status.APPLICANT.value,
+        share_par_cents=par_cents,
+    )
+    session.add(member)
+    await session.flush()
+    await session.refresh(member)
+    await record_change(
+        session,
+        member,
+        from_status=None,
+        to_status=Status.APPLICANT,
+        effective_at=datetime.now(UTC),
+        reason="applied",
+        actor_user_id=None,
+    )
+    return member
+
+
+async def get(session: AsyncSession, member_id: int) -> Member:
+    """The member, or 404."""
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError(f"member {member_id} not found")
+    return member
+
+
+async def locked(session: AsyncSession, member_id: int) -> Member:
+    """The member's row, locked until the transaction ends (one change at a time)."""
+    member = (await session.exec(select(Member).where(col(Member.id) == member_id).with_for_update())).one_or_none()
+    if member is None:
+        raise NotFoundError(f"member {member_id} not found")
+    await session.refresh(member)
+    return member
+
+
+async def page(session: AsyncSession, *, only_member_id: int | None, after_id: int, limit: int) -> list[Member]:
+    """Members in id order after a cursor; a member's users see only their own."""
+    query = select(Member).where(col(Member.id) > after_id).order_by(col(Member.id)).limit(limit)
+    if only_member_id is not None:
+        query = query.where(col(Member.id) == only_member_id)
+    return list((await session.exec(query)).all())
+
+
+async def shares_paid(session: AsyncSession, member_ids: list[int]) -> dict[int, int]:
+    """Paid-in membership share per member, summed from the ledger in one query."""
+    if not member_ids:
+        return {}
+    credit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debit = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    rows = (
+        await session.execute(
+            sa.select(col(Account.member_id), credit - debit)
+            .join(Posting, col(Posting.account_id) == col(Account.id))
+            .where(col(Account.member_id).in_(member_ids), col(Account.code).like("member:%:share"))
+            .group_by(col(Account.member_id))
+        )
+    ).all()
+    paid = {int(mid): int(amount) for mid, amount in rows}
+    return {mid: paid.get(mid, 0) for mid in member_ids}
+
+
+async def record_change(
+    session: AsyncSession,
+    member: Member,
+    *,
+    from_status: Status | None,
+    to_status: Status,
+    effective_at: datetime,
+    reason: str,
+    actor_user_id: int | None,
+) -> None:
+    """Keep a dated, attributed status change in the member's history."""
+    assert member.id is not None  # noqa: S101 - flushed members have ids
+    session.add(
+        MemberStatusChange(
+            member_id=member.id,
+            from_status=from_status.value if from_status else None,
+            to_status=to_status.value,
+            effective_at=effective_at,
+            reason=reason,
+            actor_user_id=actor_user_id,
+        )
+    )
+
+
+async def _move(
+    session: AsyncSession, member: Member, target: Status, effective_at: datetime, reason: str, actor: int | None
+) -> None:
+    current = Status(member.status)
+    check_transition(current, target)
+    member.status = target.value
+    session.add(member)
+    await record_change(
+        session,
+        member,
+        from_status=current,
+        to_status=target,
+        effective_at=effective_at,
+        reason=reason,
+        actor_user_id=actor,
+    )
+    if target is Status.FULL:
+        await grant_bylaw_consent(session, member, effective_at.date())
+
+
+async def grant_bylaw_consent(session: AsyncSession, member: Member, on: date) -> None:
+    """Full members consent by bylaw from the day they become full (Subchapter T)."""
+    await session.execute(
+        insert(MemberConsent)
+        .values(member_id=member.id, kind="bylaw", received_on=on)
+        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind_date")
+    )
+
+
+async def admit(session: AsyncSession, member_id: int, *, probation_days: int, now: datetime, actor: int) -> Member:
+    """Admit an applicant: full at once if the share is paid and there is no probation."""
+    member = await locked(session, member_id)
+    check_transition(Status(member.status), Status.PROBATIONARY)
+    today = now.date()
+    member.probation_ends_on = today + timedelta(days=probation_days) if probation_days > 0 else None
+    member.joined_at = now
+    paid = (await shares_paid(session, [member_id]))[member_id]
+    target = admitted_status(
+        share_paid_cents=paid, par_cents=member.share_par_cents, probation_ends=member.probation_ends_on, today=today
+    )
+    await _move(session, member, target, now, f"admitted with {probation_days} days of probation", actor)
+    return member
+
+
+async def pay_share(
+    session: AsyncSession,
+    member_id: int,
+    *,
+    amount_cents: int,
+    method: PaymentMethod,
+    reference: str | None,
+    now: datetime,
+    actor: int,
+) -> tuple[Member, JournalEntry]:
+    """Record a share payment (at once or an instalment); never more than remains due."""
+    member = await locked(session, member_id)
+    paid = (await shares_paid(session, [member_id]))[member_id]
+    errors = share_payment_errors(
+        amount_cents, paid_cents=paid, par_cents=member.share_par_cents, status=Status(member.status)
+    )
+    if errors:
+        raise InvalidInputError("the share payment is not acceptable", errors)
+    entry = await ledger.transfer(
+        session,
+        debit=chart.received_into(method),
+        credit=chart.member_share(member_id),
+        amount_cents=amount_cents,
+        kind="share_payment",
+        idempotency_key=f"share_payment:{member_id}:{uuid.uuid4()}",
+        occurred_at=now,
+        memo=f"{method.value} {reference or ''}".strip(),
+    )
+    await _promote_if_due(session, member, today=now.date(), paid_cents=paid + amount_cents, actor=actor)
+    return member, entry
+
+
+async def _promote_if_due(
+    session: AsyncSession, member: Member, *, today: date, paid_cents: int, actor: int | None
+) -> bool:
+    if member.status != Status.PROBATIONARY.value:
+        return False
+    target = admitted_status(
+        share_paid_cents=paid_cents,
+        par_cents=member.share_par_cents,
+        probation_ends=member.probation_ends_on,
+        today=today,
+    )
+    if target is not Status.FULL:
+        return False
+    await _move(session, member, Status.FULL, datetime.now(UTC), "share paid and probation over", actor)
+    return True
+
+
+async def promote_due_members(session: AsyncSession, today: date) -> int:
+    """The daily job: probationary members whose probation ended and share is paid become full."""
+    ids = (
+        await session.exec(
+            select(Member.id)
+            .where(
+                col(Member.status) == Status.PROBATIONARY.value,
+                sa.or_(col(Member.probation_ends_on).is_(None), col(Member.probation_ends_on) <= today),
+            )
+            .order_by(col(Member.id))
+        )
+    ).all()
+    promoted = 0
+    for member_id in ids:
+        assert member_id is not None  # noqa: S101 - primary keys
+        member = await locked(session, member_id)
+        paid = (await shares_paid(session, [member_id]))[member_id]
+        promoted += await _promote_if_due(session, member, today=today, paid_cents=paid, actor=None)
+    return promoted
+
+
+async def record_payment(
+    session: AsyncSession,
+    member_id: int,
+    *,
+    amount_cents: int,
+    method: PaymentMethod,
+    reference: str | None,
+    now: datetime,
+) -> JournalEntry:
+    """A payment on the member's trade account (reduces what it owes)."""
+    await get(session, member_id)
+    if amount_cents <= 0:
+        raise InvalidInputError("the payment is not acceptable", [_positive("amount_cents")])
+    return await ledger.transfer(
+        session,
+        debit=chart.received_into(method),
+        credit=chart.member_trade(member_id),
+        amount_cents=amount_cents,
+        kind="trade_payment",
+        idempotency_key=f"trade_payment:{member_id}:{uuid.uuid4()}",
+        occurred_at=now,
+        memo=f"{method.value} {reference or ''}".strip(),
+    )
+
+
+async def grant_credit(
+    session: AsyncSession, member_id: int, *, amount_cents: int, reason: str, now: datetime
+) -> JournalEntry:
+    """A credit on the trade account (goodwill, a returned item): the co-op bears it."""
+    await get(session, member_id)
+    if amount_cents <= 0:
+        raise InvalidInputError("the credit is not acceptable", [_positive("amount_cents")])
+    return await ledger.transfer(
+        session,
+        debit=chart.MEMBER_CREDITS,
+        credit=chart.member_trade(member_id),
+        amount_cents=amount_cents,
+        kind="trade_credit",
+        idempotency_key=f"trade_credit:{member_id}:{uuid.uuid4()}",
+        occurred_at=now,
+        memo=reason,
+    )
+
+
+def _positive(field: str) -> FieldError:
+    return FieldError(field, "must be a positive number of cents")
+
+
+async def withdraw(
+    session: AsyncSession, member_id: int, *, effective_on: date | None, now: datetime, actor: int
+) -> Member:
+    """Dated notice of withdrawal; on the effective date the member becomes former."""
+    member = await locked(session, member_id)
+    today = now.date()
+    if effective_on is not None and effective_on > today and member.status == Status.FULL.value:
+        member.resigns_on = effective_on
+        await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)
+        return member
+    await _exit(session, member, Status.FORMER, start_of(effective_on or today), "withdrew", actor)
+    return member
+
+
+async def complete_due_resignations(session: AsyncSession, today: date) -> int:
+    """The daily job: resigning members whose effective date has come become former."""
+    ids = (
+        await session.exec(
+            select(Member.id)
+            .where(col(Member.status) == Status.RESIGNING.value, col(Member.resigns_on) <= today)
+            .order_by(col(Member.id))
+        )
+    ).all()
+    for member_id in ids:
+        assert member_id is not None  # noqa: S101 - primary keys
+        member = await locked(session, member_id)
+        if member.status == Status.RESIGNING.value and member.resigns_on is not None:
+            await _exit(session, member, Status.FORMER, start_of(member.resigns_on), "withdrawal took effect", None)
+    return len(ids)
+
+
+async def change_standing(
+    session: AsyncSession, member_id: int, target: Status, *, reason: str, now: datetime, actor: int
+) -> Member:
+    """Suspend, reinstate or expel (staff decisions); expulsion redeems the share like an exit."""
+    member = await locked(session, member_id)
+    if target in EXITED:
+        await _exit(session, member, target, now, reason, actor)
+    else:
+        if target is Status.FULL and member.status == Status.RESIGNING.value:
+            member.resigns_on = None
+        await _move(session, member, target, now, reason, actor)
+    return member
+
+
+async def _exit(
+    session: AsyncSession, member: Member, target: Status, effective_at: datetime, reason: str, actor: int | None
+) -> None:
+    """Leave: lose the vote, and the paid share is redeemed at par minus what the member owes.
+
+    Two entries, as the set-off is its own decision: the share becomes a payable,
+    then the debt is taken out of it. Retained equity stays outstanding.
+    """
+    await _move(session, member, target, effective_at, reason, actor)
+    assert member.id is not None  # noqa: S101 - loaded members have ids
+    member.left_at = effective_at
+    member.resigns_on = None
+    session.add(member)
+    paid = (await shares_paid(session, [member.id]))[member.id]
+    if paid <= 0:
+        return
+    owed = await ledger.balance_of(session, chart.member_trade(member.id))
+    redemption = share_redemption(paid, owed)
+    await ledger.transfer(
+        session,
+        debit=chart.member_share(member.id),
+        credit=chart.PAYOUTS_PAYABLE,
+        amount_cents=paid,
+        kind="share_redemption",
+        idempotency_key=f"share_redemption:{member.id}",
+        occurred_at=effective_at,
+        memo="membership share redeemed at par",
+    )
+    if redemption.set_off_cents:
+        await ledger.transfer(
+            session,
+            debit=chart.PAYOUTS_PAYABLE,
+            credit=chart.member_trade(member.id),
+            amount_cents=redemption.set_off_cents,
+            kind="set_off",
+            idempotency_key=f"share_redemption_set_off:{member.id}",
+            occurred_at=effective_at,
+            memo="trade balance set off against the share redemption",
+        )
+    if redemption.payout_cents:
+        await create_payout(
+            session,
+            member_id=member.id,
+            kind="share_redemption",
+            amount_cents=redemption.payout_cents,
+            business_key=f"share_redemption:{member.id}",
+        )
+
+
+async def history(session: AsyncSession, member_id: int) -> list[MemberStatusChange]:
+    """Every status change, in order."""
+    result = await session.exec(
+        select(MemberStatusChange)
+        .where(col(MemberStatusChange.member_id) == member_id)
+        .order_by(col(MemberStatusChange.id))
+    )
+    return list(result.all())
+
+
+async def has_consent(session: AsyncSession, member_id: int, on: date) -> bool:
+    """Whether the member had consented (and not revoked) on that date."""
+    result = await session.exec(
+        select(MemberConsent.id).where(
+            col(MemberConsent.member_id) == member_id,
+            col(MemberConsent.received_on) <= on,
+            sa.or_(col(MemberConsent.revoked_on).is_(None), col(MemberConsent.revoked_on) > on),
+        )
+    )
+    return result.first() is not None
+
+
+@dataclass(frozen=True, slots=True)
+class LotBalance:
+    """One equity lot in the capital account statement."""
+
+    lot_id: int
+    fiscal_year: int
+    kind: str
+    qualified: bool
+    face_cents: int
+    redeemed_cents: int
+
+    @property
+    def outstanding_cents(self) -> int:
+        """What is still to be redeemed."""
+        return self.face_cents - self.redeemed_cents
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalAccount:
+    """The member's capital: membership share, preferred shares and equity lots, from postings."""
+
+    membership_share_cents: int
+    preferred_cents: int
+    lots: list[LotBalance]
+
+    @property
+    def total_equity_cents(self) -> int:
+        """Everything the member has in the co-op."""
+        return self.membership_share_cents + self.preferred_cents + sum(lot.outstanding_cents for lot in self.lots)
+
+
+async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccount:
+    """Derived from postings: a lot's face is its credits, its redemptions its debits."""
+    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    rows = (
+        await session.execute(
+            sa.select(
+                col(EquityLot.id),
+                col(EquityLot.fiscal_year),
+                col(EquityLot.kind),
+                col(EquityLot.qualified),
+                credits,
+                debits,
+            )
+            .outerjoin(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+            .where(col(EquityLot.member_id) == member_id)
+            .group_by(col(EquityLot.id))
+            .order_by(col(EquityLot.fiscal_year), col(EquityLot.id))
+        )
+    ).all()
+    lots = [LotBalance(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
+    share = await ledger.balance_of(session, chart.member_share(member_id))
+    preferred = await ledger.balance_of(session, chart.member_preferred(member_id))
+    return CapitalAccount(share, preferred, lots)
+
+
+async def trade_account(session: AsyncSession, member_id: int) -> list[ledger.StatementLine]:
+    """The trade account's entries with running balance (positive = the member owes)."""
+    await get(session, member_id)
+    return await ledger.statement(session, chart.member_trade(member_id))

@@ -1,0 +1,468 @@
+"""Unit tests for domain.buying.rules (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.buying.rules import (
+    AllocationPolicy,
+    CloseAction,
+    Decision,
+    Demand,
+    Increment,
+    MinimumOutcome,
+    NextTier,
+    Progress,
+    Tier,
+    allocate_units,
+    apply_change,
+    cases_to_order,
+    close_decision,
+    line_total_cents,
+    max_order_total_cents,
+    missing_units,
+    next_tier,
+    product_progress,
+    reallocate_delivery,
+    tier_errors,
+    tier_for,
+)
+from domain.errors import FieldError
+from domain.money import Rounding, round_to_cents
+
+PRO, FIRST = AllocationPolicy.PRO_RATA, AllocationPolicy.FIRST_COME
+POLICIES = st.sampled_from(list(AllocationPolicy))
+
+
+def demand(key: int, *increments: tuple[int, int, int]) -> Demand:
+    """A demand from ``(at_seq, quantity, flex)`` triples."""
+    return Demand.from_increments(key, [Increment(*i) for i in increments])
+
+
+# --- strategies --------------------------------------------------------------------
+
+
+@st.composite
+def demand_lists(draw, max_members=6):
+    """Members with time-ordered increments, sorted by first order time (ties possible)."""
+    n = draw(st.integers(0, max_members))
+    if n == 0:
+        return []
+    events = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, 12), st.integers(0, 12), st.integers(0, 15)),
+            max_size=25,
+        )
+    )
+    by_member: dict[int, dict[int, list[int]]] = defaultdict(dict)
+    for member, q, f, seq in events:
+        slot = by_member[member].setdefault(seq, [0, 0])
+        slot[0] += q
+        slot[1] += f
+    keys = draw(st.lists(st.integers(1, 10_000), min_size=n, max_size=n, unique=True))
+    demands = [
+        Demand.from_increments(keys[m], [Increment(seq, q, f) for seq, (q, f) in sorted(by_member[m].items())])
+        for m in range(n)
+    ]
+    # Callers pass members by first order time; members without increments go last.
+    return sorted(demands, key=lambda d: d.increments[0].at_seq if d.increments else 10**9)
+
+
+@st.composite
+def valid_tiers(draw):
+    n = draw(st.integers(1, 5))
+    gaps = draw(st.lists(st.integers(1, 20), min_size=n - 1, max_size=n - 1))
+    cuts = draw(st.lists(st.integers(0, 200), min_size=n - 1, max_size=n - 1))
+    first_price = draw(st.integers(sum(cuts), sum(cuts) + 5_000))
+    tiers = [Tier(1, first_price)]
+    for gap, cut in zip(gaps, cuts, strict=True):
+        tiers.append(Tier(tiers[-1].min_quantity + gap, tiers[-1].unit_price_cents - cut))
+    return tiers
+
+
+@st.composite
+def demands_and_bought(draw):
+    demands = draw(demand_lists())
+    q = sum(d.quantity for d in demands)
+    f = sum(d.flex for d in demands)
+    if draw(st.booleans()):
+        size = draw(st.integers(1, 12))
+        bought = cases_to_order(q, f, size) * size
+    else:
+        bought = draw(st.integers(0, q + f))
+    return demands, bought
+
+
+# --- cases -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quantity", "flex", "size", "cases", "missing"),
+    [
+        (10, 1, 6, 1, 1),  # Foodsoft: r = 4, 4 + 1 < 6 -> the second case stays open
+        (10, 2, 6, 2, 0),  # flex completes the second case
+        (12, 0, 6, 2, 0),  # two full cases, nothing open
+        (0, 9, 6, 0, 0),  # flex alone never opens a case
+        (1, 0, 1, 1, 0),  # sold by unit
+        (5, 0, 6, 0, 1),
+    ],
+)
+def test_foodsoft_cases(quantity, flex, size, cases, missing):
+    assert cases_to_order(quantity, flex, size) == cases
+    assert missing_units(quantity, flex, size) == missing
+
+
+@pytest.mark.parametrize(("q", "f", "s"), [(-1, 0, 6), (0, -1, 6), (1, 1, 0)])
+def test_case_arguments_are_checked(q, f, s):
+    with pytest.raises(ValueError, match=r"negative|at least 1"):
+        cases_to_order(q, f, s)
+
+
+@given(st.integers(0, 200), st.integers(0, 50), st.integers(1, 24))
+def test_case_rule_properties(q, f, s):
+    cases = cases_to_order(q, f, s)
+    bought = cases * s
+    assert q // s <= cases <= q // s + 1
+    assert bought <= q + f  # flex can only complete a case
+    m = missing_units(q, f, s)
+    if m:
+        # Exactly m more units of quantity or flex complete the open case.
+        assert cases_to_order(q, f + m, s) == cases + 1
+        assert cases_to_order(q + m, f, s) == cases + 1
+        assert cases_to_order(q, f + m - 1, s) == cases
+
+
+# --- tiers -------------------------------------------------------------------------
+
+
+def test_tier_errors_name_the_fields():
+    assert tier_errors([]) == [FieldError("tiers", "at least one price tier is required")]
+    errors = tier_errors([Tier(2, 100), Tier(2, 120), Tier(5, -1)])
+    assert [e.field for e in errors] == [
+        "tiers[0].min_quantity",
+        "tiers[1].min_quantity",
+        "tiers[1].unit_price_cents",
+        "tiers[2].unit_price_cents",
+    ]
+    assert tier_errors([Tier(1, 100), Tier(10, 100), Tier(20, 90)]) == []
+
+
+def test_tier_for_and_next_tier():
+    tiers = [Tier(1, 1000), Tier(10, 900), Tier(20, 900), Tier(24, 800)]
+    assert tier_for(tiers, 0) == Tier(1, 1000)
+    assert tier_for(tiers, 9) == Tier(1, 1000)
+    assert tier_for(tiers, 10) == Tier(10, 900)
+    assert tier_for(tiers, 500) == Tier(24, 800)
+    assert next_tier(tiers, 0) == (Tier(10, 900), 10)
+    assert next_tier(tiers, 12) == (Tier(24, 800), 12)  # the same-price tier at 20 is skipped
+    assert next_tier(tiers, 24) is None
+    with pytest.raises(ValueError, match="invalid price tiers"):
+        tier_for([Tier(2, 100)], 3)
+
+
+@given(valid_tiers(), st.integers(0, 150), st.integers(0, 150))
+def test_tier_prices_never_rise_with_quantity(tiers, q, more):
+    assert tier_errors(tiers) == []
+    assert tier_for(tiers, q + more).unit_price_cents <= tier_for(tiers, q).unit_price_cents
+    upcoming = next_tier(tiers, q)
+    if upcoming is None:
+        assert tier_for(tiers, q).unit_price_cents == tiers[-1].unit_price_cents
+    else:
+        tier, needed = upcoming
+        assert needed > 0
+        assert tier_for(tiers, q + needed) == tier
+        assert tier.unit_price_cents < tier_for(tiers, q + needed - 1).unit_price_cents
+
+
+# --- allocation: worked examples ----------------------------------------------------
+
+
+def test_pro_rata_ties_go_to_the_earlier_order():
+    demands = [demand(7, (1, 3, 0)), demand(3, (2, 3, 0)), demand(5, (3, 3, 0))]
+    # 5 units over 3 x 3: each 5/3; the two spare units go to the first two orders.
+    assert allocate_units(demands, 5, PRO) == {7: 2, 3: 2, 5: 1}
+
+
+def test_pro_rata_remainder_ties_go_to_the_larger_weight_first():
+    demands = [demand(1, (1, 1, 0)), demand(2, (2, 3, 0))]
+    # A = 2 over weights 1 and 3: shares 0.5 and 1.5, equal remainders; the larger weight wins.
+    assert allocate_units(demands, 2, PRO) == {1: 0, 2: 2}
+
+
+def test_first_come_walks_increments_oldest_first():
+    # Case of 6. a orders 2, b orders 5, then a adds 3: Q = 10, one case (A = 6).
+    demands = [demand(1, (1, 2, 0), (3, 3, 0)), demand(2, (2, 5, 0))]
+    assert cases_to_order(10, 0, 6) == 1
+    assert allocate_units(demands, 6, FIRST) == {1: 2, 2: 4}
+    assert allocate_units(demands, 6, PRO) == {1: 3, 2: 3}
+
+
+def test_flex_completes_a_case_and_is_shared_by_policy():
+    # Case of 6; firm 4 + 4 = 8, flex 3 + 3: r = 2, 2 + 6 >= 6, so 2 cases, A = 12, E = 4.
+    demands = [demand(1, (1, 4, 3)), demand(2, (2, 4, 3))]
+    assert cases_to_order(8, 6, 6) == 2
+    assert allocate_units(demands, 12, PRO) == {1: 6, 2: 6}
+    assert allocate_units(demands, 12, FIRST) == {1: 7, 2: 5}
+
+
+def test_first_come_flex_uses_flex_increment_times():
+    # Member 1 ordered first but added flex last; member 2's flex is older.
+    demands = [demand(1, (1, 5, 0), (4, 0, 4)), demand(2, (2, 5, 0), (3, 0, 4))]
+    assert allocate_units(demands, 12, FIRST) == {1: 5, 2: 7}
+
+
+def test_the_group_reaches_a_tier_no_member_reaches_alone():
+    tiers = [Tier(1, 1000), Tier(12, 900), Tier(24, 800)]
+    size = 6
+    members = [demand(1, (1, 8, 0)), demand(2, (2, 9, 2)), demand(3, (3, 5, 1))]
+    for d in members:  # alone, each buys at most one case at the dearest price
+        alone = cases_to_order(d.quantity, d.flex, size) * size
+        assert tier_for(tiers, alone).unit_price_cents == 1000
+    q, f = sum(d.quantity for d in members), sum(d.flex for d in members)
+    bought = cases_to_order(q, f, size) * size  # Q = 22, F = 3: r = 4, 4 + 3 >= 6
+    assert bought == 24
+    price = tier_for(tiers, bought).unit_price_cents
+    assert price == 800
+    allocation = allocate_units(members, bought, PRO)  # E = 2 over flex 2 and 1
+    assert allocation == {1: 8, 2: 10, 3: 6}
+    charges = {k: line_total_cents(units, price, Decimal("0.05")) for k, units in allocation.items()}
+    assert charges == {1: 6720, 2: 8400, 3: 5040}
+
+
+def test_bought_beyond_quantity_plus_flex_is_refused():
+    with pytest.raises(ValueError, match="exceeds"):
+        allocate_units([demand(1, (1, 2, 1))], 4, PRO)
+    with pytest.raises(ValueError, match="only once"):
+        allocate_units([demand(1, (1, 2, 0)), demand(1, (2, 2, 0))], 1, PRO)
+
+
+def test_demand_totals_must_match_increments():
+    with pytest.raises(ValueError, match="add up"):
+        Demand(1, 3, 0, (Increment(1, 2),))
+    with pytest.raises(ValueError, match="increasing"):
+        Demand.from_increments(1, [Increment(2, 1), Increment(2, 1)])
+    assert allocate_units([], 0, PRO) == {}
+    assert allocate_units([Demand(1, 0, 0, ())], 0, FIRST) == {1: 0}
+
+
+# --- allocation: properties -------------------------------------------------------
+
+
+@given(demands_and_bought(), POLICIES)
+def test_allocation_invariants(case, policy):
+    demands, bought = case
+    result = allocate_units(demands, bought, policy)
+    assert list(result) == [d.member_key for d in demands]
+    assert sum(result.values()) == bought
+    firm = sum(d.quantity for d in demands)
+    for d in demands:
+        got = result[d.member_key]
+        assert 0 <= got <= d.quantity + d.flex
+        if bought >= firm:
+            assert got >= d.quantity  # firm before flex
+        if bought <= firm:
+            assert got <= d.quantity  # nobody gets flex while firm quantity is cut
+    assert allocate_units(list(demands), bought, policy) == result  # same input, same output
+
+
+@given(demands_and_bought())
+def test_pro_rata_parts_are_within_one_unit_of_the_exact_share(case):
+    demands, bought = case
+    result = allocate_units(demands, bought, PRO)
+    firm = sum(d.quantity for d in demands)
+    flex = sum(d.flex for d in demands)
+    for d in demands:
+        if bought <= firm:
+            exact = Fraction(bought * d.quantity, firm) if firm else Fraction(0)
+        else:
+            exact = d.quantity + Fraction((bought - firm) * d.flex, flex)
+        assert abs(result[d.member_key] - exact) < 1
+
+
+@given(demands_and_bought())
+def test_first_come_serves_increments_in_time_order(case):
+    demands, bought = case
+    result = allocate_units(demands, bought, FIRST)
+    firm = sum(d.quantity for d in demands)
+    field = "quantity" if bought <= firm else "flex"
+    need = bought if bought <= firm else bought - firm
+    # Reference walk: (at_seq, position) order, each slot takes what is left.
+    slots = sorted((i.at_seq, pos, getattr(i, field)) for pos, d in enumerate(demands) for i in d.increments)
+    expected = [0] * len(demands)
+    for _, pos, units in slots:
+        taken = min(units, need)
+        expected[pos] += taken
+        need -= taken
+    base = [0 if bought <= firm else d.quantity for d in demands]
+    assert [result[d.member_key] for d in demands] == [b + e for b, e in zip(base, expected, strict=True)]
+
+
+# --- delivery shortages -------------------------------------------------------------
+
+
+def test_pro_rata_shortage_example():
+    # LRM(9, [6, 4, 2]) = 4.5, 3, 1.5: the tied half goes to the larger allocation.
+    assert reallocate_delivery({1: 6, 2: 4, 3: 2}, 9, PRO) == {1: 5, 2: 3, 3: 1}
+
+
+def test_first_come_shortage_example():
+    assert reallocate_delivery({1: 6, 2: 4, 3: 2}, 9, FIRST) == {1: 6, 2: 3, 3: 0}
+    # With increments the shortage falls on the newest flex, then the newest firm units.
+    incs = {1: [Increment(1, 4, 0), Increment(5, 0, 2)], 2: [Increment(2, 4, 2)]}
+    allocated = {1: 6, 2: 6}
+    assert reallocate_delivery(allocated, 11, FIRST, incs) == {1: 5, 2: 6}
+    assert reallocate_delivery(allocated, 9, FIRST, incs) == {1: 4, 2: 5}
+    assert reallocate_delivery(allocated, 5, FIRST, incs) == {1: 4, 2: 1}
+
+
+def test_delivery_bounds_are_checked():
+    with pytest.raises(ValueError, match="exceeds"):
+        reallocate_delivery({1: 2}, 3, PRO)
+    with pytest.raises(ValueError, match="negative"):
+        reallocate_delivery({1: 2}, -1, PRO)
+    with pytest.raises(ValueError, match="increments"):
+        reallocate_delivery({1: 2}, 1, FIRST, {1: [Increment(1, 1)]})
+
+
+@given(demands_and_bought(), POLICIES, st.booleans(), st.data())
+def test_reallocation_invariants(case, policy, with_increments, data):
+    demands, bought = case
+    allocated = allocate_units(demands, bought, policy)
+    incs = {d.member_key: d.increments for d in demands} if with_increments else None
+    delivered = data.draw(st.integers(0, bought))
+    result = reallocate_delivery(allocated, delivered, policy, incs)
+    assert list(result) == list(allocated)
+    assert sum(result.values()) == delivered
+    assert all(0 <= result[k] <= allocated[k] for k in allocated)
+    assert reallocate_delivery(allocated, bought, policy, incs) == allocated  # full delivery changes nothing
+    assert reallocate_delivery(dict(allocated), delivered, policy, incs) == result
+
+
+# --- order changes -----------------------------------------------------------------
+
+
+def test_apply_change_examples():
+    incs = apply_change((), 3, 0, 1)
+    assert incs == (Increment(1, 3, 0),)
+    incs = apply_change(incs, 5, 1, 2)
+    assert incs == (Increment(1, 3, 0), Increment(2, 2, 1))
+    assert apply_change(incs, 4, 1, 3) == (Increment(1, 3, 0), Increment(2, 1, 1))
+    assert apply_change(incs, 2, 1, 3) == (Increment(1, 2, 0), Increment(2, 0, 1))
+    assert apply_change(incs, 2, 3, 3) == (Increment(1, 2, 0), Increment(2, 0, 1), Increment(3, 0, 2))
+    assert apply_change(incs, 0, 0, 3) == ()
+    with pytest.raises(ValueError, match="not newer"):
+        apply_change(incs, 9, 0, 2)
+
+
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=12))
+def test_apply_change_keeps_totals_and_cuts_newest_first(changes):
+    incs: tuple[Increment, ...] = ()
+    for seq, (new_q, new_f) in enumerate(changes, start=1):
+        old = incs
+        incs = apply_change(old, new_q, new_f, seq)
+        Demand(1, new_q, new_f, incs)  # totals match and the order in time holds
+        assert all(i.quantity > 0 or i.flex > 0 for i in incs)
+        for field in ("quantity", "flex"):
+            before = {i.at_seq: getattr(i, field) for i in old}
+            after = {i.at_seq: getattr(i, field) for i in incs}
+            seqs = sorted(before)
+            cut = [s for s in seqs if after.get(s, 0) < before[s]]
+            assert all(after.get(s, 0) <= before[s] for s in seqs)  # nothing old grows
+            if cut:  # every increment newer than the oldest cut one is emptied
+                assert all(after.get(s, 0) == 0 for s in seqs if s > cut[0])
+            assert after.get(seq, 0) == max((new_q if field == "quantity" else new_f) - sum(before.values()), 0)
+
+
+# --- money -------------------------------------------------------------------------
+
+
+def test_line_total_rounds_once_per_line():
+    # 3 x 333 x 1.10 = 1098.9 -> 1099; rounding per unit would give 3 x 366 = 1098.
+    assert line_total_cents(3, 333, Decimal("0.10")) == 1099
+    assert line_total_cents(1, 5, Decimal("0.1")) == 6  # 5.5 rounds half up
+    assert line_total_cents(0, 999, Decimal("0.2")) == 0
+    with pytest.raises(TypeError):
+        line_total_cents(1, 100, 0.1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="negative"):
+        line_total_cents(1, 100, Decimal("-0.1"))
+
+
+def test_max_order_total_uses_the_dearest_tier():
+    tiers = [Tier(1, 1000), Tier(12, 900)]
+    assert max_order_total_cents(5, tiers, Decimal("0.05")) == 5250
+    assert max_order_total_cents(30, tiers) == 30_000
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 500), st.integers(0, 100_000)), max_size=8),
+    st.decimals(min_value=0, max_value=1, places=4),
+    valid_tiers(),
+)
+def test_charges_sum_exactly(lines, markup, tiers):
+    totals = [line_total_cents(units, price, markup) for units, price in lines]
+    for (units, price), total in zip(lines, totals, strict=True):
+        assert total == round_to_cents(units * price * (1 + Fraction(markup)), Rounding.HALF_UP)
+        assert line_total_cents(units, price, Decimal(0)) == units * price
+    charge = sum(totals)
+    assert abs(charge - sum(units * price * (1 + Fraction(markup)) for units, price in lines)) <= Fraction(
+        len(lines), 2
+    )
+    for units, _ in lines:  # the hold covers every tier the buy can close at
+        hold = max_order_total_cents(units, tiers, markup)
+        assert all(hold >= line_total_cents(units, t.unit_price_cents, markup) for t in tiers)
+
+
+# --- minimum at close --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "minimum", "outcome", "extended", "decision"),
+    [
+        (10_000, 10_000, MinimumOutcome.CANCEL, False, Decision(CloseAction.ORDER, minimum_met=True)),
+        (10_000, None, MinimumOutcome.CANCEL, False, Decision(CloseAction.ORDER, minimum_met=True)),
+        (9_999, 10_000, MinimumOutcome.CANCEL, False, Decision(CloseAction.CANCEL, minimum_met=False)),
+        (9_999, 10_000, MinimumOutcome.PROCEED, False, Decision(CloseAction.ORDER, minimum_met=False)),
+        (9_999, 10_000, MinimumOutcome.EXTEND, False, Decision(CloseAction.EXTEND, minimum_met=False)),
+        (9_999, 10_000, MinimumOutcome.EXTEND, True, Decision(CloseAction.CANCEL, minimum_met=False)),
+        (10_000, 10_000, MinimumOutcome.EXTEND, True, Decision(CloseAction.ORDER, minimum_met=True)),
+        (0, 1, MinimumOutcome.HOLD, True, Decision(CloseAction.HOLD, minimum_met=False)),
+    ],
+)
+def test_close_decision(value, minimum, outcome, extended, decision):
+    assert close_decision(value, minimum, outcome, already_extended=extended) == decision
+
+
+# --- live progress -----------------------------------------------------------------
+
+
+def test_product_progress_example():
+    tiers = [Tier(1, 500), Tier(12, 450), Tier(24, 400)]
+    # Q = 10, F = 1, S = 6: one case (A = 6) at 500; one more unit completes the
+    # second case, and one more firm unit reaches 12 units at 450.
+    assert product_progress(10, 1, 6, tiers) == Progress(10, 1, 1, 1, 500, NextTier(12, 450, 1))
+    assert product_progress(12, 0, 6, tiers) == Progress(12, 0, 2, 0, 450, NextTier(24, 400, 12))
+    assert product_progress(0, 0, 6, tiers) == Progress(0, 0, 0, 0, 500, NextTier(12, 450, 12))
+    assert product_progress(30, 0, 6, tiers) == Progress(30, 0, 5, 0, 400, None)
+
+
+@given(st.integers(0, 120), st.integers(0, 30), st.integers(1, 12), valid_tiers())
+def test_progress_units_needed_is_the_fewest_firm_units(q, f, s, tiers):
+    progress = product_progress(q, f, s, tiers)
+    bought = progress.cases * s
+    assert progress.unit_price_cents == tier_for(tiers, bought).unit_price_cents
+    target = progress.next_tier
+    if target is None:
+        return
+    assert target.unit_price_cents < progress.unit_price_cents
+    x = target.units_needed
+    assert x > 0
+    reached = cases_to_order(q + x, f, s) * s
+    assert tier_for(tiers, reached).unit_price_cents <= target.unit_price_cents
+    short = cases_to_order(q + x - 1, f, s) * s
+    assert tier_for(tiers, short).unit_price_cents > target.unit_price_cents
