@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
-from domain.identity.rules import MemberRole, Role
+from domain.errors import ForbiddenError, NotFoundError
+from domain.identity.rules import Access, MemberRole, Role, member_access
 from domain.identity.service import user_for_token
 
 if TYPE_CHECKING:
@@ -86,3 +87,15 @@ def allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRou
 
 
 staff_only = allow(Role.STAFF)
+
+
+def check_member_access(caller: Principal, member_id: int, *, admin: bool = False) -> None:
+    """404 for another member's users, 403 for roles (or member roles) that may not."""
+    access = member_access(caller.role, caller.member_id, caller.member_role, member_id, admin=admin)
+    if access is Access.HIDDEN:
+        raise NotFoundError(f"member {member_id} not found")
+    if access is Access.FORBIDDEN:
+        raise ForbiddenError("your role may not do this for this member")
+
+
+staff_or_members = allow(Role.STAFF, Role.MEMBER)

@@ -51,3 +51,26 @@ def token_digest(token: str) -> str:
 def login_locked(recent_failures: int, max_failures: int) -> bool:
     """Failed logins inside the window beyond the limit lock the address out."""
     return recent_failures >= max_failures
+
+
+class Access(enum.Enum):
+    """What a caller may do with one member's data."""
+
+    ALLOWED = "allowed"
+    HIDDEN = "hidden"  # another member's users: as if it did not exist (404)
+    FORBIDDEN = "forbidden"  # a role that never may (403)
+
+
+def member_access(
+    role: Role, caller_member_id: int | None, caller_member_role: MemberRole | None, member_id: int, *, admin: bool
+) -> Access:
+    """Staff see every member; a member's users see only their own, and only its admins manage it."""
+    if role is Role.STAFF:
+        return Access.ALLOWED
+    if role is not Role.MEMBER:
+        return Access.FORBIDDEN
+    if caller_member_id != member_id:
+        return Access.HIDDEN
+    if admin and caller_member_role is not MemberRole.ADMIN:
+        return Access.FORBIDDEN
+    return Access.ALLOWED

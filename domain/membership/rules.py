@@ -49,6 +49,19 @@ def check_transition(current: Status, target: Status) -> None:
         raise ConflictError(msg)
 
 
+# Staff can bring back only a suspended member or one whose notice is pending; everyone
+# else becomes full through admission, with the share paid and probation over.
+REINSTATABLE = frozenset({Status.SUSPENDED, Status.RESIGNING})
+
+
+def check_standing_change(current: Status, target: Status) -> None:
+    """Staff decisions (suspend, reinstate, expel) keep to the lifecycle and never skip admission."""
+    if target is Status.FULL and current not in REINSTATABLE:
+        msg = f"a member who is {current} becomes full through admission and a paid share, not reinstatement"
+        raise ConflictError(msg)
+    check_transition(current, target)
+
+
 def votes(status: Status) -> int:
     """One member, one vote: 1 for a full member, 0 otherwise, whatever else it holds."""
     return 1 if status is Status.FULL else 0
@@ -80,10 +93,11 @@ class ShareRedemption:
     set_off_cents: int
 
 
-def share_redemption(paid_cents: int, owed_cents: int) -> ShareRedemption:
-    """Redeemed at par (never above), minus what the member owes the co-op."""
-    set_off = min(max(owed_cents, 0), paid_cents)
-    return ShareRedemption(payout_cents=paid_cents - set_off, set_off_cents=set_off)
+def share_redemption(*, par_cents: int, paid_cents: int, owed_cents: int) -> ShareRedemption:
+    """Redeemed at what was paid in, never above par, minus what the member owes the co-op."""
+    value = min(par_cents, max(paid_cents, 0))
+    set_off = min(max(owed_cents, 0), value)
+    return ShareRedemption(payout_cents=value - set_off, set_off_cents=set_off)
 
 
 def preferred_issue_errors(

@@ -21,6 +21,7 @@ from domain.membership.rules import (
     EXITED,
     Status,
     admitted_status,
+    check_standing_change,
     check_transition,
     share_payment_errors,
     share_redemption,
@@ -329,6 +330,7 @@ async def change_standing(
 ) -> Member:
     """Suspend, reinstate or expel (staff decisions); expulsion redeems the share like an exit."""
     member = await locked(session, member_id)
+    check_standing_change(Status(member.status), target)
     if target in EXITED:
         await _exit(session, member, target, now, reason, actor)
     else:
@@ -355,12 +357,12 @@ async def _exit(
     if paid <= 0:
         return
     owed = await ledger.balance_of(session, chart.member_trade(member.id))
-    redemption = share_redemption(paid, owed)
+    redemption = share_redemption(par_cents=member.share_par_cents, paid_cents=paid, owed_cents=owed)
     await ledger.transfer(
         session,
         debit=chart.member_share(member.id),
         credit=chart.PAYOUTS_PAYABLE,
-        amount_cents=paid,
+        amount_cents=redemption.payout_cents + redemption.set_off_cents,
         kind="share_redemption",
         idempotency_key=f"share_redemption:{member.id}",
         occurred_at=effective_at,

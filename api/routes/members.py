@@ -1,0 +1,447 @@
+"""Members: joining, shares, leaving, and their statements (API.md "Members")."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody
+
+from api.auth import check_member_access, staff_only, staff_or_members
+from api.deps import Caller, DbSession
+from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
+from api.problems import AUTHENTICATED, POSTED, problems
+from api.routes.identity import Me, me_of
+from domain.identity import service as identity
+from domain.identity.rules import MemberRole, Role
+from domain.ledger.chart import PaymentMethod
+from domain.membership import service as membership
+from domain.membership.rules import Status, votes
+from domain.membership.tables import Member
+
+Cents = Annotated[int, msgspec.Meta(ge=1, le=10**13)]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+
+
+class Share(msgspec.Struct):
+    """The membership share: par, paid so far, issued once paid in full."""
+
+    par_cents: int
+    paid_cents: int
+    issued: bool
+
+
+class MemberOut(msgspec.Struct):
+    """A member as clients see it."""
+
+    id: str
+    member_number: int
+    name: str
+    email: str
+    contact_name: str | None
+    status: Status
+    votes: int
+    share: Share
+    joined_at: datetime | None
+    left_at: datetime | None
+    probation_ends_on: date | None
+    resigns_on: date | None
+
+
+class NewMember(msgspec.Struct, forbid_unknown_fields=True):
+    """An application to join."""
+
+    name: Text
+    email: Email
+    contact_name: Text | None = None
+
+
+class NewMemberUser(msgspec.Struct, forbid_unknown_fields=True):
+    """A user for the member's business."""
+
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    member_role: MemberRole
+
+
+class Admission(msgspec.Struct, forbid_unknown_fields=True):
+    """Admit an applicant, with optional probation."""
+
+    probation_days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+
+
+class MoneyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A payment received from the member."""
+
+    amount_cents: Cents
+    method: PaymentMethod
+    reference: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+
+
+class CreditIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A credit granted on the trade account."""
+
+    amount_cents: Cents
+    reason: Text
+
+
+class Withdrawal(msgspec.Struct, forbid_unknown_fields=True):
+    """Notice of withdrawal; today when no date is given."""
+
+    effective_date: date | None = None
+
+
+class StandingChange(msgspec.Struct, forbid_unknown_fields=True):
+    """Why staff suspend, reinstate or expel a member."""
+
+    reason: Text
+
+
+class Receipt(msgspec.Struct):
+    """A recorded payment or credit and the ledger entry it became."""
+
+    id: str
+    member_id: str
+    kind: str
+    amount_cents: int
+    occurred_at: datetime
+    memo: str
+    member: MemberOut
+
+
+class StatusChangeOut(msgspec.Struct):
+    """One dated change in the member's history."""
+
+    from_status: Status | None
+    to_status: Status
+    effective_at: datetime
+    reason: str
+
+
+class LotOut(msgspec.Struct):
+    """One equity lot."""
+
+    fiscal_year: int
+    kind: str
+    qualified: bool
+    face_cents: int
+    redeemed_cents: int
+    outstanding_cents: int
+
+
+class EquityStatement(msgspec.Struct):
+    """The member's capital account, derived from postings."""
+
+    member_id: str
+    membership_share_cents: int
+    preferred_shares_cents: int
+    lots: list[LotOut]
+    total_equity_cents: int
+
+
+class AccountEntry(msgspec.Struct):
+    """One entry on the trade account; positive amounts increase what the member owes."""
+
+    entry_id: str
+    kind: str
+    memo: str
+    occurred_at: datetime
+    amount_cents: int
+    balance_cents: int
+
+
+class TradeAccount(msgspec.Struct):
+    """The trade account: positive balance = the member owes the co-op."""
+
+    member_id: str
+    balance_cents: int
+    entries: list[AccountEntry]
+
+
+async def member_out(db: DbSession, member: Member) -> MemberOut:
+    """The public view of one member (its paid share read from the ledger)."""
+    assert member.id is not None  # noqa: S101 - stored members
+    paid = (await membership.shares_paid(db, [member.id]))[member.id]
+    return _shape(member, paid)
+
+
+def _shape(member: Member, paid: int) -> MemberOut:
+    assert member.member_number is not None  # noqa: S101 - assigned by the database
+    return MemberOut(
+        id=str(member.id),
+        member_number=member.member_number,
+        name=member.name,
+        email=member.email,
+        contact_name=member.contact_name,
+        status=Status(member.status),
+        votes=votes(Status(member.status)),
+        share=Share(member.share_par_cents, paid, paid >= member.share_par_cents),
+        joined_at=member.joined_at,
+        left_at=member.left_at,
+        probation_ends_on=member.probation_ends_on,
+        resigns_on=member.resigns_on,
+    )
+
+
+class MemberController(Controller):
+    """Routes under /v1/members."""
+
+    path = "/v1/members"
+    tags = ["members"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[staff_only], summary="Register an applicant", responses=problems(*POSTED))
+    async def apply(self, data: JSONBody[NewMember], db: DbSession, state: State) -> MemberOut:
+        """A business applies; it gets its member number now and becomes a member on admission."""
+        member = await membership.apply(
+            db,
+            name=data.name,
+            email=data.email,
+            contact_name=data.contact_name,
+            par_cents=state.settings.policy.share_par_cents,
+        )
+        return _shape(member, 0)
+
+    @get("/", guards=[staff_or_members], summary="List members", responses=problems(400, *AUTHENTICATED))
+    async def list_members(
+        self, db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[MemberOut]:
+        """Staff see all members; a member's users see only their own."""
+        only = None if caller.role is Role.STAFF else caller.member_id
+        members = await membership.page(db, only_member_id=only, after_id=after_id(cursor), limit=limit)
+        paid = await membership.shares_paid(db, [m.id for m in members if m.id is not None])
+        items = [_shape(m, paid[m.id]) for m in members if m.id is not None]
+        return Page(items, next_cursor([m.id for m in members if m.id is not None], limit))
+
+    @get("/{member_id:str}", summary="One member", responses=problems(404, *AUTHENTICATED))
+    async def show(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> MemberOut:
+        """The member, to staff and to its own users."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid)
+        return await member_out(db, await membership.get(db, mid))
+
+    @post("/{member_id:str}/users", summary="Add a user to the member", responses=problems(404, *POSTED))
+    async def add_user(
+        self, member_id: FromPath[str], data: JSONBody[NewMemberUser], db: DbSession, caller: Caller
+    ) -> Me:
+        """Staff, or the member's own admins, add users (admin, buyer, finance)."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid, admin=True)
+        await membership.get(db, mid)
+        user = await identity.create_user(
+            db, email=data.email, password=data.password, role=Role.MEMBER, member_id=mid, member_role=data.member_role
+        )
+        return me_of(user)
+
+    @post(
+        "/{member_id:str}/admit",
+        status_code=200,
+        guards=[staff_only],
+        summary="Admit an applicant",
+        responses=problems(404, *POSTED),
+    )
+    async def admit(
+        self, member_id: FromPath[str], data: JSONBody[Admission], db: DbSession, caller: Caller
+    ) -> MemberOut:
+        """Full at once when the share is paid and there is no probation; else probationary."""
+        member = await membership.admit(
+            db,
+            path_id(member_id, "member"),
+            probation_days=data.probation_days,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return await member_out(db, member)
+
+    @post(
+        "/{member_id:str}/share-payments",
+        guards=[staff_only],
+        summary="Record a share payment",
+        responses=problems(404, *POSTED),
+    )
+    async def pay_share(
+        self, member_id: FromPath[str], data: JSONBody[MoneyIn], db: DbSession, caller: Caller
+    ) -> Receipt:
+        """At once or in instalments; more than what remains due is refused (400)."""
+        member, entry = await membership.pay_share(
+            db,
+            path_id(member_id, "member"),
+            amount_cents=data.amount_cents,
+            method=data.method,
+            reference=data.reference,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return Receipt(
+            str(entry.id),
+            str(member.id),
+            entry.kind,
+            data.amount_cents,
+            entry.occurred_at,
+            entry.memo,
+            await member_out(db, member),
+        )
+
+    @post(
+        "/{member_id:str}/payments",
+        guards=[staff_only],
+        summary="Record a payment on the trade account",
+        responses=problems(404, *POSTED),
+    )
+    async def pay(self, member_id: FromPath[str], data: JSONBody[MoneyIn], db: DbSession) -> Receipt:
+        """Bank transfer, cash, check or card received against what the member owes."""
+        mid = path_id(member_id, "member")
+        entry = await membership.record_payment(
+            db,
+            mid,
+            amount_cents=data.amount_cents,
+            method=data.method,
+            reference=data.reference,
+            now=datetime.now(UTC),
+        )
+        member = await membership.get(db, mid)
+        return Receipt(
+            str(entry.id),
+            str(mid),
+            entry.kind,
+            data.amount_cents,
+            entry.occurred_at,
+            entry.memo,
+            await member_out(db, member),
+        )
+
+    @post(
+        "/{member_id:str}/credits",
+        guards=[staff_only],
+        summary="Grant a credit on the trade account",
+        responses=problems(404, *POSTED),
+    )
+    async def credit(self, member_id: FromPath[str], data: JSONBody[CreditIn], db: DbSession) -> Receipt:
+        """A credit the co-op bears (goodwill, a returned item)."""
+        mid = path_id(member_id, "member")
+        entry = await membership.grant_credit(
+            db, mid, amount_cents=data.amount_cents, reason=data.reason, now=datetime.now(UTC)
+        )
+        member = await membership.get(db, mid)
+        return Receipt(
+            str(entry.id),
+            str(mid),
+            entry.kind,
+            data.amount_cents,
+            entry.occurred_at,
+            entry.memo,
+            await member_out(db, member),
+        )
+
+    @post(
+        "/{member_id:str}/withdraw",
+        status_code=200,
+        summary="Give notice of withdrawal",
+        responses=problems(404, *POSTED),
+    )
+    async def withdraw(
+        self, member_id: FromPath[str], data: JSONBody[Withdrawal], db: DbSession, caller: Caller
+    ) -> MemberOut:
+        """Staff or the member's admins; the share is redeemed at par minus what the member owes."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid, admin=True)
+        member = await membership.withdraw(
+            db, mid, effective_on=data.effective_date, now=datetime.now(UTC), actor=caller.user_id
+        )
+        return await member_out(db, member)
+
+    @post(
+        "/{member_id:str}/suspend",
+        status_code=200,
+        guards=[staff_only],
+        summary="Suspend a member",
+        responses=problems(404, *POSTED),
+    )
+    async def suspend(
+        self, member_id: FromPath[str], data: JSONBody[StandingChange], db: DbSession, caller: Caller
+    ) -> MemberOut:
+        """A suspended member keeps its equity but loses its vote."""
+        return await self._standing(db, member_id, Status.SUSPENDED, data.reason, caller.user_id)
+
+    @post(
+        "/{member_id:str}/reinstate",
+        status_code=200,
+        guards=[staff_only],
+        summary="Reinstate a member",
+        responses=problems(404, *POSTED),
+    )
+    async def reinstate(
+        self, member_id: FromPath[str], data: JSONBody[StandingChange], db: DbSession, caller: Caller
+    ) -> MemberOut:
+        """Back to full: from suspension, or withdrawing a notice of resignation."""
+        return await self._standing(db, member_id, Status.FULL, data.reason, caller.user_id)
+
+    @post(
+        "/{member_id:str}/expel",
+        status_code=200,
+        guards=[staff_only],
+        summary="Expel a member",
+        responses=problems(404, *POSTED),
+    )
+    async def expel(
+        self, member_id: FromPath[str], data: JSONBody[StandingChange], db: DbSession, caller: Caller
+    ) -> MemberOut:
+        """Expelled members leave: the share is redeemed like a withdrawal."""
+        return await self._standing(db, member_id, Status.EXPELLED, data.reason, caller.user_id)
+
+    async def _standing(self, db: DbSession, member_id: str, target: Status, reason: str, actor: int) -> MemberOut:
+        member = await membership.change_standing(
+            db, path_id(member_id, "member"), target, reason=reason, now=datetime.now(UTC), actor=actor
+        )
+        return await member_out(db, member)
+
+    @get("/{member_id:str}/history", summary="Status history", responses=problems(404, *AUTHENTICATED))
+    async def history(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[StatusChangeOut]:
+        """Every dated status change."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid)
+        await membership.get(db, mid)
+        return [
+            StatusChangeOut(
+                Status(c.from_status) if c.from_status else None, Status(c.to_status), c.effective_at, c.reason
+            )
+            for c in await membership.history(db, mid)
+        ]
+
+    @get("/{member_id:str}/equity", summary="Capital account statement", responses=problems(404, *AUTHENTICATED))
+    async def equity(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> EquityStatement:
+        """Membership share, preferred shares and equity lots, from the ledger."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid)
+        await membership.get(db, mid)
+        capital = await membership.capital_account(db, mid)
+        return EquityStatement(
+            member_id=str(mid),
+            membership_share_cents=capital.membership_share_cents,
+            preferred_shares_cents=capital.preferred_cents,
+            lots=[
+                LotOut(
+                    lot.fiscal_year, lot.kind, lot.qualified, lot.face_cents, lot.redeemed_cents, lot.outstanding_cents
+                )
+                for lot in capital.lots
+            ],
+            total_equity_cents=capital.total_equity_cents,
+        )
+
+    @get("/{member_id:str}/account", summary="Trade account statement", responses=problems(404, *AUTHENTICATED))
+    async def account(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> TradeAccount:
+        """Charges, payments and credits with the running balance (positive = the member owes)."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid)
+        lines = await membership.trade_account(db, mid)
+        return TradeAccount(
+            member_id=str(mid),
+            balance_cents=lines[-1].balance_cents if lines else 0,
+            entries=[
+                AccountEntry(str(ln.entry_id), ln.kind, ln.memo, ln.occurred_at, ln.amount_cents, ln.balance_cents)
+                for ln in lines
+            ],
+        )

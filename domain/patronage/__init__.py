@@ -1,0 +1,1 @@
+"""Patronage: records of members' business with the co-op and the year-end allocation."""
