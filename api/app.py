@@ -20,7 +20,7 @@ from api.deps import provide_principal, provide_session
 from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
-from api.routes import identity, imports, ledger, members, system
+from api.routes import identity, imports, ledger, members, preferred, system
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
@@ -72,6 +72,8 @@ def create_app(
             members.MemberController,
             imports.import_members,
             imports.import_lots,
+            preferred.issue_preferred,
+            preferred.declare_dividend,
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[

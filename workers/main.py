@@ -13,6 +13,7 @@ from domain.jobs.service import relay
 from domain.logs import configure
 from domain.notifications import service as notifications
 from domain.settings import Settings
+from workers.membership import membership_daily
 from workers.outbox import outbox_job
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ def worker_settings(
 
     return {
         "functions": JOBS,
-        "cron_jobs": [cron(sweep_outbox, second=0, run_at_startup=True)],
+        "cron_jobs": [
+            cron(sweep_outbox, second=0, run_at_startup=True),
+            cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
+        ],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0"),

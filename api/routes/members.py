@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, get, post
@@ -111,6 +111,21 @@ class Receipt(msgspec.Struct):
     occurred_at: datetime
     memo: str
     member: MemberOut
+
+
+class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A Subchapter T consent received from the member."""
+
+    kind: Literal["written", "check_endorsement", "bylaw"]
+    received_on: date
+
+
+class ConsentOut(msgspec.Struct):
+    """A consent on file, with the day it was received (and revoked, if so)."""
+
+    kind: str
+    received_on: date
+    revoked_on: date | None
 
 
 class StatusChangeOut(msgspec.Struct):
@@ -410,6 +425,24 @@ class MemberController(Controller):
             )
             for c in await membership.history(db, mid)
         ]
+
+    @post(
+        "/{member_id:str}/consents", guards=[staff_only], summary="Record a consent", responses=problems(404, *POSTED)
+    )
+    async def add_consent(self, member_id: FromPath[str], data: JSONBody[ConsentIn], db: DbSession) -> ConsentOut:
+        """Consent lets allocations be qualified notices (recording the same one twice changes nothing)."""
+        consent = await membership.record_consent(
+            db, path_id(member_id, "member"), kind=data.kind, received_on=data.received_on
+        )
+        return ConsentOut(consent.kind, consent.received_on, consent.revoked_on)
+
+    @get("/{member_id:str}/consents", summary="Consents on file", responses=problems(404, *AUTHENTICATED))
+    async def list_consents(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[ConsentOut]:
+        """Bylaw consent from the day the member became full, and any others received."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid)
+        await membership.get(db, mid)
+        return [ConsentOut(c.kind, c.received_on, c.revoked_on) for c in await membership.consents(db, mid)]
 
     @get("/{member_id:str}/equity", summary="Capital account statement", responses=problems(404, *AUTHENTICATED))
     async def equity(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> EquityStatement:

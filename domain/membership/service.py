@@ -399,6 +399,34 @@ async def history(session: AsyncSession, member_id: int) -> list[MemberStatusCha
     return list(result.all())
 
 
+async def record_consent(session: AsyncSession, member_id: int, *, kind: str, received_on: date) -> MemberConsent:
+    """A written or check-endorsement consent (bylaw consent comes with full membership)."""
+    await get(session, member_id)
+    await session.execute(
+        insert(MemberConsent)
+        .values(member_id=member_id, kind=kind, received_on=received_on)
+        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind_date")
+    )
+    consent: MemberConsent = (
+        await session.exec(
+            select(MemberConsent).where(
+                col(MemberConsent.member_id) == member_id,
+                col(MemberConsent.kind) == kind,
+                col(MemberConsent.received_on) == received_on,
+            )
+        )
+    ).one()
+    return consent
+
+
+async def consents(session: AsyncSession, member_id: int) -> list[MemberConsent]:
+    """The member's consents, oldest first."""
+    result = await session.exec(
+        select(MemberConsent).where(col(MemberConsent.member_id) == member_id).order_by(col(MemberConsent.received_on))
+    )
+    return list(result.all())
+
+
 async def has_consent(session: AsyncSession, member_id: int, on: date) -> bool:
     """Whether the member had consented (and not revoked) on that date."""
     result = await session.exec(
