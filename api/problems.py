@@ -147,6 +147,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-# Error statuses every authenticated route can answer with.
+# Error statuses every authenticated route can answer with. Routes with path or
+# query parameters can also answer 400 (Litestar documents it for them).
 AUTHENTICATED = (401, 403)
 POSTED = (400, 401, 403, 409, 422)

@@ -231,7 +231,7 @@ class MemberController(Controller):
         items = [_shape(m, paid[m.id]) for m in members if m.id is not None]
         return Page(items, next_cursor([m.id for m in members if m.id is not None], limit))
 
-    @get("/{member_id:str}", summary="One member", responses=problems(404, *AUTHENTICATED))
+    @get("/{member_id:str}", summary="One member", responses=problems(400, 404, *AUTHENTICATED))
     async def show(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> MemberOut:
         """The member, to staff and to its own users."""
         mid = path_id(member_id, "member")
@@ -413,7 +413,7 @@ class MemberController(Controller):
         )
         return await member_out(db, member)
 
-    @get("/{member_id:str}/history", summary="Status history", responses=problems(404, *AUTHENTICATED))
+    @get("/{member_id:str}/history", summary="Status history", responses=problems(400, 404, *AUTHENTICATED))
     async def history(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[StatusChangeOut]:
         """Every dated status change."""
         mid = path_id(member_id, "member")
@@ -436,7 +436,7 @@ class MemberController(Controller):
         )
         return ConsentOut(consent.kind, consent.received_on, consent.revoked_on)
 
-    @get("/{member_id:str}/consents", summary="Consents on file", responses=problems(404, *AUTHENTICATED))
+    @get("/{member_id:str}/consents", summary="Consents on file", responses=problems(400, 404, *AUTHENTICATED))
     async def list_consents(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[ConsentOut]:
         """Bylaw consent from the day the member became full, and any others received."""
         mid = path_id(member_id, "member")
@@ -444,7 +444,7 @@ class MemberController(Controller):
         await membership.get(db, mid)
         return [ConsentOut(c.kind, c.received_on, c.revoked_on) for c in await membership.consents(db, mid)]
 
-    @get("/{member_id:str}/equity", summary="Capital account statement", responses=problems(404, *AUTHENTICATED))
+    @get("/{member_id:str}/equity", summary="Capital account statement", responses=problems(400, 404, *AUTHENTICATED))
     async def equity(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> EquityStatement:
         """Membership share, preferred shares and equity lots, from the ledger."""
         mid = path_id(member_id, "member")
@@ -464,7 +464,7 @@ class MemberController(Controller):
             total_equity_cents=capital.total_equity_cents,
         )
 
-    @get("/{member_id:str}/account", summary="Trade account statement", responses=problems(404, *AUTHENTICATED))
+    @get("/{member_id:str}/account", summary="Trade account statement", responses=problems(400, 404, *AUTHENTICATED))
     async def account(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> TradeAccount:
         """Charges, payments and credits with the running balance (positive = the member owes)."""
         mid = path_id(member_id, "member")
