@@ -20,7 +20,20 @@ from api.deps import provide_principal, provide_session
 from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
-from api.routes import identity, imports, ledger, members, preferred, system
+from api.routes import (
+    allocation,
+    buying,
+    catalog,
+    identity,
+    imports,
+    ledger,
+    members,
+    patronage,
+    payouts,
+    preferred,
+    redemption,
+    system,
+)
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
@@ -65,6 +78,12 @@ def create_app(
     return Litestar(
         route_handlers=[
             system.health,
+            catalog.SupplierController,
+            catalog.ProductController,
+            buying.GroupBuyController,
+            buying.OrderController,
+            patronage.list_patronage,
+            patronage.import_patronage,
             identity.issue_token,
             identity.me,
             identity.add_staff_user,
@@ -74,6 +93,16 @@ def create_app(
             imports.import_lots,
             preferred.issue_preferred,
             preferred.declare_dividend,
+            allocation.start_run,
+            allocation.show_run,
+            allocation.run_lines,
+            allocation.approve_run,
+            allocation.notice,
+            allocation.reconcile,
+            allocation.form_1099_patr,
+            redemption.RedemptionRunController,
+            redemption.special_redemption,
+            payouts.PayoutController,
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[

@@ -1,25 +1,46 @@
 """Every table model, imported once so metadata (and alembic) sees them all."""
 
-from domain.equity.tables import EquityLot
+from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
+from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.idempotency.tables import IdempotencyRecord
 from domain.identity.tables import AuthToken, LoginFailure, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
-from domain.payments.tables import Payout
+from domain.patronage.tables import PatronageRecord
+from domain.payments.tables import Payout, PayoutEvent
 
 __all__ = [
     "Account",
+    "AllocationLine",
+    "AllocationRun",
     "AuthToken",
+    "BuyOrder",
     "EquityLot",
+    "GroupBuy",
+    "GroupBuyItem",
     "IdempotencyRecord",
     "JournalEntry",
     "LoginFailure",
     "Member",
     "MemberConsent",
     "MemberStatusChange",
+    "OrderIncrement",
+    "OrderLine",
     "OutboxJob",
+    "PatronageRecord",
     "Payout",
+    "PayoutEvent",
     "Posting",
+    "Product",
+    "ProductPriceTier",
+    "ProductPriceVersion",
+    "RedemptionLine",
+    "RedemptionRun",
+    "SpecialRedemption",
+    "SpecialRedemptionLine",
+    "Supplier",
     "User",
 ]

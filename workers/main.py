@@ -7,12 +7,15 @@ from typing import TYPE_CHECKING, Any
 from arq import cron
 from arq.connections import RedisSettings
 
+from domain.allocation import service as allocation
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
 from domain.jobs.service import relay
 from domain.logs import configure
 from domain.notifications import service as notifications
 from domain.settings import Settings
+from workers.allocation import compute_allocation_run
+from workers.buying import group_buy_clock
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
 
@@ -31,7 +34,10 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
     return await relay(ctx["session_maker"], ctx["job_queue"])
 
 
-JOBS = [outbox_job(notifications.DELIVER_JOB, _deliver_notification)]
+JOBS = [
+    outbox_job(notifications.DELIVER_JOB, _deliver_notification),
+    outbox_job(allocation.COMPUTE_JOB, compute_allocation_run),
+]
 
 
 def worker_settings(
@@ -49,6 +55,7 @@ def worker_settings(
         else:
             ctx["session_maker"] = session_maker
         ctx["job_queue"] = ArqJobQueue(ctx["redis"])
+        ctx["settings"] = settings
         ctx["notification_sender"] = notification_sender or notifications.LogSender()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
@@ -59,6 +66,7 @@ def worker_settings(
         "functions": JOBS,
         "cron_jobs": [
             cron(sweep_outbox, second=0, run_at_startup=True),
+            cron(group_buy_clock, second=30, run_at_startup=True),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
         ],
         "on_startup": startup,

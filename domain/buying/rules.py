@@ -14,29 +14,47 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, TypeGuard, assert_never
 
 from domain.errors import FieldError
+from domain.membership.rules import Status
 from domain.money import Rounding, allocate, apply_rate
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
+    from datetime import date, datetime
 
 __all__ = [
+    "ORDERING_STATUSES",
     "AllocationPolicy",
     "CloseAction",
+    "ClosePlan",
     "Decision",
+    "Delivered",
+    "DeliveryPlan",
     "Demand",
+    "GroupBuyStatus",
     "Increment",
+    "LineRequest",
     "MinimumOutcome",
     "NextTier",
+    "OrderStatus",
+    "PaymentMode",
+    "ProductDemand",
+    "ProductOutcome",
     "Progress",
+    "SettledLine",
     "Tier",
     "allocate_units",
     "apply_change",
     "cases_to_order",
     "close_decision",
+    "fiscal_year_of",
+    "is_member_business",
     "line_total_cents",
     "max_order_total_cents",
     "missing_units",
     "next_tier",
+    "order_line_errors",
+    "plan_close",
+    "plan_delivery",
     "product_progress",
     "reallocate_delivery",
     "tier_errors",
@@ -580,3 +598,251 @@ def product_progress(quantity: int, flex: int, case_size: int, tiers: Sequence[T
         unit_price_cents=current.unit_price_cents,
         next_tier=target,
     )
+
+
+# --- states ------------------------------------------------------------------------
+
+
+class GroupBuyStatus(enum.StrEnum):
+    """``scheduled -> open -> closing -> ordered -> delivered -> settled``, or ``cancelled``.
+
+    ``closing`` is seen only while a buy is held for staff (minimum missed, policy ``hold``).
+    """
+
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSING = "closing"
+    ORDERED = "ordered"
+    DELIVERED = "delivered"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+
+
+class OrderStatus(enum.StrEnum):
+    """A member's order: open while the buy is, then allocated at close, settled at delivery."""
+
+    OPEN = "open"
+    ALLOCATED = "allocated"
+    SETTLED = "settled"
+    CANCELLED = "cancelled"
+
+
+class PaymentMode(enum.StrEnum):
+    """How members pay: on their trade account (invoice on delivery), or by card."""
+
+    ACCOUNT = "account"
+    CARD = "card"
+
+
+# Members in these states may order; applicants, former, suspended and expelled members may not.
+ORDERING_STATUSES = frozenset({Status.FULL, Status.PROBATIONARY, Status.RESIGNING})
+
+
+# --- order requests ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineRequest:
+    """One line as a member asks for it: firm quantity and flex for a product."""
+
+    product_id: int
+    quantity: int
+    flex: int = 0
+
+
+def order_line_errors(
+    lines: Sequence[LineRequest], offered: Collection[int], *, field: str = "lines"
+) -> list[FieldError]:
+    """Every way ``lines`` breaks the rules, named like ``lines[1].product_id``; empty if valid.
+
+    A product at most once, only products the buy offers, no negative amounts, and at least
+    one unit in all (to withdraw, a member cancels the order instead of emptying it).
+    """
+    errors: list[FieldError] = []
+    seen: set[int] = set()
+    for i, line in enumerate(lines):
+        if line.product_id in seen:
+            errors.append(FieldError(f"{field}[{i}].product_id", "the product appears more than once"))
+        elif line.product_id not in offered:
+            errors.append(FieldError(f"{field}[{i}].product_id", "the product is not offered in this group buy"))
+        seen.add(line.product_id)
+        if not _is_int(line.quantity) or line.quantity < 0:
+            errors.append(FieldError(f"{field}[{i}].quantity", "must be a non-negative integer"))
+        if not _is_int(line.flex) or line.flex < 0:
+            errors.append(FieldError(f"{field}[{i}].flex_quantity", "must be a non-negative integer"))
+    if not errors and sum(line.quantity + line.flex for line in lines) == 0:
+        errors.append(FieldError(field, "an order needs at least one unit; to withdraw, cancel the order"))
+    return errors
+
+
+# --- close ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProductDemand:
+    """One product of a closing buy: its case size, tiers, and every order's demand (by first order time)."""
+
+    product_id: int
+    case_size: int
+    tiers: tuple[Tier, ...]
+    demands: tuple[Demand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductOutcome:
+    """What closing gives one product: Q, F, cases, bought units A, the tier price, and who gets what."""
+
+    product_id: int
+    quantity: int
+    flex: int
+    cases: int
+    bought: int
+    unit_price_cents: int
+    allocations: dict[int, int]
+
+    @property
+    def supplier_value_cents(self) -> int:
+        """A at the tier price, before markup: what the co-op pays the supplier."""
+        return self.bought * self.unit_price_cents
+
+
+@dataclass(frozen=True, slots=True)
+class ClosePlan:
+    """The whole close: the decision, the value at supplier prices, and every product's outcome."""
+
+    decision: Decision
+    supplier_value_cents: int
+    products: tuple[ProductOutcome, ...]
+    reason: str
+
+
+def plan_close(
+    products: Sequence[ProductDemand],
+    policy: AllocationPolicy = AllocationPolicy.PRO_RATA,
+    min_value_cents: int | None = None,
+    outcome: MinimumOutcome = MinimumOutcome.CANCEL,
+    *,
+    already_extended: bool = False,
+) -> ClosePlan:
+    """Cases, bought units, the bulk tier and the allocation per product, and what to do with them.
+
+    Per product (DOMAIN.md section 2): ``cases = cases_to_order(Q, F, S)``, ``A = cases * S``,
+    the tier chosen by A is what every participant pays, A is allocated by ``policy``. The
+    minimum is checked on the value at supplier prices. A buy in which no case filled is
+    cancelled whatever its minimum: there is nothing to order.
+    """
+    outcomes = []
+    for product in products:
+        quantity = sum(d.quantity for d in product.demands)
+        flex = sum(d.flex for d in product.demands)
+        cases = cases_to_order(quantity, flex, product.case_size)
+        bought = cases * product.case_size
+        outcomes.append(
+            ProductOutcome(
+                product_id=product.product_id,
+                quantity=quantity,
+                flex=flex,
+                cases=cases,
+                bought=bought,
+                unit_price_cents=tier_for(product.tiers, bought).unit_price_cents,
+                allocations=allocate_units(product.demands, bought, policy),
+            )
+        )
+    value = sum(o.supplier_value_cents for o in outcomes)
+    if sum(o.bought for o in outcomes) == 0:
+        decision, reason = Decision(CloseAction.CANCEL, minimum_met=False), "no case was filled"
+    else:
+        decision = close_decision(value, min_value_cents, outcome, already_extended=already_extended)
+        reason = "" if decision.minimum_met else f"the minimum of {min_value_cents} cents was missed ({value} cents)"
+    return ClosePlan(decision, value, tuple(outcomes), reason)
+
+
+# --- delivery and settlement ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One product as delivered: frozen price and markup, its pool, units D, and the allocation.
+
+    ``allocations`` is keyed by order and ordered by first order time; ``increments`` (for
+    first_come) are each order's increments, as at close.
+    """
+
+    product_id: int
+    pool: str
+    unit_price_cents: int
+    markup_rate: Decimal
+    delivered: int
+    allocations: Mapping[int, int]
+    increments: Mapping[int, Sequence[Increment]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SettledLine:
+    """One order line after delivery: allocated and delivered units and the line total (rounded once)."""
+
+    order_key: int
+    product_id: int
+    pool: str
+    allocated: int
+    delivered: int
+    total_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPlan:
+    """Settlement: every line, each order's charge, its patronage per pool, and its shortage in units."""
+
+    lines: tuple[SettledLine, ...]
+    charges: dict[int, int]
+    patronage: dict[tuple[int, str], int]
+    shortages: dict[int, int]
+
+
+def plan_delivery(products: Sequence[Delivered], policy: AllocationPolicy = AllocationPolicy.PRO_RATA) -> DeliveryPlan:
+    """Settle a delivery: re-allocate, price each line once, sum charges and patronage.
+
+    Each product's delivered units are re-allocated by ``policy`` (nobody above their
+    allocation); each line is priced once (HALF_UP with markup). Charges are sums of line
+    totals, so they add up exactly to the sum of all lines.
+    """
+    lines: list[SettledLine] = []
+    charges: dict[int, int] = {}
+    patronage: dict[tuple[int, str], int] = {}
+    shortages: dict[int, int] = {}
+    for product in products:
+        got = reallocate_delivery(product.allocations, product.delivered, policy, product.increments)
+        for key, units in got.items():
+            total = line_total_cents(units, product.unit_price_cents, product.markup_rate)
+            allocated = product.allocations[key]
+            lines.append(SettledLine(key, product.product_id, product.pool, allocated, units, total))
+            charges[key] = charges.get(key, 0) + total
+            if total:
+                patronage[key, product.pool] = patronage.get((key, product.pool), 0) + total
+            shortages[key] = shortages.get(key, 0) + allocated - units
+    return DeliveryPlan(tuple(lines), charges, patronage, shortages)
+
+
+# --- patronage dating ----------------------------------------------------------------
+
+_MONTHS = 12
+
+
+def fiscal_year_of(day: date, start_month: int = 1) -> int:
+    """The fiscal year ``day`` falls in, named by the calendar year in which that fiscal year ends.
+
+    With ``start_month`` 1 it is the calendar year; with 7, July 2025 - June 2026 is FY 2026.
+    """
+    if not _is_int(start_month) or not 1 <= start_month <= _MONTHS:
+        msg = f"start_month must be 1-12, got {start_month!r}"
+        raise ValueError(msg)
+    return day.year + (1 if start_month > 1 and day.month >= start_month else 0)
+
+
+def is_member_business(joined_at: datetime | None, left_at: datetime | None, at: datetime) -> bool:
+    """Whether business done at ``at`` is member business: the buyer had joined and not yet left.
+
+    Patronage before ``joined_at`` (or by an applicant, who has not joined) and from ``left_at``
+    on is non-member business (DOMAIN.md section 3: the status at the transaction date decides).
+    """
+    return joined_at is not None and joined_at <= at and (left_at is None or at < left_at)

@@ -48,7 +48,9 @@ __all__ = [
     "loan_deduction",
     "percentage_redemption",
     "redemption_budget",
+    "set_off_debt",
     "special_redemption_value",
+    "years_to_revolvement",
 ]
 
 L = TypeVar("L")
@@ -279,6 +281,34 @@ def special_redemption_value(face_cents: int, discount_rate: Decimal, years: int
         raise _bad("years must be a whole number, at least 0", "years")
     present = round_to_cents(Fraction(face) / (1 + Fraction(rate)) ** years, Rounding.HALF_UP)
     return present, face - present
+
+
+def years_to_revolvement(fiscal_year: int, revolving_years: int, as_of_year: int) -> int:
+    """Whole years from ``as_of_year`` until the lot's normal revolvement, never below 0.
+
+    A lot of fiscal year ``y`` revolves in ``y + revolving_years`` under the co-op's
+    revolving policy [policy, default 7 years].
+    """
+    for value, field in ((fiscal_year, "fiscal_year"), (revolving_years, "revolving_years"), (as_of_year, "as_of")):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _bad(f"{field} must be a whole number", field)
+    if revolving_years < 0:
+        raise _bad("revolving_years must be at least 0", "revolving_years")
+    return max(0, fiscal_year + revolving_years - as_of_year)
+
+
+def set_off_debt(payable_cents: int, owed_cents: int) -> tuple[int, int]:
+    """Debts owed to the co-op come out of a payment first (DOMAIN.md section 5).
+
+    Answers ``(set_off, payout)``: the set-off is what the member owes (0 when the
+    trade balance is in the member's favour) but never more than the payment, and
+    the two add up to the payment.
+    """
+    payable = _cents(payable_cents, "payable_cents")
+    if isinstance(owed_cents, bool) or not isinstance(owed_cents, int):
+        raise _bad("owed_cents must be integer cents", "owed_cents")
+    set_off = min(max(owed_cents, 0), payable)
+    return set_off, payable - set_off
 
 
 def loan_deduction(

@@ -32,7 +32,7 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=16)
     member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
-    supplier_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
+    supplier_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="supplier.id", index=True)
     member_role: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(
         default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}

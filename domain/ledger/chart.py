@@ -33,6 +33,7 @@ CARD_CLEARING = AccountSpec("coop:card_clearing", AccountKind.ASSET, "Card payme
 SALES = AccountSpec("coop:sales", AccountKind.INCOME, "Sales to members")
 MEMBER_CREDITS = AccountSpec("coop:member_credits", AccountKind.EXPENSE, "Credits granted to members")
 PAYOUTS_PAYABLE = AccountSpec("coop:payouts_payable", AccountKind.LIABILITY, "Payouts owed to members")
+UNCLAIMED_PAYOUTS = AccountSpec("coop:unclaimed_payouts", AccountKind.LIABILITY, "Unclaimed payouts held for members")
 OPENING_BALANCES = AccountSpec("coop:opening_balances", AccountKind.EQUITY, "Opening balances brought over")
 UNALLOCATED_EQUITY = AccountSpec("coop:unallocated_equity", AccountKind.EQUITY, "Unallocated equity")
 

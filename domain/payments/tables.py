@@ -32,6 +32,26 @@ class Payout(SQLModel, table=True):
     method: str | None = Field(default=None, max_length=24)
     reference: str | None = Field(default=None, max_length=200)
     business_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    paid_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+
+
+class PayoutEvent(SQLModel, table=True):
+    """One change of a payout's status, with who, why, the reference and the ledger entry (if money moved)."""
+
+    __tablename__ = "payout_event"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    payout_id: int = Field(sa_type=sa.BigInteger, foreign_key="payout.id", index=True)
+    from_status: str = Field(max_length=16)
+    to_status: str = Field(max_length=16)
+    reference: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+    amount_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    entry_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="journal_entry.id")
+    actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    occurred_at: datetime = Field(
         default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col
 
+from domain.catalog import service as catalog
 from domain.identity.rules import MemberRole, Role
 from domain.identity.tables import AuthToken
 from tests.support.users import PASSWORD, bearer, make_member, make_member_user, make_user
@@ -107,7 +108,8 @@ async def test_bad_sign_in_body_is_400_with_field_errors(client):
 
 async def test_roles_are_enforced_with_403(client, session):
     member = await make_member_user(session, MemberRole.ADMIN)
-    supplier = await make_user(session, Role.SUPPLIER, supplier_id=3)
+    mill = await catalog.create_supplier(session, name="Mill", email="mill@supplier.test")
+    supplier = await make_user(session, Role.SUPPLIER, supplier_id=mill.id)
     staff = await make_user(session)
     for user in (member, supplier):
         headers = await bearer(client, user.email)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -14,20 +15,28 @@ from domain.buying.rules import (
     AllocationPolicy,
     CloseAction,
     Decision,
+    Delivered,
     Demand,
     Increment,
+    LineRequest,
     MinimumOutcome,
     NextTier,
+    ProductDemand,
     Progress,
     Tier,
     allocate_units,
     apply_change,
     cases_to_order,
     close_decision,
+    fiscal_year_of,
+    is_member_business,
     line_total_cents,
     max_order_total_cents,
     missing_units,
     next_tier,
+    order_line_errors,
+    plan_close,
+    plan_delivery,
     product_progress,
     reallocate_delivery,
     tier_errors,
@@ -466,3 +475,155 @@ def test_progress_units_needed_is_the_fewest_firm_units(q, f, s, tiers):
     assert tier_for(tiers, reached).unit_price_cents <= target.unit_price_cents
     short = cases_to_order(q + x - 1, f, s) * s
     assert tier_for(tiers, short).unit_price_cents > target.unit_price_cents
+
+
+# --- order requests ------------------------------------------------------------------
+
+
+def test_order_line_errors_name_every_bad_line():
+    offered = {1, 2}
+    assert order_line_errors([LineRequest(1, 2, 1), LineRequest(2, 0, 3)], offered) == []
+    errors = order_line_errors(
+        [LineRequest(1, 2), LineRequest(1, 1), LineRequest(9, 1), LineRequest(2, -1, -2)], offered
+    )
+    assert errors == [
+        FieldError("lines[1].product_id", "the product appears more than once"),
+        FieldError("lines[2].product_id", "the product is not offered in this group buy"),
+        FieldError("lines[3].quantity", "must be a non-negative integer"),
+        FieldError("lines[3].flex_quantity", "must be a non-negative integer"),
+    ]
+    assert [e.field for e in order_line_errors([LineRequest(1, 0, 0)], offered)] == ["lines"]
+    assert [e.field for e in order_line_errors([], offered)] == ["lines"]
+
+
+# --- close plan -----------------------------------------------------------------------
+
+
+@st.composite
+def products_to_close(draw):
+    return [
+        ProductDemand(product_id, draw(st.integers(1, 8)), tuple(draw(valid_tiers())), tuple(draw(demand_lists())))
+        for product_id in range(1, draw(st.integers(1, 3)) + 1)
+    ]
+
+
+def test_the_close_plan_example():
+    # Flour (cases of 6): A orders 4 + 2 flex, B orders 5, C 2 flex. Q = 9, F = 4, r = 3, 3 + 4 >= 6:
+    # two cases, A = 12 units, which reaches the 12-unit tier no member reaches alone.
+    flour = ProductDemand(
+        7,
+        6,
+        (Tier(1, 500), Tier(12, 450)),
+        (demand(1, (1, 4, 2)), demand(2, (2, 5, 0)), demand(3, (3, 0, 2))),
+    )
+    plan = plan_close([flour], AllocationPolicy.PRO_RATA, min_value_cents=5_000)
+    assert plan.decision == Decision(CloseAction.ORDER, minimum_met=True)
+    (outcome,) = plan.products
+    assert (outcome.quantity, outcome.flex, outcome.cases, outcome.bought) == (9, 4, 2, 12)
+    assert outcome.unit_price_cents == 450
+    assert outcome.allocations == {1: 6, 2: 5, 3: 1}  # extra 3 = LRM(3, [2, 0, 2]): 1.5 / 0 / 1.5, tie to A
+    assert plan.supplier_value_cents == 5_400
+    missed = plan_close([flour], min_value_cents=6_000, outcome=MinimumOutcome.EXTEND)
+    assert missed.decision == Decision(CloseAction.EXTEND, minimum_met=False)
+    assert "missed" in missed.reason
+    nothing = ProductDemand(8, 6, (Tier(1, 100),), (demand(1, (1, 5, 0)),))
+    empty = plan_close([nothing], min_value_cents=None, outcome=MinimumOutcome.PROCEED)
+    assert empty.decision.action is CloseAction.CANCEL
+    assert empty.reason == "no case was filled"
+
+
+@given(products_to_close(), POLICIES, st.integers(0, 20_000), st.sampled_from(list(MinimumOutcome)), st.booleans())
+def test_close_plan_invariants(products, policy, minimum, outcome, extended):
+    plan = plan_close(products, policy, minimum, outcome, already_extended=extended)
+    for product, result in zip(products, plan.products, strict=True):
+        assert result.cases == cases_to_order(result.quantity, result.flex, product.case_size)
+        assert result.bought == result.cases * product.case_size
+        assert sum(result.allocations.values()) == result.bought  # units allocated equal units bought
+        for d in product.demands:
+            assert 0 <= result.allocations[d.member_key] <= d.quantity + d.flex
+        # every participant pays the one tier the group's bought units reach
+        assert result.unit_price_cents == tier_for(product.tiers, result.bought).unit_price_cents
+    assert plan.supplier_value_cents == sum(r.bought * r.unit_price_cents for r in plan.products)
+    if all(r.bought == 0 for r in plan.products):
+        assert plan.decision.action is CloseAction.CANCEL
+    else:
+        assert plan.decision == close_decision(plan.supplier_value_cents, minimum, outcome, already_extended=extended)
+    assert plan_close(products, policy, minimum, outcome, already_extended=extended) == plan  # deterministic
+
+
+# --- delivery plan --------------------------------------------------------------------
+
+
+def test_the_delivery_plan_example():
+    # 12 allocated (6 / 5 / 1), 9 delivered: LRM(9, [6, 5, 1]) = 4.5 / 3.75 / 0.75 -> 4 / 4 / 1.
+    flour = Delivered(7, "purchases", 450, Decimal("0.05"), 9, {1: 6, 2: 5, 3: 1})
+    oil = Delivered(8, "fuel", 333, Decimal("0.05"), 2, {1: 2})
+    plan = plan_delivery([flour, oil])
+    delivered = {(ln.order_key, ln.product_id): ln.delivered for ln in plan.lines}
+    assert delivered == {(1, 7): 4, (2, 7): 4, (3, 7): 1, (1, 8): 2}
+    # 4 * 450 * 1.05 = 1890; 1 * 450 * 1.05 = 472.5 -> 473; 2 * 333 * 1.05 = 699.3 -> 699
+    assert plan.charges == {1: 1890 + 699, 2: 1890, 3: 473}
+    assert plan.patronage == {(1, "purchases"): 1890, (1, "fuel"): 699, (2, "purchases"): 1890, (3, "purchases"): 473}
+    assert plan.shortages == {1: 2, 2: 1, 3: 0}
+
+
+@given(products_to_close(), POLICIES, st.booleans(), st.decimals(min_value=0, max_value=1, places=3), st.data())
+def test_delivery_plan_invariants(products, policy, with_increments, markup, data):
+    closing = plan_close(products, policy)
+    delivered = []
+    for product, result in zip(products, closing.products, strict=True):
+        incs = {d.member_key: d.increments for d in product.demands} if with_increments else None
+        units = data.draw(st.integers(0, result.bought))
+        delivered.append(
+            Delivered(
+                product.product_id,
+                f"pool{product.product_id % 2}",
+                result.unit_price_cents,
+                markup,
+                units,
+                result.allocations,
+                incs,
+            )
+        )
+    plan = plan_delivery(delivered, policy)
+    for product in delivered:
+        lines = [ln for ln in plan.lines if ln.product_id == product.product_id]
+        assert sum(ln.delivered for ln in lines) == product.delivered
+        assert all(0 <= ln.delivered <= ln.allocated for ln in lines)  # re-allocation never exceeds an allocation
+    # charges sum exactly: per order and in all, to the line totals, and so does patronage
+    assert sum(plan.charges.values()) == sum(ln.total_cents for ln in plan.lines)
+    assert sum(plan.patronage.values()) == sum(plan.charges.values())
+    for key, charge in plan.charges.items():
+        assert charge == sum(ln.total_cents for ln in plan.lines if ln.order_key == key)
+        assert plan.shortages[key] == sum(ln.allocated - ln.delivered for ln in plan.lines if ln.order_key == key)
+    assert plan_delivery(delivered, policy) == plan  # same input, same output
+
+
+# --- fiscal years and member business --------------------------------------------------
+
+
+def test_fiscal_year_examples():
+    assert fiscal_year_of(date(2025, 12, 31)) == 2025
+    assert fiscal_year_of(date(2025, 1, 1)) == 2025
+    assert fiscal_year_of(date(2025, 6, 30), 7) == 2025
+    assert fiscal_year_of(date(2025, 7, 1), 7) == 2026
+    with pytest.raises(ValueError, match="1-12"):
+        fiscal_year_of(date(2025, 1, 1), 13)
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2200, 1, 1)), st.integers(1, 12))
+def test_fiscal_years_are_twelve_consecutive_months(day, start_month):
+    fy, after = fiscal_year_of(day, start_month), fiscal_year_of(day + timedelta(days=1), start_month)
+    starts = (day + timedelta(days=1)).day == 1 and (day + timedelta(days=1)).month == start_month
+    assert after - fy == (1 if starts else 0)
+    assert fy in {day.year, day.year + 1}
+
+
+def test_member_business_is_between_joining_and_leaving():
+    joined = datetime(2024, 3, 1, tzinfo=UTC)
+    left = datetime(2025, 3, 1, tzinfo=UTC)
+    assert not is_member_business(None, None, joined)
+    assert not is_member_business(joined, None, joined - timedelta(seconds=1))
+    assert is_member_business(joined, None, joined)
+    assert is_member_business(joined, left, left - timedelta(seconds=1))
+    assert not is_member_business(joined, left, left)

@@ -21,7 +21,9 @@ from domain.equity.rules import (
     loan_deduction,
     percentage_redemption,
     redemption_budget,
+    set_off_debt,
     special_redemption_value,
+    years_to_revolvement,
 )
 from domain.errors import InvalidInputError
 from domain.money import Rounding, apply_rate
@@ -302,3 +304,36 @@ def test_redemptions_sum_per_member_through_their_lots():
     for key, amount in fifo_redemption(LOTS, 1650):
         totals[by_key[key].member_number] += amount
     assert dict(totals) == {9: 150, 1: 1150, 2: 350}
+
+
+# --- special redemption: years to revolvement and set-off ------------------------
+
+
+@pytest.mark.parametrize(
+    ("fiscal_year", "revolving", "as_of", "years"),
+    [(2020, 7, 2025, 2), (2023, 7, 2025, 5), (2015, 7, 2025, 0), (2018, 7, 2025, 0), (2025, 0, 2025, 0)],
+)
+def test_years_to_revolvement(fiscal_year, revolving, as_of, years):
+    assert years_to_revolvement(fiscal_year, revolving, as_of) == years
+
+
+@pytest.mark.parametrize("bad", [(2020, -1, 2025), (2020, True, 2025), (2020.0, 7, 2025)])
+def test_years_to_revolvement_refuses_bad_input(bad):
+    with pytest.raises(InvalidInputError):
+        years_to_revolvement(*bad)
+
+
+@given(st.integers(0, 10**12), st.integers(-(10**12), 10**12))
+def test_set_off_never_takes_more_than_owed_or_payable(payable, owed):
+    set_off, payout = set_off_debt(payable, owed)
+    assert set_off + payout == payable
+    assert 0 <= set_off <= max(owed, 0)
+    assert payout >= 0
+    assert set_off == min(max(owed, 0), payable)
+
+
+def test_set_off_refuses_bad_input():
+    with pytest.raises(InvalidInputError):
+        set_off_debt(-1, 0)
+    with pytest.raises(InvalidInputError):
+        set_off_debt(1, 1.5)  # type: ignore[arg-type]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -531,16 +530,14 @@ def test_fast_cash_rounding_matches_apply_rate(allocation, rate):
     assert result.lines[0].cash_cents == apply_rate(allocation, rate, Rounding.CEIL)
 
 
-def test_scale_100k_members_in_well_under_a_few_seconds():
+def test_100k_members_balance_to_the_cent():
+    # Speed is measured in bench/, not asserted here.
     members = [MemberPatronage(n, n, "general", n * 7_919_617 % 10_000_019, True) for n in range(1, 100_001)]
     volume = sum(m.volume_cents for m in members)
     policy = replace(PROFILES["spain"], min_allocation_cents=1000)
-    start = time.perf_counter()
     result = compute_allocation([PoolInput("general", 10**11, volume, volume // 3)], members, policy, FY_END, PAY)
-    elapsed = time.perf_counter() - start
     assert check_balanced(result)
     assert len(result.lines) == 100_000
-    assert elapsed < 3
 
 
 # --- Form 1099-PATR -------------------------------------------------------------

@@ -6,16 +6,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from arq import Retry, create_pool
-from arq.connections import RedisSettings
-from arq.worker import Worker
+from arq import Retry
 from sqlmodel import col, select
 
 from domain.jobs import service as outbox
 from domain.jobs.queue import ArqJobQueue
 from domain.jobs.tables import OutboxJob
 from domain.notifications import service as notifications
-from workers.main import sweep_outbox, worker_settings
+from tests.support.worker import make_worker
+from workers.main import sweep_outbox
 from workers.outbox import outbox_job
 
 
@@ -25,19 +24,6 @@ class RecordingSender:
 
     async def send(self, event: str, audience: str, data: Any) -> None:
         self.sent.append((event, audience, dict(data)))
-
-
-async def make_worker(settings, session_maker, sender) -> Worker:
-    # Its own pool (the worker closes it); one job at a time, as every session
-    # shares the test's single connection.
-    return Worker(
-        **worker_settings(settings, session_maker, sender),
-        redis_pool=await create_pool(RedisSettings.from_dsn(settings.redis_url)),
-        burst=True,
-        max_jobs=1,
-        handle_signals=False,
-        poll_delay=0.01,
-    )
 
 
 async def _record(session_maker, key: str) -> list[str]:

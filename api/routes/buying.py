@@ -1,0 +1,541 @@
+"""Group buys, orders, close, purchase orders and deliveries (API.md "Group buys and orders").
+
+Close and delivery run synchronously: they answer 200 with the group buy in its new state
+(`ordered`, `cancelled`, `open` again when extended, `closing` when held for staff; `settled`
+after a delivery). Both are safe to repeat: closing a closed buy returns it unchanged, and a
+second delivery is a 409 that charges nobody again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, delete, get, post, put
+from litestar.datastructures import State
+from litestar.params import FromPath, JSONBody, Parameter
+
+from api.auth import Principal, allow, staff_only, staff_or_members
+from api.deps import Caller, DbSession
+from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
+from api.problems import AUTHENTICATED, POSTED, problems
+from api.routes.catalog import IdText, Text, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
+from domain.buying import service, settlement
+from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
+from domain.errors import ForbiddenError
+from domain.identity.rules import MemberRole, Role
+
+Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+UtcTime = Annotated[datetime, msgspec.Meta(description="RFC 3339; without a zone, UTC")]
+
+members_only = allow(Role.MEMBER)
+ORDERING_ROLES = frozenset({MemberRole.ADMIN, MemberRole.BUYER})
+
+
+def ordering_member(caller: Principal) -> int:
+    """The member a user orders for: admins and buyers may order, finance users may only look (403)."""
+    if caller.member_id is None or caller.member_role not in ORDERING_ROLES:
+        raise ForbiddenError("only a member's admins and buyers may place or change orders")
+    return caller.member_id
+
+
+def own_member(caller: Principal) -> int | None:
+    """A member's users are limited to their own member; staff are not."""
+    return caller.member_id if caller.role is Role.MEMBER else None
+
+
+# --- schemas ----------------------------------------------------------------------------
+
+
+class NewGroupBuyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A group buy: one supplier, its products, a deadline and the rules at close."""
+
+    supplier_id: IdText
+    title: Text
+    closes_at: UtcTime
+    product_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
+    opens_at: UtcTime | None = None
+    min_value_cents: Annotated[int, msgspec.Meta(ge=0, le=10**13)] | None = None
+    on_minimum_missed: MinimumOutcome = MinimumOutcome.CANCEL
+    extend_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] = 24
+    allocation_policy: AllocationPolicy = AllocationPolicy.PRO_RATA
+    payment_mode: PaymentMode = PaymentMode.ACCOUNT
+
+
+class NextTierOut(msgspec.Struct):
+    """The next cheaper tier and the firm units the group still needs to reach it."""
+
+    min_quantity: int
+    unit_price_cents: int
+    units_needed: int
+
+
+class ItemOut(msgspec.Struct):
+    """A product of the buy: while open what closing now would give, after close the final figures."""
+
+    product_id: str
+    sku: str
+    name: str
+    unit: str
+    case_size: int
+    quantity: int
+    flex_quantity: int
+    cases: int
+    missing_units: int
+    unit_price_cents: int
+    next_tier: NextTierOut | None
+    delivered_quantity: int | None
+
+
+class GroupBuyOut(msgspec.Struct):
+    """A group buy with live progress (or final figures once closed)."""
+
+    id: str
+    title: str
+    supplier_id: str
+    status: GroupBuyStatus
+    opens_at: datetime
+    closes_at: datetime
+    min_value_cents: int | None
+    allocation_policy: AllocationPolicy
+    payment_mode: PaymentMode
+    items: list[ItemOut]
+    on_minimum_missed: MinimumOutcome
+    extend_hours: int
+    extended: bool
+    held: bool
+    minimum_met: bool | None
+    supplier_value_cents: int
+    status_reason: str
+    closed_at: datetime | None
+    delivered_at: datetime | None
+    settled_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class LineIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A product with firm `quantity` and `flex_quantity` (extra units accepted if they complete a case)."""
+
+    product_id: IdText
+    quantity: Units
+    flex_quantity: Units = 0
+
+
+class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The order's lines; on PUT they replace all lines (products left out go to zero)."""
+
+    lines: Annotated[list[LineIn], msgspec.Meta(min_length=1, max_length=500)]
+
+
+class LineOut(msgspec.Struct):
+    """An order line; allocated and delivered units and money are null until known."""
+
+    product_id: str
+    quantity: int
+    flex_quantity: int
+    allocated_quantity: int | None
+    delivered_quantity: int | None
+    unit_price_cents: int | None
+    total_cents: int | None
+
+
+class OrderOut(msgspec.Struct):
+    """A member's order; `max_total_cents` is the most it can cost (quantity + flex at the first tier)."""
+
+    id: str
+    group_buy_id: str
+    member_id: str
+    status: OrderStatus
+    lines: list[LineOut]
+    max_total_cents: int
+    total_cents: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Why staff call the buy off (members are told)."""
+
+    reason: Text
+
+
+class PurchaseOrderLineOut(msgspec.Struct):
+    """Whole cases of one product at the tier price fixed at close."""
+
+    product_id: str
+    sku: str
+    name: str
+    case_size: int
+    cases: int
+    quantity: int
+    unit_price_cents: int
+    total_cents: int
+
+
+class PurchaseOrderOut(msgspec.Struct):
+    """The supplier's purchase order: totals per product, never a member's identity."""
+
+    group_buy_id: str
+    supplier_id: str
+    status: GroupBuyStatus
+    lines: list[PurchaseOrderLineOut]
+    total_cents: int
+
+
+class DeliveryLineIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Units of a product that arrived (at most the units ordered)."""
+
+    product_id: IdText
+    delivered_quantity: Annotated[int, msgspec.Meta(ge=0, le=10**9)]
+
+
+class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Every ordered product with the units delivered (0 if none came)."""
+
+    lines: Annotated[list[DeliveryLineIn], msgspec.Meta(min_length=1, max_length=500)]
+
+
+# --- shaping ------------------------------------------------------------------------------
+
+
+def group_buy_out(view: service.GroupBuyView) -> GroupBuyOut:
+    """The public view of a group buy."""
+    g = view.group_buy
+    return GroupBuyOut(
+        id=str(g.id),
+        title=g.title,
+        supplier_id=str(g.supplier_id),
+        status=GroupBuyStatus(g.status),
+        opens_at=g.opens_at,
+        closes_at=g.closes_at,
+        min_value_cents=g.min_value_cents,
+        allocation_policy=AllocationPolicy(g.allocation_policy),
+        payment_mode=PaymentMode(g.payment_mode),
+        items=[
+            ItemOut(
+                product_id=str(i.product_id),
+                sku=i.sku,
+                name=i.name,
+                unit=i.unit,
+                case_size=i.case_size,
+                quantity=i.quantity,
+                flex_quantity=i.flex_quantity,
+                cases=i.cases,
+                missing_units=i.missing_units,
+                unit_price_cents=i.unit_price_cents,
+                next_tier=None
+                if i.next_tier is None
+                else NextTierOut(i.next_tier.min_quantity, i.next_tier.unit_price_cents, i.next_tier.units_needed),
+                delivered_quantity=i.delivered_quantity,
+            )
+            for i in view.items
+        ],
+        on_minimum_missed=MinimumOutcome(g.on_minimum_missed),
+        extend_hours=g.extend_hours,
+        extended=g.extended,
+        held=g.held,
+        minimum_met=g.minimum_met,
+        supplier_value_cents=view.supplier_value_cents,
+        status_reason=g.status_reason,
+        closed_at=g.closed_at,
+        delivered_at=g.delivered_at,
+        settled_at=g.settled_at,
+        cancelled_at=g.cancelled_at,
+    )
+
+
+def order_out(view: service.OrderView) -> OrderOut:
+    """The public view of an order."""
+    o = view.order
+    return OrderOut(
+        id=str(o.id),
+        group_buy_id=str(o.group_buy_id),
+        member_id=str(o.member_id),
+        status=OrderStatus(o.status),
+        lines=[
+            LineOut(
+                str(ln.product_id),
+                ln.quantity,
+                ln.flex_quantity,
+                ln.allocated_quantity,
+                ln.delivered_quantity,
+                ln.unit_price_cents,
+                ln.total_cents,
+            )
+            for ln in view.lines
+        ],
+        max_total_cents=view.max_total_cents,
+        total_cents=view.total_cents,
+        created_at=o.created_at,
+        updated_at=o.updated_at,
+    )
+
+
+def _lines(data: OrderIn) -> list[LineRequest]:
+    return [LineRequest(int(ln.product_id), ln.quantity, ln.flex_quantity) for ln in data.lines]
+
+
+def _order_page(views: list[service.OrderView], limit: int) -> Page[OrderOut]:
+    ids = [v.order.id for v in views if v.order.id is not None]
+    return Page([order_out(v) for v in views], next_cursor(ids, limit))
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+class GroupBuyController(Controller):
+    """Routes under /v1/group-buys."""
+
+    path = "/v1/group-buys"
+    tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[staff_only], summary="Create a group buy", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewGroupBuyIn], db: DbSession, caller: Caller, state: State) -> GroupBuyOut:
+        """Open now, or `scheduled` until `opens_at`; the clock opens and closes it on time."""
+        new = service.NewGroupBuy(
+            supplier_id=int(data.supplier_id),
+            title=data.title,
+            closes_at=utc(data.closes_at),
+            product_ids=tuple(int(p) for p in data.product_ids),
+            opens_at=None if data.opens_at is None else utc(data.opens_at),
+            min_value_cents=data.min_value_cents,
+            on_minimum_missed=data.on_minimum_missed,
+            extend_hours=data.extend_hours,
+            allocation_policy=data.allocation_policy,
+            payment_mode=data.payment_mode,
+        )
+        group_buy = await service.create_group_buy(
+            db,
+            new,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+            card_payments=state.settings.stripe_api_key is not None,
+        )
+        return group_buy_out(await service.get_group_buy(db, group_buy.id or 0))
+
+    @get("/", guards=[anyone_signed_in], summary="List group buys", responses=problems(400, *AUTHENTICATED))
+    async def list_group_buys(
+        self,
+        db: DbSession,
+        caller: Caller,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        status: Annotated[GroupBuyStatus | None, Parameter(description="only buys in this status")] = None,
+    ) -> Page[GroupBuyOut]:
+        """Staff and members see every buy; a supplier's users see their own."""
+        views = await service.group_buy_page(
+            db, after_id=after_id(cursor), limit=limit, status=status, only_supplier_id=own_supplier(caller)
+        )
+        ids = [v.group_buy.id for v in views if v.group_buy.id is not None]
+        return Page([group_buy_out(v) for v in views], next_cursor(ids, limit))
+
+    @get(
+        "/{group_buy_id:str}",
+        guards=[anyone_signed_in],
+        summary="One group buy",
+        responses=problems(400, 404, 401, 403),
+    )
+    async def show(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller) -> GroupBuyOut:
+        """With live progress per product while open; final figures once closed."""
+        view = await service.get_group_buy(
+            db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller)
+        )
+        return group_buy_out(view)
+
+    @post(
+        "/{group_buy_id:str}/orders",
+        guards=[members_only],
+        summary="Place the member's order",
+        responses=problems(404, *POSTED),
+    )
+    async def place_order(
+        self, group_buy_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller
+    ) -> OrderOut:
+        """One order per member and buy (a second is a 409); only while the buy is open.
+
+        A member's admins and buyers may order (finance users: 403); the member must be full,
+        probationary or resigning (else 409).
+        """
+        view = await service.place_order(
+            db,
+            path_id(group_buy_id, "group buy"),
+            member_id=ordering_member(caller),
+            lines=_lines(data),
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return order_out(view)
+
+    @get(
+        "/{group_buy_id:str}/orders",
+        guards=[staff_only],
+        summary="The buy's orders",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
+    async def orders(
+        self, group_buy_id: FromPath[str], db: DbSession, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[OrderOut]:
+        """Every member's order in this buy (staff)."""
+        views = await service.group_buy_orders(
+            db, path_id(group_buy_id, "group buy"), after_id=after_id(cursor), limit=limit
+        )
+        return _order_page(views, limit)
+
+    @post(
+        "/{group_buy_id:str}/close",
+        status_code=200,
+        guards=[staff_only],
+        summary="Close the buy now",
+        responses=problems(400, 404, 401, 403, 409, 422),
+    )
+    async def close(self, group_buy_id: FromPath[str], db: DbSession) -> GroupBuyOut:
+        """Synchronous (200): the answer is the buy after close.
+
+        `ordered`, `cancelled`, `open` (extended once) or `closing` (held for staff). Closing a
+        closed buy returns it unchanged.
+        """
+        view = await service.close_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
+        return group_buy_out(view)
+
+    @post(
+        "/{group_buy_id:str}/proceed",
+        status_code=200,
+        guards=[staff_only],
+        summary="Order a held buy anyway",
+        responses=problems(400, 404, 401, 403, 409, 422),
+    )
+    async def proceed(self, group_buy_id: FromPath[str], db: DbSession) -> GroupBuyOut:
+        """Staff decide a buy held for its missed minimum goes ahead at the prices frozen at close."""
+        view = await service.proceed_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
+        return group_buy_out(view)
+
+    @post(
+        "/{group_buy_id:str}/cancel",
+        status_code=200,
+        guards=[staff_only],
+        summary="Cancel the buy",
+        responses=problems(404, *POSTED),
+    )
+    async def cancel(self, group_buy_id: FromPath[str], data: JSONBody[CancelIn], db: DbSession) -> GroupBuyOut:
+        """Before it is ordered (scheduled, open or held); every order is cancelled and members are told."""
+        view = await service.cancel_group_buy(
+            db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC), reason=data.reason
+        )
+        return group_buy_out(view)
+
+    @get(
+        "/{group_buy_id:str}/purchase-order",
+        guards=[staff_or_suppliers],
+        summary="The supplier's purchase order",
+        responses=problems(400, 404, 401, 403, 409),
+    )
+    async def purchase_order(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller) -> PurchaseOrderOut:
+        """Staff and that supplier's users, once the buy is ordered (409 before); no member identities."""
+        po = await service.purchase_order(db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller))
+        return PurchaseOrderOut(
+            group_buy_id=str(po.group_buy.id),
+            supplier_id=str(po.group_buy.supplier_id),
+            status=GroupBuyStatus(po.group_buy.status),
+            lines=[
+                PurchaseOrderLineOut(
+                    str(ln.product_id),
+                    ln.sku,
+                    ln.name,
+                    ln.case_size,
+                    ln.cases,
+                    ln.quantity,
+                    ln.unit_price_cents,
+                    ln.total_cents,
+                )
+                for ln in po.lines
+            ],
+            total_cents=po.total_cents,
+        )
+
+    @post(
+        "/{group_buy_id:str}/delivery",
+        status_code=200,
+        guards=[staff_or_suppliers],
+        summary="Report the delivery and settle",
+        responses=problems(404, *POSTED),
+    )
+    async def delivery(
+        self, group_buy_id: FromPath[str], data: JSONBody[DeliveryIn], db: DbSession, caller: Caller, state: State
+    ) -> GroupBuyOut:
+        """Synchronous (200, status `settled`): shortages re-allocated, accounts charged.
+
+        Shortages are re-allocated by the buy's policy, each member's trade account is charged
+        and patronage recorded. A second report is a 409.
+        """
+        view = await settlement.record_delivery(
+            db,
+            path_id(group_buy_id, "group buy"),
+            [settlement.DeliveryLine(int(ln.product_id), ln.delivered_quantity) for ln in data.lines],
+            now=datetime.now(UTC),
+            fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+            only_supplier_id=own_supplier(caller),
+        )
+        return group_buy_out(view)
+
+
+class OrderController(Controller):
+    """Routes under /v1/orders."""
+
+    path = "/v1/orders"
+    tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @get("/", guards=[staff_or_members], summary="List orders", responses=problems(400, *AUTHENTICATED))
+    async def list_orders(
+        self,
+        db: DbSession,
+        caller: Caller,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        group_buy_id: Annotated[str | None, Parameter(description="only orders in this group buy")] = None,
+    ) -> Page[OrderOut]:
+        """A member's users see their member's orders; staff see all."""
+        views = await service.order_page(
+            db,
+            after_id=after_id(cursor),
+            limit=limit,
+            group_buy_id=query_id(group_buy_id, "group_buy_id"),
+            only_member_id=own_member(caller),
+        )
+        return _order_page(views, limit)
+
+    @get("/{order_id:str}", guards=[staff_or_members], summary="One order", responses=problems(400, 404, 401, 403))
+    async def show(self, order_id: FromPath[str], db: DbSession, caller: Caller) -> OrderOut:
+        """The member's users and staff; another member's order is a 404."""
+        return order_out(await service.get_order(db, path_id(order_id, "order"), only_member_id=own_member(caller)))
+
+    @put(
+        "/{order_id:str}",
+        guards=[members_only],
+        summary="Change the order",
+        responses=problems(400, 404, 401, 403, 409),
+    )
+    async def change(self, order_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller) -> OrderOut:
+        """Replace the lines while the buy is open (409 after); a decrease takes the newest units first."""
+        view = await service.change_order(
+            db,
+            path_id(order_id, "order"),
+            lines=_lines(data),
+            now=datetime.now(UTC),
+            only_member_id=ordering_member(caller),
+        )
+        return order_out(view)
+
+    @delete(
+        "/{order_id:str}",
+        status_code=200,
+        guards=[members_only],
+        summary="Cancel the order",
+        responses=problems(400, 404, 401, 403, 409),
+    )
+    async def cancel(self, order_id: FromPath[str], db: DbSession, caller: Caller) -> OrderOut:
+        """While the buy is open (409 after); the answer is the order with status `cancelled`."""
+        view = await service.cancel_order(
+            db, path_id(order_id, "order"), now=datetime.now(UTC), only_member_id=ordering_member(caller)
+        )
+        return order_out(view)

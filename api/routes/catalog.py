@@ -1,0 +1,266 @@
+"""Suppliers, their users, products and prices (API.md "Suppliers and catalog")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post, put
+from litestar.params import FromPath, JSONBody, Parameter
+
+from api.auth import Principal, allow, staff_only
+from api.deps import Caller, DbSession
+from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
+from api.problems import AUTHENTICATED, POSTED, problems
+from api.routes.identity import Me, me_of
+from domain.buying.rules import Tier
+from domain.catalog import service
+from domain.catalog.rules import DEFAULT_POOL, rate_text
+from domain.catalog.tables import Supplier
+from domain.errors import FieldError, InvalidInputError
+from domain.identity import service as identity
+from domain.identity.rules import Role
+
+IdText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,18}$", description="an id as given out by this API")]
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+Rate = Annotated[Decimal, msgspec.Meta(description='a decimal rate, e.g. "0.05" for 5 %')]
+
+staff_or_suppliers = allow(Role.STAFF, Role.SUPPLIER)
+anyone_signed_in = allow(Role.STAFF, Role.MEMBER, Role.SUPPLIER)
+
+
+def utc(moment: datetime) -> datetime:
+    """Times without a zone are taken as UTC, as API.md's times are."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def query_id(value: str | None, field: str) -> int | None:
+    """An optional id filter in the query string; a malformed one is a 400 naming the parameter."""
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:  # noqa: PLR2004 - fits a BIGINT
+        raise InvalidInputError(f"{field} is not a valid id", [FieldError(field, "not an id this API gave out")])
+    return int(value)
+
+
+def own_supplier(caller: Principal) -> int | None:
+    """A supplier's users are limited to their own supplier; staff and members are not."""
+    return caller.supplier_id if caller.role is Role.SUPPLIER else None
+
+
+class NewSupplier(msgspec.Struct, forbid_unknown_fields=True):
+    """A supplier's name and contact address."""
+
+    name: Text
+    email: Email
+
+
+class SupplierOut(msgspec.Struct):
+    """A supplier."""
+
+    id: str
+    name: str
+    email: str
+    created_at: datetime
+
+
+class NewSupplierUser(msgspec.Struct, forbid_unknown_fields=True):
+    """A user for the supplier: e-mail and initial password."""
+
+    email: Email
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+class TierIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A price tier: `unit_price_cents` once the group buys at least `min_quantity` units."""
+
+    min_quantity: Annotated[int, msgspec.Meta(ge=1, le=10**9)]
+    unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+
+
+Tiers = Annotated[list[TierIn], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class NewProduct(msgspec.Struct, forbid_unknown_fields=True):
+    """A product sold by the case, with its price tiers (first at 1, increasing minimums, prices not rising)."""
+
+    supplier_id: IdText
+    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    name: Text
+    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    case_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    tiers: Tiers
+    pool: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] = DEFAULT_POOL
+    markup_rate: Rate = Decimal(0)
+
+
+class NewPrices(msgspec.Struct, forbid_unknown_fields=True):
+    """New tiers and, optionally, a new markup: a new price version."""
+
+    tiers: Tiers
+    markup_rate: Rate | None = None
+
+
+class TierOut(msgspec.Struct):
+    """A price tier."""
+
+    min_quantity: int
+    unit_price_cents: int
+
+
+class ProductOut(msgspec.Struct):
+    """A product with its current price version."""
+
+    id: str
+    supplier_id: str
+    sku: str
+    name: str
+    unit: str
+    case_size: int
+    pool: str
+    markup_rate: str
+    tiers: list[TierOut]
+    price_version: int
+
+
+def supplier_out(supplier: Supplier) -> SupplierOut:
+    """The public view of a supplier."""
+    return SupplierOut(str(supplier.id), supplier.name, supplier.email, supplier.created_at)
+
+
+def product_out(view: service.ProductView) -> ProductOut:
+    """The public view of a product."""
+    p, prices = view.product, view.prices
+    return ProductOut(
+        id=str(p.id),
+        supplier_id=str(p.supplier_id),
+        sku=p.sku,
+        name=p.name,
+        unit=p.unit,
+        case_size=p.case_size,
+        pool=p.pool,
+        markup_rate=rate_text(prices.markup_rate),
+        tiers=[TierOut(t.min_quantity, t.unit_price_cents) for t in prices.tiers],
+        price_version=prices.version,
+    )
+
+
+def _tiers(tiers: list[TierIn]) -> tuple[Tier, ...]:
+    return tuple(Tier(t.min_quantity, t.unit_price_cents) for t in tiers)
+
+
+class SupplierController(Controller):
+    """Routes under /v1/suppliers."""
+
+    path = "/v1/suppliers"
+    tags = ["catalog"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[staff_only], summary="Add a supplier", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewSupplier], db: DbSession) -> SupplierOut:
+        """Staff register a supplier."""
+        return supplier_out(await service.create_supplier(db, name=data.name, email=data.email))
+
+    @get("/", guards=[anyone_signed_in], summary="List suppliers", responses=problems(400, *AUTHENTICATED))
+    async def list_suppliers(
+        self, db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None
+    ) -> Page[SupplierOut]:
+        """Staff and members see every supplier; a supplier's users see their own."""
+        rows = await service.supplier_page(
+            db, after_id=after_id(cursor), limit=limit, only_supplier_id=own_supplier(caller)
+        )
+        return Page([supplier_out(s) for s in rows], next_cursor([s.id for s in rows if s.id is not None], limit))
+
+    @get(
+        "/{supplier_id:str}", guards=[anyone_signed_in], summary="One supplier", responses=problems(400, 404, 401, 403)
+    )
+    async def show(self, supplier_id: FromPath[str], db: DbSession, caller: Caller) -> SupplierOut:
+        """The supplier (404 for another supplier's users)."""
+        sid = path_id(supplier_id, "supplier")
+        return supplier_out(await service.get_supplier(db, sid, only_supplier_id=own_supplier(caller)))
+
+    @post(
+        "/{supplier_id:str}/users",
+        guards=[staff_only],
+        summary="Add a user to a supplier",
+        responses=problems(404, *POSTED),
+    )
+    async def add_user(self, supplier_id: FromPath[str], data: JSONBody[NewSupplierUser], db: DbSession) -> Me:
+        """Staff give a supplier its users; they see only their supplier's products, buys and orders."""
+        sid = path_id(supplier_id, "supplier")
+        await service.get_supplier(db, sid)
+        user = await identity.create_user(
+            db, email=data.email, password=data.password, role=Role.SUPPLIER, supplier_id=sid
+        )
+        return me_of(user)
+
+
+class ProductController(Controller):
+    """Routes under /v1/products."""
+
+    path = "/v1/products"
+    tags = ["catalog"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[staff_or_suppliers], summary="Add a product", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewProduct], db: DbSession, caller: Caller) -> ProductOut:
+        """Staff, or the supplier's own users; a SKU is unique per supplier (409)."""
+        new = service.NewProduct(
+            supplier_id=int(data.supplier_id),
+            sku=data.sku,
+            name=data.name,
+            unit=data.unit,
+            case_size=data.case_size,
+            pool=data.pool,
+            markup_rate=data.markup_rate,
+            tiers=_tiers(data.tiers),
+        )
+        view = await service.create_product(db, new, actor=caller.user_id, only_supplier_id=own_supplier(caller))
+        return product_out(view)
+
+    @get("/", guards=[anyone_signed_in], summary="List products", responses=problems(400, *AUTHENTICATED))
+    async def list_products(
+        self,
+        db: DbSession,
+        caller: Caller,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        supplier_id: Annotated[str | None, Parameter(description="only this supplier's products")] = None,
+    ) -> Page[ProductOut]:
+        """Staff and members see every product; a supplier's users see their own."""
+        views = await service.product_page(
+            db,
+            after_id=after_id(cursor),
+            limit=limit,
+            supplier_id=query_id(supplier_id, "supplier_id"),
+            only_supplier_id=own_supplier(caller),
+        )
+        ids = [v.product.id for v in views if v.product.id is not None]
+        return Page([product_out(v) for v in views], next_cursor(ids, limit))
+
+    @get("/{product_id:str}", guards=[anyone_signed_in], summary="One product", responses=problems(400, 404, 401, 403))
+    async def show(self, product_id: FromPath[str], db: DbSession, caller: Caller) -> ProductOut:
+        """The product with its current prices (404 for another supplier's users)."""
+        pid = path_id(product_id, "product")
+        return product_out(await service.get_product(db, pid, only_supplier_id=own_supplier(caller)))
+
+    @put(
+        "/{product_id:str}/prices",
+        guards=[staff_or_suppliers],
+        summary="Change a product's prices",
+        responses=problems(400, 404, 401, 403),
+    )
+    async def change_prices(
+        self, product_id: FromPath[str], data: JSONBody[NewPrices], db: DbSession, caller: Caller
+    ) -> ProductOut:
+        """A new price version (tiers, and markup when given); closed group buys keep the prices they froze."""
+        view = await service.change_prices(
+            db,
+            path_id(product_id, "product"),
+            tiers=_tiers(data.tiers),
+            markup_rate=data.markup_rate,
+            actor=caller.user_id,
+            only_supplier_id=own_supplier(caller),
+        )
+        return product_out(view)

@@ -1,0 +1,187 @@
+"""Approving a run: post it once to the ledger, set-based, so 100k members take a few statements.
+
+Per member with an allocation, one journal entry: the year's income summary is
+debited; the member's new equity lot is credited with the retained part, the
+payouts payable with the cash (less any membership-loan repayment, which goes to
+the member's share), and a pending payout is created. Funds, the unallocated
+remainder, non-patronage income and losses are one entry each.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.allocation.service import posted_run
+from domain.allocation.tables import AllocationRun
+from domain.errors import ConflictError, NotFoundError
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.ledger.chart import AccountSpec
+from domain.ledger.rules import AccountKind, PostingLine, Side
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+def income_summary(fiscal_year: int) -> AccountSpec:
+    """Where the year's margin waits to be distributed (debited by every year-end entry)."""
+    return AccountSpec(f"coop:income_summary:{fiscal_year}", AccountKind.EQUITY, f"Income summary FY{fiscal_year}")
+
+
+def fund_account(name: str) -> AccountSpec:
+    """A reserve fund; an employee share is owed to employees, so it is a liability, not a reserve."""
+    if name == "employee_share":
+        return AccountSpec("coop:employee_profit_share", AccountKind.LIABILITY, "Employee profit share")
+    return AccountSpec(f"coop:fund:{name}", AccountKind.EQUITY, f"Fund: {name}")
+
+
+def key_prefix(run_id: int) -> str:
+    """Every entry of a run starts with this idempotency key."""
+    return f"allocation:{run_id}:"
+
+
+_LOTS = sa.text("""
+INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, source_key, created_at)
+SELECT member_id, :fy, 'retained_patronage', qualified, :prefix || member_id, now()
+  FROM allocation_line WHERE run_id = :run AND retained_cents > 0
+ON CONFLICT (source_key) DO NOTHING
+""")
+
+_LOT_ACCOUNTS = sa.text("""
+INSERT INTO ledger_account (code, name, kind, member_id, created_at)
+SELECT 'member\\:' || member_id || '\\:equity_lot\\:' || id, 'Retained equity FY' || fiscal_year, 'equity',
+       member_id, now()
+  FROM equity_lot WHERE source_key LIKE :prefix || '%'
+ON CONFLICT (code) DO NOTHING
+""")
+
+_LINK_LOTS = sa.text("""
+UPDATE equity_lot l SET account_id = a.id
+  FROM ledger_account a
+ WHERE l.source_key LIKE :prefix || '%' AND a.code = 'member\\:' || l.member_id || '\\:equity_lot\\:' || l.id
+""")
+
+_SHARE_ACCOUNTS = sa.text("""
+INSERT INTO ledger_account (code, name, kind, member_id, created_at)
+SELECT 'member\\:' || member_id || '\\:share', 'Membership share', 'equity', member_id, now()
+  FROM allocation_line WHERE run_id = :run AND loan_deduction_cents > 0
+ON CONFLICT (code) DO NOTHING
+""")
+
+_ENTRIES = sa.text("""
+INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
+SELECT 'patronage_allocation', :memo, :occurred, now(), :prefix || member_id
+  FROM allocation_line WHERE run_id = :run AND allocation_cents > 0
+""")
+
+# One statement for all legs: the income summary debit and the three kinds of credit.
+_POSTINGS = sa.text("""
+WITH line AS (
+  SELECT al.*, je.id AS entry_id
+    FROM allocation_line al
+    JOIN journal_entry je ON je.idempotency_key = :prefix || al.member_id
+   WHERE al.run_id = :run AND al.allocation_cents > 0
+)
+INSERT INTO posting (entry_id, account_id, side, amount_cents)
+SELECT entry_id, :summary, 'debit', allocation_cents FROM line
+UNION ALL
+SELECT line.entry_id, lot.account_id, 'credit', line.retained_cents
+  FROM line JOIN equity_lot lot ON lot.source_key = :prefix || line.member_id
+ WHERE line.retained_cents > 0
+UNION ALL
+SELECT entry_id, :payable, 'credit', cash_cents - loan_deduction_cents FROM line
+ WHERE cash_cents - loan_deduction_cents > 0
+UNION ALL
+SELECT line.entry_id, share.id, 'credit', line.loan_deduction_cents
+  FROM line JOIN ledger_account share ON share.code = 'member\\:' || line.member_id || '\\:share'
+ WHERE line.loan_deduction_cents > 0
+""")
+
+_PAYOUTS = sa.text("""
+INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+SELECT member_id, 'patronage_cash', cash_cents - loan_deduction_cents, 'pending', :prefix || member_id, now()
+  FROM allocation_line WHERE run_id = :run AND cash_cents - loan_deduction_cents > 0
+ON CONFLICT (business_key) DO NOTHING
+""")
+
+
+async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = None) -> AllocationRun:
+    """Post the run once; approving a posted run again changes nothing."""
+    run = (
+        await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())
+    ).one_or_none()
+    if run is None:
+        raise NotFoundError(f"allocation run {run_id} not found")
+    if run.status == "posted":
+        return run
+    if run.status != "computed" or run.totals is None or run.id is None:
+        raise ConflictError(f"allocation run {run_id} is {run.status}; only a computed run can be approved")
+    other = await posted_run(session, run.fiscal_year)
+    if other is not None:
+        raise ConflictError(f"fiscal year {run.fiscal_year} was already allocated by run {other.id}")
+    occurred = datetime.combine(run.payment_date, datetime.min.time(), tzinfo=UTC)
+    params = {"run": run.id, "fy": run.fiscal_year, "prefix": key_prefix(run.id)}
+    summary = await ledger.account_id(session, income_summary(run.fiscal_year))
+    payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
+    for statement in (_LOTS, _LOT_ACCOUNTS, _LINK_LOTS, _SHARE_ACCOUNTS):
+        await session.execute(statement, params)
+    await session.execute(
+        _ENTRIES, params | {"memo": f"patronage allocation FY{run.fiscal_year}", "occurred": occurred}
+    )
+    await session.execute(_POSTINGS, params | {"summary": summary, "payable": payable})
+    await session.execute(_PAYOUTS, params)
+    await _post_coop_shares(session, run, summary, occurred)
+    run.status = "posted"
+    run.posted_at = now or datetime.now(UTC)
+    session.add(run)
+    return run
+
+
+async def _post_coop_shares(session: AsyncSession, run: AllocationRun, summary: int, occurred: datetime) -> None:
+    """Funds and the unallocated remainder; non-patronage income; a loss carried as a deficit."""
+    assert run.totals is not None  # noqa: S101 - computed runs have totals
+    assert run.id is not None  # noqa: S101
+    totals = run.totals
+    prefix = key_prefix(run.id)
+    credits = [
+        PostingLine(await ledger.account_id(session, fund_account(f["name"])), Side.CREDIT, int(f["amount_cents"]))
+        for f in totals["funds"]
+        if int(f["amount_cents"]) > 0
+    ]
+    unallocated = await ledger.account_id(session, chart.UNALLOCATED_EQUITY)
+    if int(totals["unallocated_cents"]) > 0:
+        credits.append(PostingLine(unallocated, Side.CREDIT, int(totals["unallocated_cents"])))
+    if credits:
+        debit = PostingLine(summary, Side.DEBIT, sum(c.amount_cents for c in credits))
+        await ledger.post_entry(
+            session,
+            kind="patronage_retained_by_coop",
+            idempotency_key=f"{prefix}coop",
+            occurred_at=occurred,
+            lines=[debit, *credits],
+            memo=f"funds and unallocated equity FY{run.fiscal_year}",
+        )
+    nonpatronage = int(run.request.get("nonpatronage_income_cents") or 0)
+    if nonpatronage > 0:
+        await ledger.post_entry(
+            session,
+            kind="nonpatronage_income",
+            idempotency_key=f"{prefix}nonpatronage",
+            occurred_at=occurred,
+            lines=[PostingLine(summary, Side.DEBIT, nonpatronage), PostingLine(unallocated, Side.CREDIT, nonpatronage)],
+            memo=f"non-patronage income FY{run.fiscal_year}: never allocated, taxable",
+        )
+    loss = int(totals["loss_cents"])
+    if loss > 0:
+        await ledger.post_entry(
+            session,
+            kind="patronage_loss",
+            idempotency_key=f"{prefix}loss",
+            occurred_at=occurred,
+            lines=[PostingLine(unallocated, Side.DEBIT, loss), PostingLine(summary, Side.CREDIT, loss)],
+            memo=f"pool losses FY{run.fiscal_year}, carried as a deficit in unallocated equity",
+        )

@@ -1,0 +1,215 @@
+"""What a posted run shows staff and members: reconciliation, notices, Form 1099-PATR data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.allocation.posting import key_prefix
+from domain.allocation.service import posted_run
+from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.errors import NotFoundError
+from domain.ledger.tables import Account, JournalEntry, Posting
+from domain.membership.tables import Member
+from domain.patronage.rules import Form1099PatrRow, PatronagePayment, PatronagePaymentKind, form_1099_patr_rows
+from domain.payments.tables import Payout
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """A fiscal year's allocation as the ledger records it, against the margin staff entered."""
+
+    fiscal_year: int
+    run_id: int | None
+    net_margin_cents: int
+    cash_cents: int
+    retained_cents: int
+    funds_cents: int
+    unallocated_cents: int
+    payouts: dict[str, int]
+
+    @property
+    def total_cents(self) -> int:
+        """Everything the ledger says was distributed."""
+        return self.cash_cents + self.retained_cents + self.funds_cents + self.unallocated_cents
+
+    @property
+    def difference_cents(self) -> int:
+        """Zero when the books agree with the margin, to the cent."""
+        return self.net_margin_cents - self.total_cents
+
+    @property
+    def balanced(self) -> bool:
+        """Cash + retained + funds + unallocated equals the margin, and a run was posted."""
+        return self.run_id is not None and self.difference_cents == 0
+
+
+def _category(code: str) -> str | None:
+    if code == "coop:payouts_payable" or (code.startswith("member:") and code.endswith(":share")):
+        return "cash"  # a membership-loan repayment is cash applied to the member's share
+    if code.startswith("member:") and ":equity_lot:" in code:
+        return "retained"
+    if code.startswith("coop:fund:") or code == "coop:employee_profit_share":
+        return "funds"
+    if code == "coop:unallocated_equity":
+        return "unallocated"
+    return None
+
+
+async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliation:
+    """Sum the posted run's credits by destination straight from the postings."""
+    run = await posted_run(session, fiscal_year)
+    if run is None or run.id is None:
+        return Reconciliation(fiscal_year, None, 0, 0, 0, 0, 0, {})
+    rows = (
+        await session.execute(
+            sa.select(col(Account.code), sa.func.sum(col(Posting.amount_cents)))
+            .join(Posting, col(Posting.account_id) == col(Account.id))
+            .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
+            .where(
+                col(JournalEntry.idempotency_key).startswith(key_prefix(run.id)),
+                col(JournalEntry.kind).in_(["patronage_allocation", "patronage_retained_by_coop"]),
+                col(Posting.side) == "credit",
+            )
+            .group_by(col(Account.code))
+        )
+    ).all()
+    sums = {"cash": 0, "retained": 0, "funds": 0, "unallocated": 0}
+    for code, amount in rows:
+        if (category := _category(code)) is not None:
+            sums[category] += int(amount)
+    payouts = dict(
+        (
+            await session.execute(
+                sa.select(col(Payout.status), sa.func.sum(col(Payout.amount_cents)))
+                .where(col(Payout.business_key).startswith(key_prefix(run.id)))
+                .group_by(col(Payout.status))
+            )
+        ).all()
+    )
+    margin = sum(max(int(p["net_margin_cents"]), 0) for p in run.request["pools"])
+    return Reconciliation(
+        fiscal_year,
+        run.id,
+        margin,
+        sums["cash"],
+        sums["retained"],
+        sums["funds"],
+        sums["unallocated"],
+        {status: int(total) for status, total in payouts.items()},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """The written notice of allocation a member receives (IRC §1388(b))."""
+
+    run: AllocationRun
+    line: AllocationLine
+    member_name: str
+
+
+async def notice(session: AsyncSession, run_id: int, member_id: int) -> Notice:
+    """The member's notice from a posted run (404 when the member has none in it)."""
+    run = await session.get(AllocationRun, run_id)
+    if run is None or run.status != "posted":
+        raise NotFoundError(f"no posted allocation run {run_id}")
+    line = (
+        await session.exec(
+            select(AllocationLine).where(
+                col(AllocationLine.run_id) == run_id, col(AllocationLine.member_id) == member_id
+            )
+        )
+    ).one_or_none()
+    member = await session.get(Member, member_id)
+    if line is None or member is None or line.allocation_cents == 0:
+        raise NotFoundError(f"member {member_id} has no allocation in run {run_id}")
+    return Notice(run, line, member.name)
+
+
+async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form1099PatrRow[int]]:
+    """Box 1 (cash and qualified notices) and box 5 (non-qualified redemptions) per recipient."""
+    payments: list[PatronagePayment[int]] = []
+    lines = await session.execute(
+        sa.select(
+            col(AllocationLine.member_number),
+            col(AllocationLine.member_id),
+            col(AllocationLine.cash_cents),
+            col(AllocationLine.retained_cents),
+            col(AllocationLine.qualified),
+            col(AllocationRun.payment_date),
+        )
+        .join(AllocationRun, col(AllocationRun.id) == col(AllocationLine.run_id))
+        .where(
+            col(AllocationRun.status) == "posted",
+            col(AllocationRun.payment_date) >= date(calendar_year, 1, 1),
+            col(AllocationRun.payment_date) <= date(calendar_year, 12, 31),
+            col(AllocationLine.allocation_cents) > 0,
+        )
+    )
+    for number, member_id, cash, retained, qualified, paid_on in lines:
+        if cash:
+            payments.append(PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, cash, paid_on))
+        if retained:
+            kind = PatronagePaymentKind.QUALIFIED_NOTICE if qualified else PatronagePaymentKind.NONQUALIFIED_NOTICE
+            payments.append(PatronagePayment(number, member_id, kind, retained, paid_on))
+    payments += await _redemptions_paid(session, calendar_year)
+    return form_1099_patr_rows(payments, calendar_year)
+
+
+async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[PatronagePayment[int]]:
+    """Equity redemptions paid in the year, split by whether the redeemed lots were qualified."""
+    rows = await session.execute(
+        sa.text("""
+        SELECT m.member_number, m.id, l.qualified, sum(p.amount_cents), max(po.paid_at)::date
+          FROM posting p
+          JOIN journal_entry je ON je.id = p.entry_id
+          JOIN equity_lot l ON l.account_id = p.account_id
+          JOIN member m ON m.id = l.member_id
+          JOIN payout po ON po.member_id = m.id AND po.kind = 'equity_redemption' AND po.status = 'paid'
+               AND je.idempotency_key LIKE
+                   split_part(po.business_key, ':', 1) || ':' || split_part(po.business_key, ':', 2) || ':%'
+         WHERE p.side = 'debit' AND je.kind LIKE '%redemption%'
+           AND po.paid_at >= make_date(:y, 1, 1) AND po.paid_at < make_date(:y + 1, 1, 1)
+         GROUP BY m.member_number, m.id, l.qualified
+        """),
+        {"y": calendar_year},
+    )
+    return [
+        PatronagePayment(
+            number,
+            member_id,
+            PatronagePaymentKind.QUALIFIED_REDEMPTION if qualified else PatronagePaymentKind.NONQUALIFIED_REDEMPTION,
+            int(amount),
+            paid_on,
+        )
+        for number, member_id, qualified, amount, paid_on in rows
+    ]
+
+
+def notice_json(n: Notice) -> dict[str, Any]:
+    """Every figure the written notice must state."""
+    totals = n.run.totals or {}
+    return {
+        "run_id": str(n.run.id),
+        "fiscal_year": n.run.fiscal_year,
+        "member_id": str(n.line.member_id),
+        "member_number": n.line.member_number,
+        "member_name": n.member_name,
+        "patronage_cents": n.line.patronage_cents,
+        "stated_allocation_cents": n.line.allocation_cents,
+        "patronage_portion_cents": n.line.allocation_cents,
+        "cash_cents": n.line.cash_cents,
+        "loan_repayment_cents": n.line.loan_deduction_cents,
+        "retained_cents": n.line.retained_cents,
+        "qualified": n.line.qualified,
+        "payment_date": n.run.payment_date.isoformat(),
+        "payment_period_end": totals.get("payment_period_end"),
+    }

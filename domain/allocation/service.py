@@ -1,0 +1,270 @@
+"""Allocation runs: staff start one, a job computes it from patronage in the database, staff read it."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.equity.rules import loan_deduction
+from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.jobs import service as outbox
+from domain.membership.service import shares_paid
+from domain.membership.tables import Member, MemberConsent
+from domain.patronage.rules import (
+    AllocationResult,
+    MemberPatronage,
+    PoolInput,
+    compute_allocation,
+    policy_from_profile,
+)
+from domain.patronage.tables import PatronageRecord
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.patronage.rules import AllocationPolicy
+
+COMPUTE_JOB = "compute_allocation_run"
+LINE_BATCH = 5_000
+
+
+def fiscal_year_end(fiscal_year: int, start_month: int) -> date:
+    """The last day of a fiscal year named by the calendar year in which it ends."""
+    end_month = 12 if start_month == 1 else start_month - 1
+    return date(fiscal_year, end_month, calendar.monthrange(fiscal_year, end_month)[1])
+
+
+def policy_of(request: Mapping[str, Any]) -> AllocationPolicy:
+    """The run's policy: a profile (default `us`) with the request's fields over it."""
+    raw = dict(request.get("policy") or {})
+    profile = str(raw.pop("profile", None) or "us")
+    return policy_from_profile(profile, {k: v for k, v in raw.items() if v is not None})
+
+
+async def start(
+    session: AsyncSession, *, fiscal_year: int, request: dict[str, Any], payment_date: date, actor: int
+) -> AllocationRun:
+    """Check the request, store the run as `computing`, and ask for the computation after commit."""
+    policy_of(request)  # raises InvalidInputError listing the bad policy fields
+    pools = [p["pool"] for p in request["pools"]]
+    if len(set(pools)) != len(pools):
+        raise InvalidInputError("each pool may appear once", [FieldError("pools", "a pool is listed twice")])
+    posted = await posted_run(session, fiscal_year)
+    if posted is not None:
+        raise ConflictError(f"fiscal year {fiscal_year} was already allocated by run {posted.id}")
+    run = AllocationRun(
+        fiscal_year=fiscal_year, status="computing", payment_date=payment_date, request=request, created_by=actor
+    )
+    session.add(run)
+    await session.flush()
+    await outbox.add(session, COMPUTE_JOB, f"allocation_run:{run.id}:compute", {"run_id": run.id})
+    return run
+
+
+async def get(session: AsyncSession, run_id: int) -> AllocationRun:
+    """The run, or 404."""
+    run = await session.get(AllocationRun, run_id)
+    if run is None:
+        raise NotFoundError(f"allocation run {run_id} not found")
+    return run
+
+
+async def lines(session: AsyncSession, run_id: int, *, after_member_number: int, limit: int) -> list[AllocationLine]:
+    """A page of the run's lines in member-number order."""
+    await get(session, run_id)
+    result = await session.exec(
+        select(AllocationLine)
+        .where(col(AllocationLine.run_id) == run_id, col(AllocationLine.member_number) > after_member_number)
+        .order_by(col(AllocationLine.member_number))
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def posted_run(session: AsyncSession, fiscal_year: int) -> AllocationRun | None:
+    """The fiscal year's posted run, if any (there is at most one)."""
+    result = await session.exec(
+        select(AllocationRun).where(
+            col(AllocationRun.fiscal_year) == fiscal_year, col(AllocationRun.status) == "posted"
+        )
+    )
+    return result.one_or_none()
+
+
+async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month: int) -> AllocationRun:
+    """The job: aggregate patronage in PostgreSQL, apply the rules, store lines and totals.
+
+    Runs once: a run that is no longer `computing` is returned as it is. A rule
+    that refuses the inputs fails the run with the reason, for staff to read.
+    """
+    run = (await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())).one()
+    if run.status != "computing":
+        return run
+    fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
+    try:
+        result = await _allocate(session, run, fy_end)
+    except InvalidInputError as exc:
+        run.status = "failed"
+        run.failure_reason = "; ".join([exc.detail, *(f"{e.field}: {e.message}" for e in exc.errors)])[:2000]
+        session.add(run)
+        return run
+    loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
+    rows = []
+    for line in result.lines:
+        deduction = 0
+        if loans.get(line.member_key, 0) > 0 and line.cash_cents > 0:
+            deduction = loan_deduction(line.allocation_cents, line.cash_cents, loans[line.member_key])
+        rows.append(
+            {
+                "run_id": run.id,
+                "member_id": line.member_key,
+                "member_number": line.member_number,
+                "patronage_cents": line.patronage_cents,
+                "computed_cents": line.computed_cents,
+                "allocation_cents": line.allocation_cents,
+                "cash_cents": line.cash_cents,
+                "retained_cents": line.retained_cents,
+                "loan_deduction_cents": deduction,
+                "qualified": line.qualified,
+                "below_minimum": line.below_minimum,
+            }
+        )
+    for start_at in range(0, len(rows), LINE_BATCH):
+        await session.execute(sa.insert(AllocationLine), rows[start_at : start_at + LINE_BATCH])
+    run.totals = totals_json(result)
+    run.status = "computed"
+    run.computed_at = datetime.now(UTC)
+    session.add(run)
+    return run
+
+
+async def _allocate(session: AsyncSession, run: AllocationRun, fy_end: date) -> AllocationResult[int]:
+    margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
+    volumes = await _pool_volumes(session, run.fiscal_year)
+    pools = [
+        PoolInput(pool, margin, volumes.get(pool, (0, 0))[0], volumes.get(pool, (0, 0))[1])
+        for pool, margin in margins.items()
+    ]
+    patronage = [
+        MemberPatronage(number, member_id, pool, volume, consent)
+        async for member_id, number, pool, volume, consent in _member_volumes(
+            session, run.fiscal_year, list(margins), run.payment_date
+        )
+    ]
+    carried = await _deficit_carried_into(session, run.fiscal_year)
+    return compute_allocation(pools, patronage, policy_of(run.request), fy_end, run.payment_date, carried)
+
+
+def _member_volume_query(fiscal_year: int) -> sa.Select[int | None, str, int]:
+    # A member's net patronage per pool (corrections included); only positive totals count.
+    volume = sa.func.sum(col(PatronageRecord.amount_cents))
+    return (
+        sa.select(col(PatronageRecord.member_id), col(PatronageRecord.pool), volume.label("volume"))
+        .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.member_business).is_(True))
+        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.pool))
+        .having(volume > 0)
+    )
+
+
+async def _pool_volumes(session: AsyncSession, fiscal_year: int) -> dict[str, tuple[int, int]]:
+    """Per pool: member volume (sum of positive member totals) and non-member volume."""
+    member_volume = _member_volume_query(fiscal_year).subquery()
+    members = (
+        await session.execute(
+            sa.select(member_volume.c.pool, sa.func.sum(member_volume.c.volume)).group_by(member_volume.c.pool)
+        )
+    ).all()
+    nonmembers = (
+        await session.execute(
+            sa.select(col(PatronageRecord.pool), sa.func.sum(col(PatronageRecord.amount_cents)))
+            .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.member_business).is_(False))
+            .group_by(col(PatronageRecord.pool))
+        )
+    ).all()
+    volumes: dict[str, tuple[int, int]] = {pool: (int(v), 0) for pool, v in members}
+    for pool, v in nonmembers:
+        volumes[pool] = (volumes.get(pool, (0, 0))[0], max(int(v), 0))
+    return volumes
+
+
+async def _member_volumes(
+    session: AsyncSession, fiscal_year: int, pools: list[str], notice_date: date
+) -> AsyncIterator[tuple[int, int, str, int, bool]]:
+    """Stream (member_id, member_number, pool, volume, has_consent) without loading every record."""
+    volume = _member_volume_query(fiscal_year).where(col(PatronageRecord.pool).in_(pools)).subquery()
+    consent = (
+        sa.select(col(MemberConsent.id))
+        .where(
+            col(MemberConsent.member_id) == volume.c.member_id,
+            col(MemberConsent.received_on) <= notice_date,
+            sa.or_(col(MemberConsent.revoked_on).is_(None), col(MemberConsent.revoked_on) > notice_date),
+        )
+        .exists()
+    )
+    query = (
+        sa.select(volume.c.member_id, col(Member.member_number), volume.c.pool, volume.c.volume, consent)
+        .join(Member, col(Member.id) == volume.c.member_id)
+        .order_by(col(Member.member_number), volume.c.pool)
+    )
+    stream = await session.stream(query)
+    async for row in stream:
+        yield int(row[0]), int(row[1]), str(row[2]), int(row[3]), bool(row[4])
+
+
+async def _unpaid_shares(session: AsyncSession, member_ids: list[int]) -> dict[int, int]:
+    """What each member still owes on its membership share (a membership loan)."""
+    if not member_ids:
+        return {}
+    paid = await shares_paid(session, member_ids)
+    pars = dict(
+        (
+            await session.execute(
+                sa.select(col(Member.id), col(Member.share_par_cents)).where(col(Member.id).in_(member_ids))
+            )
+        ).all()
+    )
+    return {mid: max(int(pars[mid]) - paid.get(mid, 0), 0) for mid in member_ids if mid in pars}
+
+
+async def _deficit_carried_into(session: AsyncSession, fiscal_year: int) -> int:
+    """The deficit the latest earlier posted run carried forward (DOMAIN.md §6, default policy)."""
+    result = await session.exec(
+        select(AllocationRun)
+        .where(col(AllocationRun.fiscal_year) < fiscal_year, col(AllocationRun.status) == "posted")
+        .order_by(col(AllocationRun.fiscal_year).desc())
+        .limit(1)
+    )
+    previous = result.one_or_none()
+    if previous is None or previous.totals is None:
+        return 0
+    return int(previous.totals.get("deficit_carried_forward_cents", 0))
+
+
+def totals_json(result: AllocationResult[int]) -> dict[str, Any]:
+    """The run's totals as stored (and shown): every figure reconciliation needs."""
+    t = result.totals
+    return {
+        "net_margin_cents": t.net_margin_cents,
+        "member_share_cents": t.member_share_cents,
+        "nonmember_share_cents": t.nonmember_share_cents,
+        "unattributed_cents": t.unattributed_cents,
+        "funds": [{"name": f.name, "amount_cents": f.amount_cents, "indivisible": f.indivisible} for f in t.funds],
+        "distributable_cents": t.distributable_cents,
+        "allocated_cents": t.allocated_cents,
+        "cash_cents": t.cash_cents,
+        "retained_cents": t.retained_cents,
+        "de_minimis_cents": t.de_minimis_cents,
+        "rounding_residue_cents": t.rounding_residue_cents,
+        "unallocated_cents": t.unallocated_cents,
+        "deficit_recovered_cents": t.deficit_recovered_cents,
+        "loss_cents": t.loss_cents,
+        "deficit_carried_forward_cents": t.deficit_carried_forward_cents,
+        "payment_period_end": result.payment_period_end.isoformat(),
+    }

@@ -1,0 +1,260 @@
+"""Delivery and settlement: shortages re-allocated, trade accounts charged, patronage written."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.buying.rules import (
+    AllocationPolicy,
+    Delivered,
+    DeliveryPlan,
+    GroupBuyStatus,
+    OrderStatus,
+    PaymentMode,
+    plan_delivery,
+)
+from domain.buying.service import (
+    GroupBuyView,
+    demands_of,
+    get_group_buy,
+    locked_group_buy,
+    member_audience,
+    visible_group_buy,
+)
+from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.membership.tables import Member
+from domain.notifications import service as notifications
+from domain.patronage import service as patronage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+    from decimal import Decimal
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """Units of one product the supplier delivered."""
+
+    product_id: int
+    delivered_quantity: int
+
+
+def _delivery_errors(lines: Sequence[DeliveryLine], bought: dict[int, int]) -> list[FieldError]:
+    errors: list[FieldError] = []
+    seen: set[int] = set()
+    for i, line in enumerate(lines):
+        field = f"lines[{i}]"
+        if line.product_id in seen:
+            errors.append(FieldError(f"{field}.product_id", "the product appears more than once"))
+        elif line.product_id not in bought:
+            errors.append(FieldError(f"{field}.product_id", "the product is not in this group buy"))
+        elif not 0 <= line.delivered_quantity <= bought[line.product_id]:
+            errors.append(
+                FieldError(
+                    f"{field}.delivered_quantity", f"must be between 0 and the {bought[line.product_id]} units ordered"
+                )
+            )
+        seen.add(line.product_id)
+    missing = sorted(p for p, units in bought.items() if units > 0 and p not in seen)
+    if missing:
+        listed = ", ".join(str(p) for p in missing)
+        errors.append(
+            FieldError("lines", f"every ordered product must be reported (0 if none came); missing: {listed}")
+        )
+    return errors
+
+
+async def record_delivery(
+    session: AsyncSession,
+    group_buy_id: int,
+    lines: Sequence[DeliveryLine],
+    *,
+    now: datetime,
+    fiscal_year_start_month: int,
+    only_supplier_id: int | None = None,
+) -> GroupBuyView:
+    """The supplier (or staff) reports what came; shortages are re-allocated and the buy is settled.
+
+    Runs once: a second report is a 409 and charges nobody twice. Members pay for delivered
+    units at the tier frozen at close, charged to their trade accounts; each member purchase
+    becomes patronage (one record per pool).
+    """
+    await visible_group_buy(session, group_buy_id, only_supplier_id)
+    group_buy = await locked_group_buy(session, group_buy_id)
+    status = GroupBuyStatus(group_buy.status)
+    if status in {GroupBuyStatus.DELIVERED, GroupBuyStatus.SETTLED}:
+        raise ConflictError(f"the delivery of group buy {group_buy_id} was already recorded")
+    if status is not GroupBuyStatus.ORDERED:
+        raise ConflictError(f"group buy {group_buy_id} is {status}; only an ordered buy can be delivered")
+    if group_buy.payment_mode != PaymentMode.ACCOUNT:
+        raise ConflictError("card settlement is not available yet")
+    items = {
+        i.product_id: i
+        for i in (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy_id))).all()
+    }
+    if errors := _delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
+        raise InvalidInputError("the delivery is not valid", errors)
+    delivered = {line.product_id: line.delivered_quantity for line in lines}
+    plan = await _plan_delivery(session, group_buy, items, delivered)
+    await _write_delivery(session, group_buy_id, plan, delivered)
+    group_buy.status = GroupBuyStatus.DELIVERED.value
+    group_buy.delivered_at = now
+    await _settle(session, group_buy, plan, now=now, fiscal_year_start_month=fiscal_year_start_month)
+    session.add(group_buy)
+    await session.flush()
+    return await get_group_buy(session, group_buy_id)
+
+
+async def _plan_delivery(
+    session: AsyncSession, group_buy: GroupBuy, items: dict[int, GroupBuyItem], delivered: dict[int, int]
+) -> DeliveryPlan:
+    policy = AllocationPolicy(group_buy.allocation_policy)
+    rows = (
+        await session.execute(
+            sa.select(col(OrderLine.product_id), col(OrderLine.order_id), col(OrderLine.allocated_quantity))
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .where(col(OrderLine.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
+            .order_by(col(OrderLine.product_id), col(BuyOrder.placed_seq), col(BuyOrder.id))
+        )
+    ).all()
+    allocations: dict[int, dict[int, int]] = defaultdict(dict)
+    for product_id, order_id, allocated in rows:
+        allocations[product_id][order_id] = allocated or 0
+    demands = await demands_of(session, group_buy.id or 0) if policy is AllocationPolicy.FIRST_COME else {}
+    products = []
+    for product_id, item in sorted(items.items(), key=lambda kv: kv[1].position):
+        by_order = {d.member_key: d.increments for d in demands.get(product_id, [])}
+        products.append(
+            Delivered(
+                product_id=product_id,
+                pool=item.pool,
+                unit_price_cents=item.unit_price_cents or 0,
+                markup_rate=_markup(item),
+                delivered=delivered.get(product_id, 0),
+                allocations=allocations.get(product_id, {}),
+                increments=by_order if policy is AllocationPolicy.FIRST_COME else None,
+            )
+        )
+    return plan_delivery(products, policy)
+
+
+def _markup(item: GroupBuyItem) -> Decimal:
+    assert item.markup_rate is not None  # noqa: S101 - frozen at close
+    return item.markup_rate
+
+
+async def _write_delivery(
+    session: AsyncSession, group_buy_id: int, plan: DeliveryPlan, delivered: dict[int, int]
+) -> None:
+    if plan.lines:
+        rows = await session.execute(
+            sa.select(col(OrderLine.order_id), col(OrderLine.product_id), col(OrderLine.id)).where(
+                col(OrderLine.group_buy_id) == group_buy_id
+            )
+        )
+        ids = {(order_id, product_id): line_id for order_id, product_id, line_id in rows.all()}
+        await session.execute(
+            sa.update(OrderLine),
+            [
+                {
+                    "id": ids[ln.order_key, ln.product_id],
+                    "delivered_quantity": ln.delivered,
+                    "total_cents": ln.total_cents,
+                }
+                for ln in plan.lines
+            ],
+        )
+    for product_id, units in delivered.items():
+        await session.execute(
+            sa.update(GroupBuyItem)
+            .where(col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.product_id) == product_id)
+            .values(delivered_quantity=units)
+        )
+    await session.execute(
+        sa.update(GroupBuyItem)
+        .where(col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.delivered_quantity).is_(None))
+        .values(delivered_quantity=0)
+    )
+
+
+async def _settle(
+    session: AsyncSession, group_buy: GroupBuy, plan: DeliveryPlan, *, now: datetime, fiscal_year_start_month: int
+) -> None:
+    """Charge each member's trade account, write patronage, and tell members about shortages and charges."""
+    orders = {
+        o.id: o
+        for o in (
+            await session.exec(
+                select(BuyOrder).where(
+                    col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value
+                )
+            )
+        ).all()
+        if o.id is not None
+    }
+    members = {
+        m.id: m
+        for m in (
+            await session.exec(select(Member).where(col(Member.id).in_(sorted({o.member_id for o in orders.values()}))))
+        ).all()
+    }
+    charged = sorted(key for key, cents in plan.charges.items() if cents > 0)
+    # Lock every account this settlement touches up front, in id order, so that it never
+    # deadlocks with payments or other settlements touching the same accounts.
+    account_ids = [await ledger.account_id(session, chart.member_trade(orders[key].member_id)) for key in charged]
+    await ledger.lock_accounts(session, [*account_ids, await ledger.account_id(session, chart.SALES)])
+    for key in charged:
+        member_id = orders[key].member_id
+        await ledger.transfer(
+            session,
+            debit=chart.member_trade(member_id),
+            credit=chart.SALES,
+            amount_cents=plan.charges[key],
+            kind="group_buy_charge",
+            idempotency_key=f"settle:{group_buy.id}:{member_id}",
+            occurred_at=now,
+            memo=f"group buy {group_buy.id}: {group_buy.title}"[:500],
+        )
+    await patronage.record_purchases(
+        session,
+        [
+            patronage.Purchase(members[orders[key].member_id], pool, cents, now, group_buy.id or 0)
+            for (key, pool), cents in sorted(plan.patronage.items())
+        ],
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
+    await session.execute(
+        sa.update(BuyOrder)
+        .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
+        .values(status=OrderStatus.SETTLED.value, updated_at=now)
+    )
+    for key, order in sorted(orders.items()):
+        data = {"group_buy_id": str(group_buy.id), "order_id": str(key)}
+        if plan.shortages.get(key, 0) > 0:
+            await notifications.record(
+                session,
+                event="order.shortage",
+                audience=member_audience(order.member_id),
+                data={**data, "short_units": plan.shortages[key]},
+                business_key=f"group_buy:{group_buy.id}:shortage:{key}",
+            )
+        await notifications.record(
+            session,
+            event="order.settled",
+            audience=member_audience(order.member_id),
+            data={**data, "charged_cents": plan.charges.get(key, 0)},
+            business_key=f"group_buy:{group_buy.id}:settled:{key}",
+        )
+    group_buy.status = GroupBuyStatus.SETTLED.value
+    group_buy.settled_at = now

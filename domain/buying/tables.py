@@ -1,0 +1,158 @@
+"""Group buys, their items, members' orders, order lines and the increments behind them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+# Every order change takes the next number: the queue position of first_come and the tie-breaker of pro_rata.
+ORDER_CHANGE_SEQ = sa.Sequence("order_change_seq", metadata=SQLModel.metadata)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class GroupBuy(SQLModel, table=True):
+    """One supplier, a set of products, a deadline; the state machine of DOMAIN.md section 2."""
+
+    __tablename__ = "group_buy"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('scheduled','open','closing','ordered','delivered','settled','cancelled')", name="status"
+        ),
+        sa.CheckConstraint("on_minimum_missed IN ('cancel','proceed','extend','hold')", name="on_minimum_missed"),
+        sa.CheckConstraint("allocation_policy IN ('pro_rata','first_come')", name="allocation_policy"),
+        sa.CheckConstraint("payment_mode IN ('account','card')", name="payment_mode"),
+        sa.CheckConstraint("opens_at < closes_at", name="opens_before_closing"),
+        sa.CheckConstraint("min_value_cents IS NULL OR min_value_cents >= 0", name="min_value_not_negative"),
+        sa.CheckConstraint("extend_hours BETWEEN 1 AND 8760", name="extend_hours"),
+        sa.Index("ix_group_buy_status_opens_at", "status", "opens_at"),
+        sa.Index("ix_group_buy_status_closes_at", "status", "closes_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    supplier_id: int = Field(sa_type=sa.BigInteger, foreign_key="supplier.id", index=True)
+    title: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    opens_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    closes_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    min_value_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    on_minimum_missed: str = Field(default="cancel", max_length=16)
+    extend_hours: int = Field(default=24)
+    extended: bool = Field(default=False)
+    held: bool = Field(default=False)
+    minimum_met: bool | None = Field(default=None)
+    allocation_policy: str = Field(default="pro_rata", max_length=16)
+    payment_mode: str = Field(default="account", max_length=16)
+    supplier_value_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    status_reason: str = Field(default="", max_length=500)
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+    closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    settled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    cancelled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class GroupBuyItem(SQLModel, table=True):
+    """A product of a group buy; case size and pool are copied at creation, prices and cases frozen at close."""
+
+    __tablename__ = "group_buy_item"
+    __table_args__ = (
+        sa.CheckConstraint("case_size >= 1", name="case_size_positive"),
+        sa.CheckConstraint(
+            "delivered_quantity IS NULL OR delivered_quantity <= bought_quantity", name="delivered_at_most_bought"
+        ),
+    )
+
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", primary_key=True)
+    product_id: int = Field(sa_type=sa.BigInteger, foreign_key="product.id", primary_key=True, index=True)
+    position: int
+    case_size: int
+    pool: str = Field(max_length=50)
+    price_version_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="product_price_version.id")
+    unit_price_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    markup_rate: Decimal | None = Field(default=None, sa_type=sa.Numeric(12, 6))
+    quantity: int | None = Field(default=None)
+    flex_quantity: int | None = Field(default=None)
+    cases: int | None = Field(default=None)
+    bought_quantity: int | None = Field(default=None)
+    delivered_quantity: int | None = Field(default=None)
+
+
+class BuyOrder(SQLModel, table=True):
+    """A member's one order in a group buy."""
+
+    __tablename__ = "buy_order"
+    __table_args__ = (
+        sa.UniqueConstraint("group_buy_id", "member_id", name="uq_buy_order_group_buy_member"),
+        sa.CheckConstraint("status IN ('open','allocated','settled','cancelled')", name="status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id")
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    status: str = Field(default="open", max_length=16)
+    placed_seq: int = Field(sa_type=sa.BigInteger)
+    placed_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+    updated_at: datetime = Field(
+        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+
+
+class OrderLine(SQLModel, table=True):
+    """One product of an order: current firm quantity and flex (the sums of its increments), then the outcome."""
+
+    __tablename__ = "order_line"
+    __table_args__ = (
+        sa.UniqueConstraint("order_id", "product_id", name="uq_order_line_order_product"),
+        sa.CheckConstraint("quantity >= 0 AND flex_quantity >= 0", name="quantities_not_negative"),
+        sa.CheckConstraint(
+            "allocated_quantity IS NULL OR allocated_quantity BETWEEN 0 AND quantity + flex_quantity",
+            name="allocation_bounded",
+        ),
+        sa.CheckConstraint(
+            "delivered_quantity IS NULL OR delivered_quantity BETWEEN 0 AND allocated_quantity",
+            name="delivery_bounded",
+        ),
+        sa.Index("ix_order_line_group_buy_product", "group_buy_id", "product_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    order_id: int = Field(sa_type=sa.BigInteger, foreign_key="buy_order.id")
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id")
+    product_id: int = Field(sa_type=sa.BigInteger, foreign_key="product.id")
+    quantity: int = Field(default=0)
+    flex_quantity: int = Field(default=0)
+    allocated_quantity: int | None = Field(default=None)
+    delivered_quantity: int | None = Field(default=None)
+    unit_price_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    total_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class OrderIncrement(SQLModel, table=True):
+    """Units added to a line at one change (`at_seq`, `created_at`); decreases eat the newest first."""
+
+    __tablename__ = "order_increment"
+    __table_args__ = (
+        sa.UniqueConstraint("order_line_id", "at_seq", name="uq_order_increment_line_seq"),
+        sa.CheckConstraint(
+            "quantity >= 0 AND flex_quantity >= 0 AND quantity + flex_quantity > 0", name="units_positive"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    order_line_id: int = Field(sa_type=sa.BigInteger, foreign_key="order_line.id")
+    at_seq: int = Field(sa_type=sa.BigInteger)
+    quantity: int
+    flex_quantity: int
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Catalog: suppliers, their products, and versioned prices (tiers and markup)."""

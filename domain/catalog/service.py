@@ -1,0 +1,273 @@
+"""Catalog use cases: suppliers, products, and price changes as new versions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.buying.rules import Tier, tier_errors
+from domain.catalog.rules import markup_errors, pool_errors
+from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
+from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from decimal import Decimal
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    """One price version of a product: its id, number, markup and tiers (lowest min_quantity first)."""
+
+    version_id: int
+    version: int
+    markup_rate: Decimal
+    tiers: tuple[Tier, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProductView:
+    """A product with its current prices."""
+
+    product: Product
+    prices: Prices
+
+
+# --- suppliers -----------------------------------------------------------------------
+
+
+async def create_supplier(session: AsyncSession, *, name: str, email: str) -> Supplier:
+    """Register a supplier."""
+    supplier = Supplier(name=name.strip(), email=email.strip().lower())
+    session.add(supplier)
+    await session.flush()
+    return supplier
+
+
+async def get_supplier(session: AsyncSession, supplier_id: int, *, only_supplier_id: int | None = None) -> Supplier:
+    """The supplier, or 404 (also for a supplier's users asking about another supplier)."""
+    supplier = await session.get(Supplier, supplier_id)
+    if supplier is None or (only_supplier_id is not None and supplier_id != only_supplier_id):
+        raise NotFoundError(f"supplier {supplier_id} not found")
+    return supplier
+
+
+async def supplier_page(
+    session: AsyncSession, *, after_id: int, limit: int, only_supplier_id: int | None = None
+) -> list[Supplier]:
+    """Suppliers in id order after a cursor; a supplier's users see only their own."""
+    query = select(Supplier).where(col(Supplier.id) > after_id).order_by(col(Supplier.id)).limit(limit)
+    if only_supplier_id is not None:
+        query = query.where(col(Supplier.id) == only_supplier_id)
+    return list((await session.exec(query)).all())
+
+
+# --- products ------------------------------------------------------------------------
+
+
+def _price_errors(tiers: Sequence[Tier], markup_rate: Decimal) -> list[FieldError]:
+    return [*tier_errors(tiers), *markup_errors(markup_rate)]
+
+
+@dataclass(frozen=True, slots=True)
+class NewProduct:
+    """What a new product needs (DOMAIN.md section 2: case size, pool, markup, tiers)."""
+
+    supplier_id: int
+    sku: str
+    name: str
+    unit: str
+    case_size: int
+    pool: str
+    markup_rate: Decimal
+    tiers: tuple[Tier, ...]
+
+
+async def create_product(
+    session: AsyncSession, new: NewProduct, *, actor: int, only_supplier_id: int | None = None
+) -> ProductView:
+    """Add a product with its first price version; a SKU is unique per supplier (409)."""
+    if only_supplier_id is not None and new.supplier_id != only_supplier_id:
+        raise ForbiddenError("a supplier may add products to its own catalog only")
+    errors = [*pool_errors(new.pool), *_price_errors(new.tiers, new.markup_rate)]
+    if new.case_size < 1:
+        errors.append(FieldError("case_size", "must be at least 1"))
+    if await session.get(Supplier, new.supplier_id) is None:
+        errors.append(FieldError("supplier_id", f"no supplier {new.supplier_id}"))
+    if errors:
+        raise InvalidInputError("the product is not valid", errors)
+    product_id = (
+        await session.execute(
+            insert(Product)
+            .values(
+                supplier_id=new.supplier_id,
+                sku=new.sku,
+                name=new.name,
+                unit=new.unit,
+                case_size=new.case_size,
+                pool=new.pool,
+            )
+            .on_conflict_do_nothing(constraint="uq_product_supplier_sku")
+            .returning(col(Product.id))
+        )
+    ).scalar_one_or_none()
+    if product_id is None:
+        raise ConflictError(f"supplier {new.supplier_id} already has a product with SKU {new.sku}")
+    prices = await _add_version(session, product_id, 1, new.markup_rate, new.tiers, actor)
+    product = await session.get(Product, product_id)
+    assert product is not None  # noqa: S101 - inserted just above
+    return ProductView(product, prices)
+
+
+async def _add_version(
+    session: AsyncSession, product_id: int, version: int, markup_rate: Decimal, tiers: Sequence[Tier], actor: int
+) -> Prices:
+    version_id = (
+        await session.execute(
+            sa.insert(ProductPriceVersion)
+            .values(product_id=product_id, version=version, markup_rate=markup_rate, created_by=actor)
+            .returning(col(ProductPriceVersion.id))
+        )
+    ).scalar_one()
+    await session.execute(
+        sa.insert(ProductPriceTier),
+        [
+            {"price_version_id": version_id, "min_quantity": t.min_quantity, "unit_price_cents": t.unit_price_cents}
+            for t in tiers
+        ],
+    )
+    return Prices(version_id, version, markup_rate, tuple(tiers))
+
+
+async def change_prices(
+    session: AsyncSession,
+    product_id: int,
+    *,
+    tiers: Sequence[Tier],
+    markup_rate: Decimal | None,
+    actor: int,
+    only_supplier_id: int | None = None,
+) -> ProductView:
+    """New tiers (and markup, if given) as a new version; the same prices again change nothing.
+
+    Open group buys show the new prices at once; closed ones keep the version they froze.
+    """
+    product = (await session.exec(select(Product).where(col(Product.id) == product_id).with_for_update())).one_or_none()
+    if product is None or (only_supplier_id is not None and product.supplier_id != only_supplier_id):
+        raise NotFoundError(f"product {product_id} not found")
+    await session.refresh(product)
+    current = (await prices_of(session, [product_id]))[product_id]
+    markup = current.markup_rate if markup_rate is None else markup_rate
+    if errors := _price_errors(tiers, markup):
+        raise InvalidInputError("the prices are not valid", errors)
+    if tuple(tiers) == current.tiers and markup == current.markup_rate:
+        return ProductView(product, current)
+    prices = await _add_version(session, product_id, product.price_version + 1, markup, tiers, actor)
+    product.price_version = prices.version
+    session.add(product)
+    await session.flush()
+    return ProductView(product, prices)
+
+
+async def prices_of(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Prices]:
+    """The current price version of each product, in two queries."""
+    if not product_ids:
+        return {}
+    rows = (
+        await session.execute(
+            sa.select(
+                col(ProductPriceVersion.product_id),
+                col(ProductPriceVersion.id),
+                col(ProductPriceVersion.version),
+                col(ProductPriceVersion.markup_rate),
+            )
+            .join(
+                Product,
+                sa.and_(
+                    col(Product.id) == col(ProductPriceVersion.product_id),
+                    col(Product.price_version) == col(ProductPriceVersion.version),
+                ),
+            )
+            .where(col(Product.id).in_(list(product_ids)))
+        )
+    ).all()
+    tiers = await tiers_of(session, [r[1] for r in rows])
+    return {r[0]: Prices(r[1], r[2], r[3], tiers.get(r[1], ())) for r in rows}
+
+
+async def versions_by_id(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, Prices]:
+    """Price versions by id (frozen by closed group buys)."""
+    if not version_ids:
+        return {}
+    rows = (
+        await session.execute(
+            sa.select(
+                col(ProductPriceVersion.id), col(ProductPriceVersion.version), col(ProductPriceVersion.markup_rate)
+            ).where(col(ProductPriceVersion.id).in_(list(version_ids)))
+        )
+    ).all()
+    tiers = await tiers_of(session, [r[0] for r in rows])
+    return {r[0]: Prices(r[0], r[1], r[2], tiers.get(r[0], ())) for r in rows}
+
+
+async def tiers_of(session: AsyncSession, version_ids: Sequence[int]) -> dict[int, tuple[Tier, ...]]:
+    """The tiers of each price version, lowest min_quantity first."""
+    if not version_ids:
+        return {}
+    rows = (
+        await session.execute(
+            sa.select(
+                col(ProductPriceTier.price_version_id),
+                col(ProductPriceTier.min_quantity),
+                col(ProductPriceTier.unit_price_cents),
+            )
+            .where(col(ProductPriceTier.price_version_id).in_(list(version_ids)))
+            .order_by(col(ProductPriceTier.price_version_id), col(ProductPriceTier.min_quantity))
+        )
+    ).all()
+    out: dict[int, list[Tier]] = defaultdict(list)
+    for version_id, min_quantity, price in rows:
+        out[version_id].append(Tier(min_quantity, price))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+async def get_product(session: AsyncSession, product_id: int, *, only_supplier_id: int | None = None) -> ProductView:
+    """The product with its current prices, or 404 (a supplier sees only its own)."""
+    product = await session.get(Product, product_id)
+    if product is None or (only_supplier_id is not None and product.supplier_id != only_supplier_id):
+        raise NotFoundError(f"product {product_id} not found")
+    return ProductView(product, (await prices_of(session, [product_id]))[product_id])
+
+
+async def product_page(
+    session: AsyncSession,
+    *,
+    after_id: int,
+    limit: int,
+    supplier_id: int | None = None,
+    only_supplier_id: int | None = None,
+) -> list[ProductView]:
+    """Products in id order after a cursor, optionally of one supplier; a supplier sees only its own."""
+    query = select(Product).where(col(Product.id) > after_id).order_by(col(Product.id)).limit(limit)
+    if supplier_id is not None:
+        query = query.where(col(Product.supplier_id) == supplier_id)
+    if only_supplier_id is not None:
+        query = query.where(col(Product.supplier_id) == only_supplier_id)
+    products = list((await session.exec(query)).all())
+    prices = await prices_of(session, [p.id for p in products if p.id is not None])
+    return [ProductView(p, prices[p.id]) for p in products if p.id is not None]
+
+
+async def products_by_id(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Product]:
+    """Products by id (missing ids are simply absent)."""
+    if not product_ids:
+        return {}
+    rows = (await session.exec(select(Product).where(col(Product.id).in_(list(product_ids))))).all()
+    return {p.id: p for p in rows if p.id is not None}

@@ -1,0 +1,526 @@
+"""Equity redemption use cases: redemption runs (FIFO revolving fund, percentage) and special redemptions.
+
+DOMAIN.md section 4. The rules (budget, methods, present value, set-off) are the pure
+functions of :mod:`domain.equity.rules`; this module loads lot balances from the
+ledger, stores what the rules decided, and posts it.
+
+Locking, in one order so concurrent writers never deadlock: the run's row, then the
+members' rows in id order, then the equity lots' rows in id order, then every ledger
+account the change touches in id order. Lots and members are locked ``FOR NO KEY
+UPDATE``, which rows inserted with a foreign key to them (lines, payouts, accounts)
+do not wait for; approval takes ``FOR KEY SHARE`` on its members up front, which is
+the lock its payouts would otherwise take late, behind a member's exit holding the
+member and waiting for the payables account.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.equity import rules
+from domain.equity.tables import (
+    EquityLot,
+    RedemptionLine,
+    RedemptionRun,
+    SpecialRedemption,
+    SpecialRedemptionLine,
+)
+from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.ledger.rules import PostingLine, Side
+from domain.ledger.tables import Posting
+from domain.membership import service as membership
+from domain.membership.tables import Member
+from domain.payments.service import create_payout
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+DEFAULT_REVOLVING_YEARS = 7
+"""Years from a lot's fiscal year to its normal revolvement [policy]."""
+RATE_PLACES = 6
+"""Rates are stored as NUMERIC(9, 6)."""
+
+
+class Method(enum.StrEnum):
+    """How a run spends its budget (DOMAIN.md section 4)."""
+
+    FIFO = "fifo"
+    PERCENTAGE = "percentage"
+
+
+class RunStatus(enum.StrEnum):
+    """A run is computed when it is created and posted at most once."""
+
+    COMPUTED = "computed"
+    POSTED = "posted"
+
+
+class Reason(enum.StrEnum):
+    """Why a member's equity is redeemed before its time."""
+
+    DEATH = "death"
+    RETIREMENT = "retirement"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetInputs:
+    """The figures that cap the board's budget: cash above its minimum and the equity ratio."""
+
+    cash_available_cents: int
+    minimum_cash_cents: int
+    equity_cents: int
+    assets_cents: int
+    equity_ratio_floor: Decimal
+
+
+BUDGET_FIELDS = ("cash_available_cents", "minimum_cash_cents", "equity_cents", "assets_cents", "equity_ratio_floor")
+
+
+def budget_inputs(
+    *,
+    cash_available_cents: int | None,
+    minimum_cash_cents: int | None,
+    equity_cents: int | None,
+    assets_cents: int | None,
+    equity_ratio_floor: Decimal | None,
+) -> BudgetInputs | None:
+    """All five caps, or none (the board's budget alone); some but not all is a 400."""
+    given = {
+        "cash_available_cents": cash_available_cents,
+        "minimum_cash_cents": minimum_cash_cents,
+        "equity_cents": equity_cents,
+        "assets_cents": assets_cents,
+        "equity_ratio_floor": equity_ratio_floor,
+    }
+    missing = [name for name in BUDGET_FIELDS if given[name] is None]
+    if len(missing) == len(BUDGET_FIELDS):
+        return None
+    errors = [FieldError(name, "give all five budget figures, or none") for name in missing]
+    if equity_ratio_floor is not None:
+        errors += _rate_errors(equity_ratio_floor, "equity_ratio_floor", below_one=True)
+    if errors:
+        raise InvalidInputError("the budget figures are not usable", errors)
+    assert cash_available_cents is not None  # noqa: S101 - none is missing
+    assert minimum_cash_cents is not None  # noqa: S101
+    assert equity_cents is not None  # noqa: S101
+    assert assets_cents is not None  # noqa: S101
+    assert equity_ratio_floor is not None  # noqa: S101
+    return BudgetInputs(cash_available_cents, minimum_cash_cents, equity_cents, assets_cents, equity_ratio_floor)
+
+
+def _rate_errors(rate: Decimal, field: str, *, below_one: bool) -> list[FieldError]:
+    upper = "below 1" if below_one else "at most 1"
+    message = f"must be a decimal rate from 0, {upper}, with at most {RATE_PLACES} decimals"
+    if not rate.is_finite() or rate < 0 or rate > 1 or (below_one and rate == 1):
+        return [FieldError(field, message)]
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        return [FieldError(field, message)]
+    return []
+
+
+# --- lot balances --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LotBalance:
+    """An equity lot with its face (credits) and redemptions (debits) from the ledger."""
+
+    lot_id: int
+    member_id: int
+    member_number: int
+    fiscal_year: int
+    qualified: bool
+    account_id: int
+    face_cents: int
+    redeemed_cents: int
+
+    @property
+    def outstanding_cents(self) -> int:
+        """What is still to be redeemed."""
+        return self.face_cents - self.redeemed_cents
+
+    def as_rule_lot(self) -> rules.EquityLot[int]:
+        """The lot as the pure rules see it, keyed by its id."""
+        return rules.EquityLot(
+            self.lot_id, self.member_number, self.fiscal_year, self.qualified, self.face_cents, self.redeemed_cents
+        )
+
+
+async def _lot_balances(
+    session: AsyncSession,
+    *,
+    lot_ids: Sequence[int] | None = None,
+    member_id: int | None = None,
+    up_to_year: int | None = None,
+) -> list[LotBalance]:
+    """Lots with something outstanding, in id order; summed in the database, one row per lot."""
+    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    query = (
+        sa.select(
+            col(EquityLot.id),
+            col(EquityLot.member_id),
+            col(Member.member_number),
+            col(EquityLot.fiscal_year),
+            col(EquityLot.qualified),
+            col(EquityLot.account_id),
+            credits,
+            debits,
+        )
+        .join(Member, col(Member.id) == col(EquityLot.member_id))
+        .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+        .group_by(col(EquityLot.id), col(Member.member_number))
+        .having(credits > debits)
+        .order_by(col(EquityLot.id))
+    )
+    if lot_ids is not None:
+        query = query.where(col(EquityLot.id).in_(lot_ids))
+    if member_id is not None:
+        query = query.where(col(EquityLot.member_id) == member_id)
+    if up_to_year is not None:
+        query = query.where(col(EquityLot.fiscal_year) <= up_to_year)
+    rows = (await session.execute(query)).all()
+    return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
+
+
+async def _lock_lots(session: AsyncSession, where: sa.ColumnElement[bool]) -> None:
+    """Lock the lots' rows in id order: no one else redeems them until we commit."""
+    await session.execute(
+        sa.select(col(EquityLot.id)).where(where).order_by(col(EquityLot.id)).with_for_update(key_share=True)
+    )
+
+
+async def _lock_member(session: AsyncSession, member_id: int) -> None:
+    """Lock the member's row for a change of its capital (404 for an unknown member)."""
+    found = (
+        await session.execute(
+            sa.select(col(Member.id)).where(col(Member.id) == member_id).with_for_update(key_share=True)
+        )
+    ).scalar_one_or_none()
+    if found is None:
+        raise NotFoundError(f"member {member_id} not found")
+
+
+# --- redemption runs -----------------------------------------------------------
+
+
+async def compute_run(
+    session: AsyncSession,
+    *,
+    method: Method,
+    board_budget_cents: int,
+    as_of: date,
+    inputs: BudgetInputs | None,
+) -> RedemptionRun:
+    """Decide what each lot gives up, within the budget, from the lots outstanding now.
+
+    Lots of fiscal years up to ``as_of``'s year take part, former members' too. The
+    budget is the board's, capped by cash and the equity-ratio rule when those are given.
+    Nothing is posted until the run is approved.
+    """
+    if inputs is None:
+        budget = board_budget_cents
+    else:
+        budget = rules.redemption_budget(
+            board_budget_cents,
+            inputs.cash_available_cents,
+            inputs.minimum_cash_cents,
+            inputs.equity_cents,
+            inputs.assets_cents,
+            inputs.equity_ratio_floor,
+        )
+    lots = await _lot_balances(session, up_to_year=as_of.year)
+    rule_lots = [lot.as_rule_lot() for lot in lots]  # id order: the stable order for ties
+    spend = rules.fifo_redemption if method is Method.FIFO else rules.percentage_redemption
+    parts = spend(rule_lots, budget)
+    by_id = {lot.lot_id: lot for lot in lots}
+    run = RedemptionRun(
+        method=method.value,
+        status=RunStatus.COMPUTED.value,
+        as_of=as_of,
+        board_budget_cents=board_budget_cents,
+        cash_available_cents=inputs.cash_available_cents if inputs else None,
+        minimum_cash_cents=inputs.minimum_cash_cents if inputs else None,
+        equity_cents=inputs.equity_cents if inputs else None,
+        assets_cents=inputs.assets_cents if inputs else None,
+        equity_ratio_floor=inputs.equity_ratio_floor if inputs else None,
+        budget_cents=budget,
+        outstanding_cents=sum(lot.outstanding_cents for lot in lots),
+        redeemed_cents=sum(amount for _, amount in parts),
+        line_count=len(parts),
+        member_count=len({by_id[lot_id].member_id for lot_id, _ in parts}),
+    )
+    session.add(run)
+    await session.flush()
+    if parts:
+        await session.execute(
+            sa.insert(RedemptionLine),
+            [
+                {
+                    "run_id": run.id,
+                    "lot_id": lot_id,
+                    "member_id": by_id[lot_id].member_id,
+                    "member_number": by_id[lot_id].member_number,
+                    "fiscal_year": by_id[lot_id].fiscal_year,
+                    "qualified": by_id[lot_id].qualified,
+                    "amount_cents": amount,
+                }
+                for lot_id, amount in parts
+            ],
+        )
+    return run
+
+
+async def get_run(session: AsyncSession, run_id: int) -> RedemptionRun:
+    """The run, or 404."""
+    run = await session.get(RedemptionRun, run_id)
+    if run is None:
+        raise NotFoundError(f"redemption run {run_id} not found")
+    return run
+
+
+async def run_lines(session: AsyncSession, run_id: int, *, after_id: int, limit: int) -> list[RedemptionLine]:
+    """A page of the run's lines in the order the rule gave them (404 for an unknown run)."""
+    await get_run(session, run_id)
+    result = await session.exec(
+        select(RedemptionLine)
+        .where(col(RedemptionLine.run_id) == run_id, col(RedemptionLine.id) > after_id)
+        .order_by(col(RedemptionLine.id))
+        .limit(limit)
+    )
+    return list(result.all())
+
+
+async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> RedemptionRun:
+    """Post the run once: each line debits its lot, each member gets one pending payout.
+
+    Approving a posted run changes nothing and answers it. The lots are checked
+    again under lock: if one has less outstanding than its line (redeemed since the
+    run was computed), nothing is posted and the answer is 409: compute a new run.
+    """
+    run = (
+        await session.exec(
+            select(RedemptionRun)
+            .where(col(RedemptionRun.id) == run_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one_or_none()
+    if run is None:
+        raise NotFoundError(f"redemption run {run_id} not found")
+    if run.status == RunStatus.POSTED.value:
+        return run
+    lines = list(
+        (
+            await session.exec(
+                select(RedemptionLine).where(col(RedemptionLine.run_id) == run_id).order_by(col(RedemptionLine.id))
+            )
+        ).all()
+    )
+    member_ids = sorted({line.member_id for line in lines})
+    await session.execute(
+        sa.select(col(Member.id))
+        .where(col(Member.id).in_(member_ids))
+        .order_by(col(Member.id))
+        .with_for_update(read=True, key_share=True)
+    )
+    lot_ids = [line.lot_id for line in lines]
+    await _lock_lots(session, col(EquityLot.id).in_(lot_ids))
+    lots = {lot.lot_id: lot for lot in await _lot_balances(session, lot_ids=lot_ids)}
+    stale = [
+        line for line in lines if line.lot_id not in lots or lots[line.lot_id].outstanding_cents < line.amount_cents
+    ]
+    if stale:
+        years = sorted({line.fiscal_year for line in stale})
+        raise ConflictError(
+            f"{len(stale)} lot(s) (fiscal years {', '.join(map(str, years))}) have less outstanding than this run"
+            " redeems from them; they were redeemed since it was computed. Compute a new run."
+        )
+    payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
+    await ledger.lock_accounts(session, [payable, *(lot.account_id for lot in lots.values())])
+    for line in lines:
+        await ledger.post_entry(
+            session,
+            kind="equity_redemption",
+            idempotency_key=f"redemption:{run_id}:{line.lot_id}",
+            occurred_at=now,
+            lines=[
+                PostingLine(lots[line.lot_id].account_id, Side.DEBIT, line.amount_cents),
+                PostingLine(payable, Side.CREDIT, line.amount_cents),
+            ],
+            memo=f"FY{line.fiscal_year} retained equity redeemed by redemption run {run_id}",
+        )
+    per_member: dict[int, int] = defaultdict(int)
+    for line in lines:
+        per_member[line.member_id] += line.amount_cents
+    for member_id in member_ids:
+        await create_payout(
+            session,
+            member_id=member_id,
+            kind="equity_redemption",
+            amount_cents=per_member[member_id],
+            business_key=f"redemption:{run_id}:{member_id}",
+        )
+    run.status = RunStatus.POSTED.value
+    run.posted_at = now
+    session.add(run)
+    await session.flush()
+    return run
+
+
+# --- special redemption ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialTerms:
+    """What the board decided: why, at what discount rate, under which revolving policy, as of when."""
+
+    reason: Reason
+    discount_rate: Decimal
+    revolving_years: int
+    as_of: date
+
+
+async def special_redemption(
+    session: AsyncSession, member_id: int, terms: SpecialTerms
+) -> tuple[SpecialRedemption, list[SpecialRedemptionLine]]:
+    """Redeem all of a member's outstanding equity now, at present value.
+
+    Each lot is worth ``HALF_UP(outstanding / (1 + r)^n)``, n the years until its
+    normal revolvement; the discount goes to unallocated equity. What the member
+    owes on the trade account is set off first (its own entry); the rest is a
+    pending payout. One per member and ``as_of``: the same terms again answer the
+    stored redemption, other terms are a 409.
+    """
+    if errors := _rate_errors(terms.discount_rate, "discount_rate", below_one=False):
+        raise InvalidInputError("the discount rate is not usable", errors)
+    if terms.revolving_years < 0:
+        raise InvalidInputError("the policy is not usable", [FieldError("revolving_years", "must be at least 0")])
+    await _lock_member(session, member_id)
+    new_id = (
+        await session.execute(
+            insert(SpecialRedemption)
+            .values(
+                member_id=member_id,
+                reason=terms.reason.value,
+                as_of=terms.as_of,
+                discount_rate=terms.discount_rate,
+                revolving_years=terms.revolving_years,
+            )
+            .on_conflict_do_nothing(constraint="uq_special_redemption_member_as_of")
+            .returning(col(SpecialRedemption.id))
+        )
+    ).scalar_one_or_none()
+    if new_id is None:
+        return await _same_special_or_conflict(session, member_id, terms)
+    redemption = await session.get(SpecialRedemption, new_id)
+    assert redemption is not None  # noqa: S101 - inserted just above
+    await _lock_lots(session, col(EquityLot.member_id) == member_id)
+    lots = await _lot_balances(session, member_id=member_id)
+    if not lots:
+        raise ConflictError(f"member {member_id} has no outstanding retained equity to redeem")
+    payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
+    unallocated = await ledger.account_id(session, chart.UNALLOCATED_EQUITY)
+    trade = await ledger.account_id(session, chart.member_trade(member_id))
+    await ledger.lock_accounts(session, [payable, unallocated, trade, *(lot.account_id for lot in lots)])
+    occurred_at = membership.start_of(terms.as_of)
+    key = f"special_redemption:{member_id}:{terms.as_of.isoformat()}"
+    lines = []
+    for lot in lots:
+        years = rules.years_to_revolvement(lot.fiscal_year, terms.revolving_years, terms.as_of.year)
+        present, discount = rules.special_redemption_value(lot.outstanding_cents, terms.discount_rate, years)
+        legs = [PostingLine(lot.account_id, Side.DEBIT, lot.outstanding_cents)]
+        legs += [PostingLine(payable, Side.CREDIT, present)] if present else []
+        legs += [PostingLine(unallocated, Side.CREDIT, discount)] if discount else []
+        await ledger.post_entry(
+            session,
+            kind="special_redemption",
+            idempotency_key=f"{key}:{lot.lot_id}",
+            occurred_at=occurred_at,
+            lines=legs,
+            memo=f"FY{lot.fiscal_year} retained equity redeemed early ({terms.reason.value}), {years} years discounted",
+        )
+        lines.append(
+            SpecialRedemptionLine(
+                special_redemption_id=new_id,
+                lot_id=lot.lot_id,
+                fiscal_year=lot.fiscal_year,
+                qualified=lot.qualified,
+                outstanding_cents=lot.outstanding_cents,
+                years=years,
+                present_value_cents=present,
+                discount_cents=discount,
+            )
+        )
+    present_total = sum(line.present_value_cents for line in lines)
+    owed = await ledger.balance_of(session, chart.member_trade(member_id))
+    set_off, payout = rules.set_off_debt(present_total, owed)
+    if set_off:
+        await ledger.transfer(
+            session,
+            debit=chart.PAYOUTS_PAYABLE,
+            credit=chart.member_trade(member_id),
+            amount_cents=set_off,
+            kind="set_off",
+            idempotency_key=f"{key}:set_off",
+            occurred_at=occurred_at,
+            memo="trade balance set off against the special equity redemption",
+        )
+    if payout:
+        made = await create_payout(
+            session, member_id=member_id, kind="equity_redemption", amount_cents=payout, business_key=key
+        )
+        redemption.payout_id = made.id
+    redemption.outstanding_cents = sum(line.outstanding_cents for line in lines)
+    redemption.present_value_cents = present_total
+    redemption.discount_cents = sum(line.discount_cents for line in lines)
+    redemption.set_off_cents = set_off
+    redemption.payout_cents = payout
+    session.add(redemption)
+    session.add_all(lines)
+    await session.flush()
+    return redemption, sorted(lines, key=lambda line: (line.fiscal_year, line.lot_id))
+
+
+async def _same_special_or_conflict(
+    session: AsyncSession, member_id: int, terms: SpecialTerms
+) -> tuple[SpecialRedemption, list[SpecialRedemptionLine]]:
+    existing = (
+        await session.exec(
+            select(SpecialRedemption).where(
+                col(SpecialRedemption.member_id) == member_id, col(SpecialRedemption.as_of) == terms.as_of
+            )
+        )
+    ).one()
+    stored = (existing.reason, existing.discount_rate, existing.revolving_years)
+    if stored != (terms.reason.value, terms.discount_rate, terms.revolving_years):
+        raise ConflictError(
+            f"member {member_id}'s equity was already redeemed as of {terms.as_of} on other terms"
+            f" ({existing.reason}, rate {existing.discount_rate}, {existing.revolving_years} revolving years)"
+        )
+    return existing, await special_lines(session, existing)
+
+
+async def special_lines(session: AsyncSession, redemption: SpecialRedemption) -> list[SpecialRedemptionLine]:
+    """The lots of a special redemption, oldest first."""
+    result = await session.exec(
+        select(SpecialRedemptionLine)
+        .where(col(SpecialRedemptionLine.special_redemption_id) == redemption.id)
+        .order_by(col(SpecialRedemptionLine.fiscal_year), col(SpecialRedemptionLine.lot_id))
+    )
+    return list(result.all())

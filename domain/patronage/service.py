@@ -1,0 +1,164 @@
+"""Patronage records: written at settlement and by imports, read for statements and year-end.
+
+Records are immutable (a trigger refuses UPDATE and DELETE); a correction is a new record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.buying.rules import fiscal_year_of, is_member_business
+from domain.catalog.rules import pool_errors
+from domain.errors import FieldError, InvalidInputError
+from domain.membership.tables import Member
+from domain.patronage.tables import PatronageRecord
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+MAX_AMOUNT_CENTS = 10**13
+_BATCH = 1000  # rows per INSERT: PostgreSQL takes at most 32767 parameters per statement
+
+
+async def _insert(session: AsyncSession, rows: Sequence[dict[str, Any]], key: str) -> int:
+    """Insert in batches, skipping rows whose `key` exists; the number written."""
+    written = 0
+    for start in range(0, len(rows), _BATCH):
+        result = await session.execute(
+            insert(PatronageRecord)
+            .values(list(rows[start : start + _BATCH]))
+            .on_conflict_do_nothing(index_elements=[key])
+            .returning(col(PatronageRecord.id))
+        )
+        written += len(result.all())
+    return written
+
+
+def _fiscal_year(occurred_at: datetime, start_month: int) -> int:
+    return fiscal_year_of(occurred_at.astimezone(UTC).date(), start_month)
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    """One member purchase to record, as settlement computed it."""
+
+    member: Member
+    pool: str
+    amount_cents: int
+    occurred_at: datetime
+    group_buy_id: int
+
+
+async def record_purchases(
+    session: AsyncSession, purchases: Sequence[Purchase], *, fiscal_year_start_month: int
+) -> int:
+    """Write one record per member purchase and pool; the same purchase again is not written twice.
+
+    Member or non-member business is decided by membership at the purchase date.
+    """
+    if not purchases:
+        return 0
+    rows = [
+        {
+            "member_id": p.member.id,
+            "member_business": is_member_business(p.member.joined_at, p.member.left_at, p.occurred_at),
+            "fiscal_year": _fiscal_year(p.occurred_at, fiscal_year_start_month),
+            "pool": p.pool,
+            "amount_cents": p.amount_cents,
+            "occurred_at": p.occurred_at,
+            "source": "group_buy",
+            "group_buy_id": p.group_buy_id,
+            "source_key": f"group_buy:{p.group_buy_id}:member:{p.member.id}:pool:{p.pool}",
+        }
+        for p in purchases
+    ]
+    return await _insert(session, rows, "source_key")
+
+
+async def page(
+    session: AsyncSession,
+    *,
+    after_id: int,
+    limit: int,
+    member_id: int | None = None,
+    fiscal_year: int | None = None,
+) -> list[PatronageRecord]:
+    """Records in id order after a cursor, optionally of one member and one fiscal year."""
+    query = select(PatronageRecord).where(col(PatronageRecord.id) > after_id)
+    if member_id is not None:
+        query = query.where(col(PatronageRecord.member_id) == member_id)
+    if fiscal_year is not None:
+        query = query.where(col(PatronageRecord.fiscal_year) == fiscal_year)
+    return list((await session.exec(query.order_by(col(PatronageRecord.id)).limit(limit))).all())
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    """A purchase made outside the platform (or before it); no member number = non-member business."""
+
+    external_ref: str
+    member_number: int | None
+    pool: str
+    amount_cents: int
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """How many rows were new and how many had been imported before."""
+
+    imported: int
+    duplicates: int
+
+
+async def import_records(
+    session: AsyncSession, rows: Sequence[ImportRow], *, fiscal_year_start_month: int
+) -> ImportResult:
+    """Import history, idempotent by external_ref; any bad row refuses the whole batch (400 listing each)."""
+    numbers = sorted({r.member_number for r in rows if r.member_number is not None})
+    members = {
+        m.member_number: m
+        for m in (await session.exec(select(Member).where(col(Member.member_number).in_(numbers)))).all()
+    }
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        field = f"records[{i}]"
+        if row.external_ref in seen:
+            errors.append(FieldError(f"{field}.external_ref", "appears more than once in this import"))
+        seen.add(row.external_ref)
+        if row.member_number is not None and row.member_number not in members:
+            errors.append(FieldError(f"{field}.member_number", f"no member number {row.member_number}"))
+        errors.extend(pool_errors(row.pool, f"{field}.pool"))
+        if row.amount_cents == 0 or abs(row.amount_cents) > MAX_AMOUNT_CENTS:
+            errors.append(FieldError(f"{field}.amount_cents", "must be non-zero (negative for a correction)"))
+    if errors:
+        raise InvalidInputError("the patronage import has bad rows; nothing was imported", errors)
+    if not rows:
+        return ImportResult(0, 0)
+    values = []
+    for row in rows:
+        member = members.get(row.member_number) if row.member_number is not None else None
+        values.append(
+            {
+                "member_id": member.id if member else None,
+                "member_business": member is not None
+                and is_member_business(member.joined_at, member.left_at, row.occurred_at),
+                "fiscal_year": _fiscal_year(row.occurred_at, fiscal_year_start_month),
+                "pool": row.pool,
+                "amount_cents": row.amount_cents,
+                "occurred_at": row.occurred_at,
+                "source": "import",
+                "external_ref": row.external_ref,
+            }
+        )
+    imported = await _insert(session, values, "external_ref")
+    return ImportResult(imported, len(rows) - imported)
