@@ -18,6 +18,7 @@ from api.routes.identity import Me, me_of
 from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role
 from domain.ledger.chart import PaymentMethod
+from domain.ledger.tables import JournalEntry
 from domain.membership import service as membership
 from domain.membership.rules import Status, votes
 from domain.membership.tables import Member
@@ -184,6 +185,20 @@ async def member_out(db: DbSession, member: Member) -> MemberOut:
     return _shape(member, paid)
 
 
+async def receipt(db: DbSession, member_id: int, entry: JournalEntry, amount_cents: int) -> Receipt:
+    """What a recorded payment or credit answers: the entry and the member after it."""
+    member = await membership.get(db, member_id)
+    return Receipt(
+        str(entry.id),
+        str(member_id),
+        entry.kind,
+        amount_cents,
+        entry.occurred_at,
+        entry.memo,
+        await member_out(db, member),
+    )
+
+
 def _shape(member: Member, paid: int) -> MemberOut:
     assert member.member_number is not None  # noqa: S101 - assigned by the database
     return MemberOut(
@@ -281,24 +296,17 @@ class MemberController(Controller):
         self, member_id: FromPath[str], data: JSONBody[MoneyIn], db: DbSession, caller: Caller
     ) -> Receipt:
         """At once or in instalments; more than what remains due is refused (400)."""
-        member, entry = await membership.pay_share(
+        mid = path_id(member_id, "member")
+        _, entry = await membership.pay_share(
             db,
-            path_id(member_id, "member"),
+            mid,
             amount_cents=data.amount_cents,
             method=data.method,
             reference=data.reference,
             now=datetime.now(UTC),
             actor=caller.user_id,
         )
-        return Receipt(
-            str(entry.id),
-            str(member.id),
-            entry.kind,
-            data.amount_cents,
-            entry.occurred_at,
-            entry.memo,
-            await member_out(db, member),
-        )
+        return await receipt(db, mid, entry, data.amount_cents)
 
     @post(
         "/{member_id:str}/payments",
@@ -317,16 +325,7 @@ class MemberController(Controller):
             reference=data.reference,
             now=datetime.now(UTC),
         )
-        member = await membership.get(db, mid)
-        return Receipt(
-            str(entry.id),
-            str(mid),
-            entry.kind,
-            data.amount_cents,
-            entry.occurred_at,
-            entry.memo,
-            await member_out(db, member),
-        )
+        return await receipt(db, mid, entry, data.amount_cents)
 
     @post(
         "/{member_id:str}/credits",
@@ -340,16 +339,7 @@ class MemberController(Controller):
         entry = await membership.grant_credit(
             db, mid, amount_cents=data.amount_cents, reason=data.reason, now=datetime.now(UTC)
         )
-        member = await membership.get(db, mid)
-        return Receipt(
-            str(entry.id),
-            str(mid),
-            entry.kind,
-            data.amount_cents,
-            entry.occurred_at,
-            entry.memo,
-            await member_out(db, member),
-        )
+        return await receipt(db, mid, entry, data.amount_cents)
 
     @post(
         "/{member_id:str}/withdraw",

@@ -15,9 +15,8 @@ from api.auth import staff_only
 from api.deps import DbSession
 from api.paging import path_id
 from api.problems import POSTED, problems
-from api.routes.members import MoneyIn, Receipt, member_out
+from api.routes.members import MoneyIn, Receipt, receipt
 from domain.membership import preferred
-from domain.membership import service as membership
 
 
 class DividendRunIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -64,16 +63,7 @@ async def issue_preferred(member_id: FromPath[str], data: JSONBody[MoneyIn], db:
         cap_rate=state.settings.policy.preferred_cap_rate,
         now=datetime.now(UTC),
     )
-    member = await membership.get(db, mid)
-    return Receipt(
-        str(entry.id),
-        str(mid),
-        entry.kind,
-        data.amount_cents,
-        entry.occurred_at,
-        entry.memo,
-        await member_out(db, member),
-    )
+    return await receipt(db, mid, entry, data.amount_cents)
 
 
 @post(

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.allocation.tables import AllocationLine, AllocationRun
@@ -108,6 +109,8 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if run.status != "computing":
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
+    # A year of patronage is aggregated in one pass; give the grouping room to stay in memory.
+    await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
     try:
         result = await _allocate(session, run, fy_end)
     except InvalidInputError as exc:
@@ -226,7 +229,9 @@ async def _unpaid_shares(session: AsyncSession, member_ids: list[int]) -> dict[i
     pars = dict(
         (
             await session.execute(
-                sa.select(col(Member.id), col(Member.share_par_cents)).where(col(Member.id).in_(member_ids))
+                sa.select(col(Member.id), col(Member.share_par_cents)).where(
+                    col(Member.id) == sa.any_(sa.literal(member_ids, ARRAY(sa.BigInteger)))
+                )
             )
         ).all()
     )

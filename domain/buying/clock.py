@@ -57,8 +57,15 @@ async def close_if_due(session: AsyncSession, group_buy_id: int, *, now: datetim
     return True
 
 
-async def remind_closing_soon(session: AsyncSession, group_buy: GroupBuy) -> None:
-    """Tell members a buy closes within a day; once per deadline (an extension reminds again)."""
+async def remind_if_due(session: AsyncSession, group_buy_id: int, *, now: datetime) -> bool:
+    """Tell members an open buy closes within a day; once per deadline (an extension reminds again)."""
+    group_buy = await session.get(GroupBuy, group_buy_id)
+    if (
+        group_buy is None
+        or group_buy.status != GroupBuyStatus.OPEN
+        or not now < group_buy.closes_at <= now + CLOSING_SOON
+    ):
+        return False
     await notifications.record(
         session,
         event="group_buy.closing_soon",
@@ -66,6 +73,7 @@ async def remind_closing_soon(session: AsyncSession, group_buy: GroupBuy) -> Non
         data={"group_buy_id": str(group_buy.id), "closes_at": group_buy.closes_at.isoformat()},
         business_key=f"group_buy:{group_buy.id}:closing_soon:{group_buy.closes_at.isoformat()}",
     )
+    return True
 
 
 async def run_clock(session_maker: SessionMaker, queue: JobQueue | None, *, now: datetime | None = None) -> ClockResult:
@@ -86,7 +94,7 @@ async def run_clock(session_maker: SessionMaker, queue: JobQueue | None, *, now:
         ).all()
         open_buys = (
             await session.exec(
-                select(GroupBuy).where(
+                select(GroupBuy.id, GroupBuy.closes_at).where(
                     col(GroupBuy.status) == GroupBuyStatus.OPEN.value, col(GroupBuy.closes_at) <= now + CLOSING_SOON
                 )
             )
@@ -95,13 +103,11 @@ async def run_clock(session_maker: SessionMaker, queue: JobQueue | None, *, now:
     steps: list[tuple[str, Callable[..., Awaitable[bool]], int]] = [
         ("opened", open_if_due, gid) for gid in due_open if gid is not None
     ]
-    for group_buy in open_buys:
-        if group_buy.id is None:
-            continue
-        if group_buy.closes_at <= now:
-            steps.append(("closed", close_if_due, group_buy.id))
-        else:
-            steps.append(("reminded", _remind_step(group_buy), group_buy.id))
+    for open_id, closes_at in open_buys:
+        if open_id is not None:
+            steps.append(
+                ("closed", close_if_due, open_id) if closes_at <= now else ("reminded", remind_if_due, open_id)
+            )
     for name, step, group_buy_id in steps:
         try:
             async with session_maker() as session:
@@ -119,12 +125,3 @@ async def run_clock(session_maker: SessionMaker, queue: JobQueue | None, *, now:
             except Exception:  # the outbox keeps them; the sweeper retries
                 log.warning("job relay failed; the sweeper will retry", exc_info=True)
     return ClockResult(**counts)
-
-
-def _remind_step(group_buy: GroupBuy) -> Callable[..., Awaitable[bool]]:
-    async def remind(session: AsyncSession, _: int, *, now: datetime) -> bool:
-        del now
-        await remind_closing_soon(session, group_buy)
-        return True
-
-    return remind

@@ -1,4 +1,6 @@
-"""Group buy use cases: create, open, order, close, deliver and settle (DOMAIN.md section 2).
+"""Group buy use cases: create, order, progress, close, purchase order (DOMAIN.md section 2).
+
+Delivery and settlement live in `settlement.py`, the clock (open, remind, close on time) in `clock.py`.
 
 Locking, so that concurrent requests never lose an update or disagree with the totals:
 - order changes lock the group buy row FOR SHARE (many at once), then their own order row
@@ -55,7 +57,6 @@ if TYPE_CHECKING:
 
 
 CLOSED = frozenset({GroupBuyStatus.ORDERED, GroupBuyStatus.DELIVERED, GroupBuyStatus.SETTLED})
-FINAL = CLOSED | {GroupBuyStatus.CANCELLED}
 CLOSING_SOON = timedelta(hours=24)
 MEMBERS = "members"  # notification audience: every member
 STAFF = "staff"  # notification audience: the co-op's staff
@@ -285,11 +286,15 @@ async def visible_group_buy(session: AsyncSession, group_buy_id: int, only_suppl
 
 async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: bool = False) -> GroupBuy:
     """The group buy's row locked FOR SHARE (order changes) or FOR UPDATE (state changes)."""
-    query = select(GroupBuy).where(col(GroupBuy.id) == group_buy_id).with_for_update(read=share)
+    query = (
+        select(GroupBuy)
+        .where(col(GroupBuy.id) == group_buy_id)
+        .with_for_update(read=share)
+        .execution_options(populate_existing=True)  # the row as locked, not as cached
+    )
     group_buy = (await session.exec(query)).one_or_none()
     if group_buy is None:
         raise NotFoundError(f"group buy {group_buy_id} not found")
-    await session.refresh(group_buy)
     return group_buy
 
 
@@ -489,8 +494,14 @@ async def _locked_order(session: AsyncSession, order_id: int, only_member_id: in
     if group_buy_id is None:
         raise NotFoundError(f"order {order_id} not found")
     group_buy = await locked_group_buy(session, group_buy_id, share=True)
-    order = (await session.exec(select(BuyOrder).where(col(BuyOrder.id) == order_id).with_for_update())).one()
-    await session.refresh(order)
+    order = (
+        await session.exec(
+            select(BuyOrder)
+            .where(col(BuyOrder.id) == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
     if only_member_id is not None and order.member_id != only_member_id:
         raise NotFoundError(f"order {order_id} not found")
     return group_buy, order
@@ -558,48 +569,76 @@ async def _increments(session: AsyncSession, line_ids: Sequence[int]) -> dict[in
 async def _write_lines(
     session: AsyncSession, order_id: int, group_buy_id: int, lines: Sequence[LineRequest], seq: int, now: datetime
 ) -> None:
-    """Bring the stored lines and increments to ``lines`` with rules.apply_change."""
+    """Bring the stored lines and increments to ``lines`` with rules.apply_change, in a few set statements.
+
+    The caller holds the order's row lock, so nothing else writes these lines meanwhile.
+    """
     existing = {
         line.product_id: line
         for line in (await session.exec(select(OrderLine).where(col(OrderLine.order_id) == order_id))).all()
     }
     stored = await _increments(session, [line.id for line in existing.values() if line.id is not None])
     wanted = {line.product_id: line for line in lines}
+    changed: dict[int, tuple[LineRequest, tuple[Increment, ...], dict[int, datetime]]] = {}
     for product_id in sorted(set(existing) | set(wanted)):
         request = wanted.get(product_id, LineRequest(product_id, 0, 0))
         line = existing.get(product_id)
         if line is not None and (line.quantity, line.flex_quantity) == (request.quantity, request.flex):
             continue
         old = stored.get(line.id or 0, []) if line is not None else []
-        created = {inc.at_seq: inc.created_at for inc in old}
         new = apply_change(
-            [Increment(inc.at_seq, inc.quantity, inc.flex_quantity) for inc in old],
-            request.quantity,
-            request.flex,
-            seq,
+            [Increment(inc.at_seq, inc.quantity, inc.flex_quantity) for inc in old], request.quantity, request.flex, seq
         )
-        if line is not None:
-            await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id) == line.id))
-        if not new:
-            if line is not None:
-                await session.delete(line)
-            continue
-        if line is None:
-            line = OrderLine(order_id=order_id, group_buy_id=group_buy_id, product_id=product_id)
-        line.quantity, line.flex_quantity = request.quantity, request.flex
-        session.add(line)
-        await session.flush()
-        session.add_all(
-            OrderIncrement(
-                order_line_id=line.id or 0,
-                at_seq=inc.at_seq,
-                quantity=inc.quantity,
-                flex_quantity=inc.flex,
-                created_at=created.get(inc.at_seq, now),
+        changed[product_id] = (request, new, {inc.at_seq: inc.created_at for inc in old})
+    if not changed:
+        return
+    touched = [existing[p].id for p in changed if p in existing]
+    if touched:
+        await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(touched)))
+    emptied = [existing[p].id for p, (_, new, _) in changed.items() if not new and p in existing]
+    if emptied:
+        await session.execute(sa.delete(OrderLine).where(col(OrderLine.id).in_(emptied)))
+    kept = {p: change for p, change in changed.items() if change[1]}
+    line_ids = {p: existing[p].id or 0 for p in kept if p in existing}
+    if line_ids:
+        await session.execute(
+            sa.update(OrderLine),
+            [{"id": line_ids[p], "quantity": kept[p][0].quantity, "flex_quantity": kept[p][0].flex} for p in line_ids],
+        )
+    added = [p for p in kept if p not in existing]
+    if added:
+        rows = await session.execute(
+            sa.insert(OrderLine)
+            .values(
+                [
+                    {
+                        "order_id": order_id,
+                        "group_buy_id": group_buy_id,
+                        "product_id": p,
+                        "quantity": kept[p][0].quantity,
+                        "flex_quantity": kept[p][0].flex,
+                    }
+                    for p in added
+                ]
             )
-            for inc in new
+            .returning(col(OrderLine.product_id), col(OrderLine.id))
         )
-    await session.flush()
+        line_ids |= {row.product_id: row.id for row in rows.all()}
+    increments = [
+        {
+            "order_line_id": line_ids[p],
+            "at_seq": inc.at_seq,
+            "quantity": inc.quantity,
+            "flex_quantity": inc.flex,
+            "created_at": created.get(inc.at_seq, now),
+        }
+        for p, (_, new, created) in kept.items()
+        for inc in new
+    ]
+    if increments:
+        await session.execute(sa.insert(OrderIncrement).values(increments))
+    for line in existing.values():  # changed behind the ORM's back: reload on next use
+        session.expunge(line)
 
 
 async def get_order(session: AsyncSession, order_id: int, *, only_member_id: int | None = None) -> OrderView:

@@ -30,6 +30,7 @@ from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.errors import ConflictError, FieldError, InvalidInputError
 from domain.ledger import chart
 from domain.ledger import service as ledger
+from domain.ledger.rules import PostingLine, Side
 from domain.membership.tables import Member
 from domain.notifications import service as notifications
 from domain.patronage import service as patronage
@@ -212,18 +213,20 @@ async def _settle(
     charged = sorted(key for key, cents in plan.charges.items() if cents > 0)
     # Lock every account this settlement touches up front, in id order, so that it never
     # deadlocks with payments or other settlements touching the same accounts.
-    account_ids = [await ledger.account_id(session, chart.member_trade(orders[key].member_id)) for key in charged]
-    await ledger.lock_accounts(session, [*account_ids, await ledger.account_id(session, chart.SALES)])
+    trade = {key: await ledger.account_id(session, chart.member_trade(orders[key].member_id)) for key in charged}
+    sales = await ledger.account_id(session, chart.SALES)
+    await ledger.lock_accounts(session, [*trade.values(), sales])
     for key in charged:
-        member_id = orders[key].member_id
-        await ledger.transfer(
+        # ledger.transfer's entry, with the accounts resolved once above
+        await ledger.post_entry(
             session,
-            debit=chart.member_trade(member_id),
-            credit=chart.SALES,
-            amount_cents=plan.charges[key],
             kind="group_buy_charge",
-            idempotency_key=f"settle:{group_buy.id}:{member_id}",
+            idempotency_key=f"settle:{group_buy.id}:{orders[key].member_id}",
             occurred_at=now,
+            lines=[
+                PostingLine(trade[key], Side.DEBIT, plan.charges[key]),
+                PostingLine(sales, Side.CREDIT, plan.charges[key]),
+            ],
             memo=f"group buy {group_buy.id}: {group_buy.title}"[:500],
         )
     await patronage.record_purchases(

@@ -159,10 +159,10 @@ async def change_prices(
 
     Open group buys show the new prices at once; closed ones keep the version they froze.
     """
-    product = (await session.exec(select(Product).where(col(Product.id) == product_id).with_for_update())).one_or_none()
+    locked = select(Product).where(col(Product.id) == product_id).with_for_update()
+    product = (await session.exec(locked.execution_options(populate_existing=True))).one_or_none()
     if product is None or (only_supplier_id is not None and product.supplier_id != only_supplier_id):
         raise NotFoundError(f"product {product_id} not found")
-    await session.refresh(product)
     current = (await prices_of(session, [product_id]))[product_id]
     markup = current.markup_rate if markup_rate is None else markup_rate
     if errors := _price_errors(tiers, markup):

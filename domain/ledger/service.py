@@ -67,35 +67,40 @@ async def post_entry(
     memo: str = "",
     reverses_id: int | None = None,
 ) -> JournalEntry:
-    """Write one balanced entry; the same key again returns the entry already written."""
+    """Write one balanced entry; the same key again returns the entry already written.
+
+    The insert itself detects a reused key (ON CONFLICT), so a new entry costs the
+    account locks, one insert returning the row, and one insert of its postings.
+    """
     check_balanced(lines)
-    existing = await _entry_by_key(session, idempotency_key)
-    if existing is not None:
-        return await _same_or_conflict(session, existing, lines)
     await lock_accounts(session, [line.account_id for line in lines])
-    entry_id = (
-        await session.execute(
+    entry = (
+        await session.scalars(
             insert(JournalEntry)
             .values(
                 kind=kind, memo=memo, occurred_at=occurred_at, idempotency_key=idempotency_key, reverses_id=reverses_id
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(col(JournalEntry.id))
+            .returning(JournalEntry)
         )
-    ).scalar_one_or_none()
-    if entry_id is None:  # a concurrent writer used the key first
-        raced = await _entry_by_key(session, idempotency_key)
-        assert raced is not None  # noqa: S101 - the conflict proves it exists
-        return await _same_or_conflict(session, raced, lines)
+    ).one_or_none()
+    if entry is None:  # the key was used before, by an earlier call or a concurrent writer
+        existing = await _entry_by_key(session, idempotency_key)
+        assert existing is not None  # noqa: S101 - the conflict proves it exists
+        return await _same_or_conflict(session, existing, lines)
     await session.execute(
-        sa.insert(Posting),
-        [
-            {"entry_id": entry_id, "account_id": ln.account_id, "side": ln.side.value, "amount_cents": ln.amount_cents}
-            for ln in lines
-        ],
+        sa.insert(Posting).values(
+            [
+                {
+                    "entry_id": entry.id,
+                    "account_id": ln.account_id,
+                    "side": ln.side.value,
+                    "amount_cents": ln.amount_cents,
+                }
+                for ln in lines
+            ]
+        )
     )
-    entry = await session.get(JournalEntry, entry_id)
-    assert entry is not None  # noqa: S101 - inserted just above
     return entry
 
 

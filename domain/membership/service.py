@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.equity.tables import EquityLot
@@ -100,7 +100,11 @@ async def shares_paid(session: AsyncSession, member_ids: list[int]) -> dict[int,
         await session.execute(
             sa.select(col(Account.member_id), credit - debit)
             .join(Posting, col(Posting.account_id) == col(Account.id))
-            .where(col(Account.member_id).in_(member_ids), col(Account.code).like("member:%:share"))
+            # One array parameter, not one per id: a year-end run asks for every member at once.
+            .where(
+                col(Account.member_id) == sa.any_(sa.literal(member_ids, ARRAY(sa.BigInteger))),
+                col(Account.code).like("member:%:share"),
+            )
             .group_by(col(Account.member_id))
         )
     ).all()

@@ -83,7 +83,7 @@ def upgrade() -> None:
     sa.CheckConstraint('extend_hours BETWEEN 1 AND 8760', name='extend_hours'),
     sa.CheckConstraint('min_value_cents IS NULL OR min_value_cents >= 0', name='min_value_not_negative'),
     sa.CheckConstraint('opens_at < closes_at', name='opens_before_closing'),
-    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], ),
+    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], name='fk_group_buy_supplier_id_supplier'),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_group_buy_status_closes_at', 'group_buy', ['status', 'closes_at'], unique=False)
@@ -101,7 +101,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint('case_size >= 1', name='case_size_positive'),
     sa.CheckConstraint('price_version >= 1', name='price_version_positive'),
-    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], ),
+    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], name='fk_product_supplier_id_supplier'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('supplier_id', 'sku', name='uq_product_supplier_sku')
     )
@@ -116,8 +116,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("status IN ('open','allocated','settled','cancelled')", name='status'),
-    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], ),
-    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], name='fk_buy_order_group_buy_id_group_buy'),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], name='fk_buy_order_member_id_member'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('group_buy_id', 'member_id', name='uq_buy_order_group_buy_member')
     )
@@ -139,8 +139,8 @@ def upgrade() -> None:
     sa.CheckConstraint("source IN ('group_buy','import','correction')", name='source'),
     sa.CheckConstraint('amount_cents <> 0', name='amount_not_zero'),
     sa.CheckConstraint('member_id IS NOT NULL OR NOT member_business', name='member_business_has_member'),
-    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], ),
-    sa.ForeignKeyConstraint(['member_id'], ['member.id'], ),
+    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], name='fk_patronage_record_group_buy_id_group_buy'),
+    sa.ForeignKeyConstraint(['member_id'], ['member.id'], name='fk_patronage_record_member_id_member'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('external_ref'),
     sa.UniqueConstraint('source_key')
@@ -156,7 +156,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('created_by', sa.BigInteger(), nullable=True),
     sa.CheckConstraint('markup_rate >= 0', name='markup_not_negative'),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name='fk_product_price_version_product_id_product'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('product_id', 'version', name='uq_product_price_version_product_version')
     )
@@ -176,9 +176,9 @@ def upgrade() -> None:
     sa.Column('delivered_quantity', sa.Integer(), nullable=True),
     sa.CheckConstraint('case_size >= 1', name='case_size_positive'),
     sa.CheckConstraint('delivered_quantity IS NULL OR delivered_quantity <= bought_quantity', name='delivered_at_most_bought'),
-    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], ),
-    sa.ForeignKeyConstraint(['price_version_id'], ['product_price_version.id'], ),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
+    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], name='fk_group_buy_item_group_buy_id_group_buy'),
+    sa.ForeignKeyConstraint(['price_version_id'], ['product_price_version.id'], name='fk_group_buy_item_price_version_id_product_price_version'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name='fk_group_buy_item_product_id_product'),
     sa.PrimaryKeyConstraint('group_buy_id', 'product_id')
     )
     op.create_index(op.f('ix_group_buy_item_product_id'), 'group_buy_item', ['product_id'], unique=False)
@@ -196,9 +196,9 @@ def upgrade() -> None:
     sa.CheckConstraint('allocated_quantity IS NULL OR allocated_quantity BETWEEN 0 AND quantity + flex_quantity', name='allocation_bounded'),
     sa.CheckConstraint('delivered_quantity IS NULL OR delivered_quantity BETWEEN 0 AND allocated_quantity', name='delivery_bounded'),
     sa.CheckConstraint('quantity >= 0 AND flex_quantity >= 0', name='quantities_not_negative'),
-    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], ),
-    sa.ForeignKeyConstraint(['order_id'], ['buy_order.id'], ),
-    sa.ForeignKeyConstraint(['product_id'], ['product.id'], ),
+    sa.ForeignKeyConstraint(['group_buy_id'], ['group_buy.id'], name='fk_order_line_group_buy_id_group_buy'),
+    sa.ForeignKeyConstraint(['order_id'], ['buy_order.id'], name='fk_order_line_order_id_buy_order'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name='fk_order_line_product_id_product'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('order_id', 'product_id', name='uq_order_line_order_product')
     )
@@ -209,7 +209,7 @@ def upgrade() -> None:
     sa.Column('unit_price_cents', sa.BigInteger(), nullable=False),
     sa.CheckConstraint('min_quantity >= 1', name='min_quantity_positive'),
     sa.CheckConstraint('unit_price_cents >= 0', name='price_not_negative'),
-    sa.ForeignKeyConstraint(['price_version_id'], ['product_price_version.id'], ),
+    sa.ForeignKeyConstraint(['price_version_id'], ['product_price_version.id'], name='fk_product_price_tier_price_version_id_product_price_version'),
     sa.PrimaryKeyConstraint('price_version_id', 'min_quantity')
     )
     op.create_table('order_increment',
@@ -220,7 +220,7 @@ def upgrade() -> None:
     sa.Column('flex_quantity', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.CheckConstraint('quantity >= 0 AND flex_quantity >= 0 AND quantity + flex_quantity > 0', name='units_positive'),
-    sa.ForeignKeyConstraint(['order_line_id'], ['order_line.id'], ),
+    sa.ForeignKeyConstraint(['order_line_id'], ['order_line.id'], name='fk_order_increment_order_line_id_order_line'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('order_line_id', 'at_seq', name='uq_order_increment_line_seq')
     )
