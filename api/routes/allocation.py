@@ -39,6 +39,13 @@ class FundIn(msgspec.Struct, forbid_unknown_fields=True):
     indivisible: bool
 
 
+class BaseCapitalIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Base capital plan: members retain up to CEIL(k x average patronage of the last `years` years)."""
+
+    k: Decimal = Decimal("0.10")
+    years: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+
+
 class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
     """The board's policy; a profile's presets with these fields over them."""
 
@@ -47,6 +54,7 @@ class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
     min_allocation_cents: Annotated[int, msgspec.Meta(ge=0)] | None = None
     rounding: Literal["largest_remainder", "residue_to_reserve"] | None = None
     funds: list[FundIn] | None = None
+    base_capital: BaseCapitalIn | None = None
 
 
 class RunIn(msgspec.Struct, forbid_unknown_fields=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -11,11 +12,22 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.allocation.tables import AllocationLine, AllocationRun
-from domain.equity.rules import loan_deduction
+from domain.equity.rules import (
+    BaseCapitalSplit,
+    average_patronage,
+    base_capital_requirement,
+    base_capital_split,
+    loan_deduction,
+)
+from domain.equity.tables import EquityLot
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.jobs import service as outbox
+from domain.ledger.tables import Posting
 from domain.membership.service import shares_paid
 from domain.membership.tables import Member, MemberConsent
+from domain.patronage.rules import (
+    AllocationLine as AllocationLineResult,
+)
 from domain.patronage.rules import (
     AllocationResult,
     MemberPatronage,
@@ -26,7 +38,7 @@ from domain.patronage.rules import (
 from domain.patronage.tables import PatronageRecord
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +57,7 @@ def fiscal_year_end(fiscal_year: int, start_month: int) -> date:
 def policy_of(request: Mapping[str, Any]) -> AllocationPolicy:
     """The run's policy: a profile (default `us`) with the request's fields over it."""
     raw = dict(request.get("policy") or {})
+    raw.pop("base_capital", None)  # applied to the lines afterwards, see _base_capital_splits
     profile = str(raw.pop("profile", None) or "us")
     return policy_from_profile(profile, {k: v for k, v in raw.items() if v is not None})
 
@@ -118,12 +131,17 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
         run.failure_reason = "; ".join([exc.detail, *(f"{e.field}: {e.message}" for e in exc.errors)])[:2000]
         session.add(run)
         return run
+    plan = (run.request.get("policy") or {}).get("base_capital")
+    splits = await _base_capital_splits(session, run, result.lines, plan) if plan else {}
     loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
     rows = []
     for line in result.lines:
+        cash, retained = line.cash_cents, line.retained_cents
+        if line.member_key in splits:
+            cash, retained = splits[line.member_key].cash_cents, splits[line.member_key].retained_cents
         deduction = 0
-        if loans.get(line.member_key, 0) > 0 and line.cash_cents > 0:
-            deduction = loan_deduction(line.allocation_cents, line.cash_cents, loans[line.member_key])
+        if loans.get(line.member_key, 0) > 0 and cash > 0:
+            deduction = loan_deduction(line.allocation_cents, cash, loans[line.member_key])
         rows.append(
             {
                 "run_id": run.id,
@@ -132,8 +150,8 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
                 "patronage_cents": line.patronage_cents,
                 "computed_cents": line.computed_cents,
                 "allocation_cents": line.allocation_cents,
-                "cash_cents": line.cash_cents,
-                "retained_cents": line.retained_cents,
+                "cash_cents": cash,
+                "retained_cents": retained,
                 "loan_deduction_cents": deduction,
                 "qualified": line.qualified,
                 "below_minimum": line.below_minimum,
@@ -142,6 +160,9 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     for start_at in range(0, len(rows), LINE_BATCH):
         await session.execute(sa.insert(AllocationLine), rows[start_at : start_at + LINE_BATCH])
     run.totals = totals_json(result)
+    if splits:  # the plan moved amounts between cash and retained; the sums stay equal
+        run.totals["cash_cents"] = sum(r["cash_cents"] for r in rows)
+        run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
     run.status = "computed"
     run.computed_at = datetime.now(UTC)
     session.add(run)
@@ -219,6 +240,57 @@ async def _member_volumes(
     stream = await session.stream(query)
     async for row in stream:
         yield int(row[0]), int(row[1]), str(row[2]), int(row[3]), bool(row[4])
+
+
+async def _base_capital_splits(
+    session: AsyncSession, run: AllocationRun, lines: Sequence[AllocationLineResult[int]], plan: Mapping[str, Any]
+) -> dict[int, BaseCapitalSplit]:
+    """Base capital plan (DOMAIN.md §4): members retain up to their requirement, the rest is cash.
+
+    The requirement is CEIL(k x average yearly patronage over the last N years in which
+    the member had patronage); equity held is the outstanding face of its lots.
+    """
+    k, years = Decimal(str(plan.get("k", "0.10"))), int(plan.get("years", 3))
+    ids = [line.member_key for line in lines if line.allocation_cents > 0]
+    if not ids:
+        return {}
+    members = sa.literal(ids, ARRAY(sa.BigInteger))
+    yearly = await session.execute(
+        sa.select(
+            col(PatronageRecord.member_id),
+            col(PatronageRecord.fiscal_year),
+            sa.func.sum(col(PatronageRecord.amount_cents)),
+        )
+        .where(
+            col(PatronageRecord.member_id) == sa.any_(members),
+            col(PatronageRecord.member_business).is_(True),
+            col(PatronageRecord.fiscal_year).between(run.fiscal_year - years + 1, run.fiscal_year),
+        )
+        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.fiscal_year))
+        .order_by(col(PatronageRecord.member_id), col(PatronageRecord.fiscal_year))
+    )
+    history: dict[int, list[int]] = {}
+    for member_id, _, cents in yearly:
+        history.setdefault(int(member_id), []).append(max(int(cents), 0))
+    net = sa.case((col(Posting.side) == "credit", col(Posting.amount_cents)), else_=-col(Posting.amount_cents))
+    held = dict(
+        (
+            await session.execute(
+                sa.select(col(EquityLot.member_id), sa.func.sum(net))
+                .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+                .where(col(EquityLot.member_id) == sa.any_(members))
+                .group_by(col(EquityLot.member_id))
+            )
+        ).all()
+    )
+    splits = {}
+    for line in lines:
+        if line.allocation_cents > 0:
+            requirement = base_capital_requirement(average_patronage(history.get(line.member_key, []), years), k)
+            splits[line.member_key] = base_capital_split(
+                line.allocation_cents, requirement, int(held.get(line.member_key, 0))
+            )
+    return splits
 
 
 async def _unpaid_shares(session: AsyncSession, member_ids: list[int]) -> dict[int, int]:

@@ -342,3 +342,66 @@ async def test_an_unpaid_share_is_repaid_only_from_cash_above_the_minimum(client
     recon = (await client.get("/v1/fiscal-years/2025/reconciliation", headers=staff)).json()
     assert recon["balanced"] is True
     assert recon["cash_cents"] == 25_001 + 25_000
+
+
+async def test_base_capital_plan_retains_only_up_to_each_members_requirement(client, session, session_maker, settings):
+    staff = await bearer(client, (await make_user(session)).email)
+    register = [
+        {
+            "external_ref": f"bc-{n}",
+            "name": f"BC {n}",
+            "email": f"{n}@bc.test",
+            "joined_at": "2020-01-01T00:00:00Z",
+            "status": "full",
+            "share_paid_cents": 10_000,
+        }
+        for n in ("under", "over")
+    ]
+    under, over = (await client.post("/v1/members/imports", json={"members": register}, headers=staff)).json()[
+        "members"
+    ]
+    lot = {
+        "external_ref": "bc-lot",
+        "member_number": over["member_number"],
+        "fiscal_year": 2021,
+        "qualified": True,
+        "face_cents": 50_000,
+        "redeemed_cents": 0,
+    }
+    await client.post("/v1/equity/imports", json={"lots": [lot]}, headers=staff)
+    for m in (under, over):
+        for year in (2024, 2025):
+            session.add(
+                PatronageRecord(
+                    member_id=int(m["id"]),
+                    member_business=True,
+                    fiscal_year=year,
+                    pool="purchases",
+                    amount_cents=100_000,
+                    occurred_at=datetime(year, 5, 1, tzinfo=UTC),
+                    source="import",
+                    external_ref=f"bc-{m['id']}-{year}",
+                )
+            )
+    await session.commit()
+    body = RUN | {
+        "pools": [{"pool": "purchases", "net_margin_cents": 20_000}],
+        "policy": {"cash_rate": "0.20", "base_capital": {"k": "0.10", "years": 2}},
+    }
+    run = (await client.post("/v1/allocation-runs", json=body, headers=staff)).json()
+    await run_worker(settings, session_maker)
+    computed = (await client.get(f"/v1/allocation-runs/{run['id']}", headers=staff)).json()
+    assert computed["status"] == "computed", computed
+    lines = {
+        ln["member_id"]: ln
+        for ln in (await client.get(f"/v1/allocation-runs/{run['id']}/lines", headers=staff)).json()["items"]
+    }
+    # Requirement CEIL(10% x 100,000) = 10,000. The under-invested member retains up to its gap but
+    # keeps the 20% cash minimum; the over-invested one (50,000 held) takes everything in cash.
+    assert (lines[under["id"]]["cash_cents"], lines[under["id"]]["retained_cents"]) == (2_000, 8_000)
+    assert (lines[over["id"]]["cash_cents"], lines[over["id"]]["retained_cents"]) == (10_000, 0)
+    assert (computed["totals"]["cash_cents"], computed["totals"]["retained_cents"]) == (12_000, 8_000)
+    await client.post(f"/v1/allocation-runs/{run['id']}/approve", json={}, headers=staff)
+    recon = (await client.get("/v1/fiscal-years/2025/reconciliation", headers=staff)).json()
+    assert recon["balanced"] is True
+    assert (recon["cash_cents"], recon["retained_cents"]) == (12_000, 8_000)
