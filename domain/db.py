@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -21,6 +22,12 @@ SQLModel.metadata.naming_convention = {
 }
 
 metadata = SQLModel.metadata
+
+
+def utc_now() -> datetime:
+    """The default for recorded-at columns: timezone-aware UTC."""
+    return datetime.now(UTC)
+
 
 SessionMaker = async_sessionmaker[AsyncSession]
 

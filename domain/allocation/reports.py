@@ -168,17 +168,29 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
     """Equity redemptions paid in the year, split by whether the redeemed lots were qualified."""
     rows = await session.execute(
         sa.text("""
-        SELECT m.member_number, m.id, l.qualified, sum(p.amount_cents), max(po.paid_at)::date
-          FROM posting p
-          JOIN journal_entry je ON je.id = p.entry_id
-          JOIN equity_lot l ON l.account_id = p.account_id
-          JOIN member m ON m.id = l.member_id
+        WITH redeemed AS (
+          -- Per redemption entry and lot: the lot's debit less any discount kept by the co-op
+          -- (a special redemption at present value credits the discount to unallocated equity).
+          SELECT je.id AS entry_id, je.idempotency_key,
+                 max(l.member_id) AS member_id, bool_and(l.qualified) AS qualified,
+                 sum(CASE WHEN l.id IS NOT NULL AND p.side = 'debit' THEN p.amount_cents ELSE 0 END)
+                 - sum(CASE WHEN a.code = 'coop:unallocated_equity' AND p.side = 'credit'
+                            THEN p.amount_cents ELSE 0 END) AS amount_cents
+            FROM journal_entry je
+            JOIN posting p ON p.entry_id = je.id
+            JOIN ledger_account a ON a.id = p.account_id
+            LEFT JOIN equity_lot l ON l.account_id = p.account_id
+           WHERE je.kind IN ('equity_redemption', 'special_redemption')
+           GROUP BY je.id, je.idempotency_key
+        )
+        SELECT m.member_number, m.id, r.qualified, sum(r.amount_cents), max(po.paid_at)::date
+          FROM redeemed r
+          JOIN member m ON m.id = r.member_id
           JOIN payout po ON po.member_id = m.id AND po.kind = 'equity_redemption' AND po.status = 'paid'
-               AND je.idempotency_key LIKE
+               AND r.idempotency_key LIKE
                    split_part(po.business_key, ':', 1) || ':' || split_part(po.business_key, ':', 2) || ':%'
-         WHERE p.side = 'debit' AND je.kind LIKE '%redemption%'
-           AND po.paid_at >= make_date(:y, 1, 1) AND po.paid_at < make_date(:y + 1, 1, 1)
-         GROUP BY m.member_number, m.id, l.qualified
+         WHERE po.paid_at >= make_date(:y, 1, 1) AND po.paid_at < make_date(:y + 1, 1, 1)
+         GROUP BY m.member_number, m.id, r.qualified
         """),
         {"y": calendar_year},
     )

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class AllocationRun(SQLModel, table=True):
@@ -37,7 +35,7 @@ class AllocationRun(SQLModel, table=True):
     failure_reason: str | None = Field(default=None, max_length=2000)
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     computed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     posted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from domain.db import utc_now
+
 # Every order change takes the next number: the queue position of first_come and the tie-breaker of pro_rata.
 ORDER_CHANGE_SEQ = sa.Sequence("order_change_seq", metadata=SQLModel.metadata)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class GroupBuy(SQLModel, table=True):
@@ -52,7 +50,7 @@ class GroupBuy(SQLModel, table=True):
     status_reason: str = Field(default="", max_length=500)
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     delivered_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
@@ -102,10 +100,10 @@ class BuyOrder(SQLModel, table=True):
     placed_seq: int = Field(sa_type=sa.BigInteger)
     placed_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     updated_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 

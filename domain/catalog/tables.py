@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class Supplier(SQLModel, table=True):
@@ -22,7 +20,7 @@ class Supplier(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=320)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -45,7 +43,7 @@ class Product(SQLModel, table=True):
     pool: str = Field(max_length=50)
     price_version: int = Field(default=1)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -66,7 +64,7 @@ class ProductPriceVersion(SQLModel, table=True):
     version: int
     markup_rate: Decimal = Field(sa_type=sa.Numeric(12, 6))
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
 

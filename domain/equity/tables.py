@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class EquityLot(SQLModel, table=True):
@@ -31,7 +29,7 @@ class EquityLot(SQLModel, table=True):
     external_ref: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -70,7 +68,7 @@ class RedemptionRun(SQLModel, table=True):
     line_count: int
     member_count: int
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     posted_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
@@ -123,7 +121,7 @@ class SpecialRedemption(SQLModel, table=True):
     payout_cents: int = Field(default=0, sa_type=sa.BigInteger)
     payout_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="payout.id")
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class User(SQLModel, table=True):
@@ -35,7 +33,7 @@ class User(SQLModel, table=True):
     supplier_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="supplier.id", index=True)
     member_role: str | None = Field(default=None, max_length=16)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -49,7 +47,7 @@ class AuthToken(SQLModel, table=True):
     user_id: int = Field(sa_type=sa.BigInteger, foreign_key="app_user.id", index=True)
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class OutboxJob(SQLModel, table=True):
@@ -25,7 +23,7 @@ class OutboxJob(SQLModel, table=True):
     business_key: str = Field(sa_column_kwargs={"unique": True}, max_length=255)
     payload: dict[str, Any] = Field(sa_type=JSONB)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     enqueued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     attempts: int = Field(default=0)

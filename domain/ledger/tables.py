@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class Account(SQLModel, table=True):
@@ -24,7 +22,7 @@ class Account(SQLModel, table=True):
     kind: str = Field(max_length=16)
     member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -38,7 +36,7 @@ class JournalEntry(SQLModel, table=True):
     memo: str = Field(default="", max_length=500)
     occurred_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     recorded_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
     idempotency_key: str = Field(sa_column_kwargs={"unique": True}, max_length=200)
     reverses_id: int | None = Field(

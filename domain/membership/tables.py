@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from domain.db import utc_now
+
 # Member numbers are shown to people: sequential, never reused.
 MEMBER_NUMBER_SEQ = sa.Sequence("member_number_seq", metadata=SQLModel.metadata)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Member(SQLModel, table=True):
@@ -44,7 +42,7 @@ class Member(SQLModel, table=True):
     resigns_on: date | None = Field(default=None)
     external_ref: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -61,7 +59,7 @@ class MemberStatusChange(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     recorded_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 

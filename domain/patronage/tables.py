@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class PatronageRecord(SQLModel, table=True):
@@ -47,5 +45,5 @@ class PatronageRecord(SQLModel, table=True):
     external_ref: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     recorded_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )

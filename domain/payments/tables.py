@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
+from domain.db import utc_now
 
 
 class Payout(SQLModel, table=True):
@@ -34,7 +32,7 @@ class Payout(SQLModel, table=True):
     business_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
     paid_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
 
 
@@ -53,5 +51,5 @@ class PayoutEvent(SQLModel, table=True):
     entry_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="journal_entry.id")
     actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     occurred_at: datetime = Field(
-        default_factory=_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
