@@ -21,7 +21,7 @@ from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import IdText, Text, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
-from domain.buying import service, settlement
+from domain.buying import closing, orders, service, settlement
 from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
 from domain.errors import ForbiddenError
 from domain.identity.rules import MemberRole, Role
@@ -245,7 +245,7 @@ def group_buy_out(view: service.GroupBuyView) -> GroupBuyOut:
     )
 
 
-def order_out(view: service.OrderView) -> OrderOut:
+def order_out(view: orders.OrderView) -> OrderOut:
     """The public view of an order."""
     o = view.order
     return OrderOut(
@@ -276,7 +276,7 @@ def _lines(data: OrderIn) -> list[LineRequest]:
     return [LineRequest(int(ln.product_id), ln.quantity, ln.flex_quantity) for ln in data.lines]
 
 
-def _order_page(views: list[service.OrderView], limit: int) -> Page[OrderOut]:
+def _order_page(views: list[orders.OrderView], limit: int) -> Page[OrderOut]:
     ids = [v.order.id for v in views if v.order.id is not None]
     return Page([order_out(v) for v in views], next_cursor(ids, limit))
 
@@ -357,7 +357,7 @@ class GroupBuyController(Controller):
         A member's admins and buyers may order (finance users: 403); the member must be full,
         probationary or resigning (else 409).
         """
-        view = await service.place_order(
+        view = await orders.place_order(
             db,
             path_id(group_buy_id, "group buy"),
             member_id=ordering_member(caller),
@@ -377,7 +377,7 @@ class GroupBuyController(Controller):
         self, group_buy_id: FromPath[str], db: DbSession, limit: Limit = 50, cursor: Cursor = None
     ) -> Page[OrderOut]:
         """Every member's order in this buy (staff)."""
-        views = await service.group_buy_orders(
+        views = await orders.group_buy_orders(
             db, path_id(group_buy_id, "group buy"), after_id=after_id(cursor), limit=limit
         )
         return _order_page(views, limit)
@@ -395,7 +395,7 @@ class GroupBuyController(Controller):
         `ordered`, `cancelled`, `open` (extended once) or `closing` (held for staff). Closing a
         closed buy returns it unchanged.
         """
-        view = await service.close_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
+        view = await closing.close_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
         return group_buy_out(view)
 
     @post(
@@ -407,7 +407,7 @@ class GroupBuyController(Controller):
     )
     async def proceed(self, group_buy_id: FromPath[str], db: DbSession) -> GroupBuyOut:
         """Staff decide a buy held for its missed minimum goes ahead at the prices frozen at close."""
-        view = await service.proceed_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
+        view = await closing.proceed_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))
         return group_buy_out(view)
 
     @post(
@@ -419,7 +419,7 @@ class GroupBuyController(Controller):
     )
     async def cancel(self, group_buy_id: FromPath[str], data: JSONBody[CancelIn], db: DbSession) -> GroupBuyOut:
         """Before it is ordered (scheduled, open or held); every order is cancelled and members are told."""
-        view = await service.cancel_group_buy(
+        view = await closing.cancel_group_buy(
             db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC), reason=data.reason
         )
         return group_buy_out(view)
@@ -432,7 +432,7 @@ class GroupBuyController(Controller):
     )
     async def purchase_order(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller) -> PurchaseOrderOut:
         """Staff and that supplier's users, once the buy is ordered (409 before); no member identities."""
-        po = await service.purchase_order(db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller))
+        po = await closing.purchase_order(db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller))
         return PurchaseOrderOut(
             group_buy_id=str(po.group_buy.id),
             supplier_id=str(po.group_buy.supplier_id),
@@ -495,7 +495,7 @@ class OrderController(Controller):
         group_buy_id: Annotated[str | None, Parameter(description="only orders in this group buy")] = None,
     ) -> Page[OrderOut]:
         """A member's users see their member's orders; staff see all."""
-        views = await service.order_page(
+        views = await orders.order_page(
             db,
             after_id=after_id(cursor),
             limit=limit,
@@ -507,7 +507,7 @@ class OrderController(Controller):
     @get("/{order_id:str}", guards=[staff_or_members], summary="One order", responses=problems(400, 404, 401, 403))
     async def show(self, order_id: FromPath[str], db: DbSession, caller: Caller) -> OrderOut:
         """The member's users and staff; another member's order is a 404."""
-        return order_out(await service.get_order(db, path_id(order_id, "order"), only_member_id=own_member(caller)))
+        return order_out(await orders.get_order(db, path_id(order_id, "order"), only_member_id=own_member(caller)))
 
     @put(
         "/{order_id:str}",
@@ -517,7 +517,7 @@ class OrderController(Controller):
     )
     async def change(self, order_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller) -> OrderOut:
         """Replace the lines while the buy is open (409 after); a decrease takes the newest units first."""
-        view = await service.change_order(
+        view = await orders.change_order(
             db,
             path_id(order_id, "order"),
             lines=_lines(data),
@@ -535,7 +535,7 @@ class OrderController(Controller):
     )
     async def cancel(self, order_id: FromPath[str], db: DbSession, caller: Caller) -> OrderOut:
         """While the buy is open (409 after); the answer is the order with status `cancelled`."""
-        view = await service.cancel_order(
+        view = await orders.cancel_order(
             db, path_id(order_id, "order"), now=datetime.now(UTC), only_member_id=ordering_member(caller)
         )
         return order_out(view)

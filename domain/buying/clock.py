@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
+from domain.buying.closing import close_now
 from domain.buying.rules import GroupBuyStatus
-from domain.buying.service import CLOSING_SOON, MEMBERS, close_now, locked_group_buy, notify_opened
+from domain.buying.service import CLOSING_SOON, MEMBERS, locked_group_buy, notify_opened
 from domain.buying.tables import GroupBuy
 from domain.jobs import service as outbox
 from domain.notifications import service as notifications

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.buying.closing import demands_of
 from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
@@ -20,7 +21,6 @@ from domain.buying.rules import (
 )
 from domain.buying.service import (
     GroupBuyView,
-    demands_of,
     get_group_buy,
     locked_group_buy,
     member_audience,

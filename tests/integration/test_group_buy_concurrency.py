@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.buying import closing, orders
 from domain.buying import service as buying
 from domain.buying.rules import GroupBuyStatus, LineRequest, Tier
 from domain.buying.tables import BuyOrder, GroupBuyItem, OrderIncrement, OrderLine
@@ -88,7 +89,7 @@ class Rush:
     async def place(self, member_id: int, lines: list[LineRequest]) -> int | None:
         async with self.limit, self.maker() as s:
             try:
-                view = await buying.place_order(
+                view = await orders.place_order(
                     s, self.group_buy_id, member_id=member_id, lines=lines, now=datetime.now(UTC), actor=0
                 )
             except ConflictError:
@@ -101,7 +102,7 @@ class Rush:
     async def change(self, member_id: int, lines: list[LineRequest]) -> bool:
         async with self.limit, self.maker() as s:
             try:
-                await buying.change_order(s, self.orders[member_id], lines=lines, now=datetime.now(UTC))
+                await orders.change_order(s, self.orders[member_id], lines=lines, now=datetime.now(UTC))
             except ConflictError:
                 self.calls["change refused"] += 1
                 return False
@@ -120,7 +121,7 @@ class Rush:
 
     async def close(self) -> None:
         async with self.limit, self.maker() as s:
-            await buying.close_group_buy(s, self.group_buy_id, now=datetime.now(UTC))
+            await closing.close_group_buy(s, self.group_buy_id, now=datetime.now(UTC))
             await s.commit()
 
 

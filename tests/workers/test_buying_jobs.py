@@ -11,7 +11,7 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from sqlmodel import col
 
-from domain.buying import clock
+from domain.buying import clock, orders
 from domain.buying import service as buying
 from domain.buying.rules import LineRequest
 from domain.buying.tables import BuyOrder, GroupBuy
@@ -56,7 +56,7 @@ async def past_deadline_buy(session) -> tuple[int, int]:
     member.joined_at = now
     session.add(member)
     await session.flush()
-    await buying.place_order(
+    await orders.place_order(
         session, group_buy.id or 0, member_id=member.id or 0, lines=[LineRequest(product, 2)], now=now, actor=0
     )
     await session.execute(

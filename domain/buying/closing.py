@@ -1,0 +1,357 @@
+"""Closing a group buy: cases, allocation, the tier earned, the minimum outcome, the purchase order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from domain.buying.rules import (
+    AllocationPolicy,
+    CloseAction,
+    ClosePlan,
+    Demand,
+    GroupBuyStatus,
+    Increment,
+    MinimumOutcome,
+    OrderStatus,
+    ProductDemand,
+    line_total_cents,
+    plan_close,
+)
+from domain.buying.service import (
+    CLOSED,
+    MEMBERS,
+    STAFF,
+    GroupBuyView,
+    get_group_buy,
+    items_of,
+    locked_group_buy,
+    member_audience,
+    supplier_audience,
+    visible_group_buy,
+)
+from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.catalog import service as catalog
+from domain.errors import ConflictError
+from domain.notifications import service as notifications
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrderLine:
+    """One product the supplier is asked for: whole cases at the frozen tier price."""
+
+    product_id: int
+    sku: str
+    name: str
+    case_size: int
+    cases: int
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        """Units times the supplier's price."""
+        return self.quantity * self.unit_price_cents
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseOrder:
+    """What the co-op orders from the supplier: totals only, never who ordered what."""
+
+    group_buy: GroupBuy
+    lines: list[PurchaseOrderLine]
+
+    @property
+    def total_cents(self) -> int:
+        """The sum of the lines."""
+        return sum(line.total_cents for line in self.lines)
+
+
+async def _plan(session: AsyncSession, group_buy: GroupBuy, *, frozen: bool = False) -> ClosePlan:
+    """Run the pure close rules on the stored lines (increments in time order, orders by first order)."""
+    assert group_buy.id is not None  # noqa: S101 - loaded rows
+    items = list(
+        (
+            await session.exec(
+                select(GroupBuyItem)
+                .where(col(GroupBuyItem.group_buy_id) == group_buy.id)
+                .order_by(col(GroupBuyItem.position))
+            )
+        ).all()
+    )
+    if frozen:
+        versions = await catalog.versions_by_id(session, [i.price_version_id for i in items if i.price_version_id])
+        tiers = {i.product_id: versions[i.price_version_id].tiers for i in items if i.price_version_id}
+    else:
+        current = await catalog.prices_of(session, [i.product_id for i in items])
+        tiers = {i.product_id: current[i.product_id].tiers for i in items}
+    demands = await demands_of(session, group_buy.id)
+    products = [
+        ProductDemand(item.product_id, item.case_size, tiers[item.product_id], tuple(demands.get(item.product_id, ())))
+        for item in items
+    ]
+    return plan_close(
+        products,
+        AllocationPolicy(group_buy.allocation_policy),
+        group_buy.min_value_cents,
+        MinimumOutcome(group_buy.on_minimum_missed),
+        already_extended=group_buy.extended,
+    )
+
+
+async def demands_of(session: AsyncSession, group_buy_id: int) -> dict[int, list[Demand]]:
+    """Each product's demands of the buy's live orders, keyed by order id, in first-order-time order."""
+    rows = (
+        await session.execute(
+            sa.select(
+                col(OrderLine.product_id),
+                col(OrderLine.order_id),
+                col(OrderIncrement.at_seq),
+                col(OrderIncrement.quantity),
+                col(OrderIncrement.flex_quantity),
+            )
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .join(OrderIncrement, col(OrderIncrement.order_line_id) == col(OrderLine.id))
+            .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) != OrderStatus.CANCELLED.value)
+            .order_by(col(OrderLine.product_id), col(BuyOrder.placed_seq), col(BuyOrder.id), col(OrderIncrement.at_seq))
+        )
+    ).all()
+    grouped: dict[int, dict[int, list[Increment]]] = defaultdict(dict)
+    for product_id, order_id, at_seq, quantity, flex in rows:
+        grouped[product_id].setdefault(order_id, []).append(Increment(at_seq, quantity, flex))
+    return {
+        product_id: [Demand.from_increments(order_id, incs) for order_id, incs in by_order.items()]
+        for product_id, by_order in grouped.items()
+    }
+
+
+async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, *, prices: bool) -> None:
+    """Write the close figures on the items; with ``prices``, also freeze the current price versions."""
+    current = await catalog.prices_of(session, [p.product_id for p in plan.products]) if prices else {}
+    for outcome in plan.products:
+        values: dict[str, object] = {
+            "quantity": outcome.quantity,
+            "flex_quantity": outcome.flex,
+            "cases": outcome.cases,
+            "bought_quantity": outcome.bought,
+            "unit_price_cents": outcome.unit_price_cents,
+        }
+        if prices:
+            version = current[outcome.product_id]
+            values |= {"price_version_id": version.version_id, "markup_rate": version.markup_rate}
+        await session.execute(
+            sa.update(GroupBuyItem)
+            .where(col(GroupBuyItem.group_buy_id) == group_buy.id, col(GroupBuyItem.product_id) == outcome.product_id)
+            .values(**values)
+        )
+    group_buy.supplier_value_cents = plan.supplier_value_cents
+    group_buy.minimum_met = plan.decision.minimum_met
+
+
+async def close_group_buy(session: AsyncSession, group_buy_id: int, *, now: datetime) -> GroupBuyView:
+    """Close an open buy now (staff, or the clock at the deadline); safe to run twice.
+
+    Applies the minimum outcome: order (allocate at the bulk tier and freeze prices), cancel,
+    extend once, or hold for staff (status ``closing``). A buy already closed is returned as
+    it is; a scheduled one is a 409.
+    """
+    group_buy = await locked_group_buy(session, group_buy_id)
+    status = GroupBuyStatus(group_buy.status)
+    if status is GroupBuyStatus.SCHEDULED:
+        raise ConflictError(f"group buy {group_buy_id} has not opened yet; cancel it instead")
+    if status is GroupBuyStatus.OPEN:
+        await close_now(session, group_buy, now)
+    return await get_group_buy(session, group_buy_id)
+
+
+async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -> None:
+    """Close a locked, open buy: apply the close rules and the minimum outcome."""
+    plan = await _plan(session, group_buy)
+    match plan.decision.action:
+        case CloseAction.EXTEND:
+            group_buy.closes_at = max(group_buy.closes_at, now) + timedelta(hours=group_buy.extend_hours)
+            group_buy.extended = True
+            group_buy.status_reason = f"{plan.reason}; extended by {group_buy.extend_hours} hours"
+            await notifications.record(
+                session,
+                event="group_buy.extended",
+                audience=MEMBERS,
+                data={"group_buy_id": str(group_buy.id), "closes_at": group_buy.closes_at.isoformat()},
+                business_key=f"group_buy:{group_buy.id}:extended",
+            )
+        case CloseAction.HOLD:
+            await _freeze(session, group_buy, plan, prices=True)
+            group_buy.status = GroupBuyStatus.CLOSING.value
+            group_buy.held = True
+            group_buy.closed_at = now
+            group_buy.status_reason = f"{plan.reason}; held for a staff decision"
+            await notifications.record(
+                session,
+                event="group_buy.held",
+                audience=STAFF,
+                data={"group_buy_id": str(group_buy.id), "reason": group_buy.status_reason},
+                business_key=f"group_buy:{group_buy.id}:held",
+            )
+        case CloseAction.CANCEL:
+            await _freeze(session, group_buy, plan, prices=True)
+            group_buy.closed_at = now
+            await _cancel(session, group_buy, now, plan.reason)
+        case CloseAction.ORDER:
+            await _freeze(session, group_buy, plan, prices=True)
+            group_buy.closed_at = now
+            await _order(session, group_buy, plan, now)
+    session.add(group_buy)
+    await session.flush()
+
+
+async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, reason: str) -> None:
+    group_buy.status = GroupBuyStatus.CANCELLED.value
+    group_buy.held = False
+    group_buy.cancelled_at = now
+    group_buy.status_reason = reason
+    members = (
+        await session.execute(
+            sa.update(BuyOrder)
+            .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
+            .values(status=OrderStatus.CANCELLED.value, updated_at=now)
+            .returning(col(BuyOrder.id), col(BuyOrder.member_id))
+        )
+    ).all()
+    for order_id, member_id in sorted(members):
+        await notifications.record(
+            session,
+            event="group_buy.cancelled",
+            audience=member_audience(member_id),
+            data={"group_buy_id": str(group_buy.id), "order_id": str(order_id), "reason": reason},
+            business_key=f"group_buy:{group_buy.id}:cancelled:{order_id}",
+        )
+
+
+async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, now: datetime) -> None:
+    """Allocate every line at the frozen tier price and markup, and tell members and the supplier."""
+    markups = dict(
+        (
+            await session.execute(
+                sa.select(col(GroupBuyItem.product_id), col(GroupBuyItem.markup_rate)).where(
+                    col(GroupBuyItem.group_buy_id) == group_buy.id
+                )
+            )
+        ).all()
+    )
+    rows = (
+        await session.execute(
+            sa.select(col(OrderLine.id), col(OrderLine.order_id), col(OrderLine.product_id))
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .where(col(OrderLine.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
+        )
+    ).all()
+    outcomes = {o.product_id: o for o in plan.products}
+    updates = []
+    totals: dict[int, int] = defaultdict(int)
+    for line_id, order_id, product_id in rows:
+        outcome = outcomes[product_id]
+        units = outcome.allocations[order_id]
+        total = line_total_cents(units, outcome.unit_price_cents, markups[product_id])
+        totals[order_id] += total
+        updates.append(
+            {
+                "id": line_id,
+                "allocated_quantity": units,
+                "unit_price_cents": outcome.unit_price_cents,
+                "total_cents": total,
+            }
+        )
+    if updates:  # ORM bulk UPDATE by primary key: one executemany
+        await session.execute(sa.update(OrderLine), updates)
+    members = (
+        await session.execute(
+            sa.update(BuyOrder)
+            .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
+            .values(status=OrderStatus.ALLOCATED.value, updated_at=now)
+            .returning(col(BuyOrder.id), col(BuyOrder.member_id))
+        )
+    ).all()
+    group_buy.status = GroupBuyStatus.ORDERED.value
+    group_buy.held = False
+    for order_id, member_id in sorted(members):
+        await notifications.record(
+            session,
+            event="order.allocated",
+            audience=member_audience(member_id),
+            data={"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals[order_id]},
+            business_key=f"group_buy:{group_buy.id}:allocated:{order_id}",
+        )
+    await notifications.record(
+        session,
+        event="purchase_order.issued",
+        audience=supplier_audience(group_buy.supplier_id),
+        data={"group_buy_id": str(group_buy.id), "total_cents": plan.supplier_value_cents},
+        business_key=f"group_buy:{group_buy.id}:purchase_order",
+    )
+
+
+async def proceed_group_buy(session: AsyncSession, group_buy_id: int, *, now: datetime) -> GroupBuyView:
+    """Staff decide a held buy goes ahead although its minimum was missed: order at the frozen prices."""
+    group_buy = await locked_group_buy(session, group_buy_id)
+    if group_buy.status != GroupBuyStatus.CLOSING or not group_buy.held:
+        if GroupBuyStatus(group_buy.status) in CLOSED:
+            return await get_group_buy(session, group_buy_id)
+        raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}, not held for a decision")
+    plan = await _plan(session, group_buy, frozen=True)
+    if plan.decision.action is CloseAction.CANCEL and plan.reason == "no case was filled":
+        await _cancel(session, group_buy, now, plan.reason)
+    else:
+        await _order(session, group_buy, plan, now)
+        group_buy.status_reason = f"{group_buy.status_reason}; staff decided to proceed"
+    session.add(group_buy)
+    await session.flush()
+    return await get_group_buy(session, group_buy_id)
+
+
+async def cancel_group_buy(session: AsyncSession, group_buy_id: int, *, now: datetime, reason: str) -> GroupBuyView:
+    """Staff call a buy off before it is ordered (scheduled, open or held); cancelling twice is harmless."""
+    group_buy = await locked_group_buy(session, group_buy_id)
+    status = GroupBuyStatus(group_buy.status)
+    if status is GroupBuyStatus.CANCELLED:
+        return await get_group_buy(session, group_buy_id)
+    if status in CLOSED:
+        raise ConflictError(f"group buy {group_buy_id} is {status}; it can no longer be cancelled")
+    if status is GroupBuyStatus.OPEN:
+        await _freeze(session, group_buy, await _plan(session, group_buy), prices=True)
+        group_buy.closed_at = now
+    await _cancel(session, group_buy, now, reason)
+    session.add(group_buy)
+    await session.flush()
+    return await get_group_buy(session, group_buy_id)
+
+
+async def purchase_order(
+    session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None
+) -> PurchaseOrder:
+    """The supplier's order once the buy is ordered: whole cases per product, no member identities."""
+    group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
+    if GroupBuyStatus(group_buy.status) not in CLOSED:
+        raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}; it has no purchase order yet")
+    items = (await items_of(session, [group_buy_id]))[group_buy_id]
+    lines = [
+        PurchaseOrderLine(
+            item.product_id,
+            product.sku,
+            product.name,
+            item.case_size,
+            item.cases or 0,
+            item.bought_quantity or 0,
+            item.unit_price_cents or 0,
+        )
+        for item, product in items
+        if item.cases
+    ]
+    return PurchaseOrder(group_buy, lines)

@@ -1,0 +1,376 @@
+"""Orders in a group buy: place, change (as time-stamped increments), cancel, and read them.
+
+Order changes lock the group buy FOR SHARE, then the order FOR UPDATE (see service.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.buying.rules import (
+    ORDERING_STATUSES,
+    GroupBuyStatus,
+    Increment,
+    LineRequest,
+    OrderStatus,
+    apply_change,
+    max_order_total_cents,
+    order_line_errors,
+)
+from domain.buying.service import locked_group_buy, visible_group_buy
+from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.catalog import service as catalog
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.membership.rules import Status
+from domain.membership.tables import Member
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from datetime import datetime
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    """One order line as the member sees it; outcome fields are None until known."""
+
+    product_id: int
+    quantity: int
+    flex_quantity: int
+    allocated_quantity: int | None
+    delivered_quantity: int | None
+    unit_price_cents: int | None
+    total_cents: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """An order, its lines, the most it can cost, and its total once known."""
+
+    order: BuyOrder
+    lines: list[LineView]
+    max_total_cents: int
+
+    @property
+    def total_cents(self) -> int | None:
+        """The sum of the line totals once every line has one (after close), else None."""
+        if self.order.status in {OrderStatus.OPEN, OrderStatus.CANCELLED} or not self.lines:
+            return None
+        totals = [line.total_cents for line in self.lines]
+        return None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
+
+
+async def _next_seq(session: AsyncSession) -> int:
+    return int((await session.execute(sa.select(ORDER_CHANGE_SEQ.next_value()))).scalar_one())
+
+
+async def _offered(session: AsyncSession, group_buy_id: int) -> set[int]:
+    rows = await session.exec(select(GroupBuyItem.product_id).where(col(GroupBuyItem.group_buy_id) == group_buy_id))
+    return set(rows.all())
+
+
+def _require_open(group_buy: GroupBuy) -> None:
+    if group_buy.status != GroupBuyStatus.OPEN:
+        raise ConflictError(f"group buy {group_buy.id} is {group_buy.status}; orders change only while it is open")
+
+
+async def _check_lines(session: AsyncSession, group_buy_id: int, lines: Sequence[LineRequest]) -> None:
+    if errors := order_line_errors(lines, await _offered(session, group_buy_id)):
+        raise InvalidInputError("the order lines are not valid", errors)
+
+
+async def place_order(
+    session: AsyncSession,
+    group_buy_id: int,
+    *,
+    member_id: int,
+    lines: Sequence[LineRequest],
+    now: datetime,
+    actor: int,
+) -> OrderView:
+    """A member's one order in an open group buy; a second one is a 409 naming the first."""
+    group_buy = await locked_group_buy(session, group_buy_id, share=True)
+    _require_open(group_buy)
+    member = await session.get(Member, member_id)
+    if member is None:
+        raise NotFoundError(f"member {member_id} not found")
+    if Status(member.status) not in ORDERING_STATUSES:
+        allowed = ", ".join(sorted(ORDERING_STATUSES))
+        raise ConflictError(f"member {member_id} is {member.status}; only {allowed} members may order")
+    await _check_lines(session, group_buy_id, lines)
+    seq = await _next_seq(session)
+    order_id = (
+        await session.execute(
+            insert(BuyOrder)
+            .values(
+                group_buy_id=group_buy_id,
+                member_id=member_id,
+                status=OrderStatus.OPEN.value,
+                placed_seq=seq,
+                placed_by=actor,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(constraint="uq_buy_order_group_buy_member")
+            .returning(col(BuyOrder.id))
+        )
+    ).scalar_one_or_none()
+    if order_id is None:
+        existing = (
+            await session.exec(
+                select(BuyOrder.id).where(
+                    col(BuyOrder.group_buy_id) == group_buy_id, col(BuyOrder.member_id) == member_id
+                )
+            )
+        ).one()
+        raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
+    await _write_lines(session, order_id, group_buy_id, lines, seq, now)
+    return await get_order(session, order_id)
+
+
+async def _locked_order(session: AsyncSession, order_id: int, only_member_id: int | None) -> tuple[GroupBuy, BuyOrder]:
+    """Lock the group buy FOR SHARE, then the order FOR UPDATE (always in this order)."""
+    group_buy_id = (await session.exec(select(BuyOrder.group_buy_id).where(col(BuyOrder.id) == order_id))).one_or_none()
+    if group_buy_id is None:
+        raise NotFoundError(f"order {order_id} not found")
+    group_buy = await locked_group_buy(session, group_buy_id, share=True)
+    order = (
+        await session.exec(
+            select(BuyOrder)
+            .where(col(BuyOrder.id) == order_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    if only_member_id is not None and order.member_id != only_member_id:
+        raise NotFoundError(f"order {order_id} not found")
+    return group_buy, order
+
+
+async def change_order(
+    session: AsyncSession,
+    order_id: int,
+    *,
+    lines: Sequence[LineRequest],
+    now: datetime,
+    only_member_id: int | None = None,
+) -> OrderView:
+    """Replace the order's lines while the buy is open (products left out go to zero).
+
+    Each changed line records the change as increments: an increase joins the back of the
+    queue, a decrease is taken from the newest units first. A cancelled order comes back.
+    """
+    group_buy, order = await _locked_order(session, order_id, only_member_id)
+    _require_open(group_buy)
+    await _check_lines(session, group_buy.id or 0, lines)
+    seq = await _next_seq(session)
+    if order.status == OrderStatus.CANCELLED:
+        order.status = OrderStatus.OPEN.value
+        order.placed_seq = seq
+    order.updated_at = now
+    session.add(order)
+    await _write_lines(session, order_id, order.group_buy_id, lines, seq, now)
+    return await get_order(session, order_id)
+
+
+async def cancel_order(
+    session: AsyncSession, order_id: int, *, now: datetime, only_member_id: int | None = None
+) -> OrderView:
+    """Withdraw the order while the buy is open: its lines go; the order stays, cancelled."""
+    group_buy, order = await _locked_order(session, order_id, only_member_id)
+    _require_open(group_buy)
+    if order.status != OrderStatus.CANCELLED:
+        line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order_id)
+        await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
+        await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order_id))
+        order.status = OrderStatus.CANCELLED.value
+        order.updated_at = now
+        session.add(order)
+        await session.flush()
+    return await get_order(session, order_id)
+
+
+async def _increments(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, list[OrderIncrement]]:
+    if not line_ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(OrderIncrement)
+            .where(col(OrderIncrement.order_line_id).in_(list(line_ids)))
+            .order_by(col(OrderIncrement.order_line_id), col(OrderIncrement.at_seq))
+        )
+    ).all()
+    out: dict[int, list[OrderIncrement]] = defaultdict(list)
+    for inc in rows:
+        out[inc.order_line_id].append(inc)
+    return out
+
+
+async def _write_lines(
+    session: AsyncSession, order_id: int, group_buy_id: int, lines: Sequence[LineRequest], seq: int, now: datetime
+) -> None:
+    """Bring the stored lines and increments to ``lines`` with rules.apply_change, in a few set statements.
+
+    The caller holds the order's row lock, so nothing else writes these lines meanwhile.
+    """
+    existing = {
+        line.product_id: line
+        for line in (await session.exec(select(OrderLine).where(col(OrderLine.order_id) == order_id))).all()
+    }
+    stored = await _increments(session, [line.id for line in existing.values() if line.id is not None])
+    wanted = {line.product_id: line for line in lines}
+    changed: dict[int, tuple[LineRequest, tuple[Increment, ...], dict[int, datetime]]] = {}
+    for product_id in sorted(set(existing) | set(wanted)):
+        request = wanted.get(product_id, LineRequest(product_id, 0, 0))
+        line = existing.get(product_id)
+        if line is not None and (line.quantity, line.flex_quantity) == (request.quantity, request.flex):
+            continue
+        old = stored.get(line.id or 0, []) if line is not None else []
+        new = apply_change(
+            [Increment(inc.at_seq, inc.quantity, inc.flex_quantity) for inc in old], request.quantity, request.flex, seq
+        )
+        changed[product_id] = (request, new, {inc.at_seq: inc.created_at for inc in old})
+    if not changed:
+        return
+    touched = [existing[p].id for p in changed if p in existing]
+    if touched:
+        await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(touched)))
+    emptied = [existing[p].id for p, (_, new, _) in changed.items() if not new and p in existing]
+    if emptied:
+        await session.execute(sa.delete(OrderLine).where(col(OrderLine.id).in_(emptied)))
+    kept = {p: change for p, change in changed.items() if change[1]}
+    line_ids = {p: existing[p].id or 0 for p in kept if p in existing}
+    if line_ids:
+        await session.execute(
+            sa.update(OrderLine),
+            [{"id": line_ids[p], "quantity": kept[p][0].quantity, "flex_quantity": kept[p][0].flex} for p in line_ids],
+        )
+    added = [p for p in kept if p not in existing]
+    if added:
+        rows = await session.execute(
+            sa.insert(OrderLine)
+            .values(
+                [
+                    {
+                        "order_id": order_id,
+                        "group_buy_id": group_buy_id,
+                        "product_id": p,
+                        "quantity": kept[p][0].quantity,
+                        "flex_quantity": kept[p][0].flex,
+                    }
+                    for p in added
+                ]
+            )
+            .returning(col(OrderLine.product_id), col(OrderLine.id))
+        )
+        line_ids |= {row.product_id: row.id for row in rows.all()}
+    increments = [
+        {
+            "order_line_id": line_ids[p],
+            "at_seq": inc.at_seq,
+            "quantity": inc.quantity,
+            "flex_quantity": inc.flex,
+            "created_at": created.get(inc.at_seq, now),
+        }
+        for p, (_, new, created) in kept.items()
+        for inc in new
+    ]
+    if increments:
+        await session.execute(sa.insert(OrderIncrement).values(increments))
+    for line in existing.values():  # changed behind the ORM's back: reload on next use
+        session.expunge(line)
+
+
+async def get_order(session: AsyncSession, order_id: int, *, only_member_id: int | None = None) -> OrderView:
+    """The order (404 for another member's users)."""
+    order = await session.get(BuyOrder, order_id)
+    if order is None or (only_member_id is not None and order.member_id != only_member_id):
+        raise NotFoundError(f"order {order_id} not found")
+    return (await order_views(session, [order]))[0]
+
+
+async def order_page(
+    session: AsyncSession,
+    *,
+    after_id: int,
+    limit: int,
+    group_buy_id: int | None = None,
+    only_member_id: int | None = None,
+) -> list[OrderView]:
+    """Orders in id order after a cursor: of one group buy, of one member, or both."""
+    query = select(BuyOrder).where(col(BuyOrder.id) > after_id).order_by(col(BuyOrder.id)).limit(limit)
+    if group_buy_id is not None:
+        query = query.where(col(BuyOrder.group_buy_id) == group_buy_id)
+    if only_member_id is not None:
+        query = query.where(col(BuyOrder.member_id) == only_member_id)
+    return await order_views(session, list((await session.exec(query)).all()))
+
+
+async def group_buy_orders(session: AsyncSession, group_buy_id: int, *, after_id: int, limit: int) -> list[OrderView]:
+    """The orders of one group buy (staff)."""
+    await visible_group_buy(session, group_buy_id, None)
+    return await order_page(session, after_id=after_id, limit=limit, group_buy_id=group_buy_id)
+
+
+async def _item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
+    """Prices per (group buy, product): the version frozen at close, else the current one."""
+    items = list(items)
+    frozen = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
+    current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
+    return {
+        (i.group_buy_id, i.product_id): frozen[i.price_version_id] if i.price_version_id else current[i.product_id]
+        for i in items
+    }
+
+
+async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list[OrderView]:
+    """Views of several orders in a handful of queries."""
+    ids = [o.id for o in orders if o.id is not None]
+    if not ids:
+        return []
+    lines: dict[int, list[OrderLine]] = defaultdict(list)
+    for line in (
+        await session.exec(
+            select(OrderLine).where(col(OrderLine.order_id).in_(ids)).order_by(col(OrderLine.product_id))
+        )
+    ).all():
+        lines[line.order_id].append(line)
+    items = (
+        await session.exec(
+            select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id).in_(sorted({o.group_buy_id for o in orders})))
+        )
+    ).all()
+    prices = await _item_prices(session, items)
+    views = []
+    for order in orders:
+        assert order.id is not None  # noqa: S101 - loaded rows
+        max_total = 0
+        for line in lines[order.id]:
+            price = prices[order.group_buy_id, line.product_id]
+            max_total += max_order_total_cents(line.quantity + line.flex_quantity, price.tiers, price.markup_rate)
+        views.append(
+            OrderView(
+                order,
+                [
+                    LineView(
+                        line.product_id,
+                        line.quantity,
+                        line.flex_quantity,
+                        line.allocated_quantity,
+                        line.delivered_quantity,
+                        line.unit_price_cents,
+                        line.total_cents,
+                    )
+                    for line in lines[order.id]
+                ],
+                max_total,
+            )
+        )
+    return views
