@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ from domain.patronage.rules import (
     MemberPatronage,
     PoolInput,
     compute_allocation,
+    fiscal_year_end,
     policy_from_profile,
 )
 from domain.patronage.tables import PatronageRecord
@@ -46,12 +46,6 @@ if TYPE_CHECKING:
 
 COMPUTE_JOB = "compute_allocation_run"
 LINE_BATCH = 5_000
-
-
-def fiscal_year_end(fiscal_year: int, start_month: int) -> date:
-    """The last day of a fiscal year named by the calendar year in which it ends."""
-    end_month = 12 if start_month == 1 else start_month - 1
-    return date(fiscal_year, end_month, calendar.monthrange(fiscal_year, end_month)[1])
 
 
 def policy_of(request: Mapping[str, Any]) -> AllocationPolicy:

@@ -19,7 +19,6 @@ from domain.money import Rounding, allocate, apply_rate
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping, Sequence
-    from datetime import date, datetime
 
 __all__ = [
     "ORDERING_STATUSES",
@@ -46,8 +45,6 @@ __all__ = [
     "apply_change",
     "cases_to_order",
     "close_decision",
-    "fiscal_year_of",
-    "is_member_business",
     "line_total_cents",
     "max_order_total_cents",
     "missing_units",
@@ -821,28 +818,3 @@ def plan_delivery(products: Sequence[Delivered], policy: AllocationPolicy = Allo
                 patronage[key, product.pool] = patronage.get((key, product.pool), 0) + total
             shortages[key] = shortages.get(key, 0) + allocated - units
     return DeliveryPlan(tuple(lines), charges, patronage, shortages)
-
-
-# --- patronage dating ----------------------------------------------------------------
-
-_MONTHS = 12
-
-
-def fiscal_year_of(day: date, start_month: int = 1) -> int:
-    """The fiscal year ``day`` falls in, named by the calendar year in which that fiscal year ends.
-
-    With ``start_month`` 1 it is the calendar year; with 7, July 2025 - June 2026 is FY 2026.
-    """
-    if not _is_int(start_month) or not 1 <= start_month <= _MONTHS:
-        msg = f"start_month must be 1-12, got {start_month!r}"
-        raise ValueError(msg)
-    return day.year + (1 if start_month > 1 and day.month >= start_month else 0)
-
-
-def is_member_business(joined_at: datetime | None, left_at: datetime | None, at: datetime) -> bool:
-    """Whether business done at ``at`` is member business: the buyer had joined and not yet left.
-
-    Patronage before ``joined_at`` (or by an applicant, who has not joined) and from ``left_at``
-    on is non-member business (DOMAIN.md section 3: the status at the transaction date decides).
-    """
-    return joined_at is not None and joined_at <= at and (left_at is None or at < left_at)

@@ -30,11 +30,12 @@ Choices the domain text leaves open, made here once:
 
 from __future__ import annotations
 
+import calendar
 import enum
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, fields, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from types import MappingProxyType
@@ -803,3 +804,32 @@ def form_1099_patr_rows(
         for (year, number), (box1, box5) in sorted(boxes.items())
         if box1 + box5 >= FORM_1099_PATR_THRESHOLD_CENTS
     ]
+
+
+# --- patronage dating ----------------------------------------------------------------
+
+
+def fiscal_year_of(day: date, start_month: int = 1) -> int:
+    """The fiscal year ``day`` falls in, named by the calendar year in which that fiscal year ends.
+
+    With ``start_month`` 1 it is the calendar year; with 7, July 2025 - June 2026 is FY 2026.
+    """
+    if not _is_int(start_month) or not 1 <= start_month <= _MONTHS:
+        msg = f"start_month must be 1-12, got {start_month!r}"
+        raise ValueError(msg)
+    return day.year + (1 if start_month > 1 and day.month >= start_month else 0)
+
+
+def is_member_business(joined_at: datetime | None, left_at: datetime | None, at: datetime) -> bool:
+    """Whether business done at ``at`` is member business: the buyer had joined and not yet left.
+
+    Patronage before ``joined_at`` (or by an applicant, who has not joined) and from ``left_at``
+    on is non-member business (DOMAIN.md section 3: the status at the transaction date decides).
+    """
+    return joined_at is not None and joined_at <= at and (left_at is None or at < left_at)
+
+
+def fiscal_year_end(fiscal_year: int, start_month: int) -> date:
+    """The last day of a fiscal year named by the calendar year in which it ends."""
+    end_month = 12 if start_month == 1 else start_month - 1
+    return date(fiscal_year, end_month, calendar.monthrange(fiscal_year, end_month)[1])

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
-from domain.buying.rules import fiscal_year_of, is_member_business
 from domain.catalog.rules import pool_errors
 from domain.errors import FieldError, InvalidInputError
 from domain.membership.tables import Member
+from domain.patronage.rules import fiscal_year_of, is_member_business
 from domain.patronage.tables import PatronageRecord
 
 if TYPE_CHECKING:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -28,8 +27,6 @@ from domain.buying.rules import (
     apply_change,
     cases_to_order,
     close_decision,
-    fiscal_year_of,
-    is_member_business,
     line_total_cents,
     max_order_total_cents,
     missing_units,
@@ -600,30 +597,3 @@ def test_delivery_plan_invariants(products, policy, with_increments, markup, dat
 
 
 # --- fiscal years and member business --------------------------------------------------
-
-
-def test_fiscal_year_examples():
-    assert fiscal_year_of(date(2025, 12, 31)) == 2025
-    assert fiscal_year_of(date(2025, 1, 1)) == 2025
-    assert fiscal_year_of(date(2025, 6, 30), 7) == 2025
-    assert fiscal_year_of(date(2025, 7, 1), 7) == 2026
-    with pytest.raises(ValueError, match="1-12"):
-        fiscal_year_of(date(2025, 1, 1), 13)
-
-
-@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2200, 1, 1)), st.integers(1, 12))
-def test_fiscal_years_are_twelve_consecutive_months(day, start_month):
-    fy, after = fiscal_year_of(day, start_month), fiscal_year_of(day + timedelta(days=1), start_month)
-    starts = (day + timedelta(days=1)).day == 1 and (day + timedelta(days=1)).month == start_month
-    assert after - fy == (1 if starts else 0)
-    assert fy in {day.year, day.year + 1}
-
-
-def test_member_business_is_between_joining_and_leaving():
-    joined = datetime(2024, 3, 1, tzinfo=UTC)
-    left = datetime(2025, 3, 1, tzinfo=UTC)
-    assert not is_member_business(None, None, joined)
-    assert not is_member_business(joined, None, joined - timedelta(seconds=1))
-    assert is_member_business(joined, None, joined)
-    assert is_member_business(joined, left, left - timedelta(seconds=1))
-    assert not is_member_business(joined, left, left)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -27,7 +27,9 @@ from domain.patronage.rules import (
     PoolInput,
     check_balanced,
     compute_allocation,
+    fiscal_year_of,
     form_1099_patr_rows,
+    is_member_business,
     is_within_payment_period,
     loss_charges,
     payment_period_end,
@@ -585,3 +587,42 @@ def test_1099_patr_sums_within_a_year_and_filters_by_year():
 def test_1099_patr_refuses_negative_amounts():
     with pytest.raises(InvalidInputError):
         form_1099_patr_rows([pay(1, K.PATRONAGE_CASH, -1)])
+
+
+def test_fiscal_year_examples():
+    assert fiscal_year_of(date(2025, 12, 31)) == 2025
+    assert fiscal_year_of(date(2025, 1, 1)) == 2025
+    assert fiscal_year_of(date(2025, 6, 30), 7) == 2025
+    assert fiscal_year_of(date(2025, 7, 1), 7) == 2026
+    with pytest.raises(ValueError, match="1-12"):
+        fiscal_year_of(date(2025, 1, 1), 13)
+
+
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2200, 1, 1)), st.integers(1, 12))
+def test_fiscal_years_are_twelve_consecutive_months(day, start_month):
+    fy, after = fiscal_year_of(day, start_month), fiscal_year_of(day + timedelta(days=1), start_month)
+    starts = (day + timedelta(days=1)).day == 1 and (day + timedelta(days=1)).month == start_month
+    assert after - fy == (1 if starts else 0)
+    assert fy in {day.year, day.year + 1}
+
+
+def test_member_business_is_between_joining_and_leaving():
+    joined = datetime(2024, 3, 1, tzinfo=UTC)
+    left = datetime(2025, 3, 1, tzinfo=UTC)
+    assert not is_member_business(None, None, joined)
+    assert not is_member_business(joined, None, joined - timedelta(seconds=1))
+    assert is_member_business(joined, None, joined)
+    assert is_member_business(joined, left, left - timedelta(seconds=1))
+    assert not is_member_business(joined, left, left)
+
+
+def test_a_fiscal_year_ends_the_day_before_the_next_one_starts():
+    from domain.patronage.rules import fiscal_year_end
+
+    assert fiscal_year_end(2025, 1) == date(2025, 12, 31)
+    assert fiscal_year_end(2026, 7) == date(2026, 6, 30)
+    assert fiscal_year_end(2024, 3) == date(2024, 2, 29)
+    for start in range(1, 13):
+        end = fiscal_year_end(2030, start)
+        assert fiscal_year_of(end, start) == 2030
+        assert fiscal_year_of(end + timedelta(days=1), start) == 2031
