@@ -11,7 +11,6 @@ from domain.allocation import service as allocation
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
 from domain.jobs.service import relay
-from domain.logs import configure
 from domain.notifications import service as notifications
 from domain.settings import Settings
 from workers.allocation import compute_allocation_run
@@ -79,9 +78,18 @@ def worker_settings(
     }
 
 
+_SETTINGS = Settings.from_env()
+_OPTIONS = worker_settings(_SETTINGS)
+
+
 class WorkerSettings:
     """For `arq workers.main.WorkerSettings` (and `arq --check` as a liveness probe)."""
 
-    _settings = Settings.from_env()
-    configure(_settings.log_level)
-    locals().update(worker_settings(_settings))
+    functions = _OPTIONS["functions"]
+    cron_jobs = _OPTIONS["cron_jobs"]
+    on_startup = _OPTIONS["on_startup"]
+    on_shutdown = _OPTIONS["on_shutdown"]
+    redis_settings = _OPTIONS["redis_settings"]
+    keep_result = _OPTIONS["keep_result"]
+    max_tries = _OPTIONS["max_tries"]
+    health_check_interval = _OPTIONS["health_check_interval"]

@@ -1,0 +1,41 @@
+"""Every route but the public ones refuses a caller without a token, and a supplier gets no member data."""
+
+from __future__ import annotations
+
+import re
+
+from api.auth import PUBLIC_PATHS
+from domain.identity.rules import Role
+from tests.support.buying import make_supplier
+from tests.support.users import bearer, make_user
+
+
+def _routes(app) -> list[tuple[str, str]]:
+    found = []
+    for route in app.routes:
+        for method in sorted(getattr(route, "methods", set()) - {"OPTIONS", "HEAD"}):
+            path = re.sub(r"\{[^}:]+(:[a-z]+)?\}", "1", route.path)
+            found.append((method, path))
+    return found
+
+
+def _public(path: str) -> bool:
+    return any(re.search(pattern, path) for pattern in PUBLIC_PATHS)
+
+
+async def test_no_token_means_401_on_every_non_public_route(app, client):
+    routes = [(m, p) for m, p in _routes(app) if not _public(p)]
+    assert len(routes) > 60  # the whole API, not a sample
+    for method, path in routes:
+        answer = await client.request(method, path, json={} if method in {"POST", "PUT"} else None)
+        assert answer.status_code == 401, (method, path, answer.status_code)
+        assert answer.headers["content-type"] == "application/problem+json", (method, path)
+
+
+async def test_suppliers_see_no_member_data(client, session):
+    mill = await make_supplier(session)
+    headers = await bearer(client, (await make_user(session, Role.SUPPLIER, supplier_id=mill.id)).email)
+    for path in ("/v1/members", "/v1/members/1", "/v1/members/1/account", "/v1/members/1/equity", "/v1/patronage",
+                 "/v1/payouts", "/v1/allocation-runs/1", "/v1/fiscal-years/2025/reconciliation"):
+        answer = await client.get(path, headers=headers)
+        assert answer.status_code in {403, 404}, (path, answer.status_code)
