@@ -33,8 +33,9 @@ from deploy.stack import local_stack
 from domain import migrate
 from domain.buying import service as buying
 from domain.buying import settlement
-from domain.buying.rules import LineRequest, Tier
+from domain.buying.rules import LineRequest
 from domain.catalog import service as catalog
+from domain.catalog.rules import Tier
 from domain.db import make_engine, make_session_maker
 from domain.membership import service as membership
 

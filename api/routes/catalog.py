@@ -15,9 +15,8 @@ from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
-from domain.buying.rules import Tier
 from domain.catalog import service
-from domain.catalog.rules import DEFAULT_POOL, rate_text
+from domain.catalog.rules import DEFAULT_POOL, Tier, rate_text
 from domain.catalog.tables import Supplier
 from domain.errors import FieldError, InvalidInputError
 from domain.identity import service as identity

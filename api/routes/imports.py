@@ -13,6 +13,7 @@ from litestar.params import JSONBody
 from api.auth import staff_only
 from api.deps import DbSession
 from api.problems import POSTED, problems
+from domain.equity import imports as lot_imports
 from domain.membership import imports
 from domain.membership.rules import Status
 
@@ -125,8 +126,8 @@ async def import_members(data: JSONBody[MemberImport], db: DbSession, state: Sta
 async def import_lots(data: JSONBody[LotImport], db: DbSession) -> LotImportResult:
     """Idempotent by external_ref; lots keep their fiscal year for FIFO redemption."""
     rows = [
-        imports.LotRow(r.external_ref, r.member_number, r.fiscal_year, r.qualified, r.face_cents, r.redeemed_cents)
+        lot_imports.LotRow(r.external_ref, r.member_number, r.fiscal_year, r.qualified, r.face_cents, r.redeemed_cents)
         for r in data.lots
     ]
-    imported, duplicates = await imports.import_lots(db, rows, today=datetime.now(UTC).date())
+    imported, duplicates = await lot_imports.import_lots(db, rows, today=datetime.now(UTC).date())
     return LotImportResult(imported, duplicates)

@@ -15,6 +15,7 @@ from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
+from domain.equity import statements
 from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role
 from domain.ledger.chart import PaymentMethod
@@ -440,7 +441,7 @@ class MemberController(Controller):
         mid = path_id(member_id, "member")
         check_member_access(caller, mid)
         await membership.get(db, mid)
-        capital = await membership.capital_account(db, mid)
+        capital = await statements.capital_account(db, mid)
         return EquityStatement(
             member_id=str(mid),
             membership_share_cents=capital.membership_share_cents,

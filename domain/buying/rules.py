@@ -13,6 +13,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, TypeGuard, assert_never
 
+from domain.catalog.rules import Tier, next_tier, tier_for
 from domain.errors import FieldError
 from domain.membership.rules import Status
 from domain.money import Rounding, allocate, apply_rate
@@ -40,7 +41,6 @@ __all__ = [
     "ProductOutcome",
     "Progress",
     "SettledLine",
-    "Tier",
     "allocate_units",
     "apply_change",
     "cases_to_order",
@@ -48,14 +48,11 @@ __all__ = [
     "line_total_cents",
     "max_order_total_cents",
     "missing_units",
-    "next_tier",
     "order_line_errors",
     "plan_close",
     "plan_delivery",
     "product_progress",
     "reallocate_delivery",
-    "tier_errors",
-    "tier_for",
 ]
 
 
@@ -72,86 +69,6 @@ def _non_negative(value: object, what: str) -> int:
         msg = f"{what} must not be negative, got {value}"
         raise ValueError(msg)
     return value
-
-
-# --- price tiers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """One price tier: ``unit_price_cents`` applies once the group buys ``min_quantity`` units."""
-
-    min_quantity: int
-    unit_price_cents: int
-
-
-def tier_errors(tiers: Sequence[Tier]) -> list[FieldError]:
-    """Every way ``tiers`` breaks the rules, named like ``tiers[1].min_quantity``; empty if valid.
-
-    Rules: at least one tier, the first at min_quantity 1, min_quantity strictly
-    increasing, prices non-negative and non-increasing.
-    """
-    if not tiers:
-        return [FieldError("tiers", "at least one price tier is required")]
-    errors: list[FieldError] = []
-    previous: Tier | None = None
-    for i, tier in enumerate(tiers):
-        qty_field, price_field = f"tiers[{i}].min_quantity", f"tiers[{i}].unit_price_cents"
-        qty_ok, price_ok = _is_int(tier.min_quantity), _is_int(tier.unit_price_cents)
-        if not qty_ok:
-            errors.append(FieldError(qty_field, "must be an integer"))
-        elif i == 0 and tier.min_quantity != 1:
-            errors.append(FieldError(qty_field, "the first tier must start at 1"))
-        elif previous is not None and _is_int(previous.min_quantity) and tier.min_quantity <= previous.min_quantity:
-            errors.append(FieldError(qty_field, "must be greater than the previous tier's min_quantity"))
-        if not price_ok:
-            errors.append(FieldError(price_field, "must be an integer"))
-        elif tier.unit_price_cents < 0:
-            errors.append(FieldError(price_field, "must not be negative"))
-        elif (
-            previous is not None
-            and _is_int(previous.unit_price_cents)
-            and tier.unit_price_cents > previous.unit_price_cents
-        ):
-            errors.append(FieldError(price_field, "must not exceed the previous tier's price"))
-        previous = tier
-    return errors
-
-
-def _checked(tiers: Sequence[Tier]) -> Sequence[Tier]:
-    errors = tier_errors(tiers)
-    if errors:
-        msg = "invalid price tiers: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
-        raise ValueError(msg)
-    return tiers
-
-
-def _tier_index(tiers: Sequence[Tier], quantity: int) -> int:
-    index = 0
-    for i, tier in enumerate(tiers):
-        if tier.min_quantity <= quantity:
-            index = i
-    return index
-
-
-def tier_for(tiers: Sequence[Tier], quantity: int) -> Tier:
-    """The highest tier whose min_quantity <= ``quantity``; quantity 0 gets the first tier."""
-    _non_negative(quantity, "quantity")
-    tiers = _checked(tiers)
-    return tiers[_tier_index(tiers, quantity)]
-
-
-def next_tier(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, int] | None:
-    """The first tier cheaper than ``tier_for(quantity)`` and the units still needed to reach it.
-
-    Tiers that only repeat the current price are skipped, since reaching them
-    changes nothing. ``None`` when no cheaper tier exists.
-    """
-    current = tier_for(tiers, quantity)
-    for tier in tiers:
-        if tier.min_quantity > quantity and tier.unit_price_cents < current.unit_price_cents:
-            return tier, tier.min_quantity - quantity
-    return None
 
 
 # --- cases ---------------------------------------------------------------------------
@@ -471,7 +388,7 @@ def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decima
 
     This is the card hold amount; the tier fixed at close can only be cheaper.
     """
-    return line_total_cents(units, _checked(tiers)[0].unit_price_cents, markup_rate)
+    return line_total_cents(units, tier_for(tiers, 0).unit_price_cents, markup_rate)
 
 
 # --- minimum order value at close ----------------------------------------------------

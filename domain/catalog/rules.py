@@ -1,11 +1,16 @@
-"""Pure catalog rules: what a product's pool name and markup rate may be."""
+"""Pure catalog rules: price tiers, and what a product's pool name and markup rate may be."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeGuard
 
 from domain.errors import FieldError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 DEFAULT_POOL = "purchases"
 MAX_MARKUP_RATE = Decimal(10)  # 1000 %: anything above is a typo, not a policy
@@ -36,3 +41,89 @@ def rate_text(rate: Decimal) -> str:
     """A rate as clients see it: plain decimal, no exponent, no trailing zeros ("0.05", "0")."""
     text = format(rate.normalize(), "f")
     return text if text != "-0" else "0"
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --- price tiers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One price tier: ``unit_price_cents`` applies once the group buys ``min_quantity`` units."""
+
+    min_quantity: int
+    unit_price_cents: int
+
+
+def tier_errors(tiers: Sequence[Tier]) -> list[FieldError]:
+    """Every way ``tiers`` breaks the rules, named like ``tiers[1].min_quantity``; empty if valid.
+
+    Rules: at least one tier, the first at min_quantity 1, min_quantity strictly
+    increasing, prices non-negative and non-increasing.
+    """
+    if not tiers:
+        return [FieldError("tiers", "at least one price tier is required")]
+    errors: list[FieldError] = []
+    previous: Tier | None = None
+    for i, tier in enumerate(tiers):
+        qty_field, price_field = f"tiers[{i}].min_quantity", f"tiers[{i}].unit_price_cents"
+        qty_ok, price_ok = _is_int(tier.min_quantity), _is_int(tier.unit_price_cents)
+        if not qty_ok:
+            errors.append(FieldError(qty_field, "must be an integer"))
+        elif i == 0 and tier.min_quantity != 1:
+            errors.append(FieldError(qty_field, "the first tier must start at 1"))
+        elif previous is not None and _is_int(previous.min_quantity) and tier.min_quantity <= previous.min_quantity:
+            errors.append(FieldError(qty_field, "must be greater than the previous tier's min_quantity"))
+        if not price_ok:
+            errors.append(FieldError(price_field, "must be an integer"))
+        elif tier.unit_price_cents < 0:
+            errors.append(FieldError(price_field, "must not be negative"))
+        elif (
+            previous is not None
+            and _is_int(previous.unit_price_cents)
+            and tier.unit_price_cents > previous.unit_price_cents
+        ):
+            errors.append(FieldError(price_field, "must not exceed the previous tier's price"))
+        previous = tier
+    return errors
+
+
+def _checked(tiers: Sequence[Tier]) -> Sequence[Tier]:
+    errors = tier_errors(tiers)
+    if errors:
+        msg = "invalid price tiers: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
+        raise ValueError(msg)
+    return tiers
+
+
+def _tier_index(tiers: Sequence[Tier], quantity: int) -> int:
+    index = 0
+    for i, tier in enumerate(tiers):
+        if tier.min_quantity <= quantity:
+            index = i
+    return index
+
+
+def tier_for(tiers: Sequence[Tier], quantity: int) -> Tier:
+    """The highest tier whose min_quantity <= ``quantity``; quantity 0 gets the first tier."""
+    if not _is_int(quantity) or quantity < 0:
+        msg = f"quantity must be a non-negative int, got {quantity!r}"
+        raise ValueError(msg)
+    tiers = _checked(tiers)
+    return tiers[_tier_index(tiers, quantity)]
+
+
+def next_tier(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, int] | None:
+    """The first tier cheaper than ``tier_for(quantity)`` and the units still needed to reach it.
+
+    Tiers that only repeat the current price are skipped, since reaching them
+    changes nothing. ``None`` when no cheaper tier exists.
+    """
+    current = tier_for(tiers, quantity)
+    for tier in tiers:
+        if tier.min_quantity > quantity and tier.unit_price_cents < current.unit_price_cents:
+            return tier, tier.min_quantity - quantity
+    return None

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
-from domain.buying.rules import Tier, tier_errors
-from domain.catalog.rules import markup_errors, pool_errors
+from domain.catalog.rules import Tier, markup_errors, pool_errors, tier_errors
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
 

@@ -1,4 +1,4 @@
-"""Bringing an existing co-op over: its member register and the equity members already hold.
+"""Bringing an existing co-op over: its member register (equity lots: domain/equity/imports.py).
 
 Each import is all or nothing: every row is checked first and a bad row rejects
 the whole import with its errors; rows already imported (same external_ref) are
@@ -8,12 +8,10 @@ counted as duplicates and left as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
-from domain.equity.tables import EquityLot
 from domain.errors import FieldError, InvalidInputError
 from domain.identity.rules import credential_errors
 from domain.ledger import chart
@@ -23,6 +21,8 @@ from domain.membership.service import grant_bylaw_consent, record_change
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -147,96 +147,3 @@ async def _add_member(session: AsyncSession, row: MemberRow, par_cents: int) -> 
             memo="membership share paid before the move",
         )
     return member
-
-
-@dataclass(frozen=True, slots=True)
-class LotRow:
-    """One equity lot a member already holds."""
-
-    external_ref: str
-    member_number: int
-    fiscal_year: int
-    qualified: bool
-    face_cents: int
-    redeemed_cents: int
-
-
-def lot_row_errors(rows: list[LotRow], known_numbers: set[int], this_year: int) -> list[FieldError]:
-    """Every problem in the lots, row by row."""
-    errors: list[FieldError] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        at = f"lots[{i}]"
-        if row.external_ref in seen:
-            errors.append(FieldError(f"{at}.external_ref", "appears twice in this import"))
-        seen.add(row.external_ref)
-        if row.member_number not in known_numbers:
-            errors.append(FieldError(f"{at}.member_number", f"no member has number {row.member_number}"))
-        if not 1900 <= row.fiscal_year <= this_year:  # noqa: PLR2004 - a sane oldest year
-            errors.append(FieldError(f"{at}.fiscal_year", f"must be a past fiscal year (1900..{this_year})"))
-        if row.face_cents <= 0:
-            errors.append(FieldError(f"{at}.face_cents", "must be positive"))
-        if not 0 <= row.redeemed_cents <= row.face_cents:
-            errors.append(FieldError(f"{at}.redeemed_cents", "must be between 0 and face_cents"))
-    return errors
-
-
-async def import_lots(session: AsyncSession, rows: list[LotRow], *, today: date) -> tuple[int, int]:
-    """Add the lots with their face and what was already redeemed; returns (imported, duplicates)."""
-    numbers = {r.member_number for r in rows}
-    found = (await session.exec(select(Member).where(col(Member.member_number).in_(numbers)))).all()
-    members = {m.member_number: m for m in found if m.member_number is not None}
-    if errors := lot_row_errors(rows, set(members), today.year):
-        raise InvalidInputError("the equity import has errors; nothing was imported", errors)
-    refs = [r.external_ref for r in rows]
-    already = set(
-        (await session.exec(select(EquityLot.external_ref).where(col(EquityLot.external_ref).in_(refs)))).all()
-    )
-    imported = 0
-    for row in rows:
-        if row.external_ref in already:
-            continue
-        member = members[row.member_number]
-        assert member.id is not None  # noqa: S101 - stored members
-        await _add_lot(session, member.id, row)
-        imported += 1
-    return imported, len(rows) - imported
-
-
-async def _add_lot(session: AsyncSession, member_id: int, row: LotRow) -> None:
-    lot = EquityLot(
-        member_id=member_id,
-        fiscal_year=row.fiscal_year,
-        kind="imported",
-        qualified=row.qualified,
-        external_ref=row.external_ref,
-    )
-    session.add(lot)
-    await session.flush()
-    assert lot.id is not None  # noqa: S101 - flushed
-    spec = chart.equity_lot(member_id, lot.id)
-    lot.account_id = await ledger.account_id(session, spec)
-    session.add(lot)
-    # Lots are dated at their fiscal year's end, so history reads as it happened.
-    year_end = datetime(row.fiscal_year, 12, 31, tzinfo=UTC)
-    await ledger.transfer(
-        session,
-        debit=chart.OPENING_BALANCES,
-        credit=spec,
-        amount_cents=row.face_cents,
-        kind="opening_equity_lot",
-        idempotency_key=f"import:lot:{row.external_ref}:face",
-        occurred_at=year_end,
-        memo=f"retained equity FY{row.fiscal_year} brought over",
-    )
-    if row.redeemed_cents:
-        await ledger.transfer(
-            session,
-            debit=spec,
-            credit=chart.OPENING_BALANCES,
-            amount_cents=row.redeemed_cents,
-            kind="opening_equity_redeemed",
-            idempotency_key=f"import:lot:{row.external_ref}:redeemed",
-            occurred_at=year_end,
-            memo=f"FY{row.fiscal_year} equity redeemed before the move",
-        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
-from domain.equity.tables import EquityLot
 from domain.errors import FieldError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -441,63 +439,6 @@ async def has_consent(session: AsyncSession, member_id: int, on: date) -> bool:
         )
     )
     return result.first() is not None
-
-
-@dataclass(frozen=True, slots=True)
-class LotBalance:
-    """One equity lot in the capital account statement."""
-
-    lot_id: int
-    fiscal_year: int
-    kind: str
-    qualified: bool
-    face_cents: int
-    redeemed_cents: int
-
-    @property
-    def outstanding_cents(self) -> int:
-        """What is still to be redeemed."""
-        return self.face_cents - self.redeemed_cents
-
-
-@dataclass(frozen=True, slots=True)
-class CapitalAccount:
-    """The member's capital: membership share, preferred shares and equity lots, from postings."""
-
-    membership_share_cents: int
-    preferred_cents: int
-    lots: list[LotBalance]
-
-    @property
-    def total_equity_cents(self) -> int:
-        """Everything the member has in the co-op."""
-        return self.membership_share_cents + self.preferred_cents + sum(lot.outstanding_cents for lot in self.lots)
-
-
-async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccount:
-    """Derived from postings: a lot's face is its credits, its redemptions its debits."""
-    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
-    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
-    rows = (
-        await session.execute(
-            sa.select(
-                col(EquityLot.id),
-                col(EquityLot.fiscal_year),
-                col(EquityLot.kind),
-                col(EquityLot.qualified),
-                credits,
-                debits,
-            )
-            .outerjoin(Posting, col(Posting.account_id) == col(EquityLot.account_id))
-            .where(col(EquityLot.member_id) == member_id)
-            .group_by(col(EquityLot.id))
-            .order_by(col(EquityLot.fiscal_year), col(EquityLot.id))
-        )
-    ).all()
-    lots = [LotBalance(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
-    share = await ledger.balance_of(session, chart.member_share(member_id))
-    preferred = await ledger.balance_of(session, chart.member_preferred(member_id))
-    return CapitalAccount(share, preferred, lots)
 
 
 async def trade_account(session: AsyncSession, member_id: int) -> list[ledger.StatementLine]:

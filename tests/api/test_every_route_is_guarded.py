@@ -35,7 +35,15 @@ async def test_no_token_means_401_on_every_non_public_route(app, client):
 async def test_suppliers_see_no_member_data(client, session):
     mill = await make_supplier(session)
     headers = await bearer(client, (await make_user(session, Role.SUPPLIER, supplier_id=mill.id)).email)
-    for path in ("/v1/members", "/v1/members/1", "/v1/members/1/account", "/v1/members/1/equity", "/v1/patronage",
-                 "/v1/payouts", "/v1/allocation-runs/1", "/v1/fiscal-years/2025/reconciliation"):
+    for path in (
+        "/v1/members",
+        "/v1/members/1",
+        "/v1/members/1/account",
+        "/v1/members/1/equity",
+        "/v1/patronage",
+        "/v1/payouts",
+        "/v1/allocation-runs/1",
+        "/v1/fiscal-years/2025/reconciliation",
+    ):
         answer = await client.get(path, headers=headers)
         assert answer.status_code in {403, 404}, (path, answer.status_code)

@@ -22,9 +22,10 @@ from sqlmodel import col, select
 
 from domain.buying import closing, orders
 from domain.buying import service as buying
-from domain.buying.rules import GroupBuyStatus, LineRequest, Tier
+from domain.buying.rules import GroupBuyStatus, LineRequest
 from domain.buying.tables import BuyOrder, GroupBuyItem, OrderIncrement, OrderLine
 from domain.catalog import service as catalog
+from domain.catalog.rules import Tier
 from domain.db import make_session_maker
 from domain.errors import ConflictError
 from domain.jobs.tables import OutboxJob

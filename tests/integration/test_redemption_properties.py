@@ -19,7 +19,9 @@ from sqlmodel import col, select
 
 from domain import migrate
 from domain.db import make_engine, make_session_maker
+from domain.equity import imports as lot_imports
 from domain.equity import service as equity
+from domain.equity.statements import capital_account
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun
 from domain.errors import ConflictError
 from domain.ledger import chart
@@ -27,7 +29,6 @@ from domain.ledger import service as ledger
 from domain.ledger.tables import JournalEntry
 from domain.membership import imports
 from domain.membership.rules import Status
-from domain.membership.service import capital_account
 from domain.payments.tables import Payout
 
 if TYPE_CHECKING:
@@ -72,10 +73,10 @@ async def _coop(session, rows) -> None:
     ]
     numbers = [m.member_number for m in await imports.import_members(session, register, par_cents=10_000)]
     lots = [
-        imports.LotRow(f"prop-{tag}-lot-{k}", numbers[who], year, year % 2 == 0, face, face * tenths // 10)
+        lot_imports.LotRow(f"prop-{tag}-lot-{k}", numbers[who], year, year % 2 == 0, face, face * tenths // 10)
         for k, (who, year, face, tenths) in enumerate(rows)
     ]
-    await imports.import_lots(session, lots, today=date(2026, 12, 31))
+    await lot_imports.import_lots(session, lots, today=date(2026, 12, 31))
 
 
 async def _outstanding(session) -> dict[int, tuple[int, int]]:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from domain.buying.rules import Tier
 from domain.catalog import service as catalog
+from domain.catalog.rules import Tier
 from domain.identity.rules import MemberRole, Role
 from domain.membership import service as membership
 from tests.support.users import bearer, make_member, make_user

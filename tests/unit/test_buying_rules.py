@@ -22,7 +22,6 @@ from domain.buying.rules import (
     NextTier,
     ProductDemand,
     Progress,
-    Tier,
     allocate_units,
     apply_change,
     cases_to_order,
@@ -30,15 +29,13 @@ from domain.buying.rules import (
     line_total_cents,
     max_order_total_cents,
     missing_units,
-    next_tier,
     order_line_errors,
     plan_close,
     plan_delivery,
     product_progress,
     reallocate_delivery,
-    tier_errors,
-    tier_for,
 )
+from domain.catalog.rules import Tier, next_tier, tier_errors, tier_for
 from domain.errors import FieldError
 from domain.money import Rounding, round_to_cents
 

@@ -1,0 +1,78 @@
+"""The member's capital account statement: membership share, preferred shares and equity lots.
+
+Derived from postings: a lot's face is its credits, its redemptions its debits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlmodel import col
+
+from domain.equity.tables import EquityLot
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.ledger.rules import Side
+from domain.ledger.tables import Posting
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLot:
+    """One equity lot in the capital account statement."""
+
+    lot_id: int
+    fiscal_year: int
+    kind: str
+    qualified: bool
+    face_cents: int
+    redeemed_cents: int
+
+    @property
+    def outstanding_cents(self) -> int:
+        """What is still to be redeemed."""
+        return self.face_cents - self.redeemed_cents
+
+
+@dataclass(frozen=True, slots=True)
+class CapitalAccount:
+    """The member's capital: membership share, preferred shares and equity lots, from postings."""
+
+    membership_share_cents: int
+    preferred_cents: int
+    lots: list[StatementLot]
+
+    @property
+    def total_equity_cents(self) -> int:
+        """Everything the member has in the co-op."""
+        return self.membership_share_cents + self.preferred_cents + sum(lot.outstanding_cents for lot in self.lots)
+
+
+async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccount:
+    """Derived from postings: a lot's face is its credits, its redemptions its debits."""
+    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    rows = (
+        await session.execute(
+            sa.select(
+                col(EquityLot.id),
+                col(EquityLot.fiscal_year),
+                col(EquityLot.kind),
+                col(EquityLot.qualified),
+                credits,
+                debits,
+            )
+            .outerjoin(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+            .where(col(EquityLot.member_id) == member_id)
+            .group_by(col(EquityLot.id))
+            .order_by(col(EquityLot.fiscal_year), col(EquityLot.id))
+        )
+    ).all()
+    lots = [StatementLot(r[0], r[1], r[2], r[3], int(r[4]), int(r[5])) for r in rows]
+    share = await ledger.balance_of(session, chart.member_share(member_id))
+    preferred = await ledger.balance_of(session, chart.member_preferred(member_id))
+    return CapitalAccount(share, preferred, lots)
