@@ -8,14 +8,11 @@ import io
 import itertools
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
-from domain import migrate
 from domain.db import make_engine, make_session_maker
 from domain.errors import ConflictError, InvalidInputError
 from domain.identity.rules import MemberRole
@@ -27,6 +24,7 @@ from domain.payments import service as payouts
 from domain.payments.rules import PayoutMethod, PayoutStatus
 from domain.payments.service import create_payout
 from tests.support.buying import make_supplier, supplier_headers
+from tests.support.scratch_db import migrated_database
 from tests.support.users import bearer, make_member_user, make_user
 
 if TYPE_CHECKING:
@@ -439,27 +437,10 @@ async def test_the_list_filters_and_pages(client, session):
 SCRATCH = "coop_payouts_concurrency"
 
 
-async def _recreate(url: str, name: str, *, drop_only: bool = False) -> None:
-    conn = await asyncpg.connect(_with_database(url, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="module")
 def scratch_url(stack) -> Iterator[str]:
-    asyncio.run(_recreate(stack.database_url, SCRATCH))
-    url = _with_database(stack.database_url, SCRATCH)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(_recreate(stack.database_url, SCRATCH, drop_only=True))
+    with migrated_database(stack.database_url, SCRATCH) as url:
+        yield url
 
 
 async def test_concurrent_moves_pay_once_and_never_set_off_more_than_owed(scratch_url):

@@ -8,16 +8,13 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from domain import migrate
 from domain.db import make_engine, make_session_maker
 from domain.equity import imports as lot_imports
 from domain.equity import service as equity
@@ -30,6 +27,7 @@ from domain.ledger.tables import JournalEntry
 from domain.membership import imports
 from domain.membership.rules import Status
 from domain.payments.tables import Payout
+from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -184,27 +182,10 @@ async def test_two_runs_on_the_same_lots_never_redeem_a_lot_twice(session, rows,
 SCRATCH = "coop_redemption_concurrency"
 
 
-async def _recreate(url: str, name: str, *, drop_only: bool = False) -> None:
-    conn = await asyncpg.connect(_with_database(url, "postgres"))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        if not drop_only:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="module")
 def scratch_url(stack) -> Iterator[str]:
-    asyncio.run(_recreate(stack.database_url, SCRATCH))
-    url = _with_database(stack.database_url, SCRATCH)
-    migrate.upgrade(url)
-    yield url
-    asyncio.run(_recreate(stack.database_url, SCRATCH, drop_only=True))
+    with migrated_database(stack.database_url, SCRATCH) as url:
+        yield url
 
 
 async def test_concurrent_approvals_post_once_and_special_redemptions_never_double_redeem(scratch_url):
