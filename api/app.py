@@ -17,7 +17,6 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
-from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
@@ -34,9 +33,11 @@ from api.routes import (
     redemption,
     system,
 )
+from api.unit_of_work import UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
+from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -108,7 +109,7 @@ def create_app(
         middleware=[
             RequestLogMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
-            IdempotencyMiddleware(),
+            UnitOfWorkMiddleware(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[resources],
@@ -141,8 +142,8 @@ async def _bootstrap_staff(settings: Settings, session_maker: SessionMaker) -> N
     """COOP_ADMIN_EMAIL/COOP_ADMIN_PASSWORD: make that staff user if it does not exist."""
     if not (settings.admin_email and settings.admin_password):
         return
-    async with session_maker() as session:
-        created = await ensure_staff(session, settings.admin_email, settings.admin_password)
-        await session.commit()
+    async with UnitOfWork(session_maker) as uow:
+        created = await ensure_staff(uow.session, settings.admin_email, settings.admin_password)
+        await uow.commit()
     if created:
         log.info("created staff user", extra={"email": settings.admin_email})

@@ -1,40 +1,26 @@
-"""Request-scoped dependencies: the database session and the caller."""
+"""Request-scoped dependencies: the request's database session and the caller."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from api.auth import Principal, principal_of
-from domain.jobs.service import relay, take_pending_keys
-
-log = logging.getLogger(__name__)
+from api.unit_of_work import request_work_of
 
 
-async def provide_session(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """One transaction per request: committed when the handler succeeds, else rolled back.
-
-    Jobs the request recorded in the outbox are handed to the queue only after the
-    commit; if that hand-off fails the sweeper picks them up.
-    """
-    async with state.session_maker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
-        if keys := take_pending_keys(session):
-            try:
-                await relay(state.session_maker, state.job_queue, keys)
-            except Exception:  # the outbox keeps them; the sweeper retries
-                log.warning("job relay failed; the sweeper will retry", exc_info=True)
+async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[AsyncSession, None]:
+    """The session of the request's unit of work; the middleware commits it unless the handler fails."""
+    work = request_work_of(request.scope)
+    try:
+        yield work.uow.session
+    except BaseException:
+        work.failed = True
+        raise
 
 
 def provide_principal(request: Request[Any, Any, Any]) -> Principal:

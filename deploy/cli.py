@@ -87,13 +87,14 @@ def cmd_create_staff(settings: Settings, email: str, password: str) -> int:
     from domain.db import make_engine, make_session_maker  # noqa: PLC0415
     from domain.errors import InvalidInputError  # noqa: PLC0415
     from domain.identity.service import ensure_staff  # noqa: PLC0415
+    from domain.unit_of_work import UnitOfWork  # noqa: PLC0415
 
     async def create(url: str) -> bool:
         engine = make_engine(url, pool_size=1)
         try:
-            async with make_session_maker(engine)() as session:
-                created = await ensure_staff(session, email, password)
-                await session.commit()
+            async with UnitOfWork(make_session_maker(engine)) as uow:
+                created = await ensure_staff(uow.session, email, password)
+                await uow.commit()
                 return created
         finally:
             await engine.dispose()

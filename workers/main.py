@@ -10,9 +10,9 @@ from arq.connections import RedisSettings
 from domain.allocation import service as allocation
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
-from domain.jobs.service import relay
 from domain.notifications import service as notifications
 from domain.settings import Settings
+from domain.unit_of_work import relay
 from workers.allocation import compute_allocation_run
 from workers.buying import group_buy_clock
 from workers.membership import membership_daily

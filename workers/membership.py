@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from domain.membership import service as membership
+from domain.unit_of_work import UnitOfWork
 
 
 async def membership_daily(ctx: dict[str, Any]) -> dict[str, int]:
     """Idempotent: each member changes at most once, under its row lock; a rerun finds nothing due."""
     today = datetime.now(UTC).date()
-    async with ctx["session_maker"]() as session:
-        promoted = await membership.promote_due_members(session, today)
-        left = await membership.complete_due_resignations(session, today)
-        await session.commit()
+    async with UnitOfWork(ctx["session_maker"], ctx.get("job_queue")) as uow:
+        promoted = await membership.promote_due_members(uow.session, today)
+        left = await membership.complete_due_resignations(uow.session, today)
+        await uow.commit()
     return {"promoted": promoted, "left": left}

@@ -1,4 +1,10 @@
-"""Claim a key before the work, store the answer after it."""
+"""Claim a key before the work; store the answer in the work's own transaction.
+
+The claim is committed on its own, so a concurrent duplicate sees it and waits its
+turn. The answer is written by the unit of work that commits the work, so the two
+are durable together: a key is never left `started` while its work is committed,
+and a retry after a crash either replays the answer or runs work that never happened.
+"""
 
 from __future__ import annotations
 
@@ -27,10 +33,21 @@ class StoredAnswer:
     body: bytes
 
 
-async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, now: datetime) -> StoredAnswer | None:
-    """Claim the key for this request (None: go ahead), or return the answer to replay.
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An attempt's hold on a key; `started_at` tells it apart from a later takeover."""
 
-    Commits the claim at once so a concurrent duplicate sees it and waits its turn.
+    caller: str
+    key: str
+    started_at: datetime
+
+
+async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, now: datetime) -> Claim | StoredAnswer:
+    """Claim the key for this request, or return the answer to replay.
+
+    The caller commits the claim at once. An attempt that started long ago and never
+    completed died before its work committed (work and answer commit together), so
+    its key is taken over.
     """
     inserted = (
         await session.execute(
@@ -41,8 +58,7 @@ async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, no
         )
     ).scalar_one_or_none()
     if inserted is not None:
-        await session.commit()
-        return None
+        return Claim(caller, key, now)
     record = (
         await session.exec(
             select(IdempotencyRecord)
@@ -58,16 +74,22 @@ async def claim(session: AsyncSession, *, caller: str, key: str, digest: str, no
     if record.started_at > now - timedelta(seconds=STALE_AFTER_SECONDS):
         msg = "a request with this Idempotency-Key is still being processed; retry shortly"
         raise ConflictError(msg)
-    record.started_at = now  # the earlier attempt died: take the key over
-    await session.commit()
-    return None
+    record.started_at = now
+    session.add(record)
+    await session.flush()
+    return Claim(caller, key, now)
 
 
-async def complete(session: AsyncSession, *, caller: str, key: str, answer: StoredAnswer) -> None:
-    """Store the final answer for replay."""
-    await session.execute(
+async def complete(session: AsyncSession, held: Claim, answer: StoredAnswer) -> bool:
+    """Store the answer in the caller's transaction; False when another attempt took the key over."""
+    result = await session.execute(
         sa.update(IdempotencyRecord)
-        .where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
+        .where(
+            col(IdempotencyRecord.caller) == held.caller,
+            col(IdempotencyRecord.key) == held.key,
+            col(IdempotencyRecord.state) == "started",
+            col(IdempotencyRecord.started_at) == held.started_at,
+        )
         .values(
             state="completed",
             status_code=answer.status_code,
@@ -75,12 +97,16 @@ async def complete(session: AsyncSession, *, caller: str, key: str, answer: Stor
             response_body=answer.body,
         )
     )
-    await session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def release(session: AsyncSession, *, caller: str, key: str) -> None:
-    """Forget a claim whose request failed on our side, so a retry can run."""
+async def release(session: AsyncSession, held: Claim) -> None:
+    """Forget a claim whose request did no work and may be retried."""
     await session.execute(
-        sa.delete(IdempotencyRecord).where(col(IdempotencyRecord.caller) == caller, col(IdempotencyRecord.key) == key)
+        sa.delete(IdempotencyRecord).where(
+            col(IdempotencyRecord.caller) == held.caller,
+            col(IdempotencyRecord.key) == held.key,
+            col(IdempotencyRecord.state) == "started",
+            col(IdempotencyRecord.started_at) == held.started_at,
+        )
     )
-    await session.commit()

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from domain.db import SessionMaker
     from domain.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
@@ -41,29 +40,27 @@ def take_pending_keys(session: AsyncSession) -> list[str]:
     return keys
 
 
-async def relay(session_maker: SessionMaker, queue: JobQueue, keys: list[str] | None = None) -> int:
-    """Hand committed jobs to the queue: these keys, or every one that is due.
+async def relay(session: AsyncSession, queue: JobQueue, keys: list[str] | None = None) -> int:
+    """Hand committed jobs to the queue (these keys, or every one that is due) and mark them enqueued.
 
     A failure here loses nothing: the sweeper finds the row again.
     """
     now = datetime.now(UTC)
-    async with session_maker() as session:
-        query = sa.select(col(OutboxJob.id), col(OutboxJob.job_name), col(OutboxJob.business_key)).where(
-            col(OutboxJob.done_at).is_(None)
+    query = sa.select(col(OutboxJob.id), col(OutboxJob.job_name), col(OutboxJob.business_key)).where(
+        col(OutboxJob.done_at).is_(None)
+    )
+    if keys is not None:
+        query = query.where(col(OutboxJob.business_key).in_(keys))
+    else:
+        stale = now - timedelta(minutes=5)
+        query = query.where(sa.or_(col(OutboxJob.enqueued_at).is_(None), col(OutboxJob.enqueued_at) < stale))
+    rows = (await session.execute(query.order_by(col(OutboxJob.id)).limit(1000))).all()
+    for row in rows:
+        await queue.enqueue(row.job_name, row.business_key)
+    if rows:
+        await session.execute(
+            sa.update(OutboxJob).where(col(OutboxJob.id).in_([r.id for r in rows])).values(enqueued_at=now)
         )
-        if keys is not None:
-            query = query.where(col(OutboxJob.business_key).in_(keys))
-        else:
-            stale = now - timedelta(minutes=5)
-            query = query.where(sa.or_(col(OutboxJob.enqueued_at).is_(None), col(OutboxJob.enqueued_at) < stale))
-        rows = (await session.execute(query.order_by(col(OutboxJob.id)).limit(1000))).all()
-        for row in rows:
-            await queue.enqueue(row.job_name, row.business_key)
-        if rows:
-            await session.execute(
-                sa.update(OutboxJob).where(col(OutboxJob.id).in_([r.id for r in rows])).values(enqueued_at=now)
-            )
-            await session.commit()
     return len(rows)
 
 
@@ -84,12 +81,10 @@ def finish(job: OutboxJob) -> None:
     job.last_error = None
 
 
-async def record_failure(session_maker: SessionMaker, business_key: str, error: str) -> None:
+async def record_failure(session: AsyncSession, business_key: str, error: str) -> None:
     """Keep the last error on the row for staff; the job stays pending."""
-    async with session_maker() as session:
-        await session.execute(
-            sa.update(OutboxJob)
-            .where(col(OutboxJob.business_key) == business_key)
-            .values(last_error=error[:2000], attempts=col(OutboxJob.attempts) + 1)
-        )
-        await session.commit()
+    await session.execute(
+        sa.update(OutboxJob)
+        .where(col(OutboxJob.business_key) == business_key)
+        .values(last_error=error[:2000], attempts=col(OutboxJob.attempts) + 1)
+    )

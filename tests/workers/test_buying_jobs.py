@@ -11,14 +11,14 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 from sqlmodel import col
 
-from domain.buying import clock, orders
+from domain.buying import orders
 from domain.buying import service as buying
 from domain.buying.rules import LineRequest
 from domain.buying.tables import BuyOrder, GroupBuy
 from domain.jobs.queue import ArqJobQueue
 from tests.support.buying import make_product, make_supplier
 from tests.support.users import make_member
-from workers.buying import group_buy_clock
+from workers.buying import group_buy_clock, run_clock
 from workers.main import worker_settings
 
 
@@ -109,14 +109,14 @@ async def test_the_clock_opens_scheduled_buys_and_reminds_before_the_deadline(se
     await session.commit()
     assert group_buy.status == "scheduled"
     ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue)}
-    assert (await clock.run_clock(session_maker, None, now=now)).opened == 0
+    assert (await run_clock(session_maker, None, now=now))["opened"] == 0
     later = now + timedelta(hours=1, minutes=1)
-    result = await clock.run_clock(session_maker, ArqJobQueue(queue), now=later)
-    assert (result.opened, result.failed) == (1, 0)
+    result = await run_clock(session_maker, ArqJobQueue(queue), now=later)
+    assert (result["opened"], result["failed"]) == (1, 0)
     await session.refresh(group_buy)
     assert group_buy.status == "open"
-    reminded = await clock.run_clock(session_maker, None, now=later)
-    assert reminded.reminded >= 1  # closes within a day
-    again = await clock.run_clock(session_maker, None, now=later)
-    assert (again.opened, again.closed) == (0, 0)
+    reminded = await run_clock(session_maker, None, now=later)
+    assert reminded["reminded"] >= 1  # closes within a day
+    again = await run_clock(session_maker, None, now=later)
+    assert (again["opened"], again["closed"]) == (0, 0)
     assert ctx  # the cron entry point is exercised in the test above

@@ -13,6 +13,7 @@ from domain.jobs import service as outbox
 from domain.jobs.queue import ArqJobQueue
 from domain.jobs.tables import OutboxJob
 from domain.notifications import service as notifications
+from domain.unit_of_work import relay
 from tests.support.worker import make_worker
 from workers.main import sweep_outbox
 from workers.outbox import outbox_job
@@ -43,7 +44,7 @@ async def _job(session, business_key: str) -> OutboxJob:
 async def test_a_recorded_job_is_relayed_after_commit_and_runs_once(settings, session_maker, session, queue):
     keys = await _record(session_maker, "gb:3:opened")
     assert keys == ["notify:gb:3:opened"]
-    assert await outbox.relay(session_maker, ArqJobQueue(queue), keys) == 1
+    assert await relay(session_maker, ArqJobQueue(queue), keys) == 1
     sender = RecordingSender()
     worker = await make_worker(settings, session_maker, sender)
     await worker.main()
@@ -84,8 +85,8 @@ async def test_the_sweeper_finds_jobs_that_were_never_handed_over(settings, sess
 async def test_a_job_is_queued_once_however_often_it_is_relayed(session_maker, queue):
     keys = await _record(session_maker, "gb:6:opened")
     job_queue = ArqJobQueue(queue)
-    await outbox.relay(session_maker, job_queue, keys)
-    await outbox.relay(session_maker, job_queue, keys)
+    await relay(session_maker, job_queue, keys)
+    await relay(session_maker, job_queue, keys)
     assert len(await queue.queued_jobs()) == 1
 
 

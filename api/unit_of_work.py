@@ -1,0 +1,236 @@
+"""One unit of work per request; Idempotency-Key answers commit with the work.
+
+The request's work is committed here, after the handler has produced its answer
+and before the client sees it, so a client never hears of work that did not
+commit. For a POST with an Idempotency-Key, the answer is written in that same
+transaction: the work and its stored answer are durable together.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from sqlalchemy.exc import DBAPIError
+
+from api.auth import Principal
+from api.problems import PROBLEM_JSON
+from domain.errors import ConflictError, IdempotencyKeyReusedError
+from domain.idempotency import service
+from domain.idempotency.rules import key_error, request_digest, should_store
+from domain.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, HTTPDisconnectEvent, HTTPRequestEvent, Message, Receive, Scope, Send
+
+    from domain.db import SessionMaker
+
+log = logging.getLogger(__name__)
+
+REPLAYED_HEADER = "idempotent-replayed"
+_STATE_KEY = "request_work"
+
+
+@dataclass(slots=True)
+class RequestWork:
+    """The request's unit of work, and whether its handler failed (then nothing commits)."""
+
+    uow: UnitOfWork
+    failed: bool = False
+
+
+def request_work_of(scope: Scope) -> RequestWork:
+    """The unit of work the middleware opened for this request."""
+    work: RequestWork = scope["state"][_STATE_KEY]
+    return work
+
+
+@dataclass(slots=True)
+class _Answer:
+    """A response held back until the work behind it has committed."""
+
+    status: int = 500
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: list[bytes] = field(default_factory=list)
+
+    @classmethod
+    def problem(cls, status: int, title: str, detail: str, path: str) -> _Answer:
+        body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path})
+        headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
+        if status == 503:  # noqa: PLR2004 - the database is away: tell the client when to come back
+            headers.append((b"retry-after", b"5"))
+        return cls(status, headers, [body.encode()])
+
+    @classmethod
+    def stored(cls, answer: service.StoredAnswer) -> _Answer:
+        headers = [(bytes(k, "latin-1"), bytes(v, "latin-1")) for k, v in answer.headers]
+        return cls(answer.status_code, headers, [answer.body])
+
+    def to_store(self) -> service.StoredAnswer:
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers]
+        return service.StoredAnswer(self.status, [*headers, (REPLAYED_HEADER, "true")], b"".join(self.body))
+
+    async def send(self, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"".join(self.body), "more_body": False})
+
+
+class UnitOfWorkMiddleware(ASGIMiddleware):
+    """Runs inside authentication: Idempotency-Keys are scoped to the calling user.
+
+    Unauthenticated POSTs (signing in, webhooks) get a unit of work but no stored
+    answer: a token must not be replayed, and webhooks are deduplicated by their ids.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Claim the key, run the request in a unit of work, commit it with its answer, then answer."""
+        state = scope["litestar_app"].state
+        key = _header(scope, b"idempotency-key")
+        user = scope.get("user")
+        held: service.Claim | None = None
+        if scope.get("method") == "POST" and key is not None and isinstance(user, Principal):
+            if reason := key_error(key):
+                await _Answer.problem(400, "Invalid Idempotency-Key", reason, scope["path"]).send(send)
+                return
+            body = await _read_body(receive)
+            receive = _replaying(body)
+            digest = request_digest("POST", scope["path"], scope.get("query_string", b"").decode(), body)
+            outcome = await _claim(state.session_maker, f"user:{user.user_id}", key, digest, scope["path"])
+            if isinstance(outcome, _Answer):
+                await outcome.send(send)
+                return
+            held = outcome
+        answer = await _run(scope, receive, next_app, state.session_maker, state.job_queue, held)
+        await answer.send(send)
+
+
+async def _claim(session_maker: SessionMaker, caller: str, key: str, digest: str, path: str) -> service.Claim | _Answer:
+    try:
+        async with UnitOfWork(session_maker) as uow:
+            outcome = await service.claim(uow.session, caller=caller, key=key, digest=digest, now=datetime.now(UTC))
+            await uow.commit()
+    except IdempotencyKeyReusedError as exc:
+        return _Answer.problem(422, exc.title, exc.detail, path)
+    except ConflictError as exc:
+        return _Answer.problem(409, exc.title, exc.detail, path)
+    if isinstance(outcome, service.StoredAnswer):
+        return _Answer.stored(outcome)
+    return outcome
+
+
+async def _run(
+    scope: Scope,
+    receive: Receive,
+    next_app: ASGIApp,
+    session_maker: SessionMaker,
+    job_queue: Any,  # noqa: ANN401 - the app's JobQueue, read from its state
+    held: service.Claim | None,
+) -> _Answer:
+    """Run the handler in a unit of work; commit it (with the stored answer) unless it failed."""
+    answer = _Answer()
+
+    async def capture(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+            answer.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            answer.body.append(message.get("body", b""))
+
+    async with UnitOfWork(session_maker, job_queue) as uow:
+        work = RequestWork(uow)
+        scope["state"][_STATE_KEY] = work
+        try:
+            await next_app(scope, receive, capture)
+        except BaseException:
+            if held is not None:
+                await _forget(session_maker, held)
+            raise
+        if not work.failed:
+            stored, instead = await _commit(uow, held, answer, scope["path"])
+            if instead is not None:
+                return instead
+            if stored:
+                held = None
+    if held is not None:
+        await _settle_unsaved(session_maker, held, answer)
+    return answer
+
+
+async def _commit(
+    uow: UnitOfWork, held: service.Claim | None, answer: _Answer, path: str
+) -> tuple[bool, _Answer | None]:
+    """Commit the work with its stored answer: (answer stored?, the answer to give instead, if any)."""
+    stored = False
+    if held is not None and should_store(answer.status):
+        if not await service.complete(uow.session, held, answer.to_store()):
+            detail = "another attempt with this Idempotency-Key took over; its answer stands"
+            return False, _Answer.problem(409, "Conflict", detail, path)
+        stored = True
+    try:
+        await uow.commit()
+    except Exception as exc:
+        # The outcome of a commit that failed is unknown: keep the claim; a retry
+        # after it goes stale replays the answer or runs the work anew.
+        log.exception("commit failed")
+        status = 503 if _unreachable(exc) else 500
+        return True, _Answer.problem(status, "Not committed", "the change could not be saved; retry", path)
+    return stored, None
+
+
+async def _settle_unsaved(session_maker: SessionMaker, held: service.Claim, answer: _Answer) -> None:
+    """The work did not commit: keep a final (client error) answer for replay, or free the key."""
+    async with UnitOfWork(session_maker) as uow:
+        if should_store(answer.status):
+            await service.complete(uow.session, held, answer.to_store())
+        else:
+            await service.release(uow.session, held)
+        await uow.commit()
+
+
+async def _forget(session_maker: SessionMaker, held: service.Claim) -> None:
+    async with UnitOfWork(session_maker) as uow:
+        await service.release(uow.session, held)
+        await uow.commit()
+
+
+def _unreachable(exc: Exception) -> bool:
+    return isinstance(exc, OSError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes) -> Receive:
+    delivered = False
+
+    async def receive() -> HTTPRequestEvent | HTTPDisconnectEvent:
+        nonlocal delivered
+        if delivered:
+            return {"type": "http.disconnect"}
+        delivered = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for k, v in scope.get("headers", []):
+        if k.lower() == name:
+            return str(v.decode("latin-1"))
+    return None
