@@ -1,0 +1,194 @@
+"""Every route x every non-staff role x another tenant's ids, generated from the app's own route table.
+
+A new route is covered the day it is added: if it writes and takes a body, it needs a
+valid example body below, or this test fails and says so. For each principal:
+- a staff-only route (its guards say so) answers 403;
+- a route naming a resource of another tenant (member B's id, its order, supplier S2's
+  buy or product) answers 403 or 404, never 2xx;
+- a read naming nothing of another tenant answers without B's data in it;
+and after the whole matrix not one business row has changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from api.auth import PUBLIC_PATHS, staff_only
+from domain.identity.rules import MemberRole, Role
+from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
+from tests.support.users import PASSWORD, bearer, make_user
+
+if TYPE_CHECKING:
+    import httpx
+    from litestar import Litestar
+
+B_NAME = "Tenant B Marker Bakery"
+
+# A valid body for every write that names a resource: the refusal must come from
+# authorization, not from a body that fails to parse.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/v1/members/{member_id}/users"): {
+        "email": "probe@tenant.test",
+        "password": PASSWORD,
+        "member_role": "admin",
+    },
+    ("POST", "/v1/members/{member_id}/admit"): {"probation_days": 0},
+    ("POST", "/v1/members/{member_id}/share-payments"): {"amount_cents": 100, "method": "cash"},
+    ("POST", "/v1/members/{member_id}/payments"): {"amount_cents": 100, "method": "cash"},
+    ("POST", "/v1/members/{member_id}/preferred-shares"): {"amount_cents": 100, "method": "cash"},
+    ("POST", "/v1/members/{member_id}/credits"): {"amount_cents": 100, "reason": "goodwill"},
+    ("POST", "/v1/members/{member_id}/withdraw"): {},
+    ("POST", "/v1/members/{member_id}/suspend"): {"reason": "probe"},
+    ("POST", "/v1/members/{member_id}/reinstate"): {"reason": "probe"},
+    ("POST", "/v1/members/{member_id}/expel"): {"reason": "probe"},
+    ("POST", "/v1/members/{member_id}/consents"): {"kind": "patronage_consent", "received_on": "2026-01-05"},
+    ("POST", "/v1/members/{member_id}/special-redemptions"): {
+        "reason": "death",
+        "discount_rate": "0.05",
+        "as_of": "2026-01-05",
+    },
+    ("POST", "/v1/suppliers/{supplier_id}/users"): {"email": "probe-s@tenant.test", "password": PASSWORD},
+    ("PUT", "/v1/products/{product_id}/prices"): {"tiers": [{"min_quantity": 1, "unit_price_cents": 999_999}]},
+    ("POST", "/v1/group-buys/{group_buy_id}/cancel"): {"reason": "probe"},
+    ("POST", "/v1/group-buys/{group_buy_id}/close"): {},
+    ("POST", "/v1/group-buys/{group_buy_id}/proceed"): {},
+    ("POST", "/v1/group-buys/{group_buy_id}/delivery"): {
+        "lines": [{"product_id": "{product_id}", "delivered_quantity": 0}]
+    },
+    ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
+    ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
+}
+
+
+def _filled(body: Any, ids: dict[str, str]) -> Any:
+    if isinstance(body, dict):
+        return {k: _filled(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_filled(v, ids) for v in body]
+    return body.format(**ids) if isinstance(body, str) else body
+
+
+# Which path parameters name a resource of another tenant, per kind of principal.
+MEMBER_HIDDEN = {"member_id", "order_id"}
+SUPPLIER_HIDDEN = {"member_id", "order_id", "supplier_id", "group_buy_id", "payout_id", "run_id"}
+SUPPLIER_HIDDEN_WRITES = {"product_id"}
+# Tables that record sign-ins and request keys, which a refused call may write.
+BOOKKEEPING = re.compile(r"^(auth_|login_|idempotency_)")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    template: str
+    params: tuple[str, ...]
+    staff_only: bool
+
+
+def _routes(app: Litestar) -> list[Route]:
+    found = []
+    for route in app.routes:
+        template = re.sub(r"\{([^}:]+)(:[a-z]+)?\}", r"{\1}", route.path)
+        if any(re.search(p, template) for p in PUBLIC_PATHS):
+            continue
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
+                guards = [g for layer in handler.ownership_layers for g in (layer.guards or [])]
+                params = tuple(re.findall(r"\{([^}]+)\}", template))
+                found.append(Route(method, template, params, staff_only in guards))
+    return found
+
+
+async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """Tenant B's resources (the ids to probe with) and tenant A's principals."""
+    staff = await staff_headers(client, session)
+    own_mill, other_mill = await make_supplier(session, "Own Mill"), await make_supplier(session, "Other Mill")
+    product = await make_product(session, other_mill.id, tiers=[(1, 500)])
+    made = await client.post("/v1/group-buys", json=group_buy_body(other_mill.id, [product]), headers=staff)
+    assert made.status_code == 201, made.text
+    group_buy = made.json()["id"]
+    member_b, b_headers = await ordering_member(client, session, B_NAME)
+    order = await client.post(
+        f"/v1/group-buys/{group_buy}/orders",
+        json={"lines": [{"product_id": str(product), "quantity": 2}]},
+        headers=b_headers,
+    )
+    assert order.status_code == 201, order.text
+    member_a, _ = await ordering_member(client, session, "Tenant A Deli")
+    principals = {}
+    for role in MemberRole:
+        user = await make_user(session, Role.MEMBER, member_id=member_a.id, member_role=role)
+        principals[f"member {role.value}"] = await bearer(client, user.email)
+    supplier_user = await make_user(session, Role.SUPPLIER, supplier_id=own_mill.id)
+    principals["supplier"] = await bearer(client, supplier_user.email)
+    ids = {
+        "member_id": str(member_b.id),
+        "order_id": order.json()["id"],
+        "supplier_id": str(other_mill.id),
+        "product_id": str(product),
+        "group_buy_id": group_buy,
+        "payout_id": "1",
+        "run_id": "1",
+        "fiscal_year": "2026",
+    }
+    return ids, principals
+
+
+def _hidden(route: Route, principal: str) -> bool:
+    if principal.startswith("member"):
+        return bool(MEMBER_HIDDEN & set(route.params))
+    writes = route.method != "GET"
+    return bool(SUPPLIER_HIDDEN & set(route.params)) or (writes and bool(SUPPLIER_HIDDEN_WRITES & set(route.params)))
+
+
+async def _fingerprint(session: Any) -> dict[str, str]:
+    tables = (
+        await session.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"))
+    ).scalars()
+    prints = {}
+    for table in tables:
+        if BOOKKEEPING.match(table) or table == "alembic_version":
+            continue
+        digest = f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM \"{table}\" t"  # noqa: S608
+        prints[table] = (await session.execute(sa.text(digest))).scalar_one()
+    return prints
+
+
+async def test_no_principal_reaches_another_tenant(app, client, session):
+    routes = _routes(app)
+    assert len(routes) > 60  # the whole API, not a sample
+    ids, principals = await _world(client, session)
+    before = await _fingerprint(session)
+    missing = [
+        (r.method, r.template)
+        for r in routes
+        if r.method in {"POST", "PUT"} and r.params and (r.method, r.template) not in BODIES and not r.staff_only
+    ]
+    assert not missing, f"add a valid example body for these routes: {missing}"
+    leaks = []
+    for principal, headers in principals.items():
+        for route in routes:
+            hidden = route.staff_only or _hidden(route, principal)
+            if not hidden and route.method != "GET":
+                continue  # a write this principal may make; its own tests cover it
+            path = route.template.format(**ids)
+            body = (
+                _filled(BODIES.get((route.method, route.template), {}), ids)
+                if route.method in {"POST", "PUT"}
+                else None
+            )
+            answer = await client.request(route.method, path, json=body, headers=headers)
+            status = answer.status_code
+            if route.staff_only:
+                ok = status == 403
+            elif _hidden(route, principal):
+                ok = status in {403, 404}
+            else:
+                ok = status < 500 and B_NAME not in answer.text
+            if not ok:
+                leaks.append((principal, route.method, path, status, answer.text[:120]))
+    assert not leaks, "\n".join(map(str, leaks))
+    assert await _fingerprint(session) == before
