@@ -337,3 +337,16 @@ def test_money_times_and_allocate() -> None:
     assert allocation.times(Decimal("0.20"), Rounding.CEIL) == Money(59994, "EUR")
     assert allocation.times(Decimal("0.20"), Rounding.HALF_UP) == Money(59993, "EUR")
     assert Money(EX1_TOTAL).allocate(EX1_WEIGHTS) == [Money(p) for p in EX1_PARTS]
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(-(10**12), 10**12), st.sampled_from(["EUR", "CHF", "JPY"]))
+def test_every_money_operation_keeps_its_currency(a: int, b: int, currency: str) -> None:
+    x, y = Money(a, currency), Money(b, currency)
+    assert (x + y).currency == currency
+    assert (x - y) == Money(a - b, currency)
+    assert -x == Money(-a, currency)
+    assert x.times(Decimal("0.5"), Rounding.FLOOR).currency == currency
+    if a >= 0:
+        parts = x.allocate([1, 2, 3])
+        assert {p.currency for p in parts} == {currency}
+        assert sum(p.cents for p in parts) == a
