@@ -6,11 +6,11 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint types contracts migrations-check unit tests mutate bench clean
 
-# Reinstall only when the declared dependencies change.
+# Reinstall only when the declared dependencies change; -qq keeps a clean install silent (errors still show).
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	$(BIN)/python -m pip install -qq -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 run: $(STAMP)
