@@ -13,10 +13,10 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
+from api.docs import assets_router, render_plugins
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
@@ -104,6 +104,7 @@ def create_app(
             redemption.RedemptionRunController,
             redemption.special_redemption,
             payouts.PayoutController,
+            assets_router(),
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
@@ -120,7 +121,7 @@ def create_app(
             title="Purchasing co-op API",
             version="1.0.0",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=render_plugins(),
         ),
     )
 

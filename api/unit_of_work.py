@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
@@ -107,8 +107,9 @@ class UnitOfWorkMiddleware(ASGIMiddleware):
                 await outcome.send(send)
                 return
             held = outcome
-        answer = await _run(scope, receive, next_app, state.session_maker, state.job_queue, held)
-        await answer.send(send)
+        answer = await _run(scope, receive, send, next_app, held=held)
+        if answer is not None:
+            await answer.send(send)
 
 
 async def _claim(session_maker: SessionMaker, caller: str, key: str, digest: str, path: str) -> service.Claim | _Answer:
@@ -125,41 +126,68 @@ async def _claim(session_maker: SessionMaker, caller: str, key: str, digest: str
     return outcome
 
 
+class _Capture:
+    """Holds the app's answer back until the work behind it commits; streams pass through."""
+
+    def __init__(self, send: Send, work: RequestWork) -> None:
+        self.answer = _Answer()
+        self.streaming = False
+        self._send = send
+        self._work = work
+
+    async def __call__(self, message: Message) -> None:
+        if self.streaming:
+            await self._send(message)
+        elif message["type"] == "http.response.start":
+            self.answer.status = message["status"]
+            self.answer.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            self.answer.body.append(message.get("body", b""))
+            if message.get("more_body", False):
+                await self._start_stream()
+
+    async def _start_stream(self) -> None:
+        # A streamed answer (a file) ends only when the client has it all, so it
+        # cannot wait for the commit: the work, if any, commits as it starts.
+        self.streaming = True
+        if not self._work.failed:
+            await self._work.uow.commit()
+        await self._send({"type": "http.response.start", "status": self.answer.status, "headers": self.answer.headers})
+        await self._send({"type": "http.response.body", "body": b"".join(self.answer.body), "more_body": True})
+
+
 async def _run(
     scope: Scope,
     receive: Receive,
+    send: Send,
     next_app: ASGIApp,
-    session_maker: SessionMaker,
-    job_queue: Any,  # noqa: ANN401 - the app's JobQueue, read from its state
+    *,
     held: service.Claim | None,
-) -> _Answer:
-    """Run the handler in a unit of work; commit it (with the stored answer) unless it failed."""
-    answer = _Answer()
+) -> _Answer | None:
+    """Run the handler in a unit of work; commit it (with the stored answer) unless it failed.
 
-    async def capture(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            answer.status = message["status"]
-            answer.headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            answer.body.append(message.get("body", b""))
-
-    async with UnitOfWork(session_maker, job_queue) as uow:
+    Returns the answer to send, or None when it was streamed already.
+    """
+    state = scope["litestar_app"].state
+    async with UnitOfWork(state.session_maker, state.job_queue) as uow:
         work = RequestWork(uow)
         scope["state"][_STATE_KEY] = work
+        capture = _Capture(send, work)
         try:
             await next_app(scope, receive, capture)
         except BaseException:
             if held is not None:
-                await _forget(session_maker, held)
+                await _forget(state.session_maker, held)
             raise
-        if not work.failed:
+        answer = None if capture.streaming else capture.answer
+        if answer is not None and not work.failed:
             stored, instead = await _commit(uow, held, answer, scope["path"])
             if instead is not None:
                 return instead
             if stored:
                 held = None
     if held is not None:
-        await _settle_unsaved(session_maker, held, answer)
+        await _settle_unsaved(state.session_maker, held, capture.answer)
     return answer
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -61,3 +63,18 @@ async def test_openapi_describes_every_route_and_its_errors(client):
                     assert "application/problem+json" in response["content"], (method, path, status)
     docs = await client.get("/schema/swagger")
     assert docs.status_code == 200
+
+
+async def test_the_docs_pages_load_nothing_from_outside_this_server(client):
+    for page in ("/schema/swagger", "/schema/redoc"):
+        answer = await client.get(page)
+        assert answer.status_code == 200, page
+        links = re.findall(r"""(?:src|href)=["']([^"']+)["']""", answer.text)
+        assert links, page
+        assert all(link.startswith("/") for link in links), (page, links)
+        assert "http://" not in answer.text.replace("http://coop.test", "")
+        assert "https://" not in answer.text
+        for link in links:
+            asset = await client.get(link)
+            assert asset.status_code == 200, link
+            assert len(asset.content) > 100, link
