@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import assume, given
@@ -350,3 +350,30 @@ def test_every_money_operation_keeps_its_currency(a: int, b: int, currency: str)
         parts = x.allocate([1, 2, 3])
         assert {p.currency for p in parts} == {currency}
         assert sum(p.cents for p in parts) == a
+
+
+A_FLOAT: Any = 1.5
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: allocate(A_FLOAT, [1]), TypeError, "total must be int cents, not float"),
+        (lambda: allocate(10, [A_FLOAT]), TypeError, "weight must be int, Fraction or Decimal, not float"),
+        (lambda: allocate(10, [Decimal(-1)]), ValueError, "weights must not be negative"),
+        (
+            lambda: allocate(10, [0]),
+            ValueError,
+            "cannot allocate a positive total over no weights or only zero weights",
+        ),
+        (
+            lambda: round_to_cents(A_FLOAT, Rounding.FLOOR),
+            TypeError,
+            "value must be int, Fraction or Decimal, not float",
+        ),
+    ],
+)
+def test_error_messages_name_the_argument_exactly(call, error, message) -> None:
+    with pytest.raises(error) as raised:
+        call()
+    assert str(raised.value) == message
