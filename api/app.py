@@ -17,6 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
+from api.fields import MAX_BODY_BYTES, StrictRequest
 from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
@@ -111,6 +112,8 @@ def create_app(
             IdempotencyMiddleware(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=StrictRequest,
+        request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],
         logging_config=None,  # domain.logs configures JSON logging for the process

@@ -10,6 +10,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
 from api.auth import Principal
+from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
@@ -31,16 +32,51 @@ if TYPE_CHECKING:
 REPLAYED_HEADER = b"idempotent-replayed"
 
 
-async def _read_body(receive: Receive) -> bytes:
+class _TooLargeError(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, refused as soon as it passes `limit` bytes (never buffered past it)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _limited_body(scope: Scope, receive: Receive, send: Send, path: str) -> bytes | None:
+    """The body, or None after answering 413 (or 400) for one past the limit, before buffering it."""
+    too_large = _announced_too_large(scope, MAX_BODY_BYTES)
+    if too_large is None:
+        await _send_problem(send, 400, "Bad Request", "Content-Length is not a number", path)
+        return None
+    if not too_large:
+        try:
+            return await _read_body(receive, MAX_BODY_BYTES)
+        except _TooLargeError:
+            pass
+    await _send_problem(send, 413, "Content Too Large", f"the body is larger than {MAX_BODY_BYTES} bytes", path)
+    return None
+
+
+def _announced_too_large(scope: Scope, limit: int) -> bool | None:
+    """True when Content-Length passes the limit; None when it is not a number."""
+    length = _header(scope, b"content-length")
+    if length is None:
+        return False
+    if not (length.isascii() and length.isdigit()):
+        return None
+    return int(length) > limit
 
 
 async def _send_problem(send: Send, status: int, title: str, detail: str, path: str) -> None:
@@ -80,7 +116,9 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if reason := key_error(key):
             await _send_problem(send, 400, "Invalid Idempotency-Key", reason, path)
             return
-        body = await _read_body(receive)
+        body = await _limited_body(scope, receive, send, path)
+        if body is None:
+            return
         digest = request_digest("POST", path, scope.get("query_string", b"").decode(), body)
         caller = f"user:{user.user_id}"
         session_maker = scope["litestar_app"].state.session_maker
