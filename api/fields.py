@@ -41,9 +41,11 @@ _CHECK = "coop_check"  # Meta.extra key: the check the strict decoder applies to
 _CTRL = r"\x00-\x1f\x7f"
 # No control characters (PostgreSQL refuses NUL) and at least one visible character.
 TEXT_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*$"
-EMAIL_PATTERN = rf"^[^\s@{_CTRL}]+@[^\s@{_CTRL}]+$"
+# Only what the database cannot take; the e-mail's form is the identity rules' to judge,
+# so a bad address is listed with the other bad fields of the request.
+EMAIL_PATTERN = TEXT_PATTERN
 ID_PATTERN = r"^[0-9]{1,18}$"
-RATE_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,6})?$"
+RATE_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"
 # The window's years as a pattern, so generated clients and fuzzers stay inside it.
 _YEAR_PATTERN = r"^(19[5-9][0-9]|2[01][0-9][0-9]|2200)-"
 _TEXT_HELP = "no control characters, not blank"
@@ -69,7 +71,7 @@ FiscalYear = Annotated[
 Rate = Annotated[
     Decimal,
     msgspec.Meta(
-        description=f'a decimal string from "0" to "{MAX_RATE}", at most {RATE_PLACES} places, e.g. "0.05"',
+        description=f'a decimal string of at most {RATE_PLACES} places below "{MAX_RATE}", e.g. "0.05"',
         extra_json_schema={"extra": {"pattern": RATE_PATTERN}},
         extra={_CHECK: "rate"},
     ),
@@ -93,11 +95,15 @@ Moment = Annotated[
 
 
 def rate_problem(value: Decimal) -> str | None:
-    """Why a rate is refused: NaN, Infinity, negative, too large or too precise for its column."""
+    """Why a rate is refused: NaN, Infinity, too large or too precise for its column.
+
+    The sign and the sensible range of each rate are the domain rules' to judge, so they
+    are listed with the request's other bad fields.
+    """
     if not value.is_finite():
         return "must be a finite decimal"
-    if value < 0 or value > MAX_RATE:
-        return f"must be from 0 to {MAX_RATE}"
+    if abs(value) > MAX_RATE:
+        return f"must be from -{MAX_RATE} to {MAX_RATE}"
     exponent = value.as_tuple().exponent
     if (
         isinstance(exponent, int)
