@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
-from api.fields import MAX_BODY_BYTES, StrictRequest
+from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
 from api.idempotency import IdempotencyMiddleware
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
@@ -113,6 +113,7 @@ def create_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictRequest,
+        plugins=[ClosedStructSchemaPlugin()],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],

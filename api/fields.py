@@ -16,9 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import msgspec
 from litestar import Request
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.exceptions import ValidationException
 
 if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
     from litestar.typing import FieldDefinition
 
 # Large enough for a 10,000-row import, small enough that a hostile body costs little memory.
@@ -252,3 +255,14 @@ class StrictRequest(Request[Any, Any, Any]):
 
 
 _MISSING = object()
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (forbid_unknown_fields); their schemas say so."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        """The struct's schema, closed to other properties when the struct is."""
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema

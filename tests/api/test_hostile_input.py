@@ -6,9 +6,12 @@ import base64
 import json
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import sqlalchemy as sa
 
 from domain.membership.tables import Member
+from tests.api.test_catalog import product_body
+from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
 from tests.support.users import PASSWORD, bearer, make_member, make_user
 
 if TYPE_CHECKING:
@@ -246,3 +249,63 @@ async def test_openapi_states_the_bounds(client):
     assert money["properties"]["amount_cents"]["maximum"] < BIG
     run = next(s for name, s in schema.items() if name.endswith("RedemptionRunIn"))
     assert "pattern" in run["properties"]["as_of"]
+
+
+# --- totals that would outgrow BIGINT -------------------------------------------------------------
+
+
+async def test_a_close_whose_line_total_outgrows_bigint_is_refused_and_the_buy_stays_open(client, session):
+    supplier = await make_supplier(session)
+    staff = await staff_headers(client, session)
+    too_dear = product_body(supplier.id, tiers=[{"min_quantity": 1, "unit_price_cents": 10**12}])
+    _refused(await client.post("/v1/products", json=too_dear, headers=staff), "tiers[0].unit_price_cents")
+    # A product priced before prices were bounded: 10^6 units x 10^12 cents x 11 (markup) > 2^63.
+    product = await make_product(session, supplier.id, tiers=[(1, 10**12)], markup="10")
+    buy = await client.post("/v1/group-buys", json=group_buy_body(supplier.id, [product]), headers=staff)
+    _, member = await ordering_member(client, session)
+    lines = [{"product_id": str(product), "quantity": 1_000_000}]
+    order = await client.post(f"/v1/group-buys/{buy.json()['id']}/orders", json={"lines": lines}, headers=member)
+    assert order.status_code == 201, order.text
+    closed = await client.post(f"/v1/group-buys/{buy.json()['id']}/close", headers=staff)
+    _refused(closed)
+    after = await client.get(f"/v1/group-buys/{buy.json()['id']}", headers=staff)
+    assert after.json()["status"] == "open"
+    assert (await client.get(f"/v1/orders/{order.json()['id']}", headers=member)).json()["status"] == "open"
+
+
+def _closed(struct: type) -> list[str]:
+    """The structs reachable from `struct` that would accept unknown fields."""
+    info = msgspec.inspect.type_info(struct)
+    found: list[str] = []
+
+    def walk(node: msgspec.inspect.Type) -> None:
+        match node:
+            case msgspec.inspect.StructType():
+                if not node.forbid_unknown_fields:
+                    found.append(node.cls.__name__)
+                for f in node.fields:
+                    walk(f.type)
+            case msgspec.inspect.Metadata():
+                walk(node.type)
+            case msgspec.inspect.ListType() | msgspec.inspect.VarTupleType():
+                walk(node.item_type)
+            case msgspec.inspect.UnionType():
+                for t in node.types:
+                    walk(t)
+
+    walk(info)
+    return found
+
+
+async def test_every_request_body_refuses_unknown_fields_and_its_schema_says_so(app, client):
+    open_bodies = [
+        (route.path, name)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", [])
+        if (data := handler.parsed_data_field) is not None
+        for name in _closed(data.annotation)
+    ]
+    assert open_bodies == []
+    schema = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    new_member = next(s for name, s in schema.items() if name.endswith("NewMember"))
+    assert new_member["additionalProperties"] is False
