@@ -211,13 +211,14 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can give."""
+    """OpenAPI entries for the problem responses a route can give (any route: 503 while the database is down)."""
     return {
-        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON) for s in statuses
+        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON)
+        for s in sorted({*statuses, 503})
     }
 
 
 # Error statuses every authenticated route can answer with. Routes with path or
 # query parameters can also answer 400 (Litestar documents it for them).
 AUTHENTICATED = (401, 403)
-POSTED = (400, 401, 403, 409, 422)
+POSTED = (400, 401, 403, 409, 413, 422)

@@ -68,7 +68,7 @@ def me_of(user: User | Principal) -> Me:
     status_code=200,
     summary="Sign in",
     description="Exchange e-mail and password for a bearer token. Repeated failures are throttled (429).",
-    responses=problems(400, 401, 429),
+    responses=problems(400, 401, 413, 429),
     tags=["auth"],
 )
 async def issue_token(data: JSONBody[TokenRequest], db: DbSession, state: State) -> TokenAnswer:
