@@ -209,9 +209,19 @@ def _refused(key: str, message: str) -> ValidationException:
     return ValidationException("the request is not valid; see errors", extra=[{"key": key, "message": message}])
 
 
+# What a pattern means, in place of msgspec's "Expected `str` matching regex '...'".
+_PATTERN_MEANS = {
+    TEXT_PATTERN: "must not be blank or contain control characters (NUL, tab, new line, ...)",
+    ID_PATTERN: "not an id this API gave out",
+}
+
+
 def _path_of(error: msgspec.ValidationError) -> tuple[str, str]:
     """Msgspec says `Expected int, got str - at $.lines[0].quantity`: the field and the message."""
     message, _, where = str(error).partition(" - at `$")
+    for pattern, meaning in _PATTERN_MEANS.items():
+        if message.endswith(f"matching regex {pattern!r}"):
+            message = meaning
     return where.rstrip("`").lstrip(".") or "body", message
 
 
