@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
+from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
 from api.problems import EXCEPTION_HANDLERS
 from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
@@ -113,6 +114,9 @@ def create_app(
             UnitOfWorkMiddleware(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=StrictRequest,
+        plugins=[ClosedStructSchemaPlugin()],
+        request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],
         logging_config=None,  # domain.logs configures JSON logging for the process

@@ -68,8 +68,8 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
-    """The authenticated caller (routes behind the middleware always have one)."""
-    user = connection.user
+    """The authenticated caller; none (401) where the middleware did not run, e.g. OPTIONS."""
+    user = connection.scope.get("user")
     if not isinstance(user, Principal):
         raise NotAuthorizedException
     return user

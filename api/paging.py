@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Annotated, Generic, TypeVar
 
 import msgspec
 from litestar.params import Parameter
 
-from domain.errors import InvalidInputError, NotFoundError
+from domain.errors import FieldError, InvalidInputError, NotFoundError
 
 T = TypeVar("T")
 
@@ -25,21 +26,38 @@ class Page(msgspec.Struct, Generic[T]):
     next_cursor: str | None
 
 
+# ASCII digits only: str.isdigit() and int() also take other scripts' digits ("١٢" is 12),
+# and 18 digits always fit a BIGINT.
+_ID = re.compile(r"[0-9]{1,18}")
+
+
+def as_id(value: str) -> int | None:
+    """The id an opaque id string stands for, or None when it is not one this API gives out."""
+    return int(value) if _ID.fullmatch(value) else None
+
+
 def path_id(value: str, what: str) -> int:
     """Ids are opaque strings to clients; one that is not ours is simply not found."""
-    if not value.isdigit() or len(value) > 18:  # noqa: PLR2004 - fits a BIGINT
-        raise NotFoundError(f"{what} {value} not found")
-    return int(value)
+    found = as_id(value)
+    if found is None:
+        raise NotFoundError(f"{what} {value[:40]!r} not found")
+    return found
 
 
 def after_id(cursor: str | None) -> int:
     """The last id of the previous page (0 for the first page)."""
     if cursor is None:
         return 0
+    refused = InvalidInputError(
+        "the cursor is not one this API gave out", [FieldError("cursor", "not a cursor this API gave out")]
+    )
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
-    except ValueError as exc:
-        raise InvalidInputError("the cursor is not one this API gave out") from exc
+        found = as_id(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
+    except ValueError as exc:  # binascii.Error and UnicodeError are ValueErrors
+        raise refused from exc
+    if found is None:
+        raise refused
+    return found
 
 
 def next_cursor(last_ids: list[int], limit: int) -> str | None:

@@ -6,11 +6,13 @@ import logging
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from api.request_log import request_id_of
 from domain.errors import (
@@ -25,7 +27,7 @@ from domain.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,67 @@ def _integrity_error(request: Request[Any, Any, Any], exc: IntegrityError) -> Re
     return problem_response(request, 409, "the request conflicts with data written at the same time; retry")
 
 
+# Seconds a client should wait before retrying while the database is unreachable.
+RETRY_AFTER_SECONDS = 5
+_UNREACHABLE = (
+    OSError,  # refused, reset, unreachable, timed out (TimeoutError is an OSError)
+    PoolTimeoutError,  # every pooled connection is stuck on a server that does not answer
+    asyncpg.PostgresConnectionError,  # the connection died under a query
+    asyncpg.exceptions.OperatorInterventionError,  # starting up, shutting down, crashed
+)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The error, what caused it, and the driver errors SQLAlchemy keeps in `.orig`."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        todo.extend(e for e in (orig, current.__cause__, current.__context__) if isinstance(e, BaseException))
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    # asyncpg raises a bare InterfaceError for a closed connection; its subclasses are usage errors.
+    return isinstance(exc, _UNREACHABLE) or type(exc) is asyncpg.InterfaceError
+
+
+def _out_of_range(exc: BaseException) -> bool:
+    # The server's "bigint out of range" / "numeric field overflow", or the driver refusing
+    # to encode an integer beyond 64 bits (its DataError is an InterfaceError and a ValueError).
+    return isinstance(exc, (asyncpg.NumericValueOutOfRangeError, OverflowError)) or (
+        isinstance(exc, asyncpg.InterfaceError) and isinstance(exc, ValueError)
+    )
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """True when the error (or what caused it) says PostgreSQL cannot be reached, not that a query is wrong."""
+    return any(_unreachable(e) for e in _chain(exc))
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
+    if database_unreachable(exc):
+        log.warning("database unreachable", extra={"error": f"{type(exc).__name__}: {exc}"})
+        return problem_response(
+            request,
+            503,
+            "the database cannot be reached; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if any(_out_of_range(e) for e in _chain(exc)):
+        # Inputs are bounded so this should not happen; if some total still outgrows BIGINT,
+        # the transaction is rolled back and the caller learns why, instead of a 500.
+        log.error("a value outgrew its column", exc_info=exc)
+        return problem_response(request, 400, "a number in the request, or a total it leads to, is out of range")
+    return _unexpected(request, exc)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Problem]:
     log.error("unhandled error", exc_info=exc)
     return problem_response(request, 500, "an unexpected error occurred; it has been logged")
@@ -126,7 +189,12 @@ EXCEPTION_HANDLERS: dict[type[Exception], Callable[..., Response[Problem]]] = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     IntegrityError: _integrity_error,
-    Exception: _unexpected,
+    DBAPIError: _unavailable,
+    PoolTimeoutError: _unavailable,
+    OSError: _unavailable,
+    asyncpg.PostgresError: _unavailable,
+    asyncpg.InterfaceError: _unavailable,
+    Exception: _unavailable,
 }
 
 _DESCRIPTIONS = {
@@ -136,18 +204,21 @@ _DESCRIPTIONS = {
     404: "Unknown, or not visible to the caller",
     409: "Conflicts with the current state",
     422: "Idempotency-Key reused with a different request",
+    413: "The body is larger than the limit (10 MiB)",
     429: "Too many attempts; see Retry-After",
+    503: "The database cannot be reached; see Retry-After",
 }
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the problem responses a route can give."""
+    """OpenAPI entries for the problem responses a route can give (any route: 503 while the database is down)."""
     return {
-        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON) for s in statuses
+        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON)
+        for s in sorted({*statuses, 503})
     }
 
 
 # Error statuses every authenticated route can answer with. Routes with path or
 # query parameters can also answer 400 (Litestar documents it for them).
 AUTHENTICATED = (401, 403)
-POSTED = (400, 401, 403, 409, 422)
+POSTED = (400, 401, 403, 409, 413, 422)

@@ -19,6 +19,7 @@ from litestar.middleware import ASGIMiddleware
 from sqlalchemy.exc import DBAPIError
 
 from api.auth import Principal
+from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
@@ -99,7 +100,10 @@ class UnitOfWorkMiddleware(ASGIMiddleware):
             if reason := key_error(key):
                 await _Answer.problem(400, "Invalid Idempotency-Key", reason, scope["path"]).send(send)
                 return
-            body = await _read_body(receive)
+            body = await _limited_body(scope, receive)
+            if isinstance(body, _Answer):
+                await body.send(send)
+                return
             receive = _replaying(body)
             digest = request_digest("POST", scope["path"], scope.get("query_string", b"").decode(), body)
             outcome = await _claim(state.session_maker, f"user:{user.user_id}", key, digest, scope["path"])
@@ -232,16 +236,50 @@ def _unreachable(exc: Exception) -> bool:
     return isinstance(exc, OSError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
-async def _read_body(receive: Receive) -> bytes:
+class _TooLargeError(Exception):
+    pass
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    """The whole body, refused as soon as it passes `limit` bytes (never buffered past it)."""
     chunks = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+async def _limited_body(scope: Scope, receive: Receive) -> bytes | _Answer:
+    """The body, or the 413 (or 400) answer for one past the limit, given before buffering it."""
+    path = scope["path"]
+    too_large = _announced_too_large(scope, MAX_BODY_BYTES)
+    if too_large is None:
+        return _Answer.problem(400, "Bad Request", "Content-Length is not a number", path)
+    if not too_large:
+        try:
+            return await _read_body(receive, MAX_BODY_BYTES)
+        except _TooLargeError:
+            pass
+    return _Answer.problem(413, "Content Too Large", f"the body is larger than {MAX_BODY_BYTES} bytes", path)
+
+
+def _announced_too_large(scope: Scope, limit: int) -> bool | None:
+    """True when Content-Length passes the limit; None when it is not a number."""
+    length = _header(scope, b"content-length")
+    if length is None:
+        return False
+    if not (length.isascii() and length.isdigit()):
+        return None
+    return int(length) > limit
 
 
 def _replaying(body: bytes) -> Receive:

@@ -14,6 +14,9 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only
 from api.deps import Caller, DbSession
+from api.fields import FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, SignedCents
+from api.fields import Cents as Amount
+from api.fields import Day as BusinessDay
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.pdf import text_pdf
 from api.problems import AUTHENTICATED, POSTED, problems
@@ -21,13 +24,13 @@ from domain.allocation import posting, reports
 from domain.allocation import service as allocation
 from domain.allocation.tables import AllocationLine, AllocationRun
 
-Cents = Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
+Cents = SignedCents
 
 
 class PoolMargin(msgspec.Struct, forbid_unknown_fields=True):
     """A pool's net margin from business with patrons (negative = a loss)."""
 
-    pool: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    pool: ShortText
     net_margin_cents: Cents
 
 
@@ -35,23 +38,23 @@ class FundIn(msgspec.Struct, forbid_unknown_fields=True):
     """A fund taken from the member share, CEIL(M * rate)."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")]
-    rate: Decimal
+    rate: Rate
     indivisible: bool
 
 
 class BaseCapitalIn(msgspec.Struct, forbid_unknown_fields=True):
     """Base capital plan: members retain up to CEIL(k x average patronage of the last `years` years)."""
 
-    k: Decimal = Decimal("0.10")
+    k: Rate = Decimal("0.10")
     years: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
 
 
 class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
     """The board's policy; a profile's presets with these fields over them."""
 
-    cash_rate: Decimal
+    cash_rate: Rate
     profile: Literal["us", "mondragon", "italy", "spain", "france_scop"] | None = None
-    min_allocation_cents: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    min_allocation_cents: Amount | None = None
     rounding: Literal["largest_remainder", "residue_to_reserve"] | None = None
     funds: list[FundIn] | None = None
     base_capital: BaseCapitalIn | None = None
@@ -60,11 +63,11 @@ class PolicyIn(msgspec.Struct, forbid_unknown_fields=True):
 class RunIn(msgspec.Struct, forbid_unknown_fields=True):
     """What staff enter from the year's accounts."""
 
-    fiscal_year: Annotated[int, msgspec.Meta(ge=1900, le=9999)]
+    fiscal_year: FiscalYear
     pools: Annotated[list[PoolMargin], msgspec.Meta(min_length=1, max_length=100)]
-    payment_date: date
+    payment_date: BusinessDay
     policy: PolicyIn
-    nonpatronage_income_cents: Annotated[int, msgspec.Meta(ge=0)] = 0
+    nonpatronage_income_cents: Amount = 0
 
 
 class FundOut(msgspec.Struct):
@@ -273,7 +276,9 @@ def _notice_lines(body: dict[str, Any]) -> list[str]:
     summary="Year-end reconciliation",
     responses=problems(400, *AUTHENTICATED),
 )
-async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> ReconciliationOut:
+async def reconcile(
+    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)], db: DbSession
+) -> ReconciliationOut:
     """Totals from the ledger that must add up to the margin; `balanced` only when they do."""
     r = await reports.reconciliation(db, fiscal_year)
     return ReconciliationOut(
@@ -299,7 +304,9 @@ async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> Reconciliation
     media_type="text/csv",
     responses=problems(400, *AUTHENTICATED),
 )
-async def form_1099_patr(db: DbSession, calendar_year: Annotated[int, Parameter(ge=1900, le=9999)]) -> Response[str]:
+async def form_1099_patr(
+    db: DbSession, calendar_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)]
+) -> Response[str]:
     """One row per recipient with box 1 and box 5 at or above $10, for the calendar year of payment."""
     rows = await reports.form_1099_patr(db, calendar_year)
     out = io.StringIO()

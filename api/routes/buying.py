@@ -18,16 +18,17 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import Cents, Moment, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
-from api.routes.catalog import IdText, Text, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
+from api.routes.catalog import IdText, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
 from domain.buying import closing, orders, service, settlement
 from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
 from domain.errors import ForbiddenError
 from domain.identity.rules import MemberRole, Role
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
-UtcTime = Annotated[datetime, msgspec.Meta(description="RFC 3339; without a zone, UTC")]
+UtcTime = Moment
 
 members_only = allow(Role.MEMBER)
 ORDERING_ROLES = frozenset({MemberRole.ADMIN, MemberRole.BUYER})
@@ -56,7 +57,7 @@ class NewGroupBuyIn(msgspec.Struct, forbid_unknown_fields=True):
     closes_at: UtcTime
     product_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
     opens_at: UtcTime | None = None
-    min_value_cents: Annotated[int, msgspec.Meta(ge=0, le=10**13)] | None = None
+    min_value_cents: Cents | None = None
     on_minimum_missed: MinimumOutcome = MinimumOutcome.CANCEL
     extend_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] = 24
     allocation_policy: AllocationPolicy = AllocationPolicy.PRO_RATA

@@ -12,7 +12,8 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, staff_only
 from api.deps import Caller, DbSession
-from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
+from api.fields import Email, Id, Password, Rate, ShortText, SkuText, Text
+from api.paging import Cursor, Limit, Page, after_id, as_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
 from domain.catalog import service
@@ -22,10 +23,9 @@ from domain.errors import FieldError, InvalidInputError
 from domain.identity import service as identity
 from domain.identity.rules import Role
 
-IdText = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,18}$", description="an id as given out by this API")]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-Rate = Annotated[Decimal, msgspec.Meta(description='a decimal rate, e.g. "0.05" for 5 %')]
+IdText = Id  # the names other route modules import from here
+
+MAX_UNIT_PRICE_CENTS = 10**9
 
 staff_or_suppliers = allow(Role.STAFF, Role.SUPPLIER)
 anyone_signed_in = allow(Role.STAFF, Role.MEMBER, Role.SUPPLIER)
@@ -40,9 +40,10 @@ def query_id(value: str | None, field: str) -> int | None:
     """An optional id filter in the query string; a malformed one is a 400 naming the parameter."""
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:  # noqa: PLR2004 - fits a BIGINT
+    found = as_id(value)
+    if found is None:
         raise InvalidInputError(f"{field} is not a valid id", [FieldError(field, "not an id this API gave out")])
-    return int(value)
+    return found
 
 
 def own_supplier(caller: Principal) -> int | None:
@@ -70,14 +71,15 @@ class NewSupplierUser(msgspec.Struct, forbid_unknown_fields=True):
     """A user for the supplier: e-mail and initial password."""
 
     email: Email
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    password: Password
 
 
 class TierIn(msgspec.Struct, forbid_unknown_fields=True):
     """A price tier: `unit_price_cents` once the group buys at least `min_quantity` units."""
 
     min_quantity: Annotated[int, msgspec.Meta(ge=1, le=10**9)]
-    unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+    # At most $10 million a unit: (quantity + flex) x price x 500 lines stays inside BIGINT.
+    unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=MAX_UNIT_PRICE_CENTS)]
 
 
 Tiers = Annotated[list[TierIn], msgspec.Meta(min_length=1, max_length=50)]
@@ -87,12 +89,12 @@ class NewProduct(msgspec.Struct, forbid_unknown_fields=True):
     """A product sold by the case, with its price tiers (first at 1, increasing minimums, prices not rising)."""
 
     supplier_id: IdText
-    sku: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    sku: SkuText
     name: Text
-    unit: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    unit: ShortText
     case_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     tiers: Tiers
-    pool: Annotated[str, msgspec.Meta(min_length=1, max_length=50)] = DEFAULT_POOL
+    pool: ShortText = DEFAULT_POOL
     markup_rate: Rate = Decimal(0)
 
 

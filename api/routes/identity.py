@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar import get, post
@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 
 from api.auth import Principal, staff_only
 from api.deps import Caller, DbSession
+from api.fields import Email, Password
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.identity import service
 from domain.identity.rules import MemberRole, Role
@@ -21,8 +22,8 @@ from domain.identity.tables import User
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
     """E-mail and password."""
 
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    email: Email
+    password: Password
 
 
 class Me(msgspec.Struct):
@@ -67,7 +68,7 @@ def me_of(user: User | Principal) -> Me:
     status_code=200,
     summary="Sign in",
     description="Exchange e-mail and password for a bearer token. Repeated failures are throttled (429).",
-    responses=problems(400, 401, 429),
+    responses=problems(400, 401, 413, 429),
     tags=["auth"],
 )
 async def issue_token(data: JSONBody[TokenRequest], db: DbSession, state: State) -> TokenAnswer:
@@ -81,8 +82,8 @@ async def issue_token(data: JSONBody[TokenRequest], db: DbSession, state: State)
 class NewStaffUser(msgspec.Struct, forbid_unknown_fields=True):
     """A colleague's e-mail and initial password."""
 
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    email: Email
+    password: Password
 
 
 @post(

@@ -12,13 +12,13 @@ from litestar.params import JSONBody
 
 from api.auth import staff_only
 from api.deps import DbSession
+from api.fields import Cents, Email, FiscalYear, MemberNumber, Moment, Text
 from api.problems import POSTED, problems
 from domain.equity import imports as lot_imports
 from domain.membership import imports
 from domain.membership.rules import Status
 
-Ref = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Cents = Annotated[int, msgspec.Meta(ge=0, le=10**13)]
+Ref = Text
 MAX_ROWS = 10_000
 
 
@@ -26,12 +26,12 @@ class MemberRowIn(msgspec.Struct, forbid_unknown_fields=True):
     """One member of the old register."""
 
     external_ref: Ref
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-    joined_at: datetime
+    name: Text
+    email: Email
+    joined_at: Moment
     status: Literal["full", "former"]
     share_paid_cents: Cents
-    left_at: datetime | None = None
+    left_at: Moment | None = None
 
 
 class MemberImport(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,8 +60,8 @@ class LotRowIn(msgspec.Struct, forbid_unknown_fields=True):
     """One equity lot a member already holds."""
 
     external_ref: Ref
-    member_number: Annotated[int, msgspec.Meta(ge=1)]
-    fiscal_year: int
+    member_number: MemberNumber
+    fiscal_year: FiscalYear
     qualified: bool
     face_cents: Cents
     redeemed_cents: Cents

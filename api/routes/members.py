@@ -12,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import Day, Email, Password, PositiveCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
@@ -24,9 +25,7 @@ from domain.membership import service as membership
 from domain.membership.rules import Status, votes
 from domain.membership.tables import Member
 
-Cents = Annotated[int, msgspec.Meta(ge=1, le=10**13)]
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-Email = Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+Cents = PositiveCents
 
 
 class Share(msgspec.Struct):
@@ -66,7 +65,7 @@ class NewMemberUser(msgspec.Struct, forbid_unknown_fields=True):
     """A user for the member's business."""
 
     email: Email
-    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    password: Password
     member_role: MemberRole
 
 
@@ -81,7 +80,7 @@ class MoneyIn(msgspec.Struct, forbid_unknown_fields=True):
 
     amount_cents: Cents
     method: PaymentMethod
-    reference: Annotated[str, msgspec.Meta(max_length=200)] | None = None
+    reference: Text | None = None
 
 
 class CreditIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -94,7 +93,7 @@ class CreditIn(msgspec.Struct, forbid_unknown_fields=True):
 class Withdrawal(msgspec.Struct, forbid_unknown_fields=True):
     """Notice of withdrawal; today when no date is given."""
 
-    effective_date: date | None = None
+    effective_date: Day | None = None
 
 
 class StandingChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -119,7 +118,7 @@ class ConsentIn(msgspec.Struct, forbid_unknown_fields=True):
     """A Subchapter T consent received from the member."""
 
     kind: Literal["written", "check_endorsement", "bylaw"]
-    received_on: date
+    received_on: Day
 
 
 class ConsentOut(msgspec.Struct):

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import FIRST_YEAR, LAST_YEAR, MemberNumber, Moment, ShortText, SignedCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import query_id, utc
@@ -37,11 +38,11 @@ class PatronageOut(msgspec.Struct):
 class ImportRecordIn(msgspec.Struct, forbid_unknown_fields=True):
     """A purchase made outside the platform; `member_number: null` is non-member business."""
 
-    external_ref: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    member_number: Annotated[int, msgspec.Meta(ge=1)] | None
-    pool: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
-    amount_cents: Annotated[int, msgspec.Meta(ge=-(10**13), le=10**13)]
-    occurred_at: datetime
+    external_ref: Text
+    member_number: MemberNumber | None
+    pool: ShortText
+    amount_cents: SignedCents
+    occurred_at: Moment
 
 
 class ImportIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,7 +72,9 @@ async def list_patronage(
     limit: Limit = 50,
     cursor: Cursor = None,
     member_id: Annotated[str | None, Parameter(description="only this member's records")] = None,
-    fiscal_year: Annotated[int | None, Parameter(ge=1900, le=9999, description="only this fiscal year")] = None,
+    fiscal_year: Annotated[
+        int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="only this fiscal year")
+    ] = None,
 ) -> Page[PatronageOut]:
     """Records in the order they were written."""
     member = query_id(member_id, "member_id")

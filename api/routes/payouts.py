@@ -15,6 +15,7 @@ from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from api.auth import staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import TEXT_PATTERN, LongText, PositiveCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import query_id
@@ -25,9 +26,11 @@ from domain.payments.export import check_register_csv
 from domain.payments.rules import PayoutKind, PayoutMethod, PayoutStatus
 from domain.payments.tables import Payout
 
-Cents = Annotated[int, msgspec.Meta(ge=1, le=10**13)]
-Reference = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="check number, trace id, ...")]
-Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+Cents = PositiveCents
+Reference = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN, description="check number, trace id, ...")
+]
+Reason = LongText
 PaidBy = Literal["check", "bank_transfer", "ach", "cash", "store_credit"]
 
 _VOID_POLICY = (

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
 
 import msgspec
 from litestar import post
@@ -13,6 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth import staff_only
 from api.deps import DbSession
+from api.fields import FiscalYear, Rate
 from api.paging import path_id
 from api.problems import POSTED, problems
 from api.routes.members import MoneyIn, Receipt, receipt
@@ -22,8 +22,8 @@ from domain.membership import preferred
 class DividendRunIn(msgspec.Struct, forbid_unknown_fields=True):
     """The fiscal year and the fixed rate (a decimal string, at most the co-op's cap)."""
 
-    fiscal_year: Annotated[int, msgspec.Meta(ge=1900, le=9999)]
-    rate: Decimal
+    fiscal_year: FiscalYear
+    rate: Rate
 
 
 class DividendLineOut(msgspec.Struct):

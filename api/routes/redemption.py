@@ -12,15 +12,12 @@ from litestar.params import FromPath, JSONBody
 
 from api.auth import staff_only
 from api.deps import DbSession
+from api.fields import Cents, Day, Rate, SignedCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.equity import service as equity
 from domain.equity.tables import RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.membership import service as membership
-
-Cents = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
-SignedCents = Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
-Rate = Annotated[Decimal, msgspec.Meta(description='a decimal rate as a string, e.g. "0.25"')]
 
 
 class RedemptionRunIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,7 +25,7 @@ class RedemptionRunIn(msgspec.Struct, forbid_unknown_fields=True):
 
     method: Literal["fifo", "percentage"]
     budget_cents: Cents
-    as_of: date
+    as_of: Day
     cash_available_cents: SignedCents | None = None
     minimum_cash_cents: SignedCents | None = None
     equity_cents: SignedCents | None = None
@@ -86,7 +83,7 @@ class SpecialRedemptionIn(msgspec.Struct, forbid_unknown_fields=True):
 
     reason: Literal["death", "retirement", "exit"]
     discount_rate: Rate
-    as_of: date
+    as_of: Day
     revolving_years: Annotated[int, msgspec.Meta(ge=0, le=100)] = equity.DEFAULT_REVOLVING_YEARS
 
 

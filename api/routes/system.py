@@ -11,6 +11,8 @@ from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
+from api.problems import database_unreachable
+
 CHECK_TIMEOUT_SECONDS = 2.0
 
 
@@ -37,6 +39,8 @@ async def _probe(check: object, state: State) -> str:
     try:
         return await asyncio.wait_for(check(state), CHECK_TIMEOUT_SECONDS)  # type: ignore[operator]
     except Exception as exc:  # noqa: BLE001 - any failure means "down", and says why
+        if check is _check_database and database_unreachable(exc):
+            return "unavailable"  # what the API answers meanwhile: 503 with Retry-After
         return f"error: {type(exc).__name__}"
 
 

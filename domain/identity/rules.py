@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
+import unicodedata
 
 from domain.errors import FieldError
 
 MIN_PASSWORD_LENGTH = 10
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters, lone surrogates (not encodable)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -38,8 +40,11 @@ def credential_errors(email: str, password: str) -> list[FieldError]:
     errors = []
     if not _EMAIL.match(normalize_email(email)):
         errors.append(FieldError("email", "not a valid e-mail address"))
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors.append(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
+    if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in password):
+        errors.append(FieldError("password", "must not contain control characters (NUL, tab, new line, ...)"))
+    elif len(password.strip()) < MIN_PASSWORD_LENGTH:
+        # Blanks do not count: ten spaces are no password.
+        errors.append(FieldError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters besides blanks"))
     return errors
 
 

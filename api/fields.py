@@ -1,0 +1,278 @@
+"""Constrained types for request bodies, and the strict JSON decoding every body goes through.
+
+Whatever reaches a route has been checked here, so no request can make PostgreSQL (or the
+arithmetic behind it) fail: text has no NUL and is not blank, integers stay far inside BIGINT,
+rates are finite decimals that fit their NUMERIC columns, and dates fall in a business window.
+The OpenAPI document carries the same bounds (docs/input.md lists them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import msgspec
+from litestar import Request
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
+from litestar.exceptions import ValidationException
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
+    from litestar.typing import FieldDefinition
+
+# Large enough for a 10,000-row import, small enough that a hostile body costs little memory.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+# Business dates (deadlines, payment dates, membership history) fall in this window; outside
+# it a date is a typo or an attack, and near year 9999 date arithmetic overflows.
+FIRST_YEAR = 1950
+LAST_YEAR = 2200
+
+# Money: at most $100 billion per amount, so sums over many rows stay far below 2^63.
+MAX_CENTS = 10**13
+BIGINT_MAX = 2**63 - 1
+# Rates fit NUMERIC(9, 6), the narrowest rate column: below 1000, at most six places.
+MAX_RATE = Decimal("999.999999")
+RATE_PLACES = 6
+_RATE_STEP = Decimal(1).scaleb(-RATE_PLACES)
+
+_CHECK = "coop_check"  # Meta.extra key: the check the strict decoder applies to the value
+_CTRL = r"\x00-\x1f\x7f"
+# No control characters (PostgreSQL refuses NUL) and at least one visible character.
+TEXT_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*$"
+# Only what the database cannot take; the e-mail's form is the identity rules' to judge,
+# so a bad address is listed with the other bad fields of the request.
+EMAIL_PATTERN = TEXT_PATTERN
+ID_PATTERN = r"^[0-9]{1,18}$"
+RATE_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"
+# The window's years as a pattern, so generated clients and fuzzers stay inside it.
+_YEAR_PATTERN = r"^(19[5-9][0-9]|2[01][0-9][0-9]|2200)-"
+_TEXT_HELP = "no control characters, not blank"
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN, description=_TEXT_HELP)]
+LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=500, pattern=TEXT_PATTERN, description=_TEXT_HELP)]
+ShortText = Annotated[str, msgspec.Meta(min_length=1, max_length=50, pattern=TEXT_PATTERN, description=_TEXT_HELP)]
+SkuText = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=TEXT_PATTERN, description=_TEXT_HELP)]
+Email = Annotated[
+    str, msgspec.Meta(min_length=3, max_length=320, pattern=EMAIL_PATTERN, description="an e-mail address")
+]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="an id as given out by this API")]
+
+Cents = Annotated[int, msgspec.Meta(ge=0, le=MAX_CENTS, description="integer cents")]
+PositiveCents = Annotated[int, msgspec.Meta(ge=1, le=MAX_CENTS, description="integer cents, more than 0")]
+SignedCents = Annotated[int, msgspec.Meta(ge=-MAX_CENTS, le=MAX_CENTS, description="integer cents (negative: a loss)")]
+MemberNumber = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
+FiscalYear = Annotated[
+    int, msgspec.Meta(ge=FIRST_YEAR, le=LAST_YEAR, description=f"a year in {FIRST_YEAR}..{LAST_YEAR}")
+]
+
+Rate = Annotated[
+    Decimal,
+    msgspec.Meta(
+        description=f'a decimal string of at most {RATE_PLACES} places below "{MAX_RATE}", e.g. "0.05"',
+        extra_json_schema={"extra": {"pattern": RATE_PATTERN}},
+        extra={_CHECK: "rate"},
+    ),
+]
+Day = Annotated[
+    date,
+    msgspec.Meta(
+        description=f"a date (YYYY-MM-DD) in the years {FIRST_YEAR}..{LAST_YEAR}",
+        extra_json_schema={"extra": {"pattern": _YEAR_PATTERN}},
+        extra={_CHECK: "day"},
+    ),
+]
+Moment = Annotated[
+    datetime,
+    msgspec.Meta(
+        description=f"RFC 3339 (without a zone, UTC) in the years {FIRST_YEAR}..{LAST_YEAR}",
+        extra_json_schema={"extra": {"pattern": _YEAR_PATTERN}},
+        extra={_CHECK: "moment"},
+    ),
+]
+
+
+def rate_problem(value: Decimal) -> str | None:
+    """Why a rate is refused: NaN, Infinity, too large or too precise for its column.
+
+    The sign and the sensible range of each rate are the domain rules' to judge, so they
+    are listed with the request's other bad fields.
+    """
+    if not value.is_finite():
+        return "must be a finite decimal"
+    if abs(value) > MAX_RATE:
+        return f"must be from -{MAX_RATE} to {MAX_RATE}"
+    exponent = value.as_tuple().exponent
+    if (
+        isinstance(exponent, int)
+        and exponent < -RATE_PLACES
+        and value != value.quantize(Decimal(1).scaleb(-RATE_PLACES))
+    ):
+        return f"at most {RATE_PLACES} decimal places"
+    return None
+
+
+def year_problem(year: int) -> str | None:
+    """Why a date is refused: outside the business window."""
+    if FIRST_YEAR <= year <= LAST_YEAR:
+        return None
+    return f"the year must be in {FIRST_YEAR}..{LAST_YEAR}"
+
+
+# Checks a decoded value at a path, adding {key, message} for each problem.
+Check = Callable[[object, str, list[dict[str, str]]], None]
+
+
+def _leaf(kind: str) -> Callable[[Any], str | None]:
+    if kind == "rate":
+        return rate_problem
+    return lambda value: year_problem(value.year)
+
+
+def _plan(info: msgspec.inspect.Type) -> Check | None:  # noqa: C901, PLR0911
+    """A function that checks what msgspec cannot (rates, date windows) in a decoded value, or None."""
+    if isinstance(info, msgspec.inspect.Metadata):
+        kind = (info.extra or {}).get(_CHECK)
+        if kind is None:
+            return _plan(info.type)
+        leaf = _leaf(kind)
+
+        def check_leaf(value: object, path: str, errors: list[dict[str, str]]) -> None:
+            if (problem := leaf(value)) is not None:
+                errors.append({"key": path or "body", "message": problem, "source": "body"})
+
+        return check_leaf
+    if isinstance(info, msgspec.inspect.StructType):
+        fields = [(f.name, f.encode_name, p) for f in info.fields if (p := _plan(f.type)) is not None]
+        if not fields:
+            return None
+
+        def check_struct(value: object, path: str, errors: list[dict[str, str]]) -> None:
+            for name, key, check in fields:
+                check(getattr(value, name), f"{path}.{key}" if path else key, errors)
+
+        return check_struct
+    if isinstance(info, (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)):
+        item = _plan(info.item_type)
+        if item is None:
+            return None
+
+        def check_items(value: object, path: str, errors: list[dict[str, str]]) -> None:
+            for i, element in enumerate(cast("list[object]", value)):
+                item(element, f"{path}[{i}]", errors)
+
+        return check_items
+    if isinstance(info, msgspec.inspect.UnionType):
+        arms = [p for t in info.types if not isinstance(t, msgspec.inspect.NoneType) and (p := _plan(t)) is not None]
+        if len(arms) != 1:
+            return None
+        arm = arms[0]
+
+        def check_optional(value: object, path: str, errors: list[dict[str, str]]) -> None:
+            if value is not None:
+                arm(value, path, errors)
+
+        return check_optional
+    return None
+
+
+_PLANS: dict[Any, Check | None] = {}
+
+
+def _plan_for(target: object) -> Check | None:
+    if target not in _PLANS:
+        _PLANS[target] = _plan(msgspec.inspect.type_info(target))
+    return _PLANS[target]
+
+
+class _DuplicateKeyError(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _DuplicateKeyError(key)
+        seen[key] = value
+    return seen
+
+
+def _refused(key: str, message: str) -> ValidationException:
+    return ValidationException("the request is not valid; see errors", extra=[{"key": key, "message": message}])
+
+
+# What a pattern means, in place of msgspec's "Expected `str` matching regex '...'".
+_PATTERN_MEANS = {
+    TEXT_PATTERN: "must not be blank or contain control characters (NUL, tab, new line, ...)",
+    ID_PATTERN: "not an id this API gave out",
+}
+
+
+def _path_of(error: msgspec.ValidationError) -> tuple[str, str]:
+    """Msgspec says `Expected int, got str - at $.lines[0].quantity`: the field and the message."""
+    message, _, where = str(error).partition(" - at `$")
+    for pattern, meaning in _PATTERN_MEANS.items():
+        if message.endswith(f"matching regex {pattern!r}"):
+            message = meaning
+    return where.rstrip("`").lstrip(".") or "body", message
+
+
+def decode_body(body: bytes, target: Any) -> Any:  # noqa: ANN401 - whatever type the route takes
+    """The body decoded strictly into the route's type: no coercion from strings or floats.
+
+    Refused with a 400 naming the field: invalid JSON, nesting too deep, a key given twice
+    (which value would win is a guess), a value of the wrong type or out of bounds.
+    """
+    try:
+        value = msgspec.json.decode(body or b"null", type=target, strict=True)
+        json.loads(body or b"null", object_pairs_hook=_refuse_duplicates)
+    except RecursionError:
+        raise _refused("body", "the JSON is nested too deeply") from None
+    except _DuplicateKeyError as exc:
+        raise _refused(exc.key, "given more than once") from None
+    except msgspec.ValidationError as exc:
+        raise _refused(*_path_of(exc)) from None
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise _refused("body", f"not valid JSON: {exc}") from None
+    if (check := _plan_for(target)) is not None:
+        errors: list[dict[str, str]] = []
+        check(value, "", errors)
+        if errors:
+            raise ValidationException("the request is not valid; see errors", extra=errors)
+    return value
+
+
+class StrictRequest(Request[Any, Any, Any]):
+    """Decodes a JSON body straight into the route's `data` type, strictly (see `decode_body`)."""
+
+    async def json(self) -> Any:  # noqa: ANN401 - as Request.json()
+        """The decoded body: the route's data type when it has one, else plain JSON values."""
+        cached = self.scope.get("coop_json", _MISSING)
+        if cached is not _MISSING:
+            return cached
+        field: FieldDefinition | None = self.route_handler.parsed_data_field
+        value = decode_body(await self.body(), Any if field is None else field.annotation)
+        self.scope["coop_json"] = value  # type: ignore[typeddict-unknown-key]
+        return value
+
+
+_MISSING = object()
+
+
+class ClosedStructSchemaPlugin(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (forbid_unknown_fields); their schemas say so."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
+        """The struct's schema, closed to other properties when the struct is."""
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        if field_definition.type_.__struct_config__.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
