@@ -13,7 +13,7 @@ from domain.jobs.queue import ArqJobQueue
 from domain.jobs.service import relay
 from domain.notifications import service as notifications
 from domain.settings import Settings
-from workers.allocation import compute_allocation_run
+from workers.allocation import compute_allocation_run, give_up_allocation_run
 from workers.buying import group_buy_clock
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
@@ -35,7 +35,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 JOBS = [
     outbox_job(notifications.DELIVER_JOB, _deliver_notification),
-    outbox_job(allocation.COMPUTE_JOB, compute_allocation_run),
+    outbox_job(allocation.COMPUTE_JOB, compute_allocation_run, on_give_up=give_up_allocation_run),
 ]
 
 
