@@ -70,15 +70,18 @@ def cmd_serve(settings: Settings) -> int:
 
 
 def cmd_worker(settings: Settings) -> int:
-    """The arq worker alone."""
-    from arq.worker import Worker  # noqa: PLC0415 - only this command needs it
+    """The arq worker alone; it outlives queue outages (see workers/process.py)."""
+    from workers.process import run_worker  # noqa: PLC0415 - deploy may import workers; only this command needs it
 
-    from workers.main import worker_settings  # noqa: PLC0415 - deploy may import workers
+    async def until_signalled(worker_settings: Settings) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(worker_settings, stop)
 
-    with _stack(settings) as urls:
-        worker = Worker(**worker_settings(_with_urls(settings, urls)))
-        with contextlib.suppress(KeyboardInterrupt):
-            worker.run()
+    with _stack(settings) as urls, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(until_signalled(_with_urls(settings, urls)))
     return 0
 
 
