@@ -74,6 +74,7 @@ def worker_settings(
         # Results are kept briefly so the sweeper may re-enqueue a job id that gave up.
         "keep_result": 60,
         "max_tries": 8,
+        "job_timeout": settings.job_timeout_seconds,
         "health_check_interval": 30,
     }
 
@@ -92,4 +93,5 @@ class WorkerSettings:
     redis_settings = _OPTIONS["redis_settings"]
     keep_result = _OPTIONS["keep_result"]
     max_tries = _OPTIONS["max_tries"]
+    job_timeout = _OPTIONS["job_timeout"]
     health_check_interval = _OPTIONS["health_check_interval"]

