@@ -305,3 +305,139 @@ def test_a_worker_killed_during_an_allocation_run_computes_it_once_after_restart
     assert lines == clean_lines
     assert totals == clean_totals
     assert attempts == 1  # the killed try never committed, the second did
+
+
+async def _seed_buys(url: str) -> tuple[int, int]:
+    """Two identical group buys past their deadline, three members' orders in each (cases of 6, with flex)."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from domain.buying import service as buying
+    from domain.buying.orders import place_order
+    from domain.buying.rules import LineRequest
+    from domain.catalog import service as catalog
+    from domain.catalog.rules import Tier
+    from domain.membership import service as membership
+
+    now = datetime.now(UTC)
+    opened = now - timedelta(hours=1)
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_session_maker(engine)() as s:
+            supplier = await catalog.create_supplier(s, name="Fault Mill", email="mill@faults.test")
+            assert supplier.id is not None
+            product = await catalog.create_product(
+                s,
+                catalog.NewProduct(
+                    supplier_id=supplier.id,
+                    sku="FAULT-1",
+                    name="Flour",
+                    unit="bag",
+                    case_size=6,
+                    pool="purchases",
+                    markup_rate=Decimal("0.05"),
+                    tiers=(Tier(1, 1_000), Tier(12, 900)),
+                ),
+                actor=0,
+            )
+            product_id = int(product.product.id or 0)
+            members = []
+            for n in range(3):
+                member = await membership.apply(
+                    s, name=f"Buyer {n}", email=f"b{n}@faults.test", contact_name=None, par_cents=10_000
+                )
+                await membership.admit(s, int(member.id or 0), probation_days=30, now=opened, actor=0)
+                members.append(int(member.id or 0))
+            buys = []
+            for title in ("killed", "clean"):
+                new = buying.NewGroupBuy(
+                    supplier_id=supplier.id,
+                    title=title,
+                    closes_at=now - timedelta(minutes=1),
+                    product_ids=(product_id,),
+                )
+                buy = await buying.create_group_buy(s, new, now=opened, actor=0)
+                for member_id, (quantity, flex) in zip(members, [(5, 2), (4, 0), (3, 3)], strict=True):
+                    await place_order(
+                        s,
+                        int(buy.id or 0),
+                        member_id=member_id,
+                        lines=[LineRequest(product_id, quantity, flex)],
+                        now=opened,
+                        actor=0,
+                    )
+                buys.append(int(buy.id or 0))
+            await s.commit()
+            return buys[0], buys[1]
+    finally:
+        await engine.dispose()
+
+
+async def _buy_state(url: str, buy_id: int) -> tuple[str, list[tuple[Any, ...]], int]:
+    """Status; per member: order status, quantities and allocation; notifications recorded."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            status = (
+                await conn.execute(sa.text("SELECT status FROM group_buy WHERE id = :b"), {"b": buy_id})
+            ).scalar_one()
+            lines = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT o.member_id, o.status, l.quantity, l.flex_quantity, l.allocated_quantity"
+                        " FROM buy_order o JOIN order_line l ON l.order_id = o.id"
+                        " WHERE o.group_buy_id = :b ORDER BY o.member_id"
+                    ),
+                    {"b": buy_id},
+                )
+            ).all()
+            # Every notification of the close is recorded once, by business key.
+            notices = sa.text("SELECT count(*) FROM outbox_job WHERE business_key LIKE :k")
+            orders = (await conn.execute(notices, {"k": f"notify:group_buy:{buy_id}:%"})).scalar_one()
+            return str(status), [tuple(r) for r in lines], int(orders)
+    finally:
+        await engine.dispose()
+
+
+def test_a_worker_killed_while_closing_a_group_buy_closes_it_once_after_restart(
+    kill_url: str, stack: StackUrls, tmp_path: Path
+) -> None:
+    import psutil
+
+    redis_url = _queue_url(stack, 8)
+    asyncio.run(_flush(redis_url))
+    killed, clean = asyncio.run(_seed_buys(kill_url))
+    env = {"DATABASE_URL": kill_url, "REDIS_URL": redis_url, "COOP_JOB_TIMEOUT_SECONDS": JOB_TIMEOUT}
+    log = tmp_path / "worker.log"
+
+    async def kill_while_writing() -> None:
+        # The clock closes due buys one by one at worker start; the first blocks on its writes.
+        async with _TableLock(kill_url, "order_line") as lock:
+            worker = start_coop("worker", log, **env)
+            try:
+                deadline = asyncio.get_running_loop().time() + 30
+                while not await lock.writer_waiting():
+                    assert asyncio.get_running_loop().time() < deadline, log.read_text()[-3000:]
+                    await asyncio.sleep(0.05)
+                psutil.Process(worker.pid).kill()
+                worker.wait(10)
+            finally:
+                if worker.poll() is None:
+                    worker.kill()
+
+    asyncio.run(kill_while_writing())
+    assert [asyncio.run(_buy_state(kill_url, b))[0] for b in (killed, clean)] == ["open", "open"]
+
+    worker = start_coop("worker", log, **env)
+    try:
+        wait_for(lambda: asyncio.run(_buy_state(kill_url, clean))[0] != "open", 30, "the buys closed after restart")
+        wait_for(lambda: asyncio.run(_buy_state(kill_url, killed))[0] != "open", 5, "the killed buy closed")
+    finally:
+        stop(worker)
+    status, lines, notices = asyncio.run(_buy_state(kill_url, killed))
+    clean_status, clean_lines, clean_notices = asyncio.run(_buy_state(kill_url, clean))
+    assert status == clean_status != "open"
+    assert all(line[4] is not None for line in lines), lines  # every line has its outcome
+    # The same members ordered the same in both buys, so the outcomes must match line for line.
+    assert lines == clean_lines
+    assert notices == clean_notices
