@@ -188,3 +188,10 @@ async def test_an_allocation_run_whose_job_gives_up_is_failed_not_left_computing
     await session.refresh(stored)
     assert stored.status == "failed"
     assert "gave up" in (stored.failure_reason or "")
+
+
+def test_a_worker_is_started_again_after_1_2_4_seconds_and_never_waits_more_than_30():
+    from workers.process import MAX_RESTART_DELAY_SECONDS, restart_delay
+
+    assert [restart_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert restart_delay(100) == MAX_RESTART_DELAY_SECONDS
