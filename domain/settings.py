@@ -47,6 +47,9 @@ class Settings:
     stripe_webhook_secret: str | None
     log_level: str
     policy: CoopPolicy = field(default_factory=CoopPolicy)
+    # The longest a job may run. It also bounds how long a job whose worker was killed
+    # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
+    job_timeout_seconds: int = 300
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -68,4 +71,5 @@ class Settings:
             stripe_webhook_secret=e.get("STRIPE_WEBHOOK_SECRET") or None,
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
             policy=CoopPolicy.from_env(e),
+            job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
         )

@@ -17,3 +17,10 @@ async def compute_allocation_run(ctx: dict[str, Any], session: AsyncSession, pay
     await allocation.compute(
         session, int(payload["run_id"]), fiscal_year_start_month=ctx["settings"].policy.fiscal_year_start_month
     )
+
+
+async def give_up_allocation_run(
+    _ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any], reason: str
+) -> None:
+    """The computation will not be tried again: fail the run so staff see why and may start another."""
+    await allocation.give_up(session, int(payload["run_id"]), reason)

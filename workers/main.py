@@ -13,7 +13,7 @@ from domain.jobs.queue import ArqJobQueue
 from domain.notifications import service as notifications
 from domain.settings import Settings
 from domain.unit_of_work import relay
-from workers.allocation import compute_allocation_run
+from workers.allocation import compute_allocation_run, give_up_allocation_run
 from workers.buying import group_buy_clock
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
@@ -35,7 +35,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 
 JOBS = [
     outbox_job(notifications.DELIVER_JOB, _deliver_notification),
-    outbox_job(allocation.COMPUTE_JOB, compute_allocation_run),
+    outbox_job(allocation.COMPUTE_JOB, compute_allocation_run, on_give_up=give_up_allocation_run),
 ]
 
 
@@ -74,6 +74,7 @@ def worker_settings(
         # Results are kept briefly so the sweeper may re-enqueue a job id that gave up.
         "keep_result": 60,
         "max_tries": 8,
+        "job_timeout": settings.job_timeout_seconds,
         "health_check_interval": 30,
     }
 
@@ -92,4 +93,5 @@ class WorkerSettings:
     redis_settings = _OPTIONS["redis_settings"]
     keep_result = _OPTIONS["keep_result"]
     max_tries = _OPTIONS["max_tries"]
+    job_timeout = _OPTIONS["job_timeout"]
     health_check_interval = _OPTIONS["health_check_interval"]

@@ -17,9 +17,9 @@ CHECK_TIMEOUT_SECONDS = 2.0
 
 
 class Health(msgspec.Struct):
-    """`ok` everywhere, or the part that failed."""
+    """`ok` everywhere; `degraded` when only the queue is down; `unavailable` when the database is."""
 
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     database: str
     queue: str
 
@@ -47,13 +47,16 @@ async def _probe(check: object, state: State) -> str:
 @get(
     "/health",
     summary="Is the service up",
-    description="Checks the database and the job queue; 503 names the part that is down.",
-    responses={503: ResponseSpec(data_container=Health, description="A part is down")},
+    description=(
+        "Checks the database and the job queue. With the queue down the API still takes writes (their jobs"
+        " wait in the outbox and run once it is back): 200 with status `degraded`. With the database down: 503."
+    ),
+    responses={503: ResponseSpec(data_container=Health, description="The database is down")},
     tags=["system"],
 )
 async def health(state: State) -> Response[Health]:
-    """200 when database and queue answer, 503 naming the failing part otherwise."""
+    """200 while the database answers (`degraded` if the queue does not), 503 when it does not."""
     database, queue = await asyncio.gather(_probe(_check_database, state), _probe(_check_queue, state))
-    ok = database == "ok" and queue == "ok"
-    body = Health(status="ok" if ok else "unavailable", database=database, queue=queue)
-    return Response(body, status_code=200 if ok else 503)
+    if database != "ok":
+        return Response(Health(status="unavailable", database=database, queue=queue), status_code=503)
+    return Response(Health(status="ok" if queue == "ok" else "degraded", database=database, queue=queue))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -12,8 +11,12 @@ from sqlmodel import col, select
 
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.equity.rules import (
+    DEFAULT_BASE_CAPITAL_RATE,
+    DEFAULT_BASE_CAPITAL_YEARS,
+    BaseCapitalPlan,
     BaseCapitalSplit,
     average_patronage,
+    base_capital_plan,
     base_capital_requirement,
     base_capital_split,
     loan_deduction,
@@ -56,11 +59,24 @@ def policy_of(request: Mapping[str, Any]) -> AllocationPolicy:
     return policy_from_profile(profile, {k: v for k, v in raw.items() if v is not None})
 
 
+def plan_of(request: Mapping[str, Any]) -> BaseCapitalPlan | None:
+    """The run's base capital plan, if it has one; InvalidInputError naming `policy.base_capital.*`."""
+    plan = (request.get("policy") or {}).get("base_capital")
+    if not plan:
+        return None
+    return base_capital_plan(
+        plan.get("k", DEFAULT_BASE_CAPITAL_RATE),
+        plan.get("years", DEFAULT_BASE_CAPITAL_YEARS),
+        field="policy.base_capital",
+    )
+
+
 async def start(
     session: AsyncSession, *, fiscal_year: int, request: dict[str, Any], payment_date: date, actor: int
 ) -> AllocationRun:
     """Check the request, store the run as `computing`, and ask for the computation after commit."""
     policy_of(request)  # raises InvalidInputError listing the bad policy fields
+    plan_of(request)
     pools = [p["pool"] for p in request["pools"]]
     if len(set(pools)) != len(pools):
         raise InvalidInputError("each pool may appear once", [FieldError("pools", "a pool is listed twice")])
@@ -118,15 +134,16 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
     # A year of patronage is aggregated in one pass; give the grouping room to stay in memory.
     await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+    # Nothing is written before the rules have accepted every input, so a refusal
+    # leaves only the failed status (a run stored before a check existed fails here too).
     try:
+        plan = plan_of(run.request)
         result = await _allocate(session, run, fy_end)
+        splits = await _base_capital_splits(session, run, result.lines, plan) if plan else {}
     except InvalidInputError as exc:
-        run.status = "failed"
-        run.failure_reason = "; ".join([exc.detail, *(f"{e.field}: {e.message}" for e in exc.errors)])[:2000]
+        fail(run, refusal_reason(exc))
         session.add(run)
         return run
-    plan = (run.request.get("policy") or {}).get("base_capital")
-    splits = await _base_capital_splits(session, run, result.lines, plan) if plan else {}
     loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
     rows = []
     for line in result.lines:
@@ -161,6 +178,25 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     run.computed_at = datetime.now(UTC)
     session.add(run)
     return run
+
+
+def refusal_reason(exc: InvalidInputError) -> str:
+    """A refusal as staff read it: the detail and each field at fault."""
+    return "; ".join([exc.detail, *(f"{e.field}: {e.message}" for e in exc.errors)])
+
+
+def fail(run: AllocationRun, reason: str) -> None:
+    """Mark a run that is still computing as failed, for staff to read why."""
+    if run.status == "computing":
+        run.status = "failed"
+        run.failure_reason = reason[:2000]
+
+
+async def give_up(session: AsyncSession, run_id: int, reason: str) -> None:
+    """The compute job will not be tried again: the run fails instead of staying `computing`."""
+    run = (await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())).one()
+    fail(run, f"computation gave up: {reason}")
+    session.add(run)
 
 
 async def _allocate(session: AsyncSession, run: AllocationRun, fy_end: date) -> AllocationResult[int]:
@@ -237,14 +273,14 @@ async def _member_volumes(
 
 
 async def _base_capital_splits(
-    session: AsyncSession, run: AllocationRun, lines: Sequence[AllocationLineResult[int]], plan: Mapping[str, Any]
+    session: AsyncSession, run: AllocationRun, lines: Sequence[AllocationLineResult[int]], plan: BaseCapitalPlan
 ) -> dict[int, BaseCapitalSplit]:
     """Base capital plan (DOMAIN.md §4): members retain up to their requirement, the rest is cash.
 
     The requirement is CEIL(k x average yearly patronage over the last N years in which
     the member had patronage); equity held is the outstanding face of its lots.
     """
-    k, years = Decimal(str(plan.get("k", "0.10"))), int(plan.get("years", 3))
+    k, years = plan.k, plan.years
     ids = [line.member_key for line in lines if line.allocation_cents > 0]
     if not ids:
         return {}

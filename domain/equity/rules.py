@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -37,10 +37,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_BASE_CAPITAL_RATE",
     "DEFAULT_BASE_CAPITAL_YEARS",
+    "MAX_BASE_CAPITAL_YEARS",
     "MIN_CASH_RATE",
+    "BaseCapitalPlan",
     "BaseCapitalSplit",
     "EquityLot",
     "average_patronage",
+    "base_capital_plan",
     "base_capital_requirement",
     "base_capital_split",
     "excess_redemption",
@@ -59,6 +62,7 @@ MIN_CASH_RATE = Decimal("0.20")
 """The cash part of a qualified patronage dividend (IRC 1388(c)(1)(A))."""
 DEFAULT_BASE_CAPITAL_RATE = Decimal("0.10")
 DEFAULT_BASE_CAPITAL_YEARS = 3
+MAX_BASE_CAPITAL_YEARS = 20
 
 
 def _bad(detail: str, field: str) -> InvalidInputError:
@@ -196,6 +200,38 @@ def average_patronage(yearly_patronage_cents: Sequence[int], years: int = DEFAUL
         raise _bad("years must be a whole number, at least 1", "years")
     recent = [_cents(v, "patronage_cents") for v in yearly_patronage_cents[-years:]]
     return Fraction(sum(recent), len(recent)) if recent else Fraction(0)
+
+
+@dataclass(frozen=True, slots=True)
+class BaseCapitalPlan:
+    """The board's base capital plan: requirement CEIL(k x average patronage of the last `years` years)."""
+
+    k: Decimal
+    years: int
+
+
+def base_capital_plan(
+    k: object = DEFAULT_BASE_CAPITAL_RATE, years: object = DEFAULT_BASE_CAPITAL_YEARS, *, field: str = "base_capital"
+) -> BaseCapitalPlan:
+    """The plan with `k` a finite rate from 0 to 1 and `years` whole from 1 to 20, or every fault at once.
+
+    `k` may be a Decimal or its decimal string (as a stored request keeps it), never a float;
+    errors are named `<field>.k` and `<field>.years`.
+    """
+    errors: list[FieldError] = []
+    rate: Decimal | None = None
+    if isinstance(k, Decimal | str):
+        try:
+            rate = Decimal(k)
+        except InvalidOperation:
+            rate = None
+    if rate is None or not rate.is_finite() or rate < 0 or rate > 1:
+        errors.append(FieldError(f"{field}.k", "must be a decimal rate from 0 to 1"))
+    if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_BASE_CAPITAL_YEARS:
+        errors.append(FieldError(f"{field}.years", f"must be a whole number from 1 to {MAX_BASE_CAPITAL_YEARS}"))
+    if errors or rate is None or not isinstance(years, int):
+        raise InvalidInputError("invalid base capital plan", errors)
+    return BaseCapitalPlan(rate, years)
 
 
 def base_capital_requirement(avg_patronage_cents: int | Fraction, k: Decimal = DEFAULT_BASE_CAPITAL_RATE) -> int:

@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 _PENDING_KEYS = "outbox_pending_keys"
 
+# Failed tries before a job gives up. Kept below arq's max_tries (workers/main.py), so
+# the outbox, not arq, decides; with the backoff 2, 4, 8, 16 s that is about half a minute.
+MAX_ATTEMPTS = 5
+
 
 async def add(session: AsyncSession, job_name: str, business_key: str, payload: Mapping[str, Any]) -> None:
     """Record a job in the caller's transaction; the same business key is recorded once."""
@@ -47,7 +51,7 @@ async def relay(session: AsyncSession, queue: JobQueue, keys: list[str] | None =
     """
     now = datetime.now(UTC)
     query = sa.select(col(OutboxJob.id), col(OutboxJob.job_name), col(OutboxJob.business_key)).where(
-        col(OutboxJob.done_at).is_(None)
+        col(OutboxJob.done_at).is_(None), col(OutboxJob.failed_at).is_(None)
     )
     if keys is not None:
         query = query.where(col(OutboxJob.business_key).in_(keys))
@@ -65,11 +69,11 @@ async def relay(session: AsyncSession, queue: JobQueue, keys: list[str] | None =
 
 
 async def claim(session: AsyncSession, business_key: str) -> OutboxJob | None:
-    """Lock the job's row for this run; None when it is unknown or already done."""
+    """Lock the job's row for this run; None when it is unknown, done, or given up."""
     job = (
         await session.exec(select(OutboxJob).where(col(OutboxJob.business_key) == business_key).with_for_update())
     ).one_or_none()
-    if job is None or job.done_at is not None:
+    if job is None or job.done_at is not None or job.failed_at is not None:
         return None
     job.attempts += 1
     return job
@@ -81,10 +85,25 @@ def finish(job: OutboxJob) -> None:
     job.last_error = None
 
 
-async def record_failure(session: AsyncSession, business_key: str, error: str) -> None:
-    """Keep the last error on the row for staff; the job stays pending."""
-    await session.execute(
-        sa.update(OutboxJob)
-        .where(col(OutboxJob.business_key) == business_key)
-        .values(last_error=error[:2000], attempts=col(OutboxJob.attempts) + 1)
-    )
+async def record_failure(session: AsyncSession, business_key: str, error: str) -> int:
+    """Keep the last error on the row for staff; the job stays pending. Returns the failed tries so far."""
+    attempts = (
+        await session.execute(
+            sa.update(OutboxJob)
+            .where(col(OutboxJob.business_key) == business_key)
+            .values(last_error=error[:2000], attempts=col(OutboxJob.attempts) + 1)
+            .returning(col(OutboxJob.attempts))
+        )
+    ).scalar_one_or_none()
+    return int(attempts or 0)
+
+
+async def give_up(session: AsyncSession, business_key: str, error: str) -> OutboxJob | None:
+    """Mark the job failed for good, in the caller's transaction; None if it finished meanwhile."""
+    job = await claim(session, business_key)
+    if job is None:
+        return None
+    job.attempts -= 1  # claim counted a try; this is not one
+    job.failed_at = datetime.now(UTC)
+    job.last_error = error[:2000]
+    return job

@@ -13,7 +13,7 @@ from domain.db import utc_now
 
 
 class OutboxJob(SQLModel, table=True):
-    """A job to run at least once; `done_at` makes every later run a no-op."""
+    """A job to run at least once; `done_at` (or `failed_at`) makes every later run a no-op."""
 
     __tablename__ = "outbox_job"
     __table_args__ = (sa.Index("ix_outbox_job_pending", "id", postgresql_where=sa.text("done_at IS NULL")),)
@@ -28,4 +28,6 @@ class OutboxJob(SQLModel, table=True):
     enqueued_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     attempts: int = Field(default=0)
     done_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Set when the job gave up (its input was refused, or it failed MAX_ATTEMPTS times); never run again.
+    failed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     last_error: str | None = Field(default=None, max_length=2000)

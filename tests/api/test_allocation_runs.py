@@ -406,3 +406,56 @@ async def test_base_capital_plan_retains_only_up_to_each_members_requirement(cli
     recon = (await client.get("/v1/fiscal-years/2025/reconciliation", headers=staff)).json()
     assert recon["balanced"] is True
     assert (recon["cash_cents"], recon["retained_cents"]) == (12_000, 8_000)
+
+
+async def test_an_invalid_base_capital_rate_is_400_naming_the_field_and_nothing_is_stored(client, session):
+    staff = await bearer(client, (await make_user(session)).email)
+    for k in ("NaN", "2", "-0.1", "Infinity"):
+        body = RUN | {"policy": {"cash_rate": "0.20", "base_capital": {"k": k, "years": 2}}}
+        answer = await client.post("/v1/allocation-runs", json=body, headers=staff)
+        assert answer.status_code == 400, (k, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in answer.json()["errors"]] == ["policy.base_capital.k"], k
+    assert (await session.execute(sa.text("SELECT count(*) FROM allocation_run"))).scalar_one() == 0
+    assert (await session.execute(sa.text("SELECT count(*) FROM outbox_job"))).scalar_one() == 0
+
+
+async def test_a_stored_run_whose_input_the_rules_refuse_fails_once_and_is_not_retried(
+    client, session, session_maker, settings, queue
+):
+    """A run stored before the check existed (k = NaN) must fail, not stay `computing` while its job retries."""
+    from domain.allocation import service as allocation
+    from domain.allocation.tables import AllocationRun
+    from domain.jobs import service as outbox
+    from domain.jobs.queue import ArqJobQueue
+    from domain.jobs.tables import OutboxJob
+    from domain.unit_of_work import relay
+
+    user = await make_user(session)
+    staff = await bearer(client, user.email)
+    members = await _import_members(client, staff)
+    await _patronage(session, members)
+    request = RUN | {"policy": {"cash_rate": "0.20", "base_capital": {"k": "NaN", "years": 2}}}
+    async with session_maker() as s:
+        run = AllocationRun(
+            fiscal_year=2025,
+            status="computing",
+            payment_date=datetime(2026, 3, 15, tzinfo=UTC).date(),
+            request=request,
+            created_by=user.id,
+        )
+        s.add(run)
+        await s.flush()
+        run_id = run.id
+        await outbox.add(s, allocation.COMPUTE_JOB, f"allocation_run:{run_id}:compute", {"run_id": run_id})
+        await s.commit()
+        await relay(session_maker, ArqJobQueue(queue), outbox.take_pending_keys(s))
+    worker = await run_worker(settings, session_maker)
+    assert worker.jobs_retried == 0
+    failed = (await client.get(f"/v1/allocation-runs/{run_id}", headers=staff)).json()
+    assert failed["status"] == "failed"
+    assert "policy.base_capital.k" in failed["failure_reason"]
+    job = (
+        await session.exec(select(OutboxJob).where(col(OutboxJob.business_key) == f"allocation_run:{run_id}:compute"))
+    ).one()
+    assert job.attempts == 1

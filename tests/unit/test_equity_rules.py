@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.equity.rules import (
+    BaseCapitalPlan,
     BaseCapitalSplit,
     EquityLot,
     average_patronage,
+    base_capital_plan,
     base_capital_requirement,
     base_capital_split,
     excess_redemption,
@@ -337,3 +339,23 @@ def test_set_off_refuses_bad_input():
         set_off_debt(-1, 0)
     with pytest.raises(InvalidInputError):
         set_off_debt(1, 1.5)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", ["NaN", "sNaN", "Infinity", "-Infinity", "2", "-0.01", "1.0001", "ten", "", 0.1, None])
+def test_a_base_capital_plan_refuses_a_rate_that_is_not_finite_from_0_to_1(k: object) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        base_capital_plan(k, 3, field="policy.base_capital")
+    assert [e.field for e in err.value.errors] == ["policy.base_capital.k"]
+
+
+@pytest.mark.parametrize("years", [0, 21, -1, True, "3", 2.5])
+def test_a_base_capital_plan_refuses_years_outside_1_to_20(years: object) -> None:
+    with pytest.raises(InvalidInputError) as err:
+        base_capital_plan("0.10", years)
+    assert [e.field for e in err.value.errors] == ["base_capital.years"]
+
+
+def test_a_base_capital_plan_reads_a_stored_decimal_string() -> None:
+    assert base_capital_plan("0.10", 2) == BaseCapitalPlan(Decimal("0.10"), 2)
+    assert base_capital_plan(Decimal(1), 20) == BaseCapitalPlan(Decimal(1), 20)
+    assert base_capital_plan() == BaseCapitalPlan(Decimal("0.10"), 3)

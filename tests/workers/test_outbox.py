@@ -108,3 +108,91 @@ async def test_a_failing_job_keeps_its_work_undone_and_retries(session_maker, se
     assert job.last_error == "RuntimeError: supplier portal is down"
     gone = await session.execute(sa.select(OutboxJob).where(col(OutboxJob.business_key) == "never:1"))
     assert gone.first() is None
+
+
+async def test_a_job_whose_input_is_refused_fails_at_once_and_is_never_swept_again(session_maker, session, queue):
+    from domain.errors import FieldError, InvalidInputError
+
+    async with session_maker() as s:
+        await outbox.add(s, "refuse", "refuse:1", {"n": 1})
+        await s.commit()
+
+    async def refuse(_ctx: dict[str, Any], _s: Any, _payload: Any) -> None:
+        raise InvalidInputError("invalid plan", [FieldError("policy.base_capital.k", "must be a rate")])
+
+    run = outbox_job("refuse", refuse)
+    ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue), "job_try": 1}
+    assert await run(ctx, "refuse:1") == "failed"  # no Retry: trying again cannot help
+    job = await _job(session, "refuse:1")
+    assert job.failed_at is not None
+    assert job.done_at is None
+    assert "policy.base_capital.k" in (job.last_error or "")
+    assert await sweep_outbox(ctx) == 0
+    assert await run(ctx, "refuse:1") == "already done"
+
+
+async def test_a_transient_failure_is_retried_only_up_to_the_cap_then_given_up(session_maker, session, queue):
+    async with session_maker() as s:
+        await outbox.add(s, "flaky", "flaky:1", {"n": 1})
+        await s.commit()
+    given_up: list[str] = []
+
+    async def flaky(_ctx: dict[str, Any], _s: Any, _payload: Any) -> None:
+        msg = "supplier portal is down"
+        raise RuntimeError(msg)
+
+    async def on_give_up(_ctx: dict[str, Any], s: Any, payload: Any, reason: str) -> None:
+        given_up.append(reason)
+        await outbox.add(s, "gave_up", f"gave_up:{payload['n']}", {})  # committed with the failed mark
+
+    run = outbox_job("flaky", flaky, on_give_up=on_give_up)
+    ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue), "job_try": 1}
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        with pytest.raises(Retry):
+            await run(ctx, "flaky:1")
+    assert given_up == []
+    assert await run(ctx, "flaky:1") == "failed"
+    assert given_up == ["RuntimeError: supplier portal is down"]
+    job = await _job(session, "flaky:1")
+    assert (job.attempts, job.failed_at is not None, job.done_at) == (outbox.MAX_ATTEMPTS, True, None)
+    assert (await _job(session, "gave_up:1")).done_at is None
+    assert await run(ctx, "flaky:1") == "already done"
+
+
+async def test_an_allocation_run_whose_job_gives_up_is_failed_not_left_computing(session_maker, session, queue):
+    from datetime import date
+
+    from domain.allocation import service as allocation
+    from domain.allocation.tables import AllocationRun
+    from tests.support.users import make_user
+    from workers.main import JOBS
+
+    user = await make_user(session)
+    async with session_maker() as s:
+        run_row = AllocationRun(
+            fiscal_year=2025, status="computing", payment_date=date(2026, 3, 15), request={}, created_by=user.id
+        )
+        s.add(run_row)
+        await s.flush()
+        run_id = run_row.id
+        key = f"allocation_run:{run_id}:compute"
+        await outbox.add(s, allocation.COMPUTE_JOB, key, {"run_id": run_id})
+        await s.commit()
+    await session.execute(
+        sa.update(OutboxJob).where(col(OutboxJob.business_key) == key).values(attempts=outbox.MAX_ATTEMPTS - 1)
+    )
+    await session.commit()
+    compute = next(f for f in JOBS if f.__name__ == allocation.COMPUTE_JOB)
+    # Without settings in its context the job fails like any unexpected fault would.
+    assert await compute({"session_maker": session_maker, "job_queue": ArqJobQueue(queue)}, key) == "failed"
+    stored = await session.get(AllocationRun, run_id)
+    await session.refresh(stored)
+    assert stored.status == "failed"
+    assert "gave up" in (stored.failure_reason or "")
+
+
+def test_a_worker_is_started_again_after_1_2_4_seconds_and_never_waits_more_than_30():
+    from workers.process import MAX_RESTART_DELAY_SECONDS, restart_delay
+
+    assert [restart_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert restart_delay(100) == MAX_RESTART_DELAY_SECONDS
