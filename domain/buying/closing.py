@@ -37,6 +37,7 @@ from domain.buying.service import (
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
 from domain.catalog import service as catalog
+from domain.db import utc_now
 from domain.errors import ConflictError
 from domain.notifications import service as notifications
 
@@ -173,7 +174,12 @@ async def close_group_buy(session: AsyncSession, group_buy_id: int, *, now: date
 
 
 async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -> None:
-    """Close a locked, open buy: apply the close rules and the minimum outcome."""
+    """Close a locked, open buy: apply the close rules and the minimum outcome.
+
+    ``closed_at`` is when the close took effect: the clock read under the lock, since the
+    caller's ``now`` was read before it waited for the order writes in flight.
+    """
+    now = max(now, utc_now())
     plan = await _plan(session, group_buy)
     match plan.decision.action:
         case CloseAction.EXTEND:
@@ -325,6 +331,7 @@ async def cancel_group_buy(session: AsyncSession, group_buy_id: int, *, now: dat
     if status in CLOSED:
         raise ConflictError(f"group buy {group_buy_id} is {status}; it can no longer be cancelled")
     if status is GroupBuyStatus.OPEN:
+        now = max(now, utc_now())  # when it took effect, after waiting for the lock
         await _freeze(session, group_buy, await _plan(session, group_buy), prices=True)
         group_buy.closed_at = now
     await _cancel(session, group_buy, now, reason)
