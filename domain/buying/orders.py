@@ -28,9 +28,8 @@ from domain.buying.rules import (
     order_line_errors,
     standing_refusal,
 )
-from domain.buying.service import locked_group_buy, member_audience, visible_group_buy
+from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
 from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
-from domain.catalog import service as catalog
 from domain.db import utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
@@ -38,7 +37,7 @@ from domain.membership.tables import Member
 from domain.notifications import service as notifications
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -411,17 +410,6 @@ async def group_buy_orders(session: AsyncSession, group_buy_id: int, *, after_id
     return await order_page(session, after_id=after_id, limit=limit, group_buy_id=group_buy_id)
 
 
-async def _item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
-    """Prices per (group buy, product): the version frozen at close, else the current one."""
-    items = list(items)
-    frozen = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
-    current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
-    return {
-        (i.group_buy_id, i.product_id): frozen[i.price_version_id] if i.price_version_id else current[i.product_id]
-        for i in items
-    }
-
-
 async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list[OrderView]:
     """Views of several orders in a handful of queries."""
     ids = [o.id for o in orders if o.id is not None]
@@ -439,7 +427,7 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
             select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id).in_(sorted({o.group_buy_id for o in orders})))
         )
     ).all()
-    prices = await _item_prices(session, items)
+    prices = await item_prices(session, items)
     views = []
     for order in orders:
         assert order.id is not None  # noqa: S101 - loaded rows
