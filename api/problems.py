@@ -61,6 +61,7 @@ class Problem(msgspec.Struct, omit_defaults=True):
     instance: str | None = None
     request_id: str | None = None
     errors: list[FieldProblem] = msgspec.field(default_factory=list)
+    code: str | None = None
 
 
 def problem_response(
@@ -71,6 +72,7 @@ def problem_response(
     title: str | None = None,
     errors: list[FieldProblem] | None = None,
     headers: dict[str, str] | None = None,
+    code: str | None = None,
 ) -> Response[Problem]:
     """A problem+json response for this request."""
     body = Problem(
@@ -80,6 +82,7 @@ def problem_response(
         instance=request.url.path,
         request_id=request_id_of(request.scope),
         errors=errors or [],
+        code=code,
     )
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -90,7 +93,7 @@ def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response
     headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, TooManyAttemptsError) else None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": "Bearer"}
-    return problem_response(request, status, exc.detail, title=exc.title, errors=errors, headers=headers)
+    return problem_response(request, status, exc.detail, title=exc.title, errors=errors, headers=headers, code=exc.code)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Problem]:

@@ -18,9 +18,11 @@ class DomainError(Exception):
 
     title = "Domain error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # A stable machine-readable reason (problem+json `code`) where a status alone is ambiguous.
+        self.code = code
 
 
 class InvalidInputError(DomainError):

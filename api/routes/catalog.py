@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -16,6 +15,7 @@ from api.fields import Email, Id, Password, Rate, ShortText, SkuText, Text
 from api.paging import Cursor, Limit, Page, after_id, as_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
+from domain.buying import pricing
 from domain.catalog import service
 from domain.catalog.rules import DEFAULT_POOL, Tier, rate_text
 from domain.catalog.tables import Supplier
@@ -95,11 +95,11 @@ class NewProduct(msgspec.Struct, forbid_unknown_fields=True):
     case_size: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     tiers: Tiers
     pool: ShortText = DEFAULT_POOL
-    markup_rate: Rate = Decimal(0)
+    markup_rate: Rate | None = None  # staff only (403 from a supplier); 0 when left out
 
 
 class NewPrices(msgspec.Struct, forbid_unknown_fields=True):
-    """New tiers and, optionally, a new markup: a new price version."""
+    """New tiers and, optionally, a new markup (staff only): a new price version."""
 
     tiers: Tiers
     markup_rate: Rate | None = None
@@ -255,8 +255,12 @@ class ProductController(Controller):
     async def change_prices(
         self, product_id: FromPath[str], data: JSONBody[NewPrices], db: DbSession, caller: Caller
     ) -> ProductOut:
-        """A new price version (tiers, and markup when given); closed group buys keep the prices they froze."""
-        view = await service.change_prices(
+        """A new price version (tiers; markup from staff only, 403 from a supplier).
+
+        Group buys keep the prices they opened with; open ones take a new price only when it
+        is no dearer at any quantity.
+        """
+        view = await pricing.change_prices(
             db,
             path_id(product_id, "product"),
             tiers=_tiers(data.tiers),

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from domain.buying.closing import close_now
 from domain.buying.rules import GroupBuyStatus
-from domain.buying.service import CLOSING_SOON, MEMBERS, locked_group_buy, notify_opened
+from domain.buying.service import CLOSING_SOON, MEMBERS, locked_group_buy, notify_opened, pin_prices
 from domain.buying.tables import GroupBuy
 from domain.notifications import service as notifications
 
@@ -37,6 +37,7 @@ async def open_if_due(session: AsyncSession, group_buy_id: int, *, now: datetime
     group_buy.status = GroupBuyStatus.OPEN.value
     session.add(group_buy)
     await session.flush()
+    await pin_prices(session, group_buy_id)
     await notify_opened(session, group_buy)
     return True
 

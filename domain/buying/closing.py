@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -20,7 +21,9 @@ from domain.buying.rules import (
     MinimumOutcome,
     OrderStatus,
     ProductDemand,
+    charge_limit_errors,
     line_total_cents,
+    max_order_total_cents,
     plan_close,
 )
 from domain.buying.service import (
@@ -29,14 +32,16 @@ from domain.buying.service import (
     STAFF,
     GroupBuyView,
     get_group_buy,
+    item_prices,
     items_of,
     locked_group_buy,
     member_audience,
+    pin_prices,
     supplier_audience,
     visible_group_buy,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
-from domain.catalog import service as catalog
+from domain.db import utc_now
 from domain.errors import ConflictError
 from domain.notifications import service as notifications
 
@@ -75,24 +80,26 @@ class PurchaseOrder:
         return sum(line.total_cents for line in self.lines)
 
 
-async def _plan(session: AsyncSession, group_buy: GroupBuy, *, frozen: bool = False) -> ClosePlan:
-    """Run the pure close rules on the stored lines (increments in time order, orders by first order)."""
+async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
+    """Run the pure close rules on the stored lines (increments in time order, orders by first order).
+
+    Prices are the versions pinned when the buy opened; a buy opened before pinning existed
+    is pinned to the current prices first.
+    """
     assert group_buy.id is not None  # noqa: S101 - loaded rows
+    await pin_prices(session, group_buy.id)
     items = list(
         (
             await session.exec(
                 select(GroupBuyItem)
                 .where(col(GroupBuyItem.group_buy_id) == group_buy.id)
                 .order_by(col(GroupBuyItem.position))
+                .execution_options(populate_existing=True)
             )
         ).all()
     )
-    if frozen:
-        versions = await catalog.versions_by_id(session, [i.price_version_id for i in items if i.price_version_id])
-        tiers = {i.product_id: versions[i.price_version_id].tiers for i in items if i.price_version_id}
-    else:
-        current = await catalog.prices_of(session, [i.product_id for i in items])
-        tiers = {i.product_id: current[i.product_id].tiers for i in items}
+    prices = await item_prices(session, items)
+    tiers = {i.product_id: prices[i.group_buy_id, i.product_id].tiers for i in items}
     demands = await demands_of(session, group_buy.id)
     products = [
         ProductDemand(item.product_id, item.case_size, tiers[item.product_id], tuple(demands.get(item.product_id, ())))
@@ -133,9 +140,8 @@ async def demands_of(session: AsyncSession, group_buy_id: int) -> dict[int, list
     }
 
 
-async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, *, prices: bool) -> None:
-    """Write the close figures on the items; with ``prices``, also freeze the current price versions."""
-    current = await catalog.prices_of(session, [p.product_id for p in plan.products]) if prices else {}
+async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> None:
+    """Write the close figures on the items (their prices were pinned when the buy opened)."""
     for outcome in plan.products:
         values: dict[str, object] = {
             "quantity": outcome.quantity,
@@ -144,9 +150,6 @@ async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, *
             "bought_quantity": outcome.bought,
             "unit_price_cents": outcome.unit_price_cents,
         }
-        if prices:
-            version = current[outcome.product_id]
-            values |= {"price_version_id": version.version_id, "markup_rate": version.markup_rate}
         await session.execute(
             sa.update(GroupBuyItem)
             .where(col(GroupBuyItem.group_buy_id) == group_buy.id, col(GroupBuyItem.product_id) == outcome.product_id)
@@ -173,7 +176,12 @@ async def close_group_buy(session: AsyncSession, group_buy_id: int, *, now: date
 
 
 async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -> None:
-    """Close a locked, open buy: apply the close rules and the minimum outcome."""
+    """Close a locked, open buy: apply the close rules and the minimum outcome.
+
+    ``closed_at`` is when the close took effect: the clock read under the lock, since the
+    caller's ``now`` was read before it waited for the order writes in flight.
+    """
+    now = max(now, utc_now())
     plan = await _plan(session, group_buy)
     match plan.decision.action:
         case CloseAction.EXTEND:
@@ -188,7 +196,7 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
                 business_key=f"group_buy:{group_buy.id}:extended",
             )
         case CloseAction.HOLD:
-            await _freeze(session, group_buy, plan, prices=True)
+            await _freeze(session, group_buy, plan)
             group_buy.status = GroupBuyStatus.CLOSING.value
             group_buy.held = True
             group_buy.closed_at = now
@@ -201,11 +209,11 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
                 business_key=f"group_buy:{group_buy.id}:held",
             )
         case CloseAction.CANCEL:
-            await _freeze(session, group_buy, plan, prices=True)
+            await _freeze(session, group_buy, plan)
             group_buy.closed_at = now
             await _cancel(session, group_buy, now, plan.reason)
         case CloseAction.ORDER:
-            await _freeze(session, group_buy, plan, prices=True)
+            await _freeze(session, group_buy, plan)
             group_buy.closed_at = now
             await _order(session, group_buy, plan, now)
     session.add(group_buy)
@@ -236,19 +244,23 @@ async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, rea
 
 
 async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, now: datetime) -> None:
-    """Allocate every line at the frozen tier price and markup, and tell members and the supplier."""
-    markups = dict(
-        (
-            await session.execute(
-                sa.select(col(GroupBuyItem.product_id), col(GroupBuyItem.markup_rate)).where(
-                    col(GroupBuyItem.group_buy_id) == group_buy.id
-                )
-            )
-        ).all()
-    )
+    """Allocate every line at the pinned tier price and markup, and tell members and the supplier.
+
+    No order may cost more than its ``max_total_cents`` (what its member was shown): the
+    tier fixed at close is never dearer than the first one of the same pinned version, so
+    a breach is a bug, and the close is refused rather than charging it.
+    """
+    items = (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id))).all()
+    prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
+    markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
     rows = (
         await session.execute(
-            sa.select(col(OrderLine.id), col(OrderLine.order_id), col(OrderLine.product_id))
+            sa.select(
+                col(OrderLine.id),
+                col(OrderLine.order_id),
+                col(OrderLine.product_id),
+                col(OrderLine.quantity) + col(OrderLine.flex_quantity),
+            )
             .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
             .where(col(OrderLine.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
         )
@@ -256,11 +268,13 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
     outcomes = {o.product_id: o for o in plan.products}
     updates = []
     totals: dict[int, int] = defaultdict(int)
-    for line_id, order_id, product_id in rows:
+    limits: dict[int, int] = defaultdict(int)
+    for line_id, order_id, product_id, units_asked in rows:
         outcome = outcomes[product_id]
         units = outcome.allocations[order_id]
         total = line_total_cents(units, outcome.unit_price_cents, markups[product_id])
         totals[order_id] += total
+        limits[order_id] += max_order_total_cents(units_asked, prices[product_id].tiers, prices[product_id].markup_rate)
         updates.append(
             {
                 "id": line_id,
@@ -269,6 +283,9 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
                 "total_cents": total,
             }
         )
+    if over := charge_limit_errors(totals, limits):
+        msg = f"group buy {group_buy.id}: orders {over} would cost more than their max_total_cents"
+        raise ConflictError(msg, code="charge_above_max_total")
     if updates:  # ORM bulk UPDATE by primary key: one executemany
         await session.execute(sa.update(OrderLine), updates)
     members = (
@@ -305,7 +322,7 @@ async def proceed_group_buy(session: AsyncSession, group_buy_id: int, *, now: da
         if GroupBuyStatus(group_buy.status) in CLOSED:
             return await get_group_buy(session, group_buy_id)
         raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}, not held for a decision")
-    plan = await _plan(session, group_buy, frozen=True)
+    plan = await _plan(session, group_buy)
     if plan.decision.action is CloseAction.CANCEL and plan.reason == "no case was filled":
         await _cancel(session, group_buy, now, plan.reason)
     else:
@@ -325,7 +342,8 @@ async def cancel_group_buy(session: AsyncSession, group_buy_id: int, *, now: dat
     if status in CLOSED:
         raise ConflictError(f"group buy {group_buy_id} is {status}; it can no longer be cancelled")
     if status is GroupBuyStatus.OPEN:
-        await _freeze(session, group_buy, await _plan(session, group_buy), prices=True)
+        now = max(now, utc_now())  # when it took effect, after waiting for the lock
+        await _freeze(session, group_buy, await _plan(session, group_buy))
         group_buy.closed_at = now
     await _cancel(session, group_buy, now, reason)
     session.add(group_buy)

@@ -1,6 +1,9 @@
 """Orders in a group buy: place, change (as time-stamped increments), cancel, and read them.
 
-Order changes lock the group buy FOR SHARE, then the order FOR UPDATE (see service.py).
+Every order write locks, always in this order: the member's row FOR SHARE (its standing
+cannot change under the write), the group buy shared (see service.locked_group_buy), then
+the order FOR UPDATE. A member leaving takes the same order (member, buy, order), so the
+two never deadlock.
 """
 
 from __future__ import annotations
@@ -14,24 +17,27 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from domain.buying.rules import (
-    ORDERING_STATUSES,
     GroupBuyStatus,
     Increment,
     LineRequest,
     OrderStatus,
+    OrderWrite,
     apply_change,
+    deadline_refusal,
     max_order_total_cents,
     order_line_errors,
+    standing_refusal,
 )
-from domain.buying.service import locked_group_buy, visible_group_buy
+from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
 from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
-from domain.catalog import service as catalog
+from domain.db import utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.membership.tables import Member
+from domain.notifications import service as notifications
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -76,9 +82,35 @@ async def _offered(session: AsyncSession, group_buy_id: int) -> set[int]:
     return set(rows.all())
 
 
-def _require_open(group_buy: GroupBuy) -> None:
+NOT_OPEN = "group_buy_not_open"
+DEADLINE_PASSED = "order_deadline_passed"
+NOT_IN_GOOD_STANDING = "member_not_in_good_standing"
+
+
+def _require_open(group_buy: GroupBuy, now: datetime) -> datetime:
+    """Refuse unless the locked buy is open and its deadline not reached; the moment the write is taken.
+
+    The clock is read again here, after the locks: a write that waited for them must not
+    slip in past ``closes_at`` on the time it arrived with.
+    """
     if group_buy.status != GroupBuyStatus.OPEN:
-        raise ConflictError(f"group buy {group_buy.id} is {group_buy.status}; orders change only while it is open")
+        msg = f"group buy {group_buy.id} is {group_buy.status}; orders change only while it is open"
+        raise ConflictError(msg, code=NOT_OPEN)
+    taken_at = max(now, utc_now())
+    if reason := deadline_refusal(group_buy.closes_at, taken_at):
+        raise ConflictError(f"group buy {group_buy.id}: {reason}", code=DEADLINE_PASSED)
+    return taken_at
+
+
+async def _member_in_standing(session: AsyncSession, member_id: int, write: OrderWrite) -> None:
+    """Lock the member's row FOR SHARE and refuse a write its standing does not allow (409)."""
+    status = (
+        await session.exec(select(Member.status).where(col(Member.id) == member_id).with_for_update(read=True))
+    ).one_or_none()
+    if status is None:
+        raise NotFoundError(f"member {member_id} not found")
+    if reason := standing_refusal(Status(status), write):
+        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
 
 
 async def _check_lines(session: AsyncSession, group_buy_id: int, lines: Sequence[LineRequest]) -> None:
@@ -96,14 +128,9 @@ async def place_order(
     actor: int,
 ) -> OrderView:
     """A member's one order in an open group buy; a second one is a 409 naming the first."""
+    await _member_in_standing(session, member_id, OrderWrite.PLACE)
     group_buy = await locked_group_buy(session, group_buy_id, share=True)
-    _require_open(group_buy)
-    member = await session.get(Member, member_id)
-    if member is None:
-        raise NotFoundError(f"member {member_id} not found")
-    if Status(member.status) not in ORDERING_STATUSES:
-        allowed = ", ".join(sorted(ORDERING_STATUSES))
-        raise ConflictError(f"member {member_id} is {member.status}; only {allowed} members may order")
+    now = _require_open(group_buy, now)
     await _check_lines(session, group_buy_id, lines)
     seq = await _next_seq(session)
     order_id = (
@@ -135,11 +162,24 @@ async def place_order(
     return await get_order(session, order_id)
 
 
-async def _locked_order(session: AsyncSession, order_id: int, only_member_id: int | None) -> tuple[GroupBuy, BuyOrder]:
-    """Lock the group buy FOR SHARE, then the order FOR UPDATE (always in this order)."""
-    group_buy_id = (await session.exec(select(BuyOrder.group_buy_id).where(col(BuyOrder.id) == order_id))).one_or_none()
-    if group_buy_id is None:
+async def _locked_order(
+    session: AsyncSession, order_id: int, only_member_id: int | None, write: OrderWrite
+) -> tuple[GroupBuy, BuyOrder]:
+    """Lock the member (checking its standing), the group buy (shared), then the order FOR UPDATE.
+
+    An order's buy and member never change, so reading them before the locks is safe.
+    """
+    owner = (
+        await session.exec(
+            select(BuyOrder.group_buy_id, BuyOrder.member_id, BuyOrder.status).where(col(BuyOrder.id) == order_id)
+        )
+    ).one_or_none()
+    if owner is None or (only_member_id is not None and owner[1] != only_member_id):
         raise NotFoundError(f"order {order_id} not found")
+    group_buy_id, member_id, status = owner
+    if write is OrderWrite.CHANGE and status == OrderStatus.CANCELLED:
+        write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
+    await _member_in_standing(session, member_id, write)
     group_buy = await locked_group_buy(session, group_buy_id, share=True)
     order = (
         await session.exec(
@@ -167,8 +207,8 @@ async def change_order(
     Each changed line records the change as increments: an increase joins the back of the
     queue, a decrease is taken from the newest units first. A cancelled order comes back.
     """
-    group_buy, order = await _locked_order(session, order_id, only_member_id)
-    _require_open(group_buy)
+    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
+    now = _require_open(group_buy, now)
     await _check_lines(session, group_buy.id or 0, lines)
     seq = await _next_seq(session)
     if order.status == OrderStatus.CANCELLED:
@@ -184,17 +224,68 @@ async def cancel_order(
     session: AsyncSession, order_id: int, *, now: datetime, only_member_id: int | None = None
 ) -> OrderView:
     """Withdraw the order while the buy is open: its lines go; the order stays, cancelled."""
-    group_buy, order = await _locked_order(session, order_id, only_member_id)
-    _require_open(group_buy)
+    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
+    now = _require_open(group_buy, now)
     if order.status != OrderStatus.CANCELLED:
-        line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order_id)
-        await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
-        await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order_id))
-        order.status = OrderStatus.CANCELLED.value
-        order.updated_at = now
-        session.add(order)
-        await session.flush()
+        await _withdraw(session, order, now)
     return await get_order(session, order_id)
+
+
+async def _withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> None:
+    """Cancel a locked order: its lines and increments go; the order stays, cancelled."""
+    line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order.id)
+    await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
+    await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order.id))
+    order.status = OrderStatus.CANCELLED.value
+    order.updated_at = now
+    session.add(order)
+    await session.flush()
+
+
+async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int, *, now: datetime) -> list[int]:
+    """A member leaves (expelled, or its withdrawal takes effect): its open orders in open buys go.
+
+    The caller holds the member's row FOR UPDATE, so no order write of this member is in
+    flight or can start. Orders in buys already closed stay: they were placed in good
+    standing and the goods are bought. Each cancelled order's member is told (outbox).
+    """
+    candidates = (
+        await session.exec(
+            select(BuyOrder.id, BuyOrder.group_buy_id)
+            .join(GroupBuy, col(GroupBuy.id) == col(BuyOrder.group_buy_id))
+            .where(
+                col(BuyOrder.member_id) == member_id,
+                col(BuyOrder.status) == OrderStatus.OPEN.value,
+                col(GroupBuy.status) == GroupBuyStatus.OPEN.value,
+            )
+            .order_by(col(BuyOrder.group_buy_id))
+        )
+    ).all()
+    cancelled = []
+    for order_id, group_buy_id in candidates:
+        group_buy = await locked_group_buy(session, group_buy_id, share=True)
+        if group_buy.status != GroupBuyStatus.OPEN:  # closed meanwhile: the order was allocated
+            continue
+        order = (
+            await session.exec(
+                select(BuyOrder)
+                .where(col(BuyOrder.id) == order_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        if order.status != OrderStatus.OPEN:
+            continue
+        await _withdraw(session, order, now)
+        await notifications.record(
+            session,
+            event="order.cancelled",
+            audience=member_audience(member_id),
+            data={"group_buy_id": str(group_buy_id), "order_id": str(order_id), "reason": "the member left the co-op"},
+            business_key=f"order:{order_id}:member_left",
+        )
+        cancelled.append(order_id or 0)
+    return cancelled
 
 
 async def _increments(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, list[OrderIncrement]]:
@@ -319,17 +410,6 @@ async def group_buy_orders(session: AsyncSession, group_buy_id: int, *, after_id
     return await order_page(session, after_id=after_id, limit=limit, group_buy_id=group_buy_id)
 
 
-async def _item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
-    """Prices per (group buy, product): the version frozen at close, else the current one."""
-    items = list(items)
-    frozen = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
-    current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
-    return {
-        (i.group_buy_id, i.product_id): frozen[i.price_version_id] if i.price_version_id else current[i.product_id]
-        for i in items
-    }
-
-
 async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list[OrderView]:
     """Views of several orders in a handful of queries."""
     ids = [o.id for o in orders if o.id is not None]
@@ -347,7 +427,7 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
             select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id).in_(sorted({o.group_buy_id for o in orders})))
         )
     ).all()
-    prices = await _item_prices(session, items)
+    prices = await item_prices(session, items)
     views = []
     for order in orders:
         assert order.id is not None  # noqa: S101 - loaded rows

@@ -20,8 +20,10 @@ from domain.money import Rounding, allocate, apply_rate
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping, Sequence
+    from datetime import datetime
 
 __all__ = [
+    "CANCELLING_STATUSES",
     "ORDERING_STATUSES",
     "AllocationPolicy",
     "CloseAction",
@@ -36,6 +38,7 @@ __all__ = [
     "MinimumOutcome",
     "NextTier",
     "OrderStatus",
+    "OrderWrite",
     "PaymentMode",
     "ProductDemand",
     "ProductOutcome",
@@ -44,7 +47,9 @@ __all__ = [
     "allocate_units",
     "apply_change",
     "cases_to_order",
+    "charge_limit_errors",
     "close_decision",
+    "deadline_refusal",
     "line_total_cents",
     "max_order_total_cents",
     "missing_units",
@@ -53,6 +58,7 @@ __all__ = [
     "plan_delivery",
     "product_progress",
     "reallocate_delivery",
+    "standing_refusal",
 ]
 
 
@@ -550,6 +556,43 @@ class PaymentMode(enum.StrEnum):
 
 # Members in these states may order; applicants, former, suspended and expelled members may not.
 ORDERING_STATUSES = frozenset({Status.FULL, Status.PROBATIONARY, Status.RESIGNING})
+# A suspended member may still withdraw an order it placed in good standing: that can only
+# lower what it will owe. Everything that adds to an order needs good standing.
+CANCELLING_STATUSES = ORDERING_STATUSES | {Status.SUSPENDED}
+
+
+class OrderWrite(enum.StrEnum):
+    """The writes a member's users make to its orders."""
+
+    PLACE = "place"
+    CHANGE = "change"
+    REOPEN = "reopen"
+    CANCEL = "cancel"
+
+
+def standing_refusal(status: Status, write: OrderWrite) -> str | None:
+    """Why a member in ``status`` may not make ``write`` to its orders now, or None when it may."""
+    allowed = CANCELLING_STATUSES if write is OrderWrite.CANCEL else ORDERING_STATUSES
+    if status in allowed:
+        return None
+    who = ", ".join(sorted(allowed))
+    return f"the member is {status}; only {who} members may {write} orders"
+
+
+def deadline_refusal(closes_at: datetime, now: datetime) -> str | None:
+    """Orders are taken strictly before ``closes_at``; at or after it, why not."""
+    if now < closes_at:
+        return None
+    return f"the group buy stopped taking orders at {closes_at.isoformat()}"
+
+
+def charge_limit_errors(charges: Mapping[int, int], limits: Mapping[int, int]) -> list[int]:
+    """Orders whose charge exceeds the most they were shown they could cost (must be none).
+
+    ``max_total_cents`` is the promise made to a member (and the card hold); a price
+    that moved or a rounding slip must never turn into a larger charge.
+    """
+    return sorted(key for key, cents in charges.items() if cents > limits.get(key, 0))
 
 
 # --- order requests ------------------------------------------------------------------

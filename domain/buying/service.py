@@ -7,7 +7,9 @@ Locking, so that concurrent requests never lose an update or disagree with the t
 - order changes lock the group buy row FOR SHARE (many at once), then their own order row
   FOR UPDATE, and check the buy is open under that lock;
 - close, cancel and delivery lock the group buy row FOR UPDATE, which waits for every order
-  change in flight and keeps new ones out until they commit;
+  change in flight and keeps new ones out until they commit; both sides take the buy's
+  advisory lock first (fair queue), so a stream of order writes cannot starve a close;
+- order writes also check `closes_at` against the clock read after their locks;
 - totals are always summed from the stored order lines, never kept as counters.
 """
 
@@ -36,7 +38,7 @@ from domain.errors import FieldError, InvalidInputError, NotFoundError
 from domain.notifications import service as notifications
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -157,6 +159,7 @@ async def create_group_buy(
     )
     await session.flush()
     if status is GroupBuyStatus.OPEN:
+        await pin_prices(session, group_buy.id)
         await notify_opened(session, group_buy)
     return group_buy
 
@@ -185,6 +188,46 @@ def _group_buy_errors(
     return errors
 
 
+async def pin_prices(session: AsyncSession, group_buy_id: int) -> None:
+    """Fix the buy's prices as it opens: each item keeps the price version in force now.
+
+    A supplier's later change applies to later buys; only a lower one is offered to this
+    buy (buying.pricing). Items already pinned keep theirs.
+    """
+    unpinned = (
+        await session.exec(
+            select(GroupBuyItem.product_id).where(
+                col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.price_version_id).is_(None)
+            )
+        )
+    ).all()
+    current = await catalog.prices_of(session, sorted(unpinned))
+    if current:  # ORM bulk UPDATE by primary key: one executemany
+        await session.execute(
+            sa.update(GroupBuyItem),
+            [
+                {
+                    "group_buy_id": group_buy_id,
+                    "product_id": product_id,
+                    "price_version_id": prices.version_id,
+                    "markup_rate": prices.markup_rate,
+                }
+                for product_id, prices in current.items()
+            ],
+        )
+
+
+async def item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
+    """Prices per (group buy, product): the version pinned at open, else (not open yet) the current one."""
+    items = list(items)
+    pinned = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
+    current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
+    return {
+        (i.group_buy_id, i.product_id): pinned[i.price_version_id] if i.price_version_id else current[i.product_id]
+        for i in items
+    }
+
+
 async def notify_opened(session: AsyncSession, group_buy: GroupBuy) -> None:
     """Tell members a buy is open for orders (once per buy)."""
     await notifications.record(
@@ -208,8 +251,23 @@ async def visible_group_buy(session: AsyncSession, group_buy_id: int, only_suppl
     return group_buy
 
 
+# Namespace of the group buys' advisory locks (the two-int form; see locked_group_buy).
+_GROUP_BUY_LOCKS = 0x4742_5559  # "GBUY"
+_INT4 = 2**31
+
+
 async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: bool = False) -> GroupBuy:
-    """The group buy's row locked FOR SHARE (order changes) or FOR UPDATE (state changes)."""
+    """The group buy's row locked FOR SHARE (order writes) or FOR UPDATE (state changes).
+
+    Row locks alone let a stream of order writes starve a close: a new FOR SHARE joins the
+    shares already held and never waits for the FOR UPDATE queued behind them (a staff
+    close once waited 48 s). So every locker first takes the buy's advisory lock, shared
+    or exclusive, in PostgreSQL's lock manager, whose queue is fair: once a close asks for
+    it, later order writes queue behind the close, which waits only for the writes already
+    in flight. Ids past int4 wrap; two buys sharing a lock only wait for each other.
+    """
+    take = sa.func.pg_advisory_xact_lock_shared if share else sa.func.pg_advisory_xact_lock
+    await session.execute(sa.select(take(_GROUP_BUY_LOCKS, group_buy_id % _INT4)))
     query = (
         select(GroupBuy)
         .where(col(GroupBuy.id) == group_buy_id)
@@ -290,9 +348,7 @@ async def group_buy_views(session: AsyncSession, group_buys: Sequence[GroupBuy])
     items = await items_of(session, ids)
     live_ids = [g.id for g in group_buys if g.id is not None and any(i.bought_quantity is None for i, _ in items[g.id])]
     totals = await _live_totals(session, live_ids)
-    prices = await catalog.prices_of(
-        session, sorted({i.product_id for gid in live_ids for i, _ in items[gid] if i.bought_quantity is None})
-    )
+    prices = await item_prices(session, [i for gid in live_ids for i, _ in items[gid] if i.bought_quantity is None])
     views = []
     for group_buy in group_buys:
         assert group_buy.id is not None  # noqa: S101 - loaded rows
@@ -300,7 +356,7 @@ async def group_buy_views(session: AsyncSession, group_buys: Sequence[GroupBuy])
         for item, product in items[group_buy.id]:
             if item.bought_quantity is None:
                 q, f = totals.get((group_buy.id, item.product_id), (0, 0))
-                progress = product_progress(q, f, item.case_size, prices[item.product_id].tiers)
+                progress = product_progress(q, f, item.case_size, prices[group_buy.id, item.product_id].tiers)
                 out.append(
                     ItemView(
                         item.product_id,

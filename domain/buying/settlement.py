@@ -17,6 +17,7 @@ from domain.buying.rules import (
     GroupBuyStatus,
     OrderStatus,
     PaymentMode,
+    charge_limit_errors,
     plan_delivery,
 )
 from domain.buying.service import (
@@ -108,6 +109,11 @@ async def record_delivery(
         raise InvalidInputError("the delivery is not valid", errors)
     delivered = {line.product_id: line.delivered_quantity for line in lines}
     plan = await _plan_delivery(session, group_buy, items, delivered)
+    # Delivered units are at most the allocated ones, at the same price: a charge above the
+    # order's total at close (itself within max_total_cents) is a bug, never a bill.
+    if over := charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id)):
+        msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
+        raise ConflictError(msg, code="charge_above_max_total")
     await _write_delivery(session, group_buy_id, plan, delivered)
     group_buy.status = GroupBuyStatus.DELIVERED.value
     group_buy.delivered_at = now
@@ -115,6 +121,19 @@ async def record_delivery(
     session.add(group_buy)
     await session.flush()
     return await get_group_buy(session, group_buy_id)
+
+
+async def _allocated_totals(session: AsyncSession, group_buy_id: int) -> dict[int, int]:
+    """Each allocated order's total as fixed at close."""
+    rows = (
+        await session.execute(
+            sa.select(col(OrderLine.order_id), sa.func.coalesce(sa.func.sum(col(OrderLine.total_cents)), 0))
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
+            .group_by(col(OrderLine.order_id))
+        )
+    ).all()
+    return {int(order_id): int(total) for order_id, total in rows}
 
 
 async def _plan_delivery(

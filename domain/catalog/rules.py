@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, TypeGuard
 
 from domain.errors import FieldError
@@ -127,3 +128,18 @@ def next_tier(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, int] | None:
         if tier.min_quantity > quantity and tier.unit_price_cents < current.unit_price_cents:
             return tier, tier.min_quantity - quantity
     return None
+
+
+def no_dearer(old: Sequence[Tier], old_markup: Decimal, new: Sequence[Tier], new_markup: Decimal) -> bool:
+    """Whether ``new`` prices are, at every quantity, no dearer than ``old`` ones.
+
+    Both for the supplier's price (what the co-op pays) and the member's price with markup
+    (what members pay). Tiers are step functions that change only at their min_quantity,
+    so comparing at every tier start of either side compares them everywhere; line totals
+    round once from price times markup, so they can only follow.
+    """
+    for quantity in sorted({t.min_quantity for t in (*old, *new)}):
+        was, now = tier_for(old, quantity).unit_price_cents, tier_for(new, quantity).unit_price_cents
+        if now > was or now * (1 + Fraction(new_markup)) > was * (1 + Fraction(old_markup)):
+            return False
+    return True

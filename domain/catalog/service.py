@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -16,7 +17,6 @@ from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInpu
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from decimal import Decimal
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -85,7 +85,7 @@ class NewProduct:
     unit: str
     case_size: int
     pool: str
-    markup_rate: Decimal
+    markup_rate: Decimal | None
     tiers: tuple[Tier, ...]
 
 
@@ -95,7 +95,9 @@ async def create_product(
     """Add a product with its first price version; a SKU is unique per supplier (409)."""
     if only_supplier_id is not None and new.supplier_id != only_supplier_id:
         raise ForbiddenError("a supplier may add products to its own catalog only")
-    errors = [*pool_errors(new.pool), *_price_errors(new.tiers, new.markup_rate)]
+    _markup_is_staffs(new.markup_rate, only_supplier_id)
+    markup_rate = Decimal(0) if new.markup_rate is None else new.markup_rate
+    errors = [*pool_errors(new.pool), *_price_errors(new.tiers, markup_rate)]
     if new.case_size < 1:
         errors.append(FieldError("case_size", "must be at least 1"))
     if await session.get(Supplier, new.supplier_id) is None:
@@ -119,10 +121,16 @@ async def create_product(
     ).scalar_one_or_none()
     if product_id is None:
         raise ConflictError(f"supplier {new.supplier_id} already has a product with SKU {new.sku}")
-    prices = await _add_version(session, product_id, 1, new.markup_rate, new.tiers, actor)
+    prices = await _add_version(session, product_id, 1, markup_rate, new.tiers, actor)
     product = await session.get(Product, product_id)
     assert product is not None  # noqa: S101 - inserted just above
     return ProductView(product, prices)
+
+
+def _markup_is_staffs(markup_rate: Decimal | None, only_supplier_id: int | None) -> None:
+    """The markup is the co-op's margin, set by staff; a supplier may neither set nor change it."""
+    if only_supplier_id is not None and markup_rate is not None:
+        raise ForbiddenError("markup_rate is the co-op's to set: only staff may give it")
 
 
 async def _add_version(
@@ -156,8 +164,9 @@ async def change_prices(
 ) -> ProductView:
     """New tiers (and markup, if given) as a new version; the same prices again change nothing.
 
-    Open group buys show the new prices at once; closed ones keep the version they froze.
+    Group buys keep the version they opened with (buying.pricing offers them a lower one).
     """
+    _markup_is_staffs(markup_rate, only_supplier_id)
     locked = select(Product).where(col(Product.id) == product_id).with_for_update()
     product = (await session.exec(locked.execution_options(populate_existing=True))).one_or_none()
     if product is None or (only_supplier_id is not None and product.supplier_id != only_supplier_id):

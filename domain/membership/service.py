@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
+from domain.buying import orders as buying_orders
+from domain.db import utc_now
 from domain.errors import FieldError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -352,6 +354,9 @@ async def _exit(
     """
     await _move(session, member, target, effective_at, reason, actor)
     assert member.id is not None  # noqa: S101 - loaded members have ids
+    # A member who left buys nothing more: its open orders in open buys go, under the
+    # member's row lock that every order write also takes (buying.orders).
+    await buying_orders.cancel_orders_of_leaving_member(session, member.id, now=max(effective_at, utc_now()))
     member.left_at = effective_at
     member.resigns_on = None
     session.add(member)

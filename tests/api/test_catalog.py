@@ -113,9 +113,9 @@ async def test_bad_products_are_400_listing_every_field(client, session):
 async def test_suppliers_manage_and_see_only_their_own_products(client, session):
     mill, dairy = await make_supplier(session, "Mill"), await make_supplier(session, "Dairy")
     mill_headers = await supplier_headers(client, session, mill.id)
-    own = await client.post("/v1/products", json=product_body(mill.id, markup_rate="0.05"), headers=mill_headers)
+    own = await client.post("/v1/products", json=product_body(mill.id), headers=mill_headers)
     assert own.status_code == 201, own.text
-    assert own.json()["markup_rate"] == "0.05"
+    assert own.json()["markup_rate"] == "0"  # the markup is staff's (tests/api/test_group_buys_prices.py)
     other = await client.post("/v1/products", json=product_body(dairy.id), headers=mill_headers)
     assert other.status_code == 403
     dairy_product = await make_product(session, dairy.id)
@@ -159,7 +159,8 @@ async def test_price_changes_are_new_versions(client, session):
     assert changed.json()["tiers"][1] == {"min_quantity": 20, "unit_price_cents": 260}
     same = await client.put(f"/v1/products/{product}/prices", json=body, headers=headers)
     assert same.json()["price_version"] == 2
-    markup = await client.put(f"/v1/products/{product}/prices", json={**body, "markup_rate": "0.1"}, headers=headers)
+    staff = await staff_headers(client, session)
+    markup = await client.put(f"/v1/products/{product}/prices", json={**body, "markup_rate": "0.1"}, headers=staff)
     assert markup.json()["price_version"] == 3
     assert markup.json()["markup_rate"] == "0.1"
     rising = {"tiers": [{"min_quantity": 1, "unit_price_cents": 100}, {"min_quantity": 5, "unit_price_cents": 200}]}
