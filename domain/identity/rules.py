@@ -154,6 +154,11 @@ def member_access(
 DEPARTED_MEMBER_STATUSES = frozenset({"expelled", "former"})
 
 
+def member_takes_new_users(member_status: str) -> bool:
+    """A suspended or departed member gets no new users (they would only widen its access)."""
+    return member_status not in DEPARTED_MEMBER_STATUSES and member_status != "suspended"
+
+
 def may_sign_in(*, disabled: bool, member_status: str | None) -> bool:
     """Whether a user may sign in and use tokens: enabled, and not of a departed member."""
     return not disabled and member_status not in DEPARTED_MEMBER_STATUSES
