@@ -14,7 +14,7 @@ from api.auth import Principal, check_member_access, staff_only, staff_or_member
 from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
-from domain.errors import AuthenticationError, ForbiddenError, TooManyAttemptsError
+from domain.errors import AuthenticationError, FieldError, ForbiddenError, InvalidInputError, TooManyAttemptsError
 from domain.identity import service
 from domain.identity.rules import AttemptOutcome, MemberRole, Role
 from domain.identity.tables import User
@@ -129,21 +129,33 @@ class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
     "/v1/me/password",
     status_code=204,
     summary="Change my password",
-    description="Needs the current password; every other token of the caller stops working.",
-    responses=problems(400, *AUTHENTICATED, 422),
+    description=(
+        "Needs the current password; every other token of the caller stops working. Wrong current passwords"
+        " count against the account's sign-in throttle (429)."
+    ),
+    responses=problems(400, *AUTHENTICATED, 422, 429),
     tags=["auth"],
 )
 async def change_password(
-    data: JSONBody[PasswordChange], db: DbSession, caller: Caller, request: Request[Any, Any, Any]
+    data: JSONBody[PasswordChange], db: DbSession, caller: Caller, state: State, request: Request[Any, Any, Any]
 ) -> None:
     """Set a new password and sign out everywhere else."""
-    await service.change_password(
+    attempt = await service.change_password(
         db,
         caller.user_id,
         current_password=data.current_password,
         new_password=data.new_password,
         keep_token=str(request.auth),
+        policy=state.login_policy,
+        now=datetime.now(UTC),
     )
+    if attempt.outcome is AttemptOutcome.THROTTLED:
+        msg = "too many wrong passwords for this account; try again later"
+        raise TooManyAttemptsError(msg, attempt.retry_after_seconds)
+    if attempt.outcome is AttemptOutcome.WRONG:
+        await db.commit()  # the wrong guess counts even though the answer is an error
+        msg = "the current password is wrong"
+        raise InvalidInputError(msg, [FieldError("current_password", "is wrong")])
 
 
 class UserOut(msgspec.Struct):

@@ -118,9 +118,9 @@ def throttle_keys(email: str, client_address: str, known_address: str | None) ->
 
 
 class AttemptOutcome(enum.Enum):
-    """How a sign-in attempt ended (the route turns the failures into 401 or 429)."""
+    """How a password check ended (the route turns the failures into 401/400 or 429)."""
 
-    SIGNED_IN = "signed_in"
+    ACCEPTED = "accepted"
     WRONG = "wrong"  # wrong e-mail or password, or an account that may not sign in: all look the same
     THROTTLED = "throttled"
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
-from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.identity.passwords import hash_password, verify_password
 from domain.identity.rules import (
     DEPARTED_MEMBER_STATUSES,
@@ -78,7 +78,7 @@ class IssuedToken:
 
 @dataclass(frozen=True, slots=True)
 class SignIn:
-    """The end of a sign-in attempt: a token, a wrong guess (recorded), or a refusal to check."""
+    """The end of a password check: accepted (with a token, for sign-in), a wrong guess (recorded), or a refusal."""
 
     outcome: AttemptOutcome
     token: IssuedToken | None = None
@@ -170,20 +170,13 @@ async def sign_in(
     ok = await anyio.to_thread.run_sync(verify_password, user.password_hash if user else None, password)
     if not ok or user is None or not may_sign_in(disabled=user.disabled_at is not None, member_status=member_status):
         for key, state in states.items():
-            after = after_failure(state, now, policy.throttle)
-            await session.execute(
-                sa.update(LoginThrottle)
-                .where(col(LoginThrottle.key) == key)
-                .values(
-                    failures=after.failures, blocked_until=after.blocked_until, last_failure_at=after.last_failure_at
-                )
-            )
+            await _record_failure(session, key, after_failure(state, now, policy.throttle))
         return SignIn(AttemptOutcome.WRONG)
     # The account's owner got in: their account's failures are forgiven (the address's stay).
     await session.execute(sa.delete(LoginThrottle).where(col(LoginThrottle.key) == account_key(address)))
     user.last_sign_in_address = client_address
     session.add(user)
-    return SignIn(AttemptOutcome.SIGNED_IN, token=await _issue(session, user, policy, now))
+    return SignIn(AttemptOutcome.ACCEPTED, token=await _issue(session, user, policy, now))
 
 
 async def _locked_throttle(session: AsyncSession, key: str) -> ThrottleState:
@@ -201,6 +194,14 @@ async def _locked_throttle(session: AsyncSession, key: str) -> ThrottleState:
         )
     ).one()
     return ThrottleState(row[0], row[1], row[2])
+
+
+async def _record_failure(session: AsyncSession, key: str, after: ThrottleState) -> None:
+    await session.execute(
+        sa.update(LoginThrottle)
+        .where(col(LoginThrottle.key) == key)
+        .values(failures=after.failures, blocked_until=after.blocked_until, last_failure_at=after.last_failure_at)
+    )
 
 
 async def _issue(session: AsyncSession, user: User, policy: LoginPolicy, now: datetime) -> IssuedToken:
@@ -268,9 +269,11 @@ async def change_user(
 
     `only_member_id` limits a member admin to their own member's users (others: 404).
     Disabling deletes the user's tokens. The member's users are locked in id order
-    first, so two admins demoting each other cannot both succeed.
+    before anything is decided, so admins demoting each other at once cannot leave
+    the member without one.
     """
-    user = await session.get(User, user_id, with_for_update=True)
+    # A user's tenant never changes, so an unlocked look decides which rows to lock.
+    user = await session.get(User, user_id)
     if user is None or (only_member_id is not None and user.member_id != only_member_id):
         raise NotFoundError(f"user {user_id} not found")
     if member_role is not None and user.role != Role.MEMBER:
@@ -279,17 +282,24 @@ async def change_user(
     if disabled and user_id == actor_user_id:
         msg = "you cannot disable yourself"
         raise ConflictError(msg)
-    if user.member_id is not None:
-        team = (
-            await session.exec(
-                select(User).where(col(User.member_id) == user.member_id).order_by(col(User.id)).with_for_update()
-            )
-        ).all()
-        admins = {
-            u.id for u in team if u.id is not None and u.member_role == MemberRole.ADMIN and u.disabled_at is None
-        }
-        if problem := last_admin_problem(admins, user_id, new_role=member_role, disable=bool(disabled)):
-            raise ConflictError(problem)
+    # The member's users (the target among them) locked in id order: one lock order, no deadlock.
+    team = (
+        await session.exec(
+            select(User)
+            .where(col(User.member_id) == user.member_id if user.member_id is not None else col(User.id) == user_id)
+            .order_by(col(User.id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    user = next(u for u in team if u.id == user_id)
+    admins = {u.id for u in team if u.id is not None and u.member_role == MemberRole.ADMIN and u.disabled_at is None}
+    # A member admin acting must still be an enabled admin now that the lock is held.
+    if only_member_id is not None and actor_user_id not in admins:
+        msg = "your role may not do this for this member"
+        raise ForbiddenError(msg)
+    if problem := last_admin_problem(admins, user_id, new_role=member_role, disable=bool(disabled)):
+        raise ConflictError(problem)
     if member_role is not None:
         user.member_role = member_role.value
     if disabled is True and user.disabled_at is None:
@@ -303,21 +313,37 @@ async def change_user(
 
 
 async def change_password(
-    session: AsyncSession, user_id: int, *, current_password: str, new_password: str, keep_token: str
-) -> None:
-    """The user's new password, given the current one; every other token of theirs stops working."""
+    session: AsyncSession,
+    user_id: int,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_token: str,
+    policy: LoginPolicy,
+    now: datetime,
+) -> SignIn:
+    """The user's new password, given the current one; every other token of theirs stops working.
+
+    Guesses of the current password (a stolen token) count against the account's
+    sign-in throttle; as with sign-in, a wrong guess is written but the caller commits it.
+    """
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
-    if not await anyio.to_thread.run_sync(verify_password, user.password_hash, current_password):
-        msg = "the current password is wrong"
-        raise InvalidInputError(msg, [FieldError("current_password", "is wrong")])
     if errors := [e for e in credential_errors(user.email, new_password) if e.field == "password"]:
         msg = "the new password is not acceptable"
         raise InvalidInputError(msg, [FieldError("new_password", e.message) for e in errors])
+    key = account_key(user.email)
+    state = await _locked_throttle(session, key)
+    if wait := retry_after_seconds(state, now):
+        return SignIn(AttemptOutcome.THROTTLED, retry_after_seconds=wait)
+    if not await anyio.to_thread.run_sync(verify_password, user.password_hash, current_password):
+        await _record_failure(session, key, after_failure(state, now, policy.throttle))
+        return SignIn(AttemptOutcome.WRONG)
     user.password_hash = await anyio.to_thread.run_sync(hash_password, new_password)
     session.add(user)
     await revoke_tokens(session, user_id, keep_token=keep_token)
+    return SignIn(AttemptOutcome.ACCEPTED)
 
 
 async def unlock(session: AsyncSession, user_id: int) -> None:

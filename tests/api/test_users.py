@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
 import sqlalchemy as sa
 
+from api.app import create_app
 from domain.catalog import service as catalog
+from domain.db import make_engine, make_session_maker
+from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role
+from domain.membership import service as membership
+from domain.settings import Settings
+from tests.conftest import running
+from tests.support.scratch_db import migrated_database
 from tests.support.users import PASSWORD, bearer, make_member, make_member_user, make_user
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 PROBLEM = "application/problem+json"
 NEW_PASSWORD = "another-long-password"
@@ -208,3 +223,67 @@ async def test_only_staff_unlock_and_suppliers_manage_no_users(client, session):
     supplier_h = await bearer(client, supplier.email)
     assert (await client.get("/v1/users", headers=supplier_h)).status_code == 403
     assert (await client.patch(f"/v1/users/{admin.id}", json={"disabled": True}, headers=supplier_h)).status_code == 403
+
+
+async def test_guessing_the_current_password_with_a_stolen_token_is_throttled(client, session):
+    user = await make_user(session)
+    stolen = await bearer(client, user.email)
+    for i in range(5):
+        guess = {"current_password": f"guess-number-{i}", "new_password": NEW_PASSWORD}
+        assert (await client.post("/v1/me/password", json=guess, headers=stolen)).status_code == 400
+    right = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+    refused = await client.post("/v1/me/password", json=right, headers=stolen)
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) > 0
+    await bearer(client, user.email)  # the password did not change
+
+
+# --- two admins disabling each other at once, on real connections and real COMMITs ----
+
+SCRATCH = "coop_users_concurrency"
+RING = 6
+
+
+@pytest.fixture(scope="module")
+def scratch_url(stack) -> Iterator[str]:
+    with migrated_database(stack.database_url, SCRATCH) as url:
+        yield url
+
+
+async def test_admins_disabling_each_other_at_once_leave_one_admin(scratch_url, stack, queue):
+    engine = make_engine(scratch_url, pool_size=2)
+    try:
+        async with make_session_maker(engine)() as s:
+            member = await membership.apply(s, name="Ring", email="ring@x.test", contact_name=None, par_cents=10_000)
+            admins = [
+                await identity.create_user(
+                    s,
+                    email=f"ring{i}@x.test",
+                    password=PASSWORD,
+                    role=Role.MEMBER,
+                    member_id=member.id,
+                    member_role=MemberRole.ADMIN,
+                )
+                for i in range(RING)
+            ]
+            await s.commit()
+        settings = Settings.from_env({"DATABASE_URL": scratch_url, "REDIS_URL": stack.redis_url})
+        async with running(create_app(settings, redis=queue)) as app:
+            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+                headers = [await bearer(c, a.email) for a in admins]
+                # Each admin disables the next one, all at once.
+                answers = await asyncio.gather(
+                    *(
+                        c.patch(f"/v1/users/{admins[(i + 1) % RING].id}", json={"disabled": True}, headers=headers[i])
+                        for i in range(RING)
+                    )
+                )
+        assert {a.status_code for a in answers} <= {200, 401, 403, 409}
+        async with engine.connect() as conn:
+            enabled = await conn.execute(
+                sa.text("SELECT count(*) FROM app_user WHERE member_id = :m AND disabled_at IS NULL"), {"m": member.id}
+            )
+            assert enabled.scalar_one() >= 1
+    finally:
+        await engine.dispose()
