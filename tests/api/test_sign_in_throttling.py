@@ -148,3 +148,10 @@ async def test_sixty_concurrent_guesses_check_at_most_five_passwords(real_app, s
 
     # The owner, from where they last signed in, is not locked out.
     assert (await _sign_in(real_app, "10.7.0.1", "target@coop.test", PASSWORD)).status_code == 200
+
+
+async def test_a_nul_in_the_sign_in_email_is_400_naming_the_field(client):
+    answer = await client.post("/v1/auth/token", json={"email": "a\u0000b@x.test", "password": PASSWORD})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert any("email" in e["field"] for e in answer.json()["errors"])
