@@ -159,6 +159,11 @@ def member_takes_new_users(member_status: str) -> bool:
     return member_status not in DEPARTED_MEMBER_STATUSES and member_status != "suspended"
 
 
+def member_admins_may_change_users(member_status: str) -> bool:
+    """A suspended member's admins write nothing, their users included (staff still may)."""
+    return member_takes_new_users(member_status)
+
+
 def may_sign_in(*, disabled: bool, member_status: str | None) -> bool:
     """Whether a user may sign in and use tokens: enabled, and not of a departed member."""
     return not disabled and member_status not in DEPARTED_MEMBER_STATUSES

@@ -26,6 +26,7 @@ from domain.identity.rules import (
     credential_errors,
     last_admin_problem,
     may_sign_in,
+    member_admins_may_change_users,
     normalize_email,
     retry_after_seconds,
     throttle_keys,
@@ -272,16 +273,14 @@ async def change_user(
     before anything is decided, so admins demoting each other at once cannot leave
     the member without one.
     """
-    # A user's tenant never changes, so an unlocked look decides which rows to lock.
-    user = await session.get(User, user_id)
-    if user is None or (only_member_id is not None and user.member_id != only_member_id):
-        raise NotFoundError(f"user {user_id} not found")
-    if member_role is not None and user.role != Role.MEMBER:
-        msg = "only a member's users have a member role"
-        raise InvalidInputError(msg, [FieldError("member_role", "this user is not a member's user")])
-    if disabled and user_id == actor_user_id:
-        msg = "you cannot disable yourself"
-        raise ConflictError(msg)
+    user = await _changeable(
+        session,
+        user_id,
+        only_member_id=only_member_id,
+        actor_user_id=actor_user_id,
+        member_role=member_role,
+        disabled=disabled,
+    )
     # The member's users (the target among them) locked in id order: one lock order, no deadlock.
     team = (
         await session.exec(
@@ -309,6 +308,34 @@ async def change_user(
         user.disabled_at = None
     session.add(user)
     await session.flush()
+    return user
+
+
+async def _changeable(
+    session: AsyncSession,
+    user_id: int,
+    *,
+    only_member_id: int | None,
+    actor_user_id: int,
+    member_role: MemberRole | None,
+    disabled: bool | None,
+) -> User:
+    """The user to change, unlocked, after the checks that need no lock."""
+    # A user's tenant never changes, so an unlocked look decides which rows to lock.
+    user = await session.get(User, user_id)
+    if user is None or (only_member_id is not None and user.member_id != only_member_id):
+        raise NotFoundError(f"user {user_id} not found")
+    if member_role is not None and user.role != Role.MEMBER:
+        msg = "only a member's users have a member role"
+        raise InvalidInputError(msg, [FieldError("member_role", "this user is not a member's user")])
+    if disabled and user_id == actor_user_id:
+        msg = "you cannot disable yourself"
+        raise ConflictError(msg)
+    if only_member_id is not None:
+        status = (await session.execute(sa.select(col(Member.status)).where(col(Member.id) == only_member_id))).scalar()
+        if status is not None and not member_admins_may_change_users(status):
+            msg = f"a {status} member's admins cannot change its users"
+            raise ConflictError(msg)
     return user
 
 

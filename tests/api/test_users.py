@@ -66,6 +66,10 @@ async def test_users_of_a_suspended_member_may_sign_in_and_read(client, session)
         headers=staff,
     )
     assert added.status_code == 409
+    buyer = await make_member_user(session, MemberRole.BUYER, member.id)
+    changed = await client.patch(f"/v1/users/{buyer.id}", json={"member_role": "admin"}, headers=headers)
+    assert changed.status_code == 409
+    assert (await client.patch(f"/v1/users/{buyer.id}", json={"disabled": True}, headers=staff)).status_code == 200
 
 
 async def test_sign_out_revokes_only_the_callers_token(client, session):

@@ -15,6 +15,8 @@ from domain.identity.rules import (
     backoff_seconds,
     last_admin_problem,
     may_sign_in,
+    member_admins_may_change_users,
+    member_takes_new_users,
     retry_after_seconds,
     throttle_keys,
 )
@@ -74,3 +76,12 @@ def test_a_member_keeps_its_last_enabled_admin():
     assert last_admin_problem({1}, 1, new_role=MemberRole.ADMIN, disable=False) is None
     assert last_admin_problem({1, 2}, 1, new_role=MemberRole.BUYER, disable=True) is None
     assert last_admin_problem({1}, 3, new_role=MemberRole.BUYER, disable=True) is None
+
+
+def test_suspended_and_departed_members_take_no_new_users_and_their_admins_change_none():
+    for status in ("applicant", "probationary", "full", "resigning"):
+        assert member_takes_new_users(status)
+        assert member_admins_may_change_users(status)
+    for status in ("suspended", "expelled", "former"):
+        assert not member_takes_new_users(status)
+        assert not member_admins_may_change_users(status)
