@@ -19,7 +19,7 @@ async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[Asy
     try:
         yield work.uow.session
     except BaseException:
-        work.failed = True
+        work.failed = not work.keep_on_error
         raise
 
 

@@ -39,16 +39,26 @@ _STATE_KEY = "request_work"
 
 @dataclass(slots=True)
 class RequestWork:
-    """The request's unit of work, and whether its handler failed (then nothing commits)."""
+    """The request's unit of work, and whether its handler failed (then nothing commits).
+
+    `keep_on_error`: the work stands even though the answer is an error (a failed
+    sign-in must be counted although the client hears 401).
+    """
 
     uow: UnitOfWork
     failed: bool = False
+    keep_on_error: bool = False
 
 
 def request_work_of(scope: Scope) -> RequestWork:
     """The unit of work the middleware opened for this request."""
     work: RequestWork = scope["state"][_STATE_KEY]
     return work
+
+
+def keep_work_on_error(scope: Scope) -> None:
+    """Commit what the handler wrote so far even if it now answers with an error."""
+    request_work_of(scope).keep_on_error = True
 
 
 @dataclass(slots=True)

@@ -5,7 +5,7 @@ from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncremen
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.idempotency.tables import IdempotencyRecord
-from domain.identity.tables import AuthToken, LoginFailure, User
+from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
@@ -23,7 +23,7 @@ __all__ = [
     "GroupBuyItem",
     "IdempotencyRecord",
     "JournalEntry",
-    "LoginFailure",
+    "LoginThrottle",
     "Member",
     "MemberConsent",
     "MemberStatusChange",

@@ -17,8 +17,9 @@ from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
 from domain.equity import statements
+from domain.errors import ConflictError
 from domain.identity import service as identity
-from domain.identity.rules import MemberRole, Role
+from domain.identity.rules import MemberRole, Role, member_takes_new_users
 from domain.ledger.chart import PaymentMethod
 from domain.ledger.tables import JournalEntry
 from domain.membership import service as membership
@@ -257,10 +258,16 @@ class MemberController(Controller):
     async def add_user(
         self, member_id: FromPath[str], data: JSONBody[NewMemberUser], db: DbSession, caller: Caller
     ) -> Me:
-        """Staff, or the member's own admins, add users (admin, buyer, finance)."""
+        """Staff, or the member's own admins, add users (admin, buyer, finance).
+
+        An e-mail address already in use gets one 409 whoever holds it; see README "Accounts".
+        """
         mid = path_id(member_id, "member")
         check_member_access(caller, mid, admin=True)
-        await membership.get(db, mid)
+        member = await membership.locked(db, mid)
+        if not member_takes_new_users(member.status):
+            msg = f"a {member.status} member gets no new users"
+            raise ConflictError(msg)
         user = await identity.create_user(
             db, email=data.email, password=data.password, role=Role.MEMBER, member_id=mid, member_role=data.member_role
         )

@@ -1,4 +1,4 @@
-"""Users, their access tokens and failed logins."""
+"""Users, their access tokens and sign-in throttling."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class User(SQLModel, table=True):
     member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     supplier_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="supplier.id", index=True)
     member_role: str | None = Field(default=None, max_length=16)
+    # Disabled users cannot sign in; their tokens are deleted when they are disabled.
+    disabled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # The client address of the last successful sign-in: a known device that the
+    # account's own throttle does not block (the address throttle still applies).
+    last_sign_in_address: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
@@ -51,12 +56,16 @@ class AuthToken(SQLModel, table=True):
     )
 
 
-class LoginFailure(SQLModel, table=True):
-    """One failed sign-in, counted to throttle password guessing."""
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins of one key ("address:<ip>" or "account:<e-mail>") and how long it waits.
 
-    __tablename__ = "login_failure"
-    __table_args__ = (sa.Index("ix_login_failure_email_at", "email", "occurred_at"),)
+    Kept in PostgreSQL so every API replica throttles alike; a row is locked for the
+    whole attempt, so concurrent guesses for one key are checked one after another.
+    """
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    email: str = Field(max_length=320)
-    occurred_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    __tablename__ = "login_throttle"
+
+    key: str = Field(primary_key=True, max_length=400)
+    failures: int = Field(default=0)
+    blocked_until: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    last_failure_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

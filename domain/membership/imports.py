@@ -10,14 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel import col
 
-from domain.errors import FieldError, InvalidInputError
-from domain.identity.rules import credential_errors
+from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.identity.rules import credential_errors, normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.rules import Status
-from domain.membership.service import grant_bylaw_consent, record_change
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
@@ -75,75 +76,156 @@ def member_row_errors(rows: list[MemberRow], par_cents: int) -> list[FieldError]
 
 
 async def import_members(session: AsyncSession, rows: list[MemberRow], *, par_cents: int) -> list[ImportedMember]:
-    """Add the register's members with their historical dates and paid-in shares."""
+    """Add the register's members with their historical dates and paid-in shares, set-based.
+
+    One statement per table, each taking the rows as arrays (unnest): members, status
+    history, consents, share accounts, journal entries, postings. A row another
+    import wrote at the same moment is reported as a duplicate.
+    """
     if errors := member_row_errors(rows, par_cents):
         raise InvalidInputError("the member import has errors; nothing was imported", errors)
-    existing = {
-        m.external_ref: m
-        for m in (
-            await session.exec(select(Member).where(col(Member.external_ref).in_([r.external_ref for r in rows])))
-        ).all()
-    }
-    results = []
-    for row in rows:
-        member = existing.get(row.external_ref)
-        if member is not None:
-            results.append(_landed(row.external_ref, member, duplicate=True))
-            continue
-        member = await _add_member(session, row, par_cents)
-        results.append(_landed(row.external_ref, member, duplicate=False))
-    return results
-
-
-def _landed(ref: str, member: Member, *, duplicate: bool) -> ImportedMember:
-    assert member.id is not None  # noqa: S101 - stored members
-    assert member.member_number is not None  # noqa: S101
-    return ImportedMember(ref, member.id, member.member_number, duplicate)
-
-
-async def _add_member(session: AsyncSession, row: MemberRow, par_cents: int) -> Member:
-    member = Member(
-        name=row.name,
-        email=row.email.strip().lower(),
-        status=row.status.value,
-        share_par_cents=par_cents,
-        joined_at=row.joined_at,
-        left_at=row.left_at,
-        external_ref=row.external_ref,
-    )
-    session.add(member)
-    await session.flush()
-    await session.refresh(member)
-    assert member.id is not None  # noqa: S101 - flushed
-    await record_change(
-        session,
-        member,
-        from_status=None,
-        to_status=Status.FULL,
-        effective_at=row.joined_at,
-        reason="imported from the previous register",
-        actor_user_id=None,
-    )
-    await grant_bylaw_consent(session, member, row.joined_at.date())
-    if row.status is Status.FORMER and row.left_at is not None:
-        await record_change(
-            session,
-            member,
-            from_status=Status.FULL,
-            to_status=Status.FORMER,
-            effective_at=row.left_at,
-            reason="imported from the previous register",
-            actor_user_id=None,
+    landed = await _landed_by_ref(session, [r.external_ref for r in rows])
+    new_rows = [r for r in rows if r.external_ref not in landed]
+    created: dict[str, tuple[int, int]] = {}
+    if new_rows:
+        result = await session.execute(
+            _MEMBERS,
+            {
+                "names": [r.name for r in new_rows],
+                "emails": [normalize_email(r.email) for r in new_rows],
+                "statuses": [r.status.value for r in new_rows],
+                "joined": [r.joined_at for r in new_rows],
+                "left": [r.left_at for r in new_rows],
+                "refs": [r.external_ref for r in new_rows],
+                "par": par_cents,
+            },
         )
-    if row.share_paid_cents:
-        await ledger.transfer(
-            session,
-            debit=chart.OPENING_BALANCES,
-            credit=chart.member_share(member.id),
-            amount_cents=row.share_paid_cents,
-            kind="opening_share",
-            idempotency_key=f"import:member:{row.external_ref}:share",
-            occurred_at=row.joined_at,
-            memo="membership share paid before the move",
+        created = {str(ref): (int(mid), int(number)) for ref, mid, number in result.all()}
+    if len(created) < len(new_rows):  # written by a concurrent import: duplicates now
+        landed |= await _landed_by_ref(session, [r.external_ref for r in new_rows if r.external_ref not in created])
+    written = [(r, created[r.external_ref][0]) for r in new_rows if r.external_ref in created]
+    await _add_history(session, written)
+    await _post_opening_shares(session, [(r, mid) for r, mid in written if r.share_paid_cents])
+    return [
+        ImportedMember(r.external_ref, *created[r.external_ref], duplicate=False)
+        if r.external_ref in created
+        else ImportedMember(r.external_ref, *landed[r.external_ref], duplicate=True)
+        for r in rows
+    ]
+
+
+_REASON = "imported from the previous register"
+
+# WITH ORDINALITY ... ORDER BY: member numbers (a sequence default) follow the register's order.
+_MEMBERS = sa.text("""
+INSERT INTO member (name, email, status, share_par_cents, joined_at, left_at, external_ref)
+SELECT name, email, status, :par, joined_at, left_at, external_ref
+  FROM unnest(CAST(:names AS text[]), CAST(:emails AS text[]), CAST(:statuses AS text[]),
+              CAST(:joined AS timestamptz[]), CAST(:left AS timestamptz[]), CAST(:refs AS text[]))
+       WITH ORDINALITY AS r(name, email, status, joined_at, left_at, external_ref, ord)
+ ORDER BY ord
+ON CONFLICT (external_ref) DO NOTHING
+RETURNING external_ref, id, member_number
+""")
+
+_HISTORY = sa.text("""
+INSERT INTO member_status_change (member_id, from_status, to_status, effective_at, reason)
+SELECT member_id, from_status, to_status, effective_at, :reason
+  FROM unnest(CAST(:members AS bigint[]), CAST(:froms AS text[]), CAST(:tos AS text[]), CAST(:ats AS timestamptz[]))
+       AS r(member_id, from_status, to_status, effective_at)
+""")
+
+_CONSENTS = sa.text("""
+INSERT INTO member_consent (member_id, kind, received_on)
+SELECT member_id, 'bylaw', received_on
+  FROM unnest(CAST(:members AS bigint[]), CAST(:days AS date[])) AS r(member_id, received_on)
+ON CONFLICT ON CONSTRAINT uq_member_consent_member_kind_date DO NOTHING
+""")
+
+_ACCOUNTS = sa.text("""
+INSERT INTO ledger_account (code, name, kind, member_id)
+SELECT code, :name, :kind, member_id
+  FROM unnest(CAST(:codes AS text[]), CAST(:members AS bigint[])) AS r(code, member_id)
+ON CONFLICT (code) DO NOTHING
+""")
+
+_ENTRIES = sa.text("""
+INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+SELECT 'opening_share', :memo, occurred_at, key
+  FROM unnest(CAST(:keys AS text[]), CAST(:ats AS timestamptz[])) AS r(key, occurred_at)
+ON CONFLICT (idempotency_key) DO NOTHING
+RETURNING id
+""")
+
+# Both legs of every entry: opening balances debited, the member's share account credited.
+_POSTINGS = sa.text("""
+WITH r AS (
+  SELECT e.id AS entry_id, a.id AS share_id, r.amount
+    FROM unnest(CAST(:keys AS text[]), CAST(:codes AS text[]), CAST(:amounts AS bigint[])) AS r(key, code, amount)
+    JOIN journal_entry e ON e.idempotency_key = r.key
+    JOIN ledger_account a ON a.code = r.code
+)
+INSERT INTO posting (entry_id, account_id, side, amount_cents)
+SELECT entry_id, :opening, 'debit', amount FROM r
+UNION ALL
+SELECT entry_id, share_id, 'credit', amount FROM r
+""")
+
+
+async def _landed_by_ref(session: AsyncSession, refs: list[str]) -> dict[str, tuple[int, int]]:
+    """(id, member number) of the members already imported under these refs."""
+    found = await session.execute(
+        sa.select(col(Member.external_ref), col(Member.id), col(Member.member_number)).where(
+            col(Member.external_ref) == sa.any_(sa.literal(refs, ARRAY(sa.String)))
         )
-    return member
+    )
+    return {str(ref): (int(mid), int(number)) for ref, mid, number in found.all()}
+
+
+async def _add_history(session: AsyncSession, written: list[tuple[MemberRow, int]]) -> None:
+    """Each member became full when it joined (consenting by bylaw), and former ones left."""
+    if not written:
+        return
+    changes: list[tuple[int, str | None, str, datetime]] = []
+    for row, member_id in written:
+        changes.append((member_id, None, Status.FULL.value, row.joined_at))
+        if row.status is Status.FORMER and row.left_at is not None:
+            changes.append((member_id, Status.FULL.value, Status.FORMER.value, row.left_at))
+    members, froms, tos, ats = (list(column) for column in zip(*changes, strict=True))
+    await session.execute(_HISTORY, {"members": members, "froms": froms, "tos": tos, "ats": ats, "reason": _REASON})
+    await session.execute(
+        _CONSENTS, {"members": [mid for _, mid in written], "days": [row.joined_at.date() for row, _ in written]}
+    )
+
+
+async def _post_opening_shares(session: AsyncSession, paid: list[tuple[MemberRow, int]]) -> None:
+    """One balanced entry per member that had paid into its share: opening balances to the share account.
+
+    The same accounts, keys and amounts `ledger.transfer` wrote row by row.
+    """
+    if not paid:
+        return
+    opening = await ledger.account_id(session, chart.OPENING_BALANCES)
+    await ledger.lock_accounts(session, [opening])
+    specs = [chart.member_share(mid) for _, mid in paid]
+    codes = [spec.code for spec in specs]
+    await session.execute(
+        _ACCOUNTS,
+        {"codes": codes, "members": [mid for _, mid in paid], "name": specs[0].name, "kind": specs[0].kind.value},
+    )
+    keys = [_share_key(row) for row, _ in paid]
+    result = await session.execute(
+        _ENTRIES,
+        {"keys": keys, "ats": [row.joined_at for row, _ in paid], "memo": "membership share paid before the move"},
+    )
+    if len(result.all()) < len(paid):  # a key from an earlier move names another member's share
+        msg = "opening share entries of this import were already posted; nothing was imported"
+        raise ConflictError(msg)
+    await session.execute(
+        _POSTINGS,
+        {"keys": keys, "codes": codes, "amounts": [row.share_paid_cents for row, _ in paid], "opening": opening},
+    )
+
+
+def _share_key(row: MemberRow) -> str:
+    return f"import:member:{row.external_ref}:share"

@@ -110,7 +110,9 @@ async def test_a_member_from_application_to_withdrawal(client, session):
     payouts = await _payouts(session, int(mid))
     assert [(p.kind, p.amount_cents, p.status) for p in payouts] == [("share_redemption", 7_450, "pending")]
 
-    consents = (await client.get(f"/v1/members/{mid}/consents", headers=own)).json()
+    # A former member's users are signed out for good (issue 8, item 14).
+    assert (await client.get(f"/v1/members/{mid}", headers=own)).status_code == 401
+    consents = (await client.get(f"/v1/members/{mid}/consents", headers=staff)).json()
     assert [(c["kind"], c["received_on"]) for c in consents] == [("bylaw", datetime.now(UTC).date().isoformat())]
     written = await client.post(
         f"/v1/members/{mid}/consents", json={"kind": "written", "received_on": "2026-01-05"}, headers=staff

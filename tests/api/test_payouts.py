@@ -296,8 +296,11 @@ async def test_unknown_payouts_are_404(client, session):
 
 async def test_members_see_only_their_own_payout_and_no_staff_route(client, session):
     staff = await _staff(client, session)
-    mid, pid = await _withdrawn(client, session, staff)
-    own = await bearer(client, (await make_member_user(session, MemberRole.FINANCE, member_id=int(mid))).email)
+    # A former member's users cannot sign in (issue 8, item 14): a current member's payout.
+    finance = await make_member_user(session, MemberRole.FINANCE)
+    assert finance.member_id is not None
+    pid = str(await _approved(session, finance.member_id, "patronage_cash", 1_000))
+    own = await bearer(client, finance.email)
     other = await bearer(client, (await make_member_user(session)).email)
     supplier = await supplier_headers(client, session, (await make_supplier(session)).id)
 
