@@ -21,14 +21,11 @@ from domain.identity import service
 from domain.identity.rules import AttemptOutcome, MemberRole, Role
 from domain.identity.tables import User
 
-# No control characters (PostgreSQL refuses NUL in text): a 400 naming the field, not a 500.
-SignInEmail = Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f]+$")]
-
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
     """E-mail and password."""
 
-    email: SignInEmail
+    email: Email
     password: Password
 
 

@@ -61,6 +61,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
+    ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
 }
 
 
@@ -73,8 +74,8 @@ def _filled(body: Any, ids: dict[str, str]) -> Any:
 
 
 # Which path parameters name a resource of another tenant, per kind of principal.
-MEMBER_HIDDEN = {"member_id", "order_id"}
-SUPPLIER_HIDDEN = {"member_id", "order_id", "supplier_id", "group_buy_id", "payout_id", "run_id"}
+MEMBER_HIDDEN = {"member_id", "order_id", "user_id"}
+SUPPLIER_HIDDEN = {"member_id", "order_id", "user_id", "supplier_id", "group_buy_id", "payout_id", "run_id"}
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
 BOOKKEEPING = re.compile(r"^(auth_|login_|idempotency_)")
@@ -117,6 +118,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         headers=b_headers,
     )
     assert order.status_code == 201, order.text
+    b_admin = await make_user(session, Role.MEMBER, member_id=member_b.id, member_role=MemberRole.ADMIN)
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
     principals = {}
     for role in MemberRole:
@@ -130,6 +132,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "supplier_id": str(other_mill.id),
         "product_id": str(product),
         "group_buy_id": group_buy,
+        "user_id": str(b_admin.id),
         "payout_id": "1",
         "run_id": "1",
         "fiscal_year": "2026",
@@ -165,7 +168,10 @@ async def test_no_principal_reaches_another_tenant(app, client, session):
     missing = [
         (r.method, r.template)
         for r in routes
-        if r.method in {"POST", "PUT"} and r.params and (r.method, r.template) not in BODIES and not r.staff_only
+        if r.method in {"POST", "PUT", "PATCH"}
+        and r.params
+        and (r.method, r.template) not in BODIES
+        and not r.staff_only
     ]
     assert not missing, f"add a valid example body for these routes: {missing}"
     leaks = []
@@ -177,7 +183,7 @@ async def test_no_principal_reaches_another_tenant(app, client, session):
             path = route.template.format(**ids)
             body = (
                 _filled(BODIES.get((route.method, route.template), {}), ids)
-                if route.method in {"POST", "PUT"}
+                if route.method in {"POST", "PUT", "PATCH"}
                 else None
             )
             answer = await client.request(route.method, path, json=body, headers=headers)

@@ -195,14 +195,22 @@ async def test_the_api_answers_409_problem_json_with_a_code(client, session):
     body: dict[str, Any] = {"lines": [{"product_id": str(product), "quantity": 2}]}
     placed = await client.post(f"/v1/group-buys/{gb['id']}/orders", json=body, headers=headers)
     assert placed.status_code == 201, placed.text
+    url = f"/v1/orders/{placed.json()['id']}"
+    member.status = Status.FULL.value  # only full members can be suspended; the share is not the point here
+    session.add(member)
+    await session.commit()
+    suspended = await client.post(f"/v1/members/{member.id}/suspend", json={"reason": "unpaid"}, headers=staff)
+    assert suspended.status_code == 200, suspended.text
+    order = (await client.get(url, headers=headers)).json()
+    raised = await client.put(url, json={"lines": [{"product_id": str(product), "quantity": 50}]}, headers=headers)
+    assert raised.status_code == 409
+    assert raised.headers["content-type"].startswith("application/problem+json")
+    assert raised.json()["code"] == STANDING
+    assert (await client.get(url, headers=headers)).json() == order
+
+    # Expelled: the member's users are signed out for good, and the open order is cancelled.
     expelled = await client.post(f"/v1/members/{member.id}/expel", json={"reason": "unpaid"}, headers=staff)
     assert expelled.status_code == 200, expelled.text
-
-    url = f"/v1/orders/{placed.json()['id']}"
-    order = (await client.get(url, headers=headers)).json()
-    assert (order["status"], order["lines"]) == ("cancelled", [])
-    reopened = await client.put(url, json={"lines": [{"product_id": str(product), "quantity": 50}]}, headers=headers)
-    assert reopened.status_code == 409
-    assert reopened.headers["content-type"].startswith("application/problem+json")
-    assert reopened.json()["code"] == STANDING
-    assert (await client.get(url, headers=headers)).json() == order
+    assert (await client.get(url, headers=headers)).status_code == 401
+    seen_by_staff = (await client.get(url, headers=staff)).json()
+    assert (seen_by_staff["status"], seen_by_staff["lines"]) == ("cancelled", [])

@@ -354,7 +354,7 @@ async def _seed_buys(url: str) -> tuple[int, int]:
                 new = buying.NewGroupBuy(
                     supplier_id=supplier.id,
                     title=title,
-                    closes_at=now - timedelta(minutes=1),
+                    closes_at=now + timedelta(hours=1),
                     product_ids=(product_id,),
                 )
                 buy = await buying.create_group_buy(s, new, now=opened, actor=0)
@@ -367,6 +367,9 @@ async def _seed_buys(url: str) -> tuple[int, int]:
                         now=opened,
                         actor=0,
                     )
+                # Orders are taken only before the deadline; then the deadline passes.
+                buy.closes_at = now - timedelta(minutes=1)
+                s.add(buy)
                 buys.append(int(buy.id or 0))
             await s.commit()
             return buys[0], buys[1]
