@@ -18,6 +18,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
 from api.problems import EXCEPTION_HANDLERS
+from api.query_params import refuse_unknown_query_parameters, remember_query_names
 from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
     allocation,
@@ -114,6 +115,8 @@ def create_app(
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[resources],
         before_send=[echo_request_id],
+        before_request=refuse_unknown_query_parameters,
+        on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
         state=_initial_state(settings),
         openapi_config=OpenAPIConfig(
