@@ -29,7 +29,7 @@ async def test_every_route_refuses_an_unknown_query_parameter(app, client, sessi
     routes = _routes(app)
     assert len(routes) > 60  # the whole API, not a sample
     for method, path in routes:
-        body = {} if method in {"POST", "PUT"} else None
+        body: dict[str, object] | None = {} if method in {"POST", "PUT"} else None
         answer = await client.request(method, path, params={"bogus_filter": "x"}, json=body, headers=staff)
         if answer.status_code == 403:  # a route for members' users: ask as one
             answer = await client.request(method, path, params={"bogus_filter": "x"}, json=body, headers=member)
