@@ -271,7 +271,7 @@ def _notice_lines(body: dict[str, Any]) -> list[str]:
     guards=[staff_only],
     tags=["year-end"],
     summary="Year-end reconciliation",
-    responses=problems(400, *AUTHENTICATED),
+    responses=problems(400, 404, *AUTHENTICATED),
 )
 async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> ReconciliationOut:
     """Totals from the ledger that must add up to the margin; `balanced` only when they do."""

@@ -11,8 +11,6 @@ from domain.allocation.tables import AllocationLine, AllocationRun
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-RUN_STATUSES = ("computing", "computed", "posted", "failed")
-
 
 async def run_page(
     session: AsyncSession, *, after_id: int, limit: int, fiscal_year: int | None = None, status: str | None = None
