@@ -19,6 +19,7 @@ from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
 from api.problems import EXCEPTION_HANDLERS
+from api.query_params import refuse_unknown_query_parameters, remember_query_names
 from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
     allocation,
@@ -27,6 +28,7 @@ from api.routes import (
     identity,
     imports,
     ledger,
+    listings,
     members,
     patronage,
     payouts,
@@ -110,6 +112,11 @@ def create_app(
             redemption.RedemptionRunController,
             redemption.special_redemption,
             payouts.PayoutController,
+            listings.member_notices,
+            listings.member_payouts,
+            listings.member_redemptions,
+            listings.list_allocation_runs,
+            listings.list_redemption_runs,
             assets_router(),
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
@@ -124,6 +131,8 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],
+        before_request=refuse_unknown_query_parameters,
+        on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
         state=_initial_state(settings),
         openapi_config=OpenAPIConfig(

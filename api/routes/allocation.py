@@ -274,7 +274,7 @@ def _notice_lines(body: dict[str, Any]) -> list[str]:
     guards=[staff_only],
     tags=["year-end"],
     summary="Year-end reconciliation",
-    responses=problems(400, *AUTHENTICATED),
+    responses=problems(400, 404, *AUTHENTICATED),
 )
 async def reconcile(
     fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)], db: DbSession

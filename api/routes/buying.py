@@ -16,7 +16,7 @@ from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.auth import Principal, allow, staff_only, staff_or_members
+from api.auth import Principal, allow, check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.fields import Cents, Moment, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
@@ -24,7 +24,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import IdText, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
 from domain.buying import closing, orders, service, settlement
 from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
-from domain.errors import ForbiddenError
+from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import MemberRole, Role
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
@@ -315,7 +315,7 @@ class GroupBuyController(Controller):
         )
         return group_buy_out(await service.get_group_buy(db, group_buy.id or 0))
 
-    @get("/", guards=[anyone_signed_in], summary="List group buys", responses=problems(400, *AUTHENTICATED))
+    @get("/", guards=[anyone_signed_in], summary="List group buys", responses=problems(400, 404, *AUTHENTICATED))
     async def list_group_buys(
         self,
         db: DbSession,
@@ -323,10 +323,15 @@ class GroupBuyController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
         status: Annotated[GroupBuyStatus | None, Parameter(description="only buys in this status")] = None,
+        supplier_id: Annotated[str | None, Parameter(description="only this supplier's buys")] = None,
     ) -> Page[GroupBuyOut]:
-        """Staff and members see every buy; a supplier's users see their own."""
+        """Staff and members see every buy; a supplier's users see their own (another supplier's id: 404)."""
+        supplier = query_id(supplier_id, "supplier_id")
+        own = own_supplier(caller)
+        if own is not None and supplier not in {None, own}:
+            raise NotFoundError(f"supplier {supplier_id} not found")
         views = await service.group_buy_page(
-            db, after_id=after_id(cursor), limit=limit, status=status, only_supplier_id=own_supplier(caller)
+            db, after_id=after_id(cursor), limit=limit, status=status, only_supplier_id=own or supplier
         )
         ids = [v.group_buy.id for v in views if v.group_buy.id is not None]
         return Page([group_buy_out(v) for v in views], next_cursor(ids, limit))
@@ -486,22 +491,29 @@ class OrderController(Controller):
     path = "/v1/orders"
     tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_or_members], summary="List orders", responses=problems(400, *AUTHENTICATED))
+    @get("/", guards=[staff_or_members], summary="List orders", responses=problems(400, 404, *AUTHENTICATED))
     async def list_orders(
         self,
         db: DbSession,
         caller: Caller,
+        *,
         limit: Limit = 50,
         cursor: Cursor = None,
         group_buy_id: Annotated[str | None, Parameter(description="only orders in this group buy")] = None,
+        member_id: Annotated[str | None, Parameter(description="only this member's orders")] = None,
+        status: Annotated[OrderStatus | None, Parameter(description="only orders in this status")] = None,
     ) -> Page[OrderOut]:
-        """A member's users see their member's orders; staff see all."""
+        """A member's users see their member's orders across group buys (another member's id: 404); staff see all."""
+        member = query_id(member_id, "member_id")
+        if member is not None:
+            check_member_access(caller, member)
         views = await orders.order_page(
             db,
             after_id=after_id(cursor),
             limit=limit,
             group_buy_id=query_id(group_buy_id, "group_buy_id"),
-            only_member_id=own_member(caller),
+            only_member_id=own_member(caller) or member,
+            status=status,
         )
         return _order_page(views, limit)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Controller, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
@@ -238,11 +238,22 @@ class MemberController(Controller):
 
     @get("/", guards=[staff_or_members], summary="List members", responses=problems(400, *AUTHENTICATED))
     async def list_members(
-        self, db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None
+        self,
+        db: DbSession,
+        caller: Caller,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+        status: Annotated[Status | None, Parameter(description="only members in this status")] = None,
+        name: Annotated[
+            str | None,
+            Parameter(min_length=1, max_length=200, description="only names containing this (any case, literal)"),
+        ] = None,
     ) -> Page[MemberOut]:
         """Staff see all members; a member's users see only their own."""
         only = None if caller.role is Role.STAFF else caller.member_id
-        members = await membership.page(db, only_member_id=only, after_id=after_id(cursor), limit=limit)
+        members = await membership.page(
+            db, only_member_id=only, after_id=after_id(cursor), limit=limit, status=status, name_contains=name
+        )
         paid = await membership.shares_paid(db, [m.id for m in members if m.id is not None])
         items = [_shape(m, paid[m.id]) for m in members if m.id is not None]
         return Page(items, next_cursor([m.id for m in members if m.id is not None], limit))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import msgspec
@@ -62,19 +62,25 @@ class ImportOut(msgspec.Struct):
     "/v1/patronage",
     guards=[staff_or_members],
     summary="Patronage records",
-    description="Staff see every record (filter by member and fiscal year); a member's users see their own.",
+    description=(
+        "Staff see every record (filter by member, fiscal year, pool and days); a member's users see their own."
+    ),
     responses=problems(400, 404, *AUTHENTICATED),
     tags=["patronage"],
 )
-async def list_patronage(
+async def list_patronage(  # noqa: PLR0913 - each filter is a query parameter Litestar reads from the signature
     db: DbSession,
     caller: Caller,
+    *,
     limit: Limit = 50,
     cursor: Cursor = None,
     member_id: Annotated[str | None, Parameter(description="only this member's records")] = None,
     fiscal_year: Annotated[
         int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="only this fiscal year")
     ] = None,
+    pool: Annotated[str | None, Parameter(min_length=1, max_length=50, description="only this pool")] = None,
+    occurred_from: Annotated[date | None, Parameter(description="only records on or after this UTC day")] = None,
+    occurred_to: Annotated[date | None, Parameter(description="only records on or before this UTC day")] = None,
 ) -> Page[PatronageOut]:
     """Records in the order they were written."""
     member = query_id(member_id, "member_id")
@@ -82,7 +88,16 @@ async def list_patronage(
         member = caller.member_id if member is None else member
         assert member is not None  # noqa: S101 - member users always act for a member
         check_member_access(caller, member)
-    rows = await service.page(db, after_id=after_id(cursor), limit=limit, member_id=member, fiscal_year=fiscal_year)
+    rows = await service.page(
+        db,
+        after_id=after_id(cursor),
+        limit=limit,
+        member_id=member,
+        fiscal_year=fiscal_year,
+        pool=pool,
+        occurred_from=occurred_from,
+        occurred_to=occurred_to,
+    )
     items = [
         PatronageOut(
             id=str(r.id),

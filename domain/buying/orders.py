@@ -394,9 +394,12 @@ async def order_page(
     limit: int,
     group_buy_id: int | None = None,
     only_member_id: int | None = None,
+    status: OrderStatus | None = None,
 ) -> list[OrderView]:
-    """Orders in id order after a cursor: of one group buy, of one member, or both."""
+    """Orders in id order after a cursor: of one group buy, of one member, in one status, or any of these."""
     query = select(BuyOrder).where(col(BuyOrder.id) > after_id).order_by(col(BuyOrder.id)).limit(limit)
+    if status is not None:
+        query = query.where(col(BuyOrder.status) == status.value)
     if group_buy_id is not None:
         query = query.where(col(BuyOrder.group_buy_id) == group_buy_id)
     if only_member_id is not None:

@@ -82,11 +82,26 @@ async def locked(session: AsyncSession, member_id: int) -> Member:
     return member
 
 
-async def page(session: AsyncSession, *, only_member_id: int | None, after_id: int, limit: int) -> list[Member]:
-    """Members in id order after a cursor; a member's users see only their own."""
+async def page(
+    session: AsyncSession,
+    *,
+    only_member_id: int | None,
+    after_id: int,
+    limit: int,
+    status: Status | None = None,
+    name_contains: str | None = None,
+) -> list[Member]:
+    """Members in id order after a cursor; a member's users see only their own.
+
+    ``name_contains`` matches case-insensitively and literally (``%`` and ``_`` are not wildcards).
+    """
     query = select(Member).where(col(Member.id) > after_id).order_by(col(Member.id)).limit(limit)
     if only_member_id is not None:
         query = query.where(col(Member.id) == only_member_id)
+    if status is not None:
+        query = query.where(col(Member.status) == status.value)
+    if name_contains is not None:
+        query = query.where(col(Member.name).icontains(name_contains, autoescape=True))
     return list((await session.exec(query)).all())
 
 

@@ -35,7 +35,7 @@ import enum
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from types import MappingProxyType
@@ -833,3 +833,18 @@ def fiscal_year_end(fiscal_year: int, start_month: int) -> date:
     """The last day of a fiscal year named by the calendar year in which it ends."""
     end_month = 12 if start_month == 1 else start_month - 1
     return date(fiscal_year, end_month, calendar.monthrange(fiscal_year, end_month)[1])
+
+
+def utc_day_range(first: date | None, last: date | None) -> tuple[datetime | None, datetime | None]:
+    """Inclusive UTC days as a half-open range of instants: [first 00:00, the day after last 00:00).
+
+    A range that ends before it starts is refused, naming ``occurred_to``, rather than
+    answering an empty list a client would take for "no records".
+    """
+    if first is not None and last is not None and last < first:
+        raise InvalidInputError(
+            "the date range ends before it starts", [FieldError("occurred_to", "must not be before occurred_from")]
+        )
+    start = None if first is None else datetime.combine(first, time.min, UTC)
+    end = None if last is None else datetime.combine(last + timedelta(days=1), time.min, UTC)
+    return start, end

@@ -15,12 +15,12 @@ from sqlmodel import col, select
 from domain.catalog.rules import pool_errors
 from domain.errors import FieldError, InvalidInputError
 from domain.membership.tables import Member
-from domain.patronage.rules import fiscal_year_of, is_member_business
+from domain.patronage.rules import fiscal_year_of, is_member_business, utc_day_range
 from domain.patronage.tables import PatronageRecord
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
+    from datetime import date, datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -90,9 +90,19 @@ async def page(
     limit: int,
     member_id: int | None = None,
     fiscal_year: int | None = None,
+    pool: str | None = None,
+    occurred_from: date | None = None,
+    occurred_to: date | None = None,
 ) -> list[PatronageRecord]:
-    """Records in id order after a cursor, optionally of one member and one fiscal year."""
+    """Records in id order after a cursor, optionally of one member, fiscal year, pool and UTC days (inclusive)."""
+    start, end = utc_day_range(occurred_from, occurred_to)
     query = select(PatronageRecord).where(col(PatronageRecord.id) > after_id)
+    if pool is not None:
+        query = query.where(col(PatronageRecord.pool) == pool)
+    if start is not None:
+        query = query.where(col(PatronageRecord.occurred_at) >= start)
+    if end is not None:
+        query = query.where(col(PatronageRecord.occurred_at) < end)
     if member_id is not None:
         query = query.where(col(PatronageRecord.member_id) == member_id)
     if fiscal_year is not None:

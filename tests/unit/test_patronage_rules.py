@@ -35,6 +35,7 @@ from domain.patronage.rules import (
     payment_period_end,
     policy_errors,
     policy_from_profile,
+    utc_day_range,
 )
 
 FY_END = date(2025, 12, 31)
@@ -626,3 +627,19 @@ def test_a_fiscal_year_ends_the_day_before_the_next_one_starts():
         end = fiscal_year_end(2030, start)
         assert fiscal_year_of(end, start) == 2030
         assert fiscal_year_of(end + timedelta(days=1), start) == 2031
+
+
+@given(st.dates(), st.integers(min_value=0, max_value=400))
+def test_a_day_range_covers_whole_utc_days_and_only_them(first, days):
+    last = first + timedelta(days=days) if first <= date.max - timedelta(days=days + 1) else first
+    start, end = utc_day_range(first, last)
+    assert start == datetime(first.year, first.month, first.day, tzinfo=UTC)
+    assert end == datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+    assert utc_day_range(None, None) == (None, None)
+
+
+def test_a_day_range_that_ends_before_it_starts_is_refused():
+    with pytest.raises(InvalidInputError) as refused:
+        utc_day_range(date(2024, 4, 2), date(2024, 4, 1))
+    assert [e.field for e in refused.value.errors] == ["occurred_to"]
+    assert utc_day_range(date(2024, 4, 1), date(2024, 4, 1))[1] == datetime(2024, 4, 2, tzinfo=UTC)
