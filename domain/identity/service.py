@@ -379,3 +379,18 @@ async def unlock(session: AsyncSession, user_id: int) -> None:
     if user is None:
         raise NotFoundError(f"user {user_id} not found")
     await session.execute(sa.delete(LoginThrottle).where(col(LoginThrottle.key) == account_key(user.email)))
+
+
+async def forget_quiet_throttles(session: AsyncSession, now: datetime, forget_after_seconds: int = 86_400) -> int:
+    """Delete throttling rows with no failure for `forget_after_seconds` and no wait left: they count as zero anyway.
+
+    Without this, an attacker spraying e-mail addresses would grow the table forever.
+    """
+    quiet_since = now - timedelta(seconds=forget_after_seconds)
+    result = await session.execute(
+        sa.delete(LoginThrottle).where(
+            col(LoginThrottle.last_failure_at) < quiet_since,
+            sa.or_(col(LoginThrottle.blocked_until).is_(None), col(LoginThrottle.blocked_until) < now),
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
