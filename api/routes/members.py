@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.fields import Day, Email, Password, PositiveCents, Text
+from api.keys import new_entry_key
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
@@ -322,6 +323,7 @@ class MemberController(Controller):
             method=data.method,
             reference=data.reference,
             now=datetime.now(UTC),
+            entry_key=new_entry_key(),
             actor=caller.user_id,
         )
         return await receipt(db, mid, entry, data.amount_cents)
@@ -342,6 +344,7 @@ class MemberController(Controller):
             method=data.method,
             reference=data.reference,
             now=datetime.now(UTC),
+            entry_key=new_entry_key(),
         )
         return await receipt(db, mid, entry, data.amount_cents)
 
@@ -355,7 +358,12 @@ class MemberController(Controller):
         """A credit the co-op bears (goodwill, a returned item)."""
         mid = path_id(member_id, "member")
         entry = await membership.grant_credit(
-            db, mid, amount_cents=data.amount_cents, reason=data.reason, now=datetime.now(UTC)
+            db,
+            mid,
+            amount_cents=data.amount_cents,
+            reason=data.reason,
+            now=datetime.now(UTC),
+            entry_key=new_entry_key(),
         )
         return await receipt(db, mid, entry, data.amount_cents)
 

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 from api.auth import staff_only
 from api.deps import DbSession
 from api.fields import FiscalYear, Rate
+from api.keys import new_entry_key
 from api.paging import path_id
 from api.problems import POSTED, problems
 from api.routes.members import MoneyIn, Receipt, receipt
@@ -62,6 +63,7 @@ async def issue_preferred(member_id: FromPath[str], data: JSONBody[MoneyIn], db:
         reference=data.reference,
         cap_rate=state.settings.policy.preferred_cap_rate,
         now=datetime.now(UTC),
+        entry_key=new_entry_key(),
     )
     return await receipt(db, mid, entry, data.amount_cents)
 

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationRun
+from domain.db import utc_now
 from domain.errors import ConflictError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -136,7 +137,7 @@ async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = 
     await session.execute(_PAYOUTS, params)
     await _post_coop_shares(session, run, summary, occurred)
     run.status = "posted"
-    run.posted_at = now or datetime.now(UTC)
+    run.posted_at = now or utc_now()
     session.add(run)
     return run
 

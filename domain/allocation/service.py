@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.db import utc_now
 from domain.equity.rules import (
     DEFAULT_BASE_CAPITAL_RATE,
     DEFAULT_BASE_CAPITAL_YEARS,
@@ -42,6 +42,7 @@ from domain.patronage.tables import PatronageRecord
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
+    from datetime import date
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -175,7 +176,7 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
         run.totals["cash_cents"] = sum(r["cash_cents"] for r in rows)
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
     run.status = "computed"
-    run.computed_at = datetime.now(UTC)
+    run.computed_at = utc_now()
     session.add(run)
     return run
 

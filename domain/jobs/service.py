@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
+from domain.db import utc_now
 from domain.jobs.tables import OutboxJob
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ async def relay(session: AsyncSession, queue: JobQueue, keys: list[str] | None =
 
     A failure here loses nothing: the sweeper finds the row again.
     """
-    now = datetime.now(UTC)
+    now = utc_now()
     query = sa.select(col(OutboxJob.id), col(OutboxJob.job_name), col(OutboxJob.business_key)).where(
         col(OutboxJob.done_at).is_(None), col(OutboxJob.failed_at).is_(None)
     )
@@ -81,7 +82,7 @@ async def claim(session: AsyncSession, business_key: str) -> OutboxJob | None:
 
 def finish(job: OutboxJob) -> None:
     """Mark the job done in the transaction that did its work."""
-    job.done_at = datetime.now(UTC)
+    job.done_at = utc_now()
     job.last_error = None
 
 
@@ -104,6 +105,6 @@ async def give_up(session: AsyncSession, business_key: str, error: str) -> Outbo
     if job is None:
         return None
     job.attempts -= 1  # claim counted a try; this is not one
-    job.failed_at = datetime.now(UTC)
+    job.failed_at = utc_now()
     job.last_error = error[:2000]
     return job

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -72,6 +71,7 @@ async def issue(
     reference: str | None,
     cap_rate: Decimal,
     now: datetime,
+    entry_key: str,
 ) -> JournalEntry:
     """Sell preferred shares to a member, refused when capital would pass the cap."""
     member = await locked(session, member_id)
@@ -90,7 +90,7 @@ async def issue(
         credit=chart.member_preferred(member_id),
         amount_cents=amount_cents,
         kind="preferred_issue",
-        idempotency_key=f"preferred_issue:{member_id}:{uuid.uuid4()}",
+        idempotency_key=f"preferred_issue:{member_id}:{entry_key}",
         occurred_at=now,
         memo=f"{method.value} {reference or ''}".strip(),
     )

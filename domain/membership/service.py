@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
@@ -58,7 +57,7 @@ async def apply(session: AsyncSession, *, name: str, email: str, contact_name: s
         member,
         from_status=None,
         to_status=Status.APPLICANT,
-        effective_at=datetime.now(UTC),
+        effective_at=utc_now(),
         reason="applied",
         actor_user_id=None,
     )
@@ -203,6 +202,7 @@ async def pay_share(
     method: PaymentMethod,
     reference: str | None,
     now: datetime,
+    entry_key: str,
     actor: int,
 ) -> tuple[Member, JournalEntry]:
     """Record a share payment (at once or an instalment); never more than remains due."""
@@ -219,16 +219,16 @@ async def pay_share(
         credit=chart.member_share(member_id),
         amount_cents=amount_cents,
         kind="share_payment",
-        idempotency_key=f"share_payment:{member_id}:{uuid.uuid4()}",
+        idempotency_key=f"share_payment:{member_id}:{entry_key}",
         occurred_at=now,
         memo=f"{method.value} {reference or ''}".strip(),
     )
-    await _promote_if_due(session, member, today=now.date(), paid_cents=paid + amount_cents, actor=actor)
+    await _promote_if_due(session, member, now=now, paid_cents=paid + amount_cents, actor=actor)
     return member, entry
 
 
 async def _promote_if_due(
-    session: AsyncSession, member: Member, *, today: date, paid_cents: int, actor: int | None
+    session: AsyncSession, member: Member, *, now: datetime, paid_cents: int, actor: int | None
 ) -> bool:
     if member.status != Status.PROBATIONARY.value:
         return False
@@ -236,11 +236,11 @@ async def _promote_if_due(
         share_paid_cents=paid_cents,
         par_cents=member.share_par_cents,
         probation_ends=member.probation_ends_on,
-        today=today,
+        today=now.date(),
     )
     if target is not Status.FULL:
         return False
-    await _move(session, member, Status.FULL, datetime.now(UTC), "share paid and probation over", actor)
+    await _move(session, member, Status.FULL, now, "share paid and probation over", actor)
     return True
 
 
@@ -261,7 +261,9 @@ async def promote_due_members(session: AsyncSession, today: date) -> int:
         assert member_id is not None  # noqa: S101 - primary keys
         member = await locked(session, member_id)
         paid = (await shares_paid(session, [member_id]))[member_id]
-        promoted += await _promote_if_due(session, member, today=today, paid_cents=paid, actor=None)
+        # The promotion takes effect on the day it fell due.
+        due = datetime.combine(today, time(), UTC)
+        promoted += await _promote_if_due(session, member, now=due, paid_cents=paid, actor=None)
     return promoted
 
 
@@ -273,6 +275,7 @@ async def record_payment(
     method: PaymentMethod,
     reference: str | None,
     now: datetime,
+    entry_key: str,
 ) -> JournalEntry:
     """A payment on the member's trade account (reduces what it owes)."""
     await get(session, member_id)
@@ -284,14 +287,14 @@ async def record_payment(
         credit=chart.member_trade(member_id),
         amount_cents=amount_cents,
         kind="trade_payment",
-        idempotency_key=f"trade_payment:{member_id}:{uuid.uuid4()}",
+        idempotency_key=f"trade_payment:{member_id}:{entry_key}",
         occurred_at=now,
         memo=f"{method.value} {reference or ''}".strip(),
     )
 
 
 async def grant_credit(
-    session: AsyncSession, member_id: int, *, amount_cents: int, reason: str, now: datetime
+    session: AsyncSession, member_id: int, *, amount_cents: int, reason: str, now: datetime, entry_key: str
 ) -> JournalEntry:
     """A credit on the trade account (goodwill, a returned item): the co-op bears it."""
     await get(session, member_id)
@@ -303,7 +306,7 @@ async def grant_credit(
         credit=chart.member_trade(member_id),
         amount_cents=amount_cents,
         kind="trade_credit",
-        idempotency_key=f"trade_credit:{member_id}:{uuid.uuid4()}",
+        idempotency_key=f"trade_credit:{member_id}:{entry_key}",
         occurred_at=now,
         memo=reason,
     )

@@ -31,6 +31,8 @@ ACTIONS = (
 )
 DB_SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
+KEYS = itertools.count()
+
 
 async def _act(session, member_id: int, action: str, now: datetime) -> None:
     paid = (await membership.shares_paid(session, [member_id]))[member_id]
@@ -42,7 +44,14 @@ async def _act(session, member_id: int, action: str, now: datetime) -> None:
         case "pay_part" | "pay_rest":
             amount = 3_000 if action == "pay_part" else max(10_000 - paid, 1)
             await membership.pay_share(
-                session, member_id, amount_cents=amount, method=PaymentMethod.CASH, reference=None, now=now, actor=1
+                session,
+                member_id,
+                amount_cents=amount,
+                method=PaymentMethod.CASH,
+                reference=None,
+                now=now,
+                entry_key=f"k{next(KEYS)}",
+                actor=1,
             )
         case "withdraw" | "withdraw_later":
             later = now.date() + timedelta(days=10) if action == "withdraw_later" else None
@@ -108,11 +117,19 @@ async def test_the_trade_statement_equals_the_ledger_balance(session, moves):
             expected += cents
         elif kind == "payment":
             await membership.record_payment(
-                session, member.id, amount_cents=cents, method=PaymentMethod.BANK_TRANSFER, reference=None, now=now
+                session,
+                member.id,
+                amount_cents=cents,
+                method=PaymentMethod.BANK_TRANSFER,
+                reference=None,
+                now=now,
+                entry_key=f"k{next(KEYS)}",
             )
             expected -= cents
         else:
-            await membership.grant_credit(session, member.id, amount_cents=cents, reason="r", now=now)
+            await membership.grant_credit(
+                session, member.id, amount_cents=cents, reason="r", now=now, entry_key=f"k{next(KEYS)}"
+            )
             expected -= cents
     lines = await membership.trade_account(session, member.id)
     assert len(lines) == len(moves)

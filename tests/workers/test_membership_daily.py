@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -9,6 +10,8 @@ import sqlalchemy as sa
 from domain.ledger.chart import PaymentMethod
 from domain.membership import service as membership
 from workers.membership import membership_daily
+
+KEYS = itertools.count()
 
 
 async def test_daily_job_promotes_and_completes_and_is_harmless_twice(session_maker, session):
@@ -19,7 +22,14 @@ async def test_daily_job_promotes_and_completes_and_is_harmless_twice(session_ma
         for m in (due, leaving):
             assert m.id is not None
             await membership.pay_share(
-                s, m.id, amount_cents=10_000, method=PaymentMethod.CASH, reference=None, now=now, actor=1
+                s,
+                m.id,
+                amount_cents=10_000,
+                method=PaymentMethod.CASH,
+                reference=None,
+                now=now,
+                entry_key=f"k{next(KEYS)}",
+                actor=1,
             )
         assert due.id is not None
         assert leaving.id is not None
