@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,13 @@ from typing import TYPE_CHECKING
 import psutil
 import pytest
 
+from tests.support.http import free_port
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
 ADMIN = {"email": "admin@coop.test", "password": "a-long-enough-password"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _call(port: int, path: str, body: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
@@ -114,7 +109,7 @@ def _stop(process: subprocess.Popen[bytes], sig: signal.Signals, *, group: bool)
 
 def test_run_answers_health_keeps_data_and_stops_cleanly(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     first = _start(data_dir, port, admin=True)
     try:
         assert _wait_healthy(port, first) == {"status": "ok", "database": "ok", "queue": "ok"}
@@ -176,12 +171,12 @@ def _run_allocation(port: int) -> str:
 
 def test_serve_and_worker_on_one_data_dir_share_the_servers_and_each_stops_only_its_share(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    port = _free_port()
+    port = free_port()
     serve = _start(data_dir, port, admin=True, command="serve")
     worker = None
     try:
         _wait_healthy(port, serve)
-        worker = _start(data_dir, _free_port(), admin=False, command="worker")
+        worker = _start(data_dir, free_port(), admin=False, command="worker")
         _wait(lambda: _uses_the_queue(data_dir, worker), 60, "the worker to join the servers")
         assert len(_valkeys(data_dir)) == 1
         assert _run_allocation(port) in {"computed", "failed"}

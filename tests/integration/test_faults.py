@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from typing import TYPE_CHECKING, Any, Self
 
 import pytest
@@ -22,6 +21,7 @@ from domain.jobs import service as outbox
 from domain.jobs.queue import ArqJobQueue
 from domain.notifications import service as notifications
 from domain.unit_of_work import relay
+from tests.support.http import free_port
 from tests.support.processes import start_coop, stop, wait_for
 from tests.support.scratch_db import migrated_database
 
@@ -38,12 +38,6 @@ SCRATCH = "coop_faults_queue"
 def scratch_url(stack: StackUrls) -> Iterator[str]:
     with migrated_database(stack.database_url, SCRATCH) as url:
         yield url
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _record(url: str, redis_url: str, key: str) -> None:
@@ -85,7 +79,7 @@ async def _job(url: str, key: str) -> dict[str, Any]:
 def test_the_worker_outlives_a_queue_outage_and_delivers_what_was_recorded_meanwhile_once(
     scratch_url: str, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     valkey = ValkeyServer(host="127.0.0.1", port=port, data_dir=str(tmp_path / "valkey"))
     valkey.start()
     redis_url = f"redis://127.0.0.1:{port}/0"

@@ -10,24 +10,22 @@ retried on a new server with the same key: exactly one payment is on the books.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
 
+from tests.support.http import call, free_port, wait_healthy
+from tests.support.processes import start_coop
 from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator
+    from pathlib import Path
 
     from deploy.stack import StackUrls
 
@@ -41,54 +39,16 @@ def scratch(stack: StackUrls) -> Iterator[str]:
         yield url
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(database_url: str, redis_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "COOP_PORT": str(port),
-        "COOP_ADMIN_EMAIL": ADMIN["email"],
-        "COOP_ADMIN_PASSWORD": ADMIN["password"],
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "deploy.cli", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+def _serve(database_url: str, redis_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    return start_coop(
+        "serve",
+        log,
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        COOP_PORT=str(port),
+        COOP_ADMIN_EMAIL=ADMIN["email"],
+        COOP_ADMIN_PASSWORD=ADMIN["password"],
     )
-
-
-def _call(port: int, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"content-type": "application/json", **(headers or {})},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - loopback
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
-def _wait_healthy(port: int) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _call(port, "GET", "/health")[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    pytest.fail("the API did not become healthy")
 
 
 async def _until(check: Any, what: str) -> None:
@@ -107,19 +67,19 @@ async def _waiting_on_lock(db: asyncpg.Connection, table: str) -> bool:
     return any(table in (r["query"] or "") for r in rows)
 
 
-async def test_a_payment_retried_after_a_crash_is_posted_once(scratch, stack):
-    port = _free_port()
-    server = _serve(scratch, stack.redis_url, port)
+async def test_a_payment_retried_after_a_crash_is_posted_once(scratch, stack, tmp_path):
+    port = free_port()
+    server = _serve(scratch, stack.redis_url, port, tmp_path / "api.log")
     try:
-        await asyncio.to_thread(_wait_healthy, port)
-        _, token = await asyncio.to_thread(_call, port, "POST", "/v1/auth/token", ADMIN)
+        await asyncio.to_thread(wait_healthy, port)
+        _, token = await asyncio.to_thread(call, port, "POST", "/v1/auth/token", ADMIN)
         auth = {"Authorization": f"Bearer {token['access_token']}"}
         _, member = await asyncio.to_thread(
-            _call, port, "POST", "/v1/members", {"name": "Night Bakery", "email": "night@shop.test"}, auth
+            call, port, "POST", "/v1/members", {"name": "Night Bakery", "email": "night@shop.test"}, auth
         )
         payments = f"/v1/members/{member['id']}/payments"
         payment = {"amount_cents": 2_500, "method": "bank_transfer", "reference": REFERENCE}
-        first = await asyncio.to_thread(_call, port, "POST", payments, payment, auth)  # makes the accounts exist
+        first = await asyncio.to_thread(call, port, "POST", payments, payment, auth)  # makes the accounts exist
         assert first[0] == 201, first
 
         dsn = scratch.replace("postgresql+asyncpg://", "postgresql://")
@@ -128,7 +88,7 @@ async def test_a_payment_retried_after_a_crash_is_posted_once(scratch, stack):
         await accounts_tx.start()
         await accounts.execute("SELECT id FROM ledger_account ORDER BY id FOR UPDATE")
         keyed = {**auth, "Idempotency-Key": "pay-once"}
-        request = asyncio.create_task(asyncio.to_thread(_call, port, "POST", payments, payment, keyed))
+        request = asyncio.create_task(asyncio.to_thread(call, port, "POST", payments, payment, keyed))
         await _until(lambda: _waiting_on_lock(record, "ledger_account"), "the payment waits inside its work")
         record_tx = record.transaction()
         await record_tx.start()
@@ -146,10 +106,10 @@ async def test_a_payment_retried_after_a_crash_is_posted_once(scratch, stack):
         )
         await record_tx.commit()
 
-        server = _serve(scratch, stack.redis_url, port)
-        await asyncio.to_thread(_wait_healthy, port)
-        retried = await asyncio.to_thread(_call, port, "POST", payments, payment, keyed)
-        replayed = await asyncio.to_thread(_call, port, "POST", payments, payment, keyed)
+        server = _serve(scratch, stack.redis_url, port, tmp_path / "api.log")
+        await asyncio.to_thread(wait_healthy, port)
+        retried = await asyncio.to_thread(call, port, "POST", payments, payment, keyed)
+        replayed = await asyncio.to_thread(call, port, "POST", payments, payment, keyed)
         assert retried[0] == replayed[0] == 201
         assert retried[1] == replayed[1]
         posted = await accounts.fetchval(
