@@ -323,7 +323,7 @@ async def proceed_group_buy(session: AsyncSession, group_buy_id: int, *, now: da
             return await get_group_buy(session, group_buy_id)
         raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}, not held for a decision")
     plan = await _plan(session, group_buy)
-    if plan.decision.action is CloseAction.CANCEL and plan.reason == "no case was filled":
+    if plan.nothing_to_order:
         await _cancel(session, group_buy, now, plan.reason)
     else:
         await _order(session, group_buy, plan, now)

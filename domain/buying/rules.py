@@ -672,6 +672,11 @@ class ClosePlan:
     products: tuple[ProductOutcome, ...]
     reason: str
 
+    @property
+    def nothing_to_order(self) -> bool:
+        """No case of any product filled: the buy is cancelled whatever staff decide."""
+        return all(o.bought == 0 for o in self.products)
+
 
 def plan_close(
     products: Sequence[ProductDemand],
@@ -706,7 +711,7 @@ def plan_close(
             )
         )
     value = sum(o.supplier_value_cents for o in outcomes)
-    if sum(o.bought for o in outcomes) == 0:
+    if all(o.bought == 0 for o in outcomes):
         decision, reason = Decision(CloseAction.CANCEL, minimum_met=False), "no case was filled"
     else:
         decision = close_decision(value, min_value_cents, outcome, already_extended=already_extended)

@@ -112,3 +112,10 @@ def test_units_needed_within_the_first_case():
     assert product_progress(0, 4, 10, tiers).next_tier.units_needed == 6  # type: ignore[union-attr]
     assert product_progress(0, 12, 10, tiers).next_tier.units_needed == 1  # type: ignore[union-attr]
     assert product_progress(3, 0, 10, tiers).next_tier.units_needed == 7  # type: ignore[union-attr]
+
+
+def test_a_close_with_no_filled_case_says_there_is_nothing_to_order():
+    short = ProductDemand(1, 10, (Tier(1, 100),), (Demand.from_increments(1, [Increment(1, 4)]),))
+    full = ProductDemand(2, 2, (Tier(1, 100),), (Demand.from_increments(1, [Increment(1, 4)]),))
+    assert plan_close([short]).nothing_to_order
+    assert not plan_close([short, full]).nothing_to_order
