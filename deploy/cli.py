@@ -40,6 +40,9 @@ def _stack(settings: Settings, *, queue: bool = True) -> Iterator[StackUrls]:
     signal.signal(signal.SIGTERM, _raise_interrupt)
     redis_url = settings.redis_url if queue else (settings.redis_url or "redis://unused")
     with local_stack(settings.data_dir, settings.database_url, redis_url) as urls:
+        # Starting the embedded servers replaces the SIGINT handler; Ctrl-C must still unwind here.
+        signal.signal(signal.SIGINT, _raise_interrupt)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
         yield urls
 
 
@@ -152,7 +155,9 @@ def _supervise(parts: dict[str, subprocess.Popen[bytes]], start: Callable[[str],
         time.sleep(delay)
         parts["worker"] = start("worker")
         started = time.monotonic()
-    log.error("the API stopped; stopping the rest")
+    code = parts["serve"].returncode
+    # A clean exit is a stop someone asked for (Ctrl-C reaches the whole process group).
+    log.log(logging.INFO if code == 0 else logging.ERROR, "the API stopped; stopping the rest", extra={"code": code})
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
