@@ -300,7 +300,12 @@ async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> Reconciliation
     responses=problems(400, *AUTHENTICATED),
 )
 async def form_1099_patr(db: DbSession, calendar_year: Annotated[int, Parameter(ge=1900, le=9999)]) -> Response[str]:
-    """One row per recipient with box 1 and box 5 at or above $10, for the calendar year of payment."""
+    """One row per recipient with box 1 and box 5 at or above $10, for the calendar year of payment.
+
+    Box 1 counts only cash that reached the member (never a void, failed, unclaimed or
+    pending payout); the last column states how much of box 1 was applied to the
+    member's unpaid membership share.
+    """
     rows = await reports.form_1099_patr(db, calendar_year)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -311,8 +316,19 @@ async def form_1099_patr(db: DbSession, calendar_year: Annotated[int, Parameter(
             "member_number",
             "box1_patronage_dividends_cents",
             "box5_redemption_nonqualified_cents",
+            "box1_applied_to_membership_share_cents",
         ]
     )
-    for row in rows:
-        writer.writerow([row.calendar_year, row.member_key, row.member_number, row.box1_cents, row.box5_cents])
+    for line in rows:
+        row = line.row
+        writer.writerow(
+            [
+                row.calendar_year,
+                row.member_key,
+                row.member_number,
+                row.box1_cents,
+                row.box5_cents,
+                line.applied_to_share_cents,
+            ]
+        )
     return Response(out.getvalue(), media_type="text/csv")

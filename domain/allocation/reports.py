@@ -134,15 +134,30 @@ async def notice(session: AsyncSession, run_id: int, member_id: int) -> Notice:
     return Notice(run, line, member.name)
 
 
-async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form1099PatrRow[int]]:
-    """Box 1 (cash and qualified notices) and box 5 (non-qualified redemptions) per recipient."""
+@dataclass(frozen=True, slots=True)
+class Form1099PatrLine:
+    """One recipient's boxes, and how much of box 1 was cash applied to the membership share (a loan)."""
+
+    row: Form1099PatrRow[int]
+    applied_to_share_cents: int
+
+
+async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form1099PatrLine]:
+    """Box 1 (cash paid and qualified notices) and box 5 (non-qualified redemptions) per recipient.
+
+    Cash counts when it reached the member: a payout marked paid (in the year it was
+    paid, once however often it was reissued), what was set off against the member's
+    debt, and what was applied to the membership share on the payment date. A pending,
+    failed, unclaimed or void payout is not money paid.
+    """
     payments: list[PatronagePayment[int]] = []
+    applied: dict[int, int] = {}
     lines = await session.execute(
         sa.select(
             col(AllocationLine.member_number),
             col(AllocationLine.member_id),
-            col(AllocationLine.cash_cents),
             col(AllocationLine.retained_cents),
+            col(AllocationLine.loan_deduction_cents),
             col(AllocationLine.qualified),
             col(AllocationRun.payment_date),
         )
@@ -154,14 +169,55 @@ async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form
             col(AllocationLine.allocation_cents) > 0,
         )
     )
-    for number, member_id, cash, retained, qualified, paid_on in lines:
-        if cash:
-            payments.append(PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, cash, paid_on))
+    for number, member_id, retained, to_share, qualified, paid_on in lines:
+        if to_share:
+            payments.append(PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, to_share, paid_on))
+            applied[member_id] = applied.get(member_id, 0) + to_share
         if retained:
             kind = PatronagePaymentKind.QUALIFIED_NOTICE if qualified else PatronagePaymentKind.NONQUALIFIED_NOTICE
             payments.append(PatronagePayment(number, member_id, kind, retained, paid_on))
+    payments += await _patronage_cash_paid(session, calendar_year)
     payments += await _redemptions_paid(session, calendar_year)
-    return form_1099_patr_rows(payments, calendar_year)
+    return [
+        Form1099PatrLine(row, applied.get(row.member_key, 0)) for row in form_1099_patr_rows(payments, calendar_year)
+    ]
+
+
+async def _patronage_cash_paid(session: AsyncSession, calendar_year: int) -> list[PatronagePayment[int]]:
+    """Patronage cash that reached members in the year: paid payouts and set-offs of still-open ones.
+
+    A paid payout's original amount is its current amount plus what partial set-offs
+    took off it earlier (each a pending -> pending event); a payout that is not paid
+    counts only its set-offs, which did settle the member's debt.
+    """
+    rows = await session.execute(
+        sa.text("""
+        WITH set_offs AS (
+          SELECT e.payout_id, e.amount_cents, e.occurred_at
+            FROM payout_event e
+           WHERE e.from_status = 'pending' AND e.to_status = 'pending' AND e.entry_id IS NOT NULL
+        ), paid AS (
+          SELECT po.member_id, po.amount_cents + coalesce(
+                   (SELECT sum(s.amount_cents) FROM set_offs s WHERE s.payout_id = po.id), 0) AS amount_cents,
+                 po.paid_at AS paid_at
+            FROM payout po
+           WHERE po.kind = 'patronage_cash' AND po.status = 'paid'
+          UNION ALL
+          SELECT po.member_id, s.amount_cents, s.occurred_at
+            FROM payout po JOIN set_offs s ON s.payout_id = po.id
+           WHERE po.kind = 'patronage_cash' AND po.status <> 'paid'
+        )
+        SELECT m.member_number, m.id, sum(p.amount_cents), max(p.paid_at)::date
+          FROM paid p JOIN member m ON m.id = p.member_id
+         WHERE p.paid_at >= make_date(:y, 1, 1) AND p.paid_at < make_date(:y + 1, 1, 1)
+         GROUP BY m.member_number, m.id
+        """),
+        {"y": calendar_year},
+    )
+    return [
+        PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, int(amount), paid_on)
+        for number, member_id, amount, paid_on in rows
+    ]
 
 
 async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[PatronagePayment[int]]:

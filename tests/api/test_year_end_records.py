@@ -1,0 +1,107 @@
+"""Issue 9, money and records: 1099-PATR counts only money paid, preferred shares after a posted run,
+the written notice, and the reconciliation that explains every difference."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from domain.payments.tables import Payout
+from tests.support.users import bearer, make_user
+from tests.support.worker import run_worker
+
+RUN: dict[str, Any] = {
+    "fiscal_year": 2025,
+    "pools": [{"pool": "purchases", "net_margin_cents": 100_000}],
+    "payment_date": "2026-03-15",
+    "policy": {"cash_rate": "0.50", "min_allocation_cents": 0},
+}
+
+
+async def _posted_run(client, session, session_maker, settings) -> tuple[dict[str, str], dict[str, Any], str]:
+    """Two members with equal patronage in FY2025: "owes" still owes 75.00 on its share, "paid" owes nothing."""
+    from domain.patronage.tables import PatronageRecord
+
+    staff = await bearer(client, (await make_user(session)).email)
+    register = [
+        {
+            "external_ref": f"rec-{name}",
+            "name": f"Shop {name}",
+            "email": f"{name}@records.test",
+            "joined_at": "2020-01-01T00:00:00Z",
+            "status": "full",
+            "share_paid_cents": paid,
+        }
+        for name, paid in (("owes", 2_500), ("paid", 10_000))
+    ]
+    landed = (await client.post("/v1/members/imports", json={"members": register}, headers=staff)).json()["members"]
+    members = dict(zip(("owes", "paid"), landed, strict=True))
+    for name, m in members.items():
+        session.add(
+            PatronageRecord(
+                member_id=int(m["id"]),
+                member_business=True,
+                fiscal_year=2025,
+                pool="purchases",
+                amount_cents=1_000_000,
+                occurred_at=datetime(2025, 5, 1, tzinfo=UTC),
+                source="import",
+                external_ref=f"rec-p-{name}",
+            )
+        )
+    await session.commit()
+    run = (await client.post("/v1/allocation-runs", json=RUN, headers=staff)).json()
+    await run_worker(settings, session_maker)
+    approved = await client.post(f"/v1/allocation-runs/{run['id']}/approve", json={}, headers=staff)
+    assert approved.json()["status"] == "posted", approved.text
+    return staff, members, run["id"]
+
+
+def _csv(text: str) -> dict[str, dict[str, str]]:
+    header, *rows = (line.split(",") for line in text.strip().splitlines())
+    return {row[1]: dict(zip(header, row, strict=True)) for row in rows}
+
+
+async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, session_maker, settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+    # Each allocation is 50,000: cash 25,000, retained 25,000 (qualified). "owes" has 7,500 of its cash
+    # applied to its membership share, so its payout is 17,500; "paid" gets a 25,000 payout.
+    payouts = {
+        p.member_id: p for p in (await session.exec(select(Payout).where(col(Payout.kind) == "patronage_cash"))).all()
+    }
+    owes, paid = int(members["owes"]["id"]), int(members["paid"]["id"])
+    assert (payouts[owes].amount_cents, payouts[paid].amount_cents) == (17_500, 25_000)
+    voided = await client.post(f"/v1/payouts/{payouts[owes].id}/void", json={"reason": "closed"}, headers=staff)
+    assert voided.json()["status"] == "void", voided.text
+    # The other payout: unclaimed, reissued, then paid: it counts once.
+    for action, body in (("mark-unclaimed", {}), ("reissue", {"reference": "CHK-2"}), ("mark-paid", {})):
+        moved = await client.post(f"/v1/payouts/{payouts[paid].id}/{action}", json=body, headers=staff)
+        assert moved.status_code == 200, moved.text
+
+    answer = await client.get("/v1/reports/1099-patr", params={"calendar_year": 2026}, headers=staff)
+    rows = _csv(answer.text)
+    # box 1 = cash paid + cash applied to the share + qualified notice; the void payout is not there.
+    assert rows[str(owes)]["box1_patronage_dividends_cents"] == str(7_500 + 25_000)
+    assert rows[str(owes)]["box1_applied_to_membership_share_cents"] == "7500"
+    assert rows[str(paid)]["box1_patronage_dividends_cents"] == str(25_000 + 25_000)
+    assert rows[str(paid)]["box1_applied_to_membership_share_cents"] == "0"
+
+
+async def test_1099_patr_leaves_out_cash_not_yet_paid(client, session, session_maker, settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+    rows = _csv((await client.get("/v1/reports/1099-patr", params={"calendar_year": 2026}, headers=staff)).text)
+    assert rows[members["paid"]["id"]]["box1_patronage_dividends_cents"] == "25000"  # the notice only
+
+
+async def test_preferred_shares_can_be_issued_after_a_posted_run(client, session, session_maker, settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+    # Equity now: shares 2,500 + 7,500 (applied) + 10,000, retained 50,000: 70,000. A 25% cap on
+    # preferred / (equity + preferred) allows up to 23,333.
+    issued = await client.post(
+        f"/v1/members/{members['paid']['id']}/preferred-shares",
+        json={"amount_cents": 20_000, "method": "bank_transfer"},
+        headers=staff,
+    )
+    assert issued.status_code in {200, 201}, issued.text
