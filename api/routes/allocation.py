@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only
@@ -131,6 +132,11 @@ class ReconciliationOut(msgspec.Struct):
     balanced: bool
 
 
+def today() -> date:
+    """The co-op's date now (UTC): whether a fiscal year has ended is judged against it."""
+    return datetime.now(UTC).date()
+
+
 def run_out(run: AllocationRun) -> RunOut:
     """The public view of a run."""
     t: dict[str, Any] | None = run.totals
@@ -174,11 +180,21 @@ def _line_out(line: AllocationLine) -> LineOut:
     summary="Start an allocation run",
     responses=problems(*POSTED),
 )
-async def start_run(data: JSONBody[RunIn], db: DbSession, caller: Caller) -> RunOut:
-    """Stored as `computing`; a worker computes it from the year's patronage. Poll until it is not computing."""
+async def start_run(data: JSONBody[RunIn], db: DbSession, caller: Caller, state: State) -> RunOut:
+    """Stored as `computing`; a worker computes it from the year's patronage. Poll until it is not computing.
+
+    400 naming the field for a fiscal year that has not ended, a payment date outside
+    the payment period, or a pool with no patronage in the year.
+    """
     request = msgspec.to_builtins(data)
     run = await allocation.start(
-        db, fiscal_year=data.fiscal_year, request=request, payment_date=data.payment_date, actor=caller.user_id
+        db,
+        fiscal_year=data.fiscal_year,
+        request=request,
+        payment_date=data.payment_date,
+        actor=caller.user_id,
+        fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+        today=today(),
     )
     return run_out(run)
 

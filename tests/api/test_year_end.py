@@ -4,8 +4,10 @@ and balanced books, every figure to the cent."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from api.routes import allocation as allocation_routes
 from tests.support.buying import make_product, make_supplier, staff_headers, supplier_headers
 from tests.support.users import PASSWORD, bearer
 from tests.support.worker import run_worker
@@ -35,7 +37,10 @@ async def _members(client, staff) -> dict[str, dict[str, Any]]:
     return members
 
 
-async def test_patronage_to_dividends_to_redemption(client, session, session_maker, settings):
+async def test_patronage_to_dividends_to_redemption(client, session, session_maker, settings, monkeypatch):
+    # The group buy settles today, so its patronage lands in this fiscal year (2026), which
+    # has not ended: the allocation is started as if on a day after the year closed.
+    monkeypatch.setattr(allocation_routes, "today", lambda: date(2027, 1, 15))
     staff = await staff_headers(client, session)
     members = await _members(client, staff)
     a_h, b_h = await bearer(client, "buyer-a@ye.test"), await bearer(client, "buyer-b@ye.test")
