@@ -116,10 +116,29 @@ class LineOut(msgspec.Struct):
     loan_repayment_cents: int
 
 
+class CashExplainedOut(msgspec.Struct):
+    """Where the allocated cash went; `unexplained_cents` is 0 when every cent is accounted for."""
+
+    allocated_cents: int
+    applied_to_shares_cents: int
+    set_off_cents: int
+    paid_cents: int
+    pending_cents: int
+    unclaimed_cents: int
+    failed_cents: int
+    void_cents: int
+    unexplained_cents: int
+
+
 class ReconciliationOut(msgspec.Struct):
-    """From the ledger: balanced only when everything adds up to the margin, to the cent."""
+    """From the ledger: balanced only when everything adds up to the margin, to the cent.
+
+    `status` is `no_run` (and `allocation_run` null) for a year without a posted run.
+    """
 
     fiscal_year: int
+    status: Literal["no_run", "balanced", "unbalanced"]
+    allocation_run: str | None
     run_id: str | None
     net_margin_cents: int
     cash_cents: int
@@ -129,6 +148,9 @@ class ReconciliationOut(msgspec.Struct):
     total_cents: int
     difference_cents: int
     payouts_by_status: dict[str, int]
+    cash: CashExplainedOut
+    nonpatronage_income_cents: int
+    loss_cents: int
     balanced: bool
 
 
@@ -290,10 +312,18 @@ def _notice_lines(body: dict[str, Any]) -> list[str]:
     responses=problems(400, *AUTHENTICATED),
 )
 async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> ReconciliationOut:
-    """Totals from the ledger that must add up to the margin; `balanced` only when they do."""
+    """Totals from the ledger that must add up to the margin; `balanced` only when they do.
+
+    `cash` explains payouts against the cash allocated (membership-loan repayments,
+    set-offs, paid, still owed, void); non-patronage income and pool losses are stated
+    beside the margin. A year without a posted run says `no_run`.
+    """
     r = await reports.reconciliation(db, fiscal_year)
+    c = r.cash
     return ReconciliationOut(
         r.fiscal_year,
+        r.status,  # type: ignore[arg-type]
+        str(r.run_id) if r.run_id else None,
         str(r.run_id) if r.run_id else None,
         r.net_margin_cents,
         r.cash_cents,
@@ -303,6 +333,19 @@ async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> Reconciliation
         r.total_cents,
         r.difference_cents,
         r.payouts,
+        CashExplainedOut(
+            c.cash_cents,
+            c.applied_to_shares_cents,
+            c.set_off_cents,
+            c.paid_cents,
+            c.pending_cents,
+            c.unclaimed_cents,
+            c.failed_cents,
+            c.void_cents,
+            c.unexplained_cents,
+        ),
+        r.nonpatronage_income_cents,
+        r.loss_cents,
         r.balanced,
     )
 

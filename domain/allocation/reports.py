@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from domain.allocation.posting import key_prefix
+from domain.allocation.rules import CashExplained
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.errors import NotFoundError
@@ -24,7 +25,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
-    """A fiscal year's allocation as the ledger records it, against the margin staff entered."""
+    """A fiscal year's allocation as the ledger records it, against the margin staff entered.
+
+    `cash` explains where the allocated cash went (applied to shares, set off, paid,
+    still owed, void); non-patronage income and losses are posted by the run but are
+    not part of the margin allocated, so they are stated beside it.
+    """
 
     fiscal_year: int
     run_id: int | None
@@ -34,6 +40,9 @@ class Reconciliation:
     funds_cents: int
     unallocated_cents: int
     payouts: dict[str, int]
+    cash: CashExplained
+    nonpatronage_income_cents: int = 0
+    loss_cents: int = 0
 
     @property
     def total_cents(self) -> int:
@@ -47,8 +56,15 @@ class Reconciliation:
 
     @property
     def balanced(self) -> bool:
-        """Cash + retained + funds + unallocated equals the margin, and a run was posted."""
-        return self.run_id is not None and self.difference_cents == 0
+        """A run was posted, its parts add up to the margin and every cent of its cash is accounted for."""
+        return self.run_id is not None and self.difference_cents == 0 and self.cash.unexplained_cents == 0
+
+    @property
+    def status(self) -> str:
+        """`no_run` when the year has no posted run; else `balanced` or `unbalanced`."""
+        if self.run_id is None:
+            return "no_run"
+        return "balanced" if self.balanced else "unbalanced"
 
 
 def _category(code: str) -> str | None:
@@ -67,7 +83,7 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
     """Sum the posted run's credits by destination straight from the postings."""
     run = await posted_run(session, fiscal_year)
     if run is None or run.id is None:
-        return Reconciliation(fiscal_year, None, 0, 0, 0, 0, 0, {})
+        return Reconciliation(fiscal_year, None, 0, 0, 0, 0, 0, {}, CashExplained(0, 0, 0, 0, 0, 0, 0, 0))
     rows = (
         await session.execute(
             sa.select(col(Account.code), sa.func.sum(col(Posting.amount_cents)))
@@ -95,6 +111,20 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
         ).all()
     )
     margin = sum(max(int(p["net_margin_cents"]), 0) for p in run.request["pools"])
+    by_kind = dict(
+        (
+            await session.execute(
+                sa.select(col(JournalEntry.kind), sa.func.sum(col(Posting.amount_cents)))
+                .join(Posting, col(Posting.entry_id) == col(JournalEntry.id))
+                .where(
+                    col(JournalEntry.idempotency_key).startswith(key_prefix(run.id)),
+                    col(JournalEntry.kind).in_(["nonpatronage_income", "patronage_loss"]),
+                    col(Posting.side) == "credit",
+                )
+                .group_by(col(JournalEntry.kind))
+            )
+        ).all()
+    )
     return Reconciliation(
         fiscal_year,
         run.id,
@@ -104,7 +134,44 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
         sums["funds"],
         sums["unallocated"],
         {status: int(total) for status, total in payouts.items()},
+        await _cash_explained(session, run.id, sums["cash"]),
+        int(by_kind.get("nonpatronage_income", 0)),
+        int(by_kind.get("patronage_loss", 0)),
     )
+
+
+async def _cash_explained(session: AsyncSession, run_id: int, cash_cents: int) -> CashExplained:
+    """Where the run's cash went: applied to shares at posting, then each payout's set-offs and status.
+
+    A payout shrinks by each partial set-off, and one settled wholly by set-off is
+    `paid` by method `set_off`: so set-offs are summed from the events, and `paid`
+    counts only payouts paid by another method.
+    """
+    row = (
+        await session.execute(
+            sa.text("""
+            WITH po AS (
+              SELECT p.id, p.status, p.method, p.amount_cents,
+                     coalesce((SELECT sum(e.amount_cents) FROM payout_event e
+                                JOIN journal_entry je ON je.id = e.entry_id
+                               WHERE e.payout_id = p.id AND je.kind = 'set_off'), 0) AS set_off_cents
+                FROM payout p
+               WHERE p.business_key LIKE :prefix || '%' AND p.kind = 'patronage_cash'
+            )
+            SELECT
+              (SELECT coalesce(sum(loan_deduction_cents), 0) FROM allocation_line WHERE run_id = :run),
+              coalesce(sum(set_off_cents), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'paid' AND method IS DISTINCT FROM 'set_off'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'pending'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'unclaimed'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'failed'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'void'), 0)
+              FROM po
+            """),
+            {"prefix": key_prefix(run_id), "run": run_id},
+        )
+    ).one()
+    return CashExplained(cash_cents, *(int(v) for v in row))
 
 
 @dataclass(frozen=True, slots=True)

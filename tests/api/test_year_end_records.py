@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from domain.ledger import chart
+from domain.ledger import service as ledger
 from domain.payments.tables import Payout
 from tests.support.users import bearer, make_user
 from tests.support.worker import run_worker
@@ -20,7 +22,9 @@ RUN: dict[str, Any] = {
 }
 
 
-async def _posted_run(client, session, session_maker, settings) -> tuple[dict[str, str], dict[str, Any], str]:
+async def _posted_run(
+    client, session, session_maker, settings, **extra: Any
+) -> tuple[dict[str, str], dict[str, Any], str]:
     """Two members with equal patronage in FY2025: "owes" still owes 75.00 on its share, "paid" owes nothing."""
     from domain.patronage.tables import PatronageRecord
 
@@ -52,7 +56,7 @@ async def _posted_run(client, session, session_maker, settings) -> tuple[dict[st
             )
         )
     await session.commit()
-    run = (await client.post("/v1/allocation-runs", json=RUN, headers=staff)).json()
+    run = (await client.post("/v1/allocation-runs", json=RUN | extra, headers=staff)).json()
     await run_worker(settings, session_maker)
     approved = await client.post(f"/v1/allocation-runs/{run['id']}/approve", json={}, headers=staff)
     assert approved.json()["status"] == "posted", approved.text
@@ -105,3 +109,49 @@ async def test_preferred_shares_can_be_issued_after_a_posted_run(client, session
         headers=staff,
     )
     assert issued.status_code in {200, 201}, issued.text
+
+
+async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is_no_run(
+    client, session, session_maker, settings
+):
+    staff, members, run_id = await _posted_run(
+        client, session, session_maker, settings, nonpatronage_income_cents=3_000
+    )
+    payouts = {
+        p.member_id: p for p in (await session.exec(select(Payout).where(col(Payout.kind) == "patronage_cash"))).all()
+    }
+    owes, paid = int(members["owes"]["id"]), int(members["paid"]["id"])
+    await client.post(f"/v1/payouts/{payouts[owes].id}/void", json={"reason": "closed"}, headers=staff)
+    # "paid" owes 40.00 on its trade account: that much of its payout is set off, the rest paid.
+    await ledger.transfer(
+        session,
+        debit=chart.member_trade(paid),
+        credit=chart.SALES,
+        amount_cents=4_000,
+        kind="charge",
+        idempotency_key="rec-charge",
+        occurred_at=datetime.now(UTC),
+    )
+    await session.commit()
+    set_off = await client.post(f"/v1/payouts/{payouts[paid].id}/set-off", json={}, headers=staff)
+    assert set_off.json()["amount_cents"] == 21_000, set_off.text
+    await client.post(f"/v1/payouts/{payouts[paid].id}/mark-paid", json={}, headers=staff)
+
+    recon = (await client.get("/v1/fiscal-years/2025/reconciliation", headers=staff)).json()
+    assert (recon["status"], recon["balanced"], recon["allocation_run"]) == ("balanced", True, run_id)
+    assert recon["cash_cents"] == 50_000
+    assert recon["cash"] == {
+        "allocated_cents": 50_000,
+        "applied_to_shares_cents": 7_500,
+        "set_off_cents": 4_000,
+        "paid_cents": 21_000,
+        "pending_cents": 0,
+        "unclaimed_cents": 0,
+        "failed_cents": 0,
+        "void_cents": 17_500,
+        "unexplained_cents": 0,
+    }
+    assert recon["nonpatronage_income_cents"] == 3_000  # never allocated: kept as unallocated equity
+
+    none = (await client.get("/v1/fiscal-years/2024/reconciliation", headers=staff)).json()
+    assert (none["status"], none["allocation_run"], none["balanced"]) == ("no_run", None, False)
