@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from api.auth import check_member_access, staff_only
 from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
-from api.pdf import text_pdf
+from api.pdf import notice_pdf
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
@@ -269,39 +269,25 @@ async def approve_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     description="JSON by default; a PDF with `Accept: application/pdf`.",
 )
 async def notice(
-    run_id: FromPath[str], member_id: FromPath[str], db: DbSession, caller: Caller, request: Request[Any, Any, Any]
+    run_id: FromPath[str],
+    member_id: FromPath[str],
+    db: DbSession,
+    caller: Caller,
+    state: State,
+    request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    """Staff, and the member's own users."""
+    """Staff, and the member's own users.
+
+    The allocation is cash + retained; of the cash, `cash` says what was applied to the
+    membership share and what is paid. The PDF is the same notice laid out as a letter.
+    """
     mid = path_id(member_id, "member")
     check_member_access(caller, mid)
     found = await reports.notice(db, path_id(run_id, "allocation run"), mid)
-    body = reports.notice_json(found)
+    body = reports.notice_json(found, state.settings.coop)
     if "application/pdf" in request.headers.get("accept", ""):
-        return Response(
-            text_pdf(f"Written notice of allocation - fiscal year {body['fiscal_year']}", _notice_lines(body)),
-            media_type="application/pdf",
-        )
+        return Response(notice_pdf(body), media_type="application/pdf")
     return Response(body)
-
-
-def _money(cents: int) -> str:
-    return f"${cents / 100:,.2f}" if cents >= 0 else f"-${-cents / 100:,.2f}"
-
-
-def _notice_lines(body: dict[str, Any]) -> list[str]:
-    status = "QUALIFIED" if body["qualified"] else "NON-QUALIFIED"
-    return [
-        f"Member: {body['member_name']} (member no. {body['member_number']})",
-        f"Fiscal year: {body['fiscal_year']}",
-        f"Your patronage (purchases through the co-op): {_money(body['patronage_cents'])}",
-        f"Stated patronage dividend allocated to you: {_money(body['stated_allocation_cents'])}",
-        f"  of which from patronage sources: {_money(body['patronage_portion_cents'])}",
-        f"  paid in cash: {_money(body['cash_cents'])}",
-        f"  applied to your membership share: {_money(body['loan_repayment_cents'])}",
-        f"  retained in your capital account: {_money(body['retained_cents'])}",
-        f"Notice status: {status} written notice of allocation (IRC section 1388)",
-        f"Payment date: {body['payment_date']} (payment period ends {body['payment_period_end']})",
-    ]
 
 
 @get(

@@ -22,6 +22,8 @@ from domain.payments.tables import Payout
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from domain.settings import CoopIdentity
+
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
@@ -329,22 +331,53 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
     ]
 
 
-def notice_json(n: Notice) -> dict[str, Any]:
-    """Every figure the written notice must state."""
+QUALIFIED_MEANING = (
+    "This is a qualified written notice of allocation: you consented to take it into account. "
+    "The whole allocation, cash and retained, is income for the tax year in which you receive this "
+    "notice (Form 1099-PATR box 1). When the co-op later redeems the retained part, that payment is "
+    "not taxed again."
+)
+NONQUALIFIED_MEANING = (
+    "This is a non-qualified written notice of allocation. Only the cash is income to you now "
+    "(Form 1099-PATR box 1). The retained part is not income until the co-op redeems it; the "
+    "redemption is taxable then (Form 1099-PATR box 5)."
+)
+
+
+def notice_json(n: Notice, coop: CoopIdentity) -> dict[str, Any]:
+    """Every figure and statement the written notice must carry.
+
+    The allocation is cash + retained; of the cash, part may be applied to the
+    member's unpaid membership share and the rest is paid to the member. The notice is
+    dated the payment date, which is within the payment period.
+    """
     totals = n.run.totals or {}
+    line = n.line
     return {
         "run_id": str(n.run.id),
         "fiscal_year": n.run.fiscal_year,
-        "member_id": str(n.line.member_id),
-        "member_number": n.line.member_number,
+        "notice_date": n.run.payment_date.isoformat(),
+        "coop": {
+            "name": coop.name,
+            "address_lines": list(coop.address_lines),
+            "tax_id": coop.tax_id,
+            "contact": coop.contact,
+        },
+        "member_id": str(line.member_id),
+        "member_number": line.member_number,
         "member_name": n.member_name,
-        "patronage_cents": n.line.patronage_cents,
-        "stated_allocation_cents": n.line.allocation_cents,
-        "patronage_portion_cents": n.line.allocation_cents,
-        "cash_cents": n.line.cash_cents,
-        "loan_repayment_cents": n.line.loan_deduction_cents,
-        "retained_cents": n.line.retained_cents,
-        "qualified": n.line.qualified,
+        "patronage_cents": line.patronage_cents,
+        "stated_allocation_cents": line.allocation_cents,
+        "patronage_portion_cents": line.allocation_cents,
+        "cash_cents": line.cash_cents,
+        "retained_cents": line.retained_cents,
+        "cash": {
+            "total_cents": line.cash_cents,
+            "applied_to_membership_share_cents": line.loan_deduction_cents,
+            "paid_cents": line.cash_cents - line.loan_deduction_cents,
+        },
+        "qualified": line.qualified,
+        "qualified_meaning": QUALIFIED_MEANING if line.qualified else NONQUALIFIED_MEANING,
         "payment_date": n.run.payment_date.isoformat(),
         "payment_period_end": totals.get("payment_period_end"),
     }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pypdf import PdfReader
 from sqlmodel import col, select
 
 from domain.ledger import chart
@@ -155,9 +157,12 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
 
     notice = await client.get(f"/v1/allocation-runs/{run['id']}/notices/{members['C']['id']}", headers=staff)
     assert notice.status_code == 200
-    assert notice.json() | {"run_id": None} == {
+    assert notice.json() | {"run_id": None, "coop": None, "qualified_meaning": None} == {
         "run_id": None,
+        "coop": None,
+        "qualified_meaning": None,
         "fiscal_year": 2025,
+        "notice_date": "2026-03-15",
         "member_id": members["C"]["id"],
         "member_number": members["C"]["member_number"],
         "member_name": "Member C",
@@ -165,8 +170,8 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
         "stated_allocation_cents": 299_967,
         "patronage_portion_cents": 299_967,
         "cash_cents": 59_994,
-        "loan_repayment_cents": 0,
         "retained_cents": 239_973,
+        "cash": {"total_cents": 59_994, "applied_to_membership_share_cents": 0, "paid_cents": 59_994},
         "qualified": True,
         "payment_date": "2026-03-15",
         "payment_period_end": "2026-09-15",
@@ -175,9 +180,9 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
         f"/v1/allocation-runs/{run['id']}/notices/{members['C']['id']}", headers=staff | {"Accept": "application/pdf"}
     )
     assert pdf.headers["content-type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF-1.4")
-    assert b"2,999.67" in pdf.content
-    assert b"QUALIFIED" in pdf.content
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "$2,999.67" in text
+    assert "Qualified written notice of allocation" in text
     none_for_e = await client.get(f"/v1/allocation-runs/{run['id']}/notices/{members['E']['id']}", headers=staff)
     assert none_for_e.status_code == 404
 

@@ -3,14 +3,19 @@ the written notice, and the reconciliation that explains every difference."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+from pypdf import PdfReader
 from sqlmodel import col, select
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.payments.tables import Payout
+from domain.settings import CoopIdentity
 from tests.support.users import bearer, make_user
 from tests.support.worker import run_worker
 
@@ -155,3 +160,51 @@ async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is
 
     none = (await client.get("/v1/fiscal-years/2024/reconciliation", headers=staff)).json()
     assert (none["status"], none["allocation_run"], none["balanced"]) == ("no_run", None, False)
+
+
+@pytest.fixture
+def settings(settings):
+    """The co-op as its letters name it."""
+    identity = CoopIdentity(
+        "Valley Growers Co-operative", ("12 Mill Road", "Springfield, IL 62701"), "12-3456789", "members@valley.test"
+    )
+    return dataclasses.replace(settings, coop=identity)
+
+
+async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, session, session_maker, settings):
+    staff, members, run_id = await _posted_run(client, session, session_maker, settings)
+    url = f"/v1/allocation-runs/{run_id}/notices/{members['owes']['id']}"
+    body = (await client.get(url, headers=staff)).json()
+    # allocation = cash + retained; of the cash, 75.00 went to the membership share and the rest is paid.
+    assert body["stated_allocation_cents"] == body["cash_cents"] + body["retained_cents"] == 50_000
+    assert body["cash"] == {"total_cents": 25_000, "applied_to_membership_share_cents": 7_500, "paid_cents": 17_500}
+    assert body["coop"] == {
+        "name": "Valley Growers Co-operative",
+        "address_lines": ["12 Mill Road", "Springfield, IL 62701"],
+        "tax_id": "12-3456789",
+        "contact": "members@valley.test",
+    }
+    assert body["notice_date"] == "2026-03-15"
+    assert "qualified written notice" in body["qualified_meaning"]
+
+    pdf = await client.get(url, headers=staff | {"Accept": "application/pdf"})
+    assert pdf.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.content))
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    for expected in (
+        "Valley Growers Co-operative",
+        "12 Mill Road",
+        "Tax id (EIN): 12-3456789",
+        "March 15, 2026",
+        "Shop owes",
+        "Qualified written notice of allocation - fiscal year 2025",
+        "Patronage dividend allocated to you $500.00",
+        "Paid in cash $250.00",
+        "Applied to your membership share $75.00",
+        "Paid to you $175.00",
+        "Retained in your capital account $250.00",
+        "not taxed again",
+        "members@valley.test",
+    ):
+        assert expected in text, (expected, text)
