@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -51,3 +51,28 @@ async def test_lots_of_unended_years_or_before_joining_are_400_by_row_and_nothin
     assert (await session.execute(sa.text("SELECT count(*) FROM equity_lot"))).scalar_one() == 0
     ok = await client.post("/v1/equity/imports", json={"lots": lots[:1]}, headers=staff)
     assert ok.status_code == 200, ok.text
+
+
+async def test_a_patronage_import_dated_in_the_future_is_400_naming_the_row(client, session):
+    staff = await bearer(client, (await make_user(session)).email)
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    records = [
+        {
+            "external_ref": "fut-0",
+            "member_number": None,
+            "pool": "purchases",
+            "amount_cents": 500,
+            "occurred_at": "2025-05-01T00:00:00Z",
+        },
+        {
+            "external_ref": "fut-1",
+            "member_number": None,
+            "pool": "purchases",
+            "amount_cents": 500,
+            "occurred_at": tomorrow,
+        },
+    ]
+    answer = await client.post("/v1/patronage/imports", json={"records": records}, headers=staff)
+    assert answer.status_code == 400, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["records[1].occurred_at"]
+    assert (await session.execute(sa.text("SELECT count(*) FROM patronage_record"))).scalar_one() == 0
