@@ -285,7 +285,11 @@ async def notice(
     check_member_access(caller, mid)
     found = await reports.notice(db, path_id(run_id, "allocation run"), mid)
     body = reports.notice_json(found, state.settings.coop)
-    if "application/pdf" in request.headers.get("accept", ""):
+    # The client's preference decides (q-values included); JSON unless the PDF is preferred.
+    if (
+        request.accept.best_match(["application/json", "application/pdf"], default="application/json")
+        == "application/pdf"
+    ):
         return Response(notice_pdf(body), media_type="application/pdf")
     return Response(body)
 

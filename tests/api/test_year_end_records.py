@@ -187,6 +187,8 @@ async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, s
     assert body["notice_date"] == "2026-03-15"
     assert "qualified written notice" in body["qualified_meaning"]
 
+    preferring_json = await client.get(url, headers=staff | {"Accept": "application/json, application/pdf;q=0.5"})
+    assert preferring_json.headers["content-type"].startswith("application/json")
     pdf = await client.get(url, headers=staff | {"Accept": "application/pdf"})
     assert pdf.headers["content-type"] == "application/pdf"
     reader = PdfReader(io.BytesIO(pdf.content))
