@@ -205,11 +205,12 @@ async def test_a_run_the_rules_refuse_is_400_at_post_with_nothing_stored(client,
     staff = await bearer(client, (await make_user(session)).email)
     members = await _import_members(client, staff)
     await _patronage(session, members)
+    now = datetime.now(UTC).year
     refused = {
         "payment_date": RUN | {"payment_date": "2025-06-01"},  # before the fiscal year ends
         "payment_date ": RUN | {"payment_date": "2026-09-16"},  # a day after the payment period
-        "fiscal_year": RUN | {"fiscal_year": 2026, "payment_date": "2027-03-15"},  # not ended yet
-        "fiscal_year  ": RUN | {"fiscal_year": 2031, "payment_date": "2032-03-15"},  # in the future
+        "fiscal_year": RUN | {"fiscal_year": now, "payment_date": f"{now + 1}-03-15"},  # not ended yet
+        "fiscal_year  ": RUN | {"fiscal_year": now + 5, "payment_date": f"{now + 6}-03-15"},  # in the future
         "pools[1].pool": RUN | {"pools": [*RUN["pools"], {"pool": "purchase", "net_margin_cents": 5}]},
     }
     for field, body in refused.items():

@@ -4,7 +4,7 @@ and balanced books, every figure to the cent."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from api.routes import allocation as allocation_routes
@@ -81,7 +81,7 @@ async def test_patronage_to_dividends_to_redemption(client, session, session_mak
     body = {
         "supplier_id": str(mill.id),
         "title": "Flour",
-        "closes_at": "2026-12-01T00:00:00Z",
+        "closes_at": (datetime.now(UTC) + timedelta(days=1)).isoformat(),
         "product_ids": [str(flour)],
     }
     gid = (await client.post("/v1/group-buys", json=body, headers=staff)).json()["id"]

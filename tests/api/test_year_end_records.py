@@ -19,10 +19,13 @@ from domain.settings import CoopIdentity
 from tests.support.users import bearer, make_user
 from tests.support.worker import run_worker
 
+# Last calendar year's allocation, paid (and so reported on Form 1099-PATR) this year, when staff act.
+PAID_IN = datetime.now(UTC).year
+YEAR = PAID_IN - 1
 RUN: dict[str, Any] = {
-    "fiscal_year": 2025,
+    "fiscal_year": YEAR,
     "pools": [{"pool": "purchases", "net_margin_cents": 100_000}],
-    "payment_date": "2026-03-15",
+    "payment_date": f"{PAID_IN}-03-15",
     "policy": {"cash_rate": "0.50", "min_allocation_cents": 0},
 }
 
@@ -30,7 +33,7 @@ RUN: dict[str, Any] = {
 async def _posted_run(
     client, session, session_maker, settings, **extra: Any
 ) -> tuple[dict[str, str], dict[str, Any], str]:
-    """Two members with equal patronage in FY2025: "owes" still owes 75.00 on its share, "paid" owes nothing."""
+    """Two members with equal patronage last fiscal year: "owes" still owes 75.00 on its share, "paid" owes nothing."""
     from domain.patronage.tables import PatronageRecord
 
     staff = await bearer(client, (await make_user(session)).email)
@@ -52,10 +55,10 @@ async def _posted_run(
             PatronageRecord(
                 member_id=int(m["id"]),
                 member_business=True,
-                fiscal_year=2025,
+                fiscal_year=YEAR,
                 pool="purchases",
                 amount_cents=1_000_000,
-                occurred_at=datetime(2025, 5, 1, tzinfo=UTC),
+                occurred_at=datetime(YEAR, 5, 1, tzinfo=UTC),
                 source="import",
                 external_ref=f"rec-p-{name}",
             )
@@ -89,7 +92,7 @@ async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, s
         moved = await client.post(f"/v1/payouts/{payouts[paid].id}/{action}", json=body, headers=staff)
         assert moved.status_code == 200, moved.text
 
-    answer = await client.get("/v1/reports/1099-patr", params={"calendar_year": 2026}, headers=staff)
+    answer = await client.get("/v1/reports/1099-patr", params={"calendar_year": PAID_IN}, headers=staff)
     rows = _csv(answer.text)
     # box 1 = cash paid + cash applied to the share + qualified notice; the void payout is not there.
     assert rows[str(owes)]["box1_patronage_dividends_cents"] == str(7_500 + 25_000)
@@ -100,7 +103,7 @@ async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, s
 
 async def test_1099_patr_leaves_out_cash_not_yet_paid(client, session, session_maker, settings):
     staff, members, _ = await _posted_run(client, session, session_maker, settings)
-    rows = _csv((await client.get("/v1/reports/1099-patr", params={"calendar_year": 2026}, headers=staff)).text)
+    rows = _csv((await client.get("/v1/reports/1099-patr", params={"calendar_year": PAID_IN}, headers=staff)).text)
     assert rows[members["paid"]["id"]]["box1_patronage_dividends_cents"] == "25000"  # the notice only
 
 
@@ -142,7 +145,7 @@ async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is
     assert set_off.json()["amount_cents"] == 21_000, set_off.text
     await client.post(f"/v1/payouts/{payouts[paid].id}/mark-paid", json={}, headers=staff)
 
-    recon = (await client.get("/v1/fiscal-years/2025/reconciliation", headers=staff)).json()
+    recon = (await client.get(f"/v1/fiscal-years/{YEAR}/reconciliation", headers=staff)).json()
     assert (recon["status"], recon["balanced"], recon["allocation_run"]) == ("balanced", True, run_id)
     assert recon["cash_cents"] == 50_000
     assert recon["cash"] == {
@@ -158,7 +161,7 @@ async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is
     }
     assert recon["nonpatronage_income_cents"] == 3_000  # never allocated: kept as unallocated equity
 
-    none = (await client.get("/v1/fiscal-years/2024/reconciliation", headers=staff)).json()
+    none = (await client.get(f"/v1/fiscal-years/{YEAR - 1}/reconciliation", headers=staff)).json()
     assert (none["status"], none["allocation_run"], none["balanced"]) == ("no_run", None, False)
 
 
@@ -184,7 +187,7 @@ async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, s
         "tax_id": "12-3456789",
         "contact": "members@valley.test",
     }
-    assert body["notice_date"] == "2026-03-15"
+    assert body["notice_date"] == f"{PAID_IN}-03-15"
     assert "qualified written notice" in body["qualified_meaning"]
 
     preferring_json = await client.get(url, headers=staff | {"Accept": "application/json, application/pdf;q=0.5"})
@@ -198,9 +201,9 @@ async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, s
         "Valley Growers Co-operative",
         "12 Mill Road",
         "Tax id (EIN): 12-3456789",
-        "March 15, 2026",
+        f"March 15, {PAID_IN}",
         "Shop owes",
-        "Qualified written notice of allocation - fiscal year 2025",
+        f"Qualified written notice of allocation - fiscal year {YEAR}",
         "Patronage dividend allocated to you $500.00",
         "Paid in cash $250.00",
         "Applied to your membership share $75.00",
