@@ -21,6 +21,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
 from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.errors import FieldError, InvalidInputError
 
 Cents = Annotated[int, msgspec.Meta(ge=-(10**15), le=10**15)]
 
@@ -152,6 +153,13 @@ class ReconciliationOut(msgspec.Struct):
     nonpatronage_income_cents: int
     loss_cents: int
     balanced: bool
+
+
+def _year(value: str) -> int:
+    # Parsed here rather than by the router, whose `:int` answers a non-number with a bare 404.
+    if not (value.isascii() and value.isdigit() and 1900 <= int(value) <= 9999):  # noqa: PLR2004
+        raise InvalidInputError("not a fiscal year", [FieldError("fiscal_year", "must be a year, 1900-9999")])
+    return int(value)
 
 
 def today() -> date:
@@ -295,20 +303,21 @@ async def notice(
 
 
 @get(
-    "/v1/fiscal-years/{fiscal_year:int}/reconciliation",
+    "/v1/fiscal-years/{fiscal_year:str}/reconciliation",
     guards=[staff_only],
     tags=["year-end"],
     summary="Year-end reconciliation",
     responses=problems(400, *AUTHENTICATED),
 )
-async def reconcile(fiscal_year: FromPath[int], db: DbSession) -> ReconciliationOut:
+async def reconcile(fiscal_year: FromPath[str], db: DbSession) -> ReconciliationOut:
     """Totals from the ledger that must add up to the margin; `balanced` only when they do.
 
     `cash` explains payouts against the cash allocated (membership-loan repayments,
     set-offs, paid, still owed, void); non-patronage income and pool losses are stated
-    beside the margin. A year without a posted run says `no_run`.
+    beside the margin. A year without a posted run says `no_run`. A path that is not a
+    year (1900-9999) is a 400 naming `fiscal_year`.
     """
-    r = await reports.reconciliation(db, fiscal_year)
+    r = await reports.reconciliation(db, _year(fiscal_year))
     c = r.cash
     return ReconciliationOut(
         r.fiscal_year,

@@ -213,3 +213,11 @@ async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, s
         "members@valley.test",
     ):
         assert expected in text, (expected, text)
+
+
+async def test_a_fiscal_year_that_is_not_a_year_is_400_naming_it(client, session):
+    staff = await bearer(client, (await make_user(session)).email)
+    for bad in ("soon", "12", "%F4%81%8A%A3"):
+        answer = await client.get(f"/v1/fiscal-years/{bad}/reconciliation", headers=staff)
+        assert answer.status_code == 400, (bad, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == ["fiscal_year"]
