@@ -78,7 +78,13 @@ async def run(url: str, members: int, records: int) -> None:
     }
     async with session_maker() as session:
         run_row = await allocation.start(
-            session, fiscal_year=2025, request=request, payment_date=date(2026, 3, 15), actor=0
+            session,
+            fiscal_year=2025,
+            request=request,
+            payment_date=date(2026, 3, 15),
+            actor=0,
+            fiscal_year_start_month=1,
+            today=date(2026, 3, 1),  # any day after FY 2025 ends
         )
         await session.commit()
         assert run_row.id is not None

@@ -28,6 +28,30 @@ class CoopPolicy:
         )
 
 
+DEFAULT_COOP_NAME = "Purchasing Co-operative"
+
+
+@dataclass(frozen=True, slots=True)
+class CoopIdentity:
+    """Who the co-op is, as its letters (the written notice of allocation) state it."""
+
+    name: str = DEFAULT_COOP_NAME
+    address_lines: tuple[str, ...] = ()
+    tax_id: str | None = None
+    contact: str | None = None
+
+    @classmethod
+    def from_env(cls, e: dict[str, str]) -> CoopIdentity:
+        """`COOP_ADDRESS` separates its lines with `;` (one environment variable, several lines)."""
+        address = tuple(part.strip() for part in e.get("COOP_ADDRESS", "").split(";") if part.strip())
+        return cls(
+            name=e.get("COOP_NAME") or DEFAULT_COOP_NAME,
+            address_lines=address,
+            tax_id=e.get("COOP_TAX_ID") or None,
+            contact=e.get("COOP_CONTACT") or None,
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the co-op's processes read from the environment."""
@@ -50,6 +74,7 @@ class Settings:
     # The longest a job may run. It also bounds how long a job whose worker was killed
     # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
     job_timeout_seconds: int = 300
+    coop: CoopIdentity = field(default_factory=CoopIdentity)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -72,4 +97,5 @@ class Settings:
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
             policy=CoopPolicy.from_env(e),
             job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
+            coop=CoopIdentity.from_env(e),
         )

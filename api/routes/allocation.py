@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only
@@ -18,11 +19,12 @@ from api.fields import FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, Signe
 from api.fields import Cents as Amount
 from api.fields import Day as BusinessDay
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
-from api.pdf import text_pdf
+from api.pdf import notice_pdf
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
 from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.errors import FieldError, InvalidInputError
 
 Cents = SignedCents
 
@@ -118,10 +120,29 @@ class LineOut(msgspec.Struct):
     loan_repayment_cents: int
 
 
+class CashExplainedOut(msgspec.Struct):
+    """Where the allocated cash went; `unexplained_cents` is 0 when every cent is accounted for."""
+
+    allocated_cents: int
+    applied_to_shares_cents: int
+    set_off_cents: int
+    paid_cents: int
+    pending_cents: int
+    unclaimed_cents: int
+    failed_cents: int
+    void_cents: int
+    unexplained_cents: int
+
+
 class ReconciliationOut(msgspec.Struct):
-    """From the ledger: balanced only when everything adds up to the margin, to the cent."""
+    """From the ledger: balanced only when everything adds up to the margin, to the cent.
+
+    `status` is `no_run` (and `allocation_run` null) for a year without a posted run.
+    """
 
     fiscal_year: int
+    status: Literal["no_run", "balanced", "unbalanced"]
+    allocation_run: str | None
     run_id: str | None
     net_margin_cents: int
     cash_cents: int
@@ -131,7 +152,24 @@ class ReconciliationOut(msgspec.Struct):
     total_cents: int
     difference_cents: int
     payouts_by_status: dict[str, int]
+    cash: CashExplainedOut
+    nonpatronage_income_cents: int
+    loss_cents: int
     balanced: bool
+
+
+def _year(value: str) -> int:
+    # Parsed here rather than by the router, whose `:int` answers a non-number with a bare 404.
+    if not (value.isascii() and value.isdigit() and FIRST_YEAR <= int(value) <= LAST_YEAR):
+        raise InvalidInputError(
+            "not a fiscal year", [FieldError("fiscal_year", f"must be a year, {FIRST_YEAR}-{LAST_YEAR}")]
+        )
+    return int(value)
+
+
+def today() -> date:
+    """The co-op's date now (UTC): whether a fiscal year has ended is judged against it."""
+    return datetime.now(UTC).date()
 
 
 def run_out(run: AllocationRun) -> RunOut:
@@ -177,11 +215,21 @@ def _line_out(line: AllocationLine) -> LineOut:
     summary="Start an allocation run",
     responses=problems(*POSTED),
 )
-async def start_run(data: JSONBody[RunIn], db: DbSession, caller: Caller) -> RunOut:
-    """Stored as `computing`; a worker computes it from the year's patronage. Poll until it is not computing."""
+async def start_run(data: JSONBody[RunIn], db: DbSession, caller: Caller, state: State) -> RunOut:
+    """Stored as `computing`; a worker computes it from the year's patronage. Poll until it is not computing.
+
+    400 naming the field for a fiscal year that has not ended, a payment date outside
+    the payment period, or a pool with no patronage in the year.
+    """
     request = msgspec.to_builtins(data)
     run = await allocation.start(
-        db, fiscal_year=data.fiscal_year, request=request, payment_date=data.payment_date, actor=caller.user_id
+        db,
+        fiscal_year=data.fiscal_year,
+        request=request,
+        payment_date=data.payment_date,
+        actor=caller.user_id,
+        fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+        today=today(),
     )
     return run_out(run)
 
@@ -234,55 +282,52 @@ async def approve_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     description="JSON by default; a PDF with `Accept: application/pdf`.",
 )
 async def notice(
-    run_id: FromPath[str], member_id: FromPath[str], db: DbSession, caller: Caller, request: Request[Any, Any, Any]
+    run_id: FromPath[str],
+    member_id: FromPath[str],
+    db: DbSession,
+    caller: Caller,
+    state: State,
+    request: Request[Any, Any, Any],
 ) -> Response[Any]:
-    """Staff, and the member's own users."""
+    """Staff, and the member's own users.
+
+    The allocation is cash + retained; of the cash, `cash` says what was applied to the
+    membership share and what is paid. The PDF is the same notice laid out as a letter.
+    """
     mid = path_id(member_id, "member")
     check_member_access(caller, mid)
     found = await reports.notice(db, path_id(run_id, "allocation run"), mid)
-    body = reports.notice_json(found)
-    if "application/pdf" in request.headers.get("accept", ""):
-        return Response(
-            text_pdf(f"Written notice of allocation - fiscal year {body['fiscal_year']}", _notice_lines(body)),
-            media_type="application/pdf",
-        )
+    body = reports.notice_json(found, state.settings.coop)
+    # The client's preference decides (q-values included); JSON unless the PDF is preferred.
+    if (
+        request.accept.best_match(["application/json", "application/pdf"], default="application/json")
+        == "application/pdf"
+    ):
+        return Response(notice_pdf(body), media_type="application/pdf")
     return Response(body)
 
 
-def _money(cents: int) -> str:
-    return f"${cents / 100:,.2f}" if cents >= 0 else f"-${-cents / 100:,.2f}"
-
-
-def _notice_lines(body: dict[str, Any]) -> list[str]:
-    status = "QUALIFIED" if body["qualified"] else "NON-QUALIFIED"
-    return [
-        f"Member: {body['member_name']} (member no. {body['member_number']})",
-        f"Fiscal year: {body['fiscal_year']}",
-        f"Your patronage (purchases through the co-op): {_money(body['patronage_cents'])}",
-        f"Stated patronage dividend allocated to you: {_money(body['stated_allocation_cents'])}",
-        f"  of which from patronage sources: {_money(body['patronage_portion_cents'])}",
-        f"  paid in cash: {_money(body['cash_cents'])}",
-        f"  applied to your membership share: {_money(body['loan_repayment_cents'])}",
-        f"  retained in your capital account: {_money(body['retained_cents'])}",
-        f"Notice status: {status} written notice of allocation (IRC section 1388)",
-        f"Payment date: {body['payment_date']} (payment period ends {body['payment_period_end']})",
-    ]
-
-
 @get(
-    "/v1/fiscal-years/{fiscal_year:int}/reconciliation",
+    "/v1/fiscal-years/{fiscal_year:str}/reconciliation",
     guards=[staff_only],
     tags=["year-end"],
     summary="Year-end reconciliation",
     responses=problems(400, 404, *AUTHENTICATED),
 )
-async def reconcile(
-    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)], db: DbSession
-) -> ReconciliationOut:
-    """Totals from the ledger that must add up to the margin; `balanced` only when they do."""
-    r = await reports.reconciliation(db, fiscal_year)
+async def reconcile(fiscal_year: FromPath[str], db: DbSession) -> ReconciliationOut:
+    """Totals from the ledger that must add up to the margin; `balanced` only when they do.
+
+    `cash` explains payouts against the cash allocated (membership-loan repayments,
+    set-offs, paid, still owed, void); non-patronage income and pool losses are stated
+    beside the margin. A year without a posted run says `no_run`. A path that is not a
+    year (1950-2200) is a 400 naming `fiscal_year`.
+    """
+    r = await reports.reconciliation(db, _year(fiscal_year))
+    c = r.cash
     return ReconciliationOut(
         r.fiscal_year,
+        r.status,  # type: ignore[arg-type]
+        str(r.run_id) if r.run_id else None,
         str(r.run_id) if r.run_id else None,
         r.net_margin_cents,
         r.cash_cents,
@@ -292,6 +337,19 @@ async def reconcile(
         r.total_cents,
         r.difference_cents,
         r.payouts,
+        CashExplainedOut(
+            c.cash_cents,
+            c.applied_to_shares_cents,
+            c.set_off_cents,
+            c.paid_cents,
+            c.pending_cents,
+            c.unclaimed_cents,
+            c.failed_cents,
+            c.void_cents,
+            c.unexplained_cents,
+        ),
+        r.nonpatronage_income_cents,
+        r.loss_cents,
         r.balanced,
     )
 
@@ -307,7 +365,12 @@ async def reconcile(
 async def form_1099_patr(
     db: DbSession, calendar_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR)]
 ) -> Response[str]:
-    """One row per recipient with box 1 and box 5 at or above $10, for the calendar year of payment."""
+    """One row per recipient with box 1 and box 5 at or above $10, for the calendar year of payment.
+
+    Box 1 counts only cash that reached the member (never a void, failed, unclaimed or
+    pending payout); the last column states how much of box 1 was applied to the
+    member's unpaid membership share.
+    """
     rows = await reports.form_1099_patr(db, calendar_year)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -318,8 +381,19 @@ async def form_1099_patr(
             "member_number",
             "box1_patronage_dividends_cents",
             "box5_redemption_nonqualified_cents",
+            "box1_applied_to_membership_share_cents",
         ]
     )
-    for row in rows:
-        writer.writerow([row.calendar_year, row.member_key, row.member_number, row.box1_cents, row.box5_cents])
+    for line in rows:
+        row = line.row
+        writer.writerow(
+            [
+                row.calendar_year,
+                row.member_key,
+                row.member_number,
+                row.box1_cents,
+                row.box5_cents,
+                line.applied_to_share_cents,
+            ]
+        )
     return Response(out.getvalue(), media_type="text/csv")

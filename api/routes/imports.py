@@ -123,11 +123,20 @@ async def import_members(data: JSONBody[MemberImport], db: DbSession, state: Sta
     summary="Import existing equity lots",
     responses=problems(*POSTED),
 )
-async def import_lots(data: JSONBody[LotImport], db: DbSession) -> LotImportResult:
-    """Idempotent by external_ref; lots keep their fiscal year for FIFO redemption."""
+async def import_lots(data: JSONBody[LotImport], db: DbSession, state: State) -> LotImportResult:
+    """Idempotent by external_ref; lots keep their fiscal year for FIFO redemption.
+
+    400 naming the row and field for a lot of a fiscal year not yet ended, or one
+    that ended before the member joined.
+    """
     rows = [
         lot_imports.LotRow(r.external_ref, r.member_number, r.fiscal_year, r.qualified, r.face_cents, r.redeemed_cents)
         for r in data.lots
     ]
-    imported, duplicates = await lot_imports.import_lots(db, rows, today=datetime.now(UTC).date())
+    imported, duplicates = await lot_imports.import_lots(
+        db,
+        rows,
+        today=datetime.now(UTC).date(),
+        fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+    )
     return LotImportResult(imported, duplicates)

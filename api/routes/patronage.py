@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
@@ -137,5 +137,6 @@ async def import_patronage(data: JSONBody[ImportIn], db: DbSession, state: State
             for r in data.records
         ],
         fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+        now=datetime.now(UTC),
     )
     return ImportOut(result.imported, result.duplicates)

@@ -194,9 +194,10 @@ class RedemptionRunController(Controller):
 
     path = "/v1/redemption-runs"
     tags = ["redemption"]  # noqa: RUF012 - litestar's declared attribute type
-    guards = [staff_only]  # noqa: RUF012
+    # Guards sit on each handler, not the controller: a controller's guards also run on the
+    # OPTIONS answers litestar adds, which skip authentication, so they failed with a 500.
 
-    @post("/", summary="Compute a redemption run", responses=problems(*POSTED))
+    @post("/", guards=[staff_only], summary="Compute a redemption run", responses=problems(*POSTED))
     async def create(self, data: JSONBody[RedemptionRunIn], db: DbSession) -> RedemptionRunOut:
         """FIFO revolving fund (whole oldest years, then the next year pro rata) or a percentage of all equities.
 
@@ -215,12 +216,22 @@ class RedemptionRunController(Controller):
         )
         return _run_out(run)
 
-    @get("/{run_id:str}", summary="One redemption run", responses=problems(400, 404, *AUTHENTICATED))
+    @get(
+        "/{run_id:str}",
+        guards=[staff_only],
+        summary="One redemption run",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
     async def show(self, run_id: FromPath[str], db: DbSession) -> RedemptionRunOut:
         """The run with its totals and the figures that set its budget."""
         return _run_out(await equity.get_run(db, path_id(run_id, "redemption run")))
 
-    @get("/{run_id:str}/lines", summary="A redemption run's lines", responses=problems(400, 404, *AUTHENTICATED))
+    @get(
+        "/{run_id:str}/lines",
+        guards=[staff_only],
+        summary="A redemption run's lines",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
     async def lines(
         self, run_id: FromPath[str], db: DbSession, limit: Limit = 100, cursor: Cursor = None
     ) -> Page[RedemptionLineOut]:
@@ -229,7 +240,11 @@ class RedemptionRunController(Controller):
         return Page([_line_out(ln) for ln in lines], next_cursor([ln.id for ln in lines if ln.id is not None], limit))
 
     @post(
-        "/{run_id:str}/approve", status_code=200, summary="Approve a redemption run", responses=problems(404, *POSTED)
+        "/{run_id:str}/approve",
+        status_code=200,
+        guards=[staff_only],
+        summary="Approve a redemption run",
+        responses=problems(404, *POSTED),
     )
     async def approve(self, run_id: FromPath[str], db: DbSession) -> RedemptionRunOut:
         """Posts once: lots are debited, one pending payout per member; again changes nothing.

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from domain.allocation.posting import key_prefix
+from domain.allocation.rules import CashExplained
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.errors import NotFoundError
@@ -21,10 +22,17 @@ from domain.payments.tables import Payout
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from domain.settings import CoopIdentity
+
 
 @dataclass(frozen=True, slots=True)
 class Reconciliation:
-    """A fiscal year's allocation as the ledger records it, against the margin staff entered."""
+    """A fiscal year's allocation as the ledger records it, against the margin staff entered.
+
+    `cash` explains where the allocated cash went (applied to shares, set off, paid,
+    still owed, void); non-patronage income and losses are posted by the run but are
+    not part of the margin allocated, so they are stated beside it.
+    """
 
     fiscal_year: int
     run_id: int | None
@@ -34,6 +42,9 @@ class Reconciliation:
     funds_cents: int
     unallocated_cents: int
     payouts: dict[str, int]
+    cash: CashExplained
+    nonpatronage_income_cents: int = 0
+    loss_cents: int = 0
 
     @property
     def total_cents(self) -> int:
@@ -47,8 +58,15 @@ class Reconciliation:
 
     @property
     def balanced(self) -> bool:
-        """Cash + retained + funds + unallocated equals the margin, and a run was posted."""
-        return self.run_id is not None and self.difference_cents == 0
+        """A run was posted, its parts add up to the margin and every cent of its cash is accounted for."""
+        return self.run_id is not None and self.difference_cents == 0 and self.cash.unexplained_cents == 0
+
+    @property
+    def status(self) -> str:
+        """`no_run` when the year has no posted run; else `balanced` or `unbalanced`."""
+        if self.run_id is None:
+            return "no_run"
+        return "balanced" if self.balanced else "unbalanced"
 
 
 def _category(code: str) -> str | None:
@@ -67,7 +85,7 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
     """Sum the posted run's credits by destination straight from the postings."""
     run = await posted_run(session, fiscal_year)
     if run is None or run.id is None:
-        return Reconciliation(fiscal_year, None, 0, 0, 0, 0, 0, {})
+        return Reconciliation(fiscal_year, None, 0, 0, 0, 0, 0, {}, CashExplained(0, 0, 0, 0, 0, 0, 0, 0))
     rows = (
         await session.execute(
             sa.select(col(Account.code), sa.func.sum(col(Posting.amount_cents)))
@@ -95,6 +113,20 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
         ).all()
     )
     margin = sum(max(int(p["net_margin_cents"]), 0) for p in run.request["pools"])
+    by_kind = dict(
+        (
+            await session.execute(
+                sa.select(col(JournalEntry.kind), sa.func.sum(col(Posting.amount_cents)))
+                .join(Posting, col(Posting.entry_id) == col(JournalEntry.id))
+                .where(
+                    col(JournalEntry.idempotency_key).startswith(key_prefix(run.id)),
+                    col(JournalEntry.kind).in_(["nonpatronage_income", "patronage_loss"]),
+                    col(Posting.side) == "credit",
+                )
+                .group_by(col(JournalEntry.kind))
+            )
+        ).all()
+    )
     return Reconciliation(
         fiscal_year,
         run.id,
@@ -104,7 +136,44 @@ async def reconciliation(session: AsyncSession, fiscal_year: int) -> Reconciliat
         sums["funds"],
         sums["unallocated"],
         {status: int(total) for status, total in payouts.items()},
+        await _cash_explained(session, run.id, sums["cash"]),
+        int(by_kind.get("nonpatronage_income", 0)),
+        int(by_kind.get("patronage_loss", 0)),
     )
+
+
+async def _cash_explained(session: AsyncSession, run_id: int, cash_cents: int) -> CashExplained:
+    """Where the run's cash went: applied to shares at posting, then each payout's set-offs and status.
+
+    A payout shrinks by each partial set-off, and one settled wholly by set-off is
+    `paid` by method `set_off`: so set-offs are summed from the events, and `paid`
+    counts only payouts paid by another method.
+    """
+    row = (
+        await session.execute(
+            sa.text("""
+            WITH po AS (
+              SELECT p.id, p.status, p.method, p.amount_cents,
+                     coalesce((SELECT sum(e.amount_cents) FROM payout_event e
+                                JOIN journal_entry je ON je.id = e.entry_id
+                               WHERE e.payout_id = p.id AND je.kind = 'set_off'), 0) AS set_off_cents
+                FROM payout p
+               WHERE p.business_key LIKE :prefix || '%' AND p.kind = 'patronage_cash'
+            )
+            SELECT
+              (SELECT coalesce(sum(loan_deduction_cents), 0) FROM allocation_line WHERE run_id = :run),
+              coalesce(sum(set_off_cents), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'paid' AND method IS DISTINCT FROM 'set_off'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'pending'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'unclaimed'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'failed'), 0),
+              coalesce(sum(amount_cents) FILTER (WHERE status = 'void'), 0)
+              FROM po
+            """),
+            {"prefix": key_prefix(run_id), "run": run_id},
+        )
+    ).one()
+    return CashExplained(cash_cents, *(int(v) for v in row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,15 +203,30 @@ async def notice(session: AsyncSession, run_id: int, member_id: int) -> Notice:
     return Notice(run, line, member.name)
 
 
-async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form1099PatrRow[int]]:
-    """Box 1 (cash and qualified notices) and box 5 (non-qualified redemptions) per recipient."""
+@dataclass(frozen=True, slots=True)
+class Form1099PatrLine:
+    """One recipient's boxes, and how much of box 1 was cash applied to the membership share (a loan)."""
+
+    row: Form1099PatrRow[int]
+    applied_to_share_cents: int
+
+
+async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form1099PatrLine]:
+    """Box 1 (cash paid and qualified notices) and box 5 (non-qualified redemptions) per recipient.
+
+    Cash counts when it reached the member: a payout marked paid (in the year it was
+    paid, once however often it was reissued), what was set off against the member's
+    debt, and what was applied to the membership share on the payment date. A pending,
+    failed, unclaimed or void payout is not money paid.
+    """
     payments: list[PatronagePayment[int]] = []
+    applied: dict[int, int] = {}
     lines = await session.execute(
         sa.select(
             col(AllocationLine.member_number),
             col(AllocationLine.member_id),
-            col(AllocationLine.cash_cents),
             col(AllocationLine.retained_cents),
+            col(AllocationLine.loan_deduction_cents),
             col(AllocationLine.qualified),
             col(AllocationRun.payment_date),
         )
@@ -154,14 +238,55 @@ async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form
             col(AllocationLine.allocation_cents) > 0,
         )
     )
-    for number, member_id, cash, retained, qualified, paid_on in lines:
-        if cash:
-            payments.append(PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, cash, paid_on))
+    for number, member_id, retained, to_share, qualified, paid_on in lines:
+        if to_share:
+            payments.append(PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, to_share, paid_on))
+            applied[member_id] = applied.get(member_id, 0) + to_share
         if retained:
             kind = PatronagePaymentKind.QUALIFIED_NOTICE if qualified else PatronagePaymentKind.NONQUALIFIED_NOTICE
             payments.append(PatronagePayment(number, member_id, kind, retained, paid_on))
+    payments += await _patronage_cash_paid(session, calendar_year)
     payments += await _redemptions_paid(session, calendar_year)
-    return form_1099_patr_rows(payments, calendar_year)
+    return [
+        Form1099PatrLine(row, applied.get(row.member_key, 0)) for row in form_1099_patr_rows(payments, calendar_year)
+    ]
+
+
+async def _patronage_cash_paid(session: AsyncSession, calendar_year: int) -> list[PatronagePayment[int]]:
+    """Patronage cash that reached members in the year: paid payouts and set-offs of still-open ones.
+
+    A paid payout's original amount is its current amount plus what partial set-offs
+    took off it earlier (each a pending -> pending event); a payout that is not paid
+    counts only its set-offs, which did settle the member's debt.
+    """
+    rows = await session.execute(
+        sa.text("""
+        WITH set_offs AS (
+          SELECT e.payout_id, e.amount_cents, e.occurred_at
+            FROM payout_event e
+           WHERE e.from_status = 'pending' AND e.to_status = 'pending' AND e.entry_id IS NOT NULL
+        ), paid AS (
+          SELECT po.member_id, po.amount_cents + coalesce(
+                   (SELECT sum(s.amount_cents) FROM set_offs s WHERE s.payout_id = po.id), 0) AS amount_cents,
+                 po.paid_at AS paid_at
+            FROM payout po
+           WHERE po.kind = 'patronage_cash' AND po.status = 'paid'
+          UNION ALL
+          SELECT po.member_id, s.amount_cents, s.occurred_at
+            FROM payout po JOIN set_offs s ON s.payout_id = po.id
+           WHERE po.kind = 'patronage_cash' AND po.status <> 'paid'
+        )
+        SELECT m.member_number, m.id, sum(p.amount_cents), max(p.paid_at)::date
+          FROM paid p JOIN member m ON m.id = p.member_id
+         WHERE p.paid_at >= make_date(:y, 1, 1) AND p.paid_at < make_date(:y + 1, 1, 1)
+         GROUP BY m.member_number, m.id
+        """),
+        {"y": calendar_year},
+    )
+    return [
+        PatronagePayment(number, member_id, PatronagePaymentKind.PATRONAGE_CASH, int(amount), paid_on)
+        for number, member_id, amount, paid_on in rows
+    ]
 
 
 async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[PatronagePayment[int]]:
@@ -206,22 +331,53 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
     ]
 
 
-def notice_json(n: Notice) -> dict[str, Any]:
-    """Every figure the written notice must state."""
+QUALIFIED_MEANING = (
+    "This is a qualified written notice of allocation: you consented to take it into account. "
+    "The whole allocation, cash and retained, is income for the tax year in which you receive this "
+    "notice (Form 1099-PATR box 1). When the co-op later redeems the retained part, that payment is "
+    "not taxed again."
+)
+NONQUALIFIED_MEANING = (
+    "This is a non-qualified written notice of allocation. Only the cash is income to you now "
+    "(Form 1099-PATR box 1). The retained part is not income until the co-op redeems it; the "
+    "redemption is taxable then (Form 1099-PATR box 5)."
+)
+
+
+def notice_json(n: Notice, coop: CoopIdentity) -> dict[str, Any]:
+    """Every figure and statement the written notice must carry.
+
+    The allocation is cash + retained; of the cash, part may be applied to the
+    member's unpaid membership share and the rest is paid to the member. The notice is
+    dated the payment date, which is within the payment period.
+    """
     totals = n.run.totals or {}
+    line = n.line
     return {
         "run_id": str(n.run.id),
         "fiscal_year": n.run.fiscal_year,
-        "member_id": str(n.line.member_id),
-        "member_number": n.line.member_number,
+        "notice_date": n.run.payment_date.isoformat(),
+        "coop": {
+            "name": coop.name,
+            "address_lines": list(coop.address_lines),
+            "tax_id": coop.tax_id,
+            "contact": coop.contact,
+        },
+        "member_id": str(line.member_id),
+        "member_number": line.member_number,
         "member_name": n.member_name,
-        "patronage_cents": n.line.patronage_cents,
-        "stated_allocation_cents": n.line.allocation_cents,
-        "patronage_portion_cents": n.line.allocation_cents,
-        "cash_cents": n.line.cash_cents,
-        "loan_repayment_cents": n.line.loan_deduction_cents,
-        "retained_cents": n.line.retained_cents,
-        "qualified": n.line.qualified,
+        "patronage_cents": line.patronage_cents,
+        "stated_allocation_cents": line.allocation_cents,
+        "patronage_portion_cents": line.allocation_cents,
+        "cash_cents": line.cash_cents,
+        "retained_cents": line.retained_cents,
+        "cash": {
+            "total_cents": line.cash_cents,
+            "applied_to_membership_share_cents": line.loan_deduction_cents,
+            "paid_cents": line.cash_cents - line.loan_deduction_cents,
+        },
+        "qualified": line.qualified,
+        "qualified_meaning": QUALIFIED_MEANING if line.qualified else NONQUALIFIED_MEANING,
         "payment_date": n.run.payment_date.isoformat(),
         "payment_period_end": totals.get("payment_period_end"),
     }

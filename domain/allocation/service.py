@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
+from domain.allocation import rules
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.db import utc_now
 from domain.equity.rules import (
@@ -73,14 +74,31 @@ def plan_of(request: Mapping[str, Any]) -> BaseCapitalPlan | None:
 
 
 async def start(
-    session: AsyncSession, *, fiscal_year: int, request: dict[str, Any], payment_date: date, actor: int
+    session: AsyncSession,
+    *,
+    fiscal_year: int,
+    request: dict[str, Any],
+    payment_date: date,
+    actor: int,
+    fiscal_year_start_month: int,
+    today: date,
 ) -> AllocationRun:
-    """Check the request, store the run as `computing`, and ask for the computation after commit."""
+    """Check the request, store the run as `computing`, and ask for the computation after commit.
+
+    What the computation would refuse anyway (a year not ended, a payment date outside
+    the payment period, a pool without patronage) is refused here, before anything is stored.
+    """
     policy_of(request)  # raises InvalidInputError listing the bad policy fields
     plan_of(request)
     pools = [p["pool"] for p in request["pools"]]
     if len(set(pools)) != len(pools):
         raise InvalidInputError("each pool may appear once", [FieldError("pools", "a pool is listed twice")])
+    errors = rules.run_date_errors(
+        fiscal_year, start_month=fiscal_year_start_month, payment_date=payment_date, today=today
+    )
+    errors += rules.pool_errors(pools, await _pools_with_patronage(session, fiscal_year, pools))
+    if errors:
+        raise InvalidInputError("the allocation run cannot be started", errors)
     posted = await posted_run(session, fiscal_year)
     if posted is not None:
         raise ConflictError(f"fiscal year {fiscal_year} was already allocated by run {posted.id}")
@@ -91,6 +109,16 @@ async def start(
     await session.flush()
     await outbox.add(session, COMPUTE_JOB, f"allocation_run:{run.id}:compute", {"run_id": run.id})
     return run
+
+
+async def _pools_with_patronage(session: AsyncSession, fiscal_year: int, pools: list[str]) -> set[str]:
+    """Which of the pools have any patronage record (member or not) in the fiscal year."""
+    found = await session.execute(
+        sa.select(col(PatronageRecord.pool))
+        .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.pool).in_(pools))
+        .distinct()
+    )
+    return {str(pool) for (pool,) in found}
 
 
 async def get(session: AsyncSession, run_id: int) -> AllocationRun:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
+from domain.equity.rules import lot_year_errors
 from domain.equity.tables import EquityLot
 from domain.errors import FieldError, InvalidInputError
 from domain.ledger import chart
@@ -19,6 +20,8 @@ from domain.ledger import service as ledger
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
 
@@ -34,8 +37,14 @@ class LotRow:
     redeemed_cents: int
 
 
-def lot_row_errors(rows: list[LotRow], known_numbers: set[int], this_year: int) -> list[FieldError]:
-    """Every problem in the lots, row by row."""
+def lot_row_errors(
+    rows: list[LotRow], joined: Mapping[int, date | None], *, today: date, start_month: int
+) -> list[FieldError]:
+    """Every problem in the lots, row by row; `joined` is when each known member number joined.
+
+    A lot for a fiscal year not yet ended, or one that ended before the member joined,
+    is refused (see `lot_year_errors` for why refused rather than warned about).
+    """
     errors: list[FieldError] = []
     seen: set[str] = set()
     for i, row in enumerate(rows):
@@ -43,10 +52,13 @@ def lot_row_errors(rows: list[LotRow], known_numbers: set[int], this_year: int) 
         if row.external_ref in seen:
             errors.append(FieldError(f"{at}.external_ref", "appears twice in this import"))
         seen.add(row.external_ref)
-        if row.member_number not in known_numbers:
+        if row.member_number not in joined:
             errors.append(FieldError(f"{at}.member_number", f"no member has number {row.member_number}"))
-        if not 1900 <= row.fiscal_year <= this_year:  # noqa: PLR2004 - a sane oldest year
-            errors.append(FieldError(f"{at}.fiscal_year", f"must be a past fiscal year (1900..{this_year})"))
+        if row.fiscal_year < 1900:  # noqa: PLR2004 - a sane oldest year
+            errors.append(FieldError(f"{at}.fiscal_year", "must be 1900 or later"))
+        else:
+            joined_on = joined.get(row.member_number)
+            errors += lot_year_errors(at, row.fiscal_year, joined_on=joined_on, today=today, start_month=start_month)
         if row.face_cents <= 0:
             errors.append(FieldError(f"{at}.face_cents", "must be positive"))
         if not 0 <= row.redeemed_cents <= row.face_cents:
@@ -54,12 +66,17 @@ def lot_row_errors(rows: list[LotRow], known_numbers: set[int], this_year: int) 
     return errors
 
 
-async def import_lots(session: AsyncSession, rows: list[LotRow], *, today: date) -> tuple[int, int]:
+async def import_lots(
+    session: AsyncSession, rows: list[LotRow], *, today: date, fiscal_year_start_month: int
+) -> tuple[int, int]:
     """Add the lots with their face and what was already redeemed; returns (imported, duplicates)."""
     numbers = {r.member_number for r in rows}
     found = (await session.exec(select(Member).where(col(Member.member_number).in_(numbers)))).all()
     members = {m.member_number: m for m in found if m.member_number is not None}
-    if errors := lot_row_errors(rows, set(members), today.year):
+    joined = {
+        number: m.joined_at.astimezone(UTC).date() if m.joined_at is not None else None for number, m in members.items()
+    }
+    if errors := lot_row_errors(rows, joined, today=today, start_month=fiscal_year_start_month):
         raise InvalidInputError("the equity import has errors; nothing was imported", errors)
     refs = [r.external_ref for r in rows]
     already = set(

@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from domain.errors import FieldError, InvalidInputError
 from domain.money import Rounding, allocate, apply_rate, round_to_cents
+from domain.patronage.rules import fiscal_year_end, fiscal_year_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from datetime import date
 
 __all__ = [
     "DEFAULT_BASE_CAPITAL_RATE",
@@ -49,6 +51,7 @@ __all__ = [
     "excess_redemption",
     "fifo_redemption",
     "loan_deduction",
+    "lot_year_errors",
     "percentage_redemption",
     "redemption_budget",
     "set_off_debt",
@@ -363,3 +366,21 @@ def loan_deduction(
     outstanding = _cents(loan_outstanding_cents, "loan_outstanding_cents")
     minimum = apply_rate(allocation, _rate(cash_rate_min, "cash_rate_min"), Rounding.CEIL)
     return max(0, min(cash - minimum, outstanding))
+
+
+def lot_year_errors(
+    at: str, fiscal_year: int, *, joined_on: date | None, today: date, start_month: int
+) -> list[FieldError]:
+    """An imported lot is retained patronage of a fiscal year that has ended, and the member was a member in it.
+
+    Both are refused, not warned about: a lot is equity the co-op will redeem in cash,
+    so a lot for a year still running (or to come), or for a year that ended before the
+    member joined (no member patronage could have been allocated), is a wrong year or a
+    wrong member number. The import is all or nothing, so staff correct the sheet and send it again.
+    """
+    current = fiscal_year_of(today, start_month)
+    if fiscal_year >= current:
+        return [FieldError(f"{at}.fiscal_year", f"must be a fiscal year that has ended (before {current})")]
+    if joined_on is not None and fiscal_year_end(fiscal_year, start_month) < joined_on:
+        return [FieldError(f"{at}.fiscal_year", f"ended before the member joined ({joined_on})")]
+    return []

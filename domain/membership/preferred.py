@@ -38,11 +38,21 @@ def _net_credit() -> sa.ColumnElement[int]:
     return credit - debit
 
 
-async def equity_totals(session: AsyncSession) -> tuple[int, int]:
-    """(preferred capital, total equity) from the ledger.
+# Where the co-op's capital lives: membership shares, preferred shares, retained equity
+# lots, reserve funds and unallocated equity. An income summary is a clearing account
+# (debited as the year's margin is distributed), and opening balances brought over on
+# import are a bookkeeping offset: neither is capital, so neither counts.
+_CAPITAL_CODES = (
+    "member:%:share",
+    "member:%:preferred",
+    "member:%:equity_lot:%",
+    "coop:fund:%",
+    chart.UNALLOCATED_EQUITY.code,
+)
 
-    Opening balances brought over on import are a bookkeeping offset, not capital.
-    """
+
+async def equity_totals(session: AsyncSession) -> tuple[int, int]:
+    """(preferred capital, total equity) from the capital accounts of the ledger."""
     preferred = (
         await session.execute(
             sa.select(_net_credit())
@@ -56,7 +66,10 @@ async def equity_totals(session: AsyncSession) -> tuple[int, int]:
             sa.select(_net_credit())
             .select_from(Posting)
             .join(Account, col(Account.id) == col(Posting.account_id))
-            .where(col(Account.kind) == AccountKind.EQUITY.value, col(Account.code) != chart.OPENING_BALANCES.code)
+            .where(
+                col(Account.kind) == AccountKind.EQUITY.value,
+                sa.or_(*(col(Account.code).like(code) for code in _CAPITAL_CODES)),
+            )
         )
     ).scalar_one()
     return int(preferred), int(total)

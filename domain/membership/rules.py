@@ -122,3 +122,21 @@ def preferred_issue_errors(
 def preferred_dividend_cents(holding_cents: int, rate: Decimal) -> int:
     """A holder's preferred dividend, HALF_UP per holder."""
     return round_to_cents(Decimal(holding_cents) * rate, Rounding.HALF_UP)
+
+
+# How far back a notice of withdrawal may take effect: a notice that arrived by post
+# and is recorded late. Further back would rewrite a closed month's member business.
+MAX_WITHDRAWAL_BACKDATE_DAYS = 31
+
+
+def withdrawal_date_errors(effective_on: date, *, joined_on: date | None, today: date) -> list[FieldError]:
+    """A withdrawal takes effect after the member joined and at most a month in the past."""
+    if joined_on is not None and effective_on < joined_on:
+        return [FieldError("effective_date", f"must not be before the member joined ({joined_on})")]
+    if (today - effective_on).days > MAX_WITHDRAWAL_BACKDATE_DAYS:
+        return [
+            FieldError(
+                "effective_date", f"may be at most {MAX_WITHDRAWAL_BACKDATE_DAYS} days in the past (today is {today})"
+            )
+        ]
+    return []

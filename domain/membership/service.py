@@ -24,6 +24,7 @@ from domain.membership.rules import (
     check_transition,
     share_payment_errors,
     share_redemption,
+    withdrawal_date_errors,
 )
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
 from domain.payments.service import create_payout
@@ -319,9 +320,16 @@ def _positive(field: str) -> FieldError:
 async def withdraw(
     session: AsyncSession, member_id: int, *, effective_on: date | None, now: datetime, actor: int
 ) -> Member:
-    """Dated notice of withdrawal; on the effective date the member becomes former."""
+    """Dated notice of withdrawal; on the effective date the member becomes former.
+
+    400 (field `effective_date`) for a date before the member joined or more than a
+    month in the past.
+    """
     member = await locked(session, member_id)
     today = now.date()
+    joined_on = member.joined_at.astimezone(UTC).date() if member.joined_at is not None else None
+    if errors := withdrawal_date_errors(effective_on or today, joined_on=joined_on, today=today):
+        raise InvalidInputError("the withdrawal date is not acceptable", errors)
     if effective_on is not None and effective_on > today and member.status == Status.FULL.value:
         member.resigns_on = effective_on
         await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)

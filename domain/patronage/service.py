@@ -130,9 +130,12 @@ class ImportResult:
 
 
 async def import_records(
-    session: AsyncSession, rows: Sequence[ImportRow], *, fiscal_year_start_month: int
+    session: AsyncSession, rows: Sequence[ImportRow], *, fiscal_year_start_month: int, now: datetime
 ) -> ImportResult:
-    """Import history, idempotent by external_ref; any bad row refuses the whole batch (400 listing each)."""
+    """Import history, idempotent by external_ref; any bad row refuses the whole batch (400 listing each).
+
+    A purchase dated after `now` has not happened: it would land in a year not yet closed.
+    """
     numbers = sorted({r.member_number for r in rows if r.member_number is not None})
     members = {
         m.member_number: m
@@ -150,6 +153,8 @@ async def import_records(
         errors.extend(pool_errors(row.pool, f"{field}.pool"))
         if row.amount_cents == 0 or abs(row.amount_cents) > MAX_AMOUNT_CENTS:
             errors.append(FieldError(f"{field}.amount_cents", "must be non-zero (negative for a correction)"))
+        if row.occurred_at > now:
+            errors.append(FieldError(f"{field}.occurred_at", "must not be in the future"))
     if errors:
         raise InvalidInputError("the patronage import has bad rows; nothing was imported", errors)
     if not rows:

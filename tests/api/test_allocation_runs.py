@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from pypdf import PdfReader
 from sqlmodel import col, select
 
 from domain.ledger import chart
@@ -36,44 +38,44 @@ async def _import_members(client, staff) -> dict[str, dict[str, Any]]:
     return dict(zip(VOLUMES, landed, strict=True))
 
 
-async def _patronage(session, members: dict[str, dict[str, Any]]) -> None:
-    at = datetime(2025, 6, 30, tzinfo=UTC)
+async def _patronage(session, members: dict[str, dict[str, Any]], fiscal_year: int = 2025) -> None:
+    at = datetime(fiscal_year, 6, 30, tzinfo=UTC)
     for name, cents in VOLUMES.items():
         # two records per member, one a small correction, to show records are summed
         session.add(
             PatronageRecord(
                 member_id=int(members[name]["id"]),
                 member_business=True,
-                fiscal_year=2025,
+                fiscal_year=fiscal_year,
                 pool="purchases",
                 amount_cents=cents + 100,
                 occurred_at=at,
                 source="import",
-                external_ref=f"ex1-{name}-1",
+                external_ref=f"ex1-{fiscal_year}-{name}-1",
             )
         )
         session.add(
             PatronageRecord(
                 member_id=int(members[name]["id"]),
                 member_business=True,
-                fiscal_year=2025,
+                fiscal_year=fiscal_year,
                 pool="purchases",
                 amount_cents=-100,
                 occurred_at=at,
                 source="correction",
-                external_ref=f"ex1-{name}-2",
+                external_ref=f"ex1-{fiscal_year}-{name}-2",
             )
         )
     session.add(
         PatronageRecord(
             member_id=None,
             member_business=False,
-            fiscal_year=2025,
+            fiscal_year=fiscal_year,
             pool="purchases",
             amount_cents=NONMEMBER,
             occurred_at=at,
             source="import",
-            external_ref="ex1-nm",
+            external_ref=f"ex1-{fiscal_year}-nm",
         )
     )
     await session.commit()
@@ -155,9 +157,12 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
 
     notice = await client.get(f"/v1/allocation-runs/{run['id']}/notices/{members['C']['id']}", headers=staff)
     assert notice.status_code == 200
-    assert notice.json() | {"run_id": None} == {
+    assert notice.json() | {"run_id": None, "coop": None, "qualified_meaning": None} == {
         "run_id": None,
+        "coop": None,
+        "qualified_meaning": None,
         "fiscal_year": 2025,
+        "notice_date": "2026-03-15",
         "member_id": members["C"]["id"],
         "member_number": members["C"]["member_number"],
         "member_name": "Member C",
@@ -165,8 +170,8 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
         "stated_allocation_cents": 299_967,
         "patronage_portion_cents": 299_967,
         "cash_cents": 59_994,
-        "loan_repayment_cents": 0,
         "retained_cents": 239_973,
+        "cash": {"total_cents": 59_994, "applied_to_membership_share_cents": 0, "paid_cents": 59_994},
         "qualified": True,
         "payment_date": "2026-03-15",
         "payment_period_end": "2026-09-15",
@@ -175,9 +180,9 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
         f"/v1/allocation-runs/{run['id']}/notices/{members['C']['id']}", headers=staff | {"Accept": "application/pdf"}
     )
     assert pdf.headers["content-type"] == "application/pdf"
-    assert pdf.content.startswith(b"%PDF-1.4")
-    assert b"2,999.67" in pdf.content
-    assert b"QUALIFIED" in pdf.content
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "$2,999.67" in text
+    assert "Qualified written notice of allocation" in text
     none_for_e = await client.get(f"/v1/allocation-runs/{run['id']}/notices/{members['E']['id']}", headers=staff)
     assert none_for_e.status_code == 404
 
@@ -187,7 +192,8 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
     assert rows[0].startswith("calendar_year,member_id")
     assert len(rows) == 1 + 4  # A-D; E got nothing
     c_row = next(r for r in rows if r.split(",")[1] == members["C"]["id"])
-    assert c_row.split(",")[3:] == ["299967", "0"]  # box 1: cash + qualified retained
+    # box 1: the qualified retained part only; the cash payouts are still pending, not paid
+    assert c_row.split(",")[3:] == ["239973", "0", "0"]
 
     # A second run for a posted year is refused; the job running twice changed nothing.
     assert (await client.post("/v1/allocation-runs", json=RUN, headers=staff)).status_code == 409
@@ -195,17 +201,27 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
     assert count == 5
 
 
-async def test_a_run_the_rules_refuse_fails_with_the_reason(client, session, session_maker, settings):
+async def test_a_run_the_rules_refuse_is_400_at_post_with_nothing_stored(client, session):
     staff = await bearer(client, (await make_user(session)).email)
     members = await _import_members(client, staff)
     await _patronage(session, members)
-    bad = RUN | {"payment_date": "2025-06-01"}  # before the fiscal year ends
-    run = (await client.post("/v1/allocation-runs", json=bad, headers=staff)).json()
-    await run_worker(settings, session_maker)
-    failed = (await client.get(f"/v1/allocation-runs/{run['id']}", headers=staff)).json()
-    assert failed["status"] == "failed"
-    assert "payment_date" in failed["failure_reason"]
-    assert (await client.post(f"/v1/allocation-runs/{run['id']}/approve", json={}, headers=staff)).status_code == 409
+    now = datetime.now(UTC).year
+    refused = {
+        "payment_date": RUN | {"payment_date": "2025-06-01"},  # before the fiscal year ends
+        "payment_date ": RUN | {"payment_date": "2026-09-16"},  # a day after the payment period
+        "fiscal_year": RUN | {"fiscal_year": now, "payment_date": f"{now + 1}-03-15"},  # not ended yet
+        "fiscal_year  ": RUN | {"fiscal_year": now + 5, "payment_date": f"{now + 6}-03-15"},  # in the future
+        "pools[1].pool": RUN | {"pools": [*RUN["pools"], {"pool": "purchase", "net_margin_cents": 5}]},
+    }
+    for field, body in refused.items():
+        answer = await client.post("/v1/allocation-runs", json=body, headers=staff)
+        assert answer.status_code == 400, (field, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert field.strip() in [e["field"] for e in answer.json()["errors"]], answer.json()
+    count = (await session.execute(sa.text("SELECT count(*) FROM allocation_run"))).scalar_one()
+    assert count == 0
+    last_day = RUN | {"payment_date": "2026-09-15"}
+    assert (await client.post("/v1/allocation-runs", json=last_day, headers=staff)).status_code == 202
 
 
 async def test_bad_policy_is_400_and_members_cannot_start_runs(client, session):
@@ -239,14 +255,14 @@ async def test_a_loss_allocates_nothing_and_the_deficit_is_recovered_next_year(
 ):
     staff = await bearer(client, (await make_user(session)).email)
     members = await _import_members(client, staff)
-    await _patronage(session, members)
-    at = datetime(2026, 5, 1, tzinfo=UTC)
+    await _patronage(session, members, 2024)
+    at = datetime(2025, 5, 1, tzinfo=UTC)
     for name, cents in VOLUMES.items():
         session.add(
             PatronageRecord(
                 member_id=int(members[name]["id"]),
                 member_business=True,
-                fiscal_year=2026,
+                fiscal_year=2025,
                 pool="purchases",
                 amount_cents=cents,
                 occurred_at=at,
@@ -254,30 +270,43 @@ async def test_a_loss_allocates_nothing_and_the_deficit_is_recovered_next_year(
                 external_ref=f"y2-{name}",
             )
         )
+    # the "fuel" pool's only business was with non-members
+    session.add(
+        PatronageRecord(
+            member_id=None,
+            member_business=False,
+            fiscal_year=2024,
+            pool="fuel",
+            amount_cents=100_000,
+            occurred_at=datetime(2024, 5, 1, tzinfo=UTC),
+            source="import",
+            external_ref="y2-fuel",
+        )
+    )
     await session.commit()
 
-    # 2025: "purchases" earned 17,998.00 but a second pool, "fuel", lost 500.00.
+    # 2024: "purchases" earned 17,998.00 but a second pool, "fuel", lost 500.00.
     first = await _run_year(
         client,
         staff,
         settings,
         session_maker,
-        2025,
+        2024,
         [{"pool": "purchases", "net_margin_cents": 1_799_800}, {"pool": "fuel", "net_margin_cents": -50_000}],
     )
     assert first["totals"]["loss_cents"] == 50_000
     assert first["totals"]["deficit_carried_forward_cents"] == 50_000
     assert first["totals"]["member_share_cents"] == 1_440_964  # the loss does not reduce the other pool
 
-    # 2026: the 500.00 deficit is recovered from the member share before anything is allocated.
+    # 2025: the 500.00 deficit is recovered from the member share before anything is allocated.
     second = await _run_year(
-        client, staff, settings, session_maker, 2026, [{"pool": "purchases", "net_margin_cents": 1_000_000}]
+        client, staff, settings, session_maker, 2025, [{"pool": "purchases", "net_margin_cents": 1_000_000}]
     )
     totals = second["totals"]
     assert totals["deficit_recovered_cents"] == 50_000
     assert totals["deficit_carried_forward_cents"] == 0
     assert totals["allocated_cents"] + totals["de_minimis_cents"] == totals["member_share_cents"] - 50_000
-    for year in (2025, 2026):
+    for year in (2024, 2025):
         recon = (await client.get(f"/v1/fiscal-years/{year}/reconciliation", headers=staff)).json()
         assert recon["balanced"] is True, recon
 

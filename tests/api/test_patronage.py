@@ -112,7 +112,7 @@ async def test_fiscal_years_follow_the_coop_start_month(session):
         service.ImportRow("fy-1", member.member_number, "purchases", 10, datetime(2025, 6, 30, 23, 0, tzinfo=UTC)),
         service.ImportRow("fy-2", member.member_number, "purchases", 10, datetime(2025, 7, 1, 0, 0, tzinfo=UTC)),
     ]
-    await service.import_records(session, rows, fiscal_year_start_month=7)
+    await service.import_records(session, rows, fiscal_year_start_month=7, now=datetime.now(UTC))
     years = (
         await session.exec(
             select(PatronageRecord.external_ref, PatronageRecord.fiscal_year).where(

@@ -4,9 +4,10 @@ and balanced books, every figure to the cent."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from api.routes import allocation as allocation_routes
 from tests.support.buying import make_product, make_supplier, staff_headers, supplier_headers
 from tests.support.users import PASSWORD, bearer
 from tests.support.worker import run_worker
@@ -36,7 +37,10 @@ async def _members(client, staff) -> dict[str, dict[str, Any]]:
     return members
 
 
-async def test_patronage_to_dividends_to_redemption(client, session, session_maker, settings):
+async def test_patronage_to_dividends_to_redemption(client, session, session_maker, settings, monkeypatch):
+    # The group buy settles today, so its patronage lands in this fiscal year (2026), which
+    # has not ended: the allocation is started as if on a day after the year closed.
+    monkeypatch.setattr(allocation_routes, "today", lambda: date(2027, 1, 15))
     staff = await staff_headers(client, session)
     members = await _members(client, staff)
     a_h, b_h = await bearer(client, "buyer-a@ye.test"), await bearer(client, "buyer-b@ye.test")
@@ -212,11 +216,12 @@ async def test_patronage_to_dividends_to_redemption(client, session, session_mak
             f"/v1/payouts/{p['id']}/mark-paid", json={"reference": f"ACH-{p['id']}", "method": "ach"}, headers=staff
         )
 
-    # Form 1099-PATR: the dividend is reported for 2027 (its payment date); this year only A's
-    # redemption of non-qualified equity (box 5); qualified redemptions were taxed when issued.
+    # Form 1099-PATR: the qualified notices are reported for 2027 (their payment date); the cash in
+    # the year it was paid (this year), with A's redemption of non-qualified equity (box 5);
+    # qualified redemptions were taxed when issued.
     y2027 = (await client.get("/v1/reports/1099-patr", params={"calendar_year": 2027}, headers=staff)).text
     rows_2027 = {r.split(",")[2]: r.split(",")[3:] for r in y2027.strip().splitlines()[1:]}
-    assert rows_2027 == {str(number[n]): [str(expected[n][1]), "0"] for n in "ABC"}
+    assert rows_2027 == {str(number[n]): [str(expected[n][3]), "0", "0"] for n in "ABC"}
     paid_year = (await client.get("/v1/payouts", params={"kind": "equity_redemption"}, headers=staff)).json()["items"][
         0
     ]["paid_at"][:4]
@@ -224,7 +229,11 @@ async def test_patronage_to_dividends_to_redemption(client, session, session_mak
         await client.get("/v1/reports/1099-patr", params={"calendar_year": int(paid_year)}, headers=staff)
     ).text
     rows = {r.split(",")[2]: r.split(",")[3:] for r in this_year.strip().splitlines()[1:]}
-    assert rows == {str(number["A"]): ["0", "10000"]}
+    assert rows == {
+        str(number["A"]): [str(expected["A"][2]), "10000", "0"],
+        str(number["B"]): [str(expected["B"][2]), "0", "0"],
+        str(number["C"]): [str(expected["C"][2]), "0", "0"],
+    }
 
     balance = (await client.get("/v1/ledger/trial-balance", headers=staff)).json()
     assert balance["balanced"] is True

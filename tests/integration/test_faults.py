@@ -188,7 +188,13 @@ async def _start_run(url: str, redis_url: str, actor: int) -> int:
         maker = make_session_maker(engine)
         async with maker() as s:
             run = await allocation.start(
-                s, fiscal_year=2025, request=request, payment_date=date(2026, 3, 15), actor=actor
+                s,
+                fiscal_year=2025,
+                request=request,
+                payment_date=date(2026, 3, 15),
+                actor=actor,
+                fiscal_year_start_month=1,
+                today=date(2026, 3, 1),
             )
             await s.commit()
             keys = outbox.take_pending_keys(s)

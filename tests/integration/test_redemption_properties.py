@@ -74,7 +74,7 @@ async def _coop(session, rows) -> None:
         lot_imports.LotRow(f"prop-{tag}-lot-{k}", numbers[who], year, year % 2 == 0, face, face * tenths // 10)
         for k, (who, year, face, tenths) in enumerate(rows)
     ]
-    await lot_imports.import_lots(session, lots, today=date(2026, 12, 31))
+    await lot_imports.import_lots(session, lots, today=date(2027, 1, 1), fiscal_year_start_month=1)
 
 
 async def _outstanding(session) -> dict[int, tuple[int, int]]:

@@ -82,8 +82,10 @@ def test_no_5xx_and_every_answer_matches_the_schema(server, tmp_path: Path):
                 "5",
                 "--seed",
                 "20261130",
+                # One worker: hypothesis describing lambdas from two threads at once trips
+                # CPython 3.11's ast.parse ("AST constructor recursion depth mismatch").
                 "--workers",
-                "2",
+                "1",
                 # Signing in, out and changing the password would end the fuzzing session itself.
                 "--exclude-path",
                 "/v1/auth/token",

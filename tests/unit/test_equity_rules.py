@@ -359,3 +359,20 @@ def test_a_base_capital_plan_reads_a_stored_decimal_string() -> None:
     assert base_capital_plan("0.10", 2) == BaseCapitalPlan(Decimal("0.10"), 2)
     assert base_capital_plan(Decimal(1), 20) == BaseCapitalPlan(Decimal(1), 20)
     assert base_capital_plan() == BaseCapitalPlan(Decimal("0.10"), 3)
+
+
+def test_an_imported_lot_is_of_an_ended_year_the_member_belonged_in() -> None:
+    from datetime import date
+
+    from domain.equity.rules import lot_year_errors
+
+    today = date(2026, 11, 30)
+    assert lot_year_errors("lots[0]", 2025, joined_on=date(2025, 12, 31), today=today, start_month=1) == []
+    assert lot_year_errors("lots[0]", 2025, joined_on=None, today=today, start_month=1) == []
+    unended = lot_year_errors("lots[3]", 2026, joined_on=None, today=today, start_month=1)
+    assert [e.field for e in unended] == ["lots[3].fiscal_year"]
+    before = lot_year_errors("lots[0]", 2024, joined_on=date(2025, 1, 1), today=today, start_month=1)
+    assert [e.field for e in before] == ["lots[0].fiscal_year"]
+    # With a July start, FY2026 ended on 2026-06-30; FY2027 is running.
+    assert lot_year_errors("lots[0]", 2026, joined_on=None, today=today, start_month=7) == []
+    assert lot_year_errors("lots[0]", 2027, joined_on=None, today=today, start_month=7) != []

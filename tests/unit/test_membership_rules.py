@@ -93,3 +93,18 @@ def test_preferred_capital_is_capped_and_dividends_round_half_up():
     assert preferred_issue_errors(0, preferred_total_cents=0, total_equity_cents=75_000, cap_rate=cap)
     assert preferred_dividend_cents(12_345, Decimal("0.06")) == 741  # 740.7
     assert preferred_dividend_cents(250, Decimal("0.05")) == 13  # 12.5 rounds away from zero
+
+
+def test_a_withdrawal_is_dated_after_joining_and_at_most_a_month_back():
+    from datetime import date
+
+    from domain.membership.rules import withdrawal_date_errors
+
+    today = date(2026, 11, 30)
+    assert withdrawal_date_errors(date(2026, 11, 30), joined_on=date(2026, 11, 30), today=today) == []
+    assert withdrawal_date_errors(date(2026, 10, 30), joined_on=None, today=today) == []
+    before = withdrawal_date_errors(date(2026, 11, 29), joined_on=date(2026, 11, 30), today=today)
+    assert [e.field for e in before] == ["effective_date"]
+    long_ago = withdrawal_date_errors(date(2026, 10, 29), joined_on=date(2020, 1, 1), today=today)
+    assert [e.field for e in long_ago] == ["effective_date"]
+    assert withdrawal_date_errors(date(2027, 6, 1), joined_on=date(2020, 1, 1), today=today) == []

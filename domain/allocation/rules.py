@@ -1,0 +1,67 @@
+"""What an allocation run request must satisfy before anything is stored, and the reconciliation's arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from domain.errors import FieldError
+from domain.patronage.rules import fiscal_year_end, payment_period_end
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Sequence
+    from datetime import date
+
+
+def run_date_errors(fiscal_year: int, *, start_month: int, payment_date: date, today: date) -> list[FieldError]:
+    """A run is for a fiscal year that has ended, paid within that year's payment period.
+
+    Patronage of a year still running is not final, so its allocation would be
+    wrong; cash and notices dated after the payment period (the 15th day of the 9th
+    month after the year ends) cannot be deducted, so the run is refused, not made
+    non-qualified by accident of a typo.
+    """
+    end = fiscal_year_end(fiscal_year, start_month)
+    errors = []
+    if today <= end:
+        errors.append(FieldError("fiscal_year", f"fiscal year {fiscal_year} has not ended (it ends on {end})"))
+    last = payment_period_end(end)
+    if not end <= payment_date <= last:
+        errors.append(FieldError("payment_date", f"must be within the payment period, {end} to {last}"))
+    return errors
+
+
+def pool_errors(pools: Sequence[str], with_patronage: Collection[str]) -> list[FieldError]:
+    """Each pool named in the request must have patronage in the year: a margin needs patrons to go to."""
+    return [
+        FieldError(f"pools[{i}].pool", f"pool {pool!r} has no patronage in this fiscal year")
+        for i, pool in enumerate(pools)
+        if pool not in with_patronage
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CashExplained:
+    """Why payouts differ from the cash the run allocated: every cent is one of these."""
+
+    cash_cents: int
+    applied_to_shares_cents: int
+    set_off_cents: int
+    paid_cents: int
+    pending_cents: int
+    unclaimed_cents: int
+    failed_cents: int
+    void_cents: int
+
+    @property
+    def unexplained_cents(self) -> int:
+        """Zero when the allocated cash is fully accounted for."""
+        return self.cash_cents - (
+            self.applied_to_shares_cents
+            + self.set_off_cents
+            + self.paid_cents
+            + self.pending_cents
+            + self.unclaimed_cents
+            + self.failed_cents
+            + self.void_cents
+        )
