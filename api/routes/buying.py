@@ -1,7 +1,7 @@
 """Group buys, orders, close, purchase orders and deliveries (API.md "Group buys and orders").
 
 Close and delivery run synchronously: they answer 200 with the group buy in its new state
-(`ordered`, `cancelled`, `open` again when extended, `closing` when held for staff; `settled`
+(`ordered`, `cancelled`, `open` again when extended, `on_hold` when held for staff; `settled`
 after a delivery). Both are safe to repeat: closing a closed buy returns it unchanged, and a
 second delivery is a 409 that charges nobody again.
 """
@@ -9,6 +9,7 @@ second delivery is a 409 that charges nobody again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -130,7 +131,12 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class LineOut(msgspec.Struct):
-    """An order line; allocated and delivered units and money are null until known."""
+    """An order line; allocated and delivered units and money are null until known.
+
+    `unit_price_cents` is the supplier's tier price fixed at close; `member_unit_price_cents`
+    is what one unit costs the member (that price with `markup_rate`, HALF_UP; before close
+    the first, dearest tier's). The line total is rounded once over all its units.
+    """
 
     product_id: str
     quantity: int
@@ -139,6 +145,8 @@ class LineOut(msgspec.Struct):
     delivered_quantity: int | None
     unit_price_cents: int | None
     total_cents: int | None
+    markup_rate: Decimal
+    member_unit_price_cents: int
 
 
 class OrderOut(msgspec.Struct):
@@ -263,6 +271,8 @@ def order_out(view: orders.OrderView) -> OrderOut:
                 ln.delivered_quantity,
                 ln.unit_price_cents,
                 ln.total_cents,
+                ln.markup_rate,
+                ln.member_unit_price_cents,
             )
             for ln in view.lines
         ],
@@ -398,7 +408,7 @@ class GroupBuyController(Controller):
     async def close(self, group_buy_id: FromPath[str], db: DbSession) -> GroupBuyOut:
         """Synchronous (200): the answer is the buy after close.
 
-        `ordered`, `cancelled`, `open` (extended once) or `closing` (held for staff). Closing a
+        `ordered`, `cancelled`, `open` (extended once) or `on_hold` (held for staff: proceed or cancel). Closing a
         closed buy returns it unchanged.
         """
         view = await closing.close_group_buy(db, path_id(group_buy_id, "group buy"), now=datetime.now(UTC))

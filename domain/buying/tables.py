@@ -20,7 +20,7 @@ class GroupBuy(SQLModel, table=True):
     __tablename__ = "group_buy"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('scheduled','open','closing','ordered','delivered','settled','cancelled')", name="status"
+            "status IN ('scheduled','open','on_hold','ordered','delivered','settled','cancelled')", name="status"
         ),
         sa.CheckConstraint("on_minimum_missed IN ('cancel','proceed','extend','hold')", name="on_minimum_missed"),
         sa.CheckConstraint("allocation_policy IN ('pro_rata','first_come')", name="allocation_policy"),
