@@ -9,7 +9,6 @@ second delivery is a 409 that charges nobody again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Annotated
 
 import msgspec
@@ -25,6 +24,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import IdText, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
 from domain.buying import closing, orders, service, settlement
 from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
+from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import MemberRole, Role
 
@@ -145,7 +145,7 @@ class LineOut(msgspec.Struct):
     delivered_quantity: int | None
     unit_price_cents: int | None
     total_cents: int | None
-    markup_rate: Decimal
+    markup_rate: str
     member_unit_price_cents: int
 
 
@@ -271,7 +271,7 @@ def order_out(view: orders.OrderView) -> OrderOut:
                 ln.delivered_quantity,
                 ln.unit_price_cents,
                 ln.total_cents,
-                ln.markup_rate,
+                rate_text(ln.markup_rate),
                 ln.member_unit_price_cents,
             )
             for ln in view.lines

@@ -53,6 +53,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/suppliers/{supplier_id}/users"): {"email": "probe-s@tenant.test", "password": PASSWORD},
     ("PUT", "/v1/products/{product_id}/prices"): {"tiers": [{"min_quantity": 1, "unit_price_cents": 999_999}]},
+    ("PATCH", "/v1/products/{product_id}"): {"name": "probe"},
+    ("POST", "/v1/products/{product_id}/retire"): {},
     ("POST", "/v1/group-buys/{group_buy_id}/cancel"): {"reason": "probe"},
     ("POST", "/v1/group-buys/{group_buy_id}/close"): {},
     ("POST", "/v1/group-buys/{group_buy_id}/proceed"): {},

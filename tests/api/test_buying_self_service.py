@@ -35,7 +35,7 @@ async def test_members_see_the_member_unit_price_with_markup_before_and_after_cl
     assert (placed["unit_price_cents"], placed["member_unit_price_cents"], placed["markup_rate"]) == (
         None,
         350,
-        "0.050000",
+        "0.05",
     )
     assert (await client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).json()["status"] == "ordered"
     allocated = (await client.get(f"/v1/orders/{order['id']}", headers=member)).json()["lines"][0]
