@@ -59,11 +59,14 @@ __all__ = [
     "missing_units",
     "next_status",
     "order_line_errors",
+    "payable_cents",
     "plan_close",
     "plan_delivery",
     "product_progress",
+    "purchase_order_number",
     "reallocate_delivery",
     "standing_refusal",
+    "supplier_payment_refusal",
 ]
 
 
@@ -826,3 +829,27 @@ def plan_delivery(products: Sequence[Delivered], policy: AllocationPolicy = Allo
                 patronage[key, product.pool] = patronage.get((key, product.pool), 0) + total
             shortages[key] = shortages.get(key, 0) + allocated - units
     return DeliveryPlan(tuple(lines), charges, patronage, shortages)
+
+
+# --- purchase orders and the supplier payable ---------------------------------------
+
+
+def purchase_order_number(issued_year: int, group_buy_id: int) -> str:
+    """``PO-<year the buy closed>-<group buy id>``: stable, and unique since a buy has one purchase order."""
+    return f"PO-{issued_year}-{group_buy_id}"
+
+
+def payable_cents(delivered: int | None, unit_price_cents: int | None) -> int:
+    """What the co-op owes the supplier for a product: delivered units at the tier price fixed at close."""
+    return _non_negative(delivered or 0, "delivered") * _non_negative(unit_price_cents or 0, "unit_price_cents")
+
+
+def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str | None:
+    """Why a payment of ``amount_cents`` to the supplier may not be made now, or None.
+
+    Nothing is owed before delivery, and a payment may never take the co-op past what it owes.
+    """
+    outstanding = payable - paid
+    if amount_cents > outstanding:
+        return f"{amount_cents} cents is more than the {outstanding} cents outstanding to the supplier"
+    return None

@@ -12,6 +12,9 @@ from domain.buying.rules import (
     GroupBuyStatus,
     member_unit_price_cents,
     next_status,
+    payable_cents,
+    purchase_order_number,
+    supplier_payment_refusal,
 )
 
 
@@ -53,3 +56,20 @@ def test_the_member_unit_price_is_the_tier_price_with_markup_rounded_half_up(
     price: int, markup: Decimal, expected: int
 ) -> None:
     assert member_unit_price_cents(price, markup) == expected
+
+
+def test_purchase_order_numbers_and_what_is_owed() -> None:
+    assert purchase_order_number(2026, 42) == "PO-2026-42"
+    assert payable_cents(None, 333) == 0
+    assert payable_cents(3, None) == 0
+    assert payable_cents(3, 333) == 999
+    with pytest.raises(ValueError, match="delivered"):
+        payable_cents(-1, 333)
+
+
+@pytest.mark.parametrize(
+    ("amount", "payable", "paid", "refused"),
+    [(1, 0, 0, True), (999, 999, 0, False), (1_000, 999, 0, True), (499, 999, 500, False), (500, 999, 500, True)],
+)
+def test_a_supplier_is_never_paid_more_than_it_is_owed(amount: int, payable: int, paid: int, refused: bool) -> None:
+    assert (supplier_payment_refusal(amount, payable, paid) is not None) is refused
