@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -15,12 +15,16 @@ from tests.support.buying import (
     supplier_headers,
 )
 
+if TYPE_CHECKING:
+    import httpx
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
 
 def line(product_id: int, quantity: int) -> dict[str, Any]:
     return {"product_id": str(product_id), "quantity": quantity, "flex_quantity": 0}
 
 
-async def ordered_buy(client, session):
+async def ordered_buy(client: httpx.AsyncClient, session: AsyncSession) -> tuple[Any, int, Any, Any, Any]:
     supplier = await make_supplier(session)
     product = await make_product(session, supplier.id, case_size=2, tiers=[(1, 333)], markup="0.05")
     staff = await staff_headers(client, session)
