@@ -76,8 +76,17 @@ def _filled(body: Any, ids: dict[str, str]) -> Any:
 
 
 # Which path parameters name a resource of another tenant, per kind of principal.
-MEMBER_HIDDEN = {"member_id", "order_id", "user_id"}
-SUPPLIER_HIDDEN = {"member_id", "order_id", "user_id", "supplier_id", "group_buy_id", "payout_id", "run_id"}
+MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id"}
+SUPPLIER_HIDDEN = {
+    "member_id",
+    "order_id",
+    "user_id",
+    "supplier_id",
+    "group_buy_id",
+    "payout_id",
+    "run_id",
+    "purchase_order_id",
+}
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
 BOOKKEEPING = re.compile(r"^(auth_|login_|idempotency_)")
@@ -134,6 +143,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "supplier_id": str(other_mill.id),
         "product_id": str(product),
         "group_buy_id": group_buy,
+        "purchase_order_id": group_buy,
         "user_id": str(b_admin.id),
         "payout_id": "1",
         "run_id": "1",
