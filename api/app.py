@@ -86,6 +86,7 @@ def create_app(
             catalog.ProductController,
             buying.GroupBuyController,
             buying.OrderController,
+            buying.PurchaseOrderController,
             patronage.list_patronage,
             patronage.import_patronage,
             identity.issue_token,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, staff_only
@@ -105,6 +105,15 @@ class NewPrices(msgspec.Struct, forbid_unknown_fields=True):
     markup_rate: Rate | None = None
 
 
+class ProductPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """The fields to change; those left out stay. `pool` is staff's (403 from a supplier); prices: PUT .../prices."""
+
+    name: Text | None = None
+    unit: ShortText | None = None
+    sku: SkuText | None = None
+    pool: ShortText | None = None
+
+
 class TierOut(msgspec.Struct):
     """A price tier."""
 
@@ -125,6 +134,7 @@ class ProductOut(msgspec.Struct):
     markup_rate: str
     tiers: list[TierOut]
     price_version: int
+    retired_at: datetime | None
 
 
 def supplier_out(supplier: Supplier) -> SupplierOut:
@@ -146,6 +156,7 @@ def product_out(view: service.ProductView) -> ProductOut:
         markup_rate=rate_text(prices.markup_rate),
         tiers=[TierOut(t.min_quantity, t.unit_price_cents) for t in prices.tiers],
         price_version=prices.version,
+        retired_at=p.retired_at,
     )
 
 
@@ -228,14 +239,16 @@ class ProductController(Controller):
         limit: Limit = 50,
         cursor: Cursor = None,
         supplier_id: Annotated[str | None, Parameter(description="only this supplier's products")] = None,
+        include_retired: Annotated[bool, Parameter(description="list retired products too")] = False,  # noqa: FBT002
     ) -> Page[ProductOut]:
-        """Staff and members see every product; a supplier's users see their own."""
+        """Staff and members see every product; a supplier's users see their own. Retired ones only on request."""
         views = await service.product_page(
             db,
             after_id=after_id(cursor),
             limit=limit,
             supplier_id=query_id(supplier_id, "supplier_id"),
             only_supplier_id=own_supplier(caller),
+            include_retired=include_retired,
         )
         ids = [v.product.id for v in views if v.product.id is not None]
         return Page([product_out(v) for v in views], next_cursor(ids, limit))
@@ -267,5 +280,34 @@ class ProductController(Controller):
             markup_rate=data.markup_rate,
             actor=caller.user_id,
             only_supplier_id=own_supplier(caller),
+        )
+        return product_out(view)
+
+    @patch(
+        "/{product_id:str}",
+        guards=[staff_or_suppliers],
+        summary="Edit a product",
+        responses=problems(400, 404, 401, 403, 409, 422),
+    )
+    async def edit(
+        self, product_id: FromPath[str], data: JSONBody[ProductPatch], db: DbSession, caller: Caller
+    ) -> ProductOut:
+        """Name, unit, SKU (unique per supplier: 409) and pool (staff only); its supplier edits its own."""
+        edit = service.ProductEdit(name=data.name, unit=data.unit, sku=data.sku, pool=data.pool)
+        pid = path_id(product_id, "product")
+        view = await service.edit_product(db, pid, edit, only_supplier_id=own_supplier(caller))
+        return product_out(view)
+
+    @post(
+        "/{product_id:str}/retire",
+        status_code=200,
+        guards=[staff_or_suppliers],
+        summary="Retire a product",
+        responses=problems(404, *POSTED),
+    )
+    async def retire(self, product_id: FromPath[str], db: DbSession, caller: Caller) -> ProductOut:
+        """No new group buy may take it (400); buys and orders that have it keep it. Retiring twice is harmless."""
+        view = await service.retire_product(
+            db, path_id(product_id, "product"), now=datetime.now(UTC), only_supplier_id=own_supplier(caller)
         )
         return product_out(view)

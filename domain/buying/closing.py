@@ -16,6 +16,7 @@ from domain.buying.rules import (
     CloseAction,
     ClosePlan,
     Demand,
+    GroupBuyEvent,
     GroupBuyStatus,
     Increment,
     MinimumOutcome,
@@ -24,6 +25,7 @@ from domain.buying.rules import (
     charge_limit_errors,
     line_total_cents,
     max_order_total_cents,
+    next_status,
     plan_close,
 )
 from domain.buying.service import (
@@ -163,7 +165,7 @@ async def close_group_buy(session: AsyncSession, group_buy_id: int, *, now: date
     """Close an open buy now (staff, or the clock at the deadline); safe to run twice.
 
     Applies the minimum outcome: order (allocate at the bulk tier and freeze prices), cancel,
-    extend once, or hold for staff (status ``closing``). A buy already closed is returned as
+    extend once, or hold for staff (status ``on_hold``). A buy already closed is returned as
     it is; a scheduled one is a 409.
     """
     group_buy = await locked_group_buy(session, group_buy_id)
@@ -197,7 +199,7 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
             )
         case CloseAction.HOLD:
             await _freeze(session, group_buy, plan)
-            group_buy.status = GroupBuyStatus.CLOSING.value
+            group_buy.status = GroupBuyStatus.ON_HOLD.value
             group_buy.held = True
             group_buy.closed_at = now
             group_buy.status_reason = f"{plan.reason}; held for a staff decision"
@@ -318,10 +320,11 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
 async def proceed_group_buy(session: AsyncSession, group_buy_id: int, *, now: datetime) -> GroupBuyView:
     """Staff decide a held buy goes ahead although its minimum was missed: order at the frozen prices."""
     group_buy = await locked_group_buy(session, group_buy_id)
-    if group_buy.status != GroupBuyStatus.CLOSING or not group_buy.held:
-        if GroupBuyStatus(group_buy.status) in CLOSED:
+    status = GroupBuyStatus(group_buy.status)
+    if next_status(status, GroupBuyEvent.PROCEED) is None:
+        if status in CLOSED:
             return await get_group_buy(session, group_buy_id)
-        raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}, not held for a decision")
+        raise ConflictError(f"group buy {group_buy_id} is {status}, not on hold for a decision")
     plan = await _plan(session, group_buy)
     if plan.nothing_to_order:
         await _cancel(session, group_buy, now, plan.reason)
@@ -339,7 +342,7 @@ async def cancel_group_buy(session: AsyncSession, group_buy_id: int, *, now: dat
     status = GroupBuyStatus(group_buy.status)
     if status is GroupBuyStatus.CANCELLED:
         return await get_group_buy(session, group_buy_id)
-    if status in CLOSED:
+    if next_status(status, GroupBuyEvent.CANCEL) is None:
         raise ConflictError(f"group buy {group_buy_id} is {status}; it can no longer be cancelled")
     if status is GroupBuyStatus.OPEN:
         now = max(now, utc_now())  # when it took effect, after waiting for the lock

@@ -25,11 +25,13 @@ from domain.buying.rules import (
     apply_change,
     deadline_refusal,
     max_order_total_cents,
+    member_unit_price_cents,
     order_line_errors,
     standing_refusal,
 )
 from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
 from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
@@ -39,8 +41,11 @@ from domain.notifications import service as notifications
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
+    from decimal import Decimal
 
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.catalog import service as catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ class LineView:
     delivered_quantity: int | None
     unit_price_cents: int | None
     total_cents: int | None
+    markup_rate: Decimal
+    member_unit_price_cents: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +420,12 @@ async def group_buy_orders(session: AsyncSession, group_buy_id: int, *, after_id
     return await order_page(session, after_id=after_id, limit=limit, group_buy_id=group_buy_id)
 
 
+def _member_unit_price(line: OrderLine, price: catalog.Prices) -> int:
+    """The tier price fixed at close with markup; before close the first (dearest) tier's, as ``max_total_cents``."""
+    unit = line.unit_price_cents if line.unit_price_cents is not None else tier_for(price.tiers, 0).unit_price_cents
+    return member_unit_price_cents(unit, price.markup_rate)
+
+
 async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list[OrderView]:
     """Views of several orders in a handful of queries."""
     ids = [o.id for o in orders if o.id is not None]
@@ -450,6 +463,8 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
                         line.delivered_quantity,
                         line.unit_price_cents,
                         line.total_cents,
+                        prices[order.group_buy_id, line.product_id].markup_rate,
+                        _member_unit_price(line, prices[order.group_buy_id, line.product_id]),
                     )
                     for line in lines[order.id]
                 ],

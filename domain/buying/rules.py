@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeGuard, assert_never
 
 from domain.catalog.rules import Tier, next_tier, tier_for
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CANCELLING_STATUSES",
     "ORDERING_STATUSES",
+    "TRANSITIONS",
     "AllocationPolicy",
     "CloseAction",
     "ClosePlan",
@@ -32,6 +34,7 @@ __all__ = [
     "Delivered",
     "DeliveryPlan",
     "Demand",
+    "GroupBuyEvent",
     "GroupBuyStatus",
     "Increment",
     "LineRequest",
@@ -52,13 +55,18 @@ __all__ = [
     "deadline_refusal",
     "line_total_cents",
     "max_order_total_cents",
+    "member_unit_price_cents",
     "missing_units",
+    "next_status",
     "order_line_errors",
+    "payable_cents",
     "plan_close",
     "plan_delivery",
     "product_progress",
+    "purchase_order_number",
     "reallocate_delivery",
     "standing_refusal",
+    "supplier_payment_refusal",
 ]
 
 
@@ -389,6 +397,15 @@ def line_total_cents(units: int, unit_price_cents: int, markup_rate: Decimal | F
     return apply_rate(units * unit_price_cents, 1 + Fraction(markup_rate), Rounding.HALF_UP)
 
 
+def member_unit_price_cents(unit_price_cents: int, markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """One unit at the member's price: the tier price with markup, HALF_UP.
+
+    Shown on order lines; a line's total is still rounded once over all its units, so it can
+    differ by a cent or so from units times this.
+    """
+    return line_total_cents(1, unit_price_cents, markup_rate)
+
+
 def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decimal | Fraction = Decimal(0)) -> int:
     """The most a line of ``units`` (quantity + flex) can cost: the first, dearest tier with markup.
 
@@ -524,18 +541,52 @@ def product_progress(quantity: int, flex: int, case_size: int, tiers: Sequence[T
 
 
 class GroupBuyStatus(enum.StrEnum):
-    """``scheduled -> open -> closing -> ordered -> delivered -> settled``, or ``cancelled``.
-
-    ``closing`` is seen only while a buy is held for staff (minimum missed, policy ``hold``).
-    """
+    """``scheduled -> open -> ordered -> delivered -> settled``, or ``on_hold`` or ``cancelled`` (TRANSITIONS)."""
 
     SCHEDULED = "scheduled"
     OPEN = "open"
-    CLOSING = "closing"
+    ON_HOLD = "on_hold"
     ORDERED = "ordered"
     DELIVERED = "delivered"
     SETTLED = "settled"
     CANCELLED = "cancelled"
+
+
+class GroupBuyEvent(enum.StrEnum):
+    """What moves a group buy: the clock, the close rules, staff, the delivery."""
+
+    OPEN = "open"
+    EXTEND = "extend"
+    HOLD = "hold"
+    ORDER = "order"
+    PROCEED = "proceed"
+    CANCEL = "cancel"
+    DELIVER = "deliver"
+    SETTLE = "settle"
+
+
+# Every move a group buy may make. A buy held for its missed minimum is ``on_hold`` (not
+# ``closing``, where clients could not tell it apart from a close in flight) until staff
+# proceed or cancel: nothing else leaves it, so it cannot be forgotten in a half state.
+TRANSITIONS: Mapping[tuple[GroupBuyStatus, GroupBuyEvent], GroupBuyStatus] = MappingProxyType(
+    {
+        (GroupBuyStatus.SCHEDULED, GroupBuyEvent.OPEN): GroupBuyStatus.OPEN,
+        (GroupBuyStatus.SCHEDULED, GroupBuyEvent.CANCEL): GroupBuyStatus.CANCELLED,
+        (GroupBuyStatus.OPEN, GroupBuyEvent.EXTEND): GroupBuyStatus.OPEN,
+        (GroupBuyStatus.OPEN, GroupBuyEvent.HOLD): GroupBuyStatus.ON_HOLD,
+        (GroupBuyStatus.OPEN, GroupBuyEvent.ORDER): GroupBuyStatus.ORDERED,
+        (GroupBuyStatus.OPEN, GroupBuyEvent.CANCEL): GroupBuyStatus.CANCELLED,
+        (GroupBuyStatus.ON_HOLD, GroupBuyEvent.PROCEED): GroupBuyStatus.ORDERED,
+        (GroupBuyStatus.ON_HOLD, GroupBuyEvent.CANCEL): GroupBuyStatus.CANCELLED,
+        (GroupBuyStatus.ORDERED, GroupBuyEvent.DELIVER): GroupBuyStatus.DELIVERED,
+        (GroupBuyStatus.DELIVERED, GroupBuyEvent.SETTLE): GroupBuyStatus.SETTLED,
+    }
+)
+
+
+def next_status(status: GroupBuyStatus, event: GroupBuyEvent) -> GroupBuyStatus | None:
+    """Where ``event`` takes a buy in ``status``, or None when the table has no such move."""
+    return TRANSITIONS.get((GroupBuyStatus(status), GroupBuyEvent(event)))
 
 
 class OrderStatus(enum.StrEnum):
@@ -783,3 +834,27 @@ def plan_delivery(products: Sequence[Delivered], policy: AllocationPolicy = Allo
                 patronage[key, product.pool] = patronage.get((key, product.pool), 0) + total
             shortages[key] = shortages.get(key, 0) + allocated - units
     return DeliveryPlan(tuple(lines), charges, patronage, shortages)
+
+
+# --- purchase orders and the supplier payable ---------------------------------------
+
+
+def purchase_order_number(issued_year: int, group_buy_id: int) -> str:
+    """``PO-<year the buy closed>-<group buy id>``: stable, and unique since a buy has one purchase order."""
+    return f"PO-{issued_year}-{group_buy_id}"
+
+
+def payable_cents(delivered: int | None, unit_price_cents: int | None) -> int:
+    """What the co-op owes the supplier for a product: delivered units at the tier price fixed at close."""
+    return _non_negative(delivered or 0, "delivered") * _non_negative(unit_price_cents or 0, "unit_price_cents")
+
+
+def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str | None:
+    """Why a payment of ``amount_cents`` to the supplier may not be made now, or None.
+
+    Nothing is owed before delivery, and a payment may never take the co-op past what it owes.
+    """
+    outstanding = payable - paid
+    if amount_cents > outstanding:
+        return f"{amount_cents} cents is more than the {outstanding} cents outstanding to the supplier"
+    return None

@@ -124,7 +124,7 @@ async def create_group_buy(
     400 until it is configured and supported.
     """
     opens_at = new.opens_at or now
-    products = await catalog.products_by_id(session, new.product_ids)
+    products = await catalog.products_by_id(session, new.product_ids, lock=True)
     errors = _group_buy_errors(new, opens_at, now, products, card_payments=card_payments)
     if await session.get(Supplier, new.supplier_id) is None:
         errors.insert(0, FieldError("supplier_id", f"no supplier {new.supplier_id}"))
@@ -184,6 +184,8 @@ def _group_buy_errors(
             errors.append(FieldError(f"product_ids[{i}]", f"no product {product_id}"))
         elif product.supplier_id != new.supplier_id:
             errors.append(FieldError(f"product_ids[{i}]", "the product belongs to another supplier"))
+        elif product.retired_at is not None:
+            errors.append(FieldError(f"product_ids[{i}]", "the product is retired"))
         seen.add(product_id)
     return errors
 

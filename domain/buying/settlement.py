@@ -18,6 +18,7 @@ from domain.buying.rules import (
     OrderStatus,
     PaymentMode,
     charge_limit_errors,
+    payable_cents,
     plan_delivery,
 )
 from domain.buying.service import (
@@ -208,6 +209,24 @@ async def _write_delivery(
     )
 
 
+async def _owe_supplier(session: AsyncSession, group_buy: GroupBuy, *, payable: int, cost: int, now: datetime) -> None:
+    """The co-op now owes the supplier the delivered units at the tier price fixed at close."""
+    query = select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id)
+    # populate_existing: the delivery was written by UPDATE statements after these rows were loaded
+    items = (await session.exec(query.execution_options(populate_existing=True))).all()
+    owed = sum(payable_cents(i.delivered_quantity, i.unit_price_cents) for i in items)
+    if owed == 0:
+        return
+    await ledger.post_entry(
+        session,
+        kind="supplier_payable",
+        idempotency_key=f"supplier_payable:{group_buy.id}",
+        occurred_at=now,
+        lines=[PostingLine(cost, Side.DEBIT, owed), PostingLine(payable, Side.CREDIT, owed)],
+        memo=f"purchase order of group buy {group_buy.id}: {group_buy.title}"[:500],
+    )
+
+
 async def _settle(
     session: AsyncSession, group_buy: GroupBuy, plan: DeliveryPlan, *, now: datetime, fiscal_year_start_month: int
 ) -> None:
@@ -234,7 +253,10 @@ async def _settle(
     # deadlocks with payments or other settlements touching the same accounts.
     trade = {key: await ledger.account_id(session, chart.member_trade(orders[key].member_id)) for key in charged}
     sales = await ledger.account_id(session, chart.SALES)
-    await ledger.lock_accounts(session, [*trade.values(), sales])
+    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
+    cost = await ledger.account_id(session, chart.COST_OF_GOODS)
+    await ledger.lock_accounts(session, [*trade.values(), sales, payable, cost])
+    await _owe_supplier(session, group_buy, payable=payable, cost=cost, now=now)
     for key in charged:
         # ledger.transfer's entry, with the accounts resolved once above
         await ledger.post_entry(

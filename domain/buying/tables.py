@@ -20,7 +20,7 @@ class GroupBuy(SQLModel, table=True):
     __tablename__ = "group_buy"
     __table_args__ = (
         sa.CheckConstraint(
-            "status IN ('scheduled','open','closing','ordered','delivered','settled','cancelled')", name="status"
+            "status IN ('scheduled','open','on_hold','ordered','delivered','settled','cancelled')", name="status"
         ),
         sa.CheckConstraint("on_minimum_missed IN ('cancel','proceed','extend','hold')", name="on_minimum_missed"),
         sa.CheckConstraint("allocation_policy IN ('pro_rata','first_come')", name="allocation_policy"),
@@ -154,3 +154,22 @@ class OrderIncrement(SQLModel, table=True):
     quantity: int
     flex_quantity: int
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class SupplierPayment(SQLModel, table=True):
+    """Staff paying a supplier for a group buy's delivered goods; the ledger entry is the money."""
+
+    __tablename__ = "supplier_payment"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("method IN ('cash','check','bank_transfer')", name="method"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", index=True)
+    supplier_id: int = Field(sa_type=sa.BigInteger, foreign_key="supplier.id")
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    method: str = Field(max_length=16)
+    entry_id: int = Field(sa_type=sa.BigInteger, foreign_key="journal_entry.id")
+    paid_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    paid_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from domain.catalog.rules import Tier, markup_errors, pool_errors, tier_errors
@@ -17,6 +18,7 @@ from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInpu
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -184,6 +186,63 @@ async def change_prices(
     return ProductView(product, prices)
 
 
+@dataclass(frozen=True, slots=True)
+class ProductEdit:
+    """The fields a PATCH changes; None leaves a field as it is."""
+
+    name: str | None = None
+    unit: str | None = None
+    sku: str | None = None
+    pool: str | None = None
+
+
+async def _locked_product(session: AsyncSession, product_id: int, only_supplier_id: int | None) -> Product:
+    locked = select(Product).where(col(Product.id) == product_id).with_for_update()
+    product = (await session.exec(locked.execution_options(populate_existing=True))).one_or_none()
+    if product is None or (only_supplier_id is not None and product.supplier_id != only_supplier_id):
+        raise NotFoundError(f"product {product_id} not found")
+    return product
+
+
+async def edit_product(
+    session: AsyncSession, product_id: int, edit: ProductEdit, *, only_supplier_id: int | None = None
+) -> ProductView:
+    """Change a product's name, unit, SKU or pool (the pool is staff's: 403 from a supplier).
+
+    Group buys copied the pool when they took the product, so a new pool applies to later
+    buys only; name, unit and SKU are shown wherever the product is. A SKU another product
+    of the supplier has is a 409 (the unique constraint decides, not a look-up first).
+    """
+    if only_supplier_id is not None and edit.pool is not None:
+        raise ForbiddenError("the patronage pool is the co-op's to set: only staff may change it")
+    if edit.pool is not None and (errors := pool_errors(edit.pool)):
+        raise InvalidInputError("the product is not valid", errors)
+    product = await _locked_product(session, product_id, only_supplier_id)
+    fields = {"name": edit.name, "unit": edit.unit, "sku": edit.sku, "pool": edit.pool}
+    changes = {k: v for k, v in fields.items() if v is not None}
+    if changes:
+        try:
+            async with session.begin_nested():
+                await session.execute(sa.update(Product).where(col(Product.id) == product_id).values(**changes))
+        except IntegrityError as exc:
+            msg = f"supplier {product.supplier_id} already has a product with SKU {edit.sku}"
+            raise ConflictError(msg) from exc
+        await session.refresh(product)
+    return ProductView(product, (await prices_of(session, [product_id]))[product_id])
+
+
+async def retire_product(
+    session: AsyncSession, product_id: int, *, now: datetime, only_supplier_id: int | None = None
+) -> ProductView:
+    """Retire a product (staff, or its supplier): no new group buy takes it; retiring twice changes nothing."""
+    product = await _locked_product(session, product_id, only_supplier_id)
+    if product.retired_at is None:
+        product.retired_at = now
+        session.add(product)
+        await session.flush()
+    return ProductView(product, (await prices_of(session, [product_id]))[product_id])
+
+
 async def prices_of(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Prices]:
     """The current price version of each product, in two queries."""
     if not product_ids:
@@ -261,9 +320,15 @@ async def product_page(
     limit: int,
     supplier_id: int | None = None,
     only_supplier_id: int | None = None,
+    include_retired: bool = False,
 ) -> list[ProductView]:
-    """Products in id order after a cursor, optionally of one supplier; a supplier sees only its own."""
+    """Products in id order after a cursor, optionally of one supplier; a supplier sees only its own.
+
+    Retired products are left out unless ``include_retired``.
+    """
     query = select(Product).where(col(Product.id) > after_id).order_by(col(Product.id)).limit(limit)
+    if not include_retired:
+        query = query.where(col(Product.retired_at).is_(None))
     if supplier_id is not None:
         query = query.where(col(Product.supplier_id) == supplier_id)
     if only_supplier_id is not None:
@@ -273,9 +338,18 @@ async def product_page(
     return [ProductView(p, prices[p.id]) for p in products if p.id is not None]
 
 
-async def products_by_id(session: AsyncSession, product_ids: Sequence[int]) -> dict[int, Product]:
-    """Products by id (missing ids are simply absent)."""
+async def products_by_id(
+    session: AsyncSession, product_ids: Sequence[int], *, lock: bool = False
+) -> dict[int, Product]:
+    """Products by id (missing ids are simply absent).
+
+    ``lock`` takes them FOR SHARE in id order: a group buy taking products waits for a
+    retirement in flight (FOR UPDATE) and sees it, and never deadlocks with another buy.
+    """
     if not product_ids:
         return {}
-    rows = (await session.exec(select(Product).where(col(Product.id).in_(list(product_ids))))).all()
+    query = select(Product).where(col(Product.id).in_(sorted(set(product_ids)))).order_by(col(Product.id))
+    if lock:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    rows = (await session.exec(query)).all()
     return {p.id: p for p in rows if p.id is not None}

@@ -45,6 +45,8 @@ class Product(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
+    # Retired products join no new group buy; buys and orders that have them keep them.
+    retired_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class ProductPriceVersion(SQLModel, table=True):

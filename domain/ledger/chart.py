@@ -36,6 +36,9 @@ PAYOUTS_PAYABLE = AccountSpec("coop:payouts_payable", AccountKind.LIABILITY, "Pa
 UNCLAIMED_PAYOUTS = AccountSpec("coop:unclaimed_payouts", AccountKind.LIABILITY, "Unclaimed payouts held for members")
 OPENING_BALANCES = AccountSpec("coop:opening_balances", AccountKind.EQUITY, "Opening balances brought over")
 UNALLOCATED_EQUITY = AccountSpec("coop:unallocated_equity", AccountKind.EQUITY, "Unallocated equity")
+# Group-buy goods pass straight to members at settlement (credited to SALES), so what the
+# co-op owes the supplier for them is their cost, never inventory held.
+COST_OF_GOODS = AccountSpec("coop:cost_of_goods", AccountKind.EXPENSE, "Cost of goods sold to members")
 
 
 def received_into(method: PaymentMethod) -> AccountSpec:
@@ -66,3 +69,8 @@ def member_preferred(member_id: int) -> AccountSpec:
 def equity_lot(member_id: int, lot_id: int) -> AccountSpec:
     """One lot of retained equity (a fiscal year's allocation) in the member's capital account."""
     return AccountSpec(f"member:{member_id}:equity_lot:{lot_id}", AccountKind.EQUITY, "Retained equity", member_id)
+
+
+def supplier_payable(supplier_id: int) -> AccountSpec:
+    """What the co-op owes one supplier for delivered goods (a liability: positive = the co-op owes)."""
+    return AccountSpec(f"supplier:{supplier_id}:payable", AccountKind.LIABILITY, "Supplier payable")

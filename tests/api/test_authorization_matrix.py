@@ -53,6 +53,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/v1/suppliers/{supplier_id}/users"): {"email": "probe-s@tenant.test", "password": PASSWORD},
     ("PUT", "/v1/products/{product_id}/prices"): {"tiers": [{"min_quantity": 1, "unit_price_cents": 999_999}]},
+    ("PATCH", "/v1/products/{product_id}"): {"name": "probe"},
+    ("POST", "/v1/products/{product_id}/retire"): {},
     ("POST", "/v1/group-buys/{group_buy_id}/cancel"): {"reason": "probe"},
     ("POST", "/v1/group-buys/{group_buy_id}/close"): {},
     ("POST", "/v1/group-buys/{group_buy_id}/proceed"): {},
@@ -74,8 +76,17 @@ def _filled(body: Any, ids: dict[str, str]) -> Any:
 
 
 # Which path parameters name a resource of another tenant, per kind of principal.
-MEMBER_HIDDEN = {"member_id", "order_id", "user_id"}
-SUPPLIER_HIDDEN = {"member_id", "order_id", "user_id", "supplier_id", "group_buy_id", "payout_id", "run_id"}
+MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id"}
+SUPPLIER_HIDDEN = {
+    "member_id",
+    "order_id",
+    "user_id",
+    "supplier_id",
+    "group_buy_id",
+    "payout_id",
+    "run_id",
+    "purchase_order_id",
+}
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
 BOOKKEEPING = re.compile(r"^(auth_|login_|idempotency_)")
@@ -132,6 +143,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "supplier_id": str(other_mill.id),
         "product_id": str(product),
         "group_buy_id": group_buy,
+        "purchase_order_id": group_buy,
         "user_id": str(b_admin.id),
         "payout_id": "1",
         "run_id": "1",

@@ -91,6 +91,8 @@ async def test_a_full_group_buy_to_the_cent(client, session):
         "delivered_quantity": None,
         "unit_price_cents": None,
         "total_cents": None,
+        "markup_rate": "0.05",
+        "member_unit_price_cents": 525,  # the first tier, 500, with 5% markup
     }
     # A thinks again: 4 firm and 2 flex (the decrease comes off the newest units).
     changed = await client.put(
@@ -188,7 +190,11 @@ async def test_a_full_group_buy_to_the_cent(client, session):
         "delivered_quantity": None,
         "unit_price_cents": 200,
         "total_cents": 0,
+        "markup_rate": "0",
+        "member_unit_price_cents": 200,
     }
+    # Flour's tier price at close, 450, with 5% markup: 472.5 -> 473 a unit (B's 5 units: 2363, rounded once).
+    assert lines_by_product(allocated["b"])[f]["member_unit_price_cents"] == 473
     # 6 * 450 * 1.05 = 2835, 3 * 300 * 1.1 = 990; 5 * 472.5 = 2362.5 -> 2363 (HALF_UP, once per line)
     assert (allocated["a"]["total_cents"], allocated["b"]["total_cents"]) == (2835 + 990, 2363 + 1320)
     assert (allocated["c"]["total_cents"], allocated["d"]["total_cents"]) == (473, 330)

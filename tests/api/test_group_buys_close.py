@@ -66,11 +66,11 @@ async def test_hold_waits_for_staff_who_may_proceed(client, session):
         client, session, min_value_cents=5_000, on_minimum_missed="hold"
     )
     held = (await client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).json()
-    assert (held["status"], held["held"]) == ("closing", True)
+    assert (held["status"], held["held"]) == ("on_hold", True)
     assert held["items"][0]["cases"] == 1
     change = await client.put(f"/v1/orders/{order['id']}", json={"lines": [line(product, 4)]}, headers=member)
     assert change.status_code == 409
-    assert (await client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).json()["status"] == "closing"
+    assert (await client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).json()["status"] == "on_hold"
     proceeded = (await client.post(f"/v1/group-buys/{gb['id']}/proceed", headers=staff)).json()
     assert (proceeded["status"], proceeded["held"], proceeded["minimum_met"]) == ("ordered", False, False)
     allocated = (await client.get(f"/v1/orders/{order['id']}", headers=member)).json()
