@@ -100,9 +100,7 @@ REDEMPTION_DECISIONS: dict[RedemptionDecision | None, frozenset[RedemptionDecisi
 }
 
 
-def check_redemption_decision(
-    status: Status, current: RedemptionDecision | None, target: RedemptionDecision
-) -> None:
+def check_redemption_decision(status: Status, current: RedemptionDecision | None, target: RedemptionDecision) -> None:
     """The board decides once the member has left; approval is final (and repeating it changes nothing)."""
     if status not in EXITED:
         msg = f"a member who is {status} has not left; its share is redeemed only after it leaves"
