@@ -19,6 +19,7 @@ from domain.errors import (
     AuthenticationError,
     ConflictError,
     DomainError,
+    FieldConflictError,
     ForbiddenError,
     IdempotencyKeyReusedError,
     InvalidInputError,
@@ -89,7 +90,11 @@ def problem_response(
 
 def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Problem]:
     status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
-    errors = [FieldProblem(e.field, e.message) for e in exc.errors] if isinstance(exc, InvalidInputError) else None
+    errors = (
+        [FieldProblem(e.field, e.message) for e in exc.errors]
+        if isinstance(exc, InvalidInputError | FieldConflictError)
+        else None
+    )
     headers = {"Retry-After": str(exc.retry_after_seconds)} if isinstance(exc, TooManyAttemptsError) else None
     if isinstance(exc, AuthenticationError):
         headers = {"WWW-Authenticate": "Bearer"}

@@ -53,6 +53,14 @@ class ConflictError(DomainError):
     title = "Conflict"
 
 
+class FieldConflictError(ConflictError):
+    """Conflicts with stored data (409), naming the fields at fault (an e-mail already registered)."""
+
+    def __init__(self, detail: str, errors: list[FieldError], *, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.errors = errors
+
+
 class IdempotencyKeyReusedError(DomainError):
     """The same key came with another request (422)."""
 

@@ -94,7 +94,10 @@ def _aware(moment: datetime) -> datetime:
     responses=problems(*POSTED),
 )
 async def import_members(data: JSONBody[MemberImport], db: DbSession, state: State) -> MemberImportResult:
-    """Idempotent by external_ref; any bad row rejects the whole import (400, rows listed)."""
+    """Idempotent by external_ref; any bad row rejects the whole import (400, rows listed).
+
+    A row naming an e-mail another member already has is a 409 naming the row's `email`.
+    """
     rows = [
         imports.MemberRow(
             r.external_ref,
@@ -107,7 +110,9 @@ async def import_members(data: JSONBody[MemberImport], db: DbSession, state: Sta
         )
         for r in data.members
     ]
-    landed = await imports.import_members(db, rows, par_cents=state.settings.policy.share_par_cents)
+    landed = await imports.import_members(
+        db, rows, par_cents=state.settings.policy.share_par_cents, now=datetime.now(UTC)
+    )
     return MemberImportResult(
         imported=sum(not m.duplicate for m in landed),
         duplicates=sum(m.duplicate for m in landed),

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import Day, Email, Password, PositiveCents, Text
+from api.fields import Day, Email, LongText, Password, PositiveCents, Text
 from api.keys import new_entry_key
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
@@ -24,8 +24,8 @@ from domain.identity.rules import MemberRole, Role, member_takes_new_users
 from domain.ledger.chart import PaymentMethod
 from domain.ledger.tables import JournalEntry
 from domain.membership import service as membership
-from domain.membership.rules import Status, votes
-from domain.membership.tables import Member
+from domain.membership.rules import RedemptionDecision, Status, votes
+from domain.membership.tables import Member, ShareRedemptionDecision
 
 Cents = PositiveCents
 
@@ -102,6 +102,34 @@ class StandingChange(msgspec.Struct, forbid_unknown_fields=True):
     """Why staff suspend, reinstate or expel a member."""
 
     reason: Text
+
+
+class RedemptionDecline(msgspec.Struct, forbid_unknown_fields=True):
+    """Why the board does not redeem the share now (it stays owed as equity)."""
+
+    reason: LongText
+
+
+class ShareRedemptionOut(msgspec.Struct):
+    """The board's decision on a leaving member's share and what it paid."""
+
+    member_id: str
+    decision: RedemptionDecision
+    payout_cents: int
+    set_off_cents: int
+    reason: str | None
+    decided_at: datetime
+
+
+def _redemption_out(row: ShareRedemptionDecision) -> ShareRedemptionOut:
+    return ShareRedemptionOut(
+        member_id=str(row.member_id),
+        decision=RedemptionDecision(row.decision),
+        payout_cents=row.payout_cents,
+        set_off_cents=row.set_off_cents,
+        reason=row.reason,
+        decided_at=row.decided_at,
+    )
 
 
 class Receipt(msgspec.Struct):
@@ -376,13 +404,69 @@ class MemberController(Controller):
     async def withdraw(
         self, member_id: FromPath[str], data: JSONBody[Withdrawal], db: DbSession, caller: Caller
     ) -> MemberOut:
-        """Staff or the member's admins; the share is redeemed at par minus what the member owes."""
+        """Staff or the member's admins; a full member resigns until a future date, else leaves on it.
+
+        The share is not redeemed here: the board approves or declines that (`share-redemption/approve`).
+        """
         mid = path_id(member_id, "member")
         check_member_access(caller, mid, admin=True)
         member = await membership.withdraw(
             db, mid, effective_on=data.effective_date, now=datetime.now(UTC), actor=caller.user_id
         )
         return await member_out(db, member)
+
+    @post(
+        "/{member_id:str}/withdraw/cancel",
+        status_code=200,
+        summary="Take back a notice of withdrawal",
+        responses=problems(404, *POSTED),
+    )
+    async def take_back_notice(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> MemberOut:
+        """Staff or the member's admins, while the member is `resigning`: full again (else 409)."""
+        mid = path_id(member_id, "member")
+        check_member_access(caller, mid, admin=True)
+        member = await membership.take_back_notice(db, mid, now=datetime.now(UTC), actor=caller.user_id)
+        return await member_out(db, member)
+
+    @post(
+        "/{member_id:str}/share-redemption/approve",
+        status_code=200,
+        guards=[staff_only],
+        summary="Approve a leaving member's share redemption",
+        responses=problems(404, *POSTED),
+    )
+    async def approve_redemption(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> ShareRedemptionOut:
+        """Board approval: the share is redeemed at par minus what the member owes, and paid out; once."""
+        row = await membership.decide_share_redemption(
+            db,
+            path_id(member_id, "member"),
+            RedemptionDecision.APPROVED,
+            reason=None,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return _redemption_out(row)
+
+    @post(
+        "/{member_id:str}/share-redemption/decline",
+        status_code=200,
+        guards=[staff_only],
+        summary="Decline a leaving member's share redemption for now",
+        responses=problems(404, *POSTED),
+    )
+    async def decline_redemption(
+        self, member_id: FromPath[str], data: JSONBody[RedemptionDecline], db: DbSession, caller: Caller
+    ) -> ShareRedemptionOut:
+        """The share stays on the capital account as equity owed later; it can be approved afterwards."""
+        row = await membership.decide_share_redemption(
+            db,
+            path_id(member_id, "member"),
+            RedemptionDecision.DECLINED,
+            reason=data.reason,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return _redemption_out(row)
 
     @post(
         "/{member_id:str}/suspend",

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
 
-from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.db import utc_now
+from domain.errors import ConflictError, FieldConflictError, FieldError, InvalidInputError
 from domain.identity.rules import credential_errors, normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -50,15 +51,20 @@ class ImportedMember:
     duplicate: bool
 
 
-def member_row_errors(rows: list[MemberRow], par_cents: int) -> list[FieldError]:
+def member_row_errors(rows: list[MemberRow], par_cents: int, *, now: datetime) -> list[FieldError]:
     """Every problem in the register, row by row."""
     errors: list[FieldError] = []
     seen: set[str] = set()
+    emails: set[str] = set()
     for i, row in enumerate(rows):
         at = f"members[{i}]"
         if row.external_ref in seen:
             errors.append(FieldError(f"{at}.external_ref", "appears twice in this import"))
         seen.add(row.external_ref)
+        if normalize_email(row.email) in emails:
+            errors.append(FieldError(f"{at}.email", "appears twice in this import (e-mails compare in any case)"))
+        emails.add(normalize_email(row.email))
+        errors += _future_errors(at, row, now)
         errors += [
             FieldError(f"{at}.email", e.message) for e in credential_errors(row.email, "x" * 99) if e.field == "email"
         ]
@@ -75,17 +81,29 @@ def member_row_errors(rows: list[MemberRow], par_cents: int) -> list[FieldError]
     return errors
 
 
-async def import_members(session: AsyncSession, rows: list[MemberRow], *, par_cents: int) -> list[ImportedMember]:
+def _future_errors(at: str, row: MemberRow, now: datetime) -> list[FieldError]:
+    """A register records the past: nobody joined or left after this moment."""
+    return [
+        FieldError(f"{at}.{field}", "is in the future; a register records what already happened")
+        for field, moment in (("joined_at", row.joined_at), ("left_at", row.left_at))
+        if moment is not None and moment > now
+    ]
+
+
+async def import_members(
+    session: AsyncSession, rows: list[MemberRow], *, par_cents: int, now: datetime | None = None
+) -> list[ImportedMember]:
     """Add the register's members with their historical dates and paid-in shares, set-based.
 
     One statement per table, each taking the rows as arrays (unnest): members, status
     history, consents, share accounts, journal entries, postings. A row another
     import wrote at the same moment is reported as a duplicate.
     """
-    if errors := member_row_errors(rows, par_cents):
+    if errors := member_row_errors(rows, par_cents, now=now or utc_now()):
         raise InvalidInputError("the member import has errors; nothing was imported", errors)
     landed = await _landed_by_ref(session, [r.external_ref for r in rows])
     new_rows = [r for r in rows if r.external_ref not in landed]
+    await _refuse_registered_emails(session, rows, new_rows)
     created: dict[str, tuple[int, int]] = {}
     if new_rows:
         result = await session.execute(
@@ -139,7 +157,7 @@ _CONSENTS = sa.text("""
 INSERT INTO member_consent (member_id, kind, received_on)
 SELECT member_id, 'bylaw', received_on
   FROM unnest(CAST(:members AS bigint[]), CAST(:days AS date[])) AS r(member_id, received_on)
-ON CONFLICT ON CONSTRAINT uq_member_consent_member_kind_date DO NOTHING
+ON CONFLICT ON CONSTRAINT uq_member_consent_member_kind DO NOTHING
 """)
 
 _ACCOUNTS = sa.text("""
@@ -170,6 +188,34 @@ SELECT entry_id, :opening, 'debit', amount FROM r
 UNION ALL
 SELECT entry_id, share_id, 'credit', amount FROM r
 """)
+
+
+async def _refuse_registered_emails(session: AsyncSession, rows: list[MemberRow], new_rows: list[MemberRow]) -> None:
+    """A new row naming an e-mail another member already has is refused, by its row number (409).
+
+    The unique constraint on member.email closes the race with a concurrent registration.
+    """
+    emails = [normalize_email(r.email) for r in new_rows]
+    if not emails:
+        return
+    taken = set(
+        (
+            await session.execute(
+                sa.select(col(Member.email)).where(col(Member.email) == sa.any_(sa.literal(emails, ARRAY(sa.String))))
+            )
+        )
+        .scalars()
+        .all()
+    )
+    fresh = {r.external_ref for r in new_rows}
+    errors = [
+        FieldError(f"members[{i}].email", "another member is registered with this e-mail address")
+        for i, row in enumerate(rows)
+        if row.external_ref in fresh and normalize_email(row.email) in taken
+    ]
+    if errors:
+        msg = "rows name e-mail addresses other members already have; nothing was imported"
+        raise FieldConflictError(msg, errors, code="member_email_taken")
 
 
 async def _landed_by_ref(session: AsyncSession, refs: list[str]) -> dict[str, tuple[int, int]]:

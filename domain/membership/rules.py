@@ -62,6 +62,54 @@ def check_standing_change(current: Status, target: Status) -> None:
     check_transition(current, target)
 
 
+# Who may give notice of withdrawal, and what it does: a full member resigns until its
+# effective date (keeping its standing, not its vote); anyone else not yet gone leaves
+# on the date at once. A resigning member takes its notice back before giving another.
+NOTICE_GIVERS = frozenset({Status.APPLICANT, Status.PROBATIONARY, Status.FULL, Status.SUSPENDED})
+
+
+def notice_target(current: Status, *, effective_on: date | None, today: date) -> Status:
+    """Where a notice of withdrawal puts the member: `resigning` until a future date, else `former`."""
+    if current not in NOTICE_GIVERS:
+        msg = f"a member who is {current} cannot give notice of withdrawal"
+        raise ConflictError(msg)
+    if current is Status.FULL and effective_on is not None and effective_on > today:
+        return Status.RESIGNING
+    return Status.FORMER
+
+
+def check_notice_withdrawal(current: Status) -> None:
+    """Only a pending notice can be taken back; after its date the member has left."""
+    if current is not Status.RESIGNING:
+        msg = f"a member who is {current} has no notice of withdrawal pending"
+        raise ConflictError(msg)
+
+
+class RedemptionDecision(enum.StrEnum):
+    """The board's decision on redeeming a leaving member's share (DOMAIN.md §1)."""
+
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+# A declined share stays owed as equity and may be approved later; an approved one is paid.
+REDEMPTION_DECISIONS: dict[RedemptionDecision | None, frozenset[RedemptionDecision]] = {
+    None: frozenset(RedemptionDecision),
+    RedemptionDecision.DECLINED: frozenset(RedemptionDecision),
+    RedemptionDecision.APPROVED: frozenset({RedemptionDecision.APPROVED}),
+}
+
+
+def check_redemption_decision(status: Status, current: RedemptionDecision | None, target: RedemptionDecision) -> None:
+    """The board decides once the member has left; approval is final (and repeating it changes nothing)."""
+    if status not in EXITED:
+        msg = f"a member who is {status} has not left; its share is redeemed only after it leaves"
+        raise ConflictError(msg)
+    if target not in REDEMPTION_DECISIONS[current]:
+        msg = "the share redemption was already approved and paid; it cannot be declined"
+        raise ConflictError(msg)
+
+
 def votes(status: Status) -> int:
     """One member, one vote: 1 for a full member, 0 otherwise, whatever else it holds."""
     return 1 if status is Status.FULL else 0

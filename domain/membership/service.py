@@ -11,22 +11,28 @@ from sqlmodel import col, select
 
 from domain.buying import orders as buying_orders
 from domain.db import utc_now
-from domain.errors import FieldError, InvalidInputError, NotFoundError
+from domain.errors import FieldConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.identity.rules import normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import Side
 from domain.ledger.tables import Account, Posting
 from domain.membership.rules import (
     EXITED,
+    RedemptionDecision,
+    ShareRedemption,
     Status,
     admitted_status,
+    check_notice_withdrawal,
+    check_redemption_decision,
     check_standing_change,
     check_transition,
+    notice_target,
     share_payment_errors,
     share_redemption,
     withdrawal_date_errors,
 )
-from domain.membership.tables import Member, MemberConsent, MemberStatusChange
+from domain.membership.tables import Member, MemberConsent, MemberStatusChange, ShareRedemptionDecision
 from domain.payments.service import create_payout
 
 if TYPE_CHECKING:
@@ -42,17 +48,24 @@ def start_of(day: date) -> datetime:
 
 
 async def apply(session: AsyncSession, *, name: str, email: str, contact_name: str | None, par_cents: int) -> Member:
-    """A business applies to join; it gets its member number now."""
-    member = Member(
-        name=name,
-        email=email.strip().lower(),
-        contact_name=contact_name,
-        status=Status.APPLICANT.value,
-        share_par_cents=par_cents,
-    )
-    session.add(member)
-    await session.flush()
-    await session.refresh(member)
+    """A business applies to join; it gets its member number now. One member per e-mail address."""
+    member_id = (
+        await session.execute(
+            insert(Member)
+            .values(
+                name=name,
+                email=normalize_email(email),
+                contact_name=contact_name,
+                status=Status.APPLICANT.value,
+                share_par_cents=par_cents,
+            )
+            .on_conflict_do_nothing(constraint="uq_member_email")
+            .returning(col(Member.id))
+        )
+    ).scalar_one_or_none()
+    if member_id is None:
+        raise email_taken("email")
+    member = await get(session, member_id)
     await record_change(
         session,
         member,
@@ -63,6 +76,15 @@ async def apply(session: AsyncSession, *, name: str, email: str, contact_name: s
         actor_user_id=None,
     )
     return member
+
+
+def email_taken(field: str) -> FieldConflictError:
+    """Another member is registered under this e-mail address (compared case-insensitively)."""
+    return FieldConflictError(
+        "another member is registered with this e-mail address",
+        [FieldError(field, "another member is registered with this e-mail address")],
+        code="member_email_taken",
+    )
 
 
 async def get(session: AsyncSession, member_id: int) -> Member:
@@ -176,7 +198,7 @@ async def grant_bylaw_consent(session: AsyncSession, member: Member, on: date) -
     await session.execute(
         insert(MemberConsent)
         .values(member_id=member.id, kind="bylaw", received_on=on)
-        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind_date")
+        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind")
     )
 
 
@@ -327,14 +349,24 @@ async def withdraw(
     """
     member = await locked(session, member_id)
     today = now.date()
+    target = notice_target(Status(member.status), effective_on=effective_on, today=today)
     joined_on = member.joined_at.astimezone(UTC).date() if member.joined_at is not None else None
     if errors := withdrawal_date_errors(effective_on or today, joined_on=joined_on, today=today):
         raise InvalidInputError("the withdrawal date is not acceptable", errors)
-    if effective_on is not None and effective_on > today and member.status == Status.FULL.value:
+    if target is Status.RESIGNING:
         member.resigns_on = effective_on
         await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)
         return member
-    await _exit(session, member, Status.FORMER, start_of(effective_on or today), "withdrew", actor)
+    await _exit(session, member, Status.FORMER, start_of(effective_on or today), "withdrew", actor, redeem=False)
+    return member
+
+
+async def take_back_notice(session: AsyncSession, member_id: int, *, now: datetime, actor: int) -> Member:
+    """A resigning member withdraws its notice before the date: full again, vote restored."""
+    member = await locked(session, member_id)
+    check_notice_withdrawal(Status(member.status))
+    member.resigns_on = None
+    await _move(session, member, Status.FULL, now, "notice of withdrawal taken back", actor)
     return member
 
 
@@ -351,7 +383,15 @@ async def complete_due_resignations(session: AsyncSession, today: date) -> int:
         assert member_id is not None  # noqa: S101 - primary keys
         member = await locked(session, member_id)
         if member.status == Status.RESIGNING.value and member.resigns_on is not None:
-            await _exit(session, member, Status.FORMER, start_of(member.resigns_on), "withdrawal took effect", None)
+            await _exit(
+                session,
+                member,
+                Status.FORMER,
+                start_of(member.resigns_on),
+                "withdrawal took effect",
+                None,
+                redeem=False,
+            )
     return len(ids)
 
 
@@ -371,12 +411,19 @@ async def change_standing(
 
 
 async def _exit(
-    session: AsyncSession, member: Member, target: Status, effective_at: datetime, reason: str, actor: int | None
+    session: AsyncSession,
+    member: Member,
+    target: Status,
+    effective_at: datetime,
+    reason: str,
+    actor: int | None,
+    *,
+    redeem: bool = True,
 ) -> None:
-    """Leave: lose the vote, and the paid share is redeemed at par minus what the member owes.
+    """Leave: lose the vote; open orders go. Retained equity stays outstanding.
 
-    Two entries, as the set-off is its own decision: the share becomes a payable,
-    then the debt is taken out of it. Retained equity stays outstanding.
+    A withdrawal leaves the share for the board (`decide_share_redemption`); an
+    expulsion is itself the staff's decision, so the share is redeemed at once.
     """
     await _move(session, member, target, effective_at, reason, actor)
     assert member.id is not None  # noqa: S101 - loaded members have ids
@@ -386,9 +433,69 @@ async def _exit(
     member.left_at = effective_at
     member.resigns_on = None
     session.add(member)
+    if redeem:
+        redemption = await _redeem_share(session, member, effective_at)
+        await _record_decision(
+            session, member.id, RedemptionDecision.APPROVED, redemption, reason=reason, now=effective_at, actor=actor
+        )
+
+
+async def decide_share_redemption(
+    session: AsyncSession,
+    member_id: int,
+    decision: RedemptionDecision,
+    *,
+    reason: str | None,
+    now: datetime,
+    actor: int,
+) -> ShareRedemptionDecision:
+    """The board approves (pays par minus set-off, once) or declines (the share stays owed) a leaver's share."""
+    member = await locked(session, member_id)  # one decision at a time per member
+    existing = await session.get(ShareRedemptionDecision, member_id)
+    current = RedemptionDecision(existing.decision) if existing else None
+    check_redemption_decision(Status(member.status), current, decision)
+    if existing is not None and current is RedemptionDecision.APPROVED:
+        return existing  # approving again changes nothing
+    redemption = ShareRedemption(payout_cents=0, set_off_cents=0)
+    if decision is RedemptionDecision.APPROVED:
+        redemption = await _redeem_share(session, member, now)
+    return await _record_decision(session, member_id, decision, redemption, reason=reason, now=now, actor=actor)
+
+
+async def _record_decision(
+    session: AsyncSession,
+    member_id: int,
+    decision: RedemptionDecision,
+    redemption: ShareRedemption,
+    *,
+    reason: str | None,
+    now: datetime,
+    actor: int | None,
+) -> ShareRedemptionDecision:
+    row = await session.get(ShareRedemptionDecision, member_id) or ShareRedemptionDecision(
+        member_id=member_id, decision=decision.value, decided_at=now
+    )
+    row.decision = decision.value
+    row.reason = reason
+    row.payout_cents = redemption.payout_cents
+    row.set_off_cents = redemption.set_off_cents
+    row.decided_at = now
+    row.actor_user_id = actor
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def _redeem_share(session: AsyncSession, member: Member, effective_at: datetime) -> ShareRedemption:
+    """The paid share is redeemed at par minus what the member owes.
+
+    Two entries, as the set-off is its own decision: the share becomes a payable,
+    then the debt is taken out of it.
+    """
+    assert member.id is not None  # noqa: S101 - loaded members have ids
     paid = (await shares_paid(session, [member.id]))[member.id]
     if paid <= 0:
-        return
+        return ShareRedemption(payout_cents=0, set_off_cents=0)
     owed = await ledger.balance_of(session, chart.member_trade(member.id))
     redemption = share_redemption(par_cents=member.share_par_cents, paid_cents=paid, owed_cents=owed)
     await ledger.transfer(
@@ -420,6 +527,7 @@ async def _exit(
             amount_cents=redemption.payout_cents,
             business_key=f"share_redemption:{member.id}",
         )
+    return redemption
 
 
 async def history(session: AsyncSession, member_id: int) -> list[MemberStatusChange]:
@@ -433,22 +541,25 @@ async def history(session: AsyncSession, member_id: int) -> list[MemberStatusCha
 
 
 async def record_consent(session: AsyncSession, member_id: int, *, kind: str, received_on: date) -> MemberConsent:
-    """A written or check-endorsement consent (bylaw consent comes with full membership)."""
+    """A consent of a kind the member has not given yet; the same one again answers the one on file.
+
+    The same kind with another date is refused (409 naming `received_on`): the first
+    consent stays the one in force, and a second row would make qualification ambiguous.
+    """
     await get(session, member_id)
     await session.execute(
         insert(MemberConsent)
         .values(member_id=member_id, kind=kind, received_on=received_on)
-        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind_date")
+        .on_conflict_do_nothing(constraint="uq_member_consent_member_kind")
     )
     consent: MemberConsent = (
         await session.exec(
-            select(MemberConsent).where(
-                col(MemberConsent.member_id) == member_id,
-                col(MemberConsent.kind) == kind,
-                col(MemberConsent.received_on) == received_on,
-            )
+            select(MemberConsent).where(col(MemberConsent.member_id) == member_id, col(MemberConsent.kind) == kind)
         )
     ).one()
+    if consent.received_on != received_on:
+        msg = f"a {kind} consent received on {consent.received_on} is already on file"
+        raise FieldConflictError(msg, [FieldError("received_on", msg)], code="consent_on_file")
     return consent
 
 

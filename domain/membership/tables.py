@@ -22,6 +22,9 @@ class Member(SQLModel, table=True):
             "status IN ('applicant','probationary','full','resigning','former','suspended','expelled')", name="status"
         ),
         sa.CheckConstraint("share_par_cents > 0", name="par_positive"),
+        # Stored normalized (trimmed, lower case), so this is the case-insensitive rule.
+        sa.UniqueConstraint("email", name="uq_member_email"),
+        sa.CheckConstraint("email = lower(btrim(email))", name="email_normalized"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -69,7 +72,8 @@ class MemberConsent(SQLModel, table=True):
     __tablename__ = "member_consent"
     __table_args__ = (
         sa.CheckConstraint("kind IN ('bylaw','written','check_endorsement')", name="kind"),
-        sa.UniqueConstraint("member_id", "kind", "received_on", name="uq_member_consent_member_kind_date"),
+        # One consent of each kind per member: recording it again answers the one on file.
+        sa.UniqueConstraint("member_id", "kind", name="uq_member_consent_member_kind"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -77,3 +81,21 @@ class MemberConsent(SQLModel, table=True):
     kind: str = Field(max_length=24)
     received_on: date
     revoked_on: date | None = Field(default=None)
+
+
+class ShareRedemptionDecision(SQLModel, table=True):
+    """The board's decision on a leaving member's share: one per member, approval final."""
+
+    __tablename__ = "share_redemption_decision"
+    __table_args__ = (
+        sa.CheckConstraint("decision IN ('approved','declined')", name="decision"),
+        sa.CheckConstraint("payout_cents >= 0 AND set_off_cents >= 0", name="amounts_not_negative"),
+    )
+
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    decision: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    payout_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    set_off_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    decided_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)

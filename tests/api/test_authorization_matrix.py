@@ -42,9 +42,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/members/{member_id}/preferred-shares"): {"amount_cents": 100, "method": "cash"},
     ("POST", "/v1/members/{member_id}/credits"): {"amount_cents": 100, "reason": "goodwill"},
     ("POST", "/v1/members/{member_id}/withdraw"): {},
+    ("POST", "/v1/members/{member_id}/withdraw/cancel"): {},
     ("POST", "/v1/members/{member_id}/suspend"): {"reason": "probe"},
     ("POST", "/v1/members/{member_id}/reinstate"): {"reason": "probe"},
     ("POST", "/v1/members/{member_id}/expel"): {"reason": "probe"},
+    ("POST", "/v1/members/{member_id}/share-redemption/decline"): {"reason": "probe"},
     ("POST", "/v1/members/{member_id}/consents"): {"kind": "patronage_consent", "received_on": "2026-01-05"},
     ("POST", "/v1/members/{member_id}/special-redemptions"): {
         "reason": "death",

@@ -131,7 +131,7 @@ async def test_a_bad_row_rejects_the_whole_register_and_names_every_bad_row(clie
         REGISTER[0],
         {**REGISTER[1], "email": "not-an-email"},
         {**REGISTER[2], "left_at": None},
-        {**REGISTER[0], "external_ref": "old-4", "share_paid_cents": 10_001},
+        {**REGISTER[0], "external_ref": "old-4", "email": "d@old.test", "share_paid_cents": 10_001},
         {**REGISTER[1], "external_ref": "old-1"},
     ]
     answer = await client.post("/v1/members/imports", json={"members": rows}, headers=staff)

@@ -53,7 +53,7 @@ async def _charge(session, member_id: int, cents: int) -> None:
 
 
 async def _withdrawn(client, session, staff, *, owed: int = 0, share_method: str = "bank_transfer") -> tuple[str, str]:
-    """A member who paid its 100.00 share, owed `owed` on its trade account and withdrew: (member id, payout id)."""
+    """A member who paid its 100.00 share, owed `owed`, withdrew and had its redemption approved: (member, payout)."""
     n = next(_seq)
     mid = (
         await client.post("/v1/members", json={"name": f"Shop {n}", "email": f"shop{n}@x.test"}, headers=staff)
@@ -67,6 +67,8 @@ async def _withdrawn(client, session, staff, *, owed: int = 0, share_method: str
         await _charge(session, int(mid), owed)
     left = await client.post(f"/v1/members/{mid}/withdraw", json={}, headers=staff)
     assert left.status_code == 200, left.text
+    approved = await client.post(f"/v1/members/{mid}/share-redemption/approve", headers=staff)
+    assert approved.status_code == 200, approved.text
     listed = await client.get(f"/v1/payouts?member_id={mid}&kind=share_redemption", headers=staff)
     assert listed.status_code == 200, listed.text
     [payout] = listed.json()["items"]

@@ -70,7 +70,7 @@ async def _act(session, member_id: int, action: str, now: datetime) -> None:
 async def test_no_sequence_of_calls_gives_a_vote_to_a_non_full_member(session, actions):
     now = datetime.now(UTC)
     member = await membership.apply(
-        session, name=f"Shop {next(_names)}", email="p@shop.test", contact_name=None, par_cents=10_000
+        session, name=f"Shop {(n := next(_names))}", email=f"p{n}@shop.test", contact_name=None, par_cents=10_000
     )
     assert member.id is not None
     for action in actions:
@@ -99,7 +99,7 @@ MOVES = st.lists(st.tuples(st.sampled_from(["charge", "payment", "credit"]), AMO
 async def test_the_trade_statement_equals_the_ledger_balance(session, moves):
     now = datetime.now(UTC)
     member = await membership.apply(
-        session, name=f"Shop {next(_names)}", email="s@shop.test", contact_name=None, par_cents=10_000
+        session, name=f"Shop {(n := next(_names))}", email=f"s{n}@shop.test", contact_name=None, par_cents=10_000
     )
     assert member.id is not None
     expected = 0

@@ -95,7 +95,7 @@ def test_preferred_capital_is_capped_and_dividends_round_half_up():
     assert preferred_dividend_cents(250, Decimal("0.05")) == 13  # 12.5 rounds away from zero
 
 
-def test_a_withdrawal_is_dated_after_joining_and_at_most_a_month_back():
+def test_a_withdrawal_is_dated_after_joining_and_at_most_a_month_back() -> None:
     from datetime import date
 
     from domain.membership.rules import withdrawal_date_errors
@@ -108,3 +108,43 @@ def test_a_withdrawal_is_dated_after_joining_and_at_most_a_month_back():
     long_ago = withdrawal_date_errors(date(2026, 10, 29), joined_on=date(2020, 1, 1), today=today)
     assert [e.field for e in long_ago] == ["effective_date"]
     assert withdrawal_date_errors(date(2027, 6, 1), joined_on=date(2020, 1, 1), today=today) == []
+
+
+def test_a_notice_makes_a_full_member_resigning_until_its_date_and_others_leave_on_it():
+    from domain.membership.rules import notice_target
+
+    today = date(2026, 5, 1)
+    assert notice_target(Status.FULL, effective_on=today + timedelta(days=1), today=today) is Status.RESIGNING
+    assert notice_target(Status.FULL, effective_on=today, today=today) is Status.FORMER
+    assert notice_target(Status.FULL, effective_on=None, today=today) is Status.FORMER
+    for status in (Status.APPLICANT, Status.PROBATIONARY, Status.SUSPENDED):
+        assert notice_target(status, effective_on=today + timedelta(days=9), today=today) is Status.FORMER
+    for status in (Status.RESIGNING, Status.FORMER, Status.EXPELLED):
+        with pytest.raises(ConflictError, match=str(status)):
+            notice_target(status, effective_on=None, today=today)
+
+
+def test_only_a_resigning_member_can_take_its_notice_back():
+    from domain.membership.rules import check_notice_withdrawal
+
+    check_notice_withdrawal(Status.RESIGNING)
+    for status in set(Status) - {Status.RESIGNING}:
+        with pytest.raises(ConflictError, match="no notice"):
+            check_notice_withdrawal(status)
+
+
+def test_the_board_decides_a_share_redemption_only_after_the_member_left_and_approval_is_final():
+    from domain.membership.rules import RedemptionDecision, check_redemption_decision
+
+    approve, decline = RedemptionDecision.APPROVED, RedemptionDecision.DECLINED
+    for status in EXITED:
+        check_redemption_decision(status, None, approve)
+        check_redemption_decision(status, None, decline)
+        check_redemption_decision(status, decline, approve)  # the share stays owed: approved later
+        check_redemption_decision(status, decline, decline)
+        check_redemption_decision(status, approve, approve)  # idempotent
+        with pytest.raises(ConflictError, match="already approved"):
+            check_redemption_decision(status, approve, decline)
+    for status in set(Status) - EXITED:
+        with pytest.raises(ConflictError, match="has not left"):
+            check_redemption_decision(status, None, approve)
