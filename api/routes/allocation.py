@@ -105,7 +105,7 @@ class RunOut(msgspec.Struct):
     failure_reason: str | None
 
 
-class LineOut(msgspec.Struct):
+class AllocationLineOut(msgspec.Struct):
     """One member's line; members below the minimum show allocation 0."""
 
     member_id: str
@@ -156,8 +156,8 @@ def run_out(run: AllocationRun) -> RunOut:
     return RunOut(str(run.id), run.fiscal_year, run.status, run.payment_date, totals, run.failure_reason)  # type: ignore[arg-type]
 
 
-def _line_out(line: AllocationLine) -> LineOut:
-    return LineOut(
+def _line_out(line: AllocationLine) -> AllocationLineOut:
+    return AllocationLineOut(
         str(line.member_id),
         line.member_number,
         line.patronage_cents,
@@ -205,7 +205,9 @@ async def show_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     summary="A run's lines",
     responses=problems(400, 404, *AUTHENTICATED),
 )
-async def run_lines(run_id: FromPath[str], db: DbSession, limit: Limit = 100, cursor: Cursor = None) -> Page[LineOut]:
+async def run_lines(
+    run_id: FromPath[str], db: DbSession, limit: Limit = 100, cursor: Cursor = None
+) -> Page[AllocationLineOut]:
     """Per member, in member-number order."""
     lines = await allocation.lines(
         db, path_id(run_id, "allocation run"), after_member_number=after_id(cursor), limit=limit
