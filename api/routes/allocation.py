@@ -12,6 +12,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
+from api.accept import negotiate
 from api.auth import check_member_access, staff_only
 from api.deps import Caller, DbSession
 from api.fields import FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, SignedCents
@@ -228,6 +229,10 @@ async def approve_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     return run_out(await posting.approve(db, path_id(run_id, "allocation run")))
 
 
+# What a notice can be, the default first.
+NOTICE_TYPES = ("application/json", "application/pdf")
+
+
 @get(
     "/v1/allocation-runs/{run_id:str}/notices/{member_id:str}",
     tags=["year-end"],
@@ -243,7 +248,7 @@ async def notice(
     check_member_access(caller, mid)
     found = await reports.notice(db, path_id(run_id, "allocation run"), mid)
     body = reports.notice_json(found)
-    if "application/pdf" in request.headers.get("accept", ""):
+    if negotiate(request.headers.get("accept"), NOTICE_TYPES) == "application/pdf":
         return Response(
             text_pdf(f"Written notice of allocation - fiscal year {body['fiscal_year']}", _notice_lines(body)),
             media_type="application/pdf",
