@@ -7,6 +7,7 @@ answer (a None where a body came back means the document lied about a status or 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import signal
@@ -90,15 +91,20 @@ def _call(client: Any, operation: str, status: int, model: str, **kwargs: Any) -
 
 
 def test_a_generated_client_runs_a_group_buy_to_settlement(served: int, client_package: Any) -> None:
+    with contextlib.ExitStack() as clients:
+        _drive(served, client_package, clients)
+
+
+def _drive(served: int, client_package: Any, clients: contextlib.ExitStack) -> None:
     m = importlib.import_module(f"{PACKAGE}.models")
     base = f"http://127.0.0.1:{served}"
-    anonymous = client_package.Client(base_url=base, raise_on_unexpected_status=True)
+    anonymous = clients.enter_context(client_package.Client(base_url=base, raise_on_unexpected_status=True))
 
     def sign_in(email: str, password: str) -> Any:
         answer = _call(
             anonymous, "auth.v1_auth_token_issue_token", 200, "TokenAnswer", body=m.TokenRequest(email, password)
         )
-        return client_package.AuthenticatedClient(base_url=base, token=answer.access_token)
+        return clients.enter_context(client_package.AuthenticatedClient(base_url=base, token=answer.access_token))
 
     staff = sign_in(ADMIN["email"], ADMIN["password"])
     member = _call(
