@@ -18,6 +18,7 @@ from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
+from api.openapi import COMPONENTS, add_contract
 from api.problems import EXCEPTION_HANDLERS
 from api.query_params import refuse_unknown_query_parameters, remember_query_names
 from api.request_log import RequestLogMiddleware, echo_request_id
@@ -79,7 +80,7 @@ def create_app(
             await _bootstrap_staff(settings, app.state.session_maker)
             yield
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             system.health,
             catalog.SupplierController,
@@ -141,8 +142,11 @@ def create_app(
             version="1.0.0",
             path="/schema",
             render_plugins=render_plugins(),
+            components=COMPONENTS,
         ),
     )
+    add_contract(app)
+    return app
 
 
 def _initial_state(settings: Settings) -> State:

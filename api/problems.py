@@ -11,6 +11,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -218,10 +219,30 @@ _DESCRIPTIONS = {
 }
 
 
+def _example(status: int) -> Example:
+    # A real answer of this kind, not random text, so the docs show what a client will meet.
+    errors = [FieldProblem("email", "Expected `str` of length <= 254")] if status == 400 else []  # noqa: PLR2004
+    body = Problem(
+        status=status,
+        title=HTTPStatus(status).phrase,
+        detail=_DESCRIPTIONS[status],
+        instance="/v1/members",
+        request_id="5f0c6c1e9a8b4d2f8e3a7b6c5d4e3f21",
+        errors=errors,
+    )
+    return Example(summary=_DESCRIPTIONS[status], value=msgspec.to_builtins(body))
+
+
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the problem responses a route can give (any route: 503 while the database is down)."""
     return {
-        s: ResponseSpec(data_container=Problem, description=_DESCRIPTIONS[s], media_type=PROBLEM_JSON)
+        s: ResponseSpec(
+            data_container=Problem,
+            description=_DESCRIPTIONS[s],
+            media_type=PROBLEM_JSON,
+            generate_examples=False,
+            examples=[_example(s)],
+        )
         for s in sorted({*statuses, 503})
     }
 

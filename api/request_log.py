@@ -32,10 +32,38 @@ def request_id_of(scope: Scope) -> str:
     return rid
 
 
+# Where a request whose error escaped the middleware keeps its start time until its answer is sent.
+_UNLOGGED = "request_log_started"
+
+
+def _log(scope: Scope, status: int, started: float) -> None:
+    log.info(
+        "request",
+        extra={
+            "method": scope.get("method", ""),
+            "path": scope["path"],
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+
+
 async def echo_request_id(message: Message, scope: Scope) -> None:
-    """App-level before-send hook: every answer, errors included, names its request id."""
+    """App-level before-send hook: every answer, errors included, names its request id.
+
+    It also logs the requests whose error Litestar answered outside the middleware, with the
+    status that answer has (a refused token is a 401, not the 500 the middleware would guess).
+    """
     if message["type"] == "http.response.start":
-        MutableScopeHeaders.from_message(message)["x-request-id"] = request_id_of(scope)
+        rid = request_id_of(scope)
+        MutableScopeHeaders.from_message(message)["x-request-id"] = rid
+        started = scope.get("state", {}).pop(_UNLOGGED, None)
+        if started is not None:
+            token = request_id.set(rid)
+            try:
+                _log(scope, message["status"], started)
+            finally:
+                request_id.reset(token)
 
 
 class RequestLogMiddleware(ASGIMiddleware):
@@ -47,7 +75,8 @@ class RequestLogMiddleware(ASGIMiddleware):
         """Time the request and log its outcome."""
         token = request_id.set(request_id_of(scope))
         started = time.perf_counter()
-        status = 500
+        status: int | None = None
+        failed = False
 
         async def note_status(message: Message) -> None:
             nonlocal status
@@ -57,14 +86,14 @@ class RequestLogMiddleware(ASGIMiddleware):
 
         try:
             await next_app(scope, receive, note_status)
+        except Exception:
+            failed = True
+            raise
         finally:
-            log.info(
-                "request",
-                extra={
-                    "method": scope.get("method", ""),
-                    "path": scope["path"],
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            if failed and status is None:
+                # Errors raised by middleware (authentication) are answered by Litestar's outermost
+                # exception handler after this returns; echo_request_id logs them with that status.
+                scope.setdefault("state", {})[_UNLOGGED] = started
+            else:
+                _log(scope, 500 if status is None else status, started)
             request_id.reset(token)

@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
+from api.accept import negotiate
 from api.auth import check_member_access, staff_only
 from api.deps import Caller, DbSession
 from api.fields import FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, SignedCents
@@ -107,7 +108,7 @@ class RunOut(msgspec.Struct):
     failure_reason: str | None
 
 
-class LineOut(msgspec.Struct):
+class AllocationLineOut(msgspec.Struct):
     """One member's line; members below the minimum show allocation 0."""
 
     member_id: str
@@ -194,8 +195,8 @@ def run_out(run: AllocationRun) -> RunOut:
     return RunOut(str(run.id), run.fiscal_year, run.status, run.payment_date, totals, run.failure_reason)  # type: ignore[arg-type]
 
 
-def _line_out(line: AllocationLine) -> LineOut:
-    return LineOut(
+def _line_out(line: AllocationLine) -> AllocationLineOut:
+    return AllocationLineOut(
         str(line.member_id),
         line.member_number,
         line.patronage_cents,
@@ -253,7 +254,9 @@ async def show_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     summary="A run's lines",
     responses=problems(400, 404, *AUTHENTICATED),
 )
-async def run_lines(run_id: FromPath[str], db: DbSession, limit: Limit = 100, cursor: Cursor = None) -> Page[LineOut]:
+async def run_lines(
+    run_id: FromPath[str], db: DbSession, limit: Limit = 100, cursor: Cursor = None
+) -> Page[AllocationLineOut]:
     """Per member, in member-number order."""
     lines = await allocation.lines(
         db, path_id(run_id, "allocation run"), after_member_number=after_id(cursor), limit=limit
@@ -272,6 +275,10 @@ async def run_lines(run_id: FromPath[str], db: DbSession, limit: Limit = 100, cu
 async def approve_run(run_id: FromPath[str], db: DbSession) -> RunOut:
     """Posts equity lots, cash payouts, funds and unallocated equity once; approving again changes nothing."""
     return run_out(await posting.approve(db, path_id(run_id, "allocation run")))
+
+
+# What a notice can be, the default first.
+NOTICE_TYPES = ("application/json", "application/pdf")
 
 
 @get(
@@ -298,11 +305,7 @@ async def notice(
     check_member_access(caller, mid)
     found = await reports.notice(db, path_id(run_id, "allocation run"), mid)
     body = reports.notice_json(found, state.settings.coop)
-    # The client's preference decides (q-values included); JSON unless the PDF is preferred.
-    if (
-        request.accept.best_match(["application/json", "application/pdf"], default="application/json")
-        == "application/pdf"
-    ):
+    if negotiate(request.headers.get("accept"), NOTICE_TYPES) == "application/pdf":
         return Response(notice_pdf(body), media_type="application/pdf")
     return Response(body)
 

@@ -131,7 +131,7 @@ class OrderIn(msgspec.Struct, forbid_unknown_fields=True):
     lines: Annotated[list[LineIn], msgspec.Meta(min_length=1, max_length=500)]
 
 
-class LineOut(msgspec.Struct):
+class OrderLineOut(msgspec.Struct):
     """An order line; allocated and delivered units and money are null until known.
 
     `unit_price_cents` is the supplier's tier price fixed at close; `member_unit_price_cents`
@@ -157,7 +157,7 @@ class OrderOut(msgspec.Struct):
     group_buy_id: str
     member_id: str
     status: OrderStatus
-    lines: list[LineOut]
+    lines: list[OrderLineOut]
     max_total_cents: int
     total_cents: int | None
     created_at: datetime
@@ -307,7 +307,7 @@ def order_out(view: orders.OrderView) -> OrderOut:
         member_id=str(o.member_id),
         status=OrderStatus(o.status),
         lines=[
-            LineOut(
+            OrderLineOut(
                 str(ln.product_id),
                 ln.quantity,
                 ln.flex_quantity,

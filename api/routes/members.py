@@ -514,17 +514,18 @@ class MemberController(Controller):
         return await member_out(db, member)
 
     @get("/{member_id:str}/history", summary="Status history", responses=problems(400, 404, *AUTHENTICATED))
-    async def history(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[StatusChangeOut]:
-        """Every dated status change."""
+    async def history(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> Page[StatusChangeOut]:
+        """Every dated status change, oldest first, in one page (a member has a handful)."""
         mid = path_id(member_id, "member")
         check_member_access(caller, mid)
         await membership.get(db, mid)
-        return [
+        changes = [
             StatusChangeOut(
                 Status(c.from_status) if c.from_status else None, Status(c.to_status), c.effective_at, c.reason
             )
             for c in await membership.history(db, mid)
         ]
+        return Page(changes, next_cursor=None)
 
     @post(
         "/{member_id:str}/consents", guards=[staff_only], summary="Record a consent", responses=problems(404, *POSTED)
@@ -537,12 +538,13 @@ class MemberController(Controller):
         return ConsentOut(consent.kind, consent.received_on, consent.revoked_on)
 
     @get("/{member_id:str}/consents", summary="Consents on file", responses=problems(400, 404, *AUTHENTICATED))
-    async def list_consents(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> list[ConsentOut]:
-        """Bylaw consent from the day the member became full, and any others received."""
+    async def list_consents(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> Page[ConsentOut]:
+        """Bylaw consent from the day the member became full, and any others received, in one page."""
         mid = path_id(member_id, "member")
         check_member_access(caller, mid)
         await membership.get(db, mid)
-        return [ConsentOut(c.kind, c.received_on, c.revoked_on) for c in await membership.consents(db, mid)]
+        consents = [ConsentOut(c.kind, c.received_on, c.revoked_on) for c in await membership.consents(db, mid)]
+        return Page(consents, next_cursor=None)
 
     @get("/{member_id:str}/equity", summary="Capital account statement", responses=problems(400, 404, *AUTHENTICATED))
     async def equity(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> EquityStatement:

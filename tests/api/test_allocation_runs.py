@@ -183,6 +183,13 @@ async def test_ex1_from_patronage_to_posted_notices_and_balanced_books(client, s
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "$2,999.67" in text
     assert "Qualified written notice of allocation" in text
+    # JSON preferred, PDF acceptable: the q-values decide, not the mere mention of PDF.
+    either = {"Accept": "application/json, application/pdf;q=0.5"}
+    preferred = await client.get(
+        f"/v1/allocation-runs/{run['id']}/notices/{members['C']['id']}", headers=staff | either
+    )
+    assert preferred.headers["content-type"] == "application/json"
+    assert preferred.json()["stated_allocation_cents"] == 299_967
     none_for_e = await client.get(f"/v1/allocation-runs/{run['id']}/notices/{members['E']['id']}", headers=staff)
     assert none_for_e.status_code == 404
 

@@ -62,7 +62,7 @@ async def test_register_import_keeps_history_and_is_idempotent(client, session):
     assert florist["share"]["paid_cents"] == 2_500
     assert (cobbler["status"], cobbler["votes"], cobbler["left_at"]) == ("former", 0, "2023-12-31T00:00:00Z")
     history = (await client.get(f"/v1/members/{cobbler['id']}/history", headers=staff)).json()
-    assert [(h["to_status"], h["effective_at"][:10]) for h in history] == [
+    assert [(h["to_status"], h["effective_at"][:10]) for h in history["items"]] == [
         ("full", "2018-01-10"),
         ("former", "2023-12-31"),
     ]

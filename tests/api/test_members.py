@@ -115,13 +115,16 @@ async def test_a_member_from_application_to_withdrawal(client, session):
     # A former member's users are signed out for good (issue 8, item 14).
     assert (await client.get(f"/v1/members/{mid}", headers=own)).status_code == 401
     consents = (await client.get(f"/v1/members/{mid}/consents", headers=staff)).json()
-    assert [(c["kind"], c["received_on"]) for c in consents] == [("bylaw", datetime.now(UTC).date().isoformat())]
+    assert consents["next_cursor"] is None  # the list envelope, like every list
+    today = datetime.now(UTC).date().isoformat()
+    assert [(c["kind"], c["received_on"]) for c in consents["items"]] == [("bylaw", today)]
     written = await client.post(
         f"/v1/members/{mid}/consents", json={"kind": "written", "received_on": "2026-01-05"}, headers=staff
     )
     assert written.status_code == 201
     history = (await client.get(f"/v1/members/{mid}/history", headers=staff)).json()
-    assert [(h["from_status"], h["to_status"]) for h in history] == [
+    assert history["next_cursor"] is None
+    assert [(h["from_status"], h["to_status"]) for h in history["items"]] == [
         (None, "applicant"),
         ("applicant", "probationary"),
         ("probationary", "full"),

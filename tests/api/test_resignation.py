@@ -105,5 +105,5 @@ async def test_a_member_admin_takes_back_a_pending_notice(client, session):
     assert back.status_code == 200, back.text
     assert (back.json()["status"], back.json()["resigns_on"], back.json()["votes"]) == ("full", None, 1)
     assert await service.complete_due_resignations(session, datetime.fromisoformat(later).date()) == 0
-    history = (await client.get(f"/v1/members/{mid}/history", headers=staff)).json()
+    history = (await client.get(f"/v1/members/{mid}/history", headers=staff)).json()["items"]
     assert [(h["from_status"], h["to_status"]) for h in history][-2:] == [("full", "resigning"), ("resigning", "full")]

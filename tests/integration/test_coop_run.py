@@ -143,6 +143,25 @@ def _run_allocation(port: int) -> str:
     status, body = _call(port, "/v1/auth/token", ADMIN)
     assert status == 200, body
     token = str(body["access_token"])
+    # A run is refused for a pool without patronage: one non-member purchase is enough to run.
+    purchase = {
+        "records": [
+            {
+                "external_ref": "coop-run-1",
+                "member_number": None,
+                "pool": "purchases",
+                "amount_cents": 5_000,
+                "occurred_at": "2025-06-01T12:00:00",
+            }
+        ]
+    }
+    imported = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/patronage/imports",
+        data=json.dumps(purchase).encode(),
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(imported, timeout=5) as answer:  # noqa: S310
+        assert answer.status in {200, 201}
     run = {
         "fiscal_year": 2025,
         "pools": [{"pool": "purchases", "net_margin_cents": 1_000}],
