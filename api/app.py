@@ -18,6 +18,7 @@ from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
+from api.metrics import HttpMetrics, metrics
 from api.openapi import COMPONENTS, add_contract
 from api.problems import EXCEPTION_HANDLERS
 from api.query_params import refuse_unknown_query_parameters, remember_query_names
@@ -80,9 +81,11 @@ def create_app(
             await _bootstrap_staff(settings, app.state.session_maker)
             yield
 
+    http_metrics = HttpMetrics()
     app = Litestar(
         route_handlers=[
             system.health,
+            metrics,
             catalog.SupplierController,
             catalog.ProductController,
             buying.GroupBuyController,
@@ -123,6 +126,7 @@ def create_app(
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
+            http_metrics.middleware,
             RequestLogMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
             UnitOfWorkMiddleware(),
@@ -136,7 +140,7 @@ def create_app(
         before_request=refuse_unknown_query_parameters,
         on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
-        state=_initial_state(settings),
+        state=_initial_state(settings, http_metrics),
         openapi_config=OpenAPIConfig(
             title="Purchasing co-op API",
             version="1.0.0",
@@ -149,10 +153,11 @@ def create_app(
     return app
 
 
-def _initial_state(settings: Settings) -> State:
+def _initial_state(settings: Settings, http_metrics: HttpMetrics) -> State:
     return State(
         {
             "settings": settings,
+            "http_metrics": http_metrics,
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

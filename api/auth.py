@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from domain.identity.tables import User
 
 # Paths anyone may call: health, the API docs, signing in, and Stripe (signature-checked).
-PUBLIC_PATHS = ("^/health$", "^/schema", "^/v1/auth/token$", "^/v1/stripe/webhook$")
+# /metrics checks its own token (COOP_METRICS_TOKEN): a scraper is not a user.
+PUBLIC_PATHS = ("^/health$", "^/metrics$", "^/schema", "^/v1/auth/token$", "^/v1/stripe/webhook$")
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from deploy.stack import local_stack
@@ -117,6 +118,34 @@ def cmd_create_staff(settings: Settings, email: str, password: str) -> int:
     return 0
 
 
+def cmd_backup(settings: Settings, target: Path) -> int:
+    """A consistent custom-format dump of the database, taken while the co-op keeps working."""
+    from deploy.backup import PG_BIN_ENV, BackupError, backup  # noqa: PLC0415
+
+    with _stack(settings, queue=False) as urls:
+        try:
+            backup(urls.database_url, target, pg_bin=os.environ.get(PG_BIN_ENV))
+        except BackupError as exc:
+            print(f"backup failed: {exc}", file=sys.stderr)  # noqa: T201
+            return 1
+    print(f"backup written to {target}")  # noqa: T201
+    return 0
+
+
+def cmd_restore(settings: Settings, source: Path, *, replace: bool) -> int:
+    """Load a backup into an empty database (or over the current one with --replace)."""
+    from deploy.backup import PG_BIN_ENV, BackupError, restore  # noqa: PLC0415
+
+    with _stack(settings, queue=False) as urls:
+        try:
+            restore(urls.database_url, source, pg_bin=os.environ.get(PG_BIN_ENV), replace=replace)
+        except BackupError as exc:
+            print(f"restore failed: {exc}", file=sys.stderr)  # noqa: T201
+            return 1
+    print(f"restored {source}")  # noqa: T201
+    return 0
+
+
 def cmd_run(settings: Settings) -> int:
     """Everything: embedded servers, migrations, the API and the worker, until Ctrl-C."""
     with _stack(settings) as urls:
@@ -184,11 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     staff = sub.add_parser("create-staff", help="create a staff user")
     staff.add_argument("--email", required=True)
     staff.add_argument("--password", required=True)
+    dump = sub.add_parser("backup", help="write a consistent backup of the database to a file")
+    dump.add_argument("file", type=Path)
+    load = sub.add_parser("restore", help="load a backup into an empty database")
+    load.add_argument("file", type=Path)
+    load.add_argument("--replace", action="store_true", help="drop what the database holds first")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure(settings.log_level)
     if args.command == "create-staff":
         return cmd_create_staff(settings, args.email, args.password)
+    if args.command == "backup":
+        return cmd_backup(settings, args.file)
+    if args.command == "restore":
+        return cmd_restore(settings, args.file, replace=args.replace)
     commands = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
     return commands[args.command](settings)
 

@@ -75,6 +75,8 @@ class Settings:
     # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
     job_timeout_seconds: int = 300
     coop: CoopIdentity = field(default_factory=CoopIdentity)
+    # The bearer token Prometheus sends to GET /metrics; unset, /metrics answers 401 to all.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -98,4 +100,5 @@ class Settings:
             policy=CoopPolicy.from_env(e),
             job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
             coop=CoopIdentity.from_env(e),
+            metrics_token=e.get("COOP_METRICS_TOKEN") or None,
         )
