@@ -38,6 +38,7 @@ from api.routes import (
     redemption,
     system,
 )
+from api.tracing import tracer_provider, tracing_plugins
 from api.unit_of_work import UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
@@ -58,10 +59,13 @@ def create_app(
     settings: Settings, *, session_maker: SessionMaker | None = None, redis: ArqRedis | None = None
 ) -> Litestar:
     """Build the app; tests pass their own session maker and queue connection."""
+    tracing = tracer_provider()
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            if tracing is not None:
+                stack.callback(tracing.shutdown)  # exports the spans still batched
             if session_maker is None:
                 if settings.database_url is None:
                     msg = "DATABASE_URL is not set (use `coop serve`, which starts the embedded servers)"
@@ -133,7 +137,7 @@ def create_app(
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictRequest,
-        plugins=[ClosedStructSchemaPlugin()],
+        plugins=[ClosedStructSchemaPlugin(), *tracing_plugins(tracing)],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],
