@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from domain.errors import FieldError
+from domain.errors import ConflictError, FieldError
 from domain.patronage.rules import fiscal_year_end, payment_period_end
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from datetime import date
+
+
+class AllocationRunStatus(enum.StrEnum):
+    """``computing -> computed -> posted``; a computation refused or given up is ``failed``."""
+
+    COMPUTING = "computing"
+    COMPUTED = "computed"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+# Every move an allocation run may make. A posted run is final (its entries are in the
+# ledger); a failed one is final too: staff start a new run with corrected inputs.
+RUN_TRANSITIONS: Mapping[AllocationRunStatus, frozenset[AllocationRunStatus]] = MappingProxyType(
+    {
+        AllocationRunStatus.COMPUTING: frozenset({AllocationRunStatus.COMPUTED, AllocationRunStatus.FAILED}),
+        AllocationRunStatus.COMPUTED: frozenset({AllocationRunStatus.POSTED}),
+        AllocationRunStatus.POSTED: frozenset(),
+        AllocationRunStatus.FAILED: frozenset(),
+    }
+)
+
+RUN_TRANSITION_REFUSED = "allocation_run_transition_refused"
+
+
+def check_run_transition(current: str, target: AllocationRunStatus, *, run_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``allocation_run_transition_refused``)."""
+    status = AllocationRunStatus(current)
+    if target not in RUN_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
+        msg = f"allocation run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)
 
 
 def run_date_errors(fiscal_year: int, *, start_month: int, payment_date: date, today: date) -> list[FieldError]:

@@ -103,7 +103,11 @@ async def start(
     if posted is not None:
         raise ConflictError(f"fiscal year {fiscal_year} was already allocated by run {posted.id}")
     run = AllocationRun(
-        fiscal_year=fiscal_year, status="computing", payment_date=payment_date, request=request, created_by=actor
+        fiscal_year=fiscal_year,
+        status=rules.AllocationRunStatus.COMPUTING.value,
+        payment_date=payment_date,
+        request=request,
+        created_by=actor,
     )
     session.add(run)
     await session.flush()
@@ -145,7 +149,8 @@ async def posted_run(session: AsyncSession, fiscal_year: int) -> AllocationRun |
     """The fiscal year's posted run, if any (there is at most one)."""
     result = await session.exec(
         select(AllocationRun).where(
-            col(AllocationRun.fiscal_year) == fiscal_year, col(AllocationRun.status) == "posted"
+            col(AllocationRun.fiscal_year) == fiscal_year,
+            col(AllocationRun.status) == rules.AllocationRunStatus.POSTED.value,
         )
     )
     return result.one_or_none()
@@ -158,7 +163,7 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     that refuses the inputs fails the run with the reason, for staff to read.
     """
     run = (await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())).one()
-    if run.status != "computing":
+    if run.status != rules.AllocationRunStatus.COMPUTING:
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
     # A year of patronage is aggregated in one pass; give the grouping room to stay in memory.
@@ -203,7 +208,8 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if splits:  # the plan moved amounts between cash and retained; the sums stay equal
         run.totals["cash_cents"] = sum(r["cash_cents"] for r in rows)
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
-    run.status = "computed"
+    rules.check_run_transition(run.status, rules.AllocationRunStatus.COMPUTED, run_id=run.id)
+    run.status = rules.AllocationRunStatus.COMPUTED.value
     run.computed_at = utc_now()
     session.add(run)
     return run
@@ -216,8 +222,9 @@ def refusal_reason(exc: InvalidInputError) -> str:
 
 def fail(run: AllocationRun, reason: str) -> None:
     """Mark a run that is still computing as failed, for staff to read why."""
-    if run.status == "computing":
-        run.status = "failed"
+    if run.status == rules.AllocationRunStatus.COMPUTING:
+        rules.check_run_transition(run.status, rules.AllocationRunStatus.FAILED, run_id=run.id)
+        run.status = rules.AllocationRunStatus.FAILED.value
         run.failure_reason = reason[:2000]
 
 
@@ -373,7 +380,10 @@ async def _deficit_carried_into(session: AsyncSession, fiscal_year: int) -> int:
     """The deficit the latest earlier posted run carried forward (DOMAIN.md §6, default policy)."""
     result = await session.exec(
         select(AllocationRun)
-        .where(col(AllocationRun.fiscal_year) < fiscal_year, col(AllocationRun.status) == "posted")
+        .where(
+            col(AllocationRun.fiscal_year) < fiscal_year,
+            col(AllocationRun.status) == rules.AllocationRunStatus.POSTED.value,
+        )
         .order_by(col(AllocationRun.fiscal_year).desc())
         .limit(1)
     )

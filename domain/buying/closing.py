@@ -23,6 +23,7 @@ from domain.buying.rules import (
     OrderStatus,
     ProductDemand,
     charge_limit_errors,
+    check_order_transition,
     line_total_cents,
     max_order_total_cents,
     next_status,
@@ -227,6 +228,7 @@ async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, rea
     group_buy.held = False
     group_buy.cancelled_at = now
     group_buy.status_reason = reason
+    check_order_transition(OrderStatus.OPEN, OrderStatus.CANCELLED)  # set-based: every open order of the buy
     members = (
         await session.execute(
             sa.update(BuyOrder)
@@ -290,6 +292,7 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
         raise ConflictError(msg, code="charge_above_max_total")
     if updates:  # ORM bulk UPDATE by primary key: one executemany
         await session.execute(sa.update(OrderLine), updates)
+    check_order_transition(OrderStatus.OPEN, OrderStatus.ALLOCATED)  # set-based: every open order of the buy
     members = (
         await session.execute(
             sa.update(BuyOrder)

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeGuard, assert_never
 
 from domain.catalog.rules import Tier, next_tier, tier_for
-from domain.errors import FieldError
+from domain.errors import ConflictError, FieldError
 from domain.membership.rules import Status
 from domain.money import Rounding, allocate, apply_rate
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CANCELLING_STATUSES",
     "ORDERING_STATUSES",
+    "ORDER_TRANSITIONS",
+    "ORDER_TRANSITION_REFUSED",
     "TRANSITIONS",
     "AllocationPolicy",
     "CloseAction",
@@ -51,6 +53,7 @@ __all__ = [
     "apply_change",
     "cases_to_order",
     "charge_limit_errors",
+    "check_order_transition",
     "close_decision",
     "deadline_refusal",
     "line_total_cents",
@@ -596,6 +599,30 @@ class OrderStatus(enum.StrEnum):
     ALLOCATED = "allocated"
     SETTLED = "settled"
     CANCELLED = "cancelled"
+
+
+# Every move an order may make. While its buy is open a member withdraws an order and
+# brings it back; the close allocates the open ones (and a cancelled buy cancels them);
+# the delivery settles the allocated ones. Settled is final: what was charged stays.
+ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        OrderStatus.OPEN: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
+        OrderStatus.CANCELLED: frozenset({OrderStatus.OPEN}),
+        OrderStatus.ALLOCATED: frozenset({OrderStatus.SETTLED}),
+        OrderStatus.SETTLED: frozenset(),
+    }
+)
+
+ORDER_TRANSITION_REFUSED = "order_transition_refused"
+
+
+def check_order_transition(current: str, target: OrderStatus, *, order_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``order_transition_refused``)."""
+    status = OrderStatus(current)
+    if target not in ORDER_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(ORDER_TRANSITIONS[status])) or "none (final state)"
+        msg = f"order {order_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=ORDER_TRANSITION_REFUSED)
 
 
 class PaymentMode(enum.StrEnum):

@@ -18,6 +18,7 @@ from domain.buying.rules import (
     OrderStatus,
     PaymentMode,
     charge_limit_errors,
+    check_order_transition,
     payable_cents,
     plan_delivery,
 )
@@ -278,6 +279,7 @@ async def _settle(
         ],
         fiscal_year_start_month=fiscal_year_start_month,
     )
+    check_order_transition(OrderStatus.ALLOCATED, OrderStatus.SETTLED)  # set-based: every allocated order of the buy
     await session.execute(
         sa.update(BuyOrder)
         .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)

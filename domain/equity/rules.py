@@ -22,13 +22,15 @@ Base capital plan, as modelled here (section 4, [policy]):
 
 from __future__ import annotations
 
+import enum
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from domain.errors import FieldError, InvalidInputError
+from domain.errors import ConflictError, FieldError, InvalidInputError
 from domain.money import Rounding, allocate, apply_rate, round_to_cents
 from domain.patronage.rules import fiscal_year_end, fiscal_year_of
 
@@ -41,13 +43,17 @@ __all__ = [
     "DEFAULT_BASE_CAPITAL_YEARS",
     "MAX_BASE_CAPITAL_YEARS",
     "MIN_CASH_RATE",
+    "RUN_TRANSITIONS",
+    "RUN_TRANSITION_REFUSED",
     "BaseCapitalPlan",
     "BaseCapitalSplit",
     "EquityLot",
+    "RedemptionRunStatus",
     "average_patronage",
     "base_capital_plan",
     "base_capital_requirement",
     "base_capital_split",
+    "check_run_transition",
     "excess_redemption",
     "fifo_redemption",
     "loan_deduction",
@@ -384,3 +390,34 @@ def lot_year_errors(
     if joined_on is not None and fiscal_year_end(fiscal_year, start_month) < joined_on:
         return [FieldError(f"{at}.fiscal_year", f"ended before the member joined ({joined_on})")]
     return []
+
+
+# --- redemption run states -----------------------------------------------------------
+
+
+class RedemptionRunStatus(enum.StrEnum):
+    """A run is computed when it is created and posted at most once."""
+
+    COMPUTED = "computed"
+    POSTED = "posted"
+
+
+# Every move a redemption run may make: a computed run is the board's proposal until it is
+# approved; a posted run is in the ledger and final (a stale proposal is replaced by a new run).
+RUN_TRANSITIONS: Mapping[RedemptionRunStatus, frozenset[RedemptionRunStatus]] = MappingProxyType(
+    {
+        RedemptionRunStatus.COMPUTED: frozenset({RedemptionRunStatus.POSTED}),
+        RedemptionRunStatus.POSTED: frozenset(),
+    }
+)
+
+RUN_TRANSITION_REFUSED = "redemption_run_transition_refused"
+
+
+def check_run_transition(current: str, target: RedemptionRunStatus, *, run_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``redemption_run_transition_refused``)."""
+    status = RedemptionRunStatus(current)
+    if target not in RUN_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
+        msg = f"redemption run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)

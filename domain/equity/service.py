@@ -61,13 +61,6 @@ class Method(enum.StrEnum):
     PERCENTAGE = "percentage"
 
 
-class RunStatus(enum.StrEnum):
-    """A run is computed when it is created and posted at most once."""
-
-    COMPUTED = "computed"
-    POSTED = "posted"
-
-
 class Reason(enum.StrEnum):
     """Why a member's equity is redeemed before its time."""
 
@@ -251,7 +244,7 @@ async def compute_run(
     by_id = {lot.lot_id: lot for lot in lots}
     run = RedemptionRun(
         method=method.value,
-        status=RunStatus.COMPUTED.value,
+        status=rules.RedemptionRunStatus.COMPUTED.value,
         as_of=as_of,
         board_budget_cents=board_budget_cents,
         cash_available_cents=inputs.cash_available_cents if inputs else None,
@@ -323,8 +316,9 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
     ).one_or_none()
     if run is None:
         raise NotFoundError(f"redemption run {run_id} not found")
-    if run.status == RunStatus.POSTED.value:
+    if run.status == rules.RedemptionRunStatus.POSTED:
         return run
+    rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     lines = list(
         (
             await session.exec(
@@ -376,7 +370,7 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
             amount_cents=per_member[member_id],
             business_key=f"redemption:{run_id}:{member_id}",
         )
-    run.status = RunStatus.POSTED.value
+    run.status = rules.RedemptionRunStatus.POSTED.value
     run.posted_at = now
     session.add(run)
     await session.flush()
