@@ -15,6 +15,7 @@ from api.deps import DbSession
 from api.fields import Cents, Day, Rate, SignedCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
+from domain.equity import rules as equity_rules
 from domain.equity import service as equity
 from domain.equity.rules import RedemptionRunStatus
 from domain.equity.tables import RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
@@ -209,7 +210,7 @@ class RedemptionRunController(Controller):
         Computed at once from the lots outstanding now (fiscal years up to ``as_of``'s);
         nothing is posted until approval.
         """
-        inputs = equity.budget_inputs(
+        inputs = equity_rules.budget_inputs(
             cash_available_cents=data.cash_available_cents,
             minimum_cash_cents=data.minimum_cash_cents,
             equity_cents=data.equity_cents,

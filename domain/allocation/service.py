@@ -20,7 +20,6 @@ from domain.equity.rules import (
     base_capital_plan,
     base_capital_requirement,
     base_capital_split,
-    loan_deduction,
 )
 from domain.equity.tables import EquityLot
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
@@ -181,12 +180,13 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
     rows = []
     for line in result.lines:
-        cash, retained = line.cash_cents, line.retained_cents
-        if line.member_key in splits:
-            cash, retained = splits[line.member_key].cash_cents, splits[line.member_key].retained_cents
-        deduction = 0
-        if loans.get(line.member_key, 0) > 0 and cash > 0:
-            deduction = loan_deduction(line.allocation_cents, cash, loans[line.member_key])
+        money = rules.line_money(
+            allocation_cents=line.allocation_cents,
+            cash_cents=line.cash_cents,
+            retained_cents=line.retained_cents,
+            base_capital=splits.get(line.member_key),
+            unpaid_share_cents=loans.get(line.member_key, 0),
+        )
         rows.append(
             {
                 "run_id": run.id,
@@ -195,9 +195,9 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
                 "patronage_cents": line.patronage_cents,
                 "computed_cents": line.computed_cents,
                 "allocation_cents": line.allocation_cents,
-                "cash_cents": cash,
-                "retained_cents": retained,
-                "loan_deduction_cents": deduction,
+                "cash_cents": money.cash_cents,
+                "retained_cents": money.retained_cents,
+                "loan_deduction_cents": money.loan_deduction_cents,
                 "qualified": line.qualified,
                 "below_minimum": line.below_minimum,
             }
@@ -373,7 +373,7 @@ async def _unpaid_shares(session: AsyncSession, member_ids: list[int]) -> dict[i
             )
         ).all()
     )
-    return {mid: max(int(pars[mid]) - paid.get(mid, 0), 0) for mid in member_ids if mid in pars}
+    return {mid: rules.unpaid_share_cents(int(pars[mid]), paid.get(mid, 0)) for mid in member_ids if mid in pars}
 
 
 async def _deficit_carried_into(session: AsyncSession, fiscal_year: int) -> int:

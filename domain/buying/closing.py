@@ -28,6 +28,7 @@ from domain.buying.rules import (
     max_order_total_cents,
     next_status,
     plan_close,
+    supplier_value_cents,
 )
 from domain.buying.service import (
     CLOSED,
@@ -67,7 +68,7 @@ class PurchaseOrderLine:
     @property
     def total_cents(self) -> int:
         """Units times the supplier's price."""
-        return self.quantity * self.unit_price_cents
+        return supplier_value_cents(self.quantity, self.unit_price_cents)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ __all__ = [
     "ClosePlan",
     "Decision",
     "Delivered",
+    "DeliveryLine",
     "DeliveryPlan",
     "Demand",
     "GroupBuyEvent",
@@ -42,6 +43,7 @@ __all__ = [
     "LineRequest",
     "MinimumOutcome",
     "NextTier",
+    "OfferedProduct",
     "OrderStatus",
     "OrderWrite",
     "PaymentMode",
@@ -56,6 +58,9 @@ __all__ = [
     "check_order_transition",
     "close_decision",
     "deadline_refusal",
+    "delivery_errors",
+    "group_buy_errors",
+    "initial_status",
     "line_total_cents",
     "max_order_total_cents",
     "member_unit_price_cents",
@@ -70,6 +75,7 @@ __all__ = [
     "reallocate_delivery",
     "standing_refusal",
     "supplier_payment_refusal",
+    "supplier_value_cents",
 ]
 
 
@@ -738,7 +744,7 @@ class ProductOutcome:
     @property
     def supplier_value_cents(self) -> int:
         """A at the tier price, before markup: what the co-op pays the supplier."""
-        return self.bought * self.unit_price_cents
+        return supplier_value_cents(self.bought, self.unit_price_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -871,9 +877,15 @@ def purchase_order_number(issued_year: int, group_buy_id: int) -> str:
     return f"PO-{issued_year}-{group_buy_id}"
 
 
+def supplier_value_cents(units: int, unit_price_cents: int) -> int:
+    """Units at the supplier's tier price, before the co-op's markup: what the co-op pays for them."""
+    return _non_negative(units, "units") * _non_negative(unit_price_cents, "unit_price_cents")
+
+
 def payable_cents(delivered: int | None, unit_price_cents: int | None) -> int:
     """What the co-op owes the supplier for a product: delivered units at the tier price fixed at close."""
-    return _non_negative(delivered or 0, "delivered") * _non_negative(unit_price_cents or 0, "unit_price_cents")
+    units = _non_negative(delivered or 0, "delivered")
+    return supplier_value_cents(units, _non_negative(unit_price_cents or 0, "unit_price_cents"))
 
 
 def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str | None:
@@ -885,3 +897,96 @@ def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str 
     if amount_cents > outstanding:
         return f"{amount_cents} cents is more than the {outstanding} cents outstanding to the supplier"
     return None
+
+
+# --- creating a group buy and recording its delivery ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedProduct:
+    """What the rules need of a product a new buy would offer: whose it is, and whether it is retired."""
+
+    supplier_id: int
+    retired: bool
+
+
+def initial_status(opens_at: datetime, now: datetime) -> GroupBuyStatus:
+    """A buy opens at once unless it is to open later (then the clock opens it)."""
+    return GroupBuyStatus.OPEN if opens_at <= now else GroupBuyStatus.SCHEDULED
+
+
+def group_buy_errors(
+    *,
+    supplier_id: int,
+    product_ids: Sequence[int],
+    products: Mapping[int, OfferedProduct],
+    opens_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+    payment_mode: PaymentMode,
+    card_payments: bool,
+) -> list[FieldError]:
+    """Every way a new buy breaks the rules, named by field; empty if valid.
+
+    It closes in the future and after it opens; card payments wait for the payment
+    provider; each product once, existing, the supplier's own, not retired.
+    """
+    errors: list[FieldError] = []
+    if closes_at <= now:
+        errors.append(FieldError("closes_at", "must be in the future"))
+    if opens_at >= closes_at:
+        errors.append(FieldError("opens_at", "must be before closes_at"))
+    if payment_mode is PaymentMode.CARD:
+        detail = "card payments are not available yet" if card_payments else "card payments are not configured"
+        errors.append(FieldError("payment_mode", detail))
+    seen: set[int] = set()
+    for i, product_id in enumerate(product_ids):
+        product = products.get(product_id)
+        if product_id in seen:
+            errors.append(FieldError(f"product_ids[{i}]", "the product appears more than once"))
+        elif product is None:
+            errors.append(FieldError(f"product_ids[{i}]", f"no product {product_id}"))
+        elif product.supplier_id != supplier_id:
+            errors.append(FieldError(f"product_ids[{i}]", "the product belongs to another supplier"))
+        elif product.retired:
+            errors.append(FieldError(f"product_ids[{i}]", "the product is retired"))
+        seen.add(product_id)
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """Units of one product the supplier delivered."""
+
+    product_id: int
+    delivered_quantity: int
+
+
+def delivery_errors(lines: Sequence[DeliveryLine], bought: Mapping[int, int]) -> list[FieldError]:
+    """Every way a delivery report breaks the rules, named like ``lines[1].delivered_quantity``; empty if valid.
+
+    Each product of the buy once, between 0 and the units ordered, and every product
+    ordered reported (0 if none came), so no shortage goes unnoticed.
+    """
+    errors: list[FieldError] = []
+    seen: set[int] = set()
+    for i, line in enumerate(lines):
+        field = f"lines[{i}]"
+        if line.product_id in seen:
+            errors.append(FieldError(f"{field}.product_id", "the product appears more than once"))
+        elif line.product_id not in bought:
+            errors.append(FieldError(f"{field}.product_id", "the product is not in this group buy"))
+        elif not 0 <= line.delivered_quantity <= bought[line.product_id]:
+            errors.append(
+                FieldError(
+                    f"{field}.delivered_quantity", f"must be between 0 and the {bought[line.product_id]} units ordered"
+                )
+            )
+        seen.add(line.product_id)
+    missing = sorted(p for p, units in bought.items() if units > 0 and p not in seen)
+    if missing:
+        listed = ", ".join(str(p) for p in missing)
+        errors.append(
+            FieldError("lines", f"every ordered product must be reported (0 if none came); missing: {listed}")
+        )
+    return errors

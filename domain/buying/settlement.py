@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -19,9 +18,11 @@ from domain.buying.rules import (
     PaymentMode,
     charge_limit_errors,
     check_order_transition,
+    delivery_errors,
     payable_cents,
     plan_delivery,
 )
+from domain.buying.rules import DeliveryLine as DeliveryLine  # noqa: PLC0414 - re-exported
 from domain.buying.service import (
     GroupBuyView,
     get_group_buy,
@@ -30,7 +31,7 @@ from domain.buying.service import (
     visible_group_buy,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
-from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.errors import ConflictError, InvalidInputError
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
@@ -44,39 +45,6 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryLine:
-    """Units of one product the supplier delivered."""
-
-    product_id: int
-    delivered_quantity: int
-
-
-def _delivery_errors(lines: Sequence[DeliveryLine], bought: dict[int, int]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    seen: set[int] = set()
-    for i, line in enumerate(lines):
-        field = f"lines[{i}]"
-        if line.product_id in seen:
-            errors.append(FieldError(f"{field}.product_id", "the product appears more than once"))
-        elif line.product_id not in bought:
-            errors.append(FieldError(f"{field}.product_id", "the product is not in this group buy"))
-        elif not 0 <= line.delivered_quantity <= bought[line.product_id]:
-            errors.append(
-                FieldError(
-                    f"{field}.delivered_quantity", f"must be between 0 and the {bought[line.product_id]} units ordered"
-                )
-            )
-        seen.add(line.product_id)
-    missing = sorted(p for p, units in bought.items() if units > 0 and p not in seen)
-    if missing:
-        listed = ", ".join(str(p) for p in missing)
-        errors.append(
-            FieldError("lines", f"every ordered product must be reported (0 if none came); missing: {listed}")
-        )
-    return errors
 
 
 async def record_delivery(
@@ -107,7 +75,7 @@ async def record_delivery(
         i.product_id: i
         for i in (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy_id))).all()
     }
-    if errors := _delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
+    if errors := delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
         raise InvalidInputError("the delivery is not valid", errors)
     delivered = {line.product_id: line.delivered_quantity for line in lines}
     plan = await _plan_delivery(session, group_buy, items, delivered)
