@@ -18,6 +18,7 @@ from domain.buying.rules import (
     GroupBuyStatus,
     payable_cents,
     purchase_order_number,
+    supplier_outstanding_cents,
     supplier_payment_refusal,
     supplier_value_cents,
 )
@@ -89,7 +90,7 @@ class PurchaseOrderView:
     @property
     def outstanding_cents(self) -> int:
         """Owed and not yet paid."""
-        return self.payable_cents - self.paid_cents
+        return supplier_outstanding_cents(self.payable_cents, self.paid_cents)
 
 
 async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int, int]:

@@ -74,6 +74,7 @@ __all__ = [
     "purchase_order_number",
     "reallocate_delivery",
     "standing_refusal",
+    "supplier_outstanding_cents",
     "supplier_payment_refusal",
     "supplier_value_cents",
 ]
@@ -888,12 +889,17 @@ def payable_cents(delivered: int | None, unit_price_cents: int | None) -> int:
     return supplier_value_cents(units, _non_negative(unit_price_cents or 0, "unit_price_cents"))
 
 
+def supplier_outstanding_cents(payable: int, paid: int) -> int:
+    """What the co-op still owes the supplier: the payable for what came less what was paid."""
+    return payable - paid
+
+
 def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str | None:
     """Why a payment of ``amount_cents`` to the supplier may not be made now, or None.
 
     Nothing is owed before delivery, and a payment may never take the co-op past what it owes.
     """
-    outstanding = payable - paid
+    outstanding = supplier_outstanding_cents(payable, paid)
     if amount_cents > outstanding:
         return f"{amount_cents} cents is more than the {outstanding} cents outstanding to the supplier"
     return None

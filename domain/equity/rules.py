@@ -62,6 +62,7 @@ __all__ = [
     "fifo_redemption",
     "loan_deduction",
     "lot_year_errors",
+    "outstanding_cents",
     "percentage_redemption",
     "rate_errors",
     "redemption_budget",
@@ -112,7 +113,12 @@ class EquityLot(Generic[L]):
     @property
     def outstanding_cents(self) -> int:
         """Face not yet redeemed."""
-        return self.face_cents - self.redeemed_cents
+        return outstanding_cents(self.face_cents, self.redeemed_cents)
+
+
+def outstanding_cents(face_cents: int, redeemed_cents: int) -> int:
+    """What of a lot is still to be redeemed: its face less what was redeemed (every lot view uses this)."""
+    return face_cents - redeemed_cents
 
 
 def _live_lots(lots: Iterable[EquityLot[L]]) -> list[EquityLot[L]]:

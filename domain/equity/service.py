@@ -89,7 +89,7 @@ class LotBalance:
     @property
     def outstanding_cents(self) -> int:
         """What is still to be redeemed."""
-        return self.face_cents - self.redeemed_cents
+        return rules.outstanding_cents(self.face_cents, self.redeemed_cents)
 
     def as_rule_lot(self) -> rules.EquityLot[int]:
         """The lot as the pure rules see it, keyed by its id."""
