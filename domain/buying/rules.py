@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CANCELLING_STATUSES",
+    "GROUP_BUY_TRANSITION_REFUSED",
     "ORDERING_STATUSES",
     "ORDER_TRANSITIONS",
     "ORDER_TRANSITION_REFUSED",
@@ -65,6 +66,7 @@ __all__ = [
     "max_order_total_cents",
     "member_unit_price_cents",
     "missing_units",
+    "move_group_buy",
     "next_status",
     "order_line_errors",
     "payable_cents",
@@ -597,6 +599,20 @@ TRANSITIONS: Mapping[tuple[GroupBuyStatus, GroupBuyEvent], GroupBuyStatus] = Map
 def next_status(status: GroupBuyStatus, event: GroupBuyEvent) -> GroupBuyStatus | None:
     """Where ``event`` takes a buy in ``status``, or None when the table has no such move."""
     return TRANSITIONS.get((GroupBuyStatus(status), GroupBuyEvent(event)))
+
+
+GROUP_BUY_TRANSITION_REFUSED = "group_buy_transition_refused"
+
+
+def move_group_buy(status: str, event: GroupBuyEvent, *, group_buy_id: int | None = None) -> GroupBuyStatus:
+    """Where ``event`` takes a buy in ``status``; a move the table lacks is a 409 (``group_buy_transition_refused``)."""
+    current = GroupBuyStatus(status)
+    target = next_status(current, event)
+    if target is None:
+        allowed = ", ".join(sorted(e for s, e in TRANSITIONS if s is current)) or "none (final state)"
+        msg = f"group buy {group_buy_id} is {current}; it cannot {event} (allowed from {current}: {allowed})"
+        raise ConflictError(msg, code=GROUP_BUY_TRANSITION_REFUSED)
+    return target
 
 
 class OrderStatus(enum.StrEnum):

@@ -13,12 +13,14 @@ from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
     DeliveryPlan,
+    GroupBuyEvent,
     GroupBuyStatus,
     OrderStatus,
     PaymentMode,
     charge_limit_errors,
     check_order_transition,
     delivery_errors,
+    move_group_buy,
     payable_cents,
     plan_delivery,
 )
@@ -85,7 +87,7 @@ async def record_delivery(
         msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
         raise ConflictError(msg, code="charge_above_max_total")
     await _write_delivery(session, group_buy_id, plan, delivered)
-    group_buy.status = GroupBuyStatus.DELIVERED.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.DELIVER, group_buy_id=group_buy_id).value
     group_buy.delivered_at = now
     await _settle(session, group_buy, plan, now=now, fiscal_year_start_month=fiscal_year_start_month)
     session.add(group_buy)
@@ -270,5 +272,5 @@ async def _settle(
             data={**data, "charged_cents": plan.charges.get(key, 0)},
             business_key=f"group_buy:{group_buy.id}:settled:{key}",
         )
-    group_buy.status = GroupBuyStatus.SETTLED.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy.id).value
     group_buy.settled_at = now

@@ -1,4 +1,4 @@
-"""Transition tables of orders, allocation runs and redemption runs (pure rules).
+"""Transition tables of group buys, orders, allocation runs and redemption runs (pure rules).
 
 Every pair of states is tried: a pair in the table is allowed, any other is refused
 with a 409 that carries a machine code.
@@ -19,9 +19,30 @@ from domain.allocation.rules import (
     AllocationRunStatus,
     check_run_transition,
 )
-from domain.buying.rules import ORDER_TRANSITION_REFUSED, ORDER_TRANSITIONS, OrderStatus, check_order_transition
+from domain.buying.rules import (
+    GROUP_BUY_TRANSITION_REFUSED,
+    ORDER_TRANSITION_REFUSED,
+    ORDER_TRANSITIONS,
+    TRANSITIONS,
+    GroupBuyEvent,
+    GroupBuyStatus,
+    OrderStatus,
+    check_order_transition,
+    move_group_buy,
+)
 from domain.equity import rules as equity
 from domain.errors import ConflictError
+
+
+@pytest.mark.parametrize(("status", "event"), list(itertools.product(GroupBuyStatus, GroupBuyEvent)))
+def test_a_group_buy_moves_only_as_its_table_says(status: GroupBuyStatus, event: GroupBuyEvent) -> None:
+    if (status, event) in TRANSITIONS:
+        assert move_group_buy(status, event, group_buy_id=5) is TRANSITIONS[status, event]
+        return
+    with pytest.raises(ConflictError) as refused:
+        move_group_buy(status, event, group_buy_id=5)
+    assert refused.value.code == GROUP_BUY_TRANSITION_REFUSED
+    assert f"group buy 5 is {status}; it cannot {event}" in refused.value.detail
 
 
 @pytest.mark.parametrize(("current", "target"), list(itertools.product(OrderStatus, OrderStatus)))
