@@ -15,7 +15,9 @@ from api.deps import DbSession
 from api.fields import Cents, Day, Rate, SignedCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
+from domain.equity import rules as equity_rules
 from domain.equity import service as equity
+from domain.equity.rules import RedemptionRunStatus
 from domain.equity.tables import RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.membership import service as membership
 
@@ -54,12 +56,16 @@ class RedemptionTotals(msgspec.Struct):
     members: int
 
 
+# The wire spelling of domain.equity.rules.RedemptionRunStatus (a test keeps the two equal).
+RedemptionStatusName = Literal["computed", "posted"]
+
+
 class RedemptionRunOut(msgspec.Struct):
     """A redemption run: computed on creation, posted once on approval."""
 
     id: str
     method: Literal["fifo", "percentage"]
-    status: Literal["computed", "posted"]
+    status: RedemptionStatusName
     as_of: date
     budget_inputs: BudgetInputsOut | None
     totals: RedemptionTotals
@@ -135,7 +141,7 @@ def _run_out(run: RedemptionRun) -> RedemptionRunOut:
     return RedemptionRunOut(
         id=str(run.id),
         method="fifo" if run.method == "fifo" else "percentage",
-        status="posted" if run.status == "posted" else "computed",
+        status=RedemptionRunStatus(run.status).value,
         as_of=run.as_of,
         budget_inputs=inputs,
         totals=RedemptionTotals(
@@ -204,7 +210,7 @@ class RedemptionRunController(Controller):
         Computed at once from the lots outstanding now (fiscal years up to ``as_of``'s);
         nothing is posted until approval.
         """
-        inputs = equity.budget_inputs(
+        inputs = equity_rules.budget_inputs(
             cash_available_cents=data.cash_available_cents,
             minimum_cash_cents=data.minimum_cash_cents,
             equity_cents=data.equity_cents,
