@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
+from api.auth import PUBLIC_PATHS, BearerTokenMiddleware, TokenCache
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
@@ -37,18 +37,18 @@ from api.routes import (
     redemption,
     system,
 )
-from api.unit_of_work import UnitOfWorkMiddleware
+from api.unit_of_work import RequestWorkMiddleware, UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
+from domain.logs import configure
+from domain.settings import Settings
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from arq.connections import ArqRedis
-
-    from domain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ def create_app(
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
             RequestLogMiddleware(),
+            RequestWorkMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
             UnitOfWorkMiddleware(),
         ],
@@ -149,10 +150,18 @@ def create_app(
     return app
 
 
+def app_from_env() -> Litestar:
+    """The app of one `coop serve` worker process: settings and logging from the environment."""
+    settings = Settings.from_env()
+    configure(settings.log_level)
+    return create_app(settings)
+
+
 def _initial_state(settings: Settings) -> State:
     return State(
         {
             "settings": settings,
+            "token_cache": TokenCache(settings.token_cache_seconds),
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

@@ -41,8 +41,13 @@ def async_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine (asyncpg)."""
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    """Create the async engine (asyncpg).
+
+    No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+    fails its statement once and is invalidated (the API answers 503, see api/problems.py);
+    the pool replaces it. `pool_recycle` retires connections before idle timeouts do.
+    """
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def make_session_maker(bind: AsyncEngine | AsyncConnection, *, savepoints: bool = False) -> SessionMaker:
