@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from api.auth import AUTH_CHANGES, Principal, TokenCache
 from domain.identity.rules import MemberRole, Role, token_digest
+from domain.membership.tables import Member
 from tests.support.users import bearer, make_member, make_member_user, make_user
 
 TTL = 5.0
@@ -72,7 +74,7 @@ async def test_a_member_departing_in_this_process_is_refused_at_once(client, ses
     user = await make_member_user(session, MemberRole.BUYER, member.id)
     headers = await bearer(client, user.email)
     assert (await client.get("/v1/me", headers=headers)).status_code == 200
-    await session.execute(sa.update(type(member)).where(type(member).id == member.id).values(status="expelled"))
+    await session.execute(sa.update(Member).where(col(Member.id) == member.id).values(status="expelled"))
     await session.flush()
     assert (await client.get("/v1/me", headers=headers)).status_code == 401
 
