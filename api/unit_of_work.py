@@ -8,12 +8,12 @@ transaction: the work and its stored answer are durable together.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from sqlalchemy.exc import DBAPIError
@@ -70,11 +70,13 @@ class _Answer:
 
     @classmethod
     def problem(cls, status: int, title: str, detail: str, path: str) -> _Answer:
-        body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path})
+        body = msgspec.json.encode(
+            {"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path}
+        )
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
         if status == 503:  # noqa: PLR2004 - the database is away: tell the client when to come back
             headers.append((b"retry-after", b"5"))
-        return cls(status, headers, [body.encode()])
+        return cls(status, headers, [body])
 
     @classmethod
     def stored(cls, answer: service.StoredAnswer) -> _Answer:
