@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
+from api.auth import PUBLIC_PATHS, BearerTokenMiddleware, TokenCache
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
@@ -39,18 +39,18 @@ from api.routes import (
     system,
 )
 from api.tracing import tracer_provider, tracing_plugins
-from api.unit_of_work import UnitOfWorkMiddleware
+from api.unit_of_work import RequestWorkMiddleware, UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
+from domain.logs import configure
+from domain.settings import Settings
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from arq.connections import ArqRedis
-
-    from domain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +132,7 @@ def create_app(
         middleware=[
             http_metrics.middleware,
             RequestLogMiddleware(),
+            RequestWorkMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
             UnitOfWorkMiddleware(),
         ],
@@ -140,7 +141,7 @@ def create_app(
         plugins=[ClosedStructSchemaPlugin(), *tracing_plugins(tracing)],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
-        before_send=[echo_request_id],
+        before_send=[echo_request_id, http_metrics.record_escaped],
         before_request=refuse_unknown_query_parameters,
         on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
@@ -157,11 +158,19 @@ def create_app(
     return app
 
 
+def app_from_env() -> Litestar:
+    """The app of one `coop serve` worker process: settings and logging from the environment."""
+    settings = Settings.from_env()
+    configure(settings.log_level)
+    return create_app(settings)
+
+
 def _initial_state(settings: Settings, http_metrics: HttpMetrics) -> State:
     return State(
         {
             "settings": settings,
             "http_metrics": http_metrics,
+            "token_cache": TokenCache(settings.token_cache_seconds),
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

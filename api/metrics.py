@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_ESCAPED = "metrics_started"
 
 
 class HttpMetrics:
@@ -64,7 +65,7 @@ class HttpMetrics:
                 await app(scope, receive, send)
                 return
             started = time.perf_counter()
-            status = 500
+            status: int | None = None
 
             async def remember_status(message: Message) -> None:
                 nonlocal status
@@ -74,13 +75,28 @@ class HttpMetrics:
 
             try:
                 await app(scope, receive, remember_status)
-            finally:
-                route = scope.get("path_template") or "unmatched"
-                method = scope.get("method", "GET")
-                self.requests.labels(method, route, str(status)).inc()
-                self.duration.labels(method, route).observe(time.perf_counter() - started)
+            except BaseException:
+                # Litestar answers this error outside the middleware; `record_escaped` counts it
+                # with the status that answer has (a refused token is a 401, not a 500).
+                scope.setdefault("state", {})[_ESCAPED] = started
+                raise
+            if status is not None:
+                self._observe(scope, status, started)
 
         return record
+
+    async def record_escaped(self, message: Message, scope: Scope) -> None:
+        """App-level before-send hook: count a request whose error escaped the middleware."""
+        if message["type"] == "http.response.start":
+            started = scope.get("state", {}).pop(_ESCAPED, None)
+            if started is not None:
+                self._observe(scope, int(message["status"]), started)
+
+    def _observe(self, scope: Scope, status: int, started: float) -> None:
+        route = scope.get("path_template") or "unmatched"
+        method = scope.get("method", "GET")
+        self.requests.labels(method, route, str(status)).inc()
+        self.duration.labels(method, route).observe(time.perf_counter() - started)
 
 
 def _authorized(request: Request[Any, Any, Any]) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from deploy.stack import StackUrls
 
 log = logging.getLogger("coop")
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 STOP_GRACE_SECONDS = 10
 WORKER_RESTART_MAX_DELAY_SECONDS = 30
@@ -59,18 +62,38 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(settings: Settings) -> int:
-    """The HTTP API alone (migrating first)."""
+def cmd_serve(settings: Settings, workers: int | None = None) -> int:
+    """The HTTP API alone (migrating first), in `workers` processes (default COOP_WORKERS, else one per CPU).
+
+    Every process is a whole app: nothing the API keeps in memory must be shared between
+    them (sign-in throttling is in the database, the clock runs in the worker, and the
+    token cache forgets within seconds; see api/auth.py).
+    """
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
-    from api.app import create_app  # noqa: PLC0415 - deploy may import api; keep other commands light
-
+    count = workers or int(os.environ.get("COOP_WORKERS") or 0) or os.cpu_count() or 1
     with _stack(settings) as urls:
         migrate.upgrade(urls.database_url)
-        app = create_app(_with_urls(settings, urls))
-        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))
+        # The worker processes build the app from the environment (api.app:app_from_env).
+        os.environ.update({"DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url})
+        if count > 1 and not os.environ.get(METRICS_DIR_ENV):
+            # /metrics answers from one process; this directory lets it sum all of them.
+            metrics_dir = settings.data_dir / "metrics"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ[METRICS_DIR_ENV] = str(metrics_dir)
         with contextlib.suppress(KeyboardInterrupt):
-            server.run()
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=count,
+                log_config=None,
+                access_log=False,  # our own request log replaces it
+                loop="auto",  # uvloop and httptools are installed: uvicorn picks them
+                http="auto",
+            )
     return 0
 
 
@@ -207,7 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="coop", description="Purchasing co-op backend")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="embedded servers, migrations, API and worker")
-    sub.add_parser("serve", help="the HTTP API only")
+    serve = sub.add_parser("serve", help="the HTTP API only")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="API processes (default: COOP_WORKERS, else the CPU count)"
+    )
     sub.add_parser("worker", help="the arq worker only")
     sub.add_parser("migrate", help="apply database migrations")
     staff = sub.add_parser("create-staff", help="create a staff user")
@@ -227,7 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_backup(settings, args.file)
     if args.command == "restore":
         return cmd_restore(settings, args.file, replace=args.replace)
-    commands = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+    if args.command == "serve":
+        return cmd_serve(settings, args.workers)
+    commands = {"run": cmd_run, "worker": cmd_worker, "migrate": cmd_migrate}
     return commands[args.command](settings)
 
 

@@ -65,16 +65,20 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     transaction may land on another server connection than the one that prepared a
     statement, so asyncpg's statement cache is off and every prepared statement gets a
     name no other client uses (PgBouncer before 1.21 does not track them).
+
+    No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+    fails its statement once and is invalidated (the API answers 503, see api/problems.py);
+    the pool replaces it. `pool_recycle` retires connections before idle timeouts do.
     """
     url, pooled = _behind_transaction_pooler(url)
     if not pooled:
-        return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
     separator = "&" if "?" in url else "?"
     return create_async_engine(
         async_url(url) + f"{separator}prepared_statement_cache_size=0",
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"statement_cache_size": 0, "prepared_statement_name_func": _unique_statement_name},
     )
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import json
 import logging
+import queue
 import sys
 from datetime import UTC, datetime
+from logging.handlers import QueueHandler, QueueListener
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 # The queue's id of the job being run, on every line the job writes (as request_id is for requests).
@@ -37,9 +40,39 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class _Writer:
+    """The thread that writes log lines, so a slow stderr (a full pipe) never stalls the event loop."""
+
+    listener: QueueListener | None = None
+
+    @classmethod
+    def restart(cls, handler: logging.Handler) -> QueueHandler:
+        cls.stop()
+        lines: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+        cls.listener = QueueListener(lines, handler)
+        cls.listener.start()
+        return QueueHandler(lines)
+
+    @classmethod
+    def stop(cls) -> None:
+        """Write what is queued and end the thread."""
+        if cls.listener is not None:
+            cls.listener.stop()
+            cls.listener = None
+
+
+atexit.register(_Writer.stop)
+
+
 def configure(level: str = "INFO") -> None:
-    """Send every logger's records to stderr as JSON lines."""
-    handler = logging.StreamHandler(sys.stderr)
+    """Send every logger's records to stderr as JSON lines, written by a thread of their own.
+
+    The line is rendered where the record is made (it needs that task's request id); only
+    the write is handed over.
+    """
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(message)s"))
+    handler = _Writer.restart(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -71,6 +71,9 @@ async def test_metrics_need_the_scrape_token_and_report_routes_jobs_and_buys(
         (("method", "GET"), ("route", "/v1/members/{member_id}"), ("status", "404")),
     )
     assert samples[not_found] == 1
+    refused = ("coop_http_requests_total", (("method", "GET"), ("route", "/metrics"), ("status", "401")))
+    assert samples[refused] == 3
+    assert not [k for k in samples if k[0] == "coop_http_requests_total" and ("status", "500") in k[1]]
     latency = ("coop_http_request_duration_seconds_count", (("method", "POST"), ("route", "/v1/group-buys")))
     assert samples[latency] == 1
     assert samples[("coop_group_buys", (("status", "open"),))] == 1

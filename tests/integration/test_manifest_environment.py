@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.deploy.test_manifests import manifest_environment
-from tests.support.http import free_port, wait_healthy
+from tests.support.http import call, free_port, wait_healthy
 from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
@@ -42,6 +43,17 @@ def test_api_and_worker_run_with_the_manifest_environment(stack: StackUrls, tmp_
         worker = _start([str(BIN / "coop"), "worker"], env_of("worker"), tmp_path / "worker.log")
         try:
             assert wait_healthy(port)["status"] == "ok"
+            # Two API processes (the pod's CPU count here): a scrape sums both, whichever answers.
+            for _ in range(10):
+                assert call(port, "GET", "/v1/me")[0] == 401
+            token = environment["api"]["COOP_METRICS_TOKEN"]
+            for _ in range(3):
+                scrape = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+                )
+                with urllib.request.urlopen(scrape, timeout=10) as answer:  # noqa: S310 - loopback
+                    text = answer.read().decode()
+                assert 'coop_http_requests_total{method="GET",route="/v1/me",status="401"} 10.0' in text, text[:3000]
             probe = [str(BIN / "arq"), "--check", "workers.main.WorkerSettings"]
             deadline = time.monotonic() + 40
             while True:
