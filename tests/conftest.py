@@ -151,3 +151,12 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
     async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """A localstripe server on 127.0.0.1 for the whole run, started on first use."""
+    from tests.support.localstripe import localstripe
+
+    with localstripe() as url:
+        yield url
