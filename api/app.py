@@ -25,6 +25,7 @@ from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
     allocation,
     buying,
+    cards,
     catalog,
     identity,
     imports,
@@ -41,6 +42,7 @@ from api.unit_of_work import UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
+from domain.payments import wiring as payments_wiring
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -77,6 +79,7 @@ def create_app(
             else:
                 app.state.redis = redis
             app.state.job_queue = ArqJobQueue(app.state.redis)
+            stack.push_async_callback(payments_wiring.close, app.state.payment_gateway)
             await _bootstrap_staff(settings, app.state.session_maker)
             yield
 
@@ -119,6 +122,8 @@ def create_app(
             listings.member_redemptions,
             listings.list_allocation_runs,
             listings.list_redemption_runs,
+            cards.start_card_setup,
+            cards.list_cards,
             assets_router(),
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
@@ -153,6 +158,7 @@ def _initial_state(settings: Settings) -> State:
     return State(
         {
             "settings": settings,
+            "payment_gateway": payments_wiring.gateway_for(settings),
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

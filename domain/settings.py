@@ -75,6 +75,9 @@ class Settings:
     # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
     job_timeout_seconds: int = 300
     coop: CoopIdentity = field(default_factory=CoopIdentity)
+    # Another Stripe API address (localstripe for a demo); localstripe refuses some parameters.
+    stripe_api_base: str | None = None
+    stripe_localstripe: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -98,4 +101,6 @@ class Settings:
             policy=CoopPolicy.from_env(e),
             job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
             coop=CoopIdentity.from_env(e),
+            stripe_api_base=e.get("STRIPE_API_BASE") or None,
+            stripe_localstripe=e.get("STRIPE_LOCALSTRIPE", "") in {"1", "true", "yes"},
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -160,3 +161,29 @@ def localstripe_url() -> Iterator[str]:
 
     with localstripe() as url:
         yield url
+
+
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, localstripe_url: str) -> Settings:
+    """The test settings with Stripe (localstripe) configured."""
+    return dataclasses.replace(
+        settings,
+        stripe_api_key="sk_test_localstripe",
+        stripe_api_base=localstripe_url,
+        stripe_localstripe=True,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+    )
+
+
+@pytest.fixture
+async def stripe_client(
+    stripe_settings: Settings, session_maker: SessionMaker, queue: ArqRedis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client of an app paying by card through localstripe."""
+    async with running(create_app(stripe_settings, session_maker=session_maker, redis=queue)) as started:
+        transport = httpx.ASGITransport(app=started)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
+        async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+            yield c

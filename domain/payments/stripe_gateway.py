@@ -8,10 +8,12 @@ Every call that changes something sends the caller's deterministic idempotency k
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import stripe
 
+from domain.errors import PaymentProviderError
 from domain.payments.gateway import (
     Capture,
     CardSetup,
@@ -25,7 +27,7 @@ from domain.payments.gateway import (
 from domain.payments.rules import hold_status
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     from stripe import RequestOptions
 
@@ -50,6 +52,18 @@ class HTTPXClient(stripe.HTTPXClient):
         elif data:
             kwargs["data"] = data
         return [args, kwargs]
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    """A declined card is the member's (409); any other Stripe failure is the provider's (502)."""
+    try:
+        yield
+    except stripe.CardError as exc:
+        raise PaymentDeclinedError(f"the card was declined: {exc.user_message or exc.code}") from exc
+    except stripe.StripeError as exc:
+        msg = f"Stripe answered {exc.http_status or 'nothing'}: {exc.user_message or type(exc).__name__}"
+        raise PaymentProviderError(msg) from exc
 
 
 class StripeGateway:
@@ -91,18 +105,21 @@ class StripeGateway:
         params: dict[str, Any] = {"name": customer.name, "metadata": {"member_id": str(customer.member_id)}}
         if customer.email:
             params["email"] = customer.email
-        created = await self._client.v1.customers.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
+        with _provider_errors():
+            created = await self._client.v1.customers.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
         return str(created.id)
 
     async def start_card_setup(self, customer_id: str, *, idempotency_key: str) -> CardSetup:
         """A SetupIntent for off-session use: the card is saved to charge when the buy closes."""
         params: dict[str, Any] = {"customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]}
-        intent = await self._client.v1.setup_intents.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
+        with _provider_errors():
+            intent = await self._client.v1.setup_intents.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
         return CardSetup(str(intent.id), str(intent.client_secret), str(intent.status))
 
     async def saved_cards(self, customer_id: str) -> list[SavedCard]:
         """The customer's cards (``payment_methods.list``: localstripe has no customer sub-resource)."""
-        listed = await self._client.v1.payment_methods.list_async({"customer": customer_id, "type": "card"})
+        with _provider_errors():
+            listed = await self._client.v1.payment_methods.list_async({"customer": customer_id, "type": "card"})
         cards = []
         for method in listed.data:
             card = method.card
@@ -125,27 +142,28 @@ class StripeGateway:
         }
         if request.transfer_group and not self._localstripe:
             params["transfer_group"] = request.transfer_group
-        try:
+        with _provider_errors():
             intent = await self._client.v1.payment_intents.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
-        except stripe.CardError as exc:
-            raise PaymentDeclinedError(f"the card was declined: {exc.user_message or exc.code}") from exc
         secret = intent.client_secret if intent.status == "requires_action" else None
         return Hold(str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret)
 
     async def capture(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Capture:
         """Capture part of the hold (``amount_to_capture``); Stripe releases the rest."""
-        intent = await self._client.v1.payment_intents.capture_async(
-            hold_id, {"amount_to_capture": amount_cents}, self._options(idempotency_key)
-        )
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.capture_async(
+                hold_id, {"amount_to_capture": amount_cents}, self._options(idempotency_key)
+            )
         return Capture(str(intent.id), amount_cents)
 
     async def cancel(self, hold_id: str, *, idempotency_key: str) -> None:
         """Release the whole hold."""
-        await self._client.v1.payment_intents.cancel_async(hold_id, None, self._options(idempotency_key))
+        with _provider_errors():
+            await self._client.v1.payment_intents.cancel_async(hold_id, None, self._options(idempotency_key))
 
     async def refund(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Refund:
         """Refund part or all of the captured amount."""
-        refund = await self._client.v1.refunds.create_async(
-            {"payment_intent": hold_id, "amount": amount_cents}, self._options(idempotency_key)
-        )
+        with _provider_errors():
+            refund = await self._client.v1.refunds.create_async(
+                {"payment_intent": hold_id, "amount": amount_cents}, self._options(idempotency_key)
+            )
         return Refund(str(refund.id), int(refund.amount))
