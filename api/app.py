@@ -36,6 +36,7 @@ from api.routes import (
     payouts,
     preferred,
     redemption,
+    stripe_webhook,
     system,
 )
 from api.unit_of_work import UnitOfWorkMiddleware
@@ -125,6 +126,8 @@ def create_app(
             cards.start_card_setup,
             cards.list_cards,
             assets_router(),
+            # Routed only with a secret to check signatures against: unsigned events are never taken.
+            *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A SIGTERM (a CI timeout, `timeout`) unwinds like Ctrl-C, so the embedded servers are stopped."""
@@ -56,6 +58,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
 @pytest.fixture(scope="session")
 def settings(stack: StackUrls) -> Settings:
     env = {"DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url, "COOP_LOGIN_MAX_FAILURES": "5"}
+    # The Stripe webhook is routed (signature-checked) in every test app, so route-wide tests cover it.
+    env["STRIPE_WEBHOOK_SECRET"] = STRIPE_WEBHOOK_SECRET
     return Settings.from_env(env)
 
 
@@ -161,9 +165,6 @@ def localstripe_url() -> Iterator[str]:
 
     with localstripe() as url:
         yield url
-
-
-STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
 
 
 @pytest.fixture

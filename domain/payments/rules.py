@@ -368,3 +368,22 @@ def refund_key(order_id: int, number: int) -> str:
 def transfer_group(group_buy_id: int) -> str:
     """Every member payment of a group buy shares one transfer group (Connect, separate charges and transfers)."""
     return f"gb_{group_buy_id}"
+
+
+# Webhook events that move a card hold, and where to. Only forward moves are applied
+# (moves_forward), so a late, replayed or out-of-order event changes nothing. A capture
+# is recorded by the capture job (it books the ledger), so `payment_intent.succeeded` is
+# acknowledged and stored but moves nothing here.
+EVENT_TARGETS: dict[str, CardStatus] = {
+    "payment_intent.amount_capturable_updated": CardStatus.AUTHORIZED,
+    "payment_intent.payment_failed": CardStatus.AUTH_FAILED,
+    "payment_intent.canceled": CardStatus.VOIDED,
+}
+
+
+def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
+    """The status an event moves a hold to, or None when it does not act or would go back."""
+    target = EVENT_TARGETS.get(event_type)
+    if target is None or not moves_forward(current, target):
+        return None
+    return target
