@@ -26,6 +26,7 @@ from api.request_log import RequestLogMiddleware, echo_request_id
 from api.routes import (
     allocation,
     buying,
+    cards,
     catalog,
     identity,
     imports,
@@ -36,6 +37,7 @@ from api.routes import (
     payouts,
     preferred,
     redemption,
+    stripe_webhook,
     system,
 )
 from api.tracing import tracer_provider, tracing_plugins
@@ -44,6 +46,7 @@ from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
 from domain.logs import configure
+from domain.payments import wiring as payments_wiring
 from domain.settings import Settings
 from domain.unit_of_work import UnitOfWork
 
@@ -82,6 +85,7 @@ def create_app(
             else:
                 app.state.redis = redis
             app.state.job_queue = ArqJobQueue(app.state.redis)
+            stack.push_async_callback(payments_wiring.close, app.state.payment_gateway)
             await _bootstrap_staff(settings, app.state.session_maker)
             yield
 
@@ -126,7 +130,11 @@ def create_app(
             listings.member_redemptions,
             listings.list_allocation_runs,
             listings.list_redemption_runs,
+            cards.start_card_setup,
+            cards.list_cards,
             assets_router(),
+            # Routed only with a secret to check signatures against: unsigned events are never taken.
+            *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
@@ -171,6 +179,7 @@ def _initial_state(settings: Settings, http_metrics: HttpMetrics) -> State:
             "settings": settings,
             "http_metrics": http_metrics,
             "token_cache": TokenCache(settings.token_cache_seconds),
+            "payment_gateway": payments_wiring.gateway_for(settings),
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

@@ -25,6 +25,7 @@ from domain.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
     NotFoundError,
+    PaymentProviderError,
     TooManyAttemptsError,
 )
 
@@ -43,6 +44,7 @@ _STATUS: dict[type[DomainError], int] = {
     ConflictError: 409,
     IdempotencyKeyReusedError: 422,
     TooManyAttemptsError: 429,
+    PaymentProviderError: 502,
 }
 
 
@@ -215,6 +217,7 @@ _DESCRIPTIONS = {
     422: "Idempotency-Key reused with a different request",
     413: "The body is larger than the limit (10 MiB)",
     429: "Too many attempts; see Retry-After",
+    502: "The card payment provider failed or could not be reached; retry",
     503: "The database cannot be reached; see Retry-After",
 }
 

@@ -81,3 +81,9 @@ class TooManyAttemptsError(DomainError):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class PaymentProviderError(DomainError):
+    """The card payment provider failed or could not be reached (502); nothing was recorded."""
+
+    title = "Payment provider error"

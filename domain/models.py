@@ -10,7 +10,7 @@ from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
 from domain.patronage.tables import PatronageRecord
-from domain.payments.tables import Payout, PayoutEvent
+from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
 
 __all__ = [
     "Account",
@@ -18,6 +18,7 @@ __all__ = [
     "AllocationRun",
     "AuthToken",
     "BuyOrder",
+    "CardHold",
     "EquityLot",
     "GroupBuy",
     "GroupBuyItem",
@@ -41,6 +42,8 @@ __all__ = [
     "RedemptionRun",
     "SpecialRedemption",
     "SpecialRedemptionLine",
+    "StripeCustomer",
+    "StripeEvent",
     "Supplier",
     "User",
 ]

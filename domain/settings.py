@@ -79,6 +79,9 @@ class Settings:
     coop: CoopIdentity = field(default_factory=CoopIdentity)
     # The bearer token Prometheus sends to GET /metrics; unset, /metrics answers 401 to all.
     metrics_token: str | None = None
+    # Another Stripe API address (localstripe for a demo); localstripe refuses some parameters.
+    stripe_api_base: str | None = None
+    stripe_localstripe: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -104,4 +107,6 @@ class Settings:
             token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "5")),
             coop=CoopIdentity.from_env(e),
             metrics_token=e.get("COOP_METRICS_TOKEN") or None,
+            stripe_api_base=e.get("STRIPE_API_BASE") or None,
+            stripe_localstripe=e.get("STRIPE_LOCALSTRIPE", "") in {"1", "true", "yes"},
         )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A SIGTERM (a CI timeout, `timeout`) unwinds like Ctrl-C, so the embedded servers are stopped."""
@@ -55,6 +58,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
 @pytest.fixture(scope="session")
 def settings(stack: StackUrls) -> Settings:
     env = {"DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url, "COOP_LOGIN_MAX_FAILURES": "5"}
+    # The Stripe webhook is routed (signature-checked) in every test app, so route-wide tests cover it.
+    env["STRIPE_WEBHOOK_SECRET"] = STRIPE_WEBHOOK_SECRET
     return Settings.from_env(env)
 
 
@@ -151,3 +156,35 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
     async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def localstripe_url() -> Iterator[str]:
+    """A localstripe server on 127.0.0.1 for the whole run, started on first use."""
+    from tests.support.localstripe import localstripe
+
+    with localstripe() as url:
+        yield url
+
+
+@pytest.fixture
+def stripe_settings(settings: Settings, localstripe_url: str) -> Settings:
+    """The test settings with Stripe (localstripe) configured."""
+    return dataclasses.replace(
+        settings,
+        stripe_api_key="sk_test_localstripe",
+        stripe_api_base=localstripe_url,
+        stripe_localstripe=True,
+        stripe_webhook_secret=STRIPE_WEBHOOK_SECRET,
+    )
+
+
+@pytest.fixture
+async def stripe_client(
+    stripe_settings: Settings, session_maker: SessionMaker, queue: ArqRedis
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client of an app paying by card through localstripe."""
+    async with running(create_app(stripe_settings, session_maker=session_maker, redis=queue)) as started:
+        transport = httpx.ASGITransport(app=started)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
+        async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+            yield c

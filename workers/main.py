@@ -11,6 +11,8 @@ from domain.allocation import service as allocation
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
 from domain.notifications import service as notifications
+from domain.payments import card_holds, webhooks
+from domain.payments import wiring as payments_wiring
 from domain.settings import Settings
 from domain.unit_of_work import relay
 from workers.allocation import compute_allocation_run, give_up_allocation_run
@@ -18,6 +20,7 @@ from workers.buying import group_buy_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
+from workers.payments import card_cancel, card_capture, card_hold, stripe_event
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -37,6 +40,10 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 JOBS = [
     outbox_job(notifications.DELIVER_JOB, _deliver_notification),
     outbox_job(allocation.COMPUTE_JOB, compute_allocation_run, on_give_up=give_up_allocation_run),
+    outbox_job(card_holds.HOLD_JOB, card_hold),
+    outbox_job(card_holds.CANCEL_JOB, card_cancel),
+    outbox_job(card_holds.CAPTURE_JOB, card_capture),
+    outbox_job(webhooks.EVENT_JOB, stripe_event),
 ]
 
 
@@ -57,8 +64,11 @@ def worker_settings(
         ctx["job_queue"] = ArqJobQueue(ctx["redis"])
         ctx["settings"] = settings
         ctx["notification_sender"] = notification_sender or notifications.LogSender()
+        ctx["payment_gateway"] = payments_wiring.gateway_for(settings)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
+        if "payment_gateway" in ctx:
+            await payments_wiring.close(ctx["payment_gateway"])
         if "engine" in ctx:
             await ctx["engine"].dispose()
 

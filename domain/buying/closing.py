@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.buying.orders import withdraw
 from domain.buying.rules import (
     AllocationPolicy,
     CloseAction,
@@ -21,6 +22,7 @@ from domain.buying.rules import (
     Increment,
     MinimumOutcome,
     OrderStatus,
+    PaymentMode,
     ProductDemand,
     charge_limit_errors,
     check_order_transition,
@@ -49,6 +51,7 @@ from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncremen
 from domain.db import utc_now
 from domain.errors import ConflictError
 from domain.notifications import service as notifications
+from domain.payments import card_holds
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -187,6 +190,8 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
     caller's ``now`` was read before it waited for the order writes in flight.
     """
     now = max(now, utc_now())
+    if group_buy.payment_mode == PaymentMode.CARD:
+        await _drop_declined(session, group_buy, now)
     plan = await _plan(session, group_buy)
     match plan.decision.action:
         case CloseAction.EXTEND:
@@ -226,6 +231,29 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
     await session.flush()
 
 
+async def _drop_declined(session: AsyncSession, group_buy: GroupBuy, now: datetime) -> None:
+    """Orders whose card said no are withdrawn before the close counts the group's volume."""
+    for order_id in await card_holds.failed_orders(session, group_buy.id or 0):
+        order = (
+            await session.exec(
+                select(BuyOrder)
+                .where(col(BuyOrder.id) == order_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).one()
+        if order.status != OrderStatus.OPEN:
+            continue
+        await withdraw(session, order, now)
+        await notifications.record(
+            session,
+            event="order.cancelled",
+            audience=member_audience(order.member_id),
+            data={"group_buy_id": str(group_buy.id), "order_id": str(order_id), "reason": "the card was declined"},
+            business_key=f"order:{order_id}:card_declined",
+        )
+
+
 async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, reason: str) -> None:
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.CANCEL, group_buy_id=group_buy.id).value
     group_buy.held = False
@@ -241,6 +269,7 @@ async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, rea
         )
     ).all()
     for order_id, member_id in sorted(members):
+        await card_holds.void_holds(session, order_id, now)
         await notifications.record(
             session,
             event="group_buy.cancelled",

@@ -22,6 +22,7 @@ from domain.buying.rules import (
     LineRequest,
     OrderStatus,
     OrderWrite,
+    PaymentMode,
     apply_change,
     check_order_transition,
     deadline_refusal,
@@ -38,6 +39,8 @@ from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.membership.tables import Member
 from domain.notifications import service as notifications
+from domain.payments import card_holds
+from domain.payments.rules import CardStatus
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -140,6 +143,8 @@ async def place_order(
     group_buy = await locked_group_buy(session, group_buy_id, share=True)
     now = _require_open(group_buy, now)
     await _check_lines(session, group_buy_id, lines)
+    if group_buy.payment_mode == PaymentMode.CARD:
+        await card_holds.require_card_customer(session, member_id)
     seq = await _next_seq(session)
     order_id = (
         await session.execute(
@@ -167,7 +172,26 @@ async def place_order(
         ).one()
         raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
     await _write_lines(session, order_id, group_buy_id, lines, seq, now)
-    return await get_order(session, order_id)
+    return await _with_card_hold(session, group_buy, await get_order(session, order_id), now)
+
+
+async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: OrderView, now: datetime) -> OrderView:
+    """In a card-mode buy, the order's hold follows its most: a new one when that changed (a job asks Stripe)."""
+    if group_buy.payment_mode != PaymentMode.CARD:
+        return view
+    order_id = view.order.id or 0
+    live = await card_holds.live_hold(session, order_id)
+    if live is not None and live.amount_cents == view.max_total_cents and live.status != CardStatus.AUTH_FAILED:
+        return view  # the same most: the hold asked for still covers it
+    await card_holds.request_hold(
+        session,
+        order_id=order_id,
+        group_buy_id=view.order.group_buy_id,
+        member_id=view.order.member_id,
+        amount_cents=view.max_total_cents,
+        now=now,
+    )
+    return view
 
 
 async def _locked_order(
@@ -218,6 +242,8 @@ async def change_order(
     group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
     now = _require_open(group_buy, now)
     await _check_lines(session, group_buy.id or 0, lines)
+    if group_buy.payment_mode == PaymentMode.CARD:
+        await card_holds.require_card_customer(session, order.member_id)
     seq = await _next_seq(session)
     if order.status == OrderStatus.CANCELLED:
         check_order_transition(order.status, OrderStatus.OPEN, order_id=order.id)
@@ -226,7 +252,7 @@ async def change_order(
     order.updated_at = now
     session.add(order)
     await _write_lines(session, order_id, order.group_buy_id, lines, seq, now)
-    return await get_order(session, order_id)
+    return await _with_card_hold(session, group_buy, await get_order(session, order_id), now)
 
 
 async def cancel_order(
@@ -236,11 +262,11 @@ async def cancel_order(
     group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
     now = _require_open(group_buy, now)
     if order.status != OrderStatus.CANCELLED:
-        await _withdraw(session, order, now)
+        await withdraw(session, order, now)
     return await get_order(session, order_id)
 
 
-async def _withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> None:
+async def withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> None:
     """Cancel a locked order: its lines and increments go; the order stays, cancelled."""
     check_order_transition(order.status, OrderStatus.CANCELLED, order_id=order.id)
     line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order.id)
@@ -250,6 +276,7 @@ async def _withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> No
     order.updated_at = now
     session.add(order)
     await session.flush()
+    await card_holds.void_holds(session, order.id or 0, now)
 
 
 async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int, *, now: datetime) -> list[int]:
@@ -286,7 +313,7 @@ async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int,
         ).one()
         if order.status != OrderStatus.OPEN:
             continue
-        await _withdraw(session, order, now)
+        await withdraw(session, order, now)
         await notifications.record(
             session,
             event="order.cancelled",

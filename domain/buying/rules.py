@@ -950,17 +950,16 @@ def group_buy_errors(
 ) -> list[FieldError]:
     """Every way a new buy breaks the rules, named by field; empty if valid.
 
-    It closes in the future and after it opens; card payments wait for the payment
-    provider; each product once, existing, the supplier's own, not retired.
+    It closes in the future and after it opens; card payments need a payment provider
+    configured; each product once, existing, the supplier's own, not retired.
     """
     errors: list[FieldError] = []
     if closes_at <= now:
         errors.append(FieldError("closes_at", "must be in the future"))
     if opens_at >= closes_at:
         errors.append(FieldError("opens_at", "must be before closes_at"))
-    if payment_mode is PaymentMode.CARD:
-        detail = "card payments are not available yet" if card_payments else "card payments are not configured"
-        errors.append(FieldError("payment_mode", detail))
+    if payment_mode is PaymentMode.CARD and not card_payments:
+        errors.append(FieldError("payment_mode", "card payments are not configured"))
     seen: set[int] = set()
     for i, product_id in enumerate(product_ids):
         product = products.get(product_id)

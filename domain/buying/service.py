@@ -41,6 +41,7 @@ from domain.catalog import service as catalog
 from domain.catalog.tables import Product, Supplier
 from domain.errors import FieldError, InvalidInputError, NotFoundError
 from domain.notifications import service as notifications
+from domain.payments import card_holds
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -125,8 +126,8 @@ async def create_group_buy(
 ) -> GroupBuy:
     """Create a group buy for one supplier's products; open now unless it opens later.
 
-    Card payments need the payment provider (a later issue), so ``card`` is refused with a
-    400 until it is configured and supported.
+    Card payments need the payment provider, so ``card`` is refused with a 400 unless
+    Stripe is configured.
     """
     opens_at = new.opens_at or now
     products = await catalog.products_by_id(session, new.product_ids, lock=True)
@@ -314,7 +315,7 @@ async def items_of(
 
 
 async def _live_totals(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[tuple[int, int], tuple[int, int]]:
-    """Q and F per (group buy, product), summed from the stored lines."""
+    """Q and F per (group buy, product), summed from the stored lines of orders whose card did not say no."""
     if not group_buy_ids:
         return {}
     rows = (
@@ -325,7 +326,7 @@ async def _live_totals(session: AsyncSession, group_buy_ids: Sequence[int]) -> d
                 sa.func.sum(col(OrderLine.quantity)),
                 sa.func.sum(col(OrderLine.flex_quantity)),
             )
-            .where(col(OrderLine.group_buy_id).in_(list(group_buy_ids)))
+            .where(col(OrderLine.group_buy_id).in_(list(group_buy_ids)), card_holds.not_failed(col(OrderLine.order_id)))
             .group_by(col(OrderLine.group_buy_id), col(OrderLine.product_id))
         )
     ).all()

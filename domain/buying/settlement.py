@@ -40,6 +40,7 @@ from domain.ledger.rules import PostingLine, Side
 from domain.membership.tables import Member
 from domain.notifications import service as notifications
 from domain.patronage import service as patronage
+from domain.payments import card_holds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,8 +72,6 @@ async def record_delivery(
         raise ConflictError(f"the delivery of group buy {group_buy_id} was already recorded")
     if status is not GroupBuyStatus.ORDERED:
         raise ConflictError(f"group buy {group_buy_id} is {status}; only an ordered buy can be delivered")
-    if group_buy.payment_mode != PaymentMode.ACCOUNT:
-        raise ConflictError("card settlement is not available yet")
     items = {
         i.product_id: i
         for i in (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy_id))).all()
@@ -86,10 +85,14 @@ async def record_delivery(
     if over := charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id)):
         msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
         raise ConflictError(msg, code="charge_above_max_total")
+    allocated = await _allocated_totals(session, group_buy_id)
     await _write_delivery(session, group_buy_id, plan, delivered)
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.DELIVER, group_buy_id=group_buy_id).value
     group_buy.delivered_at = now
     await _settle(session, group_buy, plan, now=now, fiscal_year_start_month=fiscal_year_start_month)
+    if group_buy.payment_mode == PaymentMode.CARD:
+        # The trade accounts are charged as in account mode; each capture then pays the charge by card.
+        await card_holds.settle_holds(session, {key: plan.charges.get(key, 0) for key in allocated}, now)
     session.add(group_buy)
     await session.flush()
     return await get_group_buy(session, group_buy_id)

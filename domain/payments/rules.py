@@ -246,3 +246,144 @@ def action_of(from_status: PayoutStatus, to_status: PayoutStatus, *, set_off: bo
     if set_off or (from_status is PayoutStatus.PENDING and to_status is PayoutStatus.PENDING):
         return "set-off"
     return ACTIONS[to_status]
+
+
+# Card payments (PAYMENTS.md): one order's card hold, from authorization to capture or void.
+
+
+class CardStatus(enum.StrEnum):
+    """Where one order's card payment stands (PAYMENTS.md, the state machine)."""
+
+    PENDING_AUTH = "pending_auth"  # asked for; the card has not said yes yet (3DS, or the answer was lost)
+    AUTHORIZED = "authorized"
+    AUTH_FAILED = "auth_failed"  # declined: the order does not count toward the group's volume
+    CAPTURED = "captured"
+    VOIDED = "voided"  # cancelled: the order changed or was withdrawn, or nothing was delivered
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+
+
+# Only forward: a late or replayed event never takes a payment back. An authorization that
+# failed can still succeed (the member retries the card); a captured or voided one is final
+# but for refunds.
+CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
+    CardStatus.PENDING_AUTH: frozenset({CardStatus.AUTHORIZED, CardStatus.AUTH_FAILED, CardStatus.VOIDED}),
+    CardStatus.AUTH_FAILED: frozenset({CardStatus.AUTHORIZED, CardStatus.VOIDED}),
+    CardStatus.AUTHORIZED: frozenset({CardStatus.CAPTURED, CardStatus.VOIDED}),
+    CardStatus.CAPTURED: frozenset({CardStatus.PARTIALLY_REFUNDED, CardStatus.REFUNDED}),
+    CardStatus.PARTIALLY_REFUNDED: frozenset({CardStatus.PARTIALLY_REFUNDED, CardStatus.REFUNDED}),
+    CardStatus.VOIDED: frozenset(),
+    CardStatus.REFUNDED: frozenset(),
+}
+
+# The states in which an order's units count toward the group's volume: a declined card does not.
+COUNTS_TOWARD_VOLUME = frozenset({CardStatus.PENDING_AUTH, CardStatus.AUTHORIZED})
+
+
+def moves_forward(current: CardStatus, target: CardStatus) -> bool:
+    """Whether ``target`` is a step forward from ``current`` (a repeat or a step back is not)."""
+    return target in CARD_TRANSITIONS[current]
+
+
+def hold_status(intent_status: str) -> CardStatus:
+    """Our status for a PaymentIntent's status just after it was created and confirmed."""
+    return {
+        "requires_capture": CardStatus.AUTHORIZED,
+        "succeeded": CardStatus.CAPTURED,
+        "canceled": CardStatus.VOIDED,
+        "requires_payment_method": CardStatus.AUTH_FAILED,
+    }.get(intent_status, CardStatus.PENDING_AUTH)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What to do with one order's hold at settlement: capture ``capture_cents``, or cancel when zero."""
+
+    capture_cents: int
+    released_cents: int
+
+    @property
+    def cancels(self) -> bool:
+        """Nothing delivered: the hold is cancelled, never captured for zero."""
+        return self.capture_cents == 0
+
+
+def settle_hold(*, held_cents: int, charge_cents: int) -> Settlement:
+    """Capture what the member owes for the delivered units; the rest of the hold is released.
+
+    Prices only fall as the group's volume rises and deliveries only shrink an order, so the
+    charge is never above the hold; a charge above it is a bug, never a bill.
+    """
+    if charge_cents < 0 or held_cents < 0:
+        msg = "amounts cannot be negative"
+        raise ValueError(msg)
+    if charge_cents > held_cents:
+        msg = f"the charge {charge_cents} is above the card hold {held_cents}"
+        raise ConflictError(msg, code="charge_above_hold")
+    return Settlement(charge_cents, held_cents - charge_cents)
+
+
+def refund_status(*, captured_cents: int, refunded_cents: int) -> CardStatus:
+    """The status after refunds totalling ``refunded_cents`` of a capture."""
+    if not 0 < refunded_cents <= captured_cents:
+        msg = f"refunds of {refunded_cents} do not fit the capture of {captured_cents}"
+        raise ConflictError(msg, code="refund_above_capture")
+    return CardStatus.REFUNDED if refunded_cents == captured_cents else CardStatus.PARTIALLY_REFUNDED
+
+
+# Deterministic idempotency keys, from the domain operation: a retried job or request sends
+# the same key, so Stripe answers the first call's result instead of charging twice.
+
+
+def customer_key(member_id: int) -> str:
+    """The one Stripe customer of a member."""
+    return f"customer:{member_id}"
+
+
+def setup_key(member_id: int, number: int) -> str:
+    """The member's ``number``-th card set-up."""
+    return f"setup:{member_id}:{number}"
+
+
+def hold_key(order_id: int, version: int) -> str:
+    """The hold for one version of an order (each change of the order makes a new version)."""
+    return f"hold:{order_id}:{version}"
+
+
+def cancel_key(order_id: int, version: int) -> str:
+    """Cancelling the hold of one version of an order."""
+    return f"cancel:{order_id}:{version}"
+
+
+def capture_key(order_id: int) -> str:
+    """An order is captured once, at settlement."""
+    return f"capture:{order_id}"
+
+
+def refund_key(order_id: int, number: int) -> str:
+    """The ``number``-th refund of an order's capture."""
+    return f"refund:{order_id}:{number}"
+
+
+def transfer_group(group_buy_id: int) -> str:
+    """Every member payment of a group buy shares one transfer group (Connect, separate charges and transfers)."""
+    return f"gb_{group_buy_id}"
+
+
+# Webhook events that move a card hold, and where to. Only forward moves are applied
+# (moves_forward), so a late, replayed or out-of-order event changes nothing. A capture
+# is recorded by the capture job (it books the ledger), so `payment_intent.succeeded` is
+# acknowledged and stored but moves nothing here.
+EVENT_TARGETS: dict[str, CardStatus] = {
+    "payment_intent.amount_capturable_updated": CardStatus.AUTHORIZED,
+    "payment_intent.payment_failed": CardStatus.AUTH_FAILED,
+    "payment_intent.canceled": CardStatus.VOIDED,
+}
+
+
+def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
+    """The status an event moves a hold to, or None when it does not act or would go back."""
+    target = EVENT_TARGETS.get(event_type)
+    if target is None or not moves_forward(current, target):
+        return None
+    return target

@@ -53,3 +53,62 @@ class PayoutEvent(SQLModel, table=True):
     occurred_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
+
+
+class StripeCustomer(SQLModel, table=True):
+    """A member's one Stripe customer, and how many card set-ups it started (each set-up's key)."""
+
+    __tablename__ = "stripe_customer"
+    __table_args__ = (sa.CheckConstraint("setups >= 0", name="setups_not_negative"),)
+
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    customer_id: str = Field(max_length=255, unique=True)
+    setups: int = Field(default=0)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+
+
+class CardHold(SQLModel, table=True):
+    """One card authorization of one version of an order; a changed order gets a new version.
+
+    The newest version is the order's payment; older ones are cancelled (``voided``).
+    """
+
+    __tablename__ = "card_hold"
+    __table_args__ = (
+        sa.UniqueConstraint("order_id", "version", name="uq_card_hold_order_version"),
+        sa.CheckConstraint(
+            "status IN ('pending_auth','authorized','auth_failed','captured','voided','partially_refunded','refunded')",
+            name="status",
+        ),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("captured_cents BETWEEN 0 AND amount_cents", name="captured_within_hold"),
+        sa.CheckConstraint("refunded_cents BETWEEN 0 AND captured_cents", name="refunded_within_capture"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    order_id: int = Field(sa_type=sa.BigInteger, foreign_key="buy_order.id")
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", index=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id")
+    version: int
+    intent_id: str | None = Field(default=None, max_length=255, unique=True)
+    status: str = Field(max_length=24)
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    captured_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    refunded_cents: int = Field(default=0, sa_type=sa.BigInteger)
+    failure: str = Field(default="", max_length=500)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class StripeEvent(SQLModel, table=True):
+    """A webhook event, stored once by its id: a replay finds it and changes nothing."""
+
+    __tablename__ = "stripe_event"
+
+    id: str = Field(max_length=255, primary_key=True)
+    type: str = Field(max_length=100)
+    object_id: str | None = Field(default=None, max_length=255)
+    received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    handled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 METHODS = ("get", "put", "post", "patch", "delete")
-PUBLIC = {("/health", "get"), ("/v1/auth/token", "post")}
+PUBLIC = {("/health", "get"), ("/v1/auth/token", "post"), ("/v1/stripe/webhook", "post")}  # the webhook: signed
 NOTICE = "/v1/allocation-runs/{run_id}/notices/{member_id}"
 
 

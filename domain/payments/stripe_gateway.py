@@ -1,0 +1,169 @@
+"""The Stripe adapter of the payment gateway port, on the official SDK's async client.
+
+Building it calls nothing: the app starts and serves with ``STRIPE_API_KEY`` set even
+when Stripe cannot be reached; the first call that needs Stripe is the first to fail.
+Every call that changes something sends the caller's deterministic idempotency key
+(never the SDK's random one), and the SDK retries network failures with that same key.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import stripe
+
+from domain.errors import PaymentProviderError
+from domain.payments.gateway import (
+    Capture,
+    CardSetup,
+    Customer,
+    Hold,
+    HoldRequest,
+    PaymentDeclinedError,
+    Refund,
+    SavedCard,
+)
+from domain.payments.rules import hold_status
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+
+    from stripe import RequestOptions
+
+# The SDK retries connection errors, 409s and 5xx with the same idempotency key.
+MAX_NETWORK_RETRIES = 2
+
+
+class HTTPXClient(stripe.HTTPXClient):
+    """The SDK's httpx client, sending the form-encoded body as ``content``.
+
+    stripe 16.1 hands httpx a string as ``data=``, which httpx deprecates with a warning on
+    every call; the body is already encoded, so ``content=`` is the same request.
+    """
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: object
+    ) -> list[Any]:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data")
+        if isinstance(data, (str, bytes)):
+            kwargs["content"] = data
+        elif data:
+            kwargs["data"] = data
+        return [args, kwargs]
+
+
+@contextmanager
+def _provider_errors() -> Iterator[None]:
+    """A declined card is the member's (409); any other Stripe failure is the provider's (502)."""
+    try:
+        yield
+    except stripe.CardError as exc:
+        raise PaymentDeclinedError(f"the card was declined: {exc.user_message or exc.code}") from exc
+    except stripe.StripeError as exc:
+        msg = f"Stripe answered {exc.http_status or 'nothing'}: {exc.user_message or type(exc).__name__}"
+        raise PaymentProviderError(msg) from exc
+
+
+class StripeGateway:
+    """Customers, SetupIntents, manual-capture PaymentIntents and refunds on Stripe.
+
+    ``localstripe`` leaves out the parameters that fake server refuses (``transfer_group``:
+    it rejects any parameter it does not know); real Stripe always gets them.
+    """
+
+    name = "stripe"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str | None = None,
+        localstripe: bool = False,
+        http_client: stripe.HTTPClient | None = None,
+    ) -> None:
+        self._http = http_client or HTTPXClient()
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base} if api_base else {},
+            http_client=self._http,
+            max_network_retries=MAX_NETWORK_RETRIES,
+        )
+        self._localstripe = localstripe
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (the app does at shutdown)."""
+        await self._http.close_async()  # type: ignore[no-untyped-call]
+
+    @staticmethod
+    def _options(idempotency_key: str) -> RequestOptions:
+        return {"idempotency_key": idempotency_key}
+
+    async def create_customer(self, customer: Customer, *, idempotency_key: str) -> str:
+        """A Stripe customer for the member, tagged with its member id."""
+        params: dict[str, Any] = {"name": customer.name, "metadata": {"member_id": str(customer.member_id)}}
+        if customer.email:
+            params["email"] = customer.email
+        with _provider_errors():
+            created = await self._client.v1.customers.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
+        return str(created.id)
+
+    async def start_card_setup(self, customer_id: str, *, idempotency_key: str) -> CardSetup:
+        """A SetupIntent for off-session use: the card is saved to charge when the buy closes."""
+        params: dict[str, Any] = {"customer": customer_id, "usage": "off_session", "payment_method_types": ["card"]}
+        with _provider_errors():
+            intent = await self._client.v1.setup_intents.create_async(params, self._options(idempotency_key))  # type: ignore[arg-type]
+        return CardSetup(str(intent.id), str(intent.client_secret), str(intent.status))
+
+    async def saved_cards(self, customer_id: str) -> list[SavedCard]:
+        """The customer's cards (``payment_methods.list``: localstripe has no customer sub-resource)."""
+        with _provider_errors():
+            listed = await self._client.v1.payment_methods.list_async({"customer": customer_id, "type": "card"})
+        cards = []
+        for method in listed.data:
+            card = method.card
+            if card is None:
+                continue
+            cards.append(SavedCard(str(method.id), str(card.brand), str(card.last4), card.exp_month, card.exp_year))
+        return cards
+
+    async def hold(self, request: HoldRequest) -> Hold:
+        """A manual-capture PaymentIntent confirmed on the saved card: ``requires_capture`` is a hold."""
+        params: dict[str, Any] = {
+            "amount": request.amount_cents,
+            "currency": request.currency.lower(),
+            "customer": request.customer_id,
+            "payment_method": request.payment_method_id,
+            "payment_method_types": ["card"],
+            "capture_method": "manual",
+            "confirm": True,
+            "metadata": request.metadata,
+        }
+        if request.transfer_group and not self._localstripe:
+            params["transfer_group"] = request.transfer_group
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
+        secret = intent.client_secret if intent.status == "requires_action" else None
+        return Hold(str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret)
+
+    async def capture(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Capture:
+        """Capture part of the hold (``amount_to_capture``); Stripe releases the rest."""
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.capture_async(
+                hold_id, {"amount_to_capture": amount_cents}, self._options(idempotency_key)
+            )
+        return Capture(str(intent.id), amount_cents)
+
+    async def cancel(self, hold_id: str, *, idempotency_key: str) -> None:
+        """Release the whole hold."""
+        with _provider_errors():
+            await self._client.v1.payment_intents.cancel_async(hold_id, None, self._options(idempotency_key))
+
+    async def refund(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Refund:
+        """Refund part or all of the captured amount."""
+        with _provider_errors():
+            refund = await self._client.v1.refunds.create_async(
+                {"payment_intent": hold_id, "amount": amount_cents}, self._options(idempotency_key)
+            )
+        return Refund(str(refund.id), int(refund.amount))

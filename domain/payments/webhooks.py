@@ -1,0 +1,74 @@
+"""Stripe webhook events: stored once by id, handed to a job that moves card holds only forward.
+
+The route verifies the signature before anything here runs. Storing the event id with
+a primary key makes a replay (Stripe retries, or an attacker resending a captured
+request) a no-op: it is acknowledged and changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col, select
+
+from domain.db import utc_now
+from domain.jobs import service as jobs
+from domain.payments.rules import EVENT_TARGETS, CardStatus, event_move
+from domain.payments.tables import CardHold, StripeEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from datetime import datetime
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+EVENT_JOB = "stripe_event"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """What became of a delivered event."""
+
+    event_id: str
+    duplicate: bool
+    acted_on: bool
+
+
+async def receive(
+    session: AsyncSession, *, event_id: str, event_type: str, object_id: str | None, now: datetime
+) -> Received:
+    """Store the event once; an event type the app acts on becomes a job."""
+    stored = (
+        await session.execute(
+            insert(StripeEvent)
+            .values(id=event_id, type=event_type[:100], object_id=object_id, received_at=now)
+            .on_conflict_do_nothing(index_elements=["id"])
+            .returning(col(StripeEvent.id))
+        )
+    ).scalar_one_or_none()
+    if stored is None:
+        return Received(event_id, duplicate=True, acted_on=False)
+    acts = event_type in EVENT_TARGETS and object_id is not None
+    if acts:
+        await jobs.add(session, EVENT_JOB, f"stripe_event:{event_id}", {"event_id": event_id})
+    return Received(event_id, duplicate=False, acted_on=acts)
+
+
+async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None:
+    """The job: move the hold the event names, only forward, and mark the event handled."""
+    event = await session.get(StripeEvent, payload["event_id"])
+    if event is None or event.handled_at is not None:
+        return
+    now = utc_now()
+    hold = (
+        await session.exec(select(CardHold).where(col(CardHold.intent_id) == event.object_id).with_for_update())
+    ).one_or_none()
+    if hold is not None and (target := event_move(event.type, CardStatus(hold.status))) is not None:
+        await session.execute(
+            sa.update(CardHold).where(col(CardHold.id) == hold.id).values(status=target.value, updated_at=now)
+        )
+    event.handled_at = now
+    session.add(event)

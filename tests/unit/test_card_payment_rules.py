@@ -1,0 +1,85 @@
+"""Card payment rules: forward-only states, the capture at settlement, refunds, and the keys."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.errors import ConflictError
+from domain.payments.rules import (
+    CARD_TRANSITIONS,
+    CardStatus,
+    cancel_key,
+    capture_key,
+    hold_key,
+    hold_status,
+    moves_forward,
+    refund_status,
+    settle_hold,
+)
+
+cents = st.integers(min_value=0, max_value=10**12)
+
+
+def test_a_payment_never_moves_back() -> None:
+    assert moves_forward(CardStatus.PENDING_AUTH, CardStatus.AUTHORIZED)
+    assert moves_forward(CardStatus.AUTHORIZED, CardStatus.CAPTURED)
+    assert not moves_forward(CardStatus.CAPTURED, CardStatus.AUTHORIZED)
+    assert not moves_forward(CardStatus.AUTHORIZED, CardStatus.PENDING_AUTH)
+    assert not moves_forward(CardStatus.VOIDED, CardStatus.CAPTURED)
+    assert not moves_forward(CardStatus.AUTHORIZED, CardStatus.AUTHORIZED)  # a replay is no move
+
+
+def test_final_states_go_nowhere_and_no_state_returns_to_the_start() -> None:
+    assert CARD_TRANSITIONS[CardStatus.VOIDED] == frozenset()
+    assert CARD_TRANSITIONS[CardStatus.REFUNDED] == frozenset()
+    assert all(CardStatus.PENDING_AUTH not in targets for targets in CARD_TRANSITIONS.values())
+    assert set(CARD_TRANSITIONS) == set(CardStatus)
+
+
+@pytest.mark.parametrize(
+    ("intent", "status"),
+    [
+        ("requires_capture", CardStatus.AUTHORIZED),
+        ("requires_action", CardStatus.PENDING_AUTH),
+        ("requires_confirmation", CardStatus.PENDING_AUTH),
+        ("requires_payment_method", CardStatus.AUTH_FAILED),
+        ("canceled", CardStatus.VOIDED),
+    ],
+)
+def test_hold_status_reads_the_intent(intent: str, status: CardStatus) -> None:
+    assert hold_status(intent) is status
+
+
+@given(held=cents, charge=cents)
+def test_the_capture_and_the_release_make_the_hold(held: int, charge: int) -> None:
+    if charge > held:
+        with pytest.raises(ConflictError):
+            settle_hold(held_cents=held, charge_cents=charge)
+        return
+    settlement = settle_hold(held_cents=held, charge_cents=charge)
+    assert settlement.capture_cents == charge
+    assert settlement.capture_cents + settlement.released_cents == held
+    assert settlement.cancels == (charge == 0)
+
+
+def test_nothing_delivered_cancels_the_hold() -> None:
+    assert settle_hold(held_cents=4_200, charge_cents=0).cancels
+    assert not settle_hold(held_cents=4_200, charge_cents=1).cancels
+
+
+def test_refunds_up_to_the_capture() -> None:
+    assert refund_status(captured_cents=1_000, refunded_cents=1) is CardStatus.PARTIALLY_REFUNDED
+    assert refund_status(captured_cents=1_000, refunded_cents=1_000) is CardStatus.REFUNDED
+    with pytest.raises(ConflictError):
+        refund_status(captured_cents=1_000, refunded_cents=1_001)
+    with pytest.raises(ConflictError):
+        refund_status(captured_cents=1_000, refunded_cents=0)
+
+
+def test_keys_come_from_the_operation() -> None:
+    assert hold_key(12, 3) == "hold:12:3"
+    assert cancel_key(12, 3) == "cancel:12:3"
+    assert capture_key(12) == "capture:12"
+    assert hold_key(12, 3) != hold_key(12, 4)  # a changed order gets a new hold, never the old answer
