@@ -51,15 +51,15 @@ __all__ = [
     "FORM_1099_PATR_THRESHOLD_CENTS",
     "PROFILES",
     "QUALIFIED_CASH_RATE",
-    "AllocationLine",
-    "AllocationPolicy",
     "AllocationResult",
     "AllocationRounding",
+    "AllocationTerms",
     "AllocationTotals",
     "Form1099PatrRow",
     "Fund",
     "FundAmount",
     "LossPolicy",
+    "MemberAllocation",
     "MemberPatronage",
     "NonmemberShare",
     "PatronagePayment",
@@ -131,8 +131,8 @@ class Fund:
 
 
 @dataclass(frozen=True, slots=True)
-class AllocationPolicy:
-    """The board's allocation policy for one fiscal year (API ``policy``)."""
+class AllocationTerms:
+    """The board's allocation terms for one fiscal year (the API calls them ``policy``)."""
 
     cash_rate: Decimal
     min_allocation_cents: int = 0
@@ -156,7 +156,7 @@ class AllocationPolicy:
                 object.__setattr__(self, name, enum_type(value))
 
 
-_POLICY_FIELDS = frozenset(f.name for f in fields(AllocationPolicy))
+_POLICY_FIELDS = frozenset(f.name for f in fields(AllocationTerms))
 
 # The percentages of the non-US profiles are the statutory minimums of DOMAIN.md
 # section 3, all taken from the member share M_p (step 2). The default cash rate
@@ -170,31 +170,31 @@ _POLICY_FIELDS = frozenset(f.name for f in fields(AllocationPolicy))
 # to members), so it is carved out of the member share before allocation; the
 # service posts it to an employee profit-sharing liability rather than a reserve.
 # Override ``funds`` to drop it where no employee share is owed.
-PROFILES: Mapping[str, AllocationPolicy] = MappingProxyType(
+PROFILES: Mapping[str, AllocationTerms] = MappingProxyType(
     {
-        "us": AllocationPolicy(cash_rate=QUALIFIED_CASH_RATE),
-        "mondragon": AllocationPolicy(
+        "us": AllocationTerms(cash_rate=QUALIFIED_CASH_RATE),
+        "mondragon": AllocationTerms(
             cash_rate=QUALIFIED_CASH_RATE,
             funds=(
                 Fund("obligatory_reserve", Decimal("0.45"), indivisible=True),
                 Fund("education_social_fund", Decimal("0.10"), indivisible=True),
             ),
         ),
-        "italy": AllocationPolicy(
+        "italy": AllocationTerms(
             cash_rate=QUALIFIED_CASH_RATE,
             funds=(
                 Fund("legal_reserve", Decimal("0.30"), indivisible=True),
                 Fund("mutualistic_fund", Decimal("0.03"), indivisible=True),
             ),
         ),
-        "spain": AllocationPolicy(
+        "spain": AllocationTerms(
             cash_rate=QUALIFIED_CASH_RATE,
             funds=(
                 Fund("obligatory_reserve_fund", Decimal("0.20"), indivisible=True),
                 Fund("education_promotion_fund", Decimal("0.05"), indivisible=True),
             ),
         ),
-        "france_scop": AllocationPolicy(
+        "france_scop": AllocationTerms(
             cash_rate=QUALIFIED_CASH_RATE,
             funds=(
                 Fund("legal_reserve", Decimal("0.15"), indivisible=True),
@@ -245,7 +245,7 @@ def _fund_errors(funds: object, field: str) -> list[FieldError]:
     return errors
 
 
-def policy_errors(policy: AllocationPolicy, prefix: str = "policy") -> list[FieldError]:
+def policy_errors(policy: AllocationTerms, prefix: str = "policy") -> list[FieldError]:
     """What is wrong with ``policy``, field by field (empty when it is usable).
 
     A cash rate below 20% is allowed: the notices are then non-qualified.
@@ -284,7 +284,7 @@ def _as_fund(value: object) -> object:
     return value
 
 
-def policy_from_profile(name: str, overrides: Mapping[str, object] | None = None) -> AllocationPolicy:
+def policy_from_profile(name: str, overrides: Mapping[str, object] | None = None) -> AllocationTerms:
     """The preset ``name`` of :data:`PROFILES` with ``overrides`` (policy field -> value) applied.
 
     ``funds`` may be given as Fund objects or as ``{name, rate, indivisible}`` dicts;
@@ -392,7 +392,7 @@ class PoolAllocation:
 
 
 @dataclass(frozen=True, slots=True)
-class AllocationLine(Generic[K]):
+class MemberAllocation(Generic[K]):
     """One member's allocation (a written notice when ``allocation_cents > 0``)."""
 
     member_number: int
@@ -441,8 +441,8 @@ class AllocationResult(Generic[K]):
     fiscal_year_end: date
     payment_date: date
     payment_period_end: date
-    policy: AllocationPolicy
-    lines: tuple[AllocationLine[K], ...]
+    policy: AllocationTerms
+    lines: tuple[MemberAllocation[K], ...]
     """One per member with patronage, by member number."""
     pools: tuple[PoolAllocation, ...]
     """By pool name."""
@@ -557,12 +557,12 @@ def _ceil_at_rate(cents: int, numerator: int, denominator: int) -> int:
 
 
 def _lines(
-    members: Mapping[int, _Member[K]], policy: AllocationPolicy, *, in_period: bool
-) -> tuple[list[AllocationLine[K]], int]:
+    members: Mapping[int, _Member[K]], policy: AllocationTerms, *, in_period: bool
+) -> tuple[list[MemberAllocation[K]], int]:
     """Steps 4-5: the lines by member number and the de minimis total."""
     numerator, denominator = policy.cash_rate.as_integer_ratio()
     rate_qualifies = policy.cash_rate >= QUALIFIED_CASH_RATE
-    lines: list[AllocationLine[K]] = []
+    lines: list[MemberAllocation[K]] = []
     de_minimis = 0
     for number in sorted(members):
         member = members[number]
@@ -572,7 +572,7 @@ def _lines(
             de_minimis += member.computed
         cash = _ceil_at_rate(allocation, numerator, denominator)
         lines.append(
-            AllocationLine(
+            MemberAllocation(
                 member_number=number,
                 member_key=member.key,
                 patronage_cents=member.patronage,
@@ -587,7 +587,7 @@ def _lines(
     return lines, de_minimis
 
 
-def _sum_funds(pools: Iterable[PoolAllocation], policy: AllocationPolicy) -> tuple[FundAmount, ...]:
+def _sum_funds(pools: Iterable[PoolAllocation], policy: AllocationTerms) -> tuple[FundAmount, ...]:
     totals: dict[str, int] = defaultdict(int)
     for pool in pools:
         for fund in pool.funds:
@@ -598,7 +598,7 @@ def _sum_funds(pools: Iterable[PoolAllocation], policy: AllocationPolicy) -> tup
 def compute_allocation(
     pools: Iterable[PoolInput],
     member_patronage: Iterable[MemberPatronage[K]],
-    policy: AllocationPolicy,
+    policy: AllocationTerms,
     fiscal_year_end: date,
     payment_date: date,
     deficit_carried_cents: int = 0,
