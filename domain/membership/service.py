@@ -140,7 +140,7 @@ async def shares_paid(session: AsyncSession, member_ids: list[int]) -> dict[int,
             # One array parameter, not one per id: a year-end run asks for every member at once.
             .where(
                 col(Account.member_id) == sa.any_(sa.literal(member_ids, ARRAY(sa.BigInteger))),
-                col(Account.code).like("member:%:share"),
+                col(Account.code).like(chart.MEMBER_SHARE_PATTERN),
             )
             .group_by(col(Account.member_id))
         )
