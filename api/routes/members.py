@@ -17,6 +17,7 @@ from api.keys import new_entry_key
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
+from domain.departures import service as departures
 from domain.equity import statements
 from domain.errors import ConflictError
 from domain.identity import service as identity
@@ -410,7 +411,7 @@ class MemberController(Controller):
         """
         mid = path_id(member_id, "member")
         check_member_access(caller, mid, admin=True)
-        member = await membership.withdraw(
+        member = await departures.withdraw(
             db, mid, effective_on=data.effective_date, now=datetime.now(UTC), actor=caller.user_id
         )
         return await member_out(db, member)
@@ -508,7 +509,7 @@ class MemberController(Controller):
         return await self._standing(db, member_id, Status.EXPELLED, data.reason, caller.user_id)
 
     async def _standing(self, db: DbSession, member_id: str, target: Status, reason: str, actor: int) -> MemberOut:
-        member = await membership.change_standing(
+        member = await departures.change_standing(
             db, path_id(member_id, "member"), target, reason=reason, now=datetime.now(UTC), actor=actor
         )
         return await member_out(db, member)

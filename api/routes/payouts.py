@@ -21,8 +21,8 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.catalog import query_id
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import Access, member_access
+from domain.membership.check_register import check_register
 from domain.payments import service
-from domain.payments.export import check_register_csv
 from domain.payments.rules import PayoutKind, PayoutMethod, PayoutStatus
 from domain.payments.tables import Payout
 
@@ -183,7 +183,7 @@ class PayoutController(Controller):
 
         Staff pay from it (checks, or their bank's ACH/NACHA tool) and then mark each payout paid.
         """
-        body = check_register_csv(await service.pending_instructions(db, kind=kind))
+        body = await check_register(db, kind=kind)
         stamp = datetime.now(UTC).strftime("%Y%m%d")
         return Response(
             body,

@@ -16,10 +16,9 @@ from sqlmodel import col
 
 from domain.db import utc_now
 from domain.errors import ConflictError, FieldConflictError, FieldError, InvalidInputError
-from domain.identity.rules import credential_errors, normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.membership.rules import Status
+from domain.membership.rules import Status, email_errors, normalize_email
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
@@ -65,9 +64,7 @@ def member_row_errors(rows: list[MemberRow], par_cents: int, *, now: datetime) -
             errors.append(FieldError(f"{at}.email", "appears twice in this import (e-mails compare in any case)"))
         emails.add(normalize_email(row.email))
         errors += _future_errors(at, row, now)
-        errors += [
-            FieldError(f"{at}.email", e.message) for e in credential_errors(row.email, "x" * 99) if e.field == "email"
-        ]
+        errors += email_errors(row.email, f"{at}.email")
         if row.status not in {Status.FULL, Status.FORMER}:
             errors.append(FieldError(f"{at}.status", "must be full or former"))
         if not 0 <= row.share_paid_cents <= par_cents:

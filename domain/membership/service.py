@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
-from domain.buying import orders as buying_orders
 from domain.db import utc_now
 from domain.errors import FieldConflictError, FieldError, InvalidInputError, NotFoundError
-from domain.identity.rules import normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import Side
@@ -27,6 +25,7 @@ from domain.membership.rules import (
     check_redemption_decision,
     check_standing_change,
     check_transition,
+    normalize_email,
     notice_target,
     share_payment_errors,
     share_redemption,
@@ -40,6 +39,17 @@ if TYPE_CHECKING:
 
     from domain.ledger.chart import PaymentMethod
     from domain.ledger.tables import JournalEntry
+
+
+class LeavingHook(Protocol):
+    """What a leaving member's business elsewhere does (its open orders go), under the member's row lock.
+
+    Buying sits above membership (an order checks its member's standing), so membership
+    cannot call it; the caller above both passes the reaction in (domain.departures).
+    """
+
+    async def __call__(self, session: AsyncSession, member_id: int, *, now: datetime) -> object:
+        """React to ``member_id`` leaving; ``now`` is when its exit takes effect (never in the past)."""
 
 
 def start_of(day: date) -> datetime:
@@ -340,7 +350,13 @@ def _positive(field: str) -> FieldError:
 
 
 async def withdraw(
-    session: AsyncSession, member_id: int, *, effective_on: date | None, now: datetime, actor: int
+    session: AsyncSession,
+    member_id: int,
+    *,
+    effective_on: date | None,
+    now: datetime,
+    actor: int,
+    on_leaving: LeavingHook,
 ) -> Member:
     """Dated notice of withdrawal; on the effective date the member becomes former.
 
@@ -357,7 +373,16 @@ async def withdraw(
         member.resigns_on = effective_on
         await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)
         return member
-    await _exit(session, member, Status.FORMER, start_of(effective_on or today), "withdrew", actor, redeem=False)
+    await _exit(
+        session,
+        member,
+        Status.FORMER,
+        start_of(effective_on or today),
+        "withdrew",
+        actor,
+        on_leaving=on_leaving,
+        redeem=False,
+    )
     return member
 
 
@@ -370,7 +395,7 @@ async def take_back_notice(session: AsyncSession, member_id: int, *, now: dateti
     return member
 
 
-async def complete_due_resignations(session: AsyncSession, today: date) -> int:
+async def complete_due_resignations(session: AsyncSession, today: date, *, on_leaving: LeavingHook) -> int:
     """The daily job: resigning members whose effective date has come become former."""
     ids = (
         await session.exec(
@@ -390,19 +415,27 @@ async def complete_due_resignations(session: AsyncSession, today: date) -> int:
                 start_of(member.resigns_on),
                 "withdrawal took effect",
                 None,
+                on_leaving=on_leaving,
                 redeem=False,
             )
     return len(ids)
 
 
 async def change_standing(
-    session: AsyncSession, member_id: int, target: Status, *, reason: str, now: datetime, actor: int
+    session: AsyncSession,
+    member_id: int,
+    target: Status,
+    *,
+    reason: str,
+    now: datetime,
+    actor: int,
+    on_leaving: LeavingHook,
 ) -> Member:
     """Suspend, reinstate or expel (staff decisions); expulsion redeems the share like an exit."""
     member = await locked(session, member_id)
     check_standing_change(Status(member.status), target)
     if target in EXITED:
-        await _exit(session, member, target, now, reason, actor)
+        await _exit(session, member, target, now, reason, actor, on_leaving=on_leaving)
     else:
         if target is Status.FULL and member.status == Status.RESIGNING.value:
             member.resigns_on = None
@@ -418,6 +451,7 @@ async def _exit(
     reason: str,
     actor: int | None,
     *,
+    on_leaving: LeavingHook,
     redeem: bool = True,
 ) -> None:
     """Leave: lose the vote; open orders go. Retained equity stays outstanding.
@@ -427,9 +461,9 @@ async def _exit(
     """
     await _move(session, member, target, effective_at, reason, actor)
     assert member.id is not None  # noqa: S101 - loaded members have ids
-    # A member who left buys nothing more: its open orders in open buys go, under the
-    # member's row lock that every order write also takes (buying.orders).
-    await buying_orders.cancel_orders_of_leaving_member(session, member.id, now=max(effective_at, utc_now()))
+    # A member who left buys nothing more: its open orders in open buys go (the hook), under
+    # the member's row lock that every order write also takes (buying.orders).
+    await on_leaving(session, member.id, now=max(effective_at, utc_now()))
     member.left_at = effective_at
     member.resigns_on = None
     session.add(member)

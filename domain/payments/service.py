@@ -20,9 +20,7 @@ from domain.errors import ConflictError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.tables import JournalEntry
-from domain.membership.tables import Member
 from domain.payments import rules
-from domain.payments.export import PayoutInstruction
 from domain.payments.rules import Book, PayoutKind, PayoutMethod, PayoutStatus
 from domain.payments.tables import Payout, PayoutEvent
 
@@ -313,26 +311,3 @@ async def status_since(session: AsyncSession, payouts: list[Payout]) -> dict[int
         ).all()
         since.update({int(pid): at for pid, at in rows})
     return since
-
-
-async def pending_instructions(session: AsyncSession, *, kind: PayoutKind | None = None) -> list[PayoutInstruction]:
-    """Every pending payout as an instruction for the payment run, in member number order."""
-    query = (
-        sa.select(
-            col(Payout.id),
-            col(Payout.member_id),
-            col(Member.member_number),
-            col(Member.name),
-            col(Payout.kind),
-            col(Payout.amount_cents),
-            col(Payout.method),
-            col(Payout.created_at),
-        )
-        .join(Member, col(Member.id) == col(Payout.member_id))
-        .where(col(Payout.status) == PayoutStatus.PENDING.value)
-        .order_by(col(Member.member_number), col(Payout.id))
-    )
-    if kind is not None:
-        query = query.where(col(Payout.kind) == kind.value)
-    rows = (await session.execute(query)).all()
-    return [PayoutInstruction(*row) for row in rows]
