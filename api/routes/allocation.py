@@ -24,7 +24,7 @@ from api.pdf import notice_pdf
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
-from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.allocation.views import AllocationLineView, AllocationRunView
 from domain.errors import FieldError, InvalidInputError
 
 Cents = SignedCents
@@ -173,7 +173,7 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def run_out(run: AllocationRun) -> RunOut:
+def run_out(run: AllocationRunView) -> RunOut:
     """The public view of a run."""
     t: dict[str, Any] | None = run.totals
     totals = None
@@ -195,7 +195,7 @@ def run_out(run: AllocationRun) -> RunOut:
     return RunOut(str(run.id), run.fiscal_year, run.status, run.payment_date, totals, run.failure_reason)  # type: ignore[arg-type]
 
 
-def _line_out(line: AllocationLine) -> AllocationLineOut:
+def _line_out(line: AllocationLineView) -> AllocationLineOut:
     return AllocationLineOut(
         str(line.member_id),
         line.member_number,

@@ -18,7 +18,7 @@ from api.routes.identity import Me, me_of
 from domain.buying import pricing
 from domain.catalog import service
 from domain.catalog.rules import DEFAULT_POOL, Tier, rate_text
-from domain.catalog.tables import Supplier
+from domain.catalog.views import SupplierView
 from domain.errors import FieldError, InvalidInputError
 from domain.identity import service as identity
 from domain.identity.rules import Role
@@ -137,7 +137,7 @@ class ProductOut(msgspec.Struct):
     retired_at: datetime | None
 
 
-def supplier_out(supplier: Supplier) -> SupplierOut:
+def supplier_out(supplier: SupplierView) -> SupplierOut:
     """The public view of a supplier."""
     return SupplierOut(str(supplier.id), supplier.name, supplier.email, supplier.created_at)
 

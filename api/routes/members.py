@@ -23,10 +23,10 @@ from domain.errors import ConflictError
 from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role, member_takes_new_users
 from domain.ledger.chart import PaymentMethod
-from domain.ledger.tables import JournalEntry
+from domain.ledger.views import JournalEntryView
 from domain.membership import service as membership
 from domain.membership.rules import RedemptionDecision, Status, votes
-from domain.membership.tables import Member, ShareRedemptionDecision
+from domain.membership.views import MemberView, ShareRedemptionDecisionView
 
 Cents = PositiveCents
 
@@ -122,7 +122,7 @@ class ShareRedemptionOut(msgspec.Struct):
     decided_at: datetime
 
 
-def _redemption_out(row: ShareRedemptionDecision) -> ShareRedemptionOut:
+def _redemption_out(row: ShareRedemptionDecisionView) -> ShareRedemptionOut:
     return ShareRedemptionOut(
         member_id=str(row.member_id),
         decision=RedemptionDecision(row.decision),
@@ -209,14 +209,14 @@ class TradeAccount(msgspec.Struct):
     entries: list[AccountEntry]
 
 
-async def member_out(db: DbSession, member: Member) -> MemberOut:
+async def member_out(db: DbSession, member: MemberView) -> MemberOut:
     """The public view of one member (its paid share read from the ledger)."""
     assert member.id is not None  # noqa: S101 - stored members
     paid = (await membership.shares_paid(db, [member.id]))[member.id]
     return _shape(member, paid)
 
 
-async def receipt(db: DbSession, member_id: int, entry: JournalEntry, amount_cents: int) -> Receipt:
+async def receipt(db: DbSession, member_id: int, entry: JournalEntryView, amount_cents: int) -> Receipt:
     """What a recorded payment or credit answers: the entry and the member after it."""
     member = await membership.get(db, member_id)
     return Receipt(
@@ -230,7 +230,7 @@ async def receipt(db: DbSession, member_id: int, entry: JournalEntry, amount_cen
     )
 
 
-def _shape(member: Member, paid: int) -> MemberOut:
+def _shape(member: MemberView, paid: int) -> MemberOut:
     assert member.member_number is not None  # noqa: S101 - assigned by the database
     return MemberOut(
         id=str(member.id),

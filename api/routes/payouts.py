@@ -24,7 +24,7 @@ from domain.identity.rules import Access, member_access
 from domain.membership.check_register import check_register
 from domain.payments import service
 from domain.payments.rules import PayoutKind, PayoutMethod, PayoutStatus
-from domain.payments.tables import Payout
+from domain.payments.views import PayoutView
 
 Cents = PositiveCents
 Reference = Annotated[
@@ -100,7 +100,7 @@ class PayoutDetailOut(PayoutOut):
     events: list[PayoutEventOut]
 
 
-def _shape(payout: Payout, since: datetime) -> PayoutOut:
+def _shape(payout: PayoutView, since: datetime) -> PayoutOut:
     return PayoutOut(
         id=str(payout.id),
         member_id=str(payout.member_id),
@@ -115,7 +115,7 @@ def _shape(payout: Payout, since: datetime) -> PayoutOut:
     )
 
 
-async def _detail(db: DbSession, payout: Payout) -> PayoutDetailOut:
+async def _detail(db: DbSession, payout: PayoutView) -> PayoutDetailOut:
     assert payout.id is not None  # noqa: S101 - stored payouts
     since = (await service.status_since(db, [payout]))[payout.id]
     events = [

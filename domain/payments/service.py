@@ -25,11 +25,13 @@ from domain.payments.rules import Book, PayoutKind, PayoutMethod, PayoutStatus
 from domain.payments.tables import Payout, PayoutEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.ledger.chart import AccountSpec
+    from domain.payments.views import PayoutView
 
 # Journal entry kinds of payout moves. `set_off` is the kind the member's trade
 # account statement already shows for set-offs at exit.
@@ -294,7 +296,7 @@ async def page(
     return list((await session.exec(query.order_by(col(Payout.id)).limit(limit))).all())
 
 
-async def status_since(session: AsyncSession, payouts: list[Payout]) -> dict[int, datetime]:
+async def status_since(session: AsyncSession, payouts: Sequence[PayoutView]) -> dict[int, datetime]:
     """When each payout entered its current status (its creation if it never moved).
 
     For unclaimed payouts this is the date they are held from (DOMAIN.md §4).
