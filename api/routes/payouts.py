@@ -18,7 +18,7 @@ from api.deps import Caller, DbSession
 from api.fields import TEXT_PATTERN, LongText, PositiveCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
-from api.routes.catalog import query_id
+from api.route_helpers import query_id
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import Access, member_access
 from domain.membership.check_register import check_register
