@@ -211,9 +211,8 @@ class TradeAccount(msgspec.Struct):
 
 async def member_out(db: DbSession, member: MemberView) -> MemberOut:
     """The public view of one member (its paid share read from the ledger)."""
-    assert member.id is not None  # noqa: S101 - stored members
-    paid = (await membership.shares_paid(db, [member.id]))[member.id]
-    return _shape(member, paid)
+    view = await membership.with_share(db, member)
+    return _shape(view.member, view.share_paid_cents)
 
 
 async def receipt(db: DbSession, member_id: int, entry: JournalEntryView, amount_cents: int) -> Receipt:
@@ -284,8 +283,7 @@ class MemberController(Controller):
         members = await membership.page(
             db, only_member_id=only, after_id=after_id(cursor), limit=limit, status=status, name_contains=name
         )
-        paid = await membership.shares_paid(db, [m.id for m in members if m.id is not None])
-        items = [_shape(m, paid[m.id]) for m in members if m.id is not None]
+        items = [_shape(view.member, view.share_paid_cents) for view in await membership.with_shares(db, members)]
         return Page(items, next_cursor([m.id for m in members if m.id is not None], limit))
 
     @get("/{member_id:str}", summary="One member", responses=problems(400, 404, *AUTHENTICATED))

@@ -116,8 +116,7 @@ def _shape(payout: PayoutView, since: datetime) -> PayoutOut:
 
 
 async def _detail(db: DbSession, payout: PayoutView) -> PayoutDetailOut:
-    assert payout.id is not None  # noqa: S101 - stored payouts
-    since = (await service.status_since(db, [payout]))[payout.id]
+    detail = await service.detail(db, payout)
     events = [
         PayoutEventOut(
             action=view.action,
@@ -130,9 +129,9 @@ async def _detail(db: DbSession, payout: PayoutView) -> PayoutDetailOut:
             actor_user_id=str(view.event.actor_user_id) if view.event.actor_user_id is not None else None,
             occurred_at=view.event.occurred_at,
         )
-        for view in await service.history(db, payout.id)
+        for view in detail.events
     ]
-    return PayoutDetailOut(**msgspec.structs.asdict(_shape(payout, since)), events=events)
+    return PayoutDetailOut(**msgspec.structs.asdict(_shape(detail.payout, detail.status_since)), events=events)
 
 
 class PayoutController(Controller):

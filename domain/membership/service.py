@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,10 +36,13 @@ from domain.membership.tables import Member, MemberConsent, MemberStatusChange, 
 from domain.payments.service import create_payout
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.ledger.chart import PaymentMethod
     from domain.ledger.tables import JournalEntry
+    from domain.membership.views import MemberView
 
 
 class LeavingHook(Protocol):
@@ -621,3 +625,23 @@ async def trade_account(session: AsyncSession, member_id: int) -> list[ledger.St
     """The trade account's entries with running balance (positive = the member owes)."""
     await get(session, member_id)
     return await ledger.statement(session, chart.member_trade(member_id))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberWithShare:
+    """A member as every answer about one shows it: with its paid-in share, read from the ledger."""
+
+    member: MemberView
+    share_paid_cents: int
+
+
+async def with_shares(session: AsyncSession, members: Sequence[MemberView]) -> list[MemberWithShare]:
+    """Each stored member with its paid-in share, in one query for them all."""
+    ids = [m.id for m in members if m.id is not None]
+    paid = await shares_paid(session, ids)
+    return [MemberWithShare(m, paid[m.id]) for m in members if m.id is not None]
+
+
+async def with_share(session: AsyncSession, member: MemberView) -> MemberWithShare:
+    """One stored member with its paid-in share."""
+    return (await with_shares(session, [member]))[0]

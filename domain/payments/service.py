@@ -313,3 +313,19 @@ async def status_since(session: AsyncSession, payouts: Sequence[PayoutView]) -> 
         ).all()
         since.update({int(pid): at for pid, at in rows})
     return since
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutDetail:
+    """A payout as every answer about one payout shows it: since when it is in its status, and its history."""
+
+    payout: PayoutView
+    status_since: datetime
+    events: list[EventView]
+
+
+async def detail(session: AsyncSession, payout: PayoutView) -> PayoutDetail:
+    """The payout with when it entered its current status and its events in order."""
+    assert payout.id is not None  # noqa: S101 - stored payouts
+    since = (await status_since(session, [payout]))[payout.id]
+    return PayoutDetail(payout, since, await history(session, payout.id))
