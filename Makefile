@@ -43,7 +43,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.ledger_posting
+	$(BIN)/python -m bench.all
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

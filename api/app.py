@@ -14,10 +14,11 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from api.auth import PUBLIC_PATHS, BearerTokenMiddleware
+from api.auth import PUBLIC_PATHS, BearerTokenMiddleware, TokenCache
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
+from api.metrics import HttpMetrics, metrics
 from api.openapi import COMPONENTS, add_contract
 from api.problems import EXCEPTION_HANDLERS
 from api.query_params import refuse_unknown_query_parameters, remember_query_names
@@ -37,18 +38,19 @@ from api.routes import (
     redemption,
     system,
 )
-from api.unit_of_work import UnitOfWorkMiddleware
+from api.tracing import tracer_provider, tracing_plugins
+from api.unit_of_work import RequestWorkMiddleware, UnitOfWorkMiddleware
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
+from domain.logs import configure
+from domain.settings import Settings
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from arq.connections import ArqRedis
-
-    from domain.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,13 @@ def create_app(
     settings: Settings, *, session_maker: SessionMaker | None = None, redis: ArqRedis | None = None
 ) -> Litestar:
     """Build the app; tests pass their own session maker and queue connection."""
+    tracing = tracer_provider()
 
     @contextlib.asynccontextmanager
     async def resources(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            if tracing is not None:
+                stack.callback(tracing.shutdown)  # exports the spans still batched
             if session_maker is None:
                 if settings.database_url is None:
                     msg = "DATABASE_URL is not set (use `coop serve`, which starts the embedded servers)"
@@ -80,9 +85,11 @@ def create_app(
             await _bootstrap_staff(settings, app.state.session_maker)
             yield
 
+    http_metrics = HttpMetrics()
     app = Litestar(
         route_handlers=[
             system.health,
+            metrics,
             catalog.SupplierController,
             catalog.ProductController,
             buying.GroupBuyController,
@@ -123,20 +130,22 @@ def create_app(
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
+            http_metrics.middleware,
             RequestLogMiddleware(),
+            RequestWorkMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
             UnitOfWorkMiddleware(),
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=StrictRequest,
-        plugins=[ClosedStructSchemaPlugin()],
+        plugins=[ClosedStructSchemaPlugin(), *tracing_plugins(tracing)],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
-        before_send=[echo_request_id],
+        before_send=[echo_request_id, http_metrics.record_escaped],
         before_request=refuse_unknown_query_parameters,
         on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
-        state=_initial_state(settings),
+        state=_initial_state(settings, http_metrics),
         openapi_config=OpenAPIConfig(
             title="Purchasing co-op API",
             version="1.0.0",
@@ -149,10 +158,19 @@ def create_app(
     return app
 
 
-def _initial_state(settings: Settings) -> State:
+def app_from_env() -> Litestar:
+    """The app of one `coop serve` worker process: settings and logging from the environment."""
+    settings = Settings.from_env()
+    configure(settings.log_level)
+    return create_app(settings)
+
+
+def _initial_state(settings: Settings, http_metrics: HttpMetrics) -> State:
     return State(
         {
             "settings": settings,
+            "http_metrics": http_metrics,
+            "token_cache": TokenCache(settings.token_cache_seconds),
             "login_policy": LoginPolicy(
                 token_ttl_seconds=settings.token_ttl_seconds,
                 max_failures=settings.login_max_failures,

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.sql.elements import TextClause
 
 from domain.errors import ForbiddenError, NotFoundError
-from domain.identity.rules import Access, MemberRole, Role, member_access
-from domain.identity.service import user_for_token
+from domain.identity.rules import Access, MemberRole, Role, member_access, token_digest
+from domain.identity.service import token_holder
+from domain.identity.tables import AuthToken, User
+from domain.membership.tables import Member
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from litestar.connection import ASGIConnection
     from litestar.handlers import BaseRouteHandler
-
-    from domain.identity.tables import User
+    from sqlalchemy.orm import UOWTransaction
 
 # Paths anyone may call: health, the API docs, signing in, and Stripe (signature-checked).
-PUBLIC_PATHS = ("^/health$", "^/schema", "^/v1/auth/token$", "^/v1/stripe/webhook$")
+# /metrics checks its own token (COOP_METRICS_TOKEN): a scraper is not a user.
+PUBLIC_PATHS = ("^/health$", "^/metrics$", "^/schema", "^/v1/auth/token$", "^/v1/stripe/webhook$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +58,131 @@ class Principal:
         )
 
 
+class AuthChanges:
+    """A counter of changes that may revoke a token, seen by this process.
+
+    Bumped when a session of this process flushes, executes or commits a change to users,
+    members or tokens (sign-out, password change, a disabled user, a departed member).
+    A cached principal is trusted only while the counter is where it was when the token
+    was looked up, so a revocation made through this process takes effect at once.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def bump(self) -> None:
+        """Something a token depends on changed (or is about to, at commit)."""
+        self.count += 1
+
+
+AUTH_CHANGES = AuthChanges()
+# Where api/unit_of_work.py keeps the request's unit of work in the ASGI scope's state.
+REQUEST_WORK = "request_work"
+_WATCHED_TABLES = frozenset({"app_user", "member", "auth_token"})
+_WATCHED_ROWS = (User, Member, AuthToken)
+_WATCHED_SQL = re.compile(r"\b(update|delete)\b.*\b(app_user|member|auth_token)\b", re.IGNORECASE | re.DOTALL)
+_CHANGED = "auth_changed"
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flushed(session: Session, _: UOWTransaction) -> None:
+    if any(isinstance(row, _WATCHED_ROWS) for row in chain(session.dirty, session.deleted)):
+        session.info[_CHANGED] = True
+        AUTH_CHANGES.bump()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_executed(state: ORMExecuteState) -> None:
+    statement = state.statement
+    if isinstance(statement, TextClause):
+        changed = bool(_WATCHED_SQL.search(statement.text))
+    else:
+        table = getattr(statement, "table", None)
+        changed = (state.is_update or state.is_delete) and getattr(table, "name", None) in _WATCHED_TABLES
+    if changed:
+        state.session.info[_CHANGED] = True
+        AUTH_CHANGES.bump()
+
+
+@event.listens_for(Session, "after_commit")
+def _note_committed(session: Session) -> None:
+    # Bumped again now: a lookup that ran between the flush and the commit read the old rows.
+    if session.info.pop(_CHANGED, False):
+        AUTH_CHANGES.bump()
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    principal: Principal
+    token_expires_at: datetime
+    trusted_until: float
+    changes: int
+
+
+class TokenCache:
+    """The principals of tokens this process checked in the last `ttl_seconds`, keyed by token digest.
+
+    Chosen over a revocation version in Valkey: that would still cost a round trip per
+    request, and revocations already reach this process's cache at once through
+    AUTH_CHANGES. What another API process revokes (sign-out, password change, disabling a
+    user, a member departing) is trusted here for at most `ttl_seconds` more. A token is
+    never trusted past its own expiry.
+    """
+
+    def __init__(
+        self, ttl_seconds: float, *, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[str, _Cached] = {}
+
+    def get(self, digest: str, now: datetime) -> Principal | None:
+        """The cached principal, if it is still to be trusted."""
+        entry = self._entries.get(digest)
+        if entry is None:
+            return None
+        if entry.changes != AUTH_CHANGES.count or entry.trusted_until <= self._clock() or entry.token_expires_at <= now:
+            del self._entries[digest]
+            return None
+        return entry.principal
+
+    def put(self, digest: str, principal: Principal, token_expires_at: datetime, changes: int) -> None:
+        """Remember a lookup; `changes` is AUTH_CHANGES.count read before the lookup started."""
+        if self.ttl_seconds <= 0 or changes != AUTH_CHANGES.count:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[digest] = _Cached(principal, token_expires_at, self._clock() + self.ttl_seconds, changes)
+
+
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
     """Resolves `Authorization: Bearer <token>` to a Principal, or answers 401."""
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
-        """Look the token's digest up; expired or unknown tokens are refused."""
+        """From the token cache, else the token's digest looked up in the request's own session."""
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             msg = "a bearer token is required: Authorization: Bearer <token>"
             raise NotAuthorizedException(msg)
-        async with connection.app.state.session_maker() as session:
-            user = await user_for_token(session, token.strip(), datetime.now(UTC))
-        if user is None:
+        cache: TokenCache = connection.app.state.token_cache
+        digest = token_digest(token)
+        now = datetime.now(UTC)
+        if (principal := cache.get(digest, now)) is not None:
+            return AuthenticationResult(user=principal, auth=token)
+        changes = AUTH_CHANGES.count
+        # The unit of work the request runs in (api/unit_of_work.py): one session, one transaction.
+        session = connection.scope["state"][REQUEST_WORK].uow.session
+        found = await token_holder(session, token, now)
+        if found is None:
             msg = "the bearer token is unknown or has expired"
             raise NotAuthorizedException(msg)
-        return AuthenticationResult(user=Principal.of(user), auth=token)
+        user, expires_at = found
+        principal = Principal.of(user)
+        session.expunge(user)  # the handler loads what it needs itself, under its own locks
+        cache.put(digest, principal, expires_at, changes)
+        return AuthenticationResult(user=principal, auth=token)
 
 
 def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:

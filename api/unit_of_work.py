@@ -8,17 +8,17 @@ transaction: the work and its stored answer are durable together.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from sqlalchemy.exc import DBAPIError
 
-from api.auth import Principal
+from api.auth import REQUEST_WORK, Principal
 from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
 from domain.errors import ConflictError, IdempotencyKeyReusedError
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPLAYED_HEADER = "idempotent-replayed"
-_STATE_KEY = "request_work"
 
 
 @dataclass(slots=True)
@@ -52,7 +51,7 @@ class RequestWork:
 
 def request_work_of(scope: Scope) -> RequestWork:
     """The unit of work the middleware opened for this request."""
-    work: RequestWork = scope["state"][_STATE_KEY]
+    work: RequestWork = scope["state"][REQUEST_WORK]
     return work
 
 
@@ -71,11 +70,13 @@ class _Answer:
 
     @classmethod
     def problem(cls, status: int, title: str, detail: str, path: str) -> _Answer:
-        body = json.dumps({"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path})
+        body = msgspec.json.encode(
+            {"type": "about:blank", "status": status, "title": title, "detail": detail, "instance": path}
+        )
         headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode())]
         if status == 503:  # noqa: PLR2004 - the database is away: tell the client when to come back
             headers.append((b"retry-after", b"5"))
-        return cls(status, headers, [body.encode()])
+        return cls(status, headers, [body])
 
     @classmethod
     def stored(cls, answer: service.StoredAnswer) -> _Answer:
@@ -89,6 +90,23 @@ class _Answer:
     async def send(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
         await send({"type": "http.response.body", "body": b"".join(self.body), "more_body": False})
+
+
+class RequestWorkMiddleware(ASGIMiddleware):
+    """Opens the request's unit of work outside authentication and closes it when the answer is out.
+
+    The token lookup (on a token cache miss), the handler and the commit then share one
+    session: one pooled connection and one transaction per request.
+    """
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        """Run the rest of the request inside one unit of work (closing it rolls back what did not commit)."""
+        state = scope["litestar_app"].state
+        async with UnitOfWork(state.session_maker, state.job_queue) as uow:
+            scope.setdefault("state", {})[REQUEST_WORK] = RequestWork(uow)
+            await next_app(scope, receive, send)
 
 
 class UnitOfWorkMiddleware(ASGIMiddleware):
@@ -183,23 +201,27 @@ async def _run(
     Returns the answer to send, or None when it was streamed already.
     """
     state = scope["litestar_app"].state
-    async with UnitOfWork(state.session_maker, state.job_queue) as uow:
-        work = RequestWork(uow)
-        scope["state"][_STATE_KEY] = work
-        capture = _Capture(send, work)
-        try:
-            await next_app(scope, receive, capture)
-        except BaseException:
-            if held is not None:
-                await _forget(state.session_maker, held)
-            raise
-        answer = None if capture.streaming else capture.answer
-        if answer is not None and not work.failed:
-            stored, instead = await _commit(uow, held, answer, scope["path"])
-            if instead is not None:
-                return instead
-            if stored:
-                held = None
+    work = request_work_of(scope)
+    uow = work.uow
+    capture = _Capture(send, work)
+    try:
+        await next_app(scope, receive, capture)
+    except BaseException:
+        if held is not None:
+            await uow.rollback()
+            await _forget(state.session_maker, held)
+        raise
+    answer = None if capture.streaming else capture.answer
+    if answer is not None and not work.failed:
+        stored, instead = await _commit(uow, held, answer, scope["path"])
+        if instead is not None:
+            await uow.rollback()
+            return instead
+        if stored:
+            held = None
+    # What did not commit is undone now, before the answer goes out: its row locks go with it.
+    # After a commit there is nothing left to undo.
+    await uow.rollback()
     if held is not None:
         await _settle_unsaved(state.session_maker, held, capture.answer)
     return answer

@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 from deploy.stack import local_stack
 from domain import migrate
+from domain.buying import closing, orders, settlement
 from domain.buying import service as buying
-from domain.buying import settlement
 from domain.buying.rules import LineRequest
 from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
@@ -94,7 +94,7 @@ async def bench(url: str, *, members: int, products: int, workers: int, seed: in
         async def place(member_id: int) -> None:
             async with limit, maker() as s:
                 started = time.perf_counter()
-                await buying.place_order(
+                await orders.place_order(
                     s, group_buy_id, member_id=member_id, lines=plans[member_id], now=datetime.now(UTC), actor=0
                 )
                 await s.commit()
@@ -112,11 +112,11 @@ async def bench(url: str, *, members: int, products: int, workers: int, seed: in
 
         async with maker() as s:
             started = time.perf_counter()
-            view = await buying.close_group_buy(s, group_buy_id, now=datetime.now(UTC))
+            view = await closing.close_group_buy(s, group_buy_id, now=datetime.now(UTC))
             await s.commit()
-            closing = time.perf_counter() - started
+            close_seconds = time.perf_counter() - started
         bought = sum(i.cases * i.case_size for i in view.items)
-        print(f"close: {closing:.2f} s ({view.group_buy.status}, {bought} units in whole cases)")
+        print(f"close: {close_seconds:.2f} s ({view.group_buy.status}, {bought} units in whole cases)")
 
         lines = [
             settlement.DeliveryLine(i.product_id, (i.cases * i.case_size) * 9 // 10) for i in view.items if i.cases

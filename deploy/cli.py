@@ -8,10 +8,12 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 from deploy.stack import local_stack
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from deploy.stack import StackUrls
 
 log = logging.getLogger("coop")
+
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 STOP_GRACE_SECONDS = 10
 WORKER_RESTART_MAX_DELAY_SECONDS = 30
@@ -58,18 +62,38 @@ def cmd_migrate(settings: Settings) -> int:
     return 0
 
 
-def cmd_serve(settings: Settings) -> int:
-    """The HTTP API alone (migrating first)."""
+def cmd_serve(settings: Settings, workers: int | None = None) -> int:
+    """The HTTP API alone (migrating first), in `workers` processes (default COOP_WORKERS, else one per CPU).
+
+    Every process is a whole app: nothing the API keeps in memory must be shared between
+    them (sign-in throttling is in the database, the clock runs in the worker, and the
+    token cache forgets within seconds; see api/auth.py).
+    """
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
-    from api.app import create_app  # noqa: PLC0415 - deploy may import api; keep other commands light
-
+    count = workers or int(os.environ.get("COOP_WORKERS") or 0) or os.cpu_count() or 1
     with _stack(settings) as urls:
         migrate.upgrade(urls.database_url)
-        app = create_app(_with_urls(settings, urls))
-        server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))
+        # The worker processes build the app from the environment (api.app:app_from_env).
+        os.environ.update({"DATABASE_URL": urls.database_url, "REDIS_URL": urls.redis_url})
+        if count > 1 and not os.environ.get(METRICS_DIR_ENV):
+            # /metrics answers from one process; this directory lets it sum all of them.
+            metrics_dir = settings.data_dir / "metrics"
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            metrics_dir.mkdir(parents=True)
+            os.environ[METRICS_DIR_ENV] = str(metrics_dir)
         with contextlib.suppress(KeyboardInterrupt):
-            server.run()
+            uvicorn.run(
+                "api.app:app_from_env",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=count,
+                log_config=None,
+                access_log=False,  # our own request log replaces it
+                loop="auto",  # uvloop and httptools are installed: uvicorn picks them
+                http="auto",
+            )
     return 0
 
 
@@ -114,6 +138,34 @@ def cmd_create_staff(settings: Settings, email: str, password: str) -> int:
             print(f"refused: {'; '.join(f'{e.field}: {e.message}' for e in exc.errors)}", file=sys.stderr)  # noqa: T201
             return 2
     print(f"staff user {email} {'created' if created else 'already exists'}")  # noqa: T201
+    return 0
+
+
+def cmd_backup(settings: Settings, target: Path) -> int:
+    """A consistent custom-format dump of the database, taken while the co-op keeps working."""
+    from deploy.backup import PG_BIN_ENV, BackupError, backup  # noqa: PLC0415
+
+    with _stack(settings, queue=False) as urls:
+        try:
+            backup(urls.database_url, target, pg_bin=os.environ.get(PG_BIN_ENV))
+        except BackupError as exc:
+            print(f"backup failed: {exc}", file=sys.stderr)  # noqa: T201
+            return 1
+    print(f"backup written to {target}")  # noqa: T201
+    return 0
+
+
+def cmd_restore(settings: Settings, source: Path, *, replace: bool) -> int:
+    """Load a backup into an empty database (or over the current one with --replace)."""
+    from deploy.backup import PG_BIN_ENV, BackupError, restore  # noqa: PLC0415
+
+    with _stack(settings, queue=False) as urls:
+        try:
+            restore(urls.database_url, source, pg_bin=os.environ.get(PG_BIN_ENV), replace=replace)
+        except BackupError as exc:
+            print(f"restore failed: {exc}", file=sys.stderr)  # noqa: T201
+            return 1
+    print(f"restored {source}")  # noqa: T201
     return 0
 
 
@@ -178,18 +230,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="coop", description="Purchasing co-op backend")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="embedded servers, migrations, API and worker")
-    sub.add_parser("serve", help="the HTTP API only")
+    serve = sub.add_parser("serve", help="the HTTP API only")
+    serve.add_argument(
+        "--workers", type=int, default=None, help="API processes (default: COOP_WORKERS, else the CPU count)"
+    )
     sub.add_parser("worker", help="the arq worker only")
     sub.add_parser("migrate", help="apply database migrations")
     staff = sub.add_parser("create-staff", help="create a staff user")
     staff.add_argument("--email", required=True)
     staff.add_argument("--password", required=True)
+    dump = sub.add_parser("backup", help="write a consistent backup of the database to a file")
+    dump.add_argument("file", type=Path)
+    load = sub.add_parser("restore", help="load a backup into an empty database")
+    load.add_argument("file", type=Path)
+    load.add_argument("--replace", action="store_true", help="drop what the database holds first")
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     configure(settings.log_level)
     if args.command == "create-staff":
         return cmd_create_staff(settings, args.email, args.password)
-    commands = {"run": cmd_run, "serve": cmd_serve, "worker": cmd_worker, "migrate": cmd_migrate}
+    if args.command == "backup":
+        return cmd_backup(settings, args.file)
+    if args.command == "restore":
+        return cmd_restore(settings, args.file, replace=args.replace)
+    if args.command == "serve":
+        return cmd_serve(settings, args.workers)
+    commands = {"run": cmd_run, "worker": cmd_worker, "migrate": cmd_migrate}
     return commands[args.command](settings)
 
 

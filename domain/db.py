@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -40,9 +41,46 @@ def async_url(url: str) -> str:
     return url
 
 
+TRANSACTION_POOLING = "pooling=transaction"
+
+
+def _behind_transaction_pooler(url: str) -> tuple[str, bool]:
+    """The URL without our `pooling=transaction` marker, and whether it was there."""
+    base, _, query = url.partition("?")
+    params = [p for p in query.split("&") if p]
+    if TRANSACTION_POOLING not in params:
+        return url, False
+    rest = [p for p in params if p != TRANSACTION_POOLING]
+    return base + ("?" + "&".join(rest) if rest else ""), True
+
+
+def _unique_statement_name() -> str:
+    return f"__coop_{secrets.token_hex(8)}__"
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """Create the async engine (asyncpg)."""
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    """Create the async engine (asyncpg).
+
+    Behind PgBouncer in transaction mode (the URL ends in `?pooling=transaction`), a
+    transaction may land on another server connection than the one that prepared a
+    statement, so asyncpg's statement cache is off and every prepared statement gets a
+    name no other client uses (PgBouncer before 1.21 does not track them).
+
+    No pre-ping: it costs a round trip on every checkout. A connection the server dropped
+    fails its statement once and is invalidated (the API answers 503, see api/problems.py);
+    the pool replaces it. `pool_recycle` retires connections before idle timeouts do.
+    """
+    url, pooled = _behind_transaction_pooler(url)
+    if not pooled:
+        return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    separator = "&" if "?" in url else "?"
+    return create_async_engine(
+        async_url(url) + f"{separator}prepared_statement_cache_size=0",
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        connect_args={"statement_cache_size": 0, "prepared_statement_name_func": _unique_statement_name},
+    )
 
 
 def make_session_maker(bind: AsyncEngine | AsyncConnection, *, savepoints: bool = False) -> SessionMaker:

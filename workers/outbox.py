@@ -9,6 +9,7 @@ from typing import Any
 from arq import Retry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from domain import logs
 from domain.errors import InvalidInputError, NotFoundError
 from domain.jobs import service as outbox
 from domain.unit_of_work import UnitOfWork
@@ -35,6 +36,13 @@ def outbox_job(name: str, handler: Handler, on_give_up: GiveUp | None = None) ->
     """
 
     async def run(ctx: dict[str, Any], business_key: str) -> str:
+        token = logs.job_id.set(str(ctx.get("job_id") or business_key))
+        try:
+            return await _run(ctx, business_key)
+        finally:
+            logs.job_id.reset(token)
+
+    async def _run(ctx: dict[str, Any], business_key: str) -> str:
         session_maker = ctx["session_maker"]
         try:
             async with UnitOfWork(session_maker, ctx["job_queue"]) as uow:

@@ -24,6 +24,7 @@ from api.pdf import notice_pdf
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
+from domain.allocation.rules import AllocationRunStatus
 from domain.allocation.views import AllocationLineView, AllocationRunView
 from domain.errors import FieldError, InvalidInputError
 
@@ -97,12 +98,16 @@ class Totals(msgspec.Struct):
     deficit_carried_forward_cents: int
 
 
+# The wire spelling of domain.allocation.rules.AllocationRunStatus (a test keeps the two equal).
+RunStatusName = Literal["computing", "computed", "posted", "failed"]
+
+
 class RunOut(msgspec.Struct):
     """An allocation run; totals are null until computed."""
 
     id: str
     fiscal_year: int
-    status: Literal["computing", "computed", "posted", "failed"]
+    status: RunStatusName
     payment_date: date
     totals: Totals | None
     failure_reason: str | None
@@ -192,7 +197,14 @@ def run_out(run: AllocationRunView) -> RunOut:
             loss_cents=t["loss_cents"],
             deficit_carried_forward_cents=t["deficit_carried_forward_cents"],
         )
-    return RunOut(str(run.id), run.fiscal_year, run.status, run.payment_date, totals, run.failure_reason)  # type: ignore[arg-type]
+    return RunOut(
+        str(run.id),
+        run.fiscal_year,
+        AllocationRunStatus(run.status).value,
+        run.payment_date,
+        totals,
+        run.failure_reason,
+    )
 
 
 def _line_out(line: AllocationLineView) -> AllocationLineOut:

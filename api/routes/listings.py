@@ -18,10 +18,10 @@ from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, problems
-from api.routes.allocation import RunOut, run_out
+from api.routes.allocation import RunOut, RunStatusName, run_out
 from api.routes.payouts import PayoutOut
 from api.routes.payouts import _shape as payout_out
-from api.routes.redemption import RedemptionRunOut
+from api.routes.redemption import RedemptionRunOut, RedemptionStatusName
 from api.routes.redemption import _run_out as redemption_run_out
 from domain.allocation import listing as allocation_listing
 from domain.equity import listing as equity_listing
@@ -29,7 +29,6 @@ from domain.membership import service as membership
 from domain.payments import service as payments
 from domain.payments.rules import PayoutKind, PayoutStatus
 
-AllocationRunStatus = Literal["computing", "computed", "posted", "failed"]
 FiscalYear = Annotated[int | None, Parameter(ge=1900, le=9999, description="only this fiscal year")]
 
 
@@ -167,7 +166,7 @@ async def list_allocation_runs(
     limit: Limit = 50,
     cursor: Cursor = None,
     fiscal_year: FiscalYear = None,
-    status: Annotated[AllocationRunStatus | None, Parameter(description="only runs in this status")] = None,
+    status: Annotated[RunStatusName | None, Parameter(description="only runs in this status")] = None,
 ) -> Page[RunOut]:
     """Oldest first, with their totals once computed."""
     runs = await allocation_listing.run_page(
@@ -189,7 +188,7 @@ async def list_redemption_runs(
     *,
     limit: Limit = 50,
     cursor: Cursor = None,
-    status: Annotated[Literal["computed", "posted"] | None, Parameter(description="only runs in this status")] = None,
+    status: Annotated[RedemptionStatusName | None, Parameter(description="only runs in this status")] = None,
     method: Annotated[Literal["fifo", "percentage"] | None, Parameter(description="only runs of this method")] = None,
     fiscal_year: Annotated[
         int | None, Parameter(ge=1900, le=9999, description="only runs whose `as_of` falls in this fiscal year")

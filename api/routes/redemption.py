@@ -16,7 +16,9 @@ from api.deps import DbSession
 from api.fields import Cents, Day, Rate, SignedCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
+from domain.equity import rules as equity_rules
 from domain.equity import service as equity
+from domain.equity.rules import RedemptionRunStatus
 from domain.equity.views import RedemptionLineView, RedemptionRunView, SpecialRedemptionLineView, SpecialRedemptionView
 from domain.membership import service as membership
 
@@ -55,12 +57,16 @@ class RedemptionTotals(msgspec.Struct):
     members: int
 
 
+# The wire spelling of domain.equity.rules.RedemptionRunStatus (a test keeps the two equal).
+RedemptionStatusName = Literal["computed", "posted"]
+
+
 class RedemptionRunOut(msgspec.Struct):
     """A redemption run: computed on creation, posted once on approval."""
 
     id: str
     method: Literal["fifo", "percentage"]
-    status: Literal["computed", "posted"]
+    status: RedemptionStatusName
     as_of: date
     budget_inputs: BudgetInputsOut | None
     totals: RedemptionTotals
@@ -136,7 +142,7 @@ def _run_out(run: RedemptionRunView) -> RedemptionRunOut:
     return RedemptionRunOut(
         id=str(run.id),
         method="fifo" if run.method == "fifo" else "percentage",
-        status="posted" if run.status == "posted" else "computed",
+        status=RedemptionRunStatus(run.status).value,
         as_of=run.as_of,
         budget_inputs=inputs,
         totals=RedemptionTotals(
@@ -205,7 +211,7 @@ class RedemptionRunController(Controller):
         Computed at once from the lots outstanding now (fiscal years up to ``as_of``'s);
         nothing is posted until approval.
         """
-        inputs = equity.budget_inputs(
+        inputs = equity_rules.budget_inputs(
             cash_available_cents=data.cash_available_cents,
             minimum_cash_cents=data.minimum_cash_cents,
             equity_cents=data.equity_cents,

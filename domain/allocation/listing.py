@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
+from domain.allocation.rules import AllocationRunStatus
 from domain.allocation.tables import AllocationLine, AllocationRun
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ async def member_notices(
         .join(AllocationLine, col(AllocationLine.run_id) == col(AllocationRun.id))
         .where(
             col(AllocationLine.member_id) == member_id,
-            col(AllocationRun.status) == "posted",
+            col(AllocationRun.status) == AllocationRunStatus.POSTED.value,
             col(AllocationLine.allocation_cents) != 0,
             col(AllocationRun.id) > after_run_id,
         )

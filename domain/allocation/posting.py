@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.allocation.rules import AllocationRunStatus, check_run_transition
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationRun
 from domain.db import utc_now
@@ -104,10 +105,11 @@ async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = 
     ).one_or_none()
     if run is None:
         raise NotFoundError(f"allocation run {run_id} not found")
-    if run.status == "posted":
+    if run.status == AllocationRunStatus.POSTED:
         return run
-    if run.status != "computed" or run.totals is None or run.id is None:
-        raise ConflictError(f"allocation run {run_id} is {run.status}; only a computed run can be approved")
+    check_run_transition(run.status, AllocationRunStatus.POSTED, run_id=run_id)
+    if run.totals is None or run.id is None:
+        raise ConflictError(f"allocation run {run_id} has no totals; only a computed run can be approved")
     other = await posted_run(session, run.fiscal_year)
     if other is not None:
         raise ConflictError(f"fiscal year {run.fiscal_year} was already allocated by run {other.id}")
@@ -130,7 +132,7 @@ async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = 
     await session.execute(_POSTINGS, params | {"summary": summary, "payable": payable})
     await session.execute(_PAYOUTS, params)
     await _post_coop_shares(session, run, summary, occurred)
-    run.status = "posted"
+    run.status = AllocationRunStatus.POSTED.value
     run.posted_at = now or utc_now()
     session.add(run)
     return run

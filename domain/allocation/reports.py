@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from domain.allocation.posting import key_prefix
-from domain.allocation.rules import CashExplained
+from domain.allocation.rules import AllocationRunStatus, CashExplained
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.errors import NotFoundError
@@ -189,7 +189,7 @@ class Notice:
 async def notice(session: AsyncSession, run_id: int, member_id: int) -> Notice:
     """The member's notice from a posted run (404 when the member has none in it)."""
     run = await session.get(AllocationRun, run_id)
-    if run is None or run.status != "posted":
+    if run is None or run.status != AllocationRunStatus.POSTED:
         raise NotFoundError(f"no posted allocation run {run_id}")
     line = (
         await session.exec(
@@ -233,7 +233,7 @@ async def form_1099_patr(session: AsyncSession, calendar_year: int) -> list[Form
         )
         .join(AllocationRun, col(AllocationRun.id) == col(AllocationLine.run_id))
         .where(
-            col(AllocationRun.status) == "posted",
+            col(AllocationRun.status) == AllocationRunStatus.POSTED.value,
             col(AllocationRun.payment_date) >= date(calendar_year, 1, 1),
             col(AllocationRun.payment_date) <= date(calendar_year, 12, 31),
             col(AllocationLine.allocation_cents) > 0,

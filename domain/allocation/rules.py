@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from domain.errors import FieldError
+from domain.equity.rules import BaseCapitalSplit, loan_deduction
+from domain.errors import ConflictError, FieldError
 from domain.patronage.rules import fiscal_year_end, payment_period_end
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from datetime import date
+
+
+class AllocationRunStatus(enum.StrEnum):
+    """``computing -> computed -> posted``; a computation refused or given up is ``failed``."""
+
+    COMPUTING = "computing"
+    COMPUTED = "computed"
+    POSTED = "posted"
+    FAILED = "failed"
+
+
+# Every move an allocation run may make. A posted run is final (its entries are in the
+# ledger); a failed one is final too: staff start a new run with corrected inputs.
+RUN_TRANSITIONS: Mapping[AllocationRunStatus, frozenset[AllocationRunStatus]] = MappingProxyType(
+    {
+        AllocationRunStatus.COMPUTING: frozenset({AllocationRunStatus.COMPUTED, AllocationRunStatus.FAILED}),
+        AllocationRunStatus.COMPUTED: frozenset({AllocationRunStatus.POSTED}),
+        AllocationRunStatus.POSTED: frozenset(),
+        AllocationRunStatus.FAILED: frozenset(),
+    }
+)
+
+RUN_TRANSITION_REFUSED = "allocation_run_transition_refused"
+
+
+def check_run_transition(current: str, target: AllocationRunStatus, *, run_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``allocation_run_transition_refused``)."""
+    status = AllocationRunStatus(current)
+    if target not in RUN_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
+        msg = f"allocation run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)
 
 
 def run_date_errors(fiscal_year: int, *, start_month: int, payment_date: date, today: date) -> list[FieldError]:
@@ -65,3 +100,55 @@ class CashExplained:
             + self.failed_cents
             + self.void_cents
         )
+
+
+# --- a member's line: base capital, membership loan, payout -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineMoney:
+    """How a member's allocation is paid: cash, retained, and the share repaid from the cash."""
+
+    cash_cents: int
+    retained_cents: int
+    loan_deduction_cents: int
+
+    @property
+    def payout_cents(self) -> int:
+        """The cash the member is paid: the line's cash less what repays its share (the SQL of posting.py)."""
+        return payout_cents(self.cash_cents, self.loan_deduction_cents)
+
+
+def unpaid_share_cents(par_cents: int, paid_cents: int) -> int:
+    """What a member still owes on its membership share (a membership loan); never below 0."""
+    return max(par_cents - paid_cents, 0)
+
+
+def line_money(
+    *,
+    allocation_cents: int,
+    cash_cents: int,
+    retained_cents: int,
+    base_capital: BaseCapitalSplit | None,
+    unpaid_share_cents: int,
+) -> LineMoney:
+    """The policy's cash and retained parts, overridden by the base capital plan where the member has one.
+
+    A member that owes on its share repays it from the cash above the qualified minimum
+    (``loan_deduction``); with nothing owed or no cash there is nothing to deduct.
+    """
+    if base_capital is not None:
+        cash_cents, retained_cents = base_capital.cash_cents, base_capital.retained_cents
+    deduction = 0
+    if unpaid_share_cents > 0 and cash_cents > 0:
+        deduction = loan_deduction(allocation_cents, cash_cents, unpaid_share_cents)
+    return LineMoney(cash_cents, retained_cents, deduction)
+
+
+def payout_cents(cash_cents: int, loan_deduction_cents: int) -> int:
+    """The patronage cash paid out: a payout (and the payable credited) only when this is above 0.
+
+    posting.py computes the same ``cash_cents - loan_deduction_cents`` set-based in SQL over
+    every line; a test holds the two equal.
+    """
+    return cash_cents - loan_deduction_cents

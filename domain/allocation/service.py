@@ -20,7 +20,6 @@ from domain.equity.rules import (
     base_capital_plan,
     base_capital_requirement,
     base_capital_split,
-    loan_deduction,
 )
 from domain.equity.tables import EquityLot
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
@@ -101,7 +100,11 @@ async def start(
     if posted is not None:
         raise ConflictError(f"fiscal year {fiscal_year} was already allocated by run {posted.id}")
     run = AllocationRun(
-        fiscal_year=fiscal_year, status="computing", payment_date=payment_date, request=request, created_by=actor
+        fiscal_year=fiscal_year,
+        status=rules.AllocationRunStatus.COMPUTING.value,
+        payment_date=payment_date,
+        request=request,
+        created_by=actor,
     )
     session.add(run)
     await session.flush()
@@ -143,7 +146,8 @@ async def posted_run(session: AsyncSession, fiscal_year: int) -> AllocationRun |
     """The fiscal year's posted run, if any (there is at most one)."""
     result = await session.exec(
         select(AllocationRun).where(
-            col(AllocationRun.fiscal_year) == fiscal_year, col(AllocationRun.status) == "posted"
+            col(AllocationRun.fiscal_year) == fiscal_year,
+            col(AllocationRun.status) == rules.AllocationRunStatus.POSTED.value,
         )
     )
     return result.one_or_none()
@@ -156,7 +160,7 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     that refuses the inputs fails the run with the reason, for staff to read.
     """
     run = (await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())).one()
-    if run.status != "computing":
+    if run.status != rules.AllocationRunStatus.COMPUTING:
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
     # A year of patronage is aggregated in one pass; give the grouping room to stay in memory.
@@ -174,12 +178,13 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
     rows = []
     for line in result.lines:
-        cash, retained = line.cash_cents, line.retained_cents
-        if line.member_key in splits:
-            cash, retained = splits[line.member_key].cash_cents, splits[line.member_key].retained_cents
-        deduction = 0
-        if loans.get(line.member_key, 0) > 0 and cash > 0:
-            deduction = loan_deduction(line.allocation_cents, cash, loans[line.member_key])
+        money = rules.line_money(
+            allocation_cents=line.allocation_cents,
+            cash_cents=line.cash_cents,
+            retained_cents=line.retained_cents,
+            base_capital=splits.get(line.member_key),
+            unpaid_share_cents=loans.get(line.member_key, 0),
+        )
         rows.append(
             {
                 "run_id": run.id,
@@ -188,9 +193,9 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
                 "patronage_cents": line.patronage_cents,
                 "computed_cents": line.computed_cents,
                 "allocation_cents": line.allocation_cents,
-                "cash_cents": cash,
-                "retained_cents": retained,
-                "loan_deduction_cents": deduction,
+                "cash_cents": money.cash_cents,
+                "retained_cents": money.retained_cents,
+                "loan_deduction_cents": money.loan_deduction_cents,
                 "qualified": line.qualified,
                 "below_minimum": line.below_minimum,
             }
@@ -201,7 +206,8 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if splits:  # the plan moved amounts between cash and retained; the sums stay equal
         run.totals["cash_cents"] = sum(r["cash_cents"] for r in rows)
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
-    run.status = "computed"
+    rules.check_run_transition(run.status, rules.AllocationRunStatus.COMPUTED, run_id=run.id)
+    run.status = rules.AllocationRunStatus.COMPUTED.value
     run.computed_at = utc_now()
     session.add(run)
     return run
@@ -214,8 +220,9 @@ def refusal_reason(exc: InvalidInputError) -> str:
 
 def fail(run: AllocationRun, reason: str) -> None:
     """Mark a run that is still computing as failed, for staff to read why."""
-    if run.status == "computing":
-        run.status = "failed"
+    if run.status == rules.AllocationRunStatus.COMPUTING:
+        rules.check_run_transition(run.status, rules.AllocationRunStatus.FAILED, run_id=run.id)
+        run.status = rules.AllocationRunStatus.FAILED.value
         run.failure_reason = reason[:2000]
 
 
@@ -364,14 +371,17 @@ async def _unpaid_shares(session: AsyncSession, member_ids: list[int]) -> dict[i
             )
         ).all()
     )
-    return {mid: max(int(pars[mid]) - paid.get(mid, 0), 0) for mid in member_ids if mid in pars}
+    return {mid: rules.unpaid_share_cents(int(pars[mid]), paid.get(mid, 0)) for mid in member_ids if mid in pars}
 
 
 async def _deficit_carried_into(session: AsyncSession, fiscal_year: int) -> int:
     """The deficit the latest earlier posted run carried forward (DOMAIN.md §6, default policy)."""
     result = await session.exec(
         select(AllocationRun)
-        .where(col(AllocationRun.fiscal_year) < fiscal_year, col(AllocationRun.status) == "posted")
+        .where(
+            col(AllocationRun.fiscal_year) < fiscal_year,
+            col(AllocationRun.status) == rules.AllocationRunStatus.POSTED.value,
+        )
         .order_by(col(AllocationRun.fiscal_year).desc())
         .limit(1)
     )

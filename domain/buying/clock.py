@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Literal
 from sqlmodel import col, select
 
 from domain.buying.closing import close_now
-from domain.buying.rules import GroupBuyStatus
+from domain.buying.rules import GroupBuyEvent, GroupBuyStatus, move_group_buy
 from domain.buying.service import CLOSING_SOON, MEMBERS, locked_group_buy, notify_opened, pin_prices
 from domain.buying.tables import GroupBuy
 from domain.notifications import service as notifications
@@ -34,7 +34,7 @@ async def open_if_due(session: AsyncSession, group_buy_id: int, *, now: datetime
     group_buy = await locked_group_buy(session, group_buy_id)
     if group_buy.status != GroupBuyStatus.SCHEDULED or group_buy.opens_at > now:
         return False
-    group_buy.status = GroupBuyStatus.OPEN.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.OPEN, group_buy_id=group_buy_id).value
     session.add(group_buy)
     await session.flush()
     await pin_prices(session, group_buy_id)

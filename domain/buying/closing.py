@@ -23,10 +23,13 @@ from domain.buying.rules import (
     OrderStatus,
     ProductDemand,
     charge_limit_errors,
+    check_order_transition,
     line_total_cents,
     max_order_total_cents,
+    move_group_buy,
     next_status,
     plan_close,
+    supplier_value_cents,
 )
 from domain.buying.service import (
     CLOSED,
@@ -66,7 +69,7 @@ class PurchaseOrderLine:
     @property
     def total_cents(self) -> int:
         """Units times the supplier's price."""
-        return self.quantity * self.unit_price_cents
+        return supplier_value_cents(self.quantity, self.unit_price_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,7 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
     plan = await _plan(session, group_buy)
     match plan.decision.action:
         case CloseAction.EXTEND:
+            move_group_buy(group_buy.status, GroupBuyEvent.EXTEND, group_buy_id=group_buy.id)  # stays open
             group_buy.closes_at = max(group_buy.closes_at, now) + timedelta(hours=group_buy.extend_hours)
             group_buy.extended = True
             group_buy.status_reason = f"{plan.reason}; extended by {group_buy.extend_hours} hours"
@@ -199,7 +203,7 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
             )
         case CloseAction.HOLD:
             await _freeze(session, group_buy, plan)
-            group_buy.status = GroupBuyStatus.ON_HOLD.value
+            group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.HOLD, group_buy_id=group_buy.id).value
             group_buy.held = True
             group_buy.closed_at = now
             group_buy.status_reason = f"{plan.reason}; held for a staff decision"
@@ -223,10 +227,11 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
 
 
 async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, reason: str) -> None:
-    group_buy.status = GroupBuyStatus.CANCELLED.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.CANCEL, group_buy_id=group_buy.id).value
     group_buy.held = False
     group_buy.cancelled_at = now
     group_buy.status_reason = reason
+    check_order_transition(OrderStatus.OPEN, OrderStatus.CANCELLED)  # set-based: every open order of the buy
     members = (
         await session.execute(
             sa.update(BuyOrder)
@@ -290,6 +295,7 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
         raise ConflictError(msg, code="charge_above_max_total")
     if updates:  # ORM bulk UPDATE by primary key: one executemany
         await session.execute(sa.update(OrderLine), updates)
+    check_order_transition(OrderStatus.OPEN, OrderStatus.ALLOCATED)  # set-based: every open order of the buy
     members = (
         await session.execute(
             sa.update(BuyOrder)
@@ -298,7 +304,9 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
             .returning(col(BuyOrder.id), col(BuyOrder.member_id))
         )
     ).all()
-    group_buy.status = GroupBuyStatus.ORDERED.value
+    # A held buy goes ahead by the staff's decision; an open one is ordered by its close.
+    event = GroupBuyEvent.PROCEED if group_buy.status == GroupBuyStatus.ON_HOLD else GroupBuyEvent.ORDER
+    group_buy.status = move_group_buy(group_buy.status, event, group_buy_id=group_buy.id).value
     group_buy.held = False
     for order_id, member_id in sorted(members):
         await notifications.record(

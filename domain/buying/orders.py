@@ -23,6 +23,7 @@ from domain.buying.rules import (
     OrderStatus,
     OrderWrite,
     apply_change,
+    check_order_transition,
     deadline_refusal,
     max_order_total_cents,
     member_unit_price_cents,
@@ -219,6 +220,7 @@ async def change_order(
     await _check_lines(session, group_buy.id or 0, lines)
     seq = await _next_seq(session)
     if order.status == OrderStatus.CANCELLED:
+        check_order_transition(order.status, OrderStatus.OPEN, order_id=order.id)
         order.status = OrderStatus.OPEN.value
         order.placed_seq = seq
     order.updated_at = now
@@ -240,6 +242,7 @@ async def cancel_order(
 
 async def _withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> None:
     """Cancel a locked order: its lines and increments go; the order stays, cancelled."""
+    check_order_transition(order.status, OrderStatus.CANCELLED, order_id=order.id)
     line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order.id)
     await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
     await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order.id))

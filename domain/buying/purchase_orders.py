@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.buying.rules import GroupBuyStatus, payable_cents, purchase_order_number, supplier_payment_refusal
+from domain.buying.rules import (
+    GroupBuyStatus,
+    payable_cents,
+    purchase_order_number,
+    supplier_outstanding_cents,
+    supplier_payment_refusal,
+    supplier_value_cents,
+)
 from domain.buying.service import CLOSED, items_of, locked_group_buy, visible_group_buy
 from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
@@ -48,7 +55,7 @@ class PurchaseOrderLine:
     @property
     def total_cents(self) -> int:
         """The ordered units at the supplier's price."""
-        return self.ordered_quantity * self.unit_price_cents
+        return supplier_value_cents(self.ordered_quantity, self.unit_price_cents)
 
     @property
     def payable_cents(self) -> int:
@@ -83,7 +90,7 @@ class PurchaseOrderView:
     @property
     def outstanding_cents(self) -> int:
         """Owed and not yet paid."""
-        return self.payable_cents - self.paid_cents
+        return supplier_outstanding_cents(self.payable_cents, self.paid_cents)
 
 
 async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int, int]:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, TypeGuard, assert_never
 
 from domain.catalog.rules import Tier, next_tier, tier_for
-from domain.errors import FieldError
+from domain.errors import ConflictError, FieldError
 from domain.membership.rules import Status
 from domain.money import Rounding, allocate, apply_rate
 
@@ -25,13 +25,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CANCELLING_STATUSES",
+    "GROUP_BUY_TRANSITION_REFUSED",
     "ORDERING_STATUSES",
+    "ORDER_TRANSITIONS",
+    "ORDER_TRANSITION_REFUSED",
     "TRANSITIONS",
     "AllocationPolicy",
     "CloseAction",
     "ClosePlan",
     "Decision",
     "Delivered",
+    "DeliveryLine",
     "DeliveryPlan",
     "Demand",
     "GroupBuyEvent",
@@ -40,6 +44,7 @@ __all__ = [
     "LineRequest",
     "MinimumOutcome",
     "NextTier",
+    "OfferedProduct",
     "OrderStatus",
     "OrderWrite",
     "PaymentMode",
@@ -51,12 +56,17 @@ __all__ = [
     "apply_change",
     "cases_to_order",
     "charge_limit_errors",
+    "check_order_transition",
     "close_decision",
     "deadline_refusal",
+    "delivery_errors",
+    "group_buy_errors",
+    "initial_status",
     "line_total_cents",
     "max_order_total_cents",
     "member_unit_price_cents",
     "missing_units",
+    "move_group_buy",
     "next_status",
     "order_line_errors",
     "payable_cents",
@@ -66,7 +76,9 @@ __all__ = [
     "purchase_order_number",
     "reallocate_delivery",
     "standing_refusal",
+    "supplier_outstanding_cents",
     "supplier_payment_refusal",
+    "supplier_value_cents",
 ]
 
 
@@ -589,6 +601,20 @@ def next_status(status: GroupBuyStatus, event: GroupBuyEvent) -> GroupBuyStatus 
     return TRANSITIONS.get((GroupBuyStatus(status), GroupBuyEvent(event)))
 
 
+GROUP_BUY_TRANSITION_REFUSED = "group_buy_transition_refused"
+
+
+def move_group_buy(status: str, event: GroupBuyEvent, *, group_buy_id: int | None = None) -> GroupBuyStatus:
+    """Where ``event`` takes a buy in ``status``; a move the table lacks is a 409 (``group_buy_transition_refused``)."""
+    current = GroupBuyStatus(status)
+    target = next_status(current, event)
+    if target is None:
+        allowed = ", ".join(sorted(e for s, e in TRANSITIONS if s is current)) or "none (final state)"
+        msg = f"group buy {group_buy_id} is {current}; it cannot {event} (allowed from {current}: {allowed})"
+        raise ConflictError(msg, code=GROUP_BUY_TRANSITION_REFUSED)
+    return target
+
+
 class OrderStatus(enum.StrEnum):
     """A member's order: open while the buy is, then allocated at close, settled at delivery."""
 
@@ -596,6 +622,30 @@ class OrderStatus(enum.StrEnum):
     ALLOCATED = "allocated"
     SETTLED = "settled"
     CANCELLED = "cancelled"
+
+
+# Every move an order may make. While its buy is open a member withdraws an order and
+# brings it back; the close allocates the open ones (and a cancelled buy cancels them);
+# the delivery settles the allocated ones. Settled is final: what was charged stays.
+ORDER_TRANSITIONS: Mapping[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
+    {
+        OrderStatus.OPEN: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
+        OrderStatus.CANCELLED: frozenset({OrderStatus.OPEN}),
+        OrderStatus.ALLOCATED: frozenset({OrderStatus.SETTLED}),
+        OrderStatus.SETTLED: frozenset(),
+    }
+)
+
+ORDER_TRANSITION_REFUSED = "order_transition_refused"
+
+
+def check_order_transition(current: str, target: OrderStatus, *, order_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``order_transition_refused``)."""
+    status = OrderStatus(current)
+    if target not in ORDER_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(ORDER_TRANSITIONS[status])) or "none (final state)"
+        msg = f"order {order_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=ORDER_TRANSITION_REFUSED)
 
 
 class PaymentMode(enum.StrEnum):
@@ -711,7 +761,7 @@ class ProductOutcome:
     @property
     def supplier_value_cents(self) -> int:
         """A at the tier price, before markup: what the co-op pays the supplier."""
-        return self.bought * self.unit_price_cents
+        return supplier_value_cents(self.bought, self.unit_price_cents)
 
 
 @dataclass(frozen=True, slots=True)
@@ -844,9 +894,20 @@ def purchase_order_number(issued_year: int, group_buy_id: int) -> str:
     return f"PO-{issued_year}-{group_buy_id}"
 
 
+def supplier_value_cents(units: int, unit_price_cents: int) -> int:
+    """Units at the supplier's tier price, before the co-op's markup: what the co-op pays for them."""
+    return _non_negative(units, "units") * _non_negative(unit_price_cents, "unit_price_cents")
+
+
 def payable_cents(delivered: int | None, unit_price_cents: int | None) -> int:
     """What the co-op owes the supplier for a product: delivered units at the tier price fixed at close."""
-    return _non_negative(delivered or 0, "delivered") * _non_negative(unit_price_cents or 0, "unit_price_cents")
+    units = _non_negative(delivered or 0, "delivered")
+    return supplier_value_cents(units, _non_negative(unit_price_cents or 0, "unit_price_cents"))
+
+
+def supplier_outstanding_cents(payable: int, paid: int) -> int:
+    """What the co-op still owes the supplier: the payable for what came less what was paid."""
+    return payable - paid
 
 
 def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str | None:
@@ -854,7 +915,100 @@ def supplier_payment_refusal(amount_cents: int, payable: int, paid: int) -> str 
 
     Nothing is owed before delivery, and a payment may never take the co-op past what it owes.
     """
-    outstanding = payable - paid
+    outstanding = supplier_outstanding_cents(payable, paid)
     if amount_cents > outstanding:
         return f"{amount_cents} cents is more than the {outstanding} cents outstanding to the supplier"
     return None
+
+
+# --- creating a group buy and recording its delivery ---------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OfferedProduct:
+    """What the rules need of a product a new buy would offer: whose it is, and whether it is retired."""
+
+    supplier_id: int
+    retired: bool
+
+
+def initial_status(opens_at: datetime, now: datetime) -> GroupBuyStatus:
+    """A buy opens at once unless it is to open later (then the clock opens it)."""
+    return GroupBuyStatus.OPEN if opens_at <= now else GroupBuyStatus.SCHEDULED
+
+
+def group_buy_errors(
+    *,
+    supplier_id: int,
+    product_ids: Sequence[int],
+    products: Mapping[int, OfferedProduct],
+    opens_at: datetime,
+    closes_at: datetime,
+    now: datetime,
+    payment_mode: PaymentMode,
+    card_payments: bool,
+) -> list[FieldError]:
+    """Every way a new buy breaks the rules, named by field; empty if valid.
+
+    It closes in the future and after it opens; card payments wait for the payment
+    provider; each product once, existing, the supplier's own, not retired.
+    """
+    errors: list[FieldError] = []
+    if closes_at <= now:
+        errors.append(FieldError("closes_at", "must be in the future"))
+    if opens_at >= closes_at:
+        errors.append(FieldError("opens_at", "must be before closes_at"))
+    if payment_mode is PaymentMode.CARD:
+        detail = "card payments are not available yet" if card_payments else "card payments are not configured"
+        errors.append(FieldError("payment_mode", detail))
+    seen: set[int] = set()
+    for i, product_id in enumerate(product_ids):
+        product = products.get(product_id)
+        if product_id in seen:
+            errors.append(FieldError(f"product_ids[{i}]", "the product appears more than once"))
+        elif product is None:
+            errors.append(FieldError(f"product_ids[{i}]", f"no product {product_id}"))
+        elif product.supplier_id != supplier_id:
+            errors.append(FieldError(f"product_ids[{i}]", "the product belongs to another supplier"))
+        elif product.retired:
+            errors.append(FieldError(f"product_ids[{i}]", "the product is retired"))
+        seen.add(product_id)
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryLine:
+    """Units of one product the supplier delivered."""
+
+    product_id: int
+    delivered_quantity: int
+
+
+def delivery_errors(lines: Sequence[DeliveryLine], bought: Mapping[int, int]) -> list[FieldError]:
+    """Every way a delivery report breaks the rules, named like ``lines[1].delivered_quantity``; empty if valid.
+
+    Each product of the buy once, between 0 and the units ordered, and every product
+    ordered reported (0 if none came), so no shortage goes unnoticed.
+    """
+    errors: list[FieldError] = []
+    seen: set[int] = set()
+    for i, line in enumerate(lines):
+        field = f"lines[{i}]"
+        if line.product_id in seen:
+            errors.append(FieldError(f"{field}.product_id", "the product appears more than once"))
+        elif line.product_id not in bought:
+            errors.append(FieldError(f"{field}.product_id", "the product is not in this group buy"))
+        elif not 0 <= line.delivered_quantity <= bought[line.product_id]:
+            errors.append(
+                FieldError(
+                    f"{field}.delivered_quantity", f"must be between 0 and the {bought[line.product_id]} units ordered"
+                )
+            )
+        seen.add(line.product_id)
+    missing = sorted(p for p, units in bought.items() if units > 0 and p not in seen)
+    if missing:
+        listed = ", ".join(str(p) for p in missing)
+        errors.append(
+            FieldError("lines", f"every ordered product must be reported (0 if none came); missing: {listed}")
+        )
+    return errors

@@ -28,8 +28,13 @@ from domain.buying.rules import (
     GroupBuyStatus,
     MinimumOutcome,
     NextTier,
+    OfferedProduct,
     PaymentMode,
+    group_buy_errors,
+    initial_status,
+    missing_units,
     product_progress,
+    supplier_value_cents,
 )
 from domain.buying.tables import GroupBuy, GroupBuyItem, OrderLine
 from domain.catalog import service as catalog
@@ -93,7 +98,7 @@ class GroupBuyView:
         """The value at supplier prices: what closing now would order, or what was ordered."""
         if self.group_buy.supplier_value_cents is not None:
             return self.group_buy.supplier_value_cents
-        return sum(i.cases * i.case_size * i.unit_price_cents for i in self.items)
+        return sum(supplier_value_cents(i.cases * i.case_size, i.unit_price_cents) for i in self.items)
 
 
 # --- group buys -----------------------------------------------------------------------
@@ -125,12 +130,21 @@ async def create_group_buy(
     """
     opens_at = new.opens_at or now
     products = await catalog.products_by_id(session, new.product_ids, lock=True)
-    errors = _group_buy_errors(new, opens_at, now, products, card_payments=card_payments)
+    errors = group_buy_errors(
+        supplier_id=new.supplier_id,
+        product_ids=new.product_ids,
+        products={pid: OfferedProduct(p.supplier_id, p.retired_at is not None) for pid, p in products.items()},
+        opens_at=opens_at,
+        closes_at=new.closes_at,
+        now=now,
+        payment_mode=new.payment_mode,
+        card_payments=card_payments,
+    )
     if await session.get(Supplier, new.supplier_id) is None:
         errors.insert(0, FieldError("supplier_id", f"no supplier {new.supplier_id}"))
     if errors:
         raise InvalidInputError("the group buy is not valid", errors)
-    status = GroupBuyStatus.OPEN if opens_at <= now else GroupBuyStatus.SCHEDULED
+    status = initial_status(opens_at, now)
     group_buy = GroupBuy(
         supplier_id=new.supplier_id,
         title=new.title,
@@ -162,32 +176,6 @@ async def create_group_buy(
         await pin_prices(session, group_buy.id)
         await notify_opened(session, group_buy)
     return group_buy
-
-
-def _group_buy_errors(
-    new: NewGroupBuy, opens_at: datetime, now: datetime, products: dict[int, Product], *, card_payments: bool
-) -> list[FieldError]:
-    errors: list[FieldError] = []
-    if new.closes_at <= now:
-        errors.append(FieldError("closes_at", "must be in the future"))
-    if opens_at >= new.closes_at:
-        errors.append(FieldError("opens_at", "must be before closes_at"))
-    if new.payment_mode is PaymentMode.CARD:
-        detail = "card payments are not available yet" if card_payments else "card payments are not configured"
-        errors.append(FieldError("payment_mode", detail))
-    seen: set[int] = set()
-    for i, product_id in enumerate(new.product_ids):
-        product = products.get(product_id)
-        if product_id in seen:
-            errors.append(FieldError(f"product_ids[{i}]", "the product appears more than once"))
-        elif product is None:
-            errors.append(FieldError(f"product_ids[{i}]", f"no product {product_id}"))
-        elif product.supplier_id != new.supplier_id:
-            errors.append(FieldError(f"product_ids[{i}]", "the product belongs to another supplier"))
-        elif product.retired_at is not None:
-            errors.append(FieldError(f"product_ids[{i}]", "the product is retired"))
-        seen.add(product_id)
-    return errors
 
 
 async def pin_prices(session: AsyncSession, group_buy_id: int) -> None:
@@ -384,7 +372,6 @@ async def group_buy_views(session: AsyncSession, group_buys: Sequence[GroupBuy])
 
 def _frozen_item(item: GroupBuyItem, product: Product) -> ItemView:
     q, f = item.quantity or 0, item.flex_quantity or 0
-    rest = q % item.case_size
     return ItemView(
         item.product_id,
         product.sku,
@@ -394,7 +381,7 @@ def _frozen_item(item: GroupBuyItem, product: Product) -> ItemView:
         q,
         f,
         item.cases or 0,
-        0 if rest == 0 else max(item.case_size - rest - f, 0),
+        missing_units(q, f, item.case_size),
         item.unit_price_cents or 0,
         None,
         item.bought_quantity,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -14,13 +13,18 @@ from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
     DeliveryPlan,
+    GroupBuyEvent,
     GroupBuyStatus,
     OrderStatus,
     PaymentMode,
     charge_limit_errors,
+    check_order_transition,
+    delivery_errors,
+    move_group_buy,
     payable_cents,
     plan_delivery,
 )
+from domain.buying.rules import DeliveryLine as DeliveryLine  # noqa: PLC0414 - re-exported
 from domain.buying.service import (
     GroupBuyView,
     get_group_buy,
@@ -29,7 +33,7 @@ from domain.buying.service import (
     visible_group_buy,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
-from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.errors import ConflictError, InvalidInputError
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
@@ -43,39 +47,6 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryLine:
-    """Units of one product the supplier delivered."""
-
-    product_id: int
-    delivered_quantity: int
-
-
-def _delivery_errors(lines: Sequence[DeliveryLine], bought: dict[int, int]) -> list[FieldError]:
-    errors: list[FieldError] = []
-    seen: set[int] = set()
-    for i, line in enumerate(lines):
-        field = f"lines[{i}]"
-        if line.product_id in seen:
-            errors.append(FieldError(f"{field}.product_id", "the product appears more than once"))
-        elif line.product_id not in bought:
-            errors.append(FieldError(f"{field}.product_id", "the product is not in this group buy"))
-        elif not 0 <= line.delivered_quantity <= bought[line.product_id]:
-            errors.append(
-                FieldError(
-                    f"{field}.delivered_quantity", f"must be between 0 and the {bought[line.product_id]} units ordered"
-                )
-            )
-        seen.add(line.product_id)
-    missing = sorted(p for p, units in bought.items() if units > 0 and p not in seen)
-    if missing:
-        listed = ", ".join(str(p) for p in missing)
-        errors.append(
-            FieldError("lines", f"every ordered product must be reported (0 if none came); missing: {listed}")
-        )
-    return errors
 
 
 async def record_delivery(
@@ -106,7 +77,7 @@ async def record_delivery(
         i.product_id: i
         for i in (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy_id))).all()
     }
-    if errors := _delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
+    if errors := delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
         raise InvalidInputError("the delivery is not valid", errors)
     delivered = {line.product_id: line.delivered_quantity for line in lines}
     plan = await _plan_delivery(session, group_buy, items, delivered)
@@ -116,7 +87,7 @@ async def record_delivery(
         msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
         raise ConflictError(msg, code="charge_above_max_total")
     await _write_delivery(session, group_buy_id, plan, delivered)
-    group_buy.status = GroupBuyStatus.DELIVERED.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.DELIVER, group_buy_id=group_buy_id).value
     group_buy.delivered_at = now
     await _settle(session, group_buy, plan, now=now, fiscal_year_start_month=fiscal_year_start_month)
     session.add(group_buy)
@@ -278,6 +249,7 @@ async def _settle(
         ],
         fiscal_year_start_month=fiscal_year_start_month,
     )
+    check_order_transition(OrderStatus.ALLOCATED, OrderStatus.SETTLED)  # set-based: every allocated order of the buy
     await session.execute(
         sa.update(BuyOrder)
         .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
@@ -300,5 +272,5 @@ async def _settle(
             data={**data, "charged_cents": plan.charges.get(key, 0)},
             business_key=f"group_buy:{group_buy.id}:settled:{key}",
         )
-    group_buy.status = GroupBuyStatus.SETTLED.value
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy.id).value
     group_buy.settled_at = now

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from domain.equity.rules import lot_year_errors
 from domain.equity.tables import EquityLot
 from domain.errors import FieldError, InvalidInputError
+from domain.import_rows import EXTERNAL_REF, import_row_errors
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.tables import Member
@@ -45,13 +46,9 @@ def lot_row_errors(
     A lot for a fiscal year not yet ended, or one that ended before the member joined,
     is refused (see `lot_year_errors` for why refused rather than warned about).
     """
-    errors: list[FieldError] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        at = f"lots[{i}]"
-        if row.external_ref in seen:
-            errors.append(FieldError(f"{at}.external_ref", "appears twice in this import"))
-        seen.add(row.external_ref)
+
+    def row_errors(at: str, row: LotRow) -> list[FieldError]:
+        errors: list[FieldError] = []
         if row.member_number not in joined:
             errors.append(FieldError(f"{at}.member_number", f"no member has number {row.member_number}"))
         if row.fiscal_year < 1900:  # noqa: PLR2004 - a sane oldest year
@@ -63,7 +60,9 @@ def lot_row_errors(
             errors.append(FieldError(f"{at}.face_cents", "must be positive"))
         if not 0 <= row.redeemed_cents <= row.face_cents:
             errors.append(FieldError(f"{at}.redeemed_cents", "must be between 0 and face_cents"))
-    return errors
+        return errors
+
+    return import_row_errors(rows, "lots", row_errors, unique=(EXTERNAL_REF,))
 
 
 async def import_lots(

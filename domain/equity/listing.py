@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
+from domain.equity.rules import RedemptionRunStatus
 from domain.equity.tables import RedemptionLine, RedemptionRun
 from domain.patronage.rules import fiscal_year_end
 
@@ -50,7 +51,7 @@ async def member_redemptions(
         .join(RedemptionRun, col(RedemptionRun.id) == col(RedemptionLine.run_id))
         .where(
             col(RedemptionLine.member_id) == member_id,
-            col(RedemptionRun.status) == "posted",
+            col(RedemptionRun.status) == RedemptionRunStatus.POSTED.value,
             col(RedemptionLine.id) > after_id,
         )
         .order_by(col(RedemptionLine.id))

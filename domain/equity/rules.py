@@ -22,13 +22,15 @@ Base capital plan, as modelled here (section 4, [policy]):
 
 from __future__ import annotations
 
+import enum
 import itertools
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from domain.errors import FieldError, InvalidInputError
+from domain.errors import ConflictError, FieldError, InvalidInputError
 from domain.money import Rounding, allocate, apply_rate, round_to_cents
 from domain.patronage.rules import fiscal_year_end, fiscal_year_of
 
@@ -37,23 +39,34 @@ if TYPE_CHECKING:
     from datetime import date
 
 __all__ = [
+    "BUDGET_FIELDS",
     "DEFAULT_BASE_CAPITAL_RATE",
     "DEFAULT_BASE_CAPITAL_YEARS",
     "MAX_BASE_CAPITAL_YEARS",
     "MIN_CASH_RATE",
+    "RATE_PLACES",
+    "RUN_TRANSITIONS",
+    "RUN_TRANSITION_REFUSED",
     "BaseCapitalPlan",
     "BaseCapitalSplit",
+    "BudgetInputs",
     "LotBalance",
+    "RedemptionRunStatus",
     "average_patronage",
     "base_capital_plan",
     "base_capital_requirement",
     "base_capital_split",
+    "budget_inputs",
+    "check_run_transition",
     "excess_redemption",
     "fifo_redemption",
     "loan_deduction",
     "lot_year_errors",
+    "outstanding_cents",
     "percentage_redemption",
+    "rate_errors",
     "redemption_budget",
+    "revolving_years_errors",
     "set_off_debt",
     "special_redemption_value",
     "years_to_revolvement",
@@ -100,7 +113,12 @@ class LotBalance(Generic[L]):
     @property
     def outstanding_cents(self) -> int:
         """Face not yet redeemed."""
-        return self.face_cents - self.redeemed_cents
+        return outstanding_cents(self.face_cents, self.redeemed_cents)
+
+
+def outstanding_cents(face_cents: int, redeemed_cents: int) -> int:
+    """What of a lot is still to be redeemed: its face less what was redeemed (every lot view uses this)."""
+    return face_cents - redeemed_cents
 
 
 def _live_lots(lots: Iterable[LotBalance[L]]) -> list[LotBalance[L]]:
@@ -384,3 +402,103 @@ def lot_year_errors(
     if joined_on is not None and fiscal_year_end(fiscal_year, start_month) < joined_on:
         return [FieldError(f"{at}.fiscal_year", f"ended before the member joined ({joined_on})")]
     return []
+
+
+# --- the budget's caps and the rates staff give ----------------------------------
+
+RATE_PLACES = 6
+"""Rates are stored as NUMERIC(9, 6)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetInputs:
+    """The figures that cap the board's budget: cash above its minimum and the equity ratio."""
+
+    cash_available_cents: int
+    minimum_cash_cents: int
+    equity_cents: int
+    assets_cents: int
+    equity_ratio_floor: Decimal
+
+
+BUDGET_FIELDS = ("cash_available_cents", "minimum_cash_cents", "equity_cents", "assets_cents", "equity_ratio_floor")
+
+
+def budget_inputs(
+    *,
+    cash_available_cents: int | None,
+    minimum_cash_cents: int | None,
+    equity_cents: int | None,
+    assets_cents: int | None,
+    equity_ratio_floor: Decimal | None,
+) -> BudgetInputs | None:
+    """All five caps, or none (the board's budget alone); some but not all is a 400."""
+    given = {
+        "cash_available_cents": cash_available_cents,
+        "minimum_cash_cents": minimum_cash_cents,
+        "equity_cents": equity_cents,
+        "assets_cents": assets_cents,
+        "equity_ratio_floor": equity_ratio_floor,
+    }
+    missing = [name for name in BUDGET_FIELDS if given[name] is None]
+    if len(missing) == len(BUDGET_FIELDS):
+        return None
+    errors = [FieldError(name, "give all five budget figures, or none") for name in missing]
+    if equity_ratio_floor is not None:
+        errors += rate_errors(equity_ratio_floor, "equity_ratio_floor", below_one=True)
+    if errors:
+        raise InvalidInputError("the budget figures are not usable", errors)
+    assert cash_available_cents is not None  # noqa: S101 - none is missing
+    assert minimum_cash_cents is not None  # noqa: S101
+    assert equity_cents is not None  # noqa: S101
+    assert assets_cents is not None  # noqa: S101
+    assert equity_ratio_floor is not None  # noqa: S101
+    return BudgetInputs(cash_available_cents, minimum_cash_cents, equity_cents, assets_cents, equity_ratio_floor)
+
+
+def rate_errors(rate: Decimal, field: str, *, below_one: bool) -> list[FieldError]:
+    """A rate from 0 to 1 (or below 1), finite, with no more places than the database keeps."""
+    upper = "below 1" if below_one else "at most 1"
+    message = f"must be a decimal rate from 0, {upper}, with at most {RATE_PLACES} decimals"
+    if not rate.is_finite() or rate < 0 or rate > 1 or (below_one and rate == 1):
+        return [FieldError(field, message)]
+    exponent = rate.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RATE_PLACES:
+        return [FieldError(field, message)]
+    return []
+
+
+def revolving_years_errors(revolving_years: int) -> list[FieldError]:
+    """Years to a lot's normal revolvement: 0 (due now) or more."""
+    return [] if revolving_years >= 0 else [FieldError("revolving_years", "must be at least 0")]
+
+
+# --- redemption run states -----------------------------------------------------------
+
+
+class RedemptionRunStatus(enum.StrEnum):
+    """A run is computed when it is created and posted at most once."""
+
+    COMPUTED = "computed"
+    POSTED = "posted"
+
+
+# Every move a redemption run may make: a computed run is the board's proposal until it is
+# approved; a posted run is in the ledger and final (a stale proposal is replaced by a new run).
+RUN_TRANSITIONS: Mapping[RedemptionRunStatus, frozenset[RedemptionRunStatus]] = MappingProxyType(
+    {
+        RedemptionRunStatus.COMPUTED: frozenset({RedemptionRunStatus.POSTED}),
+        RedemptionRunStatus.POSTED: frozenset(),
+    }
+)
+
+RUN_TRANSITION_REFUSED = "redemption_run_transition_refused"
+
+
+def check_run_transition(current: str, target: RedemptionRunStatus, *, run_id: int | None = None) -> None:
+    """Refuse a move the table does not allow (409, code ``redemption_run_transition_refused``)."""
+    status = RedemptionRunStatus(current)
+    if target not in RUN_TRANSITIONS[status]:
+        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
+        msg = f"redemption run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
+        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)

@@ -25,6 +25,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from domain.equity import rules
+
+# What callers give compute_run; the rule that checks the figures owns it.
+from domain.equity.rules import BudgetInputs as BudgetInputs  # noqa: PLC0414 - re-exported
 from domain.equity.tables import (
     EquityLot,
     RedemptionLine,
@@ -32,7 +35,7 @@ from domain.equity.tables import (
     SpecialRedemption,
     SpecialRedemptionLine,
 )
-from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
@@ -50,8 +53,6 @@ if TYPE_CHECKING:
 
 DEFAULT_REVOLVING_YEARS = 7
 """Years from a lot's fiscal year to its normal revolvement [policy]."""
-RATE_PLACES = 6
-"""Rates are stored as NUMERIC(9, 6)."""
 
 
 class Method(enum.StrEnum):
@@ -61,76 +62,12 @@ class Method(enum.StrEnum):
     PERCENTAGE = "percentage"
 
 
-class RunStatus(enum.StrEnum):
-    """A run is computed when it is created and posted at most once."""
-
-    COMPUTED = "computed"
-    POSTED = "posted"
-
-
 class Reason(enum.StrEnum):
     """Why a member's equity is redeemed before its time."""
 
     DEATH = "death"
     RETIREMENT = "retirement"
     EXIT = "exit"
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetInputs:
-    """The figures that cap the board's budget: cash above its minimum and the equity ratio."""
-
-    cash_available_cents: int
-    minimum_cash_cents: int
-    equity_cents: int
-    assets_cents: int
-    equity_ratio_floor: Decimal
-
-
-BUDGET_FIELDS = ("cash_available_cents", "minimum_cash_cents", "equity_cents", "assets_cents", "equity_ratio_floor")
-
-
-def budget_inputs(
-    *,
-    cash_available_cents: int | None,
-    minimum_cash_cents: int | None,
-    equity_cents: int | None,
-    assets_cents: int | None,
-    equity_ratio_floor: Decimal | None,
-) -> BudgetInputs | None:
-    """All five caps, or none (the board's budget alone); some but not all is a 400."""
-    given = {
-        "cash_available_cents": cash_available_cents,
-        "minimum_cash_cents": minimum_cash_cents,
-        "equity_cents": equity_cents,
-        "assets_cents": assets_cents,
-        "equity_ratio_floor": equity_ratio_floor,
-    }
-    missing = [name for name in BUDGET_FIELDS if given[name] is None]
-    if len(missing) == len(BUDGET_FIELDS):
-        return None
-    errors = [FieldError(name, "give all five budget figures, or none") for name in missing]
-    if equity_ratio_floor is not None:
-        errors += _rate_errors(equity_ratio_floor, "equity_ratio_floor", below_one=True)
-    if errors:
-        raise InvalidInputError("the budget figures are not usable", errors)
-    assert cash_available_cents is not None  # noqa: S101 - none is missing
-    assert minimum_cash_cents is not None  # noqa: S101
-    assert equity_cents is not None  # noqa: S101
-    assert assets_cents is not None  # noqa: S101
-    assert equity_ratio_floor is not None  # noqa: S101
-    return BudgetInputs(cash_available_cents, minimum_cash_cents, equity_cents, assets_cents, equity_ratio_floor)
-
-
-def _rate_errors(rate: Decimal, field: str, *, below_one: bool) -> list[FieldError]:
-    upper = "below 1" if below_one else "at most 1"
-    message = f"must be a decimal rate from 0, {upper}, with at most {RATE_PLACES} decimals"
-    if not rate.is_finite() or rate < 0 or rate > 1 or (below_one and rate == 1):
-        return [FieldError(field, message)]
-    exponent = rate.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -RATE_PLACES:
-        return [FieldError(field, message)]
-    return []
 
 
 # --- lot balances --------------------------------------------------------------
@@ -152,7 +89,7 @@ class LotBalance:
     @property
     def outstanding_cents(self) -> int:
         """What is still to be redeemed."""
-        return self.face_cents - self.redeemed_cents
+        return rules.outstanding_cents(self.face_cents, self.redeemed_cents)
 
     def as_rule_lot(self) -> rules.LotBalance[int]:
         """The lot as the pure rules see it, keyed by its id."""
@@ -225,7 +162,7 @@ async def compute_run(
     method: Method,
     board_budget_cents: int,
     as_of: date,
-    inputs: BudgetInputs | None,
+    inputs: rules.BudgetInputs | None,
 ) -> RedemptionRun:
     """Decide what each lot gives up, within the budget, from the lots outstanding now.
 
@@ -251,7 +188,7 @@ async def compute_run(
     by_id = {lot.lot_id: lot for lot in lots}
     run = RedemptionRun(
         method=method.value,
-        status=RunStatus.COMPUTED.value,
+        status=rules.RedemptionRunStatus.COMPUTED.value,
         as_of=as_of,
         board_budget_cents=board_budget_cents,
         cash_available_cents=inputs.cash_available_cents if inputs else None,
@@ -323,8 +260,9 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
     ).one_or_none()
     if run is None:
         raise NotFoundError(f"redemption run {run_id} not found")
-    if run.status == RunStatus.POSTED.value:
+    if run.status == rules.RedemptionRunStatus.POSTED:
         return run
+    rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     lines = list(
         (
             await session.exec(
@@ -376,7 +314,7 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
             amount_cents=per_member[member_id],
             business_key=f"redemption:{run_id}:{member_id}",
         )
-    run.status = RunStatus.POSTED.value
+    run.status = rules.RedemptionRunStatus.POSTED.value
     run.posted_at = now
     session.add(run)
     await session.flush()
@@ -407,10 +345,10 @@ async def special_redemption(
     pending payout. One per member and ``as_of``: the same terms again answer the
     stored redemption, other terms are a 409.
     """
-    if errors := _rate_errors(terms.discount_rate, "discount_rate", below_one=False):
+    if errors := rules.rate_errors(terms.discount_rate, "discount_rate", below_one=False):
         raise InvalidInputError("the discount rate is not usable", errors)
-    if terms.revolving_years < 0:
-        raise InvalidInputError("the policy is not usable", [FieldError("revolving_years", "must be at least 0")])
+    if errors := rules.revolving_years_errors(terms.revolving_years):
+        raise InvalidInputError("the policy is not usable", errors)
     await _lock_member(session, member_id)
     new_id = (
         await session.execute(

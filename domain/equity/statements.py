@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col
 
+from domain.equity import rules
 from domain.equity.tables import EquityLot
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -35,7 +36,7 @@ class StatementLot:
     @property
     def outstanding_cents(self) -> int:
         """What is still to be redeemed."""
-        return self.face_cents - self.redeemed_cents
+        return rules.outstanding_cents(self.face_cents, self.redeemed_cents)
 
 
 @dataclass(frozen=True, slots=True)

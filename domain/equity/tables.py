@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from domain.db import utc_now
+from domain.equity.rules import RedemptionRunStatus
 
 
 class EquityLot(SQLModel, table=True):
@@ -53,7 +54,7 @@ class RedemptionRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     method: str = Field(max_length=16)
-    status: str = Field(default="computed", max_length=16)
+    status: str = Field(default=RedemptionRunStatus.COMPUTED.value, max_length=16)
     as_of: date
     board_budget_cents: int = Field(sa_type=sa.BigInteger)
     cash_available_cents: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -221,8 +221,14 @@ async def _issue(session: AsyncSession, user: User, policy: LoginPolicy, now: da
 
 async def user_for_token(session: AsyncSession, token: str, now: datetime) -> User | None:
     """The user a live token belongs to; None for unknown or expired tokens, disabled users and departed members."""
+    found = await token_holder(session, token, now)
+    return None if found is None else found[0]
+
+
+async def token_holder(session: AsyncSession, token: str, now: datetime) -> tuple[User, datetime] | None:
+    """The user a live token belongs to and when the token expires; None as for `user_for_token`."""
     result = await session.exec(
-        select(User)
+        select(User, AuthToken.expires_at)
         .join(AuthToken, col(AuthToken.user_id) == col(User.id))
         .outerjoin(Member, col(Member.id) == col(User.member_id))
         .where(
@@ -232,7 +238,8 @@ async def user_for_token(session: AsyncSession, token: str, now: datetime) -> Us
             sa.or_(col(User.member_id).is_(None), col(Member.status).not_in(DEPARTED_MEMBER_STATUSES)),
         )
     )
-    return result.one_or_none()
+    row = result.one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def sign_out(session: AsyncSession, token: str) -> None:

@@ -75,3 +75,8 @@ def signed_balance(kind: AccountKind, debits_cents: int, credits_cents: int) -> 
     if kind.normal_side is Side.DEBIT:
         return debits_cents - credits_cents
     return credits_cents - debits_cents
+
+
+def receipt_memo(method: str, reference: str | None) -> str:
+    """A receipt's memo: how the money came and the payer's reference, if any (``check 1042``)."""
+    return f"{method} {reference or ''}".strip()

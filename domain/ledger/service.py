@@ -10,7 +10,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from domain.errors import ConflictError, NotFoundError
-from domain.ledger.rules import AccountKind, PostingLine, Side, check_balanced, reversal_of, signed_balance
+from domain.ledger import chart
+from domain.ledger.rules import (
+    AccountKind,
+    PostingLine,
+    Side,
+    check_balanced,
+    receipt_memo,
+    reversal_of,
+    signed_balance,
+)
 from domain.ledger.tables import Account, JournalEntry, Posting
 
 if TYPE_CHECKING:
@@ -227,6 +236,34 @@ async def transfer(
     ]
     return await post_entry(
         session, kind=kind, idempotency_key=idempotency_key, occurred_at=occurred_at, lines=lines, memo=memo
+    )
+
+
+async def record_receipt(
+    session: AsyncSession,
+    *,
+    method: chart.PaymentMethod,
+    credit: AccountSpec,
+    amount_cents: int,
+    kind: str,
+    key: str,
+    reference: str | None,
+    occurred_at: datetime,
+) -> JournalEntry:
+    """Money received by ``method`` into the till, the bank or card clearing, credited to ``credit``.
+
+    Idempotent by ``<kind>:<key>``; the memo is the method and the payer's reference.
+    Share payments, trade payments and preferred share issues are all receipts.
+    """
+    return await transfer(
+        session,
+        debit=chart.received_into(method),
+        credit=credit,
+        amount_cents=amount_cents,
+        kind=kind,
+        idempotency_key=f"{kind}:{key}",
+        occurred_at=occurred_at,
+        memo=receipt_memo(method, reference),
     )
 
 

@@ -16,6 +16,7 @@ from sqlmodel import col
 
 from domain.db import utc_now
 from domain.errors import ConflictError, FieldConflictError, FieldError, InvalidInputError
+from domain.import_rows import EXTERNAL_REF, UniqueKey, import_row_errors
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.rules import Status, email_errors, normalize_email
@@ -52,18 +53,9 @@ class ImportedMember:
 
 def member_row_errors(rows: list[MemberRow], par_cents: int, *, now: datetime) -> list[FieldError]:
     """Every problem in the register, row by row."""
-    errors: list[FieldError] = []
-    seen: set[str] = set()
-    emails: set[str] = set()
-    for i, row in enumerate(rows):
-        at = f"members[{i}]"
-        if row.external_ref in seen:
-            errors.append(FieldError(f"{at}.external_ref", "appears twice in this import"))
-        seen.add(row.external_ref)
-        if normalize_email(row.email) in emails:
-            errors.append(FieldError(f"{at}.email", "appears twice in this import (e-mails compare in any case)"))
-        emails.add(normalize_email(row.email))
-        errors += _future_errors(at, row, now)
+
+    def row_errors(at: str, row: MemberRow) -> list[FieldError]:
+        errors = _future_errors(at, row, now)
         errors += email_errors(row.email, f"{at}.email")
         if row.status not in {Status.FULL, Status.FORMER}:
             errors.append(FieldError(f"{at}.status", "must be full or former"))
@@ -75,7 +67,16 @@ def member_row_errors(rows: list[MemberRow], par_cents: int, *, now: datetime) -
             errors.append(FieldError(f"{at}.left_at", "a full member has not left"))
         if row.left_at is not None and row.left_at < row.joined_at:
             errors.append(FieldError(f"{at}.left_at", "cannot be before joined_at"))
-    return errors
+        return errors
+
+    return import_row_errors(rows, "members", row_errors, unique=(EXTERNAL_REF, _EMAIL))
+
+
+def _email(row: MemberRow) -> str:
+    return normalize_email(row.email)
+
+
+_EMAIL = UniqueKey("email", _email, "appears twice in this import (e-mails compare in any case)")
 
 
 def _future_errors(at: str, row: MemberRow, now: datetime) -> list[FieldError]:

@@ -97,15 +97,15 @@ async def issue(
     )
     if errors:
         raise InvalidInputError("the preferred share issue is not acceptable", errors)
-    return await ledger.transfer(
+    return await ledger.record_receipt(
         session,
-        debit=chart.received_into(method),
+        method=method,
         credit=chart.member_preferred(member_id),
         amount_cents=amount_cents,
         kind="preferred_issue",
-        idempotency_key=f"preferred_issue:{member_id}:{entry_key}",
+        key=f"{member_id}:{entry_key}",
+        reference=reference,
         occurred_at=now,
-        memo=f"{method.value} {reference or ''}".strip(),
     )
 
 

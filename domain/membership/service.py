@@ -250,15 +250,15 @@ async def pay_share(
     )
     if errors:
         raise InvalidInputError("the share payment is not acceptable", errors)
-    entry = await ledger.transfer(
+    entry = await ledger.record_receipt(
         session,
-        debit=chart.received_into(method),
+        method=method,
         credit=chart.member_share(member_id),
         amount_cents=amount_cents,
         kind="share_payment",
-        idempotency_key=f"share_payment:{member_id}:{entry_key}",
+        key=f"{member_id}:{entry_key}",
+        reference=reference,
         occurred_at=now,
-        memo=f"{method.value} {reference or ''}".strip(),
     )
     await _promote_if_due(session, member, now=now, paid_cents=paid + amount_cents, actor=actor)
     return member, entry
@@ -318,15 +318,15 @@ async def record_payment(
     await get(session, member_id)
     if amount_cents <= 0:
         raise InvalidInputError("the payment is not acceptable", [_positive("amount_cents")])
-    return await ledger.transfer(
+    return await ledger.record_receipt(
         session,
-        debit=chart.received_into(method),
+        method=method,
         credit=chart.member_trade(member_id),
         amount_cents=amount_cents,
         kind="trade_payment",
-        idempotency_key=f"trade_payment:{member_id}:{entry_key}",
+        key=f"{member_id}:{entry_key}",
+        reference=reference,
         occurred_at=now,
-        memo=f"{method.value} {reference or ''}".strip(),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from alembic import context
 
 import domain.table_registry  # noqa: F401 - registers every table on the metadata
@@ -16,9 +17,15 @@ if TYPE_CHECKING:
 config = context.config
 
 
+# Replicas started together (or an API beside the migration job) each migrate at start;
+# this lock makes the second wait and find the schema already at head.
+MIGRATION_LOCK = 0x636F6F70  # "coop"
+
+
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 
 from domain.catalog.rules import pool_errors
 from domain.errors import FieldError, InvalidInputError
+from domain.import_rows import EXTERNAL_REF, import_row_errors
 from domain.membership.tables import Member
 from domain.patronage.rules import fiscal_year_of, is_member_business, utc_day_range
 from domain.patronage.tables import PatronageRecord
@@ -141,13 +142,9 @@ async def import_records(
         m.member_number: m
         for m in (await session.exec(select(Member).where(col(Member.member_number).in_(numbers)))).all()
     }
-    errors: list[FieldError] = []
-    seen: set[str] = set()
-    for i, row in enumerate(rows):
-        field = f"records[{i}]"
-        if row.external_ref in seen:
-            errors.append(FieldError(f"{field}.external_ref", "appears more than once in this import"))
-        seen.add(row.external_ref)
+
+    def row_errors(field: str, row: ImportRow) -> list[FieldError]:
+        errors: list[FieldError] = []
         if row.member_number is not None and row.member_number not in members:
             errors.append(FieldError(f"{field}.member_number", f"no member number {row.member_number}"))
         errors.extend(pool_errors(row.pool, f"{field}.pool"))
@@ -155,7 +152,9 @@ async def import_records(
             errors.append(FieldError(f"{field}.amount_cents", "must be non-zero (negative for a correction)"))
         if row.occurred_at > now:
             errors.append(FieldError(f"{field}.occurred_at", "must not be in the future"))
-    if errors:
+        return errors
+
+    if errors := import_row_errors(rows, "records", row_errors, unique=(EXTERNAL_REF,)):
         raise InvalidInputError("the patronage import has bad rows; nothing was imported", errors)
     if not rows:
         return ImportResult(0, 0)

@@ -196,3 +196,35 @@ def test_a_worker_is_started_again_after_1_2_4_seconds_and_never_waits_more_than
 
     assert [restart_delay(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
     assert restart_delay(100) == MAX_RESTART_DELAY_SECONDS
+
+
+async def test_every_line_a_job_logs_carries_its_job_id(session_maker, queue):
+    import io
+    import json
+    import logging
+
+    from domain import logs
+
+    async with session_maker() as s:
+        await outbox.add(s, "chatty", "chatty:1", {})
+        await s.commit()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(logs.JsonFormatter())
+    chatty_log = logging.getLogger("tests.chatty")
+    chatty_log.addHandler(handler)
+    chatty_log.setLevel(logging.INFO)
+
+    async def chatty(_ctx: dict[str, Any], _s: Any, _payload: Any) -> None:
+        chatty_log.info("working on it")
+
+    try:
+        run = outbox_job("chatty", chatty)
+        ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue), "job_id": "arq-job-7"}
+        assert await run(ctx, "chatty:1") == "done"
+        chatty_log.info("after the job")
+    finally:
+        chatty_log.removeHandler(handler)
+    during, after = (json.loads(line) for line in out.getvalue().splitlines())
+    assert during["job_id"] == "arq-job-7"
+    assert "job_id" not in after

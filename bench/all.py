@@ -1,0 +1,79 @@
+"""Every benchmark, one after another, and one row of figures appended to bench/results.md.
+
+    .venv/bin/python -m bench.all              # small scale, a few minutes (`make bench`)
+    SCALE=full .venv/bin/python -m bench.all   # the scale of issue 12 (much longer)
+
+Each benchmark prints its own figures and its ratio to its floor; this runner echoes them and
+keeps the summary lines of each in the row: date, machine, commit, figures.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results.md")
+HEADER = "| date (UTC) | machine | commit | scale | figures |\n|---|---|---|---|---|\n"
+
+# (module, small-scale arguments, full-scale arguments, how many trailing lines summarise it)
+BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
+    ("bench.http", ["--members", "200", "--seconds", "6"], ["--members", "300", "--seconds", "15"], 6),
+    ("bench.ledger_posting", ["--entries", "500"], [], 1),
+    ("bench.group_buy_close", ["--members", "500"], [], 3),
+    ("bench.member_import", ["--rows", "2000"], [], 1),
+    ("bench.allocation_run", ["--members", "2000", "--records", "50000"], [], 2),
+]
+
+
+def machine() -> str:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.node()}, {os.cpu_count()} CPUs {model}".strip()
+
+
+def commit() -> str:
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)  # noqa: S607
+    dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, check=False)  # noqa: S607
+    return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def run(module: str, args: list[str], keep: int) -> list[str]:
+    print(f"== {module} {' '.join(args)}", flush=True)
+    done = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, check=False)  # noqa: S603
+    print(done.stdout, end="", flush=True)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return [f"{module} failed (code {done.returncode})"]
+    lines = [" ".join(line.split()) for line in done.stdout.splitlines() if line.strip()]
+    return lines[-keep:]
+
+
+def main() -> None:
+    full = os.environ.get("SCALE", "small") == "full"
+    figures: list[str] = []
+    for module, small, large, keep in BENCHMARKS:
+        figures.append(f"**{module}**: " + "; ".join(run(module, large if full else small, keep)))
+    row = " <br> ".join(f.replace("|", "/") for f in figures)
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Benchmark results\n\nOne row per `make bench` run; newest last. HTTP figures per call: requests/s,"
+            " p50 ms, p99 ms, failed, throughput as a ratio of the raw-asyncpg floor's.\n\n" + HEADER
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
+    with RESULTS.open("a") as out:
+        out.write(f"| {stamp} | {machine()} | {commit()} | {'full' if full else 'small'} | {row} |\n")
+    print(f"appended a row to {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

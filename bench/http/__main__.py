@@ -1,0 +1,343 @@
+"""HTTP throughput of the API as `make run` serves it, next to a raw-asyncpg floor measured in the same run.
+
+    .venv/bin/python -m bench.http [--members 200] [--seconds 8] [--connections 32]
+
+It starts embedded PostgreSQL and Valkey in a temporary directory, applies the migrations,
+seeds one co-op (members with a buyer user and a bearer token each, one open group buy
+of five products, one order per member), then starts `coop run` (the API and the worker,
+as `make run` does) against those servers and drives it with Debian's `wrk` and
+bench/http/load.lua, one call at a time:
+
+- change: PUT /v1/orders/{id} by the member users, each with its own token, every line changed;
+- group_buy: GET /v1/group-buys/{id} (live progress);
+- me: GET /v1/me (authentication only);
+- health: GET /health.
+
+The floor is raw asyncpg on the same server, as many connections as wrk has, doing per
+change what the order change does at its core: lock the group buy FOR SHARE, the order FOR
+UPDATE, insert the increments, update the lines and the order, commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from deploy.stack import local_stack
+from domain import migrate
+from domain.buying import orders as buying_orders
+from domain.buying import service as buying
+from domain.buying.rules import LineRequest
+from domain.catalog import service as catalog
+from domain.catalog.rules import Tier
+from domain.db import make_engine, make_session_maker
+from domain.identity.passwords import hash_password
+from domain.identity.rules import token_digest
+from domain.identity.tables import AuthToken, User
+from domain.membership import service as membership
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+LUA = Path(__file__).with_name("load.lua")
+CALLS = ("change", "group_buy", "me", "health")
+PRODUCTS = 5
+INSTALL_WRK = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu) or see https://github.com/wg/wrk"
+
+
+@dataclass(frozen=True, slots=True)
+class Seeded:
+    """What the load script needs: the buy, its products and each member user's token and order."""
+
+    group_buy_id: int
+    product_ids: list[int]
+    users: list[tuple[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One measured call: requests per second and latency percentiles."""
+
+    call: str
+    requests: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    failed: int
+
+    def row(self) -> str:
+        return f"{self.call:<10} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7}"
+
+
+async def seed(url: str, members: int) -> Seeded:
+    """One co-op: `members` full members, each with a buyer user, a token and an order in one open buy."""
+    tag = uuid.uuid4().hex[:8]
+    now = datetime.now(UTC)
+    password_hash = hash_password(secrets.token_urlsafe(16))  # nobody signs in: the tokens are issued here
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_session_maker(engine)() as s:
+            supplier = await catalog.create_supplier(s, name=f"Bench {tag}", email=f"{tag}@bench.test")
+            product_ids = []
+            for n in range(PRODUCTS):
+                new = catalog.NewProduct(
+                    supplier.id or 0,
+                    f"B-{tag}-{n}",
+                    f"Product {n}",
+                    "unit",
+                    12,
+                    "purchases",
+                    Decimal("0.08"),
+                    (Tier(1, 1_000), Tier(100, 900), Tier(1_000, 800)),
+                )
+                product_ids.append((await catalog.create_product(s, new, actor=0)).product.id or 0)
+            new_buy = buying.NewGroupBuy(supplier.id or 0, f"Bench {tag}", now + timedelta(days=1), tuple(product_ids))
+            group_buy = await buying.create_group_buy(s, new_buy, now=now, actor=0)
+            users = []
+            for i in range(members):
+                member = await membership.apply(
+                    s, name=f"Bench {tag} {i}", email=f"{tag}.{i}@bench.test", contact_name=None, par_cents=10_000
+                )
+                member.status, member.joined_at = "full", now
+                s.add(member)
+                user = User(
+                    email=f"buyer.{tag}.{i}@bench.test",
+                    password_hash=password_hash,
+                    role="member",
+                    member_id=member.id,
+                    member_role="buyer",
+                )
+                s.add(user)
+                await s.flush()
+                user_id = user.id or 0
+                token = secrets.token_urlsafe(32)
+                s.add(AuthToken(token_digest=token_digest(token), user_id=user_id, expires_at=now + timedelta(days=1)))
+                lines = [LineRequest(p, 1, 0) for p in product_ids]
+                view = await buying_orders.place_order(
+                    s, group_buy.id or 0, member_id=member.id or 0, lines=lines, now=now, actor=user_id
+                )
+                users.append((token, view.order.id or 0))
+            await s.commit()
+    finally:
+        await engine.dispose()
+    return Seeded(group_buy.id or 0, product_ids, users)
+
+
+def write_lua_data(path: Path, seeded: Seeded) -> None:
+    users = ",".join(f'{{"{token}",{order}}}' for token, order in seeded.users)
+    products = ",".join(str(p) for p in seeded.product_ids)
+    path.write_text(f"return {{group_buy={seeded.group_buy_id}, products={{{products}}}, users={{{users}}}}}\n")
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[str, str]) -> Iterator[str]:
+    """`coop run` against the given servers, as `make run` starts it; yields its base URL."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "COOP_PORT": str(port),
+        "COOP_DATA_DIR": str(data_dir),
+        **env_extra,
+    }
+    log = (data_dir / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "deploy.cli", "run"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None:
+                msg = f"the server stopped (code {server.returncode}); see {data_dir / 'server.log'}"
+                raise RuntimeError(msg)
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{base}/health", timeout=2) as answer,  # noqa: S310 - our own server
+            ):
+                if answer.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                msg = "the server did not answer /health within 60 s"
+                raise RuntimeError(msg)
+            time.sleep(0.3)
+        yield base
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+_RESULT = re.compile(
+    r"RESULT requests=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+) status_errors=(\d+) socket_errors=(\d+)"
+)
+
+
+def drive(wrk: str, base: str, call: str, data: Path, *, seconds: int, connections: int) -> Figure:
+    """One wrk run of one call kind."""
+    env = {**os.environ, "COOP_BENCH_DATA": str(data), "COOP_BENCH_CALL": call}
+    out = subprocess.run(  # noqa: S603 - wrk with our script
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), base],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    if out.stderr.strip():
+        print(out.stderr.strip(), file=sys.stderr)
+    found = _RESULT.search(out.stdout)
+    if found is None:
+        msg = f"no RESULT line from wrk:\n{out.stdout}"
+        raise RuntimeError(msg)
+    requests, duration_us, p50, p99, status_errors, socket_errors = (int(g) for g in found.groups())
+    return Figure(call, requests, requests / (duration_us / 1e6), p50 / 1000, p99 / 1000, status_errors + socket_errors)
+
+
+FLOOR_LINES = """
+UPDATE order_line l SET quantity = c.quantity, flex_quantity = c.flex
+FROM unnest($2::bigint[], $3::int[], $4::int[]) AS c(product_id, quantity, flex)
+WHERE l.order_id = $1 AND l.product_id = c.product_id
+RETURNING l.id
+"""
+FLOOR_INCREMENTS = """
+INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+SELECT line_id, nextval('order_change_seq'), 1, 0, now() FROM unnest($1::bigint[]) AS line_id
+"""
+
+
+async def floor(database_url: str, seeded: Seeded, *, seconds: float, connections: int) -> Figure:
+    """Raw asyncpg: the order change's locks and writes, one transaction each, for `seconds`."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    latencies: list[float] = []
+    failed = 0
+    try:
+        stop_at = time.perf_counter() + seconds
+        counter = iter(range(sys.maxsize))
+
+        async def writer() -> None:
+            nonlocal failed
+            async with pool.acquire() as con:
+                while time.perf_counter() < stop_at:
+                    n = next(counter)
+                    _, order_id = seeded.users[n % len(seeded.users)]
+                    quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
+                    started = time.perf_counter()
+                    try:
+                        async with con.transaction():
+                            await con.fetchval(
+                                "SELECT status FROM group_buy WHERE id = $1 FOR SHARE", seeded.group_buy_id
+                            )
+                            await con.fetchval("SELECT status FROM buy_order WHERE id = $1 FOR UPDATE", order_id)
+                            line_ids = await con.fetch(
+                                FLOOR_LINES, order_id, seeded.product_ids, quantities, [0] * len(quantities)
+                            )
+                            await con.execute(FLOOR_INCREMENTS, [r[0] for r in line_ids])
+                            await con.execute("UPDATE buy_order SET updated_at = now() WHERE id = $1", order_id)
+                    except asyncpg.PostgresError:
+                        failed += 1
+                        continue
+                    latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(writer() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await pool.close()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
+    return Figure("floor", len(latencies), len(latencies) / elapsed, p50, p99, failed)
+
+
+def report(figures: list[Figure], floor_figure: Figure) -> list[str]:
+    lines = [f"{'call':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'vs floor':>9}"]
+    for f in [*figures, floor_figure]:
+        ratio = f.per_second / floor_figure.per_second if floor_figure.per_second else 0.0
+        lines.append(f"{f.row()} {ratio:>8.2f}x")
+    change = next((f for f in figures if f.call == "change"), None)
+    if change is not None and floor_figure.per_second:
+        lines.append(
+            f"order change / floor: throughput {change.per_second / floor_figure.per_second:.2f}x, "
+            f"p99 {change.p99_ms / floor_figure.p99_ms:.1f}x the floor's"
+        )
+    return lines
+
+
+def run(args: argparse.Namespace) -> list[str]:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit(INSTALL_WRK)
+    with (
+        tempfile.TemporaryDirectory(prefix="coop-bench-http-") as tmp,
+        local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
+    ):
+        migrate.upgrade(urls.database_url)
+        seeded = asyncio.run(seed(urls.database_url, args.members))
+        data = Path(tmp) / "users.lua"
+        write_lua_data(data, seeded)
+        env_extra = {"COOP_LOG_LEVEL": os.environ.get("COOP_LOG_LEVEL", "INFO")}
+        if args.workers is not None:
+            env_extra["COOP_WORKERS"] = str(args.workers)
+        figures = []
+        with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as base:
+            drive(wrk, base, "me", data, seconds=2, connections=args.connections)  # warm pools and caches
+            for call in args.calls:
+                figures.append(drive(wrk, base, call, data, seconds=args.seconds, connections=args.connections))
+                print(figures[-1].row(), flush=True)
+        floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
+    header = (
+        f"http: {args.members} members, {args.connections} connections, {args.seconds} s per call, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
+    return [header, *report(figures, floor_figure)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--members", type=int, default=200, help="member users changing orders (default 200)")
+    parser.add_argument("--seconds", type=int, default=8, help="seconds per call and for the floor (default 8)")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--workers", type=int, default=None, help="API processes (default: the server's own)")
+    parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS), help="which calls to drive")
+    args = parser.parse_args(argv)
+    if args.members < 1 or args.seconds < 1 or args.connections < 1:
+        parser.error("need --members, --seconds and --connections >= 1")
+    for line in run(args):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+-- One call kind per wrk run, chosen by COOP_BENCH_CALL; per-request tokens and bodies.
+-- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order}, ...}}.
+local data = dofile(os.getenv("COOP_BENCH_DATA"))
+local call = os.getenv("COOP_BENCH_CALL")
+local users = data.users
+local count = #users
+local n = 0
+
+local function lines(round)
+  -- Every visit to an order changes every line, so each change writes its increments.
+  local parts = {}
+  for i, product in ipairs(data.products) do
+    local quantity = (round + i) % 8 + 1
+    parts[i] = string.format('{"product_id":"%d","quantity":%d,"flex_quantity":%d}', product, quantity, round % 2)
+  end
+  return '{"lines":[' .. table.concat(parts, ",") .. ']}'
+end
+
+request = function()
+  n = n + 1
+  local user = users[(n % count) + 1]
+  local auth = { ["Authorization"] = "Bearer " .. user[1] }
+  if call == "change" then
+    auth["Content-Type"] = "application/json"
+    return wrk.format("PUT", "/v1/orders/" .. user[2], auth, lines(math.floor(n / count)))
+  elseif call == "group_buy" then
+    return wrk.format("GET", "/v1/group-buys/" .. data.group_buy, auth)
+  elseif call == "me" then
+    return wrk.format("GET", "/v1/me", auth)
+  end
+  return wrk.format("GET", "/health")
+end
+
+local failed = 0
+response = function(status, headers, body)
+  if status ~= 200 then
+    failed = failed + 1
+    if failed <= 3 then
+      io.stderr:write("unexpected " .. status .. ": " .. string.sub(body, 1, 300) .. "\n")
+    end
+  end
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d status_errors=%d socket_errors=%d\n",
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout
+  ))
+end

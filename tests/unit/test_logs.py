@@ -1,0 +1,66 @@
+"""JSON logs are written by a thread of their own: a stalled stderr never stalls the caller."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+import threading
+
+import pytest
+
+from domain.logs import _Writer, configure, request_id
+
+
+class StalledStream:
+    """A stderr whose writes wait until the test lets them through (a full pipe)."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.open.wait(10)
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.fixture
+def stalled():
+    stream = StalledStream()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield stream
+    stream.open.set()
+    _Writer.stop()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_logging_returns_while_stderr_is_stalled_and_the_line_keeps_its_request_id(stalled, monkeypatch):
+    # Swapped here, not in the fixture: pytest's capture swaps sys.stderr again between the phases.
+    monkeypatch.setattr(sys, "stderr", stalled)
+    configure("INFO")
+    token = request_id.set("req-1")
+    done = threading.Event()
+
+    def log() -> None:
+        logging.getLogger("coop.test").info("hello", extra={"status": 200})
+        done.set()
+
+    try:
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(log,), daemon=True)
+        worker.start()
+        assert done.wait(2), "the caller waited for stderr"
+    finally:
+        request_id.reset(token)
+    stalled.open.set()
+    _Writer.stop()  # writes what is queued
+    line = json.loads("".join(stalled.lines))
+    assert line["message"] == "hello"
+    assert line["request_id"] == "req-1"
+    assert line["status"] == 200
