@@ -25,7 +25,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from domain.allocation import posting, reports
 from domain.allocation import service as allocation
 from domain.allocation.rules import AllocationRunStatus
-from domain.allocation.tables import AllocationLine, AllocationRun
+from domain.allocation.views import AllocationLineView, AllocationRunView
 from domain.errors import FieldError, InvalidInputError
 
 Cents = SignedCents
@@ -178,7 +178,7 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def run_out(run: AllocationRun) -> RunOut:
+def run_out(run: AllocationRunView) -> RunOut:
     """The public view of a run."""
     t: dict[str, Any] | None = run.totals
     totals = None
@@ -207,7 +207,7 @@ def run_out(run: AllocationRun) -> RunOut:
     )
 
 
-def _line_out(line: AllocationLine) -> AllocationLineOut:
+def _line_out(line: AllocationLineView) -> AllocationLineOut:
     return AllocationLineOut(
         str(line.member_id),
         line.member_number,

@@ -18,10 +18,10 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import Cents, Moment, PositiveCents, Text
+from api.fields import Cents, Id, Moment, PositiveCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
-from api.routes.catalog import IdText, anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
+from api.route_helpers import anyone_signed_in, own_supplier, query_id, staff_or_suppliers, utc
 from domain.buying import closing, orders, purchase_orders, service, settlement
 from domain.buying.rules import AllocationPolicy, GroupBuyStatus, LineRequest, MinimumOutcome, OrderStatus, PaymentMode
 from domain.catalog.rules import rate_text
@@ -54,10 +54,10 @@ def own_member(caller: Principal) -> int | None:
 class NewGroupBuyIn(msgspec.Struct, forbid_unknown_fields=True):
     """A group buy: one supplier, its products, a deadline and the rules at close."""
 
-    supplier_id: IdText
+    supplier_id: Id
     title: Text
     closes_at: UtcTime
-    product_ids: Annotated[list[IdText], msgspec.Meta(min_length=1, max_length=500)]
+    product_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=500)]
     opens_at: UtcTime | None = None
     min_value_cents: Cents | None = None
     on_minimum_missed: MinimumOutcome = MinimumOutcome.CANCEL
@@ -120,7 +120,7 @@ class GroupBuyOut(msgspec.Struct):
 class LineIn(msgspec.Struct, forbid_unknown_fields=True):
     """A product with firm `quantity` and `flex_quantity` (extra units accepted if they complete a case)."""
 
-    product_id: IdText
+    product_id: Id
     quantity: Units
     flex_quantity: Units = 0
 
@@ -239,7 +239,7 @@ class SupplierPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
 class DeliveryLineIn(msgspec.Struct, forbid_unknown_fields=True):
     """Units of a product that arrived (at most the units ordered)."""
 
-    product_id: IdText
+    product_id: Id
     delivered_quantity: Annotated[int, msgspec.Meta(ge=0, le=10**9)]
 
 

@@ -17,7 +17,7 @@ from api.paging import Page, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.errors import ForbiddenError
 from domain.identity.rules import MemberRole, Role
-from domain.payments import cards
+from domain.membership import cards
 
 CARD_ROLES = frozenset({MemberRole.ADMIN, MemberRole.FINANCE})
 

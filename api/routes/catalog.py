@@ -9,46 +9,21 @@ import msgspec
 from litestar import Controller, get, patch, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.auth import Principal, allow, staff_only
+from api.auth import staff_only
 from api.deps import Caller, DbSession
 from api.fields import Email, Id, Password, Rate, ShortText, SkuText, Text
-from api.paging import Cursor, Limit, Page, after_id, as_id, next_cursor, path_id
+from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
+from api.route_helpers import anyone_signed_in, own_supplier, query_id, staff_or_suppliers
 from api.routes.identity import Me, me_of
 from domain.buying import pricing
 from domain.catalog import service
 from domain.catalog.rules import DEFAULT_POOL, Tier, rate_text
-from domain.catalog.tables import Supplier
-from domain.errors import FieldError, InvalidInputError
+from domain.catalog.views import SupplierView
 from domain.identity import service as identity
 from domain.identity.rules import Role
 
-IdText = Id  # the names other route modules import from here
-
 MAX_UNIT_PRICE_CENTS = 10**9
-
-staff_or_suppliers = allow(Role.STAFF, Role.SUPPLIER)
-anyone_signed_in = allow(Role.STAFF, Role.MEMBER, Role.SUPPLIER)
-
-
-def utc(moment: datetime) -> datetime:
-    """Times without a zone are taken as UTC, as API.md's times are."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def query_id(value: str | None, field: str) -> int | None:
-    """An optional id filter in the query string; a malformed one is a 400 naming the parameter."""
-    if value is None:
-        return None
-    found = as_id(value)
-    if found is None:
-        raise InvalidInputError(f"{field} is not a valid id", [FieldError(field, "not an id this API gave out")])
-    return found
-
-
-def own_supplier(caller: Principal) -> int | None:
-    """A supplier's users are limited to their own supplier; staff and members are not."""
-    return caller.supplier_id if caller.role is Role.SUPPLIER else None
 
 
 class NewSupplier(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,7 +63,7 @@ Tiers = Annotated[list[TierIn], msgspec.Meta(min_length=1, max_length=50)]
 class NewProduct(msgspec.Struct, forbid_unknown_fields=True):
     """A product sold by the case, with its price tiers (first at 1, increasing minimums, prices not rising)."""
 
-    supplier_id: IdText
+    supplier_id: Id
     sku: SkuText
     name: Text
     unit: ShortText
@@ -137,7 +112,7 @@ class ProductOut(msgspec.Struct):
     retired_at: datetime | None
 
 
-def supplier_out(supplier: Supplier) -> SupplierOut:
+def supplier_out(supplier: SupplierView) -> SupplierOut:
     """The public view of a supplier."""
     return SupplierOut(str(supplier.id), supplier.name, supplier.email, supplier.created_at)
 

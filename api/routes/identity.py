@@ -19,7 +19,7 @@ from api.unit_of_work import keep_work_on_error
 from domain.errors import AuthenticationError, FieldError, ForbiddenError, InvalidInputError, TooManyAttemptsError
 from domain.identity import service
 from domain.identity.rules import AttemptOutcome, MemberRole, Role
-from domain.identity.tables import User
+from domain.identity.views import UserView
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,9 +53,22 @@ def _opt(value: int | None) -> str | None:
     return None if value is None else str(value)
 
 
-def me_of(user: User | Principal) -> Me:
+def _principal(user: UserView) -> Principal:
+    """Who a stored user is (as api.auth's Principal.of, from the user's view rather than its table)."""
+    assert user.id is not None  # noqa: S101 - stored users
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        member_id=user.member_id,
+        supplier_id=user.supplier_id,
+        member_role=MemberRole(user.member_role) if user.member_role else None,
+    )
+
+
+def me_of(user: UserView | Principal) -> Me:
     """The public view of a user."""
-    who = user if isinstance(user, Principal) else Principal.of(user)
+    who = user if isinstance(user, Principal) else _principal(user)
     return Me(
         id=str(who.user_id),
         email=who.email,
@@ -172,9 +185,9 @@ class UserOut(msgspec.Struct):
     disabled: bool
 
 
-def user_out(user: User) -> UserOut:
+def user_out(user: UserView) -> UserOut:
     """The managed view of a user."""
-    who = Principal.of(user)
+    who = _principal(user)
     return UserOut(
         id=str(who.user_id),
         email=who.email,

@@ -17,15 +17,16 @@ from api.keys import new_entry_key
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import Me, me_of
+from domain.departures import service as departures
 from domain.equity import statements
 from domain.errors import ConflictError
 from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role, member_takes_new_users
 from domain.ledger.chart import PaymentMethod
-from domain.ledger.tables import JournalEntry
+from domain.ledger.views import JournalEntryView
 from domain.membership import service as membership
 from domain.membership.rules import RedemptionDecision, Status, votes
-from domain.membership.tables import Member, ShareRedemptionDecision
+from domain.membership.views import MemberView, ShareRedemptionDecisionView
 
 Cents = PositiveCents
 
@@ -121,7 +122,7 @@ class ShareRedemptionOut(msgspec.Struct):
     decided_at: datetime
 
 
-def _redemption_out(row: ShareRedemptionDecision) -> ShareRedemptionOut:
+def _redemption_out(row: ShareRedemptionDecisionView) -> ShareRedemptionOut:
     return ShareRedemptionOut(
         member_id=str(row.member_id),
         decision=RedemptionDecision(row.decision),
@@ -208,14 +209,13 @@ class TradeAccount(msgspec.Struct):
     entries: list[AccountEntry]
 
 
-async def member_out(db: DbSession, member: Member) -> MemberOut:
+async def member_out(db: DbSession, member: MemberView) -> MemberOut:
     """The public view of one member (its paid share read from the ledger)."""
-    assert member.id is not None  # noqa: S101 - stored members
-    paid = (await membership.shares_paid(db, [member.id]))[member.id]
-    return _shape(member, paid)
+    view = await membership.with_share(db, member)
+    return _shape(view.member, view.share_paid_cents)
 
 
-async def receipt(db: DbSession, member_id: int, entry: JournalEntry, amount_cents: int) -> Receipt:
+async def receipt(db: DbSession, member_id: int, entry: JournalEntryView, amount_cents: int) -> Receipt:
     """What a recorded payment or credit answers: the entry and the member after it."""
     member = await membership.get(db, member_id)
     return Receipt(
@@ -229,7 +229,7 @@ async def receipt(db: DbSession, member_id: int, entry: JournalEntry, amount_cen
     )
 
 
-def _shape(member: Member, paid: int) -> MemberOut:
+def _shape(member: MemberView, paid: int) -> MemberOut:
     assert member.member_number is not None  # noqa: S101 - assigned by the database
     return MemberOut(
         id=str(member.id),
@@ -283,8 +283,7 @@ class MemberController(Controller):
         members = await membership.page(
             db, only_member_id=only, after_id=after_id(cursor), limit=limit, status=status, name_contains=name
         )
-        paid = await membership.shares_paid(db, [m.id for m in members if m.id is not None])
-        items = [_shape(m, paid[m.id]) for m in members if m.id is not None]
+        items = [_shape(view.member, view.share_paid_cents) for view in await membership.with_shares(db, members)]
         return Page(items, next_cursor([m.id for m in members if m.id is not None], limit))
 
     @get("/{member_id:str}", summary="One member", responses=problems(400, 404, *AUTHENTICATED))
@@ -410,7 +409,7 @@ class MemberController(Controller):
         """
         mid = path_id(member_id, "member")
         check_member_access(caller, mid, admin=True)
-        member = await membership.withdraw(
+        member = await departures.withdraw(
             db, mid, effective_on=data.effective_date, now=datetime.now(UTC), actor=caller.user_id
         )
         return await member_out(db, member)
@@ -508,7 +507,7 @@ class MemberController(Controller):
         return await self._standing(db, member_id, Status.EXPELLED, data.reason, caller.user_id)
 
     async def _standing(self, db: DbSession, member_id: str, target: Status, reason: str, actor: int) -> MemberOut:
-        member = await membership.change_standing(
+        member = await departures.change_standing(
             db, path_id(member_id, "member"), target, reason=reason, now=datetime.now(UTC), actor=actor
         )
         return await member_out(db, member)

@@ -15,7 +15,7 @@ from api.deps import Caller, DbSession
 from api.fields import FIRST_YEAR, LAST_YEAR, MemberNumber, Moment, ShortText, SignedCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor
 from api.problems import AUTHENTICATED, POSTED, problems
-from api.routes.catalog import query_id, utc
+from api.route_helpers import query_id, utc
 from domain.identity.rules import Role
 from domain.patronage import service
 

@@ -18,13 +18,13 @@ from api.deps import Caller, DbSession
 from api.fields import TEXT_PATTERN, LongText, PositiveCents
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
-from api.routes.catalog import query_id
+from api.route_helpers import query_id
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import Access, member_access
+from domain.membership.check_register import check_register
 from domain.payments import service
-from domain.payments.export import check_register_csv
 from domain.payments.rules import PayoutKind, PayoutMethod, PayoutStatus
-from domain.payments.tables import Payout
+from domain.payments.views import PayoutView
 
 Cents = PositiveCents
 Reference = Annotated[
@@ -100,7 +100,7 @@ class PayoutDetailOut(PayoutOut):
     events: list[PayoutEventOut]
 
 
-def _shape(payout: Payout, since: datetime) -> PayoutOut:
+def _shape(payout: PayoutView, since: datetime) -> PayoutOut:
     return PayoutOut(
         id=str(payout.id),
         member_id=str(payout.member_id),
@@ -115,9 +115,8 @@ def _shape(payout: Payout, since: datetime) -> PayoutOut:
     )
 
 
-async def _detail(db: DbSession, payout: Payout) -> PayoutDetailOut:
-    assert payout.id is not None  # noqa: S101 - stored payouts
-    since = (await service.status_since(db, [payout]))[payout.id]
+async def _detail(db: DbSession, payout: PayoutView) -> PayoutDetailOut:
+    detail = await service.detail(db, payout)
     events = [
         PayoutEventOut(
             action=view.action,
@@ -130,9 +129,9 @@ async def _detail(db: DbSession, payout: Payout) -> PayoutDetailOut:
             actor_user_id=str(view.event.actor_user_id) if view.event.actor_user_id is not None else None,
             occurred_at=view.event.occurred_at,
         )
-        for view in await service.history(db, payout.id)
+        for view in detail.events
     ]
-    return PayoutDetailOut(**msgspec.structs.asdict(_shape(payout, since)), events=events)
+    return PayoutDetailOut(**msgspec.structs.asdict(_shape(detail.payout, detail.status_since)), events=events)
 
 
 class PayoutController(Controller):
@@ -183,7 +182,7 @@ class PayoutController(Controller):
 
         Staff pay from it (checks, or their bank's ACH/NACHA tool) and then mark each payout paid.
         """
-        body = check_register_csv(await service.pending_instructions(db, kind=kind))
+        body = await check_register(db, kind=kind)
         stamp = datetime.now(UTC).strftime("%Y%m%d")
         return Response(
             body,

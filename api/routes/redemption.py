@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -18,7 +19,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from domain.equity import rules as equity_rules
 from domain.equity import service as equity
 from domain.equity.rules import RedemptionRunStatus
-from domain.equity.tables import RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
+from domain.equity.views import RedemptionLineView, RedemptionRunView, SpecialRedemptionLineView, SpecialRedemptionView
 from domain.membership import service as membership
 
 
@@ -128,7 +129,7 @@ def _rate(value: Decimal) -> Decimal:
     return value.normalize() if value else Decimal(0)
 
 
-def _run_out(run: RedemptionRun) -> RedemptionRunOut:
+def _run_out(run: RedemptionRunView) -> RedemptionRunOut:
     inputs = None
     if run.equity_ratio_floor is not None:
         inputs = BudgetInputsOut(
@@ -157,13 +158,13 @@ def _run_out(run: RedemptionRun) -> RedemptionRunOut:
     )
 
 
-def _line_out(line: RedemptionLine) -> RedemptionLineOut:
+def _line_out(line: RedemptionLineView) -> RedemptionLineOut:
     return RedemptionLineOut(
         str(line.member_id), line.member_number, line.fiscal_year, line.amount_cents, str(line.lot_id), line.qualified
     )
 
 
-def _special_out(redemption: SpecialRedemption, lines: list[SpecialRedemptionLine]) -> SpecialRedemptionOut:
+def _special_out(redemption: SpecialRedemptionView, lines: Sequence[SpecialRedemptionLineView]) -> SpecialRedemptionOut:
     reason: Literal["death", "retirement", "exit"] = (
         "death" if redemption.reason == "death" else "retirement" if redemption.reason == "retirement" else "exit"
     )

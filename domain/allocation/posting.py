@@ -22,23 +22,10 @@ from domain.db import utc_now
 from domain.errors import ConflictError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.chart import AccountSpec
-from domain.ledger.rules import AccountKind, PostingLine, Side
+from domain.ledger.rules import PostingLine, Side
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-
-def income_summary(fiscal_year: int) -> AccountSpec:
-    """Where the year's margin waits to be distributed (debited by every year-end entry)."""
-    return AccountSpec(f"coop:income_summary:{fiscal_year}", AccountKind.EQUITY, f"Income summary FY{fiscal_year}")
-
-
-def fund_account(name: str) -> AccountSpec:
-    """A reserve fund; an employee share is owed to employees, so it is a liability, not a reserve."""
-    if name == "employee_share":
-        return AccountSpec("coop:employee_profit_share", AccountKind.LIABILITY, "Employee profit share")
-    return AccountSpec(f"coop:fund:{name}", AccountKind.EQUITY, f"Fund: {name}")
 
 
 def key_prefix(run_id: int) -> str:
@@ -55,7 +42,7 @@ ON CONFLICT (source_key) DO NOTHING
 
 _LOT_ACCOUNTS = sa.text("""
 INSERT INTO ledger_account (code, name, kind, member_id, created_at)
-SELECT 'member\\:' || member_id || '\\:equity_lot\\:' || id, 'Retained equity FY' || fiscal_year, 'equity',
+SELECT :member_prefix || member_id || :lot_infix || id, 'Retained equity FY' || fiscal_year, 'equity',
        member_id, now()
   FROM equity_lot WHERE source_key LIKE :prefix || '%'
 ON CONFLICT (code) DO NOTHING
@@ -64,12 +51,12 @@ ON CONFLICT (code) DO NOTHING
 _LINK_LOTS = sa.text("""
 UPDATE equity_lot l SET account_id = a.id
   FROM ledger_account a
- WHERE l.source_key LIKE :prefix || '%' AND a.code = 'member\\:' || l.member_id || '\\:equity_lot\\:' || l.id
+ WHERE l.source_key LIKE :prefix || '%' AND a.code = :member_prefix || l.member_id || :lot_infix || l.id
 """)
 
 _SHARE_ACCOUNTS = sa.text("""
 INSERT INTO ledger_account (code, name, kind, member_id, created_at)
-SELECT 'member\\:' || member_id || '\\:share', 'Membership share', 'equity', member_id, now()
+SELECT :member_prefix || member_id || :share_suffix, 'Membership share', 'equity', member_id, now()
   FROM allocation_line WHERE run_id = :run AND loan_deduction_cents > 0
 ON CONFLICT (code) DO NOTHING
 """)
@@ -99,7 +86,7 @@ SELECT entry_id, :payable, 'credit', cash_cents - loan_deduction_cents FROM line
  WHERE cash_cents - loan_deduction_cents > 0
 UNION ALL
 SELECT line.entry_id, share.id, 'credit', line.loan_deduction_cents
-  FROM line JOIN ledger_account share ON share.code = 'member\\:' || line.member_id || '\\:share'
+  FROM line JOIN ledger_account share ON share.code = :member_prefix || line.member_id || :share_suffix
  WHERE line.loan_deduction_cents > 0
 """)
 
@@ -127,8 +114,15 @@ async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = 
     if other is not None:
         raise ConflictError(f"fiscal year {run.fiscal_year} was already allocated by run {other.id}")
     occurred = datetime.combine(run.payment_date, datetime.min.time(), tzinfo=UTC)
-    params = {"run": run.id, "fy": run.fiscal_year, "prefix": key_prefix(run.id)}
-    summary = await ledger.account_id(session, income_summary(run.fiscal_year))
+    params = {
+        "run": run.id,
+        "fy": run.fiscal_year,
+        "prefix": key_prefix(run.id),
+        "member_prefix": chart.MEMBER_CODE_PREFIX,
+        "lot_infix": chart.EQUITY_LOT_INFIX,
+        "share_suffix": chart.SHARE_SUFFIX,
+    }
+    summary = await ledger.account_id(session, chart.income_summary(run.fiscal_year))
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
     for statement in (_LOTS, _LOT_ACCOUNTS, _LINK_LOTS, _SHARE_ACCOUNTS):
         await session.execute(statement, params)
@@ -151,7 +145,9 @@ async def _post_coop_shares(session: AsyncSession, run: AllocationRun, summary: 
     totals = run.totals
     prefix = key_prefix(run.id)
     credits = [
-        PostingLine(await ledger.account_id(session, fund_account(f["name"])), Side.CREDIT, int(f["amount_cents"]))
+        PostingLine(
+            await ledger.account_id(session, chart.fund_account(f["name"])), Side.CREDIT, int(f["amount_cents"])
+        )
         for f in totals["funds"]
         if int(f["amount_cents"]) > 0
     ]

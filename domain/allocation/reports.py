@@ -14,6 +14,7 @@ from domain.allocation.rules import AllocationRunStatus, CashExplained
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.errors import NotFoundError
+from domain.ledger import chart
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member
 from domain.patronage.rules import Form1099PatrRow, PatronagePayment, PatronagePaymentKind, form_1099_patr_rows
@@ -70,13 +71,13 @@ class Reconciliation:
 
 
 def _category(code: str) -> str | None:
-    if code == "coop:payouts_payable" or (code.startswith("member:") and code.endswith(":share")):
+    if code == chart.PAYOUTS_PAYABLE.code or chart.is_member_share(code):
         return "cash"  # a membership-loan repayment is cash applied to the member's share
-    if code.startswith("member:") and ":equity_lot:" in code:
+    if chart.is_equity_lot(code):
         return "retained"
-    if code.startswith("coop:fund:") or code == "coop:employee_profit_share":
+    if chart.is_fund(code):
         return "funds"
-    if code == "coop:unallocated_equity":
+    if code == chart.UNALLOCATED_EQUITY.code:
         return "unallocated"
     return None
 
@@ -299,7 +300,7 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
           SELECT je.id AS entry_id, je.idempotency_key,
                  max(l.member_id) AS member_id, bool_and(l.qualified) AS qualified,
                  sum(CASE WHEN l.id IS NOT NULL AND p.side = 'debit' THEN p.amount_cents ELSE 0 END)
-                 - sum(CASE WHEN a.code = 'coop:unallocated_equity' AND p.side = 'credit'
+                 - sum(CASE WHEN a.code = :unallocated AND p.side = 'credit'
                             THEN p.amount_cents ELSE 0 END) AS amount_cents
             FROM journal_entry je
             JOIN posting p ON p.entry_id = je.id
@@ -317,7 +318,7 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
          WHERE po.paid_at >= make_date(:y, 1, 1) AND po.paid_at < make_date(:y + 1, 1, 1)
          GROUP BY m.member_number, m.id, r.qualified
         """),
-        {"y": calendar_year},
+        {"y": calendar_year, "unallocated": chart.UNALLOCATED_EQUITY.code},
     )
     return [
         PatronagePayment(

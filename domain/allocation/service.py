@@ -28,10 +28,8 @@ from domain.ledger.tables import Posting
 from domain.membership.service import shares_paid
 from domain.membership.tables import Member, MemberConsent
 from domain.patronage.rules import (
-    AllocationLine as AllocationLineResult,
-)
-from domain.patronage.rules import (
     AllocationResult,
+    MemberAllocation,
     MemberPatronage,
     PoolInput,
     compute_allocation,
@@ -46,13 +44,13 @@ if TYPE_CHECKING:
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from domain.patronage.rules import AllocationPolicy
+    from domain.patronage.rules import AllocationTerms
 
 COMPUTE_JOB = "compute_allocation_run"
 LINE_BATCH = 5_000
 
 
-def policy_of(request: Mapping[str, Any]) -> AllocationPolicy:
+def policy_of(request: Mapping[str, Any]) -> AllocationTerms:
     """The run's policy: a profile (default `us`) with the request's fields over it."""
     raw = dict(request.get("policy") or {})
     raw.pop("base_capital", None)  # applied to the lines afterwards, see _base_capital_splits
@@ -309,7 +307,7 @@ async def _member_volumes(
 
 
 async def _base_capital_splits(
-    session: AsyncSession, run: AllocationRun, lines: Sequence[AllocationLineResult[int]], plan: BaseCapitalPlan
+    session: AsyncSession, run: AllocationRun, lines: Sequence[MemberAllocation[int]], plan: BaseCapitalPlan
 ) -> dict[int, BaseCapitalSplit]:
     """Base capital plan (DOMAIN.md §4): members retain up to their requirement, the rest is cash.
 

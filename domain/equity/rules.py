@@ -50,7 +50,7 @@ __all__ = [
     "BaseCapitalPlan",
     "BaseCapitalSplit",
     "BudgetInputs",
-    "EquityLot",
+    "LotBalance",
     "RedemptionRunStatus",
     "average_patronage",
     "base_capital_plan",
@@ -100,8 +100,8 @@ def _rate(value: object, field: str, *, below_one: bool = False) -> Decimal:
 
 
 @dataclass(frozen=True, slots=True)
-class EquityLot(Generic[L]):
-    """Retained equity of one member for one fiscal year (one class, one qualified status)."""
+class LotBalance(Generic[L]):
+    """The rules' view of one equity lot (one member, one fiscal year, one qualified status): face and redeemed."""
 
     lot_key: L
     member_number: int
@@ -121,7 +121,7 @@ def outstanding_cents(face_cents: int, redeemed_cents: int) -> int:
     return face_cents - redeemed_cents
 
 
-def _live_lots(lots: Iterable[EquityLot[L]]) -> list[EquityLot[L]]:
+def _live_lots(lots: Iterable[LotBalance[L]]) -> list[LotBalance[L]]:
     """The lots with something outstanding, after checking every lot."""
     live = []
     for lot in lots:
@@ -167,13 +167,13 @@ def redemption_budget(
 # --- methods -------------------------------------------------------------------
 
 
-def _split_over(lots: Sequence[EquityLot[L]], amount: int) -> list[tuple[L, int]]:
+def _split_over(lots: Sequence[LotBalance[L]], amount: int) -> list[tuple[L, int]]:
     """LRM of ``amount`` over ``lots`` pro rata to outstanding; ``lots`` are ordered for ties."""
     parts = allocate(amount, [lot.outstanding_cents for lot in lots])
     return [(lot.lot_key, part) for lot, part in zip(lots, parts, strict=True) if part > 0]
 
 
-def fifo_redemption(lots: Iterable[EquityLot[L]], budget_cents: int) -> list[tuple[L, int]]:
+def fifo_redemption(lots: Iterable[LotBalance[L]], budget_cents: int) -> list[tuple[L, int]]:
     """Revolving fund: oldest fiscal year first, whole years while the budget lasts.
 
     The budget left when a year no longer fits is split over that year's lots pro
@@ -199,7 +199,7 @@ def fifo_redemption(lots: Iterable[EquityLot[L]], budget_cents: int) -> list[tup
     return redeemed
 
 
-def percentage_redemption(lots: Iterable[EquityLot[L]], budget_cents: int) -> list[tuple[L, int]]:
+def percentage_redemption(lots: Iterable[LotBalance[L]], budget_cents: int) -> list[tuple[L, int]]:
     """Percentage of all equities: ``R / sum of outstanding`` of every lot, by LRM.
 
     Redeems ``min(budget, total outstanding)``; ties go to the larger outstanding,
@@ -297,7 +297,7 @@ def base_capital_split(
 
 
 def excess_redemption(
-    lots: Iterable[EquityLot[L]], excess_cents_by_member: Mapping[int, int], budget_cents: int
+    lots: Iterable[LotBalance[L]], excess_cents_by_member: Mapping[int, int], budget_cents: int
 ) -> list[tuple[L, int]]:
     """Base capital plan: redeem over-invested members' excess before anything else.
 
@@ -308,7 +308,7 @@ def excess_redemption(
     number then year.
     """
     budget = _cents(budget_cents, "budget_cents")
-    by_member: dict[int, list[EquityLot[L]]] = {}
+    by_member: dict[int, list[LotBalance[L]]] = {}
     for lot in sorted(_live_lots(lots), key=lambda lot: (lot.member_number, lot.fiscal_year)):
         by_member.setdefault(lot.member_number, []).append(lot)
     members = sorted(n for n, excess in excess_cents_by_member.items() if _cents(excess, "excess_cents") > 0)

@@ -91,9 +91,9 @@ class LotBalance:
         """What is still to be redeemed."""
         return rules.outstanding_cents(self.face_cents, self.redeemed_cents)
 
-    def as_rule_lot(self) -> rules.EquityLot[int]:
+    def as_rule_lot(self) -> rules.LotBalance[int]:
         """The lot as the pure rules see it, keyed by its id."""
-        return rules.EquityLot(
+        return rules.LotBalance(
             self.lot_id, self.member_number, self.fiscal_year, self.qualified, self.face_cents, self.redeemed_cents
         )
 

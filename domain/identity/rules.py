@@ -5,16 +5,17 @@ from __future__ import annotations
 import enum
 import hashlib
 import math
-import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.errors import FieldError
 
+# A user signs in with an e-mail address, and a member is known by one: membership owns the rule.
+from domain.membership.rules import email_errors, normalize_email
+
 MIN_PASSWORD_LENGTH = 10
 _CONTROL_CATEGORIES = frozenset({"Cc", "Cs"})  # control characters, lone surrogates (not encodable)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Role(enum.StrEnum):
@@ -33,16 +34,9 @@ class MemberRole(enum.StrEnum):
     FINANCE = "finance"
 
 
-def normalize_email(email: str) -> str:
-    """E-mail addresses compare case-insensitively and without surrounding blanks."""
-    return email.strip().lower()
-
-
 def credential_errors(email: str, password: str) -> list[FieldError]:
     """What is wrong with a new user's e-mail and password, field by field."""
-    errors = []
-    if not _EMAIL.match(normalize_email(email)):
-        errors.append(FieldError("email", "not a valid e-mail address"))
+    errors = email_errors(email)
     if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in password):
         errors.append(FieldError("password", "must not contain control characters (NUL, tab, new line, ...)"))
     elif len(password.strip()) < MIN_PASSWORD_LENGTH:

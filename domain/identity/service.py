@@ -27,12 +27,12 @@ from domain.identity.rules import (
     last_admin_problem,
     may_sign_in,
     member_admins_may_change_users,
-    normalize_email,
     retry_after_seconds,
     throttle_keys,
     token_digest,
 )
 from domain.identity.tables import AuthToken, LoginThrottle, User
+from domain.membership.rules import normalize_email
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:

@@ -51,26 +51,77 @@ def received_into(method: PaymentMethod) -> AccountSpec:
     }[method]
 
 
+# A member's accounts are ``member:<id>:<what>``; set-based SQL builds and matches the
+# codes from these parts so that the chart stays the one place that spells them.
+MEMBER_CODE_PREFIX = "member:"
+SHARE_SUFFIX = ":share"
+PREFERRED_SUFFIX = ":preferred"
+TRADE_SUFFIX = ":trade"
+EQUITY_LOT_INFIX = ":equity_lot:"
+FUND_CODE_PREFIX = "coop:fund:"
+
+# SQL LIKE patterns (``%`` is any run of characters) for every account of one kind.
+MEMBER_SHARE_PATTERN = f"{MEMBER_CODE_PREFIX}%{SHARE_SUFFIX}"
+MEMBER_PREFERRED_PATTERN = f"{MEMBER_CODE_PREFIX}%{PREFERRED_SUFFIX}"
+EQUITY_LOT_PATTERN = f"{MEMBER_CODE_PREFIX}%{EQUITY_LOT_INFIX}%"
+FUND_PATTERN = f"{FUND_CODE_PREFIX}%"
+
+EMPLOYEE_PROFIT_SHARE = AccountSpec("coop:employee_profit_share", AccountKind.LIABILITY, "Employee profit share")
+
+
 def member_trade(member_id: int) -> AccountSpec:
     """What the member owes for purchases (a receivable: positive = member owes)."""
-    return AccountSpec(f"member:{member_id}:trade", AccountKind.ASSET, "Trade account", member_id)
+    return AccountSpec(f"{MEMBER_CODE_PREFIX}{member_id}{TRADE_SUFFIX}", AccountKind.ASSET, "Trade account", member_id)
 
 
 def member_share(member_id: int) -> AccountSpec:
     """The member's paid-in membership share (capital)."""
-    return AccountSpec(f"member:{member_id}:share", AccountKind.EQUITY, "Membership share", member_id)
+    return AccountSpec(
+        f"{MEMBER_CODE_PREFIX}{member_id}{SHARE_SUFFIX}", AccountKind.EQUITY, "Membership share", member_id
+    )
 
 
 def member_preferred(member_id: int) -> AccountSpec:
     """The member's preferred shares (non-voting capital)."""
-    return AccountSpec(f"member:{member_id}:preferred", AccountKind.EQUITY, "Preferred shares", member_id)
+    return AccountSpec(
+        f"{MEMBER_CODE_PREFIX}{member_id}{PREFERRED_SUFFIX}", AccountKind.EQUITY, "Preferred shares", member_id
+    )
 
 
 def equity_lot(member_id: int, lot_id: int) -> AccountSpec:
     """One lot of retained equity (a fiscal year's allocation) in the member's capital account."""
-    return AccountSpec(f"member:{member_id}:equity_lot:{lot_id}", AccountKind.EQUITY, "Retained equity", member_id)
+    return AccountSpec(
+        f"{MEMBER_CODE_PREFIX}{member_id}{EQUITY_LOT_INFIX}{lot_id}", AccountKind.EQUITY, "Retained equity", member_id
+    )
 
 
 def supplier_payable(supplier_id: int) -> AccountSpec:
     """What the co-op owes one supplier for delivered goods (a liability: positive = the co-op owes)."""
     return AccountSpec(f"supplier:{supplier_id}:payable", AccountKind.LIABILITY, "Supplier payable")
+
+
+def income_summary(fiscal_year: int) -> AccountSpec:
+    """Where the year's margin waits to be distributed (debited by every year-end entry)."""
+    return AccountSpec(f"coop:income_summary:{fiscal_year}", AccountKind.EQUITY, f"Income summary FY{fiscal_year}")
+
+
+def fund_account(name: str) -> AccountSpec:
+    """A reserve fund; an employee share is owed to employees, so it is a liability, not a reserve."""
+    if name == "employee_share":
+        return EMPLOYEE_PROFIT_SHARE
+    return AccountSpec(f"{FUND_CODE_PREFIX}{name}", AccountKind.EQUITY, f"Fund: {name}")
+
+
+def is_member_share(code: str) -> bool:
+    """Whether ``code`` is some member's membership share account."""
+    return code.startswith(MEMBER_CODE_PREFIX) and code.endswith(SHARE_SUFFIX)
+
+
+def is_equity_lot(code: str) -> bool:
+    """Whether ``code`` is some member's retained equity lot account."""
+    return code.startswith(MEMBER_CODE_PREFIX) and EQUITY_LOT_INFIX in code
+
+
+def is_fund(code: str) -> bool:
+    """Whether ``code`` is a fund carved out of the year's margin (a reserve or the employee share)."""
+    return code.startswith(FUND_CODE_PREFIX) or code == EMPLOYEE_PROFIT_SHARE.code

@@ -16,11 +16,10 @@ from sqlmodel import col
 
 from domain.db import utc_now
 from domain.errors import ConflictError, FieldConflictError, FieldError, InvalidInputError
-from domain.identity.rules import credential_errors, normalize_email
 from domain.import_rows import EXTERNAL_REF, UniqueKey, import_row_errors
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.membership.rules import Status
+from domain.membership.rules import Status, email_errors, normalize_email
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
@@ -57,9 +56,7 @@ def member_row_errors(rows: list[MemberRow], par_cents: int, *, now: datetime) -
 
     def row_errors(at: str, row: MemberRow) -> list[FieldError]:
         errors = _future_errors(at, row, now)
-        errors += [
-            FieldError(f"{at}.email", e.message) for e in credential_errors(row.email, "x" * 99) if e.field == "email"
-        ]
+        errors += email_errors(row.email, f"{at}.email")
         if row.status not in {Status.FULL, Status.FORMER}:
             errors.append(FieldError(f"{at}.status", "must be full or former"))
         if not 0 <= row.share_paid_cents <= par_cents:

@@ -43,10 +43,10 @@ def _net_credit() -> sa.ColumnElement[int]:
 # (debited as the year's margin is distributed), and opening balances brought over on
 # import are a bookkeeping offset: neither is capital, so neither counts.
 _CAPITAL_CODES = (
-    "member:%:share",
-    "member:%:preferred",
-    "member:%:equity_lot:%",
-    "coop:fund:%",
+    chart.MEMBER_SHARE_PATTERN,
+    chart.MEMBER_PREFERRED_PATTERN,
+    chart.EQUITY_LOT_PATTERN,
+    chart.FUND_PATTERN,
     chart.UNALLOCATED_EQUITY.code,
 )
 
@@ -58,7 +58,7 @@ async def equity_totals(session: AsyncSession) -> tuple[int, int]:
             sa.select(_net_credit())
             .select_from(Posting)
             .join(Account, col(Account.id) == col(Posting.account_id))
-            .where(col(Account.code).like("member:%:preferred"))
+            .where(col(Account.code).like(chart.MEMBER_PREFERRED_PATTERN))
         )
     ).scalar_one()
     total = (
@@ -139,7 +139,7 @@ async def dividend_run(
             .select_from(Posting)
             .join(Account, col(Account.id) == col(Posting.account_id))
             .join(Member, col(Member.id) == col(Account.member_id))
-            .where(col(Account.code).like("member:%:preferred"))
+            .where(col(Account.code).like(chart.MEMBER_PREFERRED_PATTERN))
             .group_by(col(Member.id))
             .having(_net_credit() > 0)
             .order_by(col(Member.member_number))

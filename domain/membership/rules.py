@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -188,3 +189,16 @@ def withdrawal_date_errors(effective_on: date, *, joined_on: date | None, today:
             )
         ]
     return []
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    """E-mail addresses compare case-insensitively and without surrounding blanks."""
+    return email.strip().lower()
+
+
+def email_errors(email: str, field: str = "email") -> list[FieldError]:
+    """What is wrong with an e-mail address a member or its user gives (empty when it looks deliverable)."""
+    return [] if _EMAIL.match(normalize_email(email)) else [FieldError(field, "not a valid e-mail address")]

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
-from domain.buying import orders as buying_orders
 from domain.db import utc_now
 from domain.errors import FieldConflictError, FieldError, InvalidInputError, NotFoundError
-from domain.identity.rules import normalize_email
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import Side
@@ -27,6 +26,7 @@ from domain.membership.rules import (
     check_redemption_decision,
     check_standing_change,
     check_transition,
+    normalize_email,
     notice_target,
     share_payment_errors,
     share_redemption,
@@ -36,10 +36,24 @@ from domain.membership.tables import Member, MemberConsent, MemberStatusChange, 
 from domain.payments.service import create_payout
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.ledger.chart import PaymentMethod
     from domain.ledger.tables import JournalEntry
+    from domain.membership.views import MemberView
+
+
+class LeavingHook(Protocol):
+    """What a leaving member's business elsewhere does (its open orders go), under the member's row lock.
+
+    Buying sits above membership (an order checks its member's standing), so membership
+    cannot call it; the caller above both passes the reaction in (domain.departures).
+    """
+
+    async def __call__(self, session: AsyncSession, member_id: int, *, now: datetime) -> object:
+        """React to ``member_id`` leaving; ``now`` is when its exit takes effect (never in the past)."""
 
 
 def start_of(day: date) -> datetime:
@@ -140,7 +154,7 @@ async def shares_paid(session: AsyncSession, member_ids: list[int]) -> dict[int,
             # One array parameter, not one per id: a year-end run asks for every member at once.
             .where(
                 col(Account.member_id) == sa.any_(sa.literal(member_ids, ARRAY(sa.BigInteger))),
-                col(Account.code).like("member:%:share"),
+                col(Account.code).like(chart.MEMBER_SHARE_PATTERN),
             )
             .group_by(col(Account.member_id))
         )
@@ -340,7 +354,13 @@ def _positive(field: str) -> FieldError:
 
 
 async def withdraw(
-    session: AsyncSession, member_id: int, *, effective_on: date | None, now: datetime, actor: int
+    session: AsyncSession,
+    member_id: int,
+    *,
+    effective_on: date | None,
+    now: datetime,
+    actor: int,
+    on_leaving: LeavingHook,
 ) -> Member:
     """Dated notice of withdrawal; on the effective date the member becomes former.
 
@@ -357,7 +377,16 @@ async def withdraw(
         member.resigns_on = effective_on
         await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)
         return member
-    await _exit(session, member, Status.FORMER, start_of(effective_on or today), "withdrew", actor, redeem=False)
+    await _exit(
+        session,
+        member,
+        Status.FORMER,
+        start_of(effective_on or today),
+        "withdrew",
+        actor,
+        on_leaving=on_leaving,
+        redeem=False,
+    )
     return member
 
 
@@ -370,7 +399,7 @@ async def take_back_notice(session: AsyncSession, member_id: int, *, now: dateti
     return member
 
 
-async def complete_due_resignations(session: AsyncSession, today: date) -> int:
+async def complete_due_resignations(session: AsyncSession, today: date, *, on_leaving: LeavingHook) -> int:
     """The daily job: resigning members whose effective date has come become former."""
     ids = (
         await session.exec(
@@ -390,19 +419,27 @@ async def complete_due_resignations(session: AsyncSession, today: date) -> int:
                 start_of(member.resigns_on),
                 "withdrawal took effect",
                 None,
+                on_leaving=on_leaving,
                 redeem=False,
             )
     return len(ids)
 
 
 async def change_standing(
-    session: AsyncSession, member_id: int, target: Status, *, reason: str, now: datetime, actor: int
+    session: AsyncSession,
+    member_id: int,
+    target: Status,
+    *,
+    reason: str,
+    now: datetime,
+    actor: int,
+    on_leaving: LeavingHook,
 ) -> Member:
     """Suspend, reinstate or expel (staff decisions); expulsion redeems the share like an exit."""
     member = await locked(session, member_id)
     check_standing_change(Status(member.status), target)
     if target in EXITED:
-        await _exit(session, member, target, now, reason, actor)
+        await _exit(session, member, target, now, reason, actor, on_leaving=on_leaving)
     else:
         if target is Status.FULL and member.status == Status.RESIGNING.value:
             member.resigns_on = None
@@ -418,6 +455,7 @@ async def _exit(
     reason: str,
     actor: int | None,
     *,
+    on_leaving: LeavingHook,
     redeem: bool = True,
 ) -> None:
     """Leave: lose the vote; open orders go. Retained equity stays outstanding.
@@ -427,9 +465,9 @@ async def _exit(
     """
     await _move(session, member, target, effective_at, reason, actor)
     assert member.id is not None  # noqa: S101 - loaded members have ids
-    # A member who left buys nothing more: its open orders in open buys go, under the
-    # member's row lock that every order write also takes (buying.orders).
-    await buying_orders.cancel_orders_of_leaving_member(session, member.id, now=max(effective_at, utc_now()))
+    # A member who left buys nothing more: its open orders in open buys go (the hook), under
+    # the member's row lock that every order write also takes (buying.orders).
+    await on_leaving(session, member.id, now=max(effective_at, utc_now()))
     member.left_at = effective_at
     member.resigns_on = None
     session.add(member)
@@ -587,3 +625,23 @@ async def trade_account(session: AsyncSession, member_id: int) -> list[ledger.St
     """The trade account's entries with running balance (positive = the member owes)."""
     await get(session, member_id)
     return await ledger.statement(session, chart.member_trade(member_id))
+
+
+@dataclass(frozen=True, slots=True)
+class MemberWithShare:
+    """A member as every answer about one shows it: with its paid-in share, read from the ledger."""
+
+    member: MemberView
+    share_paid_cents: int
+
+
+async def with_shares(session: AsyncSession, members: Sequence[MemberView]) -> list[MemberWithShare]:
+    """Each stored member with its paid-in share, in one query for them all."""
+    ids = [m.id for m in members if m.id is not None]
+    paid = await shares_paid(session, ids)
+    return [MemberWithShare(m, paid[m.id]) for m in members if m.id is not None]
+
+
+async def with_share(session: AsyncSession, member: MemberView) -> MemberWithShare:
+    """One stored member with its paid-in share."""
+    return (await with_shares(session, [member]))[0]

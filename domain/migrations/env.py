@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from alembic import context
 
-import domain.models  # noqa: F401 - registers every table on the metadata
+import domain.table_registry  # noqa: F401 - registers every table on the metadata
 from domain.db import make_engine, metadata
 
 if TYPE_CHECKING:

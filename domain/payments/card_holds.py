@@ -26,7 +26,7 @@ from domain.jobs import service as jobs
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.notifications import service as notifications
-from domain.payments.cards import stored_customer
+from domain.payments.customers import stored_customer
 from domain.payments.gateway import HoldRequest, PaymentDeclinedError, PaymentGateway
 from domain.payments.rules import (
     CardStatus,

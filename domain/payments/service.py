@@ -20,18 +20,18 @@ from domain.errors import ConflictError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.tables import JournalEntry
-from domain.membership.tables import Member
 from domain.payments import rules
-from domain.payments.export import PayoutInstruction
 from domain.payments.rules import Book, PayoutKind, PayoutMethod, PayoutStatus
 from domain.payments.tables import Payout, PayoutEvent
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.ledger.chart import AccountSpec
+    from domain.payments.views import PayoutView
 
 # Journal entry kinds of payout moves. `set_off` is the kind the member's trade
 # account statement already shows for set-offs at exit.
@@ -296,7 +296,7 @@ async def page(
     return list((await session.exec(query.order_by(col(Payout.id)).limit(limit))).all())
 
 
-async def status_since(session: AsyncSession, payouts: list[Payout]) -> dict[int, datetime]:
+async def status_since(session: AsyncSession, payouts: Sequence[PayoutView]) -> dict[int, datetime]:
     """When each payout entered its current status (its creation if it never moved).
 
     For unclaimed payouts this is the date they are held from (DOMAIN.md §4).
@@ -315,24 +315,17 @@ async def status_since(session: AsyncSession, payouts: list[Payout]) -> dict[int
     return since
 
 
-async def pending_instructions(session: AsyncSession, *, kind: PayoutKind | None = None) -> list[PayoutInstruction]:
-    """Every pending payout as an instruction for the payment run, in member number order."""
-    query = (
-        sa.select(
-            col(Payout.id),
-            col(Payout.member_id),
-            col(Member.member_number),
-            col(Member.name),
-            col(Payout.kind),
-            col(Payout.amount_cents),
-            col(Payout.method),
-            col(Payout.created_at),
-        )
-        .join(Member, col(Member.id) == col(Payout.member_id))
-        .where(col(Payout.status) == PayoutStatus.PENDING.value)
-        .order_by(col(Member.member_number), col(Payout.id))
-    )
-    if kind is not None:
-        query = query.where(col(Payout.kind) == kind.value)
-    rows = (await session.execute(query)).all()
-    return [PayoutInstruction(*row) for row in rows]
+@dataclass(frozen=True, slots=True)
+class PayoutDetail:
+    """A payout as every answer about one payout shows it: since when it is in its status, and its history."""
+
+    payout: PayoutView
+    status_since: datetime
+    events: list[EventView]
+
+
+async def detail(session: AsyncSession, payout: PayoutView) -> PayoutDetail:
+    """The payout with when it entered its current status and its events in order."""
+    assert payout.id is not None  # noqa: S101 - stored payouts
+    since = (await status_since(session, [payout]))[payout.id]
+    return PayoutDetail(payout, since, await history(session, payout.id))

@@ -17,6 +17,7 @@ from domain.buying import closing, orders, settlement
 from domain.buying import service as buying
 from domain.buying.rules import LineRequest
 from domain.buying.tables import BuyOrder, OrderLine
+from domain.departures import service as departures
 from domain.errors import ConflictError
 from domain.jobs.tables import OutboxJob
 from domain.ledger import chart
@@ -62,9 +63,9 @@ async def _ordering(session) -> int:
 async def _leave(session, member_id: int, status: Status) -> None:
     now = datetime.now(UTC)
     if status is Status.FORMER:
-        await membership.withdraw(session, member_id, effective_on=None, now=now, actor=0)
+        await departures.withdraw(session, member_id, effective_on=None, now=now, actor=0)
     else:
-        await membership.change_standing(session, member_id, status, reason="tests", now=now, actor=0)
+        await departures.change_standing(session, member_id, status, reason="tests", now=now, actor=0)
     await session.commit()
 
 

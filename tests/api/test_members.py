@@ -179,7 +179,7 @@ async def test_probation_then_the_daily_job_makes_the_member_full(client, sessio
 
 
 async def test_a_dated_notice_takes_effect_on_its_date(client, session):
-    from domain.membership import service
+    from domain.departures import service as departures
 
     staff = await staff_headers(client, session)
     mid = (await client.post("/v1/members", json={"name": "Fix-It", "email": "f@fix.test"}, headers=staff)).json()["id"]
@@ -192,8 +192,8 @@ async def test_a_dated_notice_takes_effect_on_its_date(client, session):
     assert notice.json()["status"] == "resigning"
     assert notice.json()["votes"] == 0
     assert notice.json()["resigns_on"] == later
-    assert await service.complete_due_resignations(session, datetime.now(UTC).date()) == 0
-    assert await service.complete_due_resignations(session, datetime.fromisoformat(later).date()) == 1
+    assert await departures.complete_due_resignations(session, datetime.now(UTC).date()) == 0
+    assert await departures.complete_due_resignations(session, datetime.fromisoformat(later).date()) == 1
     await session.commit()
     member = (await client.get(f"/v1/members/{mid}", headers=staff)).json()
     assert member["status"] == "former"

@@ -106,6 +106,7 @@ async def test_the_same_consent_twice_answers_the_one_on_file_and_another_date_i
 
 
 async def test_reinstatement_keeps_the_first_bylaw_consent(client, session):
+    from domain.departures import service as departures
     from domain.membership import service
     from domain.membership.rules import Status
 
@@ -115,8 +116,8 @@ async def test_reinstatement_keeps_the_first_bylaw_consent(client, session):
         f"/v1/members/{mid}/share-payments", json={"amount_cents": 10_000, "method": "cash"}, headers=staff
     )
     await client.post(f"/v1/members/{mid}/admit", json={}, headers=staff)
-    await service.change_standing(session, int(mid), Status.SUSPENDED, reason="r", now=datetime.now(UTC), actor=1)
+    await departures.change_standing(session, int(mid), Status.SUSPENDED, reason="r", now=datetime.now(UTC), actor=1)
     later = datetime.now(UTC) + timedelta(days=3)
-    await service.change_standing(session, int(mid), Status.FULL, reason="r", now=later, actor=1)
+    await departures.change_standing(session, int(mid), Status.FULL, reason="r", now=later, actor=1)
     consents = await service.consents(session, int(mid))
     assert [(c.kind, c.received_on) for c in consents] == [("bylaw", datetime.now(UTC).date())]

@@ -89,7 +89,7 @@ async def test_only_staff_decide_and_only_once_the_member_has_left(client, sessi
 
 
 async def test_a_member_admin_takes_back_a_pending_notice(client, session):
-    from domain.membership import service
+    from domain.departures import service as departures
 
     staff = await staff_headers(client, session)
     mid, own = await _full_member(client, session, staff)
@@ -104,6 +104,6 @@ async def test_a_member_admin_takes_back_a_pending_notice(client, session):
     back = await client.post(f"/v1/members/{mid}/withdraw/cancel", headers=own)
     assert back.status_code == 200, back.text
     assert (back.json()["status"], back.json()["resigns_on"], back.json()["votes"]) == ("full", None, 1)
-    assert await service.complete_due_resignations(session, datetime.fromisoformat(later).date()) == 0
+    assert await departures.complete_due_resignations(session, datetime.fromisoformat(later).date()) == 0
     history = (await client.get(f"/v1/members/{mid}/history", headers=staff)).json()["items"]
     assert [(h["from_status"], h["to_status"]) for h in history][-2:] == [("full", "resigning"), ("resigning", "full")]

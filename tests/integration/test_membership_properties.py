@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from domain.departures import service as departures
 from domain.errors import ConflictError, InvalidInputError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -55,14 +56,14 @@ async def _act(session, member_id: int, action: str, now: datetime) -> None:
             )
         case "withdraw" | "withdraw_later":
             later = now.date() + timedelta(days=10) if action == "withdraw_later" else None
-            await membership.withdraw(session, member_id, effective_on=later, now=now, actor=1)
+            await departures.withdraw(session, member_id, effective_on=later, now=now, actor=1)
         case "suspend" | "reinstate" | "expel":
             target = {"suspend": Status.SUSPENDED, "reinstate": Status.FULL, "expel": Status.EXPELLED}[action]
-            await membership.change_standing(session, member_id, target, reason="test", now=now, actor=1)
+            await departures.change_standing(session, member_id, target, reason="test", now=now, actor=1)
         case "daily_job" | "daily_job_next_year":
             day = now.date() + timedelta(days=365 if action == "daily_job_next_year" else 0)
             await membership.promote_due_members(session, day)
-            await membership.complete_due_resignations(session, day)
+            await departures.complete_due_resignations(session, day)
 
 
 @DB_SETTINGS

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from domain.equity.rules import (
     BaseCapitalPlan,
     BaseCapitalSplit,
-    EquityLot,
+    LotBalance,
     average_patronage,
     base_capital_plan,
     base_capital_requirement,
@@ -31,8 +31,8 @@ from domain.errors import InvalidInputError
 from domain.money import Rounding, apply_rate
 
 
-def lot(key: str, member: int, year: int, face: int, redeemed: int = 0, qualified: bool = True) -> EquityLot[str]:
-    return EquityLot(key, member, year, qualified, face, redeemed)
+def lot(key: str, member: int, year: int, face: int, redeemed: int = 0, qualified: bool = True) -> LotBalance[str]:
+    return LotBalance(key, member, year, qualified, face, redeemed)
 
 
 # --- budget --------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_negative_budget_is_refused():
 
 lots_strategy = st.lists(
     st.builds(
-        lambda i, m, y, face, frac: EquityLot(i, m, y, True, face, face * frac // 100),
+        lambda i, m, y, face, frac: LotBalance(i, m, y, True, face, face * frac // 100),
         st.integers(),
         st.integers(1, 30),
         st.integers(2010, 2025),

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 from domain.buying.rules import supplier_outstanding_cents, supplier_payment_refusal
 from domain.equity.imports import LotRow, lot_row_errors
-from domain.equity.rules import EquityLot, outstanding_cents
+from domain.equity.rules import LotBalance, outstanding_cents
 from domain.errors import FieldError
 from domain.import_rows import EXTERNAL_REF, TWICE, UniqueKey, import_row_errors
 from domain.ledger.chart import PaymentMethod
@@ -71,7 +71,7 @@ def test_a_receipts_memo_is_the_method_and_the_payers_reference() -> None:
 
 def test_a_lot_is_outstanding_by_its_face_less_what_was_redeemed() -> None:
     assert outstanding_cents(10_000, 2_500) == 7_500
-    assert EquityLot("k", 1, 2020, True, 10_000, 2_500).outstanding_cents == 7_500
+    assert LotBalance("k", 1, 2020, True, 10_000, 2_500).outstanding_cents == 7_500
 
 
 def test_the_supplier_is_owed_the_payable_less_what_was_paid() -> None:

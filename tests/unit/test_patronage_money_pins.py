@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 
 from domain.patronage.rules import (
-    AllocationPolicy,
     AllocationResult,
+    AllocationTerms,
     MemberPatronage,
     PatronagePayment,
     PatronagePaymentKind,
@@ -29,7 +29,7 @@ VOLUMES = {1: 10123456, 2: 7777777, 3: 5000000, 4: 1108766, 5: 8734}  # EX1: E's
 
 def _result(min_allocation_cents: int = 0) -> AllocationResult[str]:
     members = [MemberPatronage(n, f"m{n}", "general", v, True) for n, v in VOLUMES.items()]
-    policy = AllocationPolicy(cash_rate=Decimal("0.20"), min_allocation_cents=min_allocation_cents)
+    policy = AllocationTerms(cash_rate=Decimal("0.20"), min_allocation_cents=min_allocation_cents)
     return compute_allocation([POOL], members, policy, date(2025, 12, 31), date(2026, 3, 31), 0)
 
 

@@ -16,9 +16,9 @@ from domain.money import Rounding, apply_rate, round_to_cents
 from domain.patronage.rules import (
     FORM_1099_PATR_THRESHOLD_CENTS,
     PROFILES,
-    AllocationPolicy,
     AllocationResult,
     AllocationRounding,
+    AllocationTerms,
     Fund,
     LossPolicy,
     MemberPatronage,
@@ -56,7 +56,7 @@ def ex1_members(consent: bool = True) -> list[MemberPatronage[str]]:
 def run(
     pools: list[PoolInput],
     members: list[MemberPatronage[str]],
-    policy: AllocationPolicy,
+    policy: AllocationTerms,
     payment_date: date = PAY,
     deficit: int = 0,
 ) -> AllocationResult[str]:
@@ -78,7 +78,7 @@ def balance(result: AllocationResult[str]) -> int:
 
 
 def test_ex1_to_the_cent():
-    result = run([EX1_POOL], ex1_members(), AllocationPolicy(cash_rate=Decimal("0.20")))
+    result = run([EX1_POOL], ex1_members(), AllocationTerms(cash_rate=Decimal("0.20")))
     t = result.totals
     assert t.net_margin_cents == 1799800
     assert t.member_share_cents == EX1_M
@@ -100,7 +100,7 @@ def test_ex1_per_member_half_up_would_overpay_by_one_cent():
 
 
 def test_ex1_cash_rate_20_percent_ceil_keeps_c_qualified():
-    result = run([EX1_POOL], ex1_members(), AllocationPolicy(cash_rate=Decimal("0.20")))
+    result = run([EX1_POOL], ex1_members(), AllocationTerms(cash_rate=Decimal("0.20")))
     c = result.lines[2]
     assert (c.allocation_cents, c.cash_cents, c.retained_cents) == (299967, 59994, 239973)
     assert c.qualified
@@ -110,7 +110,7 @@ def test_ex1_cash_rate_20_percent_ceil_keeps_c_qualified():
 
 
 def test_ex1_min_allocation_sends_e_to_unallocated_without_redistribution():
-    result = run([EX1_POOL], ex1_members(), AllocationPolicy(cash_rate=Decimal("0.20"), min_allocation_cents=1000))
+    result = run([EX1_POOL], ex1_members(), AllocationTerms(cash_rate=Decimal("0.20"), min_allocation_cents=1000))
     e = result.lines[4]
     assert (e.computed_cents, e.allocation_cents, e.cash_cents, e.retained_cents) == (524, 0, 0, 0)
     assert e.below_minimum
@@ -122,7 +122,7 @@ def test_ex1_min_allocation_sends_e_to_unallocated_without_redistribution():
 
 
 def test_ex1_residue_to_reserve_floors_and_keeps_the_four_cents():
-    policy = AllocationPolicy(cash_rate=Decimal("0.20"), rounding=AllocationRounding.RESIDUE_TO_RESERVE)
+    policy = AllocationTerms(cash_rate=Decimal("0.20"), rounding=AllocationRounding.RESIDUE_TO_RESERVE)
     result = run([EX1_POOL], ex1_members(), policy)
     assert allocations(result) == {1: 607339, 2: 466614, 3: 299966, 4: 66518, 5: 523}
     assert result.totals.rounding_residue_cents == 4
@@ -130,7 +130,7 @@ def test_ex1_residue_to_reserve_floors_and_keeps_the_four_cents():
 
 
 def test_rounding_accepts_its_string_value():
-    policy = AllocationPolicy(cash_rate=Decimal("0.20"), rounding="residue_to_reserve")  # type: ignore[arg-type]
+    policy = AllocationTerms(cash_rate=Decimal("0.20"), rounding="residue_to_reserve")  # type: ignore[arg-type]
     assert policy.rounding is AllocationRounding.RESIDUE_TO_RESERVE
 
 
@@ -179,7 +179,7 @@ def test_payment_period_end(fy_end, end):
     ],
 )
 def test_qualified_needs_rate_consent_and_period(cash_rate, consent, payment_date, qualified):
-    result = run([EX1_POOL], ex1_members(consent), AllocationPolicy(cash_rate=cash_rate), payment_date)
+    result = run([EX1_POOL], ex1_members(consent), AllocationTerms(cash_rate=cash_rate), payment_date)
     assert {line.qualified for line in result.lines} == {qualified}
     assert result.payment_period_end == date(2026, 9, 15)
 
@@ -187,7 +187,7 @@ def test_qualified_needs_rate_consent_and_period(cash_rate, consent, payment_dat
 def test_consent_is_per_member():
     members = ex1_members()
     members[1] = replace(members[1], has_consent=False)
-    result = run([EX1_POOL], members, AllocationPolicy(cash_rate=Decimal("0.20")))
+    result = run([EX1_POOL], members, AllocationTerms(cash_rate=Decimal("0.20")))
     assert [line.qualified for line in result.lines] == [True, False, True, True, True]
 
 
@@ -207,7 +207,7 @@ def test_members_sum_over_pools():
         MemberPatronage(3, "b", "tools", 1, True),
         MemberPatronage(9, "c", "tools", 1, True),
     ]
-    result = run(pools, members, AllocationPolicy(cash_rate=Decimal("0.30")))
+    result = run(pools, members, AllocationTerms(cash_rate=Decimal("0.30")))
     # food: M = 7500 -> 5000 / 2500; tools: M = 5001, tie 2500.5 each -> lower member number.
     assert allocations(result) == {3: 2500 + 2501, 7: 5000, 9: 2500}
     assert {line.member_number: line.patronage_cents for line in result.lines} == {3: 101, 7: 200, 9: 1}
@@ -216,7 +216,7 @@ def test_members_sum_over_pools():
 
 
 def test_funds_never_exceed_the_share():
-    policy = AllocationPolicy(
+    policy = AllocationTerms(
         cash_rate=Decimal("0.20"),
         funds=(Fund("a", Decimal("0.5"), indivisible=True), Fund("b", Decimal("0.5"), indivisible=False)),
     )
@@ -267,7 +267,7 @@ def test_loss_not_carried_under_other_policies():
 
 
 def test_carried_deficit_is_recovered_from_the_member_share_before_funds():
-    policy = AllocationPolicy(cash_rate=Decimal("0.20"), funds=(Fund("reserve", Decimal("0.10"), indivisible=True),))
+    policy = AllocationTerms(cash_rate=Decimal("0.20"), funds=(Fund("reserve", Decimal("0.10"), indivisible=True),))
     pools = [PoolInput("p", 10000, 800, 200)]  # M = 8000, non-member 2000
     members = [MemberPatronage(1, "a", "p", 800, True)]
     result = run(pools, members, policy, deficit=3000)
@@ -335,7 +335,7 @@ def test_inconsistent_inputs_are_refused(pools, members, match):
 
 def test_invalid_policy_is_refused():
     with pytest.raises(InvalidInputError) as info:
-        compute_allocation([EX1_POOL], ex1_members(), AllocationPolicy(cash_rate=Decimal("1.5")), FY_END, PAY)
+        compute_allocation([EX1_POOL], ex1_members(), AllocationTerms(cash_rate=Decimal("1.5")), FY_END, PAY)
     assert [e.field for e in info.value.errors] == ["policy.cash_rate"]
 
 
@@ -431,7 +431,7 @@ def test_policy_from_profile_refuses_bad_policies(name, overrides, fields):
 
 
 def test_policy_errors_prefix():
-    errors = policy_errors(AllocationPolicy(cash_rate=Decimal("NaN")), prefix="")
+    errors = policy_errors(AllocationTerms(cash_rate=Decimal("NaN")), prefix="")
     assert [e.field for e in errors] == ["cash_rate"]
 
 
@@ -441,7 +441,7 @@ rates = st.decimals(min_value=0, max_value=1, places=4)
 
 
 @st.composite
-def coops(draw: st.DrawFn) -> tuple[list[PoolInput], list[MemberPatronage[str]], AllocationPolicy, int]:
+def coops(draw: st.DrawFn) -> tuple[list[PoolInput], list[MemberPatronage[str]], AllocationTerms, int]:
     pool_names = draw(st.lists(st.sampled_from("abcdef"), min_size=1, max_size=3, unique=True))
     numbers = draw(st.lists(st.integers(1, 500), min_size=0, max_size=25, unique=True))
     consent = {n: draw(st.booleans()) for n in numbers}
@@ -455,7 +455,7 @@ def coops(draw: st.DrawFn) -> tuple[list[PoolInput], list[MemberPatronage[str]],
     fund_rates = draw(st.lists(st.decimals(min_value=0, max_value=Decimal("0.5"), places=3), max_size=3))
     fund_rates = [r for i, r in enumerate(fund_rates) if sum(fund_rates[: i + 1]) <= 1]
     funds = tuple(Fund(f"f{i}", r, draw(st.booleans())) for i, r in enumerate(fund_rates))
-    policy = AllocationPolicy(
+    policy = AllocationTerms(
         cash_rate=draw(rates),
         min_allocation_cents=draw(st.sampled_from([0, 0, 1, 1000, 50000])),
         funds=funds,
@@ -529,7 +529,7 @@ def test_random_coops(coop):
 @given(st.integers(0, 10**9), rates)
 def test_fast_cash_rounding_matches_apply_rate(allocation, rate):
     members = [MemberPatronage(1, "a", "p", 1, True)]
-    result = compute_allocation([PoolInput("p", allocation, 1, 0)], members, AllocationPolicy(rate), FY_END, PAY)
+    result = compute_allocation([PoolInput("p", allocation, 1, 0)], members, AllocationTerms(rate), FY_END, PAY)
     assert result.lines[0].cash_cents == apply_rate(allocation, rate, Rounding.CEIL)
 
 

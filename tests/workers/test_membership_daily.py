@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from domain.departures import service as departures
 from domain.ledger.chart import PaymentMethod
 from domain.membership import service as membership
 from workers.membership import membership_daily
@@ -35,7 +36,7 @@ async def test_daily_job_promotes_and_completes_and_is_harmless_twice(session_ma
         assert leaving.id is not None
         await membership.admit(s, due.id, probation_days=0, now=now, actor=1)
         await membership.admit(s, leaving.id, probation_days=0, now=now, actor=1)
-        await membership.withdraw(s, leaving.id, effective_on=now.date() + timedelta(days=1), now=now, actor=1)
+        await departures.withdraw(s, leaving.id, effective_on=now.date() + timedelta(days=1), now=now, actor=1)
         # probation that ended yesterday: backdate it, as if admitted earlier
         await s.execute(
             sa.text("UPDATE member SET status='probationary', probation_ends_on=:d WHERE id=:id"),

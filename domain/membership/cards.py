@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import col, select
+from sqlmodel import col
 
 from domain.errors import ConflictError, NotFoundError
 from domain.membership.rules import Status
 from domain.membership.tables import Member
+from domain.payments.customers import stored_customer
 from domain.payments.gateway import CardSetup, Customer, PaymentGateway, SavedCard
 from domain.payments.rules import customer_key, setup_key
 from domain.payments.tables import StripeCustomer
@@ -32,12 +33,6 @@ async def _member(session: AsyncSession, member_id: int) -> Member:
     if member is None:
         raise NotFoundError(f"member {member_id} not found")
     return member
-
-
-async def stored_customer(session: AsyncSession, member_id: int) -> str | None:
-    """The member's Stripe customer, if it has one."""
-    query = select(StripeCustomer.customer_id).where(col(StripeCustomer.member_id) == member_id)
-    return (await session.exec(query)).one_or_none()
 
 
 async def customer_for(session: AsyncSession, gateway: PaymentGateway, member: Member) -> str:

@@ -1,0 +1,32 @@
+"""Views of the payments records the transports shape (api never imports the table module).
+
+Each is a Protocol that the stored row satisfies, so a service may answer with the row itself
+and a table can change without the transports importing it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+__all__ = ["PayoutView"]
+
+
+class PayoutView(Protocol):
+    """The transports' view of a stored `Payout`.
+
+    One payout instruction; every change of its status is also a ledger entry.
+    """
+
+    id: int | None
+    member_id: int
+    kind: str
+    amount_cents: int
+    status: str
+    method: str | None
+    reference: str | None
+    business_key: str
+    paid_at: datetime | None
+    created_at: datetime
