@@ -48,9 +48,6 @@ async def setup(maker: SessionMaker, open_for: timedelta) -> tuple[int, int, lis
             supplier.id or 0, f"D-{tag}", "Grain", "sack", 1, "purchases", Decimal(0), (Tier(1, 100),)
         )
         product = (await catalog.create_product(s, new, actor=0)).product.id or 0
-        group_buy = await buying.create_group_buy(
-            s, buying.NewGroupBuy(supplier.id or 0, f"Deadline {tag}", now + open_for, (product,)), now=now, actor=0
-        )
         members = []
         for i in range(MEMBERS):
             member = await membership.apply(
@@ -59,6 +56,12 @@ async def setup(maker: SessionMaker, open_for: timedelta) -> tuple[int, int, lis
             member.status, member.joined_at = "full", now
             s.add(member)
             members.append(member.id or 0)
+        await s.commit()
+        # The deadline is set last, so a slow setup on a busy machine does not eat the writers' time.
+        now = datetime.now(UTC)
+        group_buy = await buying.create_group_buy(
+            s, buying.NewGroupBuy(supplier.id or 0, f"Deadline {tag}", now + open_for, (product,)), now=now, actor=0
+        )
         await s.commit()
         return group_buy.id or 0, product, members, group_buy.closes_at
 
