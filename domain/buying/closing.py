@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.buying.orders import withdraw
+from domain.buying.orders import withdraw_with_notice
 from domain.buying.rules import (
     AllocationPolicy,
     CloseAction,
@@ -234,24 +234,7 @@ async def close_now(session: AsyncSession, group_buy: GroupBuy, now: datetime) -
 async def _drop_declined(session: AsyncSession, group_buy: GroupBuy, now: datetime) -> None:
     """Orders whose card said no are withdrawn before the close counts the group's volume."""
     for order_id in await card_holds.failed_orders(session, group_buy.id or 0):
-        order = (
-            await session.exec(
-                select(BuyOrder)
-                .where(col(BuyOrder.id) == order_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).one()
-        if order.status != OrderStatus.OPEN:
-            continue
-        await withdraw(session, order, now)
-        await notifications.record(
-            session,
-            event="order.cancelled",
-            audience=member_audience(order.member_id),
-            data={"group_buy_id": str(group_buy.id), "order_id": str(order_id), "reason": "the card was declined"},
-            business_key=f"order:{order_id}:card_declined",
-        )
+        await withdraw_with_notice(session, order_id, now=now, reason="the card was declined", key="card_declined")
 
 
 async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, reason: str) -> None:

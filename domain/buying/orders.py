@@ -213,7 +213,15 @@ async def _locked_order(
         write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
     await _member_in_standing(session, member_id, write)
     group_buy = await locked_group_buy(session, group_buy_id, share=True)
-    order = (
+    order = await _order_for_update(session, order_id)
+    if only_member_id is not None and order.member_id != only_member_id:
+        raise NotFoundError(f"order {order_id} not found")
+    return group_buy, order
+
+
+async def _order_for_update(session: AsyncSession, order_id: int) -> BuyOrder:
+    """The order row locked FOR UPDATE, read fresh (not from the session's identity map)."""
+    return (
         await session.exec(
             select(BuyOrder)
             .where(col(BuyOrder.id) == order_id)
@@ -221,9 +229,6 @@ async def _locked_order(
             .execution_options(populate_existing=True)
         )
     ).one()
-    if only_member_id is not None and order.member_id != only_member_id:
-        raise NotFoundError(f"order {order_id} not found")
-    return group_buy, order
 
 
 async def change_order(
@@ -279,6 +284,25 @@ async def withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> Non
     await card_holds.void_holds(session, order.id or 0, now)
 
 
+async def withdraw_with_notice(session: AsyncSession, order_id: int, *, now: datetime, reason: str, key: str) -> bool:
+    """Lock the order and, if it is still open, withdraw it and tell its member why (outbox).
+
+    False when the order was no longer open. The caller holds the buy's lock (shared).
+    """
+    order = await _order_for_update(session, order_id)
+    if order.status != OrderStatus.OPEN:
+        return False
+    await withdraw(session, order, now)
+    await notifications.record(
+        session,
+        event="order.cancelled",
+        audience=member_audience(order.member_id),
+        data={"group_buy_id": str(order.group_buy_id), "order_id": str(order_id), "reason": reason},
+        business_key=f"order:{order_id}:{key}",
+    )
+    return True
+
+
 async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int, *, now: datetime) -> list[int]:
     """A member leaves (expelled, or its withdrawal takes effect): its open orders in open buys go.
 
@@ -303,25 +327,10 @@ async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int,
         group_buy = await locked_group_buy(session, group_buy_id, share=True)
         if group_buy.status != GroupBuyStatus.OPEN:  # closed meanwhile: the order was allocated
             continue
-        order = (
-            await session.exec(
-                select(BuyOrder)
-                .where(col(BuyOrder.id) == order_id)
-                .with_for_update()
-                .execution_options(populate_existing=True)
-            )
-        ).one()
-        if order.status != OrderStatus.OPEN:
-            continue
-        await withdraw(session, order, now)
-        await notifications.record(
-            session,
-            event="order.cancelled",
-            audience=member_audience(member_id),
-            data={"group_buy_id": str(group_buy_id), "order_id": str(order_id), "reason": "the member left the co-op"},
-            business_key=f"order:{order_id}:member_left",
-        )
-        cancelled.append(order_id or 0)
+        if await withdraw_with_notice(
+            session, order_id or 0, now=now, reason="the member left the co-op", key="member_left"
+        ):
+            cancelled.append(order_id or 0)
     return cancelled
 
 
