@@ -1,0 +1,47 @@
+"""Member prices: a line's total with markup, one unit's price, and the most an order can cost."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from domain.buying.rules._checks import non_negative
+from domain.catalog.rules import Tier, tier_for
+from domain.money import Rounding, apply_rate
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def line_total_cents(units: int, unit_price_cents: int, markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """``HALF_UP(units * unit_price_cents * (1 + markup_rate))``, rounded once per line."""
+    non_negative(units, "units")
+    non_negative(unit_price_cents, "unit_price_cents")
+    if isinstance(markup_rate, bool) or not isinstance(markup_rate, Decimal | Fraction):
+        msg = f"markup_rate must be Decimal or Fraction, not {type(markup_rate).__name__}"
+        raise TypeError(msg)
+    if isinstance(markup_rate, Decimal) and not markup_rate.is_finite():
+        msg = f"markup_rate must be finite, got {markup_rate}"
+        raise ValueError(msg)
+    if markup_rate < 0:
+        msg = f"markup_rate must not be negative, got {markup_rate}"
+        raise ValueError(msg)
+    return apply_rate(units * unit_price_cents, 1 + Fraction(markup_rate), Rounding.HALF_UP)
+
+
+def member_unit_price_cents(unit_price_cents: int, markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """One unit at the member's price: the tier price with markup, HALF_UP.
+
+    Shown on order lines; a line's total is still rounded once over all its units, so it can
+    differ by a cent or so from units times this.
+    """
+    return line_total_cents(1, unit_price_cents, markup_rate)
+
+
+def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decimal | Fraction = Decimal(0)) -> int:
+    """The most a line of ``units`` (quantity + flex) can cost: the first, dearest tier with markup.
+
+    This is the card hold amount; the tier fixed at close can only be cheaper.
+    """
+    return line_total_cents(units, tier_for(tiers, 0).unit_price_cents, markup_rate)
