@@ -8,8 +8,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from domain.equity.rules import BaseCapitalSplit, loan_deduction
-from domain.errors import ConflictError, FieldError
+from domain.errors import FieldError
 from domain.patronage.rules import fiscal_year_end, payment_period_end
+from domain.transitions import check_move
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -41,11 +42,13 @@ RUN_TRANSITION_REFUSED = "allocation_run_transition_refused"
 
 def check_run_transition(current: str, target: AllocationRunStatus, *, run_id: int | None = None) -> None:
     """Refuse a move the table does not allow (409, code ``allocation_run_transition_refused``)."""
-    status = AllocationRunStatus(current)
-    if target not in RUN_TRANSITIONS[status]:
-        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
-        msg = f"allocation run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
-        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)
+    check_move(
+        RUN_TRANSITIONS,
+        AllocationRunStatus(current),
+        target,
+        what=f"allocation run {run_id}",
+        code=RUN_TRANSITION_REFUSED,
+    )
 
 
 def run_date_errors(fiscal_year: int, *, start_month: int, payment_date: date, today: date) -> list[FieldError]:

@@ -30,9 +30,10 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.errors import FieldError, InvalidInputError
 from domain.money import Rounding, allocate, apply_rate, round_to_cents
 from domain.patronage.rules import fiscal_year_end, fiscal_year_of
+from domain.transitions import check_move
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -497,8 +498,10 @@ RUN_TRANSITION_REFUSED = "redemption_run_transition_refused"
 
 def check_run_transition(current: str, target: RedemptionRunStatus, *, run_id: int | None = None) -> None:
     """Refuse a move the table does not allow (409, code ``redemption_run_transition_refused``)."""
-    status = RedemptionRunStatus(current)
-    if target not in RUN_TRANSITIONS[status]:
-        allowed = ", ".join(sorted(RUN_TRANSITIONS[status])) or "none (final state)"
-        msg = f"redemption run {run_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
-        raise ConflictError(msg, code=RUN_TRANSITION_REFUSED)
+    check_move(
+        RUN_TRANSITIONS,
+        RedemptionRunStatus(current),
+        target,
+        what=f"redemption run {run_id}",
+        code=RUN_TRANSITION_REFUSED,
+    )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from domain.errors import ConflictError, FieldError
 from domain.money import Rounding, round_to_cents
+from domain.transitions import check_move
 
 if TYPE_CHECKING:
     from datetime import date
@@ -38,16 +39,15 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.EXPELLED: frozenset(),
 }
 
+MEMBER_TRANSITION_REFUSED = "member_transition_refused"
+
 # States in which a member has left and its membership share is redeemed.
 EXITED = frozenset({Status.FORMER, Status.EXPELLED})
 
 
 def check_transition(current: Status, target: Status) -> None:
-    """Refuse a transition the bylaws do not allow (409 with the reason)."""
-    if target not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
-        msg = f"a member who is {current} cannot become {target}; allowed from {current}: {allowed}"
-        raise ConflictError(msg)
+    """Refuse a transition the bylaws do not allow (409, code ``member_transition_refused``)."""
+    check_move(TRANSITIONS, current, target, what="the member", code=MEMBER_TRANSITION_REFUSED)
 
 
 # Staff can bring back only a suspended member or one whose notice is pending; everyone

@@ -7,6 +7,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from domain.errors import ConflictError
+from domain.transitions import check_move
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -101,8 +102,4 @@ ORDER_TRANSITION_REFUSED = "order_transition_refused"
 
 def check_order_transition(current: str, target: OrderStatus, *, order_id: int | None = None) -> None:
     """Refuse a move the table does not allow (409, code ``order_transition_refused``)."""
-    status = OrderStatus(current)
-    if target not in ORDER_TRANSITIONS[status]:
-        allowed = ", ".join(sorted(ORDER_TRANSITIONS[status])) or "none (final state)"
-        msg = f"order {order_id} is {status}; it cannot become {target} (allowed from {status}: {allowed})"
-        raise ConflictError(msg, code=ORDER_TRANSITION_REFUSED)
+    check_move(ORDER_TRANSITIONS, OrderStatus(current), target, what=f"order {order_id}", code=ORDER_TRANSITION_REFUSED)
