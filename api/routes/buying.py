@@ -525,7 +525,9 @@ class GroupBuyController(Controller):
     )
     async def purchase_order(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller) -> PurchaseOrderOut:
         """Staff and that supplier's users, once the buy is ordered (409 before); no member identities."""
-        po = await closing.purchase_order(db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller))
+        po = await purchase_orders.purchase_order_of_group_buy(
+            db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller)
+        )
         return PurchaseOrderOut(
             group_buy_id=str(po.group_buy.id),
             supplier_id=str(po.group_buy.supplier_id),
@@ -537,7 +539,7 @@ class GroupBuyController(Controller):
                     ln.name,
                     ln.case_size,
                     ln.cases,
-                    ln.quantity,
+                    ln.ordered_quantity,
                     ln.unit_price_cents,
                     ln.total_cents,
                 )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -31,7 +30,6 @@ from domain.buying.rules import (
     move_group_buy,
     next_status,
     plan_close,
-    supplier_value_cents,
 )
 from domain.buying.service import (
     CLOSED,
@@ -40,12 +38,10 @@ from domain.buying.service import (
     GroupBuyView,
     get_group_buy,
     item_prices,
-    items_of,
     locked_group_buy,
     member_audience,
     pin_prices,
     supplier_audience,
-    visible_group_buy,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
 from domain.db import utc_now
@@ -55,37 +51,6 @@ from domain.payments import card_holds
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseOrderLine:
-    """One product the supplier is asked for: whole cases at the frozen tier price."""
-
-    product_id: int
-    sku: str
-    name: str
-    case_size: int
-    cases: int
-    quantity: int
-    unit_price_cents: int
-
-    @property
-    def total_cents(self) -> int:
-        """Units times the supplier's price."""
-        return supplier_value_cents(self.quantity, self.unit_price_cents)
-
-
-@dataclass(frozen=True, slots=True)
-class PurchaseOrder:
-    """What the co-op orders from the supplier: totals only, never who ordered what."""
-
-    group_buy: GroupBuy
-    lines: list[PurchaseOrderLine]
-
-    @property
-    def total_cents(self) -> int:
-        """The sum of the lines."""
-        return sum(line.total_cents for line in self.lines)
 
 
 async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
@@ -372,27 +337,3 @@ async def cancel_group_buy(session: AsyncSession, group_buy_id: int, *, now: dat
     session.add(group_buy)
     await session.flush()
     return await get_group_buy(session, group_buy_id)
-
-
-async def purchase_order(
-    session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None
-) -> PurchaseOrder:
-    """The supplier's order once the buy is ordered: whole cases per product, no member identities."""
-    group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
-    if GroupBuyStatus(group_buy.status) not in CLOSED:
-        raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}; it has no purchase order yet")
-    items = (await items_of(session, [group_buy_id]))[group_buy_id]
-    lines = [
-        PurchaseOrderLine(
-            item.product_id,
-            product.sku,
-            product.name,
-            item.case_size,
-            item.cases or 0,
-            item.bought_quantity or 0,
-            item.unit_price_cents or 0,
-        )
-        for item, product in items
-        if item.cases
-    ]
-    return PurchaseOrder(group_buy, lines)

@@ -142,6 +142,17 @@ async def get_purchase_order(
     return (await purchase_order_views(session, [group_buy]))[0]
 
 
+async def purchase_order_of_group_buy(
+    session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None
+) -> PurchaseOrderView:
+    """The purchase order as its group buy shows it: the buy exists, so before it is ordered that is a 409."""
+    group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
+    if GroupBuyStatus(group_buy.status) not in CLOSED:
+        msg = f"group buy {group_buy_id} is {group_buy.status}; it has no purchase order yet"
+        raise ConflictError(msg)
+    return (await purchase_order_views(session, [group_buy]))[0]
+
+
 def _payable_sql() -> sa.ScalarSelect[int]:
     return (
         sa.select(

@@ -42,8 +42,9 @@ def test_exits_are_final_and_refusals_say_why():
         assert TRANSITIONS[final] == frozenset()
         with pytest.raises(ConflictError, match="final state"):
             check_transition(final, Status.FULL)
-    with pytest.raises(ConflictError, match="cannot become resigning"):
+    with pytest.raises(ConflictError, match="cannot become resigning") as refused:
         check_transition(Status.APPLICANT, Status.RESIGNING)
+    assert refused.value.code == "member_transition_refused"
 
 
 @pytest.mark.parametrize("current", [Status.APPLICANT, Status.PROBATIONARY])
