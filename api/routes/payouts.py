@@ -115,8 +115,7 @@ def _shape(payout: PayoutView, since: datetime) -> PayoutOut:
     )
 
 
-async def _detail(db: DbSession, payout: PayoutView) -> PayoutDetailOut:
-    detail = await service.detail(db, payout)
+def _detail(detail: service.PayoutDetail) -> PayoutDetailOut:
     events = [
         PayoutEventOut(
             action=view.action,
@@ -205,7 +204,7 @@ class PayoutController(Controller):
             raise NotFoundError(f"payout {payout_id} not found")
         if access is Access.FORBIDDEN:
             raise ForbiddenError("your role may not see this payout")
-        return await _detail(db, payout)
+        return _detail(await service.detail(db, payout))
 
     @post(
         "/{payout_id:str}/mark-paid",
@@ -233,7 +232,7 @@ class PayoutController(Controller):
             actor=caller.user_id,
             now=datetime.now(UTC),
         )
-        return await _detail(db, payout)
+        return _detail(payout)
 
     @post(
         "/{payout_id:str}/fail",
@@ -328,7 +327,7 @@ class PayoutController(Controller):
             actor=caller.user_id,
             now=datetime.now(UTC),
         )
-        return await _detail(db, payout)
+        return _detail(payout)
 
     async def _move(
         self, db: DbSession, payout_id: str, target: PayoutStatus, data: StatusChangeIn, actor: int
@@ -342,4 +341,4 @@ class PayoutController(Controller):
             actor=actor,
             now=datetime.now(UTC),
         )
-        return await _detail(db, payout)
+        return _detail(payout)

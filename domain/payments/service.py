@@ -115,7 +115,7 @@ async def change_status(
     reason: str | None,
     actor: int | None,
     now: datetime,
-) -> Payout:
+) -> PayoutDetail:
     """Move a payout to `target` (mark paid, fail, void, reissue, mark unclaimed).
 
     `method` is used by mark-paid only (default: the payout's planned method, else a
@@ -137,7 +137,7 @@ async def change_status(
         last_details=(payout.method if target is PayoutStatus.PAID else None, last.reference, last.reason),
         details=(rail if target is PayoutStatus.PAID else None, reference, reason),
     ):
-        return payout
+        return await detail(session, payout)
     move = rules.move_for(current, target, method=rail)
     entry_id = None
     if move is not None:
@@ -176,7 +176,7 @@ async def change_status(
         )
     )
     await session.flush()
-    return payout
+    return await detail(session, payout)
 
 
 def _memo(payout: Payout, what: str, detail: str | None) -> str:
@@ -192,7 +192,7 @@ async def set_off(
     reason: str | None,
     actor: int | None,
     now: datetime,
-) -> Payout:
+) -> PayoutDetail:
     """Apply a pending payout to the member's overdue trade balance (DOMAIN.md §5), as its own entry.
 
     Sets off min(owed, payout, requested): debit payouts payable, credit the trade
@@ -246,7 +246,7 @@ async def set_off(
         )
     )
     await session.flush()
-    return payout
+    return await detail(session, payout)
 
 
 @dataclass(frozen=True, slots=True)
