@@ -23,7 +23,6 @@ from domain.errors import ConflictError
 from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role, member_takes_new_users
 from domain.ledger.chart import PaymentMethod
-from domain.ledger.views import JournalEntryView
 from domain.membership import service as membership
 from domain.membership.rules import RedemptionDecision, Status, votes
 from domain.membership.views import MemberView, ShareRedemptionDecisionView
@@ -209,23 +208,22 @@ class TradeAccount(msgspec.Struct):
     entries: list[AccountEntry]
 
 
-async def member_out(db: DbSession, member: MemberView) -> MemberOut:
-    """The public view of one member (its paid share read from the ledger)."""
-    view = await membership.with_share(db, member)
+def member_out(view: membership.MemberWithShare) -> MemberOut:
+    """The public view of one member, with its paid share."""
     return _shape(view.member, view.share_paid_cents)
 
 
-async def receipt(db: DbSession, member_id: int, entry: JournalEntryView, amount_cents: int) -> Receipt:
+def receipt(recorded: membership.Recorded, amount_cents: int) -> Receipt:
     """What a recorded payment or credit answers: the entry and the member after it."""
-    member = await membership.get(db, member_id)
+    entry, member = recorded.entry, recorded.member
     return Receipt(
         str(entry.id),
-        str(member_id),
+        str(member.member.id),
         entry.kind,
         amount_cents,
         entry.occurred_at,
         entry.memo,
-        await member_out(db, member),
+        member_out(member),
     )
 
 
@@ -291,7 +289,7 @@ class MemberController(Controller):
         """The member, to staff and to its own users."""
         mid = path_id(member_id, "member")
         check_member_access(caller, mid)
-        return await member_out(db, await membership.get(db, mid))
+        return member_out(await membership.get_with_share(db, mid))
 
     @post("/{member_id:str}/users", summary="Add a user to the member", responses=problems(404, *POSTED))
     async def add_user(
@@ -330,7 +328,7 @@ class MemberController(Controller):
             now=datetime.now(UTC),
             actor=caller.user_id,
         )
-        return await member_out(db, member)
+        return member_out(member)
 
     @post(
         "/{member_id:str}/share-payments",
@@ -343,7 +341,7 @@ class MemberController(Controller):
     ) -> Receipt:
         """At once or in instalments; more than what remains due is refused (400)."""
         mid = path_id(member_id, "member")
-        _, entry = await membership.pay_share(
+        recorded = await membership.pay_share(
             db,
             mid,
             amount_cents=data.amount_cents,
@@ -353,7 +351,7 @@ class MemberController(Controller):
             entry_key=new_entry_key(),
             actor=caller.user_id,
         )
-        return await receipt(db, mid, entry, data.amount_cents)
+        return receipt(recorded, data.amount_cents)
 
     @post(
         "/{member_id:str}/payments",
@@ -364,7 +362,7 @@ class MemberController(Controller):
     async def pay(self, member_id: FromPath[str], data: JSONBody[MoneyIn], db: DbSession) -> Receipt:
         """Bank transfer, cash, check or card received against what the member owes."""
         mid = path_id(member_id, "member")
-        entry = await membership.record_payment(
+        recorded = await membership.record_payment(
             db,
             mid,
             amount_cents=data.amount_cents,
@@ -373,7 +371,7 @@ class MemberController(Controller):
             now=datetime.now(UTC),
             entry_key=new_entry_key(),
         )
-        return await receipt(db, mid, entry, data.amount_cents)
+        return receipt(recorded, data.amount_cents)
 
     @post(
         "/{member_id:str}/credits",
@@ -384,7 +382,7 @@ class MemberController(Controller):
     async def credit(self, member_id: FromPath[str], data: JSONBody[CreditIn], db: DbSession) -> Receipt:
         """A credit the co-op bears (goodwill, a returned item)."""
         mid = path_id(member_id, "member")
-        entry = await membership.grant_credit(
+        recorded = await membership.grant_credit(
             db,
             mid,
             amount_cents=data.amount_cents,
@@ -392,7 +390,7 @@ class MemberController(Controller):
             now=datetime.now(UTC),
             entry_key=new_entry_key(),
         )
-        return await receipt(db, mid, entry, data.amount_cents)
+        return receipt(recorded, data.amount_cents)
 
     @post(
         "/{member_id:str}/withdraw",
@@ -412,7 +410,7 @@ class MemberController(Controller):
         member = await departures.withdraw(
             db, mid, effective_on=data.effective_date, now=datetime.now(UTC), actor=caller.user_id
         )
-        return await member_out(db, member)
+        return member_out(member)
 
     @post(
         "/{member_id:str}/withdraw/cancel",
@@ -425,7 +423,7 @@ class MemberController(Controller):
         mid = path_id(member_id, "member")
         check_member_access(caller, mid, admin=True)
         member = await membership.take_back_notice(db, mid, now=datetime.now(UTC), actor=caller.user_id)
-        return await member_out(db, member)
+        return member_out(member)
 
     @post(
         "/{member_id:str}/share-redemption/approve",
@@ -510,7 +508,7 @@ class MemberController(Controller):
         member = await departures.change_standing(
             db, path_id(member_id, "member"), target, reason=reason, now=datetime.now(UTC), actor=actor
         )
-        return await member_out(db, member)
+        return member_out(member)
 
     @get("/{member_id:str}/history", summary="Status history", responses=problems(400, 404, *AUTHENTICATED))
     async def history(self, member_id: FromPath[str], db: DbSession, caller: Caller) -> Page[StatusChangeOut]:

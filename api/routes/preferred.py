@@ -55,7 +55,7 @@ class DividendRunOut(msgspec.Struct):
 async def issue_preferred(member_id: FromPath[str], data: JSONBody[MoneyIn], db: DbSession, state: State) -> Receipt:
     """Non-voting capital; refused (400) when preferred capital would pass the cap share of total equity."""
     mid = path_id(member_id, "member")
-    entry = await preferred.issue(
+    recorded = await preferred.issue(
         db,
         mid,
         amount_cents=data.amount_cents,
@@ -65,7 +65,7 @@ async def issue_preferred(member_id: FromPath[str], data: JSONBody[MoneyIn], db:
         now=datetime.now(UTC),
         entry_key=new_entry_key(),
     )
-    return await receipt(db, mid, entry, data.amount_cents)
+    return receipt(recorded, data.amount_cents)
 
 
 @post(

@@ -18,12 +18,12 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.membership.rules import Status
-    from domain.membership.tables import Member
+    from domain.membership.service import MemberWithShare
 
 
 async def withdraw(
     session: AsyncSession, member_id: int, *, effective_on: date | None, now: datetime, actor: int
-) -> Member:
+) -> MemberWithShare:
     """Dated notice of withdrawal (see membership.withdraw); on leaving, the member's open orders go."""
     return await membership.withdraw(
         session,
@@ -42,7 +42,7 @@ async def complete_due_resignations(session: AsyncSession, today: date) -> int:
 
 async def change_standing(
     session: AsyncSession, member_id: int, target: Status, *, reason: str, now: datetime, actor: int
-) -> Member:
+) -> MemberWithShare:
     """Suspend, reinstate or expel (see membership.change_standing); an expelled member's open orders go."""
     return await membership.change_standing(
         session,

@@ -14,7 +14,7 @@ from domain.ledger import service as ledger
 from domain.ledger.rules import AccountKind, Side
 from domain.ledger.tables import Account, Posting
 from domain.membership.rules import EXITED, Status, preferred_dividend_cents, preferred_issue_errors
-from domain.membership.service import locked
+from domain.membership.service import Recorded, locked, with_share
 from domain.membership.tables import Member
 from domain.payments.service import create_payout
 from domain.payments.tables import Payout
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.ledger.chart import PaymentMethod
-    from domain.ledger.tables import JournalEntry
 
 # One preferred issue at a time: the cap depends on every other issue.
 _ISSUE_LOCK = 0x5052_4546  # "PREF"
@@ -85,7 +84,7 @@ async def issue(
     cap_rate: Decimal,
     now: datetime,
     entry_key: str,
-) -> JournalEntry:
+) -> Recorded:
     """Sell preferred shares to a member, refused when capital would pass the cap."""
     member = await locked(session, member_id)
     if Status(member.status) in EXITED:
@@ -97,7 +96,7 @@ async def issue(
     )
     if errors:
         raise InvalidInputError("the preferred share issue is not acceptable", errors)
-    return await ledger.record_receipt(
+    entry = await ledger.record_receipt(
         session,
         method=method,
         credit=chart.member_preferred(member_id),
@@ -107,6 +106,7 @@ async def issue(
         reference=reference,
         occurred_at=now,
     )
+    return Recorded(entry, await with_share(session, member))
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,7 +216,9 @@ async def grant_bylaw_consent(session: AsyncSession, member: Member, on: date) -
     )
 
 
-async def admit(session: AsyncSession, member_id: int, *, probation_days: int, now: datetime, actor: int) -> Member:
+async def admit(
+    session: AsyncSession, member_id: int, *, probation_days: int, now: datetime, actor: int
+) -> MemberWithShare:
     """Admit an applicant: full at once if the share is paid and there is no probation."""
     member = await locked(session, member_id)
     check_transition(Status(member.status), Status.PROBATIONARY)
@@ -228,7 +230,7 @@ async def admit(session: AsyncSession, member_id: int, *, probation_days: int, n
         share_paid_cents=paid, par_cents=member.share_par_cents, probation_ends=member.probation_ends_on, today=today
     )
     await _move(session, member, target, now, f"admitted with {probation_days} days of probation", actor)
-    return member
+    return MemberWithShare(member, paid)
 
 
 async def pay_share(
@@ -241,7 +243,7 @@ async def pay_share(
     now: datetime,
     entry_key: str,
     actor: int,
-) -> tuple[Member, JournalEntry]:
+) -> Recorded:
     """Record a share payment (at once or an instalment); never more than remains due."""
     member = await locked(session, member_id)
     paid = (await shares_paid(session, [member_id]))[member_id]
@@ -261,7 +263,7 @@ async def pay_share(
         occurred_at=now,
     )
     await _promote_if_due(session, member, now=now, paid_cents=paid + amount_cents, actor=actor)
-    return member, entry
+    return Recorded(entry, MemberWithShare(member, paid + amount_cents))
 
 
 async def _promote_if_due(
@@ -313,12 +315,12 @@ async def record_payment(
     reference: str | None,
     now: datetime,
     entry_key: str,
-) -> JournalEntry:
+) -> Recorded:
     """A payment on the member's trade account (reduces what it owes)."""
-    await get(session, member_id)
+    member = await get(session, member_id)
     if amount_cents <= 0:
         raise InvalidInputError("the payment is not acceptable", [_positive("amount_cents")])
-    return await ledger.record_receipt(
+    entry = await ledger.record_receipt(
         session,
         method=method,
         credit=chart.member_trade(member_id),
@@ -328,16 +330,17 @@ async def record_payment(
         reference=reference,
         occurred_at=now,
     )
+    return Recorded(entry, await with_share(session, member))
 
 
 async def grant_credit(
     session: AsyncSession, member_id: int, *, amount_cents: int, reason: str, now: datetime, entry_key: str
-) -> JournalEntry:
+) -> Recorded:
     """A credit on the trade account (goodwill, a returned item): the co-op bears it."""
-    await get(session, member_id)
+    member = await get(session, member_id)
     if amount_cents <= 0:
         raise InvalidInputError("the credit is not acceptable", [_positive("amount_cents")])
-    return await ledger.transfer(
+    entry = await ledger.transfer(
         session,
         debit=chart.MEMBER_CREDITS,
         credit=chart.member_trade(member_id),
@@ -347,6 +350,7 @@ async def grant_credit(
         occurred_at=now,
         memo=reason,
     )
+    return Recorded(entry, await with_share(session, member))
 
 
 def _positive(field: str) -> FieldError:
@@ -361,7 +365,7 @@ async def withdraw(
     now: datetime,
     actor: int,
     on_leaving: LeavingHook,
-) -> Member:
+) -> MemberWithShare:
     """Dated notice of withdrawal; on the effective date the member becomes former.
 
     400 (field `effective_date`) for a date before the member joined or more than a
@@ -376,7 +380,7 @@ async def withdraw(
     if target is Status.RESIGNING:
         member.resigns_on = effective_on
         await _move(session, member, Status.RESIGNING, now, f"notice of withdrawal effective {effective_on}", actor)
-        return member
+        return await with_share(session, member)
     await _exit(
         session,
         member,
@@ -387,16 +391,16 @@ async def withdraw(
         on_leaving=on_leaving,
         redeem=False,
     )
-    return member
+    return await with_share(session, member)
 
 
-async def take_back_notice(session: AsyncSession, member_id: int, *, now: datetime, actor: int) -> Member:
+async def take_back_notice(session: AsyncSession, member_id: int, *, now: datetime, actor: int) -> MemberWithShare:
     """A resigning member withdraws its notice before the date: full again, vote restored."""
     member = await locked(session, member_id)
     check_notice_withdrawal(Status(member.status))
     member.resigns_on = None
     await _move(session, member, Status.FULL, now, "notice of withdrawal taken back", actor)
-    return member
+    return await with_share(session, member)
 
 
 async def complete_due_resignations(session: AsyncSession, today: date, *, on_leaving: LeavingHook) -> int:
@@ -434,7 +438,7 @@ async def change_standing(
     now: datetime,
     actor: int,
     on_leaving: LeavingHook,
-) -> Member:
+) -> MemberWithShare:
     """Suspend, reinstate or expel (staff decisions); expulsion redeems the share like an exit."""
     member = await locked(session, member_id)
     check_standing_change(Status(member.status), target)
@@ -444,7 +448,7 @@ async def change_standing(
         if target is Status.FULL and member.status == Status.RESIGNING.value:
             member.resigns_on = None
         await _move(session, member, target, now, reason, actor)
-    return member
+    return await with_share(session, member)
 
 
 async def _exit(
@@ -635,6 +639,14 @@ class MemberWithShare:
     share_paid_cents: int
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A payment or credit on a member's account: the journal entry and the member after it."""
+
+    entry: JournalEntry
+    member: MemberWithShare
+
+
 async def with_shares(session: AsyncSession, members: Sequence[MemberView]) -> list[MemberWithShare]:
     """Each stored member with its paid-in share, in one query for them all."""
     ids = [m.id for m in members if m.id is not None]
@@ -645,3 +657,8 @@ async def with_shares(session: AsyncSession, members: Sequence[MemberView]) -> l
 async def with_share(session: AsyncSession, member: MemberView) -> MemberWithShare:
     """One stored member with its paid-in share."""
     return (await with_shares(session, [member]))[0]
+
+
+async def get_with_share(session: AsyncSession, member_id: int) -> MemberWithShare:
+    """The member with its paid-in share, or 404."""
+    return await with_share(session, await get(session, member_id))
