@@ -18,10 +18,14 @@ from domain.patronage.rules import (
     AllocationTerms,
     Fund,
     LossPolicy,
+    MemberPatronage,
     NonmemberShare,
     PatronagePayment,
     PatronagePaymentKind,
+    PoolInput,
+    compute_allocation,
     form_1099_patr_rows,
+    loss_charges,
     policy_errors,
     policy_from_profile,
 )
@@ -190,3 +194,112 @@ def test_payments_of_other_years_are_skipped_not_the_end_of_the_list():
         (2025, 2, 20, 1500, 0),
         (2025, 3, 30, 0, 1200),
     ]
+
+
+# --- the allocation's inputs -----------------------------------------------------------
+
+FYE = date(2025, 12, 31)
+PAY = date(2026, 3, 31)
+TERMS = AllocationTerms(cash_rate=Decimal("0.2"))
+
+
+def _inputs_refused(pools, members, **kw) -> tuple[str, list[tuple[str, str]]]:
+    kw.setdefault("policy", TERMS)
+    kw.setdefault("payment_date", PAY)
+    with pytest.raises(InvalidInputError) as refused:
+        compute_allocation(pools, members, kw["policy"], FYE, kw["payment_date"], kw.get("deficit", 0))
+    assert len(refused.value.errors) >= 1
+    return refused.value.detail, [(e.field, e.message) for e in refused.value.errors]
+
+
+def _one(detail: str, field: str) -> tuple[str, list[tuple[str, str]]]:
+    return detail, [(field, detail)]
+
+
+def _row(number: int, pool: str = "g", volume: object = 100, key: str | None = None, consent: object = True):
+    return MemberPatronage(number, key or f"m{number}", pool, volume, consent)  # type: ignore[arg-type]
+
+
+G = PoolInput("g", 1000, 100, 0)
+
+
+@pytest.mark.parametrize(
+    ("pools", "members", "expected"),
+    [
+        ([PoolInput("", 1, 0, 0)], [], _one("a pool needs a name", "pools")),
+        ([PoolInput(None, 1, 0, 0)], [], _one("a pool needs a name", "pools")),  # type: ignore[arg-type]
+        ([G, G], [], _one("pool 'g' is given twice", "pools")),
+        ([PoolInput("g", 1.5, 0, 0)], [], _one("pool 'g': amounts must be integer cents", "pools")),  # type: ignore[arg-type]
+        ([PoolInput("g", 1, True, 0)], [], _one("pool 'g': amounts must be integer cents", "pools")),
+        ([PoolInput("g", 1, 0, 1.0)], [], _one("pool 'g': amounts must be integer cents", "pools")),  # type: ignore[arg-type]
+        ([PoolInput("g", 1, -1, 0)], [], _one("pool 'g': volumes must not be negative", "pools")),
+        ([PoolInput("g", 1, 0, -1)], [], _one("pool 'g': volumes must not be negative", "pools")),
+        (
+            [G],
+            [_row(1, volume=-1)],
+            _one("member 1: volume must be integer cents, at least 0", "member_patronage"),
+        ),
+        (
+            [G],
+            [_row(1, volume=1.0)],
+            _one("member 1: volume must be integer cents, at least 0", "member_patronage"),
+        ),
+        (
+            [G],
+            [MemberPatronage("1", "m1", "g", 100, True)],  # type: ignore[arg-type]
+            _one("member '1': volume must be integer cents, at least 0", "member_patronage"),
+        ),
+        ([G], [_row(1, pool="h")], _one("member 1: pool 'h' has no net margin", "pools")),
+        (
+            [G, PoolInput("h", 10, 5, 0)],
+            [_row(1), _row(1, pool="h", volume=5, key="other")],
+            _one("member 1: key or consent differ between pools", "member_patronage"),
+        ),
+        (
+            [G, PoolInput("h", 10, 5, 0)],
+            [_row(1), _row(1, pool="h", volume=5, consent=False)],
+            _one("member 1: key or consent differ between pools", "member_patronage"),
+        ),
+        (
+            [PoolInput("g", 1000, 100, 0)],
+            [_row(2, volume=50), _row(2, volume=50)],
+            _one("member 2 appears twice in pool 'g'", "member_patronage"),
+        ),
+        ([G], [_row(1, volume=99)], _one("pool 'g': member volumes sum to 99, not 100", "pools")),
+    ],
+)
+def test_inconsistent_inputs_are_refused_naming_what_and_where(pools, members, expected):
+    assert _inputs_refused(pools, members) == expected
+
+
+def test_a_consent_that_is_not_true_counts_as_no_consent_in_every_pool():
+    pools = [PoolInput("g", 1000, 100, 0), PoolInput("h", 1000, 100, 0)]
+    result = compute_allocation([*pools], [_row(1, consent="yes"), _row(1, pool="h", consent=1)], TERMS, FYE, PAY)
+    assert [(line.member_number, line.qualified) for line in result.lines] == [(1, False)]
+
+
+@pytest.mark.parametrize("deficit", [-1, 1.0, True])
+def test_a_bad_carried_deficit_is_refused(deficit):
+    assert _inputs_refused([G], [_row(1)], deficit=deficit) == _one(
+        "the carried deficit must be integer cents, at least 0", "deficit_carried_cents"
+    )
+
+
+def test_a_payment_before_the_year_ends_is_refused_and_on_the_last_day_accepted():
+    assert _inputs_refused([G], [_row(1)], payment_date=date(2025, 12, 30)) == _one(
+        "the payment date must not be before the fiscal year end", "payment_date"
+    )
+    assert compute_allocation([G], [_row(1)], TERMS, FYE, FYE).totals.allocated_cents == 1000
+
+
+def test_bad_terms_are_refused_before_anything_is_computed():
+    detail, errors = _inputs_refused([G], [_row(1)], policy=AllocationTerms(cash_rate=Decimal(3)))
+    assert (detail, errors) == ("invalid allocation policy", [("policy.cash_rate", "must be between 0 and 1")])
+
+
+@pytest.mark.parametrize("loss", [-1, 2.0, False])
+def test_a_loss_is_charged_only_as_whole_positive_cents(loss):
+    with pytest.raises(InvalidInputError) as refused:
+        loss_charges(loss, [(1, 10)])
+    detail = "a loss is charged as a positive number of cents"
+    assert (refused.value.detail, [(e.field, e.message) for e in refused.value.errors]) == _one(detail, "loss_cents")
