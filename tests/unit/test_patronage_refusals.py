@@ -28,6 +28,7 @@ from domain.patronage.rules import (
     loss_charges,
     policy_errors,
     policy_from_profile,
+    utc_day_range,
 )
 
 
@@ -303,3 +304,20 @@ def test_a_loss_is_charged_only_as_whole_positive_cents(loss):
         loss_charges(loss, [(1, 10)])
     detail = "a loss is charged as a positive number of cents"
     assert (refused.value.detail, [(e.field, e.message) for e in refused.value.errors]) == _one(detail, "loss_cents")
+
+
+def test_a_pool_with_margin_and_no_volume_is_unattributed_not_a_loss():
+    pools = [G, PoolInput("idle", 500, 0, 0)]
+    reserve = Fund("reserve", Decimal("0.1"), indivisible=True)
+    result = compute_allocation(pools, [_row(1)], AllocationTerms(cash_rate=Decimal("0.2"), funds=(reserve,)), FYE, PAY)
+    idle = next(p for p in result.pools if p.pool == "idle")
+    assert (idle.unattributed_cents, idle.loss_cents, idle.member_share_cents) == (500, 0, 0)
+    assert result.totals.loss_cents == 0
+    assert [(f.name, f.amount_cents, f.indivisible) for f in result.pools[0].funds] == [("reserve", 100, True)]
+
+
+def test_a_date_range_that_ends_before_it_starts_is_refused_naming_its_end():
+    with pytest.raises(InvalidInputError) as refused:
+        utc_day_range(date(2025, 3, 2), date(2025, 3, 1))
+    assert refused.value.detail == "the date range ends before it starts"
+    assert [(e.field, e.message) for e in refused.value.errors] == [("occurred_to", "must not be before occurred_from")]
