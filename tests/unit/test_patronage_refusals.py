@@ -321,3 +321,11 @@ def test_a_date_range_that_ends_before_it_starts_is_refused_naming_its_end():
         utc_day_range(date(2025, 3, 2), date(2025, 3, 1))
     assert refused.value.detail == "the date range ends before it starts"
     assert [(e.field, e.message) for e in refused.value.errors] == [("occurred_to", "must not be before occurred_from")]
+
+
+def test_a_one_cent_allocation_is_a_qualified_notice_and_the_run_keeps_its_inputs():
+    pools = [PoolInput("g", 1, 100, 0)]
+    result = compute_allocation(pools, [_row(1)], TERMS, FYE, PAY)
+    [line] = result.lines
+    assert (line.allocation_cents, line.cash_cents, line.retained_cents, line.qualified) == (1, 1, 0, True)
+    assert (result.fiscal_year_end, result.payment_date, result.policy) == (FYE, PAY, TERMS)
