@@ -48,11 +48,11 @@ FIRST_COME = AllocationPolicy.FIRST_COME
         (lambda: close_decision(5, -10), ValueError, "min_value_cents must not be negative, got -10"),
         (lambda: apply_change((), -1, 0, 1), ValueError, "new_quantity must not be negative, got -1"),
         (lambda: apply_change((), 0, -2, 1), ValueError, "new_flex must not be negative, got -2"),
-        (lambda: apply_change((), 1, 0, "7"), TypeError, "seq must be an int, not str"),
+        (lambda: apply_change((), 1, 0, "7"), TypeError, "seq must be an int, not str"),  # type: ignore[arg-type]
         (lambda: line_total_cents(-1, 100), ValueError, "units must not be negative, got -1"),
         (lambda: line_total_cents(1, -100), ValueError, "unit_price_cents must not be negative, got -100"),
-        (lambda: line_total_cents(1, 100, 0.1), TypeError, "markup_rate must be Decimal or Fraction, not float"),
-        (lambda: line_total_cents(1, 100, True), TypeError, "markup_rate must be Decimal or Fraction, not bool"),
+        (lambda: line_total_cents(1, 100, 0.1), TypeError, "markup_rate must be Decimal or Fraction, not float"),  # type: ignore[arg-type]
+        (lambda: line_total_cents(1, 100, True), TypeError, "markup_rate must be Decimal or Fraction, not bool"),  # type: ignore[arg-type]
         (lambda: line_total_cents(1, 100, Decimal("Infinity")), ValueError, "markup_rate must be finite, got Infinity"),
         (lambda: payable_cents(-1, 100), ValueError, "delivered must not be negative, got -1"),
         (lambda: payable_cents(1, -100), ValueError, "unit_price_cents must not be negative, got -100"),
