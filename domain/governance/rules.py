@@ -448,9 +448,9 @@ def check_new_ballot(new: NewBallotRules, *, now: datetime) -> None:  # noqa: C9
         errors.append(FieldError("closes_at", "must be after opens_at"))
     if new.closes_at <= now:
         errors.append(FieldError("closes_at", "must be in the future"))
-    if new.record_date > new.opens_at.date():
-        # The roll must be known when voting starts and cannot change while it runs.
-        errors.append(FieldError("record_date", "must be on or before the day the ballot opens"))
+    if new.record_date >= new.opens_at.date():
+        # The roll is the status at the end of the record date: it must be fixed before voting starts.
+        errors.append(FieldError("record_date", "must be before the day the ballot opens"))
     if not Decimal(0) <= new.quorum_rate <= Decimal(1):
         errors.append(FieldError("quorum_rate", "must be from 0 to 1"))
     if new.kind is BallotKind.RESOLUTION:

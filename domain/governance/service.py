@@ -17,15 +17,17 @@ closed ballot's two tables cannot be joined by anyone, the database's operators 
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel import col, select
 
 from domain.errors import ConflictError, ForbiddenError, NotFoundError
@@ -92,18 +94,15 @@ def end_of(day: date) -> datetime:
 
 def _eligible_query(record_date: date) -> sa.Select[tuple[int]]:
     """Members whose status at the end of the record date (their latest dated change before it) was `full`."""
-    msc = sa.table(
-        "member_status_change",
-        sa.column("id", sa.BigInteger),
-        sa.column("member_id", sa.BigInteger),
-        sa.column("to_status", sa.String),
-        sa.column("effective_at", sa.DateTime(timezone=True)),
-    )
     latest = (
-        sa.select(msc.c.member_id, msc.c.to_status)
-        .where(msc.c.effective_at < end_of(record_date))
-        .distinct(msc.c.member_id)
-        .order_by(msc.c.member_id, msc.c.effective_at.desc(), msc.c.id.desc())
+        sa.select(col(MemberStatusChange.member_id), col(MemberStatusChange.to_status))
+        .where(col(MemberStatusChange.effective_at) < end_of(record_date))
+        .ext(distinct_on(col(MemberStatusChange.member_id)))
+        .order_by(
+            col(MemberStatusChange.member_id),
+            col(MemberStatusChange.effective_at).desc(),
+            col(MemberStatusChange.id).desc(),
+        )
         .subquery("latest")
     )
     return sa.select(latest.c.member_id).where(latest.c.to_status == "full")
@@ -528,3 +527,18 @@ async def due_steps(session: AsyncSession, *, now: datetime) -> list[ClockStep]:
 
 
 STEPS = {"opened": open_if_due, "closed": close_if_due, "reminded": remind_if_due}
+
+
+def _cell(value: str) -> str:
+    """Keep spreadsheet programs from running a member's name as a formula (CSV injection)."""
+    return f"'{value}" if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
+
+
+async def voter_roll_csv(session: AsyncSession, ballot_id: int) -> str:
+    """The voter roll as CSV (RFC 4180, CRLF line ends) for an outside ballot service."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("member_id", "member_number", "name", "email"))
+    for entry in await voter_roll(session, ballot_id):
+        writer.writerow((entry.member_id, entry.member_number, _cell(entry.name), _cell(entry.email)))
+    return out.getvalue()
