@@ -52,6 +52,7 @@ __all__ = [
     "move_ballot",
     "quorum_met",
     "quorum_needed",
+    "status_at",
     "threshold_met",
 ]
 
@@ -122,6 +123,20 @@ def move_ballot(status: str, event: BallotEvent, *, ballot_id: int | None = None
         msg = f"ballot {ballot_id} is {current}; it cannot {event} (allowed from {current}: {allowed})"
         raise ConflictError(msg, code=BALLOT_TRANSITION_REFUSED)
     return target
+
+
+# --- the voter roll ---------------------------------------------------------------------------
+
+
+def status_at(changes: Iterable[tuple[datetime, int, str]], cutoff: datetime) -> str | None:
+    """The status in force at `cutoff` from dated changes `(effective_at, recorded order, to_status)`.
+
+    The latest change effective before the cut-off wins; two on the same instant go to the
+    one recorded later. A member's vote on a ballot is `status_at(history, end of the record
+    date) == "full"` (the service runs the same rule in SQL).
+    """
+    before = [c for c in changes if c[0] < cutoff]
+    return max(before, key=lambda c: (c[0], c[1]))[2] if before else None
 
 
 # --- quorum and thresholds --------------------------------------------------------------

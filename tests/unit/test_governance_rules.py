@@ -30,6 +30,7 @@ from domain.governance.rules import (
     lot_seed,
     move_ballot,
     quorum_needed,
+    status_at,
     threshold_met,
 )
 
@@ -293,3 +294,12 @@ def test_a_vote_must_fit_its_ballot() -> None:
         check_vote(
             BallotKind.ELECTION, choice=None, ranking=[1, 2], candidates=[1, 2], method=Method.PLURALITY, seats=1
         )
+
+
+def test_the_status_at_a_cut_off_is_the_latest_change_before_it() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    history = [(t, 1, "full"), (t + timedelta(days=2), 2, "suspended"), (t + timedelta(days=2), 3, "full")]
+    assert status_at(history, t) is None
+    assert status_at(history, t + timedelta(days=1)) == "full"
+    assert status_at(history, t + timedelta(days=3)) == "full"  # same instant: the later record
+    assert status_at(history[:2], t + timedelta(days=3)) == "suspended"
