@@ -52,7 +52,8 @@ class NewBallotIn(msgspec.Struct, forbid_unknown_fields=True):
 
     The voters are the members who were full at the end of `record_date`, which must be
     before the day the ballot opens (default: the day before); `opens_at` defaults to now;
-    `quorum_rate` is a share of the voters, from 0 to 1.
+    `quorum_rate` is a share of the voters, from 0 to 1. Proxies are off unless
+    `proxy_cap` is set: the most proxies one member may hold for this ballot.
     """
 
     title: Text
@@ -62,6 +63,7 @@ class NewBallotIn(msgspec.Struct, forbid_unknown_fields=True):
     record_date: Day | None = None
     opens_at: Moment | None = None
     secret: bool = True
+    proxy_cap: Annotated[int, msgspec.Meta(ge=1, le=100)] | None = None
     threshold: Threshold | None = None
     seats: Seats | None = None
     method: Method | None = None
@@ -69,10 +71,29 @@ class NewBallotIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class VoteIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A resolution takes `choice`; an election takes `ranking` (candidate ids, first preference first)."""
+    """A resolution takes `choice`; an election takes `ranking` (candidate ids, first preference first).
+
+    `for_member_id`: vote as the proxy of that member (it appointed the caller's member).
+    """
 
     choice: Choice | None = None
     ranking: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=200)] | None = None
+    for_member_id: Id | None = None
+
+
+class ProxyIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The member that is to vote for the caller's member on this ballot."""
+
+    holder_member_id: Id
+
+
+class ProxyOut(msgspec.Struct):
+    """A proxy: `holder_member_id` votes for `grantor_member_id` on this ballot."""
+
+    ballot_id: str
+    grantor_member_id: str
+    holder_member_id: str
+    created_at: datetime
 
 
 class CandidateOut(msgspec.Struct):
@@ -134,6 +155,7 @@ class BallotOut(msgspec.Struct):
     closes_at: datetime
     quorum_rate: str
     secret: bool
+    proxy_cap: int | None
     threshold: Threshold | None
     seats: int | None
     method: Method | None
@@ -181,6 +203,7 @@ def ballot_out(view: BallotView) -> BallotOut:
         closes_at=b.closes_at,
         quorum_rate=rate_text(b.quorum_rate),
         secret=b.secret,
+        proxy_cap=b.proxy_cap,
         threshold=None if b.threshold is None else Threshold(b.threshold),
         seats=b.seats,
         method=None if b.method is None else Method(b.method),
@@ -223,6 +246,7 @@ class BallotController(Controller):
             closes_at=utc(data.closes_at),
             quorum_rate=data.quorum_rate,
             secret=data.secret,
+            proxy_cap=data.proxy_cap,
             threshold=data.threshold,
             seats=data.seats,
             method=data.method,
@@ -274,8 +298,37 @@ class BallotController(Controller):
             choice=data.choice,
             ranking=None if data.ranking is None else [int(c) for c in data.ranking],
             now=datetime.now(UTC),
+            for_member_id=None if data.for_member_id is None else int(data.for_member_id),
         )
         return ReceiptOut(receipt)
+
+    @post(
+        "/{ballot_id:str}/proxies",
+        guards=[members_only],
+        summary="Appoint a proxy for the member",
+        responses=problems(404, *POSTED),
+    )
+    async def appoint_proxy(
+        self, ballot_id: FromPath[str], data: JSONBody[ProxyIn], db: DbSession, caller: Caller
+    ) -> ProxyOut:
+        """A member's admin appoints another full member to vote for it on this ballot (if the ballot allows).
+
+        409 `proxies_not_allowed`, `proxy_cap_reached`, `proxy_exists`, `already_voted`; 403
+        `not_on_voter_roll`; 400 naming `holder_member_id` for itself or a member not on the roll.
+        """
+        proxy = await service.appoint_proxy(
+            db,
+            path_id(ballot_id, "ballot"),
+            grantor=voting_member(caller),
+            holder=int(data.holder_member_id),
+            now=datetime.now(UTC),
+        )
+        return ProxyOut(
+            ballot_id=str(proxy.ballot_id),
+            grantor_member_id=str(proxy.grantor_member_id),
+            holder_member_id=str(proxy.holder_member_id),
+            created_at=proxy.created_at,
+        )
 
     @post(
         "/{ballot_id:str}/close",

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BALLOT_TRANSITION_REFUSED",
+    "PROXIES_NOT_ALLOWED",
+    "PROXY_CAP_REACHED",
     "TRANSITIONS",
     "BallotEvent",
     "BallotKind",
@@ -43,6 +45,7 @@ __all__ = [
     "Round",
     "Threshold",
     "check_new_ballot",
+    "check_proxy",
     "check_vote",
     "count_plurality",
     "count_resolution",
@@ -433,6 +436,25 @@ def count_plurality(
         del remaining[chosen]
     only = Round(1, None, tallies, elected=tuple(elected), kept=dict(tallies), tie="; ".join(notes) or None)
     return ElectionCount(eligible, valid, needed, met, seats, None, tuple(elected), (only,), seed)
+
+
+# --- proxies ------------------------------------------------------------------------------------
+
+PROXIES_NOT_ALLOWED = "proxies_not_allowed"
+PROXY_CAP_REACHED = "proxy_cap_reached"
+
+
+def check_proxy(*, grantor: int, holder: int, cap: int | None, held: int) -> None:
+    """A member may appoint another (never itself) when the ballot allows proxies and the holder is below the cap."""
+    if grantor == holder:
+        msg = "a member cannot appoint itself"
+        raise InvalidInputError(msg, [FieldError("holder_member_id", "must be another member")])
+    if cap is None:
+        msg = "this ballot takes no proxies"
+        raise ConflictError(msg, code=PROXIES_NOT_ALLOWED)
+    if held >= cap:
+        msg = f"member {holder} already holds {held} proxies, the most this ballot allows"
+        raise ConflictError(msg, code=PROXY_CAP_REACHED)
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlmodel import col, select
 
-from domain.errors import ConflictError, ForbiddenError, NotFoundError
+from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.governance.rules import (
     BallotEvent,
     BallotKind,
@@ -41,6 +41,7 @@ from domain.governance.rules import (
     NewBallotRules,
     Threshold,
     check_new_ballot,
+    check_proxy,
     check_vote,
     count_plurality,
     count_resolution,
@@ -48,7 +49,7 @@ from domain.governance.rules import (
     lot_seed,
     move_ballot,
 )
-from domain.governance.tables import Ballot, BallotCandidate, BallotResult, BallotVoter, CastBallot
+from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
 from domain.governance.views import BallotView, RollEntry
 from domain.membership.tables import Member, MemberStatusChange
 from domain.notifications import service as notifications
@@ -64,6 +65,9 @@ CLOSING_SOON = timedelta(hours=24)
 NOT_ON_VOTER_ROLL = "not_on_voter_roll"
 BALLOT_NOT_OPEN = "ballot_not_open"
 BALLOT_NOT_CLOSED = "ballot_not_closed"
+NO_PROXY = "no_proxy"
+ALREADY_VOTED = "already_voted"
+PROXY_EXISTS = "proxy_exists"
 
 # Namespace of the ballots' advisory locks (the two-int form, as the group buys').
 _BALLOT_LOCKS = 0x4241_4C4C  # "BALL"
@@ -81,6 +85,7 @@ class NewBallot:
     closes_at: datetime
     quorum_rate: Decimal
     secret: bool = True
+    proxy_cap: int | None = None
     threshold: Threshold | None = None
     seats: int | None = None
     method: Method | None = None
@@ -159,6 +164,7 @@ async def create_ballot(session: AsyncSession, new: NewBallot, *, now: datetime,
         seats=new.seats if election else None,
         method=(new.method or Method.STV).value if election else None,
         secret=new.secret,
+        proxy_cap=new.proxy_cap,
         seal=secrets.token_bytes(32),
         created_by=actor,
     )
@@ -281,17 +287,26 @@ async def cast_vote(
     choice: Choice | None,
     ranking: Sequence[int] | None,
     now: datetime,
+    for_member_id: int | None = None,
 ) -> str:
     """Record the member's vote and answer its receipt; a later vote of the member replaces it until close.
 
     409 `ballot_not_open` outside the window; 403 `not_on_voter_roll` for a member that was
-    not full on the record date; 400 naming the field for a vote that does not fit.
+    not full on the record date; 400 naming the field for a vote that does not fit. With
+    `for_member_id` the member votes as that member's proxy (403 `no_proxy` without one);
+    the vote is the appointing member's, so its own later vote replaces it, and the reverse.
     """
     ballot = await _locked(session, ballot_id, share=True)
     if ballot.status != BallotStatus.OPEN.value or not ballot.opens_at <= now < ballot.closes_at:
         window = f"{ballot.opens_at.isoformat()} to {ballot.closes_at.isoformat()}"
         msg = f"ballot {ballot_id} is not open for votes (it is {ballot.status}; window {window})"
         raise ConflictError(msg, code=BALLOT_NOT_OPEN)
+    if for_member_id is not None and for_member_id != member_id:
+        proxy = await session.get(BallotProxy, (ballot_id, for_member_id))
+        if proxy is None or proxy.holder_member_id != member_id:
+            msg = f"member {member_id} holds no proxy of member {for_member_id} for ballot {ballot_id}"
+            raise ForbiddenError(msg, code=NO_PROXY)
+        member_id = for_member_id
     if not await was_full_on(session, member_id, ballot.record_date):
         msg = f"member {member_id} was not a full member on the record date {ballot.record_date}"
         raise ForbiddenError(msg, code=NOT_ON_VOTER_ROLL)
@@ -329,6 +344,46 @@ async def cast_vote(
         )
     )
     return receipt
+
+
+async def appoint_proxy(
+    session: AsyncSession, ballot_id: int, *, grantor: int, holder: int, now: datetime
+) -> BallotProxy:
+    """A full member (on the record date) appoints another to vote for it on this ballot, before it closes.
+
+    409 `proxies_not_allowed` when the ballot takes none, `proxy_cap_reached` when the holder
+    holds the most allowed, `proxy_exists` for a second appointment, `already_voted` when the
+    member voted already (its vote stands; it may still vote again itself). The ballot's row
+    lock serializes appointments, so the cap holds under concurrent requests.
+    """
+    ballot = await _locked(session, ballot_id, share=False)
+    if ballot.status == BallotStatus.CLOSED.value or now >= ballot.closes_at:
+        msg = f"ballot {ballot_id} is closed"
+        raise ConflictError(msg, code=BALLOT_NOT_OPEN)
+    held = (
+        await session.execute(
+            sa.select(sa.func.count()).where(
+                col(BallotProxy.ballot_id) == ballot_id, col(BallotProxy.holder_member_id) == holder
+            )
+        )
+    ).scalar_one()
+    check_proxy(grantor=grantor, holder=holder, cap=ballot.proxy_cap, held=int(held))
+    if not await was_full_on(session, grantor, ballot.record_date):
+        msg = f"member {grantor} was not a full member on the record date {ballot.record_date}"
+        raise ForbiddenError(msg, code=NOT_ON_VOTER_ROLL)
+    if not await was_full_on(session, holder, ballot.record_date):
+        msg = "the proxy holder must be on the voter roll"
+        raise InvalidInputError(msg, [FieldError("holder_member_id", "was not a full member on the record date")])
+    if await session.get(BallotVoter, (ballot_id, grantor)) is not None:
+        msg = f"member {grantor} has voted on ballot {ballot_id}; a proxy would have nothing to do"
+        raise ConflictError(msg, code=ALREADY_VOTED)
+    if await session.get(BallotProxy, (ballot_id, grantor)) is not None:
+        msg = f"member {grantor} has appointed a proxy for ballot {ballot_id} already"
+        raise ConflictError(msg, code=PROXY_EXISTS)
+    proxy = BallotProxy(ballot_id=ballot_id, grantor_member_id=grantor, holder_member_id=holder, created_at=now)
+    session.add(proxy)
+    await session.flush()
+    return proxy
 
 
 # --- open, close, count -----------------------------------------------------------------------------

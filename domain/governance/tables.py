@@ -40,6 +40,7 @@ class Ballot(SQLModel, table=True):
         ),
         # The seal exists only while votes may still be replaced.
         sa.CheckConstraint("status <> 'closed' OR seal IS NULL", name="seal_erased_at_close"),
+        sa.CheckConstraint("proxy_cap IS NULL OR proxy_cap BETWEEN 1 AND 100", name="proxy_cap"),
         sa.Index("ix_ballot_status_opens_at", "status", "opens_at"),
         sa.Index("ix_ballot_status_closes_at", "status", "closes_at"),
     )
@@ -56,6 +57,8 @@ class Ballot(SQLModel, table=True):
     seats: int | None = Field(default=None)
     method: str | None = Field(default=None, max_length=16)
     secret: bool = Field(default=True)
+    # Proxies are off unless set: then the most proxies one member may hold for this ballot.
+    proxy_cap: int | None = Field(default=None)
     seal: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(
@@ -75,6 +78,18 @@ class BallotCandidate(SQLModel, table=True):
     ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", index=True)
     position: int
     name: str = Field(max_length=200)
+
+
+class BallotProxy(SQLModel, table=True):
+    """A full member's appointment of another full member to vote for it on one ballot."""
+
+    __tablename__ = "ballot_proxy"
+    __table_args__ = (sa.CheckConstraint("grantor_member_id <> holder_member_id", name="not_self"),)
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    grantor_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    holder_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
 class BallotVoter(SQLModel, table=True):

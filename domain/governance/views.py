@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from datetime import date, datetime
     from decimal import Decimal
 
-__all__ = ["BallotRow", "BallotView", "CandidateRow", "CastBallotRow", "RollEntry"]
+__all__ = ["BallotRow", "BallotView", "CandidateRow", "CastBallotRow", "ProxyRow", "RollEntry"]
 
 
 class BallotRow(Protocol):
@@ -27,8 +27,18 @@ class BallotRow(Protocol):
     seats: int | None
     method: str | None
     secret: bool
+    proxy_cap: int | None
     opened_at: datetime | None
     closed_at: datetime | None
+
+
+class ProxyRow(Protocol):
+    """The transports' view of a stored `BallotProxy`."""
+
+    ballot_id: int
+    grantor_member_id: int
+    holder_member_id: int
+    created_at: datetime
 
 
 class CandidateRow(Protocol):

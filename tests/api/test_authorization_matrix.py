@@ -68,6 +68,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
     ("POST", "/v1/ballots/{ballot_id}/votes"): {"choice": "yes"},
+    ("POST", "/v1/ballots/{ballot_id}/proxies"): {"holder_member_id": "{member_id}"},
 }
 
 

@@ -275,3 +275,50 @@ async def test_a_ballot_opens_now_with_the_day_before_as_record_date_by_default(
     ballot = await _ballot(client, staff, body)
     assert (ballot["status"], ballot["threshold"]) == ("open", "majority")
     assert ballot["record_date"] == (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+
+
+async def test_proxies_are_off_by_default_and_capped_per_holder_when_allowed(client, session):
+    staff = await staff_headers(client, session)
+    grantor, grantor_admin = await voter(client, session, "Away Deli")
+    other, other_admin = await voter(client, session, "Also Away")
+    holder, holder_admin = await voter(client, session, "Proxy Holder")
+    _, late = await voter(client, session, "Late Proxy", [(Status.FULL, AFTER_RECORD_DATE)])
+    off = await _ballot(client, staff, resolution_body())
+    refused = await client.post(
+        f"/v1/ballots/{off['id']}/proxies", json={"holder_member_id": str(holder.id)}, headers=grantor_admin
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "proxies_not_allowed")
+
+    ballot = await _ballot(client, staff, resolution_body(threshold="majority", quorum_rate="0", proxy_cap=1))
+    assert ballot["proxy_cap"] == 1
+    path = f"/v1/ballots/{ballot['id']}"
+    itself = await client.post(f"{path}/proxies", json={"holder_member_id": str(grantor.id)}, headers=grantor_admin)
+    assert itself.status_code == 400
+    assert {e["field"] for e in itself.json()["errors"]} == {"holder_member_id"}
+    late_holder = await client.post(f"{path}/proxies", json={"holder_member_id": str(holder.id)}, headers=late)
+    assert (late_holder.status_code, late_holder.json()["code"]) == (403, "not_on_voter_roll")
+    made = await client.post(f"{path}/proxies", json={"holder_member_id": str(holder.id)}, headers=grantor_admin)
+    assert made.status_code == 201, made.text
+    assert made.json()["grantor_member_id"] == str(grantor.id)
+    capped = await client.post(f"{path}/proxies", json={"holder_member_id": str(holder.id)}, headers=other_admin)
+    assert (capped.status_code, capped.json()["code"]) == (409, "proxy_cap_reached")
+    stranger = await client.post(
+        f"{path}/votes", json={"choice": "no", "for_member_id": str(grantor.id)}, headers=other_admin
+    )
+    assert (stranger.status_code, stranger.json()["code"]) == (403, "no_proxy")
+
+    await _vote(client, ballot["id"], holder_admin, {"choice": "yes"})
+    await _vote(client, ballot["id"], holder_admin, {"choice": "yes", "for_member_id": str(grantor.id)})
+    await _vote(client, ballot["id"], other_admin, {"choice": "no"})
+    result = (await _close(client, staff, ballot["id"]))["result"]
+    # The proxy vote counts for the appointing member: three members, three ballots, one each.
+    assert (result["cast"], result["counts"]) == (3, {"yes": 2, "no": 1, "abstain": 0})
+    roll = {
+        r[0]
+        for r in (
+            await session.execute(
+                sa.text("SELECT member_id FROM ballot_voter WHERE ballot_id = :b"), {"b": int(ballot["id"])}
+            )
+        ).all()
+    }
+    assert roll == {grantor.id, holder.id, other.id}

@@ -22,6 +22,7 @@ from domain.governance.rules import (
     NewBallotRules,
     Threshold,
     check_new_ballot,
+    check_proxy,
     check_vote,
     count_plurality,
     count_resolution,
@@ -303,3 +304,15 @@ def test_the_status_at_a_cut_off_is_the_latest_change_before_it() -> None:
     assert status_at(history, t + timedelta(days=1)) == "full"
     assert status_at(history, t + timedelta(days=3)) == "full"  # same instant: the later record
     assert status_at(history[:2], t + timedelta(days=3)) == "suspended"
+
+
+def test_a_proxy_needs_another_member_a_ballot_that_takes_proxies_and_room_under_the_cap() -> None:
+    check_proxy(grantor=1, holder=2, cap=2, held=1)
+    with pytest.raises(InvalidInputError):
+        check_proxy(grantor=1, holder=1, cap=2, held=0)
+    with pytest.raises(ConflictError) as off:
+        check_proxy(grantor=1, holder=2, cap=None, held=0)
+    assert off.value.code == "proxies_not_allowed"
+    with pytest.raises(ConflictError) as full:
+        check_proxy(grantor=1, holder=2, cap=2, held=2)
+    assert full.value.code == "proxy_cap_reached"

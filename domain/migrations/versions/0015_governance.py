@@ -1,4 +1,4 @@
-"""Governance: ballots, candidates, the voter roll, cast ballots (apart) and results (immutable).
+"""Governance: ballots, candidates, proxies, the voter roll, cast ballots (apart) and results (immutable).
 
 Revision ID: 0015
 Revises: 0013
@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("seats", sa.Integer(), nullable=True),
         sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
         sa.Column("secret", sa.Boolean(), nullable=False),
+        sa.Column("proxy_cap", sa.Integer(), nullable=True),
         sa.Column("seal", sa.LargeBinary(), nullable=True),
         sa.Column("created_by", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
@@ -68,6 +69,7 @@ def upgrade() -> None:
             name=op.f("ck_ballot_kind_fields"),
         ),
         sa.CheckConstraint("status <> 'closed' OR seal IS NULL", name=op.f("ck_ballot_seal_erased_at_close")),
+        sa.CheckConstraint("proxy_cap IS NULL OR proxy_cap BETWEEN 1 AND 100", name=op.f("ck_ballot_proxy_cap")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ballot")),
     )
     op.create_index("ix_ballot_status_opens_at", "ballot", ["status", "opens_at"], unique=False)
@@ -83,6 +85,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("ballot_id", "position", name="uq_ballot_candidate_position"),
     )
     op.create_index(op.f("ix_ballot_candidate_ballot_id"), "ballot_candidate", ["ballot_id"], unique=False)
+    op.create_table(
+        "ballot_proxy",
+        sa.Column("ballot_id", sa.BigInteger(), nullable=False),
+        sa.Column("grantor_member_id", sa.BigInteger(), nullable=False),
+        sa.Column("holder_member_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("grantor_member_id <> holder_member_id", name=op.f("ck_ballot_proxy_not_self")),
+        sa.ForeignKeyConstraint(["ballot_id"], ["ballot.id"], name=op.f("fk_ballot_proxy_ballot_id_ballot")),
+        sa.ForeignKeyConstraint(
+            ["grantor_member_id"], ["member.id"], name=op.f("fk_ballot_proxy_grantor_member_id_member")
+        ),
+        sa.ForeignKeyConstraint(["holder_member_id"], ["member.id"], name=op.f("fk_ballot_proxy_holder_member_id_member")),
+        sa.PrimaryKeyConstraint("ballot_id", "grantor_member_id", name=op.f("pk_ballot_proxy")),
+    )
+    op.create_index(op.f("ix_ballot_proxy_holder_member_id"), "ballot_proxy", ["holder_member_id"], unique=False)
     op.create_table(
         "ballot_voter",
         sa.Column("ballot_id", sa.BigInteger(), nullable=False),
@@ -122,6 +139,8 @@ def downgrade() -> None:
     op.drop_table("ballot_result")
     op.drop_table("cast_ballot")
     op.drop_table("ballot_voter")
+    op.drop_index(op.f("ix_ballot_proxy_holder_member_id"), table_name="ballot_proxy")
+    op.drop_table("ballot_proxy")
     op.drop_index(op.f("ix_ballot_candidate_ballot_id"), table_name="ballot_candidate")
     op.drop_table("ballot_candidate")
     op.drop_index("ix_ballot_status_closes_at", table_name="ballot")
