@@ -4,6 +4,7 @@ from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
+from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
 from domain.idempotency.tables import IdempotencyRecord
 from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
@@ -17,8 +18,14 @@ __all__ = [
     "AllocationLine",
     "AllocationRun",
     "AuthToken",
+    "Ballot",
+    "BallotCandidate",
+    "BallotProxy",
+    "BallotResult",
+    "BallotVoter",
     "BuyOrder",
     "CardHold",
+    "CastBallot",
     "EquityLot",
     "GroupBuy",
     "GroupBuyItem",

@@ -17,6 +17,7 @@ from domain.settings import Settings
 from domain.unit_of_work import relay
 from workers.allocation import compute_allocation_run, give_up_allocation_run
 from workers.buying import group_buy_clock
+from workers.governance import ballot_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
@@ -77,6 +78,7 @@ def worker_settings(
         "cron_jobs": [
             cron(sweep_outbox, second=0, run_at_startup=True),
             cron(group_buy_clock, second=30, run_at_startup=True),
+            cron(ballot_clock, second=40, run_at_startup=True),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
             cron(forget_quiet_sign_in_failures, hour={3}, minute=17),
         ],

@@ -67,6 +67,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
+    ("POST", "/v1/ballots/{ballot_id}/votes"): {"choice": "yes"},
+    ("POST", "/v1/ballots/{ballot_id}/proxies"): {"holder_member_id": "{member_id}"},
 }
 
 
@@ -153,6 +155,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "payout_id": "1",
         "run_id": "1",
         "fiscal_year": "2026",
+        "ballot_id": "1",
     }
     return ids, principals
 

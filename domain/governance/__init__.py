@@ -1,0 +1,1 @@
+"""Democratic member control: ballots, voter rolls from the dated history, secret counts."""

@@ -1,0 +1,129 @@
+"""Ballots, their candidates, the voter roll, the cast ballots and the stored result.
+
+Secrecy is in the shape of the tables: `ballot_voter` says who voted and nothing else;
+`cast_ballot` says what was chosen and nothing else (no member, no time, no sequence: its
+key is the random receipt). The only link while a ballot is open is `slot`, a keyed hash
+of the member under the ballot's own `seal`, so a member's second vote can replace its
+first; the close erases both, and from then on nothing joins the two tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+from domain.db import utc_now
+
+
+class Ballot(SQLModel, table=True):
+    """A resolution or a board election, with its record date, window and quorum (DOMAIN.md §7)."""
+
+    __tablename__ = "ballot"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('resolution','election')", name="kind"),
+        sa.CheckConstraint("status IN ('scheduled','open','closed')", name="status"),
+        sa.CheckConstraint(
+            "threshold IS NULL OR threshold IN ('majority','two_thirds','three_quarters')", name="threshold"
+        ),
+        sa.CheckConstraint("method IS NULL OR method IN ('stv','plurality')", name="method"),
+        sa.CheckConstraint("quorum_rate BETWEEN 0 AND 1", name="quorum_rate"),
+        sa.CheckConstraint("opens_at < closes_at", name="opens_before_closing"),
+        sa.CheckConstraint(
+            "(kind = 'resolution' AND threshold IS NOT NULL AND seats IS NULL AND method IS NULL)"
+            " OR (kind = 'election' AND threshold IS NULL AND seats >= 1 AND method IS NOT NULL)",
+            name="kind_fields",
+        ),
+        # The seal exists only while votes may still be replaced.
+        sa.CheckConstraint("status <> 'closed' OR seal IS NULL", name="seal_erased_at_close"),
+        sa.CheckConstraint("proxy_cap IS NULL OR proxy_cap BETWEEN 1 AND 100", name="proxy_cap"),
+        sa.Index("ix_ballot_status_opens_at", "status", "opens_at"),
+        sa.Index("ix_ballot_status_closes_at", "status", "closes_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    title: str = Field(max_length=200)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    record_date: date
+    opens_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    closes_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    quorum_rate: Decimal = Field(sa_type=sa.Numeric(9, 6))
+    threshold: str | None = Field(default=None, max_length=16)
+    seats: int | None = Field(default=None)
+    method: str | None = Field(default=None, max_length=16)
+    secret: bool = Field(default=True)
+    # Proxies are off unless set: then the most proxies one member may hold for this ballot.
+    proxy_cap: int | None = Field(default=None)
+    seal: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
+    )
+    opened_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    closed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class BallotCandidate(SQLModel, table=True):
+    """A candidate of an election, in the order staff listed them."""
+
+    __tablename__ = "ballot_candidate"
+    __table_args__ = (sa.UniqueConstraint("ballot_id", "position", name="uq_ballot_candidate_position"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", index=True)
+    position: int
+    name: str = Field(max_length=200)
+
+
+class BallotProxy(SQLModel, table=True):
+    """A full member's appointment of another full member to vote for it on one ballot."""
+
+    __tablename__ = "ballot_proxy"
+    __table_args__ = (sa.CheckConstraint("grantor_member_id <> holder_member_id", name="not_self"),)
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    grantor_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    holder_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class BallotVoter(SQLModel, table=True):
+    """The voter roll of a ballot: a member voted. Nothing else, so nothing joins it to a choice."""
+
+    __tablename__ = "ballot_voter"
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+
+
+class CastBallot(SQLModel, table=True):
+    """What one voter chose, under a random receipt; never a member, a time or a sequence number."""
+
+    __tablename__ = "cast_ballot"
+    __table_args__ = (
+        sa.CheckConstraint("choice IS NULL OR choice IN ('yes','no','abstain')", name="choice"),
+        sa.CheckConstraint("(choice IS NULL) <> (ranking IS NULL)", name="choice_or_ranking"),
+        # One counted ballot per voter while open: a second vote replaces the first.
+        sa.UniqueConstraint("ballot_id", "slot", name="uq_cast_ballot_slot"),
+    )
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    receipt: str = Field(max_length=64, primary_key=True)
+    slot: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    choice: str | None = Field(default=None, max_length=16)
+    ranking: list[int] | None = Field(default=None, sa_type=sa.ARRAY(sa.BigInteger))
+
+
+class BallotResult(SQLModel, table=True):
+    """The count, computed once at close; a trigger refuses any change (migration 0015)."""
+
+    __tablename__ = "ballot_result"
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    result: dict[str, Any] = Field(sa_type=JSONB)
+    computed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

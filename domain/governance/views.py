@@ -1,0 +1,77 @@
+"""Views of the ballots the transports shape (api and workers never import the table module)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from datetime import date, datetime
+    from decimal import Decimal
+
+__all__ = ["BallotRow", "BallotView", "CandidateRow", "CastBallotRow", "ProxyRow", "RollEntry"]
+
+
+class BallotRow(Protocol):
+    """The transports' view of a stored `Ballot`."""
+
+    id: int | None
+    title: str
+    kind: str
+    status: str
+    record_date: date
+    opens_at: datetime
+    closes_at: datetime
+    quorum_rate: Decimal
+    threshold: str | None
+    seats: int | None
+    method: str | None
+    secret: bool
+    proxy_cap: int | None
+    opened_at: datetime | None
+    closed_at: datetime | None
+
+
+class ProxyRow(Protocol):
+    """The transports' view of a stored `BallotProxy`."""
+
+    ballot_id: int
+    grantor_member_id: int
+    holder_member_id: int
+    created_at: datetime
+
+
+class CandidateRow(Protocol):
+    """The transports' view of a stored `BallotCandidate`."""
+
+    id: int | None
+    name: str
+
+
+class CastBallotRow(Protocol):
+    """The transports' view of a published `CastBallot`: a receipt and a choice, never a member."""
+
+    receipt: str
+    choice: str | None
+    ranking: list[int] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BallotView:
+    """A ballot with its candidates, the size of its roll, the ballots cast so far and its stored result."""
+
+    ballot: BallotRow
+    candidates: list[CandidateRow]
+    eligible: int
+    cast: int
+    result: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RollEntry:
+    """An eligible member on the voter-roll export."""
+
+    member_id: int
+    member_number: int
+    name: str
+    email: str
