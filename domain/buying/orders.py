@@ -32,7 +32,16 @@ from domain.buying.rules import (
     standing_refusal,
 )
 from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
-from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.buying.tables import (
+    ORDER_CHANGE_SEQ,
+    TOTAL_SHARDS,
+    BuyOrder,
+    GroupBuy,
+    GroupBuyItem,
+    GroupBuyTotal,
+    OrderIncrement,
+    OrderLine,
+)
 from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -276,7 +285,12 @@ async def withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> Non
     check_order_transition(order.status, OrderStatus.CANCELLED, order_id=order.id)
     line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order.id)
     await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
-    await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order.id))
+    gone = await session.execute(
+        sa.delete(OrderLine)
+        .where(col(OrderLine.order_id) == order.id)
+        .returning(col(OrderLine.product_id), col(OrderLine.quantity), col(OrderLine.flex_quantity))
+    )
+    await add_to_totals(session, order.group_buy_id, order.id or 0, {p: (-q, -f) for p, q, f in gone.all()})
     order.status = OrderStatus.CANCELLED.value
     order.updated_at = now
     session.add(order)
@@ -334,6 +348,39 @@ async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int,
     return cancelled
 
 
+async def add_to_totals(
+    session: AsyncSession, group_buy_id: int, order_id: int, deltas: dict[int, tuple[int, int]]
+) -> None:
+    """Add each product's (firm, flex) change to the buy's running totals, in the order's shard.
+
+    ``quantity = quantity + delta`` in one upsert, never read-modify-write; rows are taken in
+    product order, so two writers in one shard never deadlock.
+    """
+    rows = [
+        {
+            "group_buy_id": group_buy_id,
+            "product_id": p,
+            "shard": order_id % TOTAL_SHARDS,
+            "quantity": q,
+            "flex_quantity": f,
+        }
+        for p, (q, f) in sorted(deltas.items())
+        if q or f
+    ]
+    if not rows:
+        return
+    stmt = insert(GroupBuyTotal).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["group_buy_id", "product_id", "shard"],
+            set_={
+                "quantity": col(GroupBuyTotal.quantity) + stmt.excluded.quantity,
+                "flex_quantity": col(GroupBuyTotal.flex_quantity) + stmt.excluded.flex_quantity,
+            },
+        )
+    )
+
+
 async def _increments(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, list[OrderIncrement]]:
     if not line_ids:
         return {}
@@ -376,6 +423,16 @@ async def _write_lines(
         changed[product_id] = (request, new, {inc.at_seq: inc.created_at for inc in old})
     if not changed:
         return
+    await add_to_totals(
+        session,
+        group_buy_id,
+        order_id,
+        {
+            p: (request.quantity - (old.quantity if old else 0), request.flex - (old.flex_quantity if old else 0))
+            for p, (request, _, _) in changed.items()
+            for old in [existing.get(p)]
+        },
+    )
     touched = [existing[p].id for p in changed if p in existing]
     if touched:
         await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(touched)))

@@ -10,7 +10,9 @@ Locking, so that concurrent requests never lose an update or disagree with the t
   change in flight and keeps new ones out until they commit; both sides take the buy's
   advisory lock first (fair queue), so a stream of order writes cannot starve a close;
 - order writes also check `closes_at` against the clock read after their locks;
-- totals are always summed from the stored order lines, never kept as counters.
+- live totals are running sums (group_buy_total) kept in the transaction of every write
+  to order lines, as `quantity = quantity + delta` in the order's shard, rows in product
+  order; they always equal the sums of the stored order lines.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from domain.buying.rules import (
     product_progress,
     supplier_value_cents,
 )
-from domain.buying.tables import GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import GroupBuy, GroupBuyItem, GroupBuyTotal, OrderLine
 from domain.catalog import service as catalog
 from domain.catalog.tables import Product, Supplier
 from domain.errors import FieldError, InvalidInputError, NotFoundError
@@ -314,31 +316,58 @@ async def items_of(
     return out
 
 
-async def _live_totals(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[tuple[int, int], tuple[int, int]]:
-    """Q and F per (group buy, product), summed from the stored lines of orders whose card did not say no."""
-    if not group_buy_ids:
+async def _live_totals(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> dict[tuple[int, int], tuple[int, int]]:
+    """Q and F per (group buy, product): the running totals, less the lines of orders whose card said no.
+
+    The totals are kept by every order write (orders.add_to_totals); only card-mode buys
+    look at the card holds, and only at the failed ones.
+    """
+    ids = [g.id for g in group_buys if g.id is not None]
+    if not ids:
         return {}
     rows = (
         await session.execute(
             sa.select(
-                col(OrderLine.group_buy_id),
-                col(OrderLine.product_id),
-                sa.func.sum(col(OrderLine.quantity)),
-                sa.func.sum(col(OrderLine.flex_quantity)),
+                col(GroupBuyTotal.group_buy_id),
+                col(GroupBuyTotal.product_id),
+                sa.func.sum(col(GroupBuyTotal.quantity)),
+                sa.func.sum(col(GroupBuyTotal.flex_quantity)),
             )
-            .where(col(OrderLine.group_buy_id).in_(list(group_buy_ids)), card_holds.not_failed(col(OrderLine.order_id)))
-            .group_by(col(OrderLine.group_buy_id), col(OrderLine.product_id))
+            .where(col(GroupBuyTotal.group_buy_id).in_(ids))
+            .group_by(col(GroupBuyTotal.group_buy_id), col(GroupBuyTotal.product_id))
         )
     ).all()
-    return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+    totals = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+    card_ids = [g.id for g in group_buys if g.id is not None and g.payment_mode == PaymentMode.CARD]
+    if card_ids:
+        failed = (
+            await session.execute(
+                sa.select(
+                    col(OrderLine.group_buy_id),
+                    col(OrderLine.product_id),
+                    sa.func.sum(col(OrderLine.quantity)),
+                    sa.func.sum(col(OrderLine.flex_quantity)),
+                )
+                .where(
+                    col(OrderLine.group_buy_id).in_(card_ids),
+                    ~card_holds.not_failed(col(OrderLine.order_id)),
+                )
+                .group_by(col(OrderLine.group_buy_id), col(OrderLine.product_id))
+            )
+        ).all()
+        for gid, pid, q, f in failed:
+            total_q, total_f = totals[gid, pid]
+            totals[gid, pid] = (total_q - int(q), total_f - int(f))
+    return totals
 
 
 async def group_buy_views(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> list[GroupBuyView]:
     """Views of several group buys in a handful of queries."""
     ids = [g.id for g in group_buys if g.id is not None]
     items = await items_of(session, ids)
-    live_ids = [g.id for g in group_buys if g.id is not None and any(i.bought_quantity is None for i, _ in items[g.id])]
-    totals = await _live_totals(session, live_ids)
+    live = [g for g in group_buys if g.id is not None and any(i.bought_quantity is None for i, _ in items[g.id])]
+    live_ids = [g.id for g in live if g.id is not None]
+    totals = await _live_totals(session, live)
     prices = await item_prices(session, [i for gid in live_ids for i, _ in items[gid] if i.bought_quantity is None])
     views = []
     for group_buy in group_buys:
