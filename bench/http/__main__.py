@@ -15,7 +15,8 @@ bench/http/load.lua, one call at a time:
 
 The floor is raw asyncpg on the same server, as many connections as wrk has, doing per
 change what the order change does at its core: lock the group buy FOR SHARE, the order FOR
-UPDATE, insert the increments, update the lines and the order, commit.
+UPDATE, insert the increments, update the lines and the order, add to the buy's running
+totals (the connection's shard), commit.
 """
 
 from __future__ import annotations
@@ -231,6 +232,12 @@ FROM unnest($2::bigint[], $3::int[], $4::int[]) AS c(product_id, quantity, flex)
 WHERE l.order_id = $1 AND l.product_id = c.product_id
 RETURNING l.id
 """
+FLOOR_TOTALS = """
+INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+SELECT $1, p, pg_backend_pid() % 64, 1, 0 FROM unnest($2::bigint[]) AS p ORDER BY p
+ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
+SET quantity = group_buy_total.quantity + excluded.quantity, flex_quantity = group_buy_total.flex_quantity
+"""
 FLOOR_INCREMENTS = """
 INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
 SELECT line_id, nextval('order_change_seq'), 1, 0, now() FROM unnest($1::bigint[]) AS line_id
@@ -266,6 +273,7 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
                             )
                             await con.execute(FLOOR_INCREMENTS, [r[0] for r in line_ids])
                             await con.execute("UPDATE buy_order SET updated_at = now() WHERE id = $1", order_id)
+                            await con.execute(FLOOR_TOTALS, seeded.group_buy_id, seeded.product_ids)
                     except asyncpg.PostgresError:
                         failed += 1
                         continue

@@ -32,7 +32,7 @@ from domain.buying.rules import (
     order_line_errors,
     standing_refusal,
 )
-from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
+from domain.buying.service import item_prices, locked_group_buy, member_audience, pinned_versions, visible_group_buy
 from domain.buying.tables import (
     ORDER_CHANGE_SEQ,
     TOTAL_SHARDS,
@@ -305,7 +305,7 @@ async def withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> Non
         .where(col(OrderLine.order_id) == order.id)
         .returning(col(OrderLine.product_id), col(OrderLine.quantity), col(OrderLine.flex_quantity))
     )
-    await add_to_totals(session, order.group_buy_id, order.id or 0, {p: (-q, -f) for p, q, f in gone.all()})
+    await add_to_totals(session, order.group_buy_id, {p: (-q, -f) for p, q, f in gone.all()})
     order.status = OrderStatus.CANCELLED.value
     order.updated_at = now
     await session.execute(
@@ -367,10 +367,8 @@ async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int,
     return cancelled
 
 
-async def add_to_totals(
-    session: AsyncSession, group_buy_id: int, order_id: int, deltas: dict[int, tuple[int, int]]
-) -> None:
-    """Add each product's (firm, flex) change to the buy's running totals, in the order's shard.
+async def add_to_totals(session: AsyncSession, group_buy_id: int, deltas: dict[int, tuple[int, int]]) -> None:
+    """Add each product's (firm, flex) change to the buy's running totals, in this connection's shard.
 
     ``quantity = quantity + delta`` in one upsert, never read-modify-write; rows are taken in
     product order, so two writers in one shard never deadlock.
@@ -379,7 +377,7 @@ async def add_to_totals(
         {
             "group_buy_id": group_buy_id,
             "product_id": p,
-            "shard": order_id % TOTAL_SHARDS,
+            "shard": sa.func.pg_backend_pid() % TOTAL_SHARDS,
             "quantity": q,
             "flex_quantity": f,
         }
@@ -482,7 +480,7 @@ _WRITE_LINES = sa.text(
         ) AS c
     ), totals AS (
         INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
-        SELECT :group_buy_id, c.product_id, :shard, c.quantity, c.flex
+        SELECT :group_buy_id, c.product_id, pg_backend_pid() % :shards, c.quantity, c.flex
         FROM unnest(CAST(:total_products AS bigint[]), CAST(:total_q AS bigint[]), CAST(:total_f AS bigint[]))
             AS c(product_id, quantity, flex)
         ORDER BY c.product_id
@@ -542,7 +540,7 @@ async def _write_lines(
     params |= {
         "order_id": order_id,
         "group_buy_id": order.group_buy_id,
-        "shard": order_id % TOTAL_SHARDS,
+        "shards": TOTAL_SHARDS,
         "seq": seq,
         "now": now,
         "status": order.status,
@@ -556,12 +554,6 @@ def _append(params: dict[str, object], **values: int) -> None:
         target = params[key]
         assert isinstance(target, list)  # noqa: S101 - the array parameters above
         target.append(value)
-
-
-# Price versions are append-only (never edited, see catalog), so a version read once is
-# kept for the life of the process; the buy's items say which version each product has.
-_VERSIONS: dict[int, catalog.Prices] = {}
-_VERSIONS_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,13 +572,9 @@ async def _items(session: AsyncSession, group_buy_id: int) -> _Items:
             )
         )
     ).all()
-    missing = sorted({v for _, v in rows if v is not None and v not in _VERSIONS})
-    if missing:
-        if len(_VERSIONS) + len(missing) > _VERSIONS_KEPT:
-            _VERSIONS.clear()
-        _VERSIONS.update(await catalog.versions_by_id(session, missing))
+    pinned = await pinned_versions(session, {v for _, v in rows if v is not None})
     unpinned = await catalog.prices_of(session, sorted(p for p, v in rows if v is None))
-    return _Items({p: _VERSIONS[v] if v is not None else unpinned[p] for p, v in rows})
+    return _Items({p: pinned[v] if v is not None else unpinned[p] for p, v in rows})
 
 
 def _check_lines(items: _Items, lines: Sequence[LineRequest]) -> None:

@@ -11,7 +11,7 @@ Locking, so that concurrent requests never lose an update or disagree with the t
   advisory lock first (fair queue), so a stream of order writes cannot starve a close;
 - order writes also check `closes_at` against the clock read after their locks;
 - live totals are running sums (group_buy_total) kept in the transaction of every write
-  to order lines, as `quantity = quantity + delta` in the order's shard, rows in product
+  to order lines, as `quantity = quantity + delta` in the connection's shard, rows in product
   order; they always equal the sums of the stored order lines.
 """
 
@@ -210,10 +210,27 @@ async def pin_prices(session: AsyncSession, group_buy_id: int) -> None:
         )
 
 
+# Price versions are append-only (never edited; the catalog writes a new one per change), so a
+# version read once is kept for the life of the process; a buy's items say which one applies.
+_VERSIONS: dict[int, catalog.Prices] = {}
+_VERSIONS_KEPT = 10_000
+
+
+async def pinned_versions(session: AsyncSession, version_ids: Iterable[int]) -> dict[int, catalog.Prices]:
+    """Price versions by id, from the process's copy when already read."""
+    wanted = set(version_ids)
+    missing = sorted(wanted - _VERSIONS.keys())
+    if missing:
+        if len(_VERSIONS) + len(missing) > _VERSIONS_KEPT:
+            _VERSIONS.clear()
+        _VERSIONS.update(await catalog.versions_by_id(session, missing))
+    return {v: _VERSIONS[v] for v in wanted if v in _VERSIONS}
+
+
 async def item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
     """Prices per (group buy, product): the version pinned at open, else (not open yet) the current one."""
     items = list(items)
-    pinned = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
+    pinned = await pinned_versions(session, {i.price_version_id for i in items if i.price_version_id})
     current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
     return {
         (i.group_buy_id, i.product_id): pinned[i.price_version_id] if i.price_version_id else current[i.product_id]

@@ -156,10 +156,13 @@ class OrderIncrement(SQLModel, table=True):
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
-# Totals rows per (group buy, product) are split by order id into this many shards, so that
-# order writes into one hot buy update different rows instead of queueing on one row lock
-# until each other's COMMIT; a read sums the shards (at most this many rows per product).
-TOTAL_SHARDS = 16
+# Totals rows per (group buy, product) are split into this many shards, one per database
+# connection (backend pid modulo this), so order writes into one hot buy on different
+# connections update different rows instead of queueing on one row lock until each other's
+# COMMIT. Only the sum over shards means anything (a shard alone may go below zero: a
+# decrease lands in the shard of the connection that makes it); a read sums at most this
+# many rows per product.
+TOTAL_SHARDS = 64
 
 
 class GroupBuyTotal(SQLModel, table=True):

@@ -187,7 +187,7 @@ async def _sums(url: str) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]
         )
         lines = await conn.fetch(
             """
-            SELECT l.group_buy_id, l.product_id, l.order_id % 16, SUM(l.quantity), SUM(l.flex_quantity)
+            SELECT l.group_buy_id, l.product_id, l.order_id % 64, SUM(l.quantity), SUM(l.flex_quantity)
             FROM order_line l JOIN group_buy_item i USING (group_buy_id, product_id)
             WHERE i.bought_quantity IS NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
             """

@@ -1,4 +1,4 @@
-"""Running totals of order lines per (group buy, product), sharded by order id, backfilled for live buys.
+"""Running totals of order lines per (group buy, product), sharded by connection, backfilled for live buys.
 
 Revision ID: 0016
 Revises: 0013
@@ -15,7 +15,7 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SHARDS = 16  # domain.buying.tables.TOTAL_SHARDS at this revision
+SHARDS = 64  # domain.buying.tables.TOTAL_SHARDS at this revision
 
 
 def upgrade() -> None:
@@ -34,7 +34,8 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("group_buy_id", "product_id", "shard", name=op.f("pk_group_buy_total")),
     )
-    # Every buy whose items still show live progress (not frozen by a close) gets its sums.
+    # Every buy whose items still show live progress (not frozen by a close) gets its sums;
+    # any shard will do (only the sum over shards counts): spread by order id.
     op.execute(
         f"""
         INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
