@@ -32,7 +32,14 @@ from domain.buying.rules import (
     order_line_errors,
     standing_refusal,
 )
-from domain.buying.service import item_prices, locked_group_buy, member_audience, pinned_versions, visible_group_buy
+from domain.buying.service import (
+    item_prices,
+    locked_group_buy,
+    member_audience,
+    pinned_versions,
+    shared_group_buy_with_items,
+    visible_group_buy,
+)
 from domain.buying.tables import (
     ORDER_CHANGE_SEQ,
     TOTAL_SHARDS,
@@ -135,9 +142,9 @@ async def place_order(
 ) -> OrderView:
     """A member's one order in an open group buy; a second one is a 409 naming the first."""
     await _member_in_standing(session, member_id, OrderWrite.PLACE)
-    group_buy = await locked_group_buy(session, group_buy_id, share=True)
+    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
     now = _require_open(group_buy, now)
-    items = await _items(session, group_buy_id)
+    items = await _items(session, versions)
     _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, member_id)
@@ -201,7 +208,7 @@ async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: Orde
 
 async def _locked_order(
     session: AsyncSession, order_id: int, only_member_id: int | None, write: OrderWrite
-) -> tuple[GroupBuy, BuyOrder]:
+) -> tuple[GroupBuy, BuyOrder, dict[int, int | None]]:
     """Lock the member (checking its standing), the group buy (shared), then the order FOR UPDATE.
 
     An order's buy and member never change, so reading them before the locks is safe; the
@@ -222,7 +229,7 @@ async def _locked_order(
         write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
     if reason := standing_refusal(Status(standing), write):
         raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
-    group_buy = await locked_group_buy(session, group_buy_id, share=True)
+    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
     locked = (
         await session.execute(
             sa.select(col(BuyOrder.status), col(BuyOrder.placed_seq), col(BuyOrder.placed_by), col(BuyOrder.created_at))
@@ -239,7 +246,7 @@ async def _locked_order(
         placed_by=locked.placed_by,
         created_at=locked.created_at,
     )
-    return group_buy, order
+    return group_buy, order, versions
 
 
 async def _order_for_update(session: AsyncSession, order_id: int) -> BuyOrder:
@@ -268,9 +275,9 @@ async def change_order(
     queue, a decrease is taken from the newest units first. A cancelled order comes back.
     The answer is built from what the write holds: nothing is read back.
     """
-    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
+    group_buy, order, versions = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
     now = _require_open(group_buy, now)
-    items = await _items(session, order.group_buy_id)
+    items = await _items(session, versions)
     _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, order.member_id)
@@ -288,7 +295,7 @@ async def cancel_order(
     session: AsyncSession, order_id: int, *, now: datetime, only_member_id: int | None = None
 ) -> OrderView:
     """Withdraw the order while the buy is open: its lines go; the order stays, cancelled."""
-    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
+    group_buy, order, _ = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
     now = _require_open(group_buy, now)
     if order.status != OrderStatus.CANCELLED:
         await withdraw(session, order, now)
@@ -563,18 +570,11 @@ class _Items:
     prices: dict[int, catalog.Prices]
 
 
-async def _items(session: AsyncSession, group_buy_id: int) -> _Items:
-    """The buy's products with their pinned price versions (read per write: a lower price may be pinned)."""
-    rows = (
-        await session.execute(
-            sa.select(col(GroupBuyItem.product_id), col(GroupBuyItem.price_version_id)).where(
-                col(GroupBuyItem.group_buy_id) == group_buy_id
-            )
-        )
-    ).all()
-    pinned = await pinned_versions(session, {v for _, v in rows if v is not None})
-    unpinned = await catalog.prices_of(session, sorted(p for p, v in rows if v is None))
-    return _Items({p: pinned[v] if v is not None else unpinned[p] for p, v in rows})
+async def _items(session: AsyncSession, versions: dict[int, int | None]) -> _Items:
+    """The buy's products with the prices of their pinned versions (``product -> version``, None: current)."""
+    pinned = await pinned_versions(session, {v for v in versions.values() if v is not None})
+    unpinned = await catalog.prices_of(session, sorted(p for p, v in versions.items() if v is None))
+    return _Items({p: pinned[v] if v is not None else unpinned[p] for p, v in versions.items()})
 
 
 def _check_lines(items: _Items, lines: Sequence[LineRequest]) -> None:

@@ -72,9 +72,9 @@ async def test_an_order_change_of_five_lines_takes_a_handful_of_statements(sessi
     print(f"order change: {len(seen)} statements")  # noqa: T201 - the figure reported in bench/results.md
     # 18 before the set-based write path: member, owner, advisory lock, buy, order, items,
     # seq, lines, increments, three writes, the order, then the order, lines, items and
-    # prices again to answer. Now: owner and member, advisory lock, buy, order, items,
-    # seq with lines and increments, one write.
-    assert len(seen) <= 7, seen
+    # prices again to answer. Now: owner and member, advisory lock, buy with its items,
+    # order, seq with lines and increments, one write.
+    assert len(seen) <= 6, seen
 
 
 async def test_placing_an_order_takes_a_handful_of_statements(session):
@@ -94,4 +94,4 @@ async def test_placing_an_order_takes_a_handful_of_statements(session):
         )
     assert view.max_total_cents == 5 * 2 * 500
     print(f"order placement: {len(seen)} statements")  # noqa: T201 - the figure reported in bench/results.md
-    assert len(seen) <= 6, seen
+    assert len(seen) <= 5, seen  # 15 before; now member, advisory lock, buy with items, order, one write
