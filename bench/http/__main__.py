@@ -15,7 +15,8 @@ bench/http/load.lua, one call at a time:
 
 The floor is raw asyncpg on the same server, as many connections as wrk has, doing per
 change what the order change does at its core: lock the group buy FOR SHARE, the order FOR
-UPDATE, insert the increments, update the lines and the order, commit.
+UPDATE, insert the increments, update the lines and the order, add to the buy's running
+totals (the connection's shard), commit.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ class Seeded:
 
     group_buy_id: int
     product_ids: list[int]
-    users: list[tuple[str, int]]
+    users: list[tuple[str, int, int]]  # token, order, the order's group buy
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +91,11 @@ class Figure:
         return f"{self.call:<10} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7}"
 
 
-async def seed(url: str, members: int) -> Seeded:
-    """One co-op: `members` full members, each with a buyer user, a token and an order in one open buy."""
+async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
+    """One co-op: `members` full members, each with a buyer user, a token and an order in one of `group_buys` open buys.
+
+    Member i orders in buy i mod `group_buys`; all buys offer the same five products.
+    """
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     password_hash = hash_password(secrets.token_urlsafe(16))  # nobody signs in: the tokens are issued here
@@ -112,8 +116,12 @@ async def seed(url: str, members: int) -> Seeded:
                     (Tier(1, 1_000), Tier(100, 900), Tier(1_000, 800)),
                 )
                 product_ids.append((await catalog.create_product(s, new, actor=0)).product.id or 0)
-            new_buy = buying.NewGroupBuy(supplier.id or 0, f"Bench {tag}", now + timedelta(days=1), tuple(product_ids))
-            group_buy = await buying.create_group_buy(s, new_buy, now=now, actor=0)
+            buy_ids = []
+            for b in range(group_buys):
+                new_buy = buying.NewGroupBuy(
+                    supplier.id or 0, f"Bench {tag} {b}", now + timedelta(days=1), tuple(product_ids)
+                )
+                buy_ids.append((await buying.create_group_buy(s, new_buy, now=now, actor=0)).id or 0)
             users = []
             for i in range(members):
                 member = await membership.apply(
@@ -134,18 +142,19 @@ async def seed(url: str, members: int) -> Seeded:
                 token = secrets.token_urlsafe(32)
                 s.add(AuthToken(token_digest=token_digest(token), user_id=user_id, expires_at=now + timedelta(days=1)))
                 lines = [LineRequest(p, 1, 0) for p in product_ids]
+                buy = buy_ids[i % group_buys]
                 view = await buying_orders.place_order(
-                    s, group_buy.id or 0, member_id=member.id or 0, lines=lines, now=now, actor=user_id
+                    s, buy, member_id=member.id or 0, lines=lines, now=now, actor=user_id
                 )
-                users.append((token, view.order.id or 0))
+                users.append((token, view.order.id or 0, buy))
             await s.commit()
     finally:
         await engine.dispose()
-    return Seeded(group_buy.id or 0, product_ids, users)
+    return Seeded(buy_ids[0], product_ids, users)
 
 
 def write_lua_data(path: Path, seeded: Seeded) -> None:
-    users = ",".join(f'{{"{token}",{order}}}' for token, order in seeded.users)
+    users = ",".join(f'{{"{token}",{order},{buy}}}' for token, order, buy in seeded.users)
     products = ",".join(str(p) for p in seeded.product_ids)
     path.write_text(f"return {{group_buy={seeded.group_buy_id}, products={{{products}}}, users={{{users}}}}}\n")
 
@@ -231,6 +240,12 @@ FROM unnest($2::bigint[], $3::int[], $4::int[]) AS c(product_id, quantity, flex)
 WHERE l.order_id = $1 AND l.product_id = c.product_id
 RETURNING l.id
 """
+FLOOR_TOTALS = """
+INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+SELECT $1, p, pg_backend_pid() % 64, 1, 0 FROM unnest($2::bigint[]) AS p ORDER BY p
+ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
+SET quantity = group_buy_total.quantity + excluded.quantity, flex_quantity = group_buy_total.flex_quantity
+"""
 FLOOR_INCREMENTS = """
 INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
 SELECT line_id, nextval('order_change_seq'), 1, 0, now() FROM unnest($1::bigint[]) AS line_id
@@ -252,20 +267,19 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
             async with pool.acquire() as con:
                 while time.perf_counter() < stop_at:
                     n = next(counter)
-                    _, order_id = seeded.users[n % len(seeded.users)]
+                    _, order_id, group_buy_id = seeded.users[n % len(seeded.users)]
                     quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
                     started = time.perf_counter()
                     try:
                         async with con.transaction():
-                            await con.fetchval(
-                                "SELECT status FROM group_buy WHERE id = $1 FOR SHARE", seeded.group_buy_id
-                            )
+                            await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
                             await con.fetchval("SELECT status FROM buy_order WHERE id = $1 FOR UPDATE", order_id)
                             line_ids = await con.fetch(
                                 FLOOR_LINES, order_id, seeded.product_ids, quantities, [0] * len(quantities)
                             )
                             await con.execute(FLOOR_INCREMENTS, [r[0] for r in line_ids])
                             await con.execute("UPDATE buy_order SET updated_at = now() WHERE id = $1", order_id)
+                            await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
                     except asyncpg.PostgresError:
                         failed += 1
                         continue
@@ -305,7 +319,7 @@ def run(args: argparse.Namespace) -> list[str]:
         local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
     ):
         migrate.upgrade(urls.database_url)
-        seeded = asyncio.run(seed(urls.database_url, args.members))
+        seeded = asyncio.run(seed(urls.database_url, args.members, args.group_buys))
         data = Path(tmp) / "users.lua"
         write_lua_data(data, seeded)
         env_extra = {"COOP_LOG_LEVEL": os.environ.get("COOP_LOG_LEVEL", "INFO")}
@@ -319,7 +333,8 @@ def run(args: argparse.Namespace) -> list[str]:
                 print(figures[-1].row(), flush=True)
         floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
     header = (
-        f"http: {args.members} members, {args.connections} connections, {args.seconds} s per call, "
+        f"http: {args.members} members in {args.group_buys} group buy(s), {args.connections} connections, "
+        f"{args.seconds} s per call, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
     return [header, *report(figures, floor_figure)]
@@ -330,11 +345,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--members", type=int, default=200, help="member users changing orders (default 200)")
     parser.add_argument("--seconds", type=int, default=8, help="seconds per call and for the floor (default 8)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
+    parser.add_argument("--group-buys", type=int, default=1, help="open buys the members order into (default 1)")
     parser.add_argument("--workers", type=int, default=None, help="API processes (default: the server's own)")
     parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS), help="which calls to drive")
     args = parser.parse_args(argv)
-    if args.members < 1 or args.seconds < 1 or args.connections < 1:
-        parser.error("need --members, --seconds and --connections >= 1")
+    if min(args.members, args.seconds, args.connections, args.group_buys) < 1:
+        parser.error("need --members, --group-buys, --seconds and --connections >= 1")
     for line in run(args):
         print(line)
 

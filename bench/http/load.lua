@@ -1,5 +1,5 @@
 -- One call kind per wrk run, chosen by COOP_BENCH_CALL; per-request tokens and bodies.
--- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order}, ...}}.
+-- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order, buy}, ...}}.
 local data = dofile(os.getenv("COOP_BENCH_DATA"))
 local call = os.getenv("COOP_BENCH_CALL")
 local users = data.users
@@ -24,7 +24,7 @@ request = function()
     auth["Content-Type"] = "application/json"
     return wrk.format("PUT", "/v1/orders/" .. user[2], auth, lines(math.floor(n / count)))
   elseif call == "group_buy" then
-    return wrk.format("GET", "/v1/group-buys/" .. data.group_buy, auth)
+    return wrk.format("GET", "/v1/group-buys/" .. user[3], auth)
   elseif call == "me" then
     return wrk.format("GET", "/v1/me", auth)
   end

@@ -26,13 +26,31 @@ from domain.buying.rules import (
     apply_change,
     check_order_transition,
     deadline_refusal,
+    increment_writes,
     max_order_total_cents,
     member_unit_price_cents,
     order_line_errors,
     standing_refusal,
 )
-from domain.buying.service import item_prices, locked_group_buy, member_audience, visible_group_buy
-from domain.buying.tables import ORDER_CHANGE_SEQ, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.buying.service import (
+    item_prices,
+    locked_group_buy,
+    member_audience,
+    pinned_versions,
+    shared_group_buy_with_items,
+    visible_group_buy,
+)
+from domain.buying.tables import (
+    ORDER_CHANGE_SEQ,
+    TOTAL_SHARDS,
+    BuyOrder,
+    GroupBuy,
+    GroupBuyItem,
+    GroupBuyTotal,
+    OrderIncrement,
+    OrderLine,
+)
+from domain.catalog import service as catalog
 from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -48,8 +66,6 @@ if TYPE_CHECKING:
     from decimal import Decimal
 
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-    from domain.catalog import service as catalog
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,15 +100,6 @@ class OrderView:
         return None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
 
 
-async def _next_seq(session: AsyncSession) -> int:
-    return int((await session.execute(sa.select(ORDER_CHANGE_SEQ.next_value()))).scalar_one())
-
-
-async def _offered(session: AsyncSession, group_buy_id: int) -> set[int]:
-    rows = await session.exec(select(GroupBuyItem.product_id).where(col(GroupBuyItem.group_buy_id) == group_buy_id))
-    return set(rows.all())
-
-
 NOT_OPEN = "group_buy_not_open"
 DEADLINE_PASSED = "order_deadline_passed"
 NOT_IN_GOOD_STANDING = "member_not_in_good_standing"
@@ -124,11 +131,6 @@ async def _member_in_standing(session: AsyncSession, member_id: int, write: Orde
         raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
 
 
-async def _check_lines(session: AsyncSession, group_buy_id: int, lines: Sequence[LineRequest]) -> None:
-    if errors := order_line_errors(lines, await _offered(session, group_buy_id)):
-        raise InvalidInputError("the order lines are not valid", errors)
-
-
 async def place_order(
     session: AsyncSession,
     group_buy_id: int,
@@ -140,29 +142,29 @@ async def place_order(
 ) -> OrderView:
     """A member's one order in an open group buy; a second one is a 409 naming the first."""
     await _member_in_standing(session, member_id, OrderWrite.PLACE)
-    group_buy = await locked_group_buy(session, group_buy_id, share=True)
+    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
     now = _require_open(group_buy, now)
-    await _check_lines(session, group_buy_id, lines)
+    items = await _items(session, versions)
+    _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, member_id)
-    seq = await _next_seq(session)
-    order_id = (
+    placed = (
         await session.execute(
             insert(BuyOrder)
             .values(
                 group_buy_id=group_buy_id,
                 member_id=member_id,
                 status=OrderStatus.OPEN.value,
-                placed_seq=seq,
+                placed_seq=ORDER_CHANGE_SEQ.next_value(),
                 placed_by=actor,
                 created_at=now,
                 updated_at=now,
             )
             .on_conflict_do_nothing(constraint="uq_buy_order_group_buy_member")
-            .returning(col(BuyOrder.id))
+            .returning(col(BuyOrder.id), col(BuyOrder.placed_seq))
         )
-    ).scalar_one_or_none()
-    if order_id is None:
+    ).one_or_none()
+    if placed is None:
         existing = (
             await session.exec(
                 select(BuyOrder.id).where(
@@ -171,8 +173,18 @@ async def place_order(
             )
         ).one()
         raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
-    await _write_lines(session, order_id, group_buy_id, lines, seq, now)
-    return await _with_card_hold(session, group_buy, await get_order(session, order_id), now)
+    order = BuyOrder(
+        id=placed.id,
+        group_buy_id=group_buy_id,
+        member_id=member_id,
+        status=OrderStatus.OPEN.value,
+        placed_seq=placed.placed_seq,
+        placed_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    await _write_lines(session, order, {}, lines, placed.placed_seq, now)
+    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
 
 
 async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: OrderView, now: datetime) -> OrderView:
@@ -196,27 +208,45 @@ async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: Orde
 
 async def _locked_order(
     session: AsyncSession, order_id: int, only_member_id: int | None, write: OrderWrite
-) -> tuple[GroupBuy, BuyOrder]:
+) -> tuple[GroupBuy, BuyOrder, dict[int, int | None]]:
     """Lock the member (checking its standing), the group buy (shared), then the order FOR UPDATE.
 
-    An order's buy and member never change, so reading them before the locks is safe.
+    An order's buy and member never change, so reading them before the locks is safe; the
+    order's member row is locked FOR SHARE in the statement that finds it.
     """
     owner = (
-        await session.exec(
-            select(BuyOrder.group_buy_id, BuyOrder.member_id, BuyOrder.status).where(col(BuyOrder.id) == order_id)
+        await session.execute(
+            sa.select(col(BuyOrder.group_buy_id), col(BuyOrder.member_id), col(BuyOrder.status), col(Member.status))
+            .join(Member, col(Member.id) == col(BuyOrder.member_id))
+            .where(col(BuyOrder.id) == order_id)
+            .with_for_update(read=True, of=Member)
         )
     ).one_or_none()
     if owner is None or (only_member_id is not None and owner[1] != only_member_id):
         raise NotFoundError(f"order {order_id} not found")
-    group_buy_id, member_id, status = owner
+    group_buy_id, member_id, status, standing = owner
     if write is OrderWrite.CHANGE and status == OrderStatus.CANCELLED:
         write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
-    await _member_in_standing(session, member_id, write)
-    group_buy = await locked_group_buy(session, group_buy_id, share=True)
-    order = await _order_for_update(session, order_id)
-    if only_member_id is not None and order.member_id != only_member_id:
-        raise NotFoundError(f"order {order_id} not found")
-    return group_buy, order
+    if reason := standing_refusal(Status(standing), write):
+        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
+    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
+    locked = (
+        await session.execute(
+            sa.select(col(BuyOrder.status), col(BuyOrder.placed_seq), col(BuyOrder.placed_by), col(BuyOrder.created_at))
+            .where(col(BuyOrder.id) == order_id)
+            .with_for_update()
+        )
+    ).one()
+    order = BuyOrder(
+        id=order_id,
+        group_buy_id=group_buy_id,
+        member_id=member_id,
+        status=locked.status,
+        placed_seq=locked.placed_seq,
+        placed_by=locked.placed_by,
+        created_at=locked.created_at,
+    )
+    return group_buy, order, versions
 
 
 async def _order_for_update(session: AsyncSession, order_id: int) -> BuyOrder:
@@ -243,28 +273,29 @@ async def change_order(
 
     Each changed line records the change as increments: an increase joins the back of the
     queue, a decrease is taken from the newest units first. A cancelled order comes back.
+    The answer is built from what the write holds: nothing is read back.
     """
-    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
+    group_buy, order, versions = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
     now = _require_open(group_buy, now)
-    await _check_lines(session, group_buy.id or 0, lines)
+    items = await _items(session, versions)
+    _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, order.member_id)
-    seq = await _next_seq(session)
+    seq, stored = await _stored_lines(session, order_id)
     if order.status == OrderStatus.CANCELLED:
         check_order_transition(order.status, OrderStatus.OPEN, order_id=order.id)
         order.status = OrderStatus.OPEN.value
         order.placed_seq = seq
     order.updated_at = now
-    session.add(order)
-    await _write_lines(session, order_id, order.group_buy_id, lines, seq, now)
-    return await _with_card_hold(session, group_buy, await get_order(session, order_id), now)
+    await _write_lines(session, order, stored, lines, seq, now)
+    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
 
 
 async def cancel_order(
     session: AsyncSession, order_id: int, *, now: datetime, only_member_id: int | None = None
 ) -> OrderView:
     """Withdraw the order while the buy is open: its lines go; the order stays, cancelled."""
-    group_buy, order = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
+    group_buy, order, _ = await _locked_order(session, order_id, only_member_id, OrderWrite.CANCEL)
     now = _require_open(group_buy, now)
     if order.status != OrderStatus.CANCELLED:
         await withdraw(session, order, now)
@@ -276,11 +307,20 @@ async def withdraw(session: AsyncSession, order: BuyOrder, now: datetime) -> Non
     check_order_transition(order.status, OrderStatus.CANCELLED, order_id=order.id)
     line_ids = sa.select(col(OrderLine.id)).where(col(OrderLine.order_id) == order.id)
     await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(line_ids)))
-    await session.execute(sa.delete(OrderLine).where(col(OrderLine.order_id) == order.id))
+    gone = await session.execute(
+        sa.delete(OrderLine)
+        .where(col(OrderLine.order_id) == order.id)
+        .returning(col(OrderLine.product_id), col(OrderLine.quantity), col(OrderLine.flex_quantity))
+    )
+    await add_to_totals(session, order.group_buy_id, {p: (-q, -f) for p, q, f in gone.all()})
     order.status = OrderStatus.CANCELLED.value
     order.updated_at = now
-    session.add(order)
-    await session.flush()
+    await session.execute(
+        sa.update(BuyOrder)
+        .where(col(BuyOrder.id) == order.id)
+        .values(status=order.status, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
     await card_holds.void_holds(session, order.id or 0, now)
 
 
@@ -334,100 +374,251 @@ async def cancel_orders_of_leaving_member(session: AsyncSession, member_id: int,
     return cancelled
 
 
-async def _increments(session: AsyncSession, line_ids: Sequence[int]) -> dict[int, list[OrderIncrement]]:
-    if not line_ids:
-        return {}
-    rows = (
-        await session.exec(
-            select(OrderIncrement)
-            .where(col(OrderIncrement.order_line_id).in_(list(line_ids)))
-            .order_by(col(OrderIncrement.order_line_id), col(OrderIncrement.at_seq))
+async def add_to_totals(session: AsyncSession, group_buy_id: int, deltas: dict[int, tuple[int, int]]) -> None:
+    """Add each product's (firm, flex) change to the buy's running totals, in this connection's shard.
+
+    ``quantity = quantity + delta`` in one upsert, never read-modify-write; rows are taken in
+    product order, so two writers in one shard never deadlock.
+    """
+    rows = [
+        {
+            "group_buy_id": group_buy_id,
+            "product_id": p,
+            "shard": sa.func.pg_backend_pid() % TOTAL_SHARDS,
+            "quantity": q,
+            "flex_quantity": f,
+        }
+        for p, (q, f) in sorted(deltas.items())
+        if q or f
+    ]
+    if not rows:
+        return
+    stmt = insert(GroupBuyTotal).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["group_buy_id", "product_id", "shard"],
+            set_={
+                "quantity": col(GroupBuyTotal.quantity) + stmt.excluded.quantity,
+                "flex_quantity": col(GroupBuyTotal.flex_quantity) + stmt.excluded.flex_quantity,
+            },
         )
-    ).all()
-    out: dict[int, list[OrderIncrement]] = defaultdict(list)
-    for inc in rows:
-        out[inc.order_line_id].append(inc)
-    return out
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredLine:
+    """An order line as stored, with its increments (oldest first) and their row ids by at_seq."""
+
+    line_id: int
+    quantity: int
+    flex: int
+    increments: tuple[Increment, ...]
+    increment_ids: dict[int, int]
+
+
+# The next change number and the order's lines with their increments, in one round trip,
+# read after the order's row lock (a statement of its own, so it sees the last writer's lines).
+_STORED_LINES = sa.text(
+    """
+    WITH s AS MATERIALIZED (SELECT nextval('order_change_seq') AS seq)
+    SELECT s.seq, l.id, l.product_id, l.quantity, l.flex_quantity, i.id, i.at_seq, i.quantity, i.flex_quantity
+    FROM s LEFT JOIN (order_line l JOIN order_increment i ON i.order_line_id = l.id) ON l.order_id = :order_id
+    ORDER BY l.product_id, i.at_seq
+    """
+)
+
+
+async def _stored_lines(session: AsyncSession, order_id: int) -> tuple[int, dict[int, _StoredLine]]:
+    """The change's seq and the order's stored lines by product (the caller holds the order's lock)."""
+    rows = (await session.execute(_STORED_LINES, {"order_id": order_id})).all()
+    lines: dict[int, tuple[int, int, int]] = {}
+    increments: dict[int, list[tuple[int, Increment]]] = defaultdict(list)
+    for _, line_id, product_id, quantity, flex, increment_id, at_seq, inc_quantity, inc_flex in rows:
+        if line_id is not None:
+            lines[product_id] = (line_id, quantity, flex)
+            increments[product_id].append((increment_id, Increment(at_seq, inc_quantity, inc_flex)))
+    stored = {
+        product_id: _StoredLine(
+            line_id,
+            quantity,
+            flex,
+            tuple(inc for _, inc in increments[product_id]),
+            {inc.at_seq: increment_id for increment_id, inc in increments[product_id]},
+        )
+        for product_id, (line_id, quantity, flex) in lines.items()
+    }
+    return int(rows[0][0]), stored
+
+
+# Every write of an order change in one statement (data-modifying CTEs, one snapshot): the
+# increments dropped and shrunk, the lines emptied, changed and added, the new increments,
+# the running totals (quantity = quantity + delta, products in order) and the order row.
+# Empty arrays make a part a no-op, so the statement text never varies (prepared once).
+_WRITE_LINES = sa.text(
+    """
+    WITH dropped_increments AS (
+        DELETE FROM order_increment WHERE id = ANY(CAST(:drop_increments AS bigint[]))
+    ), shrunk_increments AS (
+        UPDATE order_increment AS i SET quantity = c.quantity, flex_quantity = c.flex
+        FROM unnest(CAST(:shrink_ids AS bigint[]), CAST(:shrink_q AS int[]), CAST(:shrink_f AS int[]))
+            AS c(id, quantity, flex)
+        WHERE i.id = c.id
+    ), dropped_lines AS (
+        DELETE FROM order_line WHERE id = ANY(CAST(:drop_lines AS bigint[]))
+    ), changed_lines AS (
+        UPDATE order_line AS l SET quantity = c.quantity, flex_quantity = c.flex
+        FROM unnest(CAST(:line_ids AS bigint[]), CAST(:line_q AS int[]), CAST(:line_f AS int[]))
+            AS c(id, quantity, flex)
+        WHERE l.id = c.id
+    ), new_lines AS (
+        INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
+        SELECT :order_id, :group_buy_id, c.product_id, c.quantity, c.flex
+        FROM unnest(CAST(:new_products AS bigint[]), CAST(:new_q AS int[]), CAST(:new_f AS int[]))
+            AS c(product_id, quantity, flex)
+        RETURNING id, quantity, flex_quantity
+    ), new_increments AS (
+        INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+        SELECT c.line_id, :seq, c.quantity, c.flex, :now
+        FROM (
+            SELECT * FROM unnest(CAST(:grow_lines AS bigint[]), CAST(:grow_q AS int[]), CAST(:grow_f AS int[]))
+                AS g(line_id, quantity, flex)
+            UNION ALL
+            SELECT id, quantity, flex_quantity FROM new_lines
+        ) AS c
+    ), totals AS (
+        INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+        SELECT :group_buy_id, c.product_id, pg_backend_pid() % :shards, c.quantity, c.flex
+        FROM unnest(CAST(:total_products AS bigint[]), CAST(:total_q AS bigint[]), CAST(:total_f AS bigint[]))
+            AS c(product_id, quantity, flex)
+        ORDER BY c.product_id
+        ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
+        SET quantity = group_buy_total.quantity + excluded.quantity,
+            flex_quantity = group_buy_total.flex_quantity + excluded.flex_quantity
+    )
+    UPDATE buy_order SET status = :status, placed_seq = :placed_seq, updated_at = :now WHERE id = :order_id
+    """
+).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
 
 
 async def _write_lines(
-    session: AsyncSession, order_id: int, group_buy_id: int, lines: Sequence[LineRequest], seq: int, now: datetime
+    session: AsyncSession,
+    order: BuyOrder,
+    stored: dict[int, _StoredLine],
+    lines: Sequence[LineRequest],
+    seq: int,
+    now: datetime,
 ) -> None:
-    """Bring the stored lines and increments to ``lines`` with rules.apply_change, in a few set statements.
+    """Bring the stored lines and increments to ``lines`` (rules.apply_change), and the order row, in one statement.
 
-    The caller holds the order's row lock, so nothing else writes these lines meanwhile.
+    Only what changes is written: increments a decrease empties or shrinks, the new one at
+    ``seq``; untouched lines and increments stay as they are. The caller holds the order's
+    row lock, so nothing else writes these lines meanwhile.
     """
-    existing = {
-        line.product_id: line
-        for line in (await session.exec(select(OrderLine).where(col(OrderLine.order_id) == order_id))).all()
-    }
-    stored = await _increments(session, [line.id for line in existing.values() if line.id is not None])
     wanted = {line.product_id: line for line in lines}
-    changed: dict[int, tuple[LineRequest, tuple[Increment, ...], dict[int, datetime]]] = {}
-    for product_id in sorted(set(existing) | set(wanted)):
+    params: dict[str, object] = {
+        key: []
+        for key in (
+            "drop_increments", "shrink_ids", "shrink_q", "shrink_f", "drop_lines", "line_ids", "line_q", "line_f",
+            "new_products", "new_q", "new_f", "grow_lines", "grow_q", "grow_f", "total_products", "total_q", "total_f",
+        )
+    }  # fmt: skip
+    for product_id in sorted(set(stored) | set(wanted)):
         request = wanted.get(product_id, LineRequest(product_id, 0, 0))
-        line = existing.get(product_id)
-        if line is not None and (line.quantity, line.flex_quantity) == (request.quantity, request.flex):
+        line = stored.get(product_id)
+        old_q, old_f = (line.quantity, line.flex) if line is not None else (0, 0)
+        if (old_q, old_f) == (request.quantity, request.flex):
             continue
-        old = stored.get(line.id or 0, []) if line is not None else []
-        new = apply_change(
-            [Increment(inc.at_seq, inc.quantity, inc.flex_quantity) for inc in old], request.quantity, request.flex, seq
-        )
-        changed[product_id] = (request, new, {inc.at_seq: inc.created_at for inc in old})
-    if not changed:
-        return
-    touched = [existing[p].id for p in changed if p in existing]
-    if touched:
-        await session.execute(sa.delete(OrderIncrement).where(col(OrderIncrement.order_line_id).in_(touched)))
-    emptied = [existing[p].id for p, (_, new, _) in changed.items() if not new and p in existing]
-    if emptied:
-        await session.execute(sa.delete(OrderLine).where(col(OrderLine.id).in_(emptied)))
-    kept = {p: change for p, change in changed.items() if change[1]}
-    line_ids = {p: existing[p].id or 0 for p in kept if p in existing}
-    if line_ids:
-        await session.execute(
-            sa.update(OrderLine),
-            [{"id": line_ids[p], "quantity": kept[p][0].quantity, "flex_quantity": kept[p][0].flex} for p in line_ids],
-        )
-    added = [p for p in kept if p not in existing]
-    if added:
-        rows = await session.execute(
-            sa.insert(OrderLine)
-            .values(
-                [
-                    {
-                        "order_id": order_id,
-                        "group_buy_id": group_buy_id,
-                        "product_id": p,
-                        "quantity": kept[p][0].quantity,
-                        "flex_quantity": kept[p][0].flex,
-                    }
-                    for p in added
-                ]
+        _append(params, total_products=product_id, total_q=request.quantity - old_q, total_f=request.flex - old_f)
+        if line is None:
+            _append(params, new_products=product_id, new_q=request.quantity, new_f=request.flex)
+            continue
+        writes = increment_writes(line.increments, apply_change(line.increments, request.quantity, request.flex, seq))
+        for at_seq in writes.dropped:
+            _append(params, drop_increments=line.increment_ids[at_seq])
+        for inc in writes.shrunk:
+            _append(params, shrink_ids=line.increment_ids[inc.at_seq], shrink_q=inc.quantity, shrink_f=inc.flex)
+        if writes.added is not None:
+            _append(params, grow_lines=line.line_id, grow_q=writes.added.quantity, grow_f=writes.added.flex)
+        if request.quantity + request.flex == 0:
+            _append(params, drop_lines=line.line_id)
+        else:
+            _append(params, line_ids=line.line_id, line_q=request.quantity, line_f=request.flex)
+    order_id = order.id or 0
+    params |= {
+        "order_id": order_id,
+        "group_buy_id": order.group_buy_id,
+        "shards": TOTAL_SHARDS,
+        "seq": seq,
+        "now": now,
+        "status": order.status,
+        "placed_seq": order.placed_seq,
+    }
+    await session.execute(_WRITE_LINES, params)
+
+
+def _append(params: dict[str, object], **values: int) -> None:
+    for key, value in values.items():
+        target = params[key]
+        assert isinstance(target, list)  # noqa: S101 - the array parameters above
+        target.append(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _Items:
+    """The products a buy offers and the prices an order in it is shown."""
+
+    prices: dict[int, catalog.Prices]
+
+
+async def _items(session: AsyncSession, versions: dict[int, int | None]) -> _Items:
+    """The buy's products with the prices of their pinned versions (``product -> version``, None: current)."""
+    pinned = await pinned_versions(session, {v for v in versions.values() if v is not None})
+    unpinned = await catalog.prices_of(session, sorted(p for p, v in versions.items() if v is None))
+    return _Items({p: pinned[v] if v is not None else unpinned[p] for p, v in versions.items()})
+
+
+def _check_lines(items: _Items, lines: Sequence[LineRequest]) -> None:
+    if errors := order_line_errors(lines, items.prices.keys()):
+        raise InvalidInputError("the order lines are not valid", errors)
+
+
+async def _view(session: AsyncSession, order: BuyOrder, items: _Items, lines: Sequence[LineRequest]) -> OrderView:
+    """The open order as just written, from the request and the buy's prices (no read back).
+
+    Rows of this order the session had loaded are let go, so a later read loads them afresh.
+    """
+    for obj in list(session.identity_map.values()):
+        if (isinstance(obj, OrderLine) and obj.order_id == order.id) or (
+            isinstance(obj, BuyOrder) and obj.id == order.id
+        ):
+            session.expunge(obj)  # written behind the ORM's back: loaded afresh next time
+    views = []
+    max_total = 0
+    for line in sorted(lines, key=lambda ln: ln.product_id):
+        if line.quantity + line.flex == 0:
+            continue
+        price = items.prices[line.product_id]
+        max_total += max_order_total_cents(line.quantity + line.flex, price.tiers, price.markup_rate)
+        first = tier_for(price.tiers, 0).unit_price_cents
+        views.append(
+            LineView(
+                line.product_id,
+                line.quantity,
+                line.flex,
+                None,
+                None,
+                None,
+                None,
+                price.markup_rate,
+                member_unit_price_cents(first, price.markup_rate),
             )
-            .returning(col(OrderLine.product_id), col(OrderLine.id))
         )
-        line_ids |= {row.product_id: row.id for row in rows.all()}
-    increments = [
-        {
-            "order_line_id": line_ids[p],
-            "at_seq": inc.at_seq,
-            "quantity": inc.quantity,
-            "flex_quantity": inc.flex,
-            "created_at": created.get(inc.at_seq, now),
-        }
-        for p, (_, new, created) in kept.items()
-        for inc in new
-    ]
-    if increments:
-        await session.execute(sa.insert(OrderIncrement).values(increments))
-    for line in existing.values():  # changed behind the ORM's back: reload on next use
-        session.expunge(line)
+    return OrderView(order, views, max_total)
 
 
 async def get_order(session: AsyncSession, order_id: int, *, only_member_id: int | None = None) -> OrderView:
     """The order (404 for another member's users)."""
-    order = await session.get(BuyOrder, order_id)
+    order = await session.get(BuyOrder, order_id, populate_existing=True)
     if order is None or (only_member_id is not None and order.member_id != only_member_id):
         raise NotFoundError(f"order {order_id} not found")
     return (await order_views(session, [order]))[0]
@@ -443,7 +634,13 @@ async def order_page(
     status: OrderStatus | None = None,
 ) -> list[OrderView]:
     """Orders in id order after a cursor: of one group buy, of one member, in one status, or any of these."""
-    query = select(BuyOrder).where(col(BuyOrder.id) > after_id).order_by(col(BuyOrder.id)).limit(limit)
+    query = (
+        select(BuyOrder)
+        .where(col(BuyOrder.id) > after_id)
+        .order_by(col(BuyOrder.id))
+        .limit(limit)
+        .execution_options(populate_existing=True)
+    )
     if status is not None:
         query = query.where(col(BuyOrder.status) == status.value)
     if group_buy_id is not None:
@@ -473,7 +670,10 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
     lines: dict[int, list[OrderLine]] = defaultdict(list)
     for line in (
         await session.exec(
-            select(OrderLine).where(col(OrderLine.order_id).in_(ids)).order_by(col(OrderLine.product_id))
+            select(OrderLine)
+            .where(col(OrderLine.order_id).in_(ids))
+            .order_by(col(OrderLine.product_id))
+            .execution_options(populate_existing=True)
         )
     ).all():
         lines[line.order_id].append(line)

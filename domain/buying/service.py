@@ -10,7 +10,9 @@ Locking, so that concurrent requests never lose an update or disagree with the t
   change in flight and keeps new ones out until they commit; both sides take the buy's
   advisory lock first (fair queue), so a stream of order writes cannot starve a close;
 - order writes also check `closes_at` against the clock read after their locks;
-- totals are always summed from the stored order lines, never kept as counters.
+- live totals are running sums (group_buy_total) kept in the transaction of every write
+  to order lines, as `quantity = quantity + delta` in the connection's shard, rows in product
+  order; they always equal the sums of the stored order lines.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from domain.buying.rules import (
     product_progress,
     supplier_value_cents,
 )
-from domain.buying.tables import GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import GroupBuy, GroupBuyItem, GroupBuyTotal, OrderLine
 from domain.catalog import service as catalog
 from domain.catalog.tables import Product, Supplier
 from domain.errors import FieldError, InvalidInputError, NotFoundError
@@ -208,10 +210,27 @@ async def pin_prices(session: AsyncSession, group_buy_id: int) -> None:
         )
 
 
+# Price versions are append-only (never edited; the catalog writes a new one per change), so a
+# version read once is kept for the life of the process; a buy's items say which one applies.
+_VERSIONS: dict[int, catalog.Prices] = {}
+_VERSIONS_KEPT = 10_000
+
+
+async def pinned_versions(session: AsyncSession, version_ids: Iterable[int]) -> dict[int, catalog.Prices]:
+    """Price versions by id, from the process's copy when already read."""
+    wanted = set(version_ids)
+    missing = sorted(wanted - _VERSIONS.keys())
+    if missing:
+        if len(_VERSIONS) + len(missing) > _VERSIONS_KEPT:
+            _VERSIONS.clear()
+        _VERSIONS.update(await catalog.versions_by_id(session, missing))
+    return {v: _VERSIONS[v] for v in wanted if v in _VERSIONS}
+
+
 async def item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:
     """Prices per (group buy, product): the version pinned at open, else (not open yet) the current one."""
     items = list(items)
-    pinned = await catalog.versions_by_id(session, sorted({i.price_version_id for i in items if i.price_version_id}))
+    pinned = await pinned_versions(session, {i.price_version_id for i in items if i.price_version_id})
     current = await catalog.prices_of(session, sorted({i.product_id for i in items if not i.price_version_id}))
     return {
         (i.group_buy_id, i.product_id): pinned[i.price_version_id] if i.price_version_id else current[i.product_id]
@@ -257,8 +276,7 @@ async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: b
     it, later order writes queue behind the close, which waits only for the writes already
     in flight. Ids past int4 wrap; two buys sharing a lock only wait for each other.
     """
-    take = sa.func.pg_advisory_xact_lock_shared if share else sa.func.pg_advisory_xact_lock
-    await session.execute(sa.select(take(_GROUP_BUY_LOCKS, group_buy_id % _INT4)))
+    await _advisory_lock(session, group_buy_id, share=share)
     query = (
         select(GroupBuy)
         .where(col(GroupBuy.id) == group_buy_id)
@@ -271,12 +289,72 @@ async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: b
     return group_buy
 
 
+async def _advisory_lock(session: AsyncSession, group_buy_id: int, *, share: bool) -> None:
+    take = sa.func.pg_advisory_xact_lock_shared if share else sa.func.pg_advisory_xact_lock
+    await session.execute(sa.select(take(_GROUP_BUY_LOCKS, group_buy_id % _INT4)))
+
+
+async def shared_group_buy_with_items(
+    session: AsyncSession, group_buy_id: int
+) -> tuple[GroupBuy, dict[int, int | None]]:
+    """The group buy locked as ``locked_group_buy(share=True)`` does, with each product's pinned price version.
+
+    One statement for the row lock and the items (an order write needs both): the items
+    are read in the lock's snapshot; a lower price pinned meanwhile shows on the next write.
+    """
+    await _advisory_lock(session, group_buy_id, share=True)
+    rows = (
+        await session.execute(
+            sa.select(GroupBuy, col(GroupBuyItem.product_id), col(GroupBuyItem.price_version_id))
+            .join(GroupBuyItem, col(GroupBuyItem.group_buy_id) == col(GroupBuy.id))
+            .where(col(GroupBuy.id) == group_buy_id)
+            .with_for_update(read=True, of=GroupBuy)
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    if not rows:
+        raise NotFoundError(f"group buy {group_buy_id} not found")
+    return rows[0][0], {product_id: version_id for _, product_id, version_id in rows}
+
+
 async def get_group_buy(
     session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None
 ) -> GroupBuyView:
-    """The group buy with its items (404 for a supplier's users asking about another supplier's)."""
-    group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
-    return (await group_buy_views(session, [group_buy]))[0]
+    """The group buy with its items (404 for a supplier's users asking about another supplier's).
+
+    One statement reads the buy, its items and products, and each item's running totals
+    (the sum of its shards); price versions come from the process's copy, and only a
+    card-mode buy looks further (at the lines of orders whose card said no).
+    """
+    shards = sa.select(col(GroupBuyTotal.quantity), col(GroupBuyTotal.flex_quantity)).where(
+        col(GroupBuyTotal.group_buy_id) == col(GroupBuyItem.group_buy_id),
+        col(GroupBuyTotal.product_id) == col(GroupBuyItem.product_id),
+    )
+    quantity = shards.with_only_columns(sa.func.coalesce(sa.func.sum(col(GroupBuyTotal.quantity)), 0))
+    flex = shards.with_only_columns(sa.func.coalesce(sa.func.sum(col(GroupBuyTotal.flex_quantity)), 0))
+    rows = (
+        await session.execute(
+            sa.select(GroupBuy, GroupBuyItem, Product, quantity.scalar_subquery(), flex.scalar_subquery())
+            .join(GroupBuyItem, col(GroupBuyItem.group_buy_id) == col(GroupBuy.id))
+            .join(Product, col(Product.id) == col(GroupBuyItem.product_id))
+            .where(col(GroupBuy.id) == group_buy_id)
+            .order_by(col(GroupBuyItem.position))
+            .execution_options(populate_existing=True)
+        )
+    ).all()
+    if not rows:
+        group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
+        return (await group_buy_views(session, [group_buy]))[0]
+    group_buy = rows[0][0]
+    if only_supplier_id is not None and group_buy.supplier_id != only_supplier_id:
+        raise NotFoundError(f"group buy {group_buy_id} not found")
+    items = {group_buy_id: [(item, product) for _, item, product, _, _ in rows]}
+    totals = {(group_buy_id, item.product_id): (int(q), int(f)) for _, item, _, q, f in rows}
+    if group_buy.payment_mode == PaymentMode.CARD:
+        for key, (q, f) in (await _failed_card_lines(session, [group_buy_id])).items():
+            total_q, total_f = totals[key]
+            totals[key] = (total_q - q, total_f - f)
+    return (await _views(session, [group_buy], items, totals))[0]
 
 
 async def group_buy_page(
@@ -314,11 +392,42 @@ async def items_of(
     return out
 
 
-async def _live_totals(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[tuple[int, int], tuple[int, int]]:
-    """Q and F per (group buy, product), summed from the stored lines of orders whose card did not say no."""
-    if not group_buy_ids:
+async def _live_totals(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> dict[tuple[int, int], tuple[int, int]]:
+    """Q and F per (group buy, product): the running totals, less the lines of orders whose card said no.
+
+    The totals are kept by every order write (orders.add_to_totals); only card-mode buys
+    look at the card holds, and only at the failed ones.
+    """
+    ids = [g.id for g in group_buys if g.id is not None]
+    if not ids:
         return {}
     rows = (
+        await session.execute(
+            sa.select(
+                col(GroupBuyTotal.group_buy_id),
+                col(GroupBuyTotal.product_id),
+                sa.func.sum(col(GroupBuyTotal.quantity)),
+                sa.func.sum(col(GroupBuyTotal.flex_quantity)),
+            )
+            .where(col(GroupBuyTotal.group_buy_id).in_(ids))
+            .group_by(col(GroupBuyTotal.group_buy_id), col(GroupBuyTotal.product_id))
+        )
+    ).all()
+    totals = {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+    card_ids = [g.id for g in group_buys if g.id is not None and g.payment_mode == PaymentMode.CARD]
+    for key, (q, f) in (await _failed_card_lines(session, card_ids)).items():
+        total_q, total_f = totals[key]
+        totals[key] = (total_q - q, total_f - f)
+    return totals
+
+
+async def _failed_card_lines(
+    session: AsyncSession, group_buy_ids: Sequence[int]
+) -> dict[tuple[int, int], tuple[int, int]]:
+    """Q and F per (group buy, product) of the orders whose card said no: they do not count."""
+    if not group_buy_ids:
+        return {}
+    failed = (
         await session.execute(
             sa.select(
                 col(OrderLine.group_buy_id),
@@ -326,20 +435,33 @@ async def _live_totals(session: AsyncSession, group_buy_ids: Sequence[int]) -> d
                 sa.func.sum(col(OrderLine.quantity)),
                 sa.func.sum(col(OrderLine.flex_quantity)),
             )
-            .where(col(OrderLine.group_buy_id).in_(list(group_buy_ids)), card_holds.not_failed(col(OrderLine.order_id)))
+            .where(
+                col(OrderLine.group_buy_id).in_(list(group_buy_ids)),
+                ~card_holds.not_failed(col(OrderLine.order_id)),
+            )
             .group_by(col(OrderLine.group_buy_id), col(OrderLine.product_id))
         )
     ).all()
-    return {(r[0], r[1]): (int(r[2]), int(r[3])) for r in rows}
+    return {(gid, pid): (int(q), int(f)) for gid, pid, q, f in failed}
 
 
 async def group_buy_views(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> list[GroupBuyView]:
     """Views of several group buys in a handful of queries."""
     ids = [g.id for g in group_buys if g.id is not None]
     items = await items_of(session, ids)
-    live_ids = [g.id for g in group_buys if g.id is not None and any(i.bought_quantity is None for i, _ in items[g.id])]
-    totals = await _live_totals(session, live_ids)
-    prices = await item_prices(session, [i for gid in live_ids for i, _ in items[gid] if i.bought_quantity is None])
+    live = [g for g in group_buys if g.id is not None and any(i.bought_quantity is None for i, _ in items[g.id])]
+    return await _views(session, group_buys, items, await _live_totals(session, live))
+
+
+async def _views(
+    session: AsyncSession,
+    group_buys: Sequence[GroupBuy],
+    items: dict[int, list[tuple[GroupBuyItem, Product]]],
+    totals: dict[tuple[int, int], tuple[int, int]],
+) -> list[GroupBuyView]:
+    prices = await item_prices(
+        session, [i for g in group_buys for i, _ in items[g.id or 0] if i.bought_quantity is None]
+    )
     views = []
     for group_buy in group_buys:
         assert group_buy.id is not None  # noqa: S101 - loaded rows

@@ -156,6 +156,41 @@ class OrderIncrement(SQLModel, table=True):
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 
 
+# Totals rows per (group buy, product) are split into this many shards, one per database
+# connection (backend pid modulo this), so order writes into one hot buy on different
+# connections update different rows instead of queueing on one row lock until each other's
+# COMMIT. Only the sum over shards means anything (a shard alone may go below zero: a
+# decrease lands in the shard of the connection that makes it); a read sums at most this
+# many rows per product.
+TOTAL_SHARDS = 64
+
+
+class GroupBuyTotal(SQLModel, table=True):
+    """Running sums of the stored order lines of one product of a group buy (one shard of them).
+
+    Kept in the transaction of every write to order lines, as ``quantity = quantity + delta``;
+    the sum over shards always equals ``SUM(order_line.quantity)`` (and flex) for the product.
+    No ``>= 0`` check: PostgreSQL checks an upsert's proposed row before it finds the conflict,
+    so a negative delta (a decrease) would be refused even though it only ever updates.
+    """
+
+    __tablename__ = "group_buy_total"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["group_buy_id", "product_id"],
+            ["group_buy_item.group_buy_id", "group_buy_item.product_id"],
+            name="fk_group_buy_total_item",
+        ),
+        sa.CheckConstraint(f"shard >= 0 AND shard < {TOTAL_SHARDS}", name="shard_in_range"),
+    )
+
+    group_buy_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    product_id: int = Field(sa_type=sa.BigInteger, primary_key=True)
+    shard: int = Field(sa_type=sa.SmallInteger, primary_key=True)
+    quantity: int = Field(default=0, sa_type=sa.BigInteger)
+    flex_quantity: int = Field(default=0, sa_type=sa.BigInteger)
+
+
 class SupplierPayment(SQLModel, table=True):
     """Staff paying a supplier for a group buy's delivered goods; the ledger entry is the money."""
 

@@ -53,7 +53,9 @@ from domain.buying.rules.delivery import (
 from domain.buying.rules.demand import (
     Demand,
     Increment,
+    IncrementWrites,
     apply_change,
+    increment_writes,
 )
 from domain.buying.rules.orders import (
     CANCELLING_STATUSES,
@@ -113,6 +115,7 @@ __all__ = [
     "GroupBuyEvent",
     "GroupBuyStatus",
     "Increment",
+    "IncrementWrites",
     "LineRequest",
     "MinimumOutcome",
     "NextTier",
@@ -133,6 +136,7 @@ __all__ = [
     "deadline_refusal",
     "delivery_errors",
     "group_buy_errors",
+    "increment_writes",
     "initial_status",
     "line_total_cents",
     "max_order_total_cents",

@@ -1,0 +1,97 @@
+"""How many statements an order write sends to PostgreSQL (the hot path of issue 12).
+
+Not a timing: a count of round trips, which the order change must keep near the raw
+floor's (lock the buy, lock the order, write increments, lines, the order and the totals).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.buying import orders
+from domain.buying import service as buying
+from domain.buying.rules import LineRequest
+from domain.membership import service as membership
+from tests.support.buying import make_product, make_supplier
+from tests.support.users import make_member
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+@contextlib.contextmanager
+def statements(session: AsyncSession) -> Iterator[list[str]]:
+    """The SQL statements the session sends inside the block (savepoints left out)."""
+    seen: list[str] = []
+    bind = session.bind
+    assert bind is not None
+    engine = bind.sync_engine if isinstance(bind, AsyncEngine) else bind.sync_connection
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "SAVEPOINT" not in statement:
+            seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+async def _open_order(session: AsyncSession) -> tuple[int, list[int]]:
+    now = datetime.now(UTC)
+    supplier = await make_supplier(session)
+    products = [await make_product(session, supplier.id, case_size=6, tiers=[(1, 500), (24, 450)]) for _ in range(5)]
+    buy = await buying.create_group_buy(
+        session, buying.NewGroupBuy(supplier.id or 0, "Hot", now + timedelta(days=1), tuple(products)), now=now, actor=0
+    )
+    member = await make_member(session)
+    await membership.admit(session, member.id or 0, probation_days=30, now=now, actor=0)
+    view = await orders.place_order(
+        session, buy.id or 0, member_id=member.id or 0, lines=[LineRequest(p, 1) for p in products], now=now, actor=0
+    )
+    await session.commit()
+    return view.order.id or 0, products
+
+
+async def test_an_order_change_of_five_lines_takes_a_handful_of_statements(session):
+    order_id, products = await _open_order(session)
+    with statements(session) as seen:
+        view = await orders.change_order(
+            session, order_id, lines=[LineRequest(p, 3, 1) for p in products], now=datetime.now(UTC)
+        )
+        await session.flush()
+    assert [(ln.quantity, ln.flex_quantity) for ln in view.lines] == [(3, 1)] * 5
+    print(f"order change: {len(seen)} statements")  # noqa: T201 - the figure reported in bench/results.md
+    # 18 before the set-based write path: member, owner, advisory lock, buy, order, items,
+    # seq, lines, increments, three writes, the order, then the order, lines, items and
+    # prices again to answer. Now: owner and member, advisory lock, buy with its items,
+    # order, seq with lines and increments, one write.
+    assert len(seen) <= 6, seen
+
+
+async def test_placing_an_order_takes_a_handful_of_statements(session):
+    order_id, products = await _open_order(session)
+    buy = (await orders.get_order(session, order_id)).order.group_buy_id
+    member = await make_member(session, "Second")
+    await membership.admit(session, member.id or 0, probation_days=30, now=datetime.now(UTC), actor=0)
+    await session.flush()
+    with statements(session) as seen:
+        view = await orders.place_order(
+            session,
+            buy,
+            member_id=member.id or 0,
+            lines=[LineRequest(p, 2) for p in products],
+            now=datetime.now(UTC),
+            actor=0,
+        )
+    assert view.max_total_cents == 5 * 2 * 500
+    print(f"order placement: {len(seen)} statements")  # noqa: T201 - the figure reported in bench/results.md
+    assert len(seen) <= 5, seen  # 15 before; now member, advisory lock, buy with items, order, one write
