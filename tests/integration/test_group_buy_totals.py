@@ -202,7 +202,7 @@ def test_the_migration_backfills_the_totals_of_live_buys(stack):
     try:
         migrate.upgrade(url)
         live_buy = asyncio.run(_seed(url))
-        migrate.downgrade(url, "0013")  # the orders as they were before the totals existed
+        migrate.downgrade(url, "0015")  # the revision below the totals
         migrate.upgrade(url)
         totals, lines = asyncio.run(_sums(url))
         assert totals == lines
