@@ -11,6 +11,15 @@ from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
+from domain.programmes.tables import (
+    Claim,
+    ClaimMember,
+    ClaimReceipt,
+    ContractMember,
+    ContractTier,
+    PurchaseLine,
+    SupplierContract,
+)
 
 __all__ = [
     "Account",
@@ -19,6 +28,11 @@ __all__ = [
     "AuthToken",
     "BuyOrder",
     "CardHold",
+    "Claim",
+    "ClaimMember",
+    "ClaimReceipt",
+    "ContractMember",
+    "ContractTier",
     "EquityLot",
     "GroupBuy",
     "GroupBuyItem",
@@ -38,6 +52,7 @@ __all__ = [
     "Product",
     "ProductPriceTier",
     "ProductPriceVersion",
+    "PurchaseLine",
     "RedemptionLine",
     "RedemptionRun",
     "SpecialRedemption",
@@ -45,5 +60,6 @@ __all__ = [
     "StripeCustomer",
     "StripeEvent",
     "Supplier",
+    "SupplierContract",
     "User",
 ]

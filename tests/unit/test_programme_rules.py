@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -117,7 +118,7 @@ def test_pass_through_parts_sum_exactly_and_stay_within_the_rebate(spends, tiers
 )
 def test_accrual_as_reports_arrive_equals_the_claim(lines, cut, order):
     # Accruing report by report (in any order, in any number of reports) ends at the claim's figures.
-    terms = {
+    terms: dict[str, Any] = {
         "tiers": EXAMPLE_TIERS,
         "mode": RebateMode.RETROACTIVE,
         "fee_rate": Decimal("0.015"),
@@ -180,8 +181,8 @@ def test_periods_from_the_first_day():
     assert period_of(date(2026, 3, 1), date(2027, 5, 31), Period.YEAR, date(2026, 2, 28)) is None
 
 
-def _contract(**changes):
-    terms = {
+def _contract(**changes: Any) -> None:
+    terms: dict[str, Any] = {
         "starts_on": date(2026, 1, 1),
         "ends_on": date(2026, 12, 31),
         "pool": "direct",
