@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import staff_only
 from api.deps import Caller, DbSession
-from api.fields import Day, MemberNumber, Moment, PositiveCents, Rate, ShortText, Text
+from api.fields import Day, MemberNumber, Moment, PositiveCents, Rate, ShortText, Text, decode_body
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import own_supplier, query_id, staff_or_suppliers, utc
+from domain.errors import FieldError, InvalidInputError
 from domain.programmes import service
 from domain.programmes.rules import MAX_ELIGIBLE, MAX_LINES, MAX_TIERS, ClaimStatus, LineIn, LineStatus, Period
 from domain.programmes.rules import RebateMode as Mode
@@ -276,6 +281,51 @@ def claim_out(view: ClaimView) -> ClaimOut:
     )
 
 
+CSV_COLUMNS = ("external_ref", "member_number", "occurred_at", "amount_cents", "invoice_ref")
+_INTEGER_COLUMNS = {"member_number", "amount_cents"}
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+
+
+def _csv_refused(field: str, message: str) -> InvalidInputError:
+    return InvalidInputError("the CSV report is not valid", [FieldError(field, message)])
+
+
+def _cell(column: str, value: str | None) -> object:
+    # Integers are converted only when they are plainly integers, so anything else reaches
+    # the same strict decoding as JSON and is refused there, naming lines[i].<column>.
+    if value is not None and column in _INTEGER_COLUMNS and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    return value
+
+
+def report_from_csv(body: bytes) -> PurchaseReportIn:
+    """A CSV report (a header row naming the JSON fields) checked exactly as the JSON body is."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _csv_refused("body", "must be UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    lines: list[dict[str, object]] = []
+    try:
+        header = reader.fieldnames or []
+        if sorted(set(header) - {"invoice_ref"}) != sorted(set(CSV_COLUMNS) - {"invoice_ref"}) or len(
+            set(header)
+        ) != len(header):
+            raise _csv_refused(
+                "body", f"the header row names the columns {', '.join(CSV_COLUMNS)} (invoice_ref optional)"
+            )
+        for i, row in enumerate(reader):
+            if i >= MAX_LINES:
+                raise _csv_refused("lines", f"at most {MAX_LINES} lines per report")
+            if None in row:
+                raise _csv_refused(f"lines[{i}]", "more fields than columns")
+            lines.append({k: _cell(k, v) for k, v in row.items() if not (k == "invoice_ref" and not v)})
+    except csv.Error as exc:
+        raise _csv_refused("body", f"not valid CSV: {exc}") from None
+    report: PurchaseReportIn = decode_body(json.dumps({"lines": lines}).encode(), PurchaseReportIn)
+    return report
+
+
 def _or_zero(rate: Decimal | None) -> Decimal:
     return Decimal(0) if rate is None else rate
 
@@ -306,6 +356,26 @@ async def create_contract(supplier_id: FromPath[str], data: JSONBody[NewContract
     )
     view = await service.create_contract(db, path_id(supplier_id, "supplier"), new, today=_now().date())
     return contract_out(view)
+
+
+async def _report(
+    contract_id: str, data: PurchaseReportIn, db: DbSession, caller: Caller, state: State
+) -> PurchaseReportOut:
+    lines = [
+        LineIn(line.external_ref, line.member_number, utc(line.occurred_at), line.amount_cents, line.invoice_ref)
+        for line in data.lines
+    ]
+    outcome = await service.report_purchases(
+        db,
+        path_id(contract_id, "contract"),
+        lines,
+        only_supplier_id=own_supplier(caller),
+        now=_now(),
+        fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+    )
+    return PurchaseReportOut(
+        outcome.accepted, outcome.duplicates, [UnmatchedOut(u.external_ref, u.reason) for u in outcome.unmatched]
+    )
 
 
 class ContractController(Controller):
@@ -377,21 +447,26 @@ class ContractController(Controller):
         self, contract_id: FromPath[str], data: JSONBody[PurchaseReportIn], db: DbSession, caller: Caller, state: State
     ) -> PurchaseReportOut:
         """The supplier's users (their own contracts) or staff; lines that cannot be placed are held, not dropped."""
-        lines = [
-            LineIn(line.external_ref, line.member_number, utc(line.occurred_at), line.amount_cents, line.invoice_ref)
-            for line in data.lines
-        ]
-        outcome = await service.report_purchases(
-            db,
-            path_id(contract_id, "contract"),
-            lines,
-            only_supplier_id=own_supplier(caller),
-            now=_now(),
-            fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
-        )
-        return PurchaseReportOut(
-            outcome.accepted, outcome.duplicates, [UnmatchedOut(u.external_ref, u.reason) for u in outcome.unmatched]
-        )
+        return await _report(contract_id, data, db, caller, state)
+
+    @post(
+        "/{contract_id:str}/purchase-reports/csv",
+        guards=[staff_or_suppliers],
+        status_code=200,
+        summary="Report members' purchases under the contract as CSV",
+        description=(
+            "A `text/csv` body: a header row `external_ref,member_number,occurred_at,amount_cents[,invoice_ref]` "
+            "and one row per line; the rows are checked and recorded exactly as the JSON report's lines "
+            "(errors name `lines[i].<column>`, i counting data rows from 0)."
+        ),
+        responses=problems(404, *POSTED),
+    )
+    async def report_csv(
+        self, contract_id: FromPath[str], request: Request[Any, Any, Any], db: DbSession, caller: Caller, state: State
+    ) -> PurchaseReportOut:
+        """The same report as CSV; another supplier's contract is a 404 whatever the body."""
+        await service.check_visible(db, path_id(contract_id, "contract"), only_supplier_id=own_supplier(caller))
+        return await _report(contract_id, report_from_csv(await request.body()), db, caller, state)
 
     @get(
         "/{contract_id:str}/purchase-lines",

@@ -164,6 +164,11 @@ async def _contract(
     return contract
 
 
+async def check_visible(session: AsyncSession, contract_id: int, *, only_supplier_id: int | None) -> None:
+    """404 unless the contract exists and the caller may see it (before a body is even read)."""
+    await _contract(session, contract_id, only_supplier_id=only_supplier_id)
+
+
 async def _tiers(session: AsyncSession, contract_ids: Sequence[int]) -> dict[int, tuple[Tier, ...]]:
     rows = (
         await session.exec(

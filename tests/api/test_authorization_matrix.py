@@ -67,6 +67,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
+    ("POST", "/v1/contracts/{contract_id}/purchase-reports/csv"): {},  # CSV: the wall comes before the body
     ("POST", "/v1/contracts/{contract_id}/purchase-reports"): {
         "lines": [
             {"external_ref": "probe", "member_number": 1, "occurred_at": "2025-01-05T00:00:00", "amount_cents": 1}

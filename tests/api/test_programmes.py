@@ -335,3 +335,43 @@ async def test_eligible_members_and_bad_terms(client, session):
     )
     assert zero.status_code == 400
     assert "lines[0].amount_cents" in zero.text
+
+
+async def test_a_report_as_csv(client, session):
+    supplier = await make_supplier(session)
+    staff = await staff_headers(client, session)
+    clerk = await supplier_headers(client, session, supplier.id)
+    member = await member_since(client, session, datetime(TODAY.year - 2, 1, 1, tzinfo=UTC), "Csv Shop")
+    contract = (await client.post(f"/v1/suppliers/{supplier.id}/contracts", json=contract_body(), headers=staff)).json()
+    at = IN_LAST_MONTH.strftime("%Y-%m-%dT%H:%M:%S")
+    body = (
+        "external_ref,member_number,occurred_at,amount_cents,invoice_ref\r\n"
+        f"c-1,{member.member_number},{at},2500,INV-1\r\n"
+        f"c-2,{member.member_number},{at},-500,\r\n"
+        f"c-1,{member.member_number},{at},2500,INV-1\r\n"
+        f"c-3,424242,{at},100,\r\n"
+    )
+    url = f"/v1/contracts/{contract['id']}/purchase-reports/csv"
+    sent = await client.post(url, content=body.encode(), headers={**clerk, "content-type": "text/csv"})
+    assert sent.status_code == 200, sent.text
+    assert sent.json() == {
+        "accepted": 2,
+        "duplicates": 1,
+        "unmatched": [{"external_ref": "c-3", "reason": "unknown_member"}],
+    }
+    lines = (await client.get(f"/v1/contracts/{contract['id']}/purchase-lines", headers=clerk)).json()["items"]
+    assert [(ln["external_ref"], ln["amount_cents"], ln["invoice_ref"]) for ln in lines] == [
+        ("c-1", 2500, "INV-1"),
+        ("c-2", -500, None),
+        ("c-3", 100, None),
+    ]
+    bad = f"external_ref,member_number,occurred_at,amount_cents\r\nc-9,{member.member_number},{at},12.5\r\n"
+    refused = await client.post(url, content=bad.encode(), headers={**clerk, "content-type": "text/csv"})
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["lines[0].amount_cents"]
+    headerless = await client.post(url, content=b"a,b\r\n1,2\r\n", headers={**clerk, "content-type": "text/csv"})
+    assert headerless.status_code == 400
+    assert (await client.post(url, content=b"", headers=clerk)).status_code == 400
+    assert (await client.get(f"/v1/contracts/{contract['id']}/purchase-lines?status=unmatched", headers=staff)).json()[
+        "items"
+    ][0]["external_ref"] == "c-3"
