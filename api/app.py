@@ -127,6 +127,7 @@ def create_app(
             redemption.special_redemption,
             payouts.PayoutController,
             programmes.create_contract,
+            programmes.programme_margins,
             programmes.ContractController,
             programmes.PurchaseLineController,
             programmes.ClaimController,

@@ -17,7 +17,18 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import staff_only
 from api.deps import Caller, DbSession
-from api.fields import Day, MemberNumber, Moment, PositiveCents, Rate, ShortText, Text, decode_body
+from api.fields import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    Day,
+    MemberNumber,
+    Moment,
+    PositiveCents,
+    Rate,
+    ShortText,
+    Text,
+    decode_body,
+)
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import own_supplier, query_id, staff_or_suppliers, utc
@@ -286,6 +297,23 @@ _INTEGER_COLUMNS = {"member_number", "amount_cents"}
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
+class PoolMarginOut(msgspec.Struct):
+    """A pool's programme margin: rebate income + fee income - pass-through, from the ledger."""
+
+    pool: str
+    rebate_income_cents: int
+    fee_income_cents: int
+    pass_through_cents: int
+    net_margin_cents: int
+
+
+class ProgrammeMarginsOut(msgspec.Struct):
+    """Programme margins per pool for a fiscal year (claims count in the year their period ended)."""
+
+    fiscal_year: int
+    pools: list[PoolMarginOut]
+
+
 def _csv_refused(field: str, message: str) -> InvalidInputError:
     return InvalidInputError("the CSV report is not valid", [FieldError(field, message)])
 
@@ -375,6 +403,31 @@ async def _report(
     )
     return PurchaseReportOut(
         outcome.accepted, outcome.duplicates, [UnmatchedOut(u.external_ref, u.reason) for u in outcome.unmatched]
+    )
+
+
+@get(
+    "/v1/programme-margins",
+    guards=[staff_only],
+    summary="Programme margins per pool, from the books",
+    responses=problems(400, *AUTHENTICATED),
+    tags=["programmes"],
+)
+async def programme_margins(
+    db: DbSession,
+    state: State,
+    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
+) -> ProgrammeMarginsOut:
+    """Each pool's rebate and fee income less the members' pass-through, with the figures it comes from."""
+    pools = await service.pool_margins(
+        db, fiscal_year, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
+    )
+    return ProgrammeMarginsOut(
+        fiscal_year,
+        [
+            PoolMarginOut(p.pool, p.rebate_income_cents, p.fee_income_cents, p.pass_through_cents, p.net_margin_cents)
+            for p in pools
+        ],
     )
 
 

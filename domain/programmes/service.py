@@ -9,7 +9,7 @@ contract and period, journal keys) make retries harmless.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -21,9 +21,10 @@ from domain.errors import ConflictError, FieldError, InvalidInputError, NotFound
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
+from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member
 from domain.patronage import service as patronage
-from domain.patronage.rules import is_member_business
+from domain.patronage.rules import fiscal_year_end, is_member_business
 from domain.programmes.rules import (
     ClaimStatus,
     Holding,
@@ -35,6 +36,7 @@ from domain.programmes.rules import (
     RebateMode,
     ReportContext,
     Tier,
+    add_months,
     check_line_transition,
     classify_lines,
     contract_errors,
@@ -58,6 +60,7 @@ from domain.programmes.views import (
     ContractView,
     LineView,
     MemberAccrual,
+    PoolMargin,
     ReportOutcome,
     TierView,
     Unmatched,
@@ -595,7 +598,7 @@ async def _claim_view(session: AsyncSession, claim: Claim) -> ClaimView:
     )
 
 
-async def _post_claim(session: AsyncSession, claim: Claim, pool: str, now: datetime) -> None:
+async def _post_claim(session: AsyncSession, claim: Claim, pool: str) -> None:
     """Receivable from the supplier against rebate and fee income; the members' share owed to them."""
     legs = [
         (chart.supplier_programme_receivable(claim.supplier_id), Side.DEBIT, claim.rebate_cents + claim.fee_cents),
@@ -606,11 +609,12 @@ async def _post_claim(session: AsyncSession, claim: Claim, pool: str, now: datet
     ]
     lines = [PostingLine(await ledger.account_id(session, spec), side, cents) for spec, side, cents in legs if cents]
     if lines:
+        # Earned in the period: dated on its last day, so the income falls in the period's fiscal year.
         await ledger.post_entry(
             session,
             kind="programme_claim",
             idempotency_key=f"programme_claim:{claim.id}",
-            occurred_at=now,
+            occurred_at=datetime.combine(claim.period_end, time(), tzinfo=UTC),
             lines=lines,
             memo=f"claim {claim.id}: contract {claim.contract_id}, period from {claim.period_start}",
         )
@@ -670,7 +674,7 @@ async def create_claim(session: AsyncSession, contract_id: int, *, period_start:
         )
     claim = await session.get(Claim, claim_id)
     assert claim is not None  # noqa: S101 - just written
-    await _post_claim(session, claim, contract.pool, now)
+    await _post_claim(session, claim, contract.pool)
     return await _claim_view(session, claim)
 
 
@@ -797,3 +801,42 @@ async def record_receipt(
     if target is ClaimStatus.PAID:
         await _pass_through(session, claim, now)
     return await _claim_view(session, claim)
+
+
+# --- margins from the books -------------------------------------------------------
+
+
+async def pool_margins(session: AsyncSession, fiscal_year: int, *, fiscal_year_start_month: int) -> list[PoolMargin]:
+    """Each pool's programme margin in a fiscal year, read from the ledger (rebates + fees - pass-through).
+
+    Claims are dated on their period's last day, so a period counts in the year it ended in.
+    """
+    last = fiscal_year_end(fiscal_year, fiscal_year_start_month)
+    first = add_months(last, -12) + timedelta(days=1)
+    signed = sa.case(
+        (col(Posting.side) == Side.CREDIT.value, col(Posting.amount_cents)), else_=-col(Posting.amount_cents)
+    )
+    rows = await session.execute(
+        sa.select(col(Account.code), sa.func.sum(signed))
+        .join(Posting, col(Posting.account_id) == col(Account.id))
+        .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
+        .where(
+            col(Account.code).like(chart.PROGRAMME_PATTERN),
+            col(JournalEntry.occurred_at) >= datetime.combine(first, time(), tzinfo=UTC),
+            col(JournalEntry.occurred_at) < datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+        )
+        .group_by(col(Account.code))
+    )
+    found: dict[str, dict[str, int]] = {}
+    for code, credit_minus_debit in rows.all():
+        pool, _, what = str(code).removeprefix(chart.PROGRAMME_CODE_PREFIX).rpartition(":")
+        found.setdefault(pool, {})[what] = int(credit_minus_debit)
+    return [
+        PoolMargin(
+            pool=pool,
+            rebate_income_cents=parts.get("rebate_income", 0),
+            fee_income_cents=parts.get("fee_income", 0),
+            pass_through_cents=-parts.get("pass_through", 0),
+        )
+        for pool, parts in sorted(found.items())
+    ]

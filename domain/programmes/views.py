@@ -15,6 +15,7 @@ __all__ = [
     "ContractView",
     "LineView",
     "MemberAccrual",
+    "PoolMargin",
     "ReportOutcome",
     "TierView",
     "Unmatched",
@@ -124,3 +125,18 @@ class ClaimView:
     created_at: datetime
     paid_at: datetime | None
     members: tuple[MemberAccrual, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolMargin:
+    """A pool's programme margin for a fiscal year, from the ledger, with its derivation."""
+
+    pool: str
+    rebate_income_cents: int
+    fee_income_cents: int
+    pass_through_cents: int
+
+    @property
+    def net_margin_cents(self) -> int:
+        """What the co-op keeps: rebates and fees less the members' pass-through."""
+        return self.rebate_income_cents + self.fee_income_cents - self.pass_through_cents

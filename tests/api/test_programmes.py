@@ -238,6 +238,15 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
     assert await ledger.balance_of(session, chart.programme_rebate_income("direct")) == 228_989
     assert await ledger.balance_of(session, chart.programme_fee_income("direct")) == 171_742
     assert await ledger.balance_of(session, chart.programme_pass_through("direct")) == 114_495
+    # The pool's margin from the books: the claim counts in the fiscal year its period ended in.
+    margins = await client.get(f"/v1/programme-margins?fiscal_year={LAST_MONTH.year}", headers=staff)
+    assert margins.status_code == 200, margins.text
+    direct = [p for p in margins.json()["pools"] if p["pool"] == "direct"]
+    assert [
+        (p["rebate_income_cents"], p["fee_income_cents"], p["pass_through_cents"], p["net_margin_cents"])
+        for p in direct
+    ] == [(228_989, 171_742, 114_495, 228_989 + 171_742 - 114_495)]
+    assert (await client.get("/v1/programme-margins?fiscal_year=2026", headers=clerk)).status_code == 403
     trial = await ledger.trial_balance(session)
     assert sum(t.debits_cents for t in trial) == sum(t.credits_cents for t in trial)
 

@@ -40,7 +40,7 @@ async def test_racing_reports_and_receipts_count_once(engine):
         terms = service.NewContract(
             starts_on=date(year, 1, 1),
             ends_on=date(year, 12, 31),
-            pool="direct",
+            pool=f"race_{tag}",  # its own pool: these commits stay in the shared database
             period=Period.YEAR,
             rebate_mode=RebateMode.RETROACTIVE,
             tiers=(Tier(0, Decimal("0.03")),),
