@@ -12,6 +12,15 @@ from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
+from domain.programmes.tables import (
+    Claim,
+    ClaimMember,
+    ClaimReceipt,
+    ContractMember,
+    ContractTier,
+    PurchaseLine,
+    SupplierContract,
+)
 
 __all__ = [
     "Account",
@@ -26,6 +35,11 @@ __all__ = [
     "BuyOrder",
     "CardHold",
     "CastBallot",
+    "Claim",
+    "ClaimMember",
+    "ClaimReceipt",
+    "ContractMember",
+    "ContractTier",
     "EquityLot",
     "GroupBuy",
     "GroupBuyItem",
@@ -46,6 +60,7 @@ __all__ = [
     "Product",
     "ProductPriceTier",
     "ProductPriceVersion",
+    "PurchaseLine",
     "RedemptionLine",
     "RedemptionRun",
     "SpecialRedemption",
@@ -53,5 +68,6 @@ __all__ = [
     "StripeCustomer",
     "StripeEvent",
     "Supplier",
+    "SupplierContract",
     "User",
 ]

@@ -125,3 +125,34 @@ def is_equity_lot(code: str) -> bool:
 def is_fund(code: str) -> bool:
     """Whether ``code`` is a fund carved out of the year's margin (a reserve or the employee share)."""
     return code.startswith(FUND_CODE_PREFIX) or code == EMPLOYEE_PROFIT_SHARE.code
+
+
+# Supplier programmes (DOMAIN.md section 8): what suppliers owe on claims, the rebate and fee
+# income and the pass-through of each patronage pool, so a pool's margin can be read from the books.
+PROGRAMME_CODE_PREFIX = "coop:programme:"
+PROGRAMME_PATTERN = f"{PROGRAMME_CODE_PREFIX}%"
+PASS_THROUGH_PAYABLE = AccountSpec(
+    "coop:pass_through_payable", AccountKind.LIABILITY, "Rebates owed to members (pass-through)"
+)
+
+
+def supplier_programme_receivable(supplier_id: int) -> AccountSpec:
+    """Rebates and fees a supplier owes on claims (an asset: positive = the supplier owes)."""
+    return AccountSpec(f"supplier:{supplier_id}:programme_receivable", AccountKind.ASSET, "Programme receivable")
+
+
+def programme_rebate_income(pool: str) -> AccountSpec:
+    """Supplier rebates earned on one pool's purchases."""
+    return AccountSpec(f"{PROGRAMME_CODE_PREFIX}{pool}:rebate_income", AccountKind.INCOME, f"Rebates: {pool}")
+
+
+def programme_fee_income(pool: str) -> AccountSpec:
+    """Administrative fees billed to suppliers on one pool's purchases."""
+    return AccountSpec(f"{PROGRAMME_CODE_PREFIX}{pool}:fee_income", AccountKind.INCOME, f"Admin fees: {pool}")
+
+
+def programme_pass_through(pool: str) -> AccountSpec:
+    """The members' share of one pool's rebates: not the co-op's margin."""
+    return AccountSpec(
+        f"{PROGRAMME_CODE_PREFIX}{pool}:pass_through", AccountKind.EXPENSE, f"Rebates passed through: {pool}"
+    )

@@ -84,6 +84,38 @@ async def record_purchases(
     return await _insert(session, rows, "source_key")
 
 
+@dataclass(frozen=True, slots=True)
+class DirectPurchase:
+    """One purchase a supplier reported under a contract (supplier programmes), as accepted."""
+
+    line_id: int
+    member_id: int
+    member_business: bool
+    pool: str
+    amount_cents: int
+    occurred_at: datetime
+
+
+async def record_direct_purchases(
+    session: AsyncSession, purchases: Sequence[DirectPurchase], *, fiscal_year_start_month: int
+) -> int:
+    """One immutable record per accepted report line (negative for a correction), written once per line."""
+    rows = [
+        {
+            "member_id": p.member_id,
+            "member_business": p.member_business,
+            "fiscal_year": _fiscal_year(p.occurred_at, fiscal_year_start_month),
+            "pool": p.pool,
+            "amount_cents": p.amount_cents,
+            "occurred_at": p.occurred_at,
+            "source": "programme",
+            "source_key": f"programme_line:{p.line_id}",
+        }
+        for p in purchases
+    ]
+    return await _insert(session, rows, "source_key") if rows else 0
+
+
 async def page(
     session: AsyncSession,
     *,

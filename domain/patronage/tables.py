@@ -19,7 +19,7 @@ class PatronageRecord(SQLModel, table=True):
 
     __tablename__ = "patronage_record"
     __table_args__ = (
-        sa.CheckConstraint("source IN ('group_buy','import','correction')", name="source"),
+        sa.CheckConstraint("source IN ('group_buy','import','correction','programme')", name="source"),
         sa.CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
         sa.CheckConstraint("member_id IS NOT NULL OR NOT member_business", name="member_business_has_member"),
         sa.CheckConstraint("source <> 'group_buy' OR group_buy_id IS NOT NULL", name="group_buy_source"),

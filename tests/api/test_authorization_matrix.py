@@ -69,6 +69,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
     ("POST", "/v1/ballots/{ballot_id}/votes"): {"choice": "yes"},
     ("POST", "/v1/ballots/{ballot_id}/proxies"): {"holder_member_id": "{member_id}"},
+    ("POST", "/v1/contracts/{contract_id}/purchase-reports/csv"): {},  # CSV: the wall comes before the body
+    ("POST", "/v1/contracts/{contract_id}/purchase-reports"): {
+        "lines": [
+            {"external_ref": "probe", "member_number": 1, "occurred_at": "2025-01-05T00:00:00", "amount_cents": 1}
+        ]
+    },
 }
 
 
@@ -91,6 +97,9 @@ SUPPLIER_HIDDEN = {
     "payout_id",
     "run_id",
     "purchase_order_id",
+    "contract_id",
+    "claim_id",
+    "line_id",
 }
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
@@ -121,6 +130,37 @@ def _routes(app: Litestar) -> list[Route]:
     return found
 
 
+async def _other_mills_programme(
+    client: httpx.AsyncClient, staff: dict[str, str], supplier_id: int | None, member_number: int | None
+) -> tuple[str, str, str]:
+    """Another supplier's contract, a held line reported under it and a claim (ids to probe with)."""
+    terms = {
+        "starts_on": "2025-01-01",
+        "ends_on": "2025-12-31",
+        "pool": "direct",
+        "period": "month",
+        "rebate": {"mode": "retroactive", "tiers": [{"min_spend_cents": 0, "rate": "0.01"}]},
+    }
+    made = await client.post(f"/v1/suppliers/{supplier_id}/contracts", json=terms, headers=staff)
+    assert made.status_code == 201, made.text
+    contract = made.json()["id"]
+    lines = [
+        {
+            "external_ref": "b-1",
+            "member_number": member_number,
+            "occurred_at": "2025-01-05T00:00:00",
+            "amount_cents": 500,
+        },
+        {"external_ref": "b-2", "member_number": 2**31 - 1, "occurred_at": "2025-01-05T00:00:00", "amount_cents": 5},
+    ]
+    reported = await client.post(f"/v1/contracts/{contract}/purchase-reports", json={"lines": lines}, headers=staff)
+    assert reported.json()["accepted"] == 1, reported.text
+    held = await client.get(f"/v1/contracts/{contract}/purchase-lines?status=unmatched", headers=staff)
+    claim = await client.post(f"/v1/contracts/{contract}/claims", json={"period_start": "2025-01-01"}, headers=staff)
+    assert claim.status_code == 201, claim.text
+    return contract, claim.json()["id"], held.json()["items"][0]["id"]
+
+
 async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     """Tenant B's resources (the ids to probe with) and tenant A's principals."""
     staff = await staff_headers(client, session)
@@ -138,6 +178,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
     assert order.status_code == 201, order.text
     b_admin = await make_user(session, Role.MEMBER, member_id=member_b.id, member_role=MemberRole.ADMIN)
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
+    contract, claim, line = await _other_mills_programme(client, staff, other_mill.id, member_b.member_number)
     principals = {}
     for role in MemberRole:
         user = await make_user(session, Role.MEMBER, member_id=member_a.id, member_role=role)
@@ -156,6 +197,9 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "run_id": "1",
         "fiscal_year": "2026",
         "ballot_id": "1",
+        "contract_id": contract,
+        "claim_id": claim,
+        "line_id": line,
     }
     return ids, principals
 

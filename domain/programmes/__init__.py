@@ -1,0 +1,1 @@
+"""Supplier programmes: contracts with suppliers, purchase reports, rebates, fees, claims, pass-through."""
