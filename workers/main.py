@@ -20,7 +20,7 @@ from workers.buying import group_buy_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
-from workers.payments import card_cancel, card_capture, card_hold, stripe_event
+from workers.payments import card_cancel, card_capture, card_hold, card_release, stripe_event
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -43,6 +43,7 @@ JOBS = [
     outbox_job(card_holds.HOLD_JOB, card_hold),
     outbox_job(card_holds.CANCEL_JOB, card_cancel),
     outbox_job(card_holds.CAPTURE_JOB, card_capture),
+    outbox_job(card_holds.RELEASE_JOB, card_release),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
 ]
 

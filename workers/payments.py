@@ -22,6 +22,11 @@ async def card_cancel(ctx: dict[str, Any], session: AsyncSession, payload: Mappi
     await card_holds.run_cancel(session, ctx["payment_gateway"], payload)
 
 
+async def card_release(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Release a voided hold Stripe reported authorized after all."""
+    await card_holds.run_release(session, ctx["payment_gateway"], payload)
+
+
 async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Capture the settled charge."""
     await card_holds.run_capture(session, ctx["payment_gateway"], payload)

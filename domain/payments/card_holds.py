@@ -29,10 +29,12 @@ from domain.notifications import service as notifications
 from domain.payments.customers import stored_customer
 from domain.payments.gateway import HoldRequest, PaymentDeclinedError, PaymentGateway
 from domain.payments.rules import (
+    CANCELLABLE_INTENT,
     CardStatus,
     cancel_key,
     capture_key,
     hold_key,
+    release_key,
     settle_hold,
     transfer_group,
 )
@@ -50,6 +52,7 @@ log = logging.getLogger(__name__)
 HOLD_JOB = "card_hold"
 CANCEL_JOB = "card_cancel"
 CAPTURE_JOB = "card_capture"
+RELEASE_JOB = "card_release"
 
 # Holds that may still take or keep money; a newer version or a cancelled order voids them.
 LIVE = (CardStatus.PENDING_AUTH.value, CardStatus.AUTHORIZED.value, CardStatus.AUTH_FAILED.value)
@@ -142,7 +145,12 @@ async def settle_holds(session: AsyncSession, charges: Mapping[int, int], now: d
         hold = await live_hold(session, order_id)
         if hold is None:
             continue
-        if settle_hold(held_cents=hold.amount_cents, charge_cents=charge).cancels:
+        if (
+            settle_hold(held_cents=hold.amount_cents, charge_cents=charge).cancels
+            or hold.status != CardStatus.AUTHORIZED
+        ):
+            # Nothing owed, or a hold never authorized (3-D Secure unfinished, declined, its job not yet run):
+            # the trade account keeps the charge, and whatever the card might still authorize is released.
             await void_holds(session, order_id, now)
             continue
         await jobs.add(
@@ -216,6 +224,22 @@ async def run_cancel(session: AsyncSession, gateway: PaymentGateway, payload: Ma
     if hold.intent_id is None:
         return
     await gateway.cancel(hold.intent_id, idempotency_key=cancel_key(hold.order_id, hold.version))
+
+
+async def request_release(session: AsyncSession, hold: CardHold, event_id: str) -> None:
+    """Stripe reports an authorization of a hold we voided: a job releases it (never a capture)."""
+    await jobs.add(
+        session, RELEASE_JOB, f"card:{release_key(hold.order_id, hold.version)}:{event_id}", {"hold_id": hold.id}
+    )
+
+
+async def run_release(session: AsyncSession, gateway: PaymentGateway, payload: Mapping[str, int]) -> None:
+    """Cancel a voided hold's intent if Stripe still holds it; one already released is left alone."""
+    hold = await _hold_row(session, payload["hold_id"])
+    if hold.status != CardStatus.VOIDED or hold.intent_id is None:
+        return
+    if await gateway.intent_status(hold.intent_id) in CANCELLABLE_INTENT:
+        await gateway.cancel(hold.intent_id, idempotency_key=release_key(hold.order_id, hold.version))
 
 
 async def run_capture(session: AsyncSession, gateway: PaymentGateway, payload: Mapping[str, int]) -> None:

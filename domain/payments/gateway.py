@@ -125,6 +125,10 @@ class PaymentGateway(Protocol):
         """Give back part or all of a capture."""
         ...
 
+    async def intent_status(self, hold_id: str) -> str:
+        """The provider's own status of a hold now (a PaymentIntent status: ``requires_capture``, ``canceled``...)."""
+        ...
+
 
 class TradeAccountGateway:
     """Today's behaviour: members pay on their trade account, so nothing is held on a card.
@@ -161,3 +165,7 @@ class TradeAccountGateway:
     async def refund(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Refund:  # noqa: ARG002
         """Credited to the trade account by a ledger entry."""
         return Refund(f"account:{idempotency_key}", amount_cents)
+
+    async def intent_status(self, hold_id: str) -> str:  # noqa: ARG002
+        """Nothing is ever held on a trade account, so there is nothing left to release."""
+        return "canceled"

@@ -355,6 +355,11 @@ def cancel_key(order_id: int, version: int) -> str:
     return f"cancel:{order_id}:{version}"
 
 
+def release_key(order_id: int, version: int) -> str:
+    """Releasing a voided hold that Stripe reports authorized after all (its cancel never reached Stripe)."""
+    return f"release:{order_id}:{version}"
+
+
 def capture_key(order_id: int) -> str:
     """An order is captured once, at settlement."""
     return f"capture:{order_id}"
@@ -379,6 +384,17 @@ EVENT_TARGETS: dict[str, CardStatus] = {
     "payment_intent.payment_failed": CardStatus.AUTH_FAILED,
     "payment_intent.canceled": CardStatus.VOIDED,
 }
+
+
+# PaymentIntent statuses from which Stripe still lets a hold be cancelled.
+CANCELLABLE_INTENT = frozenset(
+    {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}
+)
+
+
+def releases_late_authorization(event_type: str, current: CardStatus) -> bool:
+    """An authorization reported for a hold we already voided: release it on Stripe, never capture it."""
+    return EVENT_TARGETS.get(event_type) is CardStatus.AUTHORIZED and current is CardStatus.VOIDED
 
 
 def event_move(event_type: str, current: CardStatus) -> CardStatus | None:

@@ -167,3 +167,9 @@ class StripeGateway:
                 {"payment_intent": hold_id, "amount": amount_cents}, self._options(idempotency_key)
             )
         return Refund(str(refund.id), int(refund.amount))
+
+    async def intent_status(self, hold_id: str) -> str:
+        """The PaymentIntent's status as Stripe has it now."""
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(hold_id)
+        return str(intent.status)

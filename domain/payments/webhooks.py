@@ -16,7 +16,8 @@ from sqlmodel import col, select
 
 from domain.db import utc_now
 from domain.jobs import service as jobs
-from domain.payments.rules import EVENT_TARGETS, CardStatus, event_move
+from domain.payments import card_holds
+from domain.payments.rules import EVENT_TARGETS, CardStatus, event_move, releases_late_authorization
 from domain.payments.tables import CardHold, StripeEvent
 
 if TYPE_CHECKING:
@@ -70,5 +71,7 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
         await session.execute(
             sa.update(CardHold).where(col(CardHold.id) == hold.id).values(status=target.value, updated_at=now)
         )
+    elif hold is not None and releases_late_authorization(event.type, CardStatus(hold.status)):
+        await card_holds.request_release(session, hold, event.id)
     event.handled_at = now
     session.add(event)

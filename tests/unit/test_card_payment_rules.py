@@ -16,6 +16,8 @@ from domain.payments.rules import (
     hold_status,
     moves_forward,
     refund_status,
+    release_key,
+    releases_late_authorization,
     settle_hold,
 )
 
@@ -83,3 +85,14 @@ def test_keys_come_from_the_operation() -> None:
     assert cancel_key(12, 3) == "cancel:12:3"
     assert capture_key(12) == "capture:12"
     assert hold_key(12, 3) != hold_key(12, 4)  # a changed order gets a new hold, never the old answer
+    assert release_key(12, 3) == "release:12:3"
+    assert release_key(12, 3) != cancel_key(12, 3)  # a cancel Stripe may have answered is never replayed
+
+
+@pytest.mark.parametrize("status", list(CardStatus))
+def test_only_an_authorization_of_a_voided_hold_is_released(status: CardStatus) -> None:
+    assert releases_late_authorization("payment_intent.amount_capturable_updated", status) is (
+        status is CardStatus.VOIDED
+    )
+    assert not releases_late_authorization("payment_intent.payment_failed", status)
+    assert not releases_late_authorization("payment_intent.succeeded", status)
