@@ -9,7 +9,7 @@ second delivery is a 409 that charges nobody again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post, put
@@ -28,6 +28,10 @@ from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import MemberRole, Role
 from domain.ledger.chart import PaymentMethod
+from domain.payments.rules import CardStatus, shows_client_secret
+
+if TYPE_CHECKING:
+    from domain.payments.views import CardPaymentView
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 UtcTime = Moment
@@ -150,6 +154,22 @@ class OrderLineOut(msgspec.Struct):
     member_unit_price_cents: int
 
 
+class OrderPaymentOut(msgspec.Struct):
+    """An order's card payment (its newest hold); null in a trade-account buy.
+
+    `client_secret` is set while the hold waits for the member's 3-D Secure: the browser
+    finishes it with Stripe.js (`handleNextAction`). `capture_before` is when the card's
+    authorization lapses (null until authorized).
+    """
+
+    status: CardStatus
+    amount_cents: int
+    captured_cents: int
+    refunded_cents: int
+    client_secret: str | None
+    capture_before: datetime | None
+
+
 class OrderOut(msgspec.Struct):
     """A member's order; `max_total_cents` is the most it can cost (quantity + flex at the first tier)."""
 
@@ -162,6 +182,7 @@ class OrderOut(msgspec.Struct):
     total_cents: int | None
     created_at: datetime
     updated_at: datetime
+    payment: OrderPaymentOut | None = None
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -324,6 +345,21 @@ def order_out(view: orders.OrderView) -> OrderOut:
         total_cents=view.total_cents,
         created_at=o.created_at,
         updated_at=o.updated_at,
+        payment=_payment_out(view.payment),
+    )
+
+
+def _payment_out(payment: CardPaymentView | None) -> OrderPaymentOut | None:
+    if payment is None:
+        return None
+    status = CardStatus(payment.status)
+    return OrderPaymentOut(
+        status=status,
+        amount_cents=payment.amount_cents,
+        captured_cents=payment.captured_cents,
+        refunded_cents=payment.refunded_cents,
+        client_secret=payment.client_secret if shows_client_secret(status) else None,
+        capture_before=payment.capture_before,
     )
 
 

@@ -32,6 +32,7 @@ from domain.payments.rules import (
     CANCELLABLE_INTENT,
     CardStatus,
     cancel_key,
+    capture_before,
     capture_key,
     hold_key,
     release_key,
@@ -41,7 +42,7 @@ from domain.payments.rules import (
 from domain.payments.tables import CardHold
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from sqlalchemy.orm import Mapped
@@ -123,6 +124,22 @@ async def live_hold(session: AsyncSession, order_id: int) -> CardHold | None:
     return (await session.exec(query)).first()
 
 
+async def payments_of(session: AsyncSession, order_ids: Sequence[int]) -> dict[int, CardHold]:
+    """Each order's newest hold (its card payment), for the order answers."""
+    if not order_ids:
+        return {}
+    newest = (
+        sa.select(col(CardHold.order_id), sa.func.max(col(CardHold.version)).label("version"))
+        .where(col(CardHold.order_id).in_(order_ids))
+        .group_by(col(CardHold.order_id))
+        .subquery()
+    )
+    query = select(CardHold).join(
+        newest, sa.and_(newest.c.order_id == col(CardHold.order_id), newest.c.version == col(CardHold.version))
+    )
+    return {hold.order_id: hold for hold in (await session.exec(query)).all()}
+
+
 async def failed_orders(session: AsyncSession, group_buy_id: int) -> list[int]:
     """Orders of the buy whose card said no: they do not count toward the group's volume."""
     query = select(CardHold.order_id).where(
@@ -172,6 +189,7 @@ async def run_hold(session: AsyncSession, gateway: PaymentGateway, payload: Mapp
         return  # voided before it was asked for, or already answered
     assert hold.id is not None  # noqa: S101 - loaded
     intent_id, status, failure = None, CardStatus.AUTH_FAILED, "the member has no saved card"
+    secret, reported = None, None
     customer = await stored_customer(session, hold.member_id)
     saved = await gateway.saved_cards(customer) if customer is not None else []
     if customer is not None and saved:
@@ -187,6 +205,7 @@ async def run_hold(session: AsyncSession, gateway: PaymentGateway, payload: Mapp
         try:
             answer = await gateway.hold(request)
             intent_id, status, failure = answer.id, answer.status, ""
+            secret, reported = answer.client_secret, answer.capture_before
         except PaymentDeclinedError as exc:
             failure = exc.detail
     now = utc_now()
@@ -200,6 +219,10 @@ async def run_hold(session: AsyncSession, gateway: PaymentGateway, payload: Mapp
                     (col(CardHold.status) == CardStatus.PENDING_AUTH.value, status.value), else_=col(CardHold.status)
                 ),
                 failure=failure[:500],
+                client_secret=sa.func.coalesce(secret, col(CardHold.client_secret)),
+                capture_before=capture_before(now, reported=reported, off_session=False)
+                if status is CardStatus.AUTHORIZED
+                else col(CardHold.capture_before),
                 updated_at=now,
             )
             .returning(col(CardHold.status))

@@ -9,10 +9,13 @@ from the domain operation (``domain.payments.rules``), so a retry repeats, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from domain.errors import ConflictError
 from domain.payments.rules import CardStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 CARDS_NOT_CONFIGURED = "card_payments_not_configured"
 
@@ -74,6 +77,7 @@ class Hold:
     status: CardStatus
     amount_cents: int
     client_secret: str | None = None
+    capture_before: datetime | None = None  # as the card network reported it, when the provider says
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from domain.errors import ConflictError, FieldError, InvalidInputError
 
@@ -278,6 +279,25 @@ CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
 
 # The states in which an order's units count toward the group's volume: a declined card does not.
 COUNTS_TOWARD_VOLUME = frozenset({CardStatus.PENDING_AUTH, CardStatus.AUTHORIZED})
+
+
+# How long a card network keeps an authorization when the provider does not say (PAYMENTS.md):
+# 7 days for one the member's card gave at order time, 4 days 18 hours for an off-session
+# (merchant-initiated) one, the shortest of the networks' windows.
+ON_SESSION_WINDOW = timedelta(days=7)
+OFF_SESSION_WINDOW = timedelta(days=4, hours=18)
+
+
+def capture_before(authorized_at: datetime, *, reported: datetime | None, off_session: bool) -> datetime:
+    """When the hold lapses: the network's date when reported, else the window's end (never later than reported)."""
+    if reported is not None:
+        return reported
+    return authorized_at + (OFF_SESSION_WINDOW if off_session else ON_SESSION_WINDOW)
+
+
+def shows_client_secret(status: CardStatus) -> bool:
+    """The browser needs the secret only while the hold waits for the member (3-D Secure)."""
+    return status is CardStatus.PENDING_AUTH
 
 
 def moves_forward(current: CardStatus, target: CardStatus) -> bool:

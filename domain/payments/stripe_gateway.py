@@ -9,6 +9,7 @@ Every call that changes something sends the caller's deterministic idempotency k
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -64,6 +65,17 @@ def _provider_errors() -> Iterator[None]:
     except stripe.StripeError as exc:
         msg = f"Stripe answered {exc.http_status or 'nothing'}: {exc.user_message or type(exc).__name__}"
         raise PaymentProviderError(msg) from exc
+
+
+def _capture_before(intent: stripe.PaymentIntent) -> datetime | None:
+    """The card's ``capture_before`` when Stripe reports it on the charge (localstripe does not)."""
+    charge = intent.latest_charge
+    if charge is None or isinstance(charge, str):
+        return None
+    details = getattr(charge, "payment_method_details", None)
+    card = getattr(details, "card", None) if details is not None else None
+    at = getattr(card, "capture_before", None) if card is not None else None
+    return datetime.fromtimestamp(at, UTC) if isinstance(at, int) else None
 
 
 class StripeGateway:
@@ -145,7 +157,9 @@ class StripeGateway:
         with _provider_errors():
             intent = await self._client.v1.payment_intents.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
         secret = intent.client_secret if intent.status == "requires_action" else None
-        return Hold(str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret)
+        return Hold(
+            str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret, _capture_before(intent)
+        )
 
     async def capture(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Capture:
         """Capture part of the hold (``amount_to_capture``); Stripe releases the rest."""

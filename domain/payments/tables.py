@@ -98,6 +98,10 @@ class CardHold(SQLModel, table=True):
     captured_cents: int = Field(default=0, sa_type=sa.BigInteger)
     refunded_cents: int = Field(default=0, sa_type=sa.BigInteger)
     failure: str = Field(default="", max_length=500)
+    # What the member's browser needs to finish 3-D Secure while the hold waits for it.
+    client_secret: str | None = Field(default=None, max_length=255)
+    # When the card network lets the authorization lapse: re-authorize or charge before then.
+    capture_before: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 

@@ -17,7 +17,13 @@ from sqlmodel import col, select
 from domain.db import utc_now
 from domain.jobs import service as jobs
 from domain.payments import card_holds
-from domain.payments.rules import EVENT_TARGETS, CardStatus, event_move, releases_late_authorization
+from domain.payments.rules import (
+    EVENT_TARGETS,
+    CardStatus,
+    capture_before,
+    event_move,
+    releases_late_authorization,
+)
 from domain.payments.tables import CardHold, StripeEvent
 
 if TYPE_CHECKING:
@@ -68,8 +74,15 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
         await session.exec(select(CardHold).where(col(CardHold.intent_id) == event.object_id).with_for_update())
     ).one_or_none()
     if hold is not None and (target := event_move(event.type, CardStatus(hold.status))) is not None:
+        lapses = capture_before(now, reported=None, off_session=False) if target is CardStatus.AUTHORIZED else None
         await session.execute(
-            sa.update(CardHold).where(col(CardHold.id) == hold.id).values(status=target.value, updated_at=now)
+            sa.update(CardHold)
+            .where(col(CardHold.id) == hold.id)
+            .values(
+                status=target.value,
+                capture_before=sa.func.coalesce(lapses, col(CardHold.capture_before)),
+                updated_at=now,
+            )
         )
     elif hold is not None and releases_late_authorization(event.type, CardStatus(hold.status)):
         await card_holds.request_release(session, hold, event.id)

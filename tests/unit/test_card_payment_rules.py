@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,6 +11,10 @@ from hypothesis import strategies as st
 from domain.errors import ConflictError
 from domain.payments.rules import (
     CARD_TRANSITIONS,
+    OFF_SESSION_WINDOW,
+    ON_SESSION_WINDOW,
+    capture_before,
+    shows_client_secret,
     CardStatus,
     cancel_key,
     capture_key,
@@ -96,3 +102,23 @@ def test_only_an_authorization_of_a_voided_hold_is_released(status: CardStatus) 
     )
     assert not releases_late_authorization("payment_intent.payment_failed", status)
     assert not releases_late_authorization("payment_intent.succeeded", status)
+
+
+moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2040, 1, 1), timezones=st.just(UTC))
+
+
+@given(moments, st.none() | moments, st.booleans())
+def test_a_hold_lapses_when_the_network_says_else_at_the_end_of_its_window(
+    at: datetime, reported: datetime | None, off_session: bool
+) -> None:
+    lapses = capture_before(at, reported=reported, off_session=off_session)
+    if reported is not None:
+        assert lapses == reported
+    else:
+        assert lapses - at == (OFF_SESSION_WINDOW if off_session else ON_SESSION_WINDOW)
+    assert OFF_SESSION_WINDOW < ON_SESSION_WINDOW == timedelta(days=7)
+
+
+@pytest.mark.parametrize("status", list(CardStatus))
+def test_the_client_secret_is_shown_only_while_the_member_must_act(status: CardStatus) -> None:
+    assert shows_client_secret(status) is (status is CardStatus.PENDING_AUTH)
