@@ -20,7 +20,7 @@ from workers.buying import group_buy_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
-from workers.payments import card_cancel, card_capture, card_hold, card_release, stripe_event
+from workers.payments import card_cancel, card_capture, card_clock, card_hold, card_release, stripe_event
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -78,6 +78,7 @@ def worker_settings(
         "cron_jobs": [
             cron(sweep_outbox, second=0, run_at_startup=True),
             cron(group_buy_clock, second=30, run_at_startup=True),
+            cron(card_clock, minute=set(range(0, 60, 10)), second=45),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
             cron(forget_quiet_sign_in_failures, hour={3}, minute=17),
         ],

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from domain.buying import card_payments
 from domain.payments import card_holds, webhooks
+from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.db import SessionMaker
+    from domain.jobs.queue import JobQueue
+
+log = logging.getLogger(__name__)
 
 
 async def card_hold(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
@@ -35,3 +44,32 @@ async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapp
 async def stripe_event(_: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Apply a stored Stripe event (forward moves only)."""
     await webhooks.apply_event(session, payload)
+
+
+async def run_card_clock(
+    session_maker: SessionMaker, queue: JobQueue | None, *, now: datetime | None = None
+) -> dict[str, int]:
+    """Renew holds about to lapse and drop orders past their grace deadline, each in its own unit of work."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker) as uow:
+        renewals = await card_payments.due_renewals(uow.session, now)
+        overdue = await card_payments.overdue_actions(uow.session, now)
+    counts = {"renewed": 0, "dropped": 0, "failed": 0}
+    steps = [("renewed", card_payments.renew_if_due, h) for h in renewals]
+    steps += [("dropped", card_payments.drop_if_overdue, h) for h in overdue]
+    for name, step, hold_id in steps:
+        try:
+            async with UnitOfWork(session_maker, queue) as uow:
+                done = await step(uow.session, hold_id, now=now)
+                await uow.commit()
+        except Exception:
+            log.exception("card clock step failed", extra={"step": name, "hold_id": hold_id})
+            counts["failed"] += 1
+            continue
+        counts[name] += int(done)
+    return counts
+
+
+async def card_clock(ctx: dict[str, Any]) -> dict[str, int]:
+    """Idempotent: every step re-checks the hold under the buy's and the order's locks."""
+    return await run_card_clock(ctx["session_maker"], ctx.get("job_queue"))

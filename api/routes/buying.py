@@ -159,7 +159,9 @@ class OrderPaymentOut(msgspec.Struct):
 
     `client_secret` is set while the hold waits for the member's 3-D Secure: the browser
     finishes it with Stripe.js (`handleNextAction`). `capture_before` is when the card's
-    authorization lapses (null until authorized).
+    authorization lapses (null until authorized). `action_deadline` is set while an
+    off-session renewal or charge waits for the member (`action_required`): past it the
+    order drops out.
     """
 
     status: CardStatus
@@ -168,6 +170,7 @@ class OrderPaymentOut(msgspec.Struct):
     refunded_cents: int
     client_secret: str | None
     capture_before: datetime | None
+    action_deadline: datetime | None
 
 
 class OrderOut(msgspec.Struct):
@@ -360,6 +363,7 @@ def _payment_out(payment: CardPaymentView | None) -> OrderPaymentOut | None:
         refunded_cents=payment.refunded_cents,
         client_secret=payment.client_secret if shows_client_secret(status) else None,
         capture_before=payment.capture_before,
+        action_deadline=payment.action_deadline if status is CardStatus.ACTION_REQUIRED else None,
     )
 
 

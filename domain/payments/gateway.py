@@ -21,10 +21,16 @@ CARDS_NOT_CONFIGURED = "card_payments_not_configured"
 
 
 class PaymentDeclinedError(ConflictError):
-    """The card said no (409): the member tries another card."""
+    """The card said no (409): the member tries another card.
 
-    def __init__(self, detail: str) -> None:
+    Off-session, Stripe also answers so when the card wants the member (``authentication_required``);
+    ``intent_id`` and ``client_secret`` then name the PaymentIntent the member can finish.
+    """
+
+    def __init__(self, detail: str, *, intent_id: str | None = None, client_secret: str | None = None) -> None:
         super().__init__(detail, code="card_declined")
+        self.intent_id = intent_id
+        self.client_secret = client_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class HoldRequest:
     idempotency_key: str
     transfer_group: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    off_session: bool = False  # the member is not there: a renewal, or a charge at settlement
+    capture: bool = False  # take the money at once (automatic capture) instead of holding it
 
 
 @dataclass(frozen=True, slots=True)

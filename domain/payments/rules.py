@@ -262,13 +262,33 @@ class CardStatus(enum.StrEnum):
     VOIDED = "voided"  # cancelled: the order changed or was withdrawn, or nothing was delivered
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    # Off-session (re-authorization or charge at settlement), the card asked for the member:
+    # the member has until the grace deadline to finish it on-session, else the order drops out.
+    ACTION_REQUIRED = "action_required"
+
+
+class HoldKind(enum.StrEnum):
+    """Why a hold version exists: the order's own (member present), a renewal, or a charge at settlement."""
+
+    HOLD = "hold"  # asked for when the order was placed or changed (confirmed on-session)
+    REAUTH = "reauth"  # off-session, before the previous authorization lapses
+    CHARGE = "charge"  # off-session, automatic capture, at settlement when the hold had lapsed
 
 
 # Only forward: a late or replayed event never takes a payment back. An authorization that
 # failed can still succeed (the member retries the card); a captured or voided one is final
 # but for refunds.
 CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
-    CardStatus.PENDING_AUTH: frozenset({CardStatus.AUTHORIZED, CardStatus.AUTH_FAILED, CardStatus.VOIDED}),
+    CardStatus.PENDING_AUTH: frozenset(
+        {
+            CardStatus.AUTHORIZED,
+            CardStatus.AUTH_FAILED,
+            CardStatus.VOIDED,
+            CardStatus.ACTION_REQUIRED,
+            CardStatus.CAPTURED,  # an off-session charge is captured at once
+        }
+    ),
+    CardStatus.ACTION_REQUIRED: frozenset({CardStatus.AUTHORIZED, CardStatus.CAPTURED, CardStatus.VOIDED}),
     CardStatus.AUTH_FAILED: frozenset({CardStatus.AUTHORIZED, CardStatus.VOIDED}),
     CardStatus.AUTHORIZED: frozenset({CardStatus.CAPTURED, CardStatus.VOIDED}),
     CardStatus.CAPTURED: frozenset({CardStatus.PARTIALLY_REFUNDED, CardStatus.REFUNDED}),
@@ -297,7 +317,71 @@ def capture_before(authorized_at: datetime, *, reported: datetime | None, off_se
 
 def shows_client_secret(status: CardStatus) -> bool:
     """The browser needs the secret only while the hold waits for the member (3-D Secure)."""
-    return status is CardStatus.PENDING_AUTH
+    return status in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
+
+
+# Renew a hold this long before it lapses, so a failed renewal still leaves the member a
+# grace period while the old authorization holds.
+REAUTH_MARGIN = timedelta(days=1)
+# How long a member has to finish an off-session payment the card asked them to confirm.
+ACTION_GRACE = timedelta(hours=48)
+
+
+def needs_renewal(capture_before: datetime | None, now: datetime) -> bool:
+    """An authorized hold is renewed off-session once its lapse is within the margin."""
+    return capture_before is not None and capture_before - REAUTH_MARGIN <= now
+
+
+def lapsed(capture_before: datetime | None, now: datetime) -> bool:
+    """The authorization can no longer be captured (an unknown lapse date is taken as still good)."""
+    return capture_before is not None and capture_before <= now
+
+
+def off_session_status(intent_status: str) -> CardStatus:
+    """Our status for an off-session PaymentIntent: anything the member must do is ``action_required``."""
+    status = hold_status(intent_status)
+    return CardStatus.ACTION_REQUIRED if status in {CardStatus.PENDING_AUTH, CardStatus.AUTH_FAILED} else status
+
+
+class SettleAction(enum.StrEnum):
+    """What settlement does with an order's card payment."""
+
+    CANCEL = "cancel"  # nothing owed: release every hold
+    CAPTURE = "capture"  # capture the charge from a hold that still holds
+    CHARGE = "charge"  # the authorization lapsed: charge the saved card off-session
+    RELEASE = "release"  # never authorized: the trade account keeps the charge; release what the card may hold
+
+
+@dataclass(frozen=True, slots=True)
+class HoldState:
+    """One hold version as settlement weighs it."""
+
+    id: int
+    status: CardStatus
+    capture_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettleStep:
+    """Settlement's decision for one order: the action, and the hold captured (CAPTURE only)."""
+
+    action: SettleAction
+    capture_hold_id: int | None = None
+
+
+def settle_step(*, charge_cents: int, holds: list[HoldState], now: datetime) -> SettleStep:
+    """Capture from the newest authorization still holding; charge off-session if every one lapsed.
+
+    ``holds`` are the order's live (not voided) versions, newest first. Every hold but the
+    one captured is released by the caller.
+    """
+    if charge_cents == 0:
+        return SettleStep(SettleAction.CANCEL)
+    authorized = [h for h in holds if h.status is CardStatus.AUTHORIZED]
+    for hold in authorized:
+        if not lapsed(hold.capture_before, now):
+            return SettleStep(SettleAction.CAPTURE, hold.id)
+    return SettleStep(SettleAction.CHARGE if authorized else SettleAction.RELEASE)
 
 
 def moves_forward(current: CardStatus, target: CardStatus) -> bool:
@@ -378,6 +462,16 @@ def cancel_key(order_id: int, version: int) -> str:
 def release_key(order_id: int, version: int) -> str:
     """Releasing a voided hold that Stripe reports authorized after all (its cancel never reached Stripe)."""
     return f"release:{order_id}:{version}"
+
+
+def reauth_key(order_id: int, version: int) -> str:
+    """The off-session renewal of an order's hold, as its version ``version``."""
+    return f"reauth:{order_id}:{version}"
+
+
+def charge_key(order_id: int) -> str:
+    """The off-session charge of an order at settlement (once: an order is paid once)."""
+    return f"charge:{order_id}"
 
 
 def capture_key(order_id: int) -> str:

@@ -61,7 +61,12 @@ def _provider_errors() -> Iterator[None]:
     try:
         yield
     except stripe.CardError as exc:
-        raise PaymentDeclinedError(f"the card was declined: {exc.user_message or exc.code}") from exc
+        intent = getattr(exc.error, "payment_intent", None) if exc.error is not None else None
+        raise PaymentDeclinedError(
+            f"the card was declined: {exc.user_message or exc.code}",
+            intent_id=getattr(intent, "id", None),
+            client_secret=getattr(intent, "client_secret", None),
+        ) from exc
     except stripe.StripeError as exc:
         msg = f"Stripe answered {exc.http_status or 'nothing'}: {exc.user_message or type(exc).__name__}"
         raise PaymentProviderError(msg) from exc
@@ -69,7 +74,7 @@ def _provider_errors() -> Iterator[None]:
 
 def _capture_before(intent: stripe.PaymentIntent) -> datetime | None:
     """The card's ``capture_before`` when Stripe reports it on the charge (localstripe does not)."""
-    charge = intent.latest_charge
+    charge = getattr(intent, "latest_charge", None)
     if charge is None or isinstance(charge, str):
         return None
     details = getattr(charge, "payment_method_details", None)
@@ -148,10 +153,12 @@ class StripeGateway:
             "customer": request.customer_id,
             "payment_method": request.payment_method_id,
             "payment_method_types": ["card"],
-            "capture_method": "manual",
+            "capture_method": "automatic" if request.capture else "manual",
             "confirm": True,
             "metadata": request.metadata,
         }
+        if request.off_session:
+            params["off_session"] = True
         if request.transfer_group and not self._localstripe:
             params["transfer_group"] = request.transfer_group
         with _provider_errors():

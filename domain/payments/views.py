@@ -41,3 +41,4 @@ class CardPaymentView(Protocol):
     refunded_cents: int
     client_secret: str | None
     capture_before: datetime | None
+    action_deadline: datetime | None

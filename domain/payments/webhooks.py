@@ -84,6 +84,8 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
                 updated_at=now,
             )
         )
+        if target is CardStatus.AUTHORIZED:  # a renewal the member finished replaces the holds before it
+            await card_holds.void_holds(session, hold.order_id, now, below_version=hold.version)
     elif hold is not None and releases_late_authorization(event.type, CardStatus(hold.status)):
         await card_holds.request_release(session, hold, event.id)
     event.handled_at = now

@@ -57,6 +57,7 @@ async def test_a_hold_waiting_for_3d_secure_shows_its_client_secret_until_author
         "refunded_cents": 0,
         "client_secret": None,
         "capture_before": None,
+        "action_deadline": None,
     }
 
     await run_worker(stripe_settings, session_maker)

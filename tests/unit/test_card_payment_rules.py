@@ -13,17 +13,26 @@ from domain.payments.rules import (
     CARD_TRANSITIONS,
     OFF_SESSION_WINDOW,
     ON_SESSION_WINDOW,
+    REAUTH_MARGIN,
     CardStatus,
+    HoldState,
+    SettleAction,
     cancel_key,
     capture_before,
     capture_key,
+    charge_key,
     hold_key,
     hold_status,
+    lapsed,
     moves_forward,
+    needs_renewal,
+    off_session_status,
+    reauth_key,
     refund_status,
     release_key,
     releases_late_authorization,
     settle_hold,
+    settle_step,
     shows_client_secret,
 )
 
@@ -124,4 +133,62 @@ def test_a_hold_lapses_when_the_network_says_else_at_the_end_of_its_window(
 
 @pytest.mark.parametrize("status", list(CardStatus))
 def test_the_client_secret_is_shown_only_while_the_member_must_act(status: CardStatus) -> None:
-    assert shows_client_secret(status) is (status is CardStatus.PENDING_AUTH)
+    assert shows_client_secret(status) is (status in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED})
+
+
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_renewal_comes_within_the_margin_and_a_lapsed_hold_is_not_captured() -> None:
+    assert not needs_renewal(None, NOW)  # no lapse date known: nothing to renew
+    assert not needs_renewal(NOW + REAUTH_MARGIN + timedelta(seconds=1), NOW)
+    assert needs_renewal(NOW + REAUTH_MARGIN, NOW)
+    assert not lapsed(None, NOW)
+    assert not lapsed(NOW + timedelta(seconds=1), NOW)
+    assert lapsed(NOW, NOW)
+
+
+@pytest.mark.parametrize(
+    ("intent", "status"),
+    [
+        ("requires_capture", CardStatus.AUTHORIZED),
+        ("succeeded", CardStatus.CAPTURED),
+        ("requires_action", CardStatus.ACTION_REQUIRED),
+        ("requires_payment_method", CardStatus.ACTION_REQUIRED),
+    ],
+)
+def test_off_session_anything_for_the_member_is_action_required(intent: str, status: CardStatus) -> None:
+    assert off_session_status(intent) is status
+
+
+def test_renewals_and_charges_have_their_own_keys() -> None:
+    assert reauth_key(12, 2) == "reauth:12:2"
+    assert charge_key(12) == "charge:12"
+    assert len({reauth_key(12, 2), hold_key(12, 2), charge_key(12), capture_key(12)}) == 4
+
+
+statuses = st.sampled_from([s for s in CardStatus if s is not CardStatus.VOIDED])
+hold_states = st.lists(
+    st.builds(
+        HoldState,
+        st.integers(min_value=1, max_value=10**6),
+        statuses,
+        st.none() | st.integers(min_value=-10, max_value=10).map(lambda h: NOW + timedelta(hours=h)),
+    ),
+    max_size=5,
+)
+
+
+@given(st.integers(min_value=0, max_value=10**9), hold_states)
+def test_settlement_captures_only_a_hold_still_holding(charge: int, holds: list[HoldState]) -> None:
+    step = settle_step(charge_cents=charge, holds=holds, now=NOW)
+    holding = [h for h in holds if h.status is CardStatus.AUTHORIZED and not lapsed(h.capture_before, NOW)]
+    if charge == 0:
+        assert step.action is SettleAction.CANCEL
+    elif holding:
+        assert (step.action, step.capture_hold_id) == (SettleAction.CAPTURE, holding[0].id)  # the newest
+    elif any(h.status is CardStatus.AUTHORIZED for h in holds):
+        assert step.action is SettleAction.CHARGE
+    else:
+        assert step.action is SettleAction.RELEASE
+    assert (step.capture_hold_id is not None) is (step.action is SettleAction.CAPTURE)

@@ -1,4 +1,4 @@
-"""Card payments, the rest: a hold's client secret (3-D Secure) and when its authorization lapses.
+"""Card payments, the rest: a hold's client secret (3-D Secure), when it lapses, its kind and action deadline.
 
 Revision ID: 0017
 Revises: 0013
@@ -16,12 +16,27 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+STATUSES = "'pending_auth','authorized','auth_failed','captured','voided','partially_refunded','refunded'"
+
 
 def upgrade() -> None:
     op.add_column("card_hold", sa.Column("client_secret", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True))
     op.add_column("card_hold", sa.Column("capture_before", sa.DateTime(timezone=True), nullable=True))
+    op.add_column(
+        "card_hold",
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=8), server_default="hold", nullable=False),
+    )
+    op.add_column("card_hold", sa.Column("action_deadline", sa.DateTime(timezone=True), nullable=True))
+    op.create_check_constraint(op.f("ck_card_hold_kind"), "card_hold", "kind IN ('hold','reauth','charge')")
+    op.drop_constraint(op.f("ck_card_hold_status"), "card_hold", type_="check")
+    op.create_check_constraint(op.f("ck_card_hold_status"), "card_hold", f"status IN ({STATUSES},'action_required')")
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f("ck_card_hold_status"), "card_hold", type_="check")
+    op.create_check_constraint(op.f("ck_card_hold_status"), "card_hold", f"status IN ({STATUSES})")
+    op.drop_constraint(op.f("ck_card_hold_kind"), "card_hold", type_="check")
+    op.drop_column("card_hold", "action_deadline")
+    op.drop_column("card_hold", "kind")
     op.drop_column("card_hold", "capture_before")
     op.drop_column("card_hold", "client_secret")
