@@ -415,6 +415,20 @@ def _intent_of(status: CardStatus) -> str:
     }.get(status, "requires_action")
 
 
+async def record_charge(session: AsyncSession, hold: CardHold, now: datetime) -> None:
+    """An off-session charge the member confirmed went through: captured, and booked once (the caller locked it)."""
+    moved = (
+        await session.execute(
+            sa.update(CardHold)
+            .where(col(CardHold.id) == hold.id, col(CardHold.status).in_(LIVE))
+            .values(status=CardStatus.CAPTURED.value, captured_cents=col(CardHold.amount_cents), updated_at=now)
+            .returning(col(CardHold.id))
+        )
+    ).scalar_one_or_none()
+    if moved is not None:
+        await _book_capture(session, hold, hold.amount_cents, hold.intent_id or "", now)
+
+
 async def _book_capture(session: AsyncSession, hold: CardHold, amount: int, intent_id: str, now: datetime) -> None:
     """Card clearing in, the member's trade account paid; once per order, whichever way the card paid."""
     await ledger.transfer(

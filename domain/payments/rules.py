@@ -500,6 +500,21 @@ EVENT_TARGETS: dict[str, CardStatus] = {
 }
 
 
+# An off-session charge the member finished on-session: the one event that books money here
+# (the capture job books holds captured at settlement; this charge had no job left to).
+CHARGE_SUCCEEDED = "payment_intent.succeeded"
+ACTED_ON = frozenset({*EVENT_TARGETS, CHARGE_SUCCEEDED})
+
+
+def books_charge(event_type: str, kind: HoldKind, current: CardStatus) -> bool:
+    """Stripe took an off-session charge the member confirmed: record it captured (and book it) once."""
+    return (
+        event_type == CHARGE_SUCCEEDED
+        and kind is HoldKind.CHARGE
+        and current in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
+    )
+
+
 # PaymentIntent statuses from which Stripe still lets a hold be cancelled.
 CANCELLABLE_INTENT = frozenset(
     {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}

@@ -18,8 +18,10 @@ from domain.db import utc_now
 from domain.jobs import service as jobs
 from domain.payments import card_holds
 from domain.payments.rules import (
-    EVENT_TARGETS,
+    ACTED_ON,
     CardStatus,
+    HoldKind,
+    books_charge,
     capture_before,
     event_move,
     releases_late_authorization,
@@ -58,7 +60,7 @@ async def receive(
     ).scalar_one_or_none()
     if stored is None:
         return Received(event_id, duplicate=True, acted_on=False)
-    acts = event_type in EVENT_TARGETS and object_id is not None
+    acts = event_type in ACTED_ON and object_id is not None
     if acts:
         await jobs.add(session, EVENT_JOB, f"stripe_event:{event_id}", {"event_id": event_id})
     return Received(event_id, duplicate=False, acted_on=acts)
@@ -88,5 +90,7 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
             await card_holds.void_holds(session, hold.order_id, now, below_version=hold.version)
     elif hold is not None and releases_late_authorization(event.type, CardStatus(hold.status)):
         await card_holds.request_release(session, hold, event.id)
+    elif hold is not None and books_charge(event.type, HoldKind(hold.kind), CardStatus(hold.status)):
+        await card_holds.record_charge(session, hold, now)
     event.handled_at = now
     session.add(event)

@@ -195,3 +195,48 @@ async def test_a_hold_that_lapsed_before_settlement_is_charged_off_session(
     assert await intent_status(raw, charge.intent_id) == "succeeded"
     assert await ledger.balance_of(session, chart.member_trade(member_id)) == 0
     assert await ledger.balance_of(session, chart.CARD_CLEARING) == 1_000
+
+
+async def test_a_charge_the_member_confirms_after_settlement_pays_the_trade_account_once(
+    stripe_client: httpx.AsyncClient,
+    session: AsyncSession,
+    raw: stripe.StripeClient,
+    stripe_settings: Settings,
+    session_maker: SessionMaker,
+) -> None:
+    member_id, headers = await card_member(stripe_client, session, raw, "Lapsed 3DS Shop", THREE_D_SECURE_CARD)
+    gb, product, staff = await card_buy(stripe_client, session)
+    order_id = await place(stripe_client, gb, product, headers)
+    await run_worker(stripe_settings, session_maker)
+    [hold] = await holds_of(session, order_id)
+    # Authorized at order time (3-D Secure done), then lapsed: localstripe never lets it.
+    lapsed = datetime.now(UTC) - timedelta(hours=1)
+    await session.execute(
+        sa.update(CardHold).where(col(CardHold.id) == hold.id).values(status="authorized", capture_before=lapsed)
+    )
+    await session.commit()
+    assert (await stripe_client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).is_success
+    delivery = {"lines": [{"product_id": str(product), "delivered_quantity": 2}]}
+    assert (await stripe_client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=staff)).is_success
+    await run_worker(stripe_settings, session_maker)
+    _, charge = await holds_of(session, order_id)
+    assert (charge.kind, charge.status) == ("charge", "action_required")
+    assert await ledger.balance_of(session, chart.member_trade(member_id)) == 2_000
+
+    async with httpx.AsyncClient(base_url=stripe_settings.stripe_api_base or "") as browser:
+        done = await browser.post(
+            f"/v1/payment_intents/{charge.intent_id}/_authenticate",
+            data={"client_secret": charge.client_secret or "", "success": "true"},
+            headers={"Authorization": "Bearer sk_test_localstripe"},
+        )
+        assert done.status_code == 200, done.text
+    for event_id in ("evt_charge_done", "evt_charge_done_again"):  # delivered twice: booked once
+        body, signature = signed_event(event_id, "payment_intent.succeeded", {"id": charge.intent_id})
+        assert (await stripe_client.post("/v1/stripe/webhook", content=body, headers=signature)).status_code == 200
+        await run_worker(stripe_settings, session_maker)
+
+    _, charge = await holds_of(session, order_id)
+    assert (charge.status, charge.captured_cents) == ("captured", 2_000)
+    assert await intent_status(raw, charge.intent_id) == "succeeded"
+    assert await ledger.balance_of(session, chart.member_trade(member_id)) == 0
+    assert await ledger.balance_of(session, chart.CARD_CLEARING) == 2_000

@@ -15,8 +15,10 @@ from domain.payments.rules import (
     ON_SESSION_WINDOW,
     REAUTH_MARGIN,
     CardStatus,
+    HoldKind,
     HoldState,
     SettleAction,
+    books_charge,
     cancel_key,
     capture_before,
     capture_key,
@@ -192,3 +194,11 @@ def test_settlement_captures_only_a_hold_still_holding(charge: int, holds: list[
     else:
         assert step.action is SettleAction.RELEASE
     assert (step.capture_hold_id is not None) is (step.action is SettleAction.CAPTURE)
+
+
+@pytest.mark.parametrize("kind", list(HoldKind))
+@pytest.mark.parametrize("status", list(CardStatus))
+def test_only_a_charge_still_waiting_is_booked_by_its_success_event(kind: HoldKind, status: CardStatus) -> None:
+    waiting = status in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
+    assert books_charge("payment_intent.succeeded", kind, status) is (kind is HoldKind.CHARGE and waiting)
+    assert not books_charge("payment_intent.amount_capturable_updated", kind, status)
