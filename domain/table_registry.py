@@ -1,7 +1,7 @@
 """Every table model, imported once so metadata (and alembic) sees them all."""
 
 from domain.allocation.tables import AllocationLine, AllocationRun
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.buying.tables import BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.idempotency.tables import IdempotencyRecord
@@ -17,6 +17,7 @@ __all__ = [
     "AllocationLine",
     "AllocationRun",
     "AuthToken",
+    "BuyCorrection",
     "BuyOrder",
     "CardHold",
     "EquityLot",

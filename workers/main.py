@@ -20,7 +20,15 @@ from workers.buying import group_buy_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
-from workers.payments import card_cancel, card_capture, card_clock, card_hold, card_release, stripe_event
+from workers.payments import (
+    card_cancel,
+    card_capture,
+    card_clock,
+    card_hold,
+    card_refund,
+    card_release,
+    stripe_event,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,6 +52,7 @@ JOBS = [
     outbox_job(card_holds.CANCEL_JOB, card_cancel),
     outbox_job(card_holds.CAPTURE_JOB, card_capture),
     outbox_job(card_holds.RELEASE_JOB, card_release),
+    outbox_job(card_holds.REFUND_JOB, card_refund),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
 ]
 

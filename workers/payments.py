@@ -36,6 +36,11 @@ async def card_release(ctx: dict[str, Any], session: AsyncSession, payload: Mapp
     await card_holds.run_release(session, ctx["payment_gateway"], payload)
 
 
+async def card_refund(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Refund a correction's difference on the card."""
+    await card_holds.run_refund(session, ctx["payment_gateway"], payload)
+
+
 async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Capture the settled charge."""
     await card_holds.run_capture(session, ctx["payment_gateway"], payload)

@@ -273,6 +273,30 @@ class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
     lines: Annotated[list[DeliveryLineIn], msgspec.Meta(min_length=1, max_length=500)]
 
 
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Products of a settled buy that came short after all, each at its corrected count (only lower), and why."""
+
+    lines: Annotated[list[DeliveryLineIn], msgspec.Meta(min_length=1, max_length=500)]
+    reason: Text
+
+
+class CorrectionRefundOut(msgspec.Struct):
+    """What one order is given back (refunded on the card in card mode, else credited to the trade account)."""
+
+    order_id: str
+    amount_cents: int
+
+
+class CorrectionOut(msgspec.Struct):
+    """A correction of a settled buy's delivered units."""
+
+    id: str
+    group_buy_id: str
+    reason: str
+    refunds: list[CorrectionRefundOut]
+    created_at: datetime
+
+
 # --- shaping ------------------------------------------------------------------------------
 
 
@@ -610,6 +634,39 @@ class GroupBuyController(Controller):
             only_supplier_id=own_supplier(caller),
         )
         return group_buy_out(view)
+
+    @post(
+        "/{group_buy_id:str}/corrections",
+        status_code=201,
+        guards=[staff_only],
+        summary="Correct the delivered units of a settled buy",
+        responses=problems(404, *POSTED),
+    )
+    async def correct(
+        self, group_buy_id: FromPath[str], data: JSONBody[CorrectionIn], db: DbSession, caller: Caller, state: State
+    ) -> CorrectionOut:
+        """Fewer units came than were reported: lines shrink and each member is given back the difference.
+
+        Card orders are refunded on the card (once, key `refund:<order>:<correction>`), others
+        credited on the trade account; the supplier is owed less and patronage is reduced.
+        409 unless the buy is settled; 400 for a line that does not lower a delivered product.
+        """
+        done = await settlement.correct_delivery(
+            db,
+            path_id(group_buy_id, "group buy"),
+            [settlement.CorrectionLine(int(ln.product_id), ln.delivered_quantity) for ln in data.lines],
+            reason=data.reason,
+            actor=caller.user_id,
+            now=datetime.now(UTC),
+            fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+        )
+        return CorrectionOut(
+            id=str(done.id),
+            group_buy_id=str(done.group_buy_id),
+            reason=done.reason,
+            refunds=[CorrectionRefundOut(str(o), cents) for o, cents in sorted(done.refunds.items())],
+            created_at=done.created_at,
+        )
 
 
 class OrderController(Controller):

@@ -44,6 +44,8 @@ from domain.payments.rules import (
     hold_key,
     off_session_status,
     reauth_key,
+    refund_key,
+    refund_status,
     release_key,
     settle_hold,
     settle_step,
@@ -64,6 +66,7 @@ HOLD_JOB = "card_hold"
 CANCEL_JOB = "card_cancel"
 CAPTURE_JOB = "card_capture"
 RELEASE_JOB = "card_release"
+REFUND_JOB = "card_refund"
 
 # Holds that may still take or keep money; a newer version or a cancelled order voids them.
 LIVE = (
@@ -486,3 +489,43 @@ async def run_capture(session: AsyncSession, gateway: PaymentGateway, payload: M
         .values(status=CardStatus.CAPTURED.value, captured_cents=amount, updated_at=now)
     )
     await _book_capture(session, hold, amount, hold.intent_id, now)
+
+
+REFUNDABLE = (CardStatus.CAPTURED.value, CardStatus.PARTIALLY_REFUNDED.value)
+
+
+async def request_refund(session: AsyncSession, order_id: int, amount_cents: int, correction_id: int) -> bool:
+    """A job gives back ``amount_cents`` of the order's card capture; False when the card paid nothing."""
+    query = select(CardHold).where(col(CardHold.order_id) == order_id, col(CardHold.status).in_(REFUNDABLE))
+    hold = (await session.exec(query)).first()
+    if hold is None:
+        return False  # paid on the trade account: the correction's credit stays there
+    payload = {"hold_id": hold.id, "amount_cents": amount_cents, "correction_id": correction_id}
+    await jobs.add(session, REFUND_JOB, f"card:{refund_key(order_id, correction_id)}", payload)
+    return True
+
+
+async def run_refund(session: AsyncSession, gateway: PaymentGateway, payload: Mapping[str, int]) -> None:
+    """Refund on the card and book it once: card clearing credited, the trade account debited back."""
+    hold = (await session.exec(select(CardHold).where(col(CardHold.id) == payload["hold_id"]).with_for_update())).one()
+    amount = min(payload["amount_cents"], hold.captured_cents - hold.refunded_cents)
+    if amount <= 0 or hold.intent_id is None:
+        return
+    status = refund_status(captured_cents=hold.captured_cents, refunded_cents=hold.refunded_cents + amount)
+    key = refund_key(hold.order_id, payload["correction_id"])
+    await gateway.refund(hold.intent_id, amount, idempotency_key=key)
+    now = utc_now()
+    hold.refunded_cents += amount
+    hold.status = status.value
+    hold.updated_at = now
+    session.add(hold)
+    await ledger.transfer(
+        session,
+        debit=chart.member_trade(hold.member_id),
+        credit=chart.CARD_CLEARING,
+        amount_cents=amount,
+        kind="card_refund",
+        idempotency_key=f"card_{key}",
+        occurred_at=now,
+        memo=f"refund on card {hold.intent_id} for order {hold.order_id}",
+    )

@@ -1,4 +1,4 @@
-"""Card payments, the rest: a hold's client secret (3-D Secure), when it lapses, its kind and action deadline.
+"""Card payments, the rest: a hold's client secret, when it lapses, its kind and action deadline; corrections.
 
 Revision ID: 0017
 Revises: 0013
@@ -30,9 +30,25 @@ def upgrade() -> None:
     op.create_check_constraint(op.f("ck_card_hold_kind"), "card_hold", "kind IN ('hold','reauth','charge')")
     op.drop_constraint(op.f("ck_card_hold_status"), "card_hold", type_="check")
     op.create_check_constraint(op.f("ck_card_hold_status"), "card_hold", f"status IN ({STATUSES},'action_required')")
+    op.create_table(
+        "buy_correction",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("group_buy_id", sa.BigInteger(), nullable=False),
+        sa.Column("reason", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("refunded_cents", sa.BigInteger(), nullable=False),
+        sa.Column("actor_user_id", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_buy_id"], ["group_buy.id"], name=op.f("fk_buy_correction_group_buy_id_group_buy")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_buy_correction")),
+    )
+    op.create_index(op.f("ix_buy_correction_group_buy_id"), "buy_correction", ["group_buy_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_buy_correction_group_buy_id"), table_name="buy_correction")
+    op.drop_table("buy_correction")
     op.drop_constraint(op.f("ck_card_hold_status"), "card_hold", type_="check")
     op.create_check_constraint(op.f("ck_card_hold_status"), "card_hold", f"status IN ({STATUSES})")
     op.drop_constraint(op.f("ck_card_hold_kind"), "card_hold", type_="check")
