@@ -24,6 +24,7 @@ from workers.payments import (
     card_cancel,
     card_capture,
     card_clock,
+    card_fee,
     card_hold,
     card_refund,
     card_release,
@@ -53,6 +54,7 @@ JOBS = [
     outbox_job(card_holds.CAPTURE_JOB, card_capture),
     outbox_job(card_holds.RELEASE_JOB, card_release),
     outbox_job(card_holds.REFUND_JOB, card_refund),
+    outbox_job(card_holds.FEE_JOB, card_fee),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
 ]
 

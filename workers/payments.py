@@ -41,6 +41,11 @@ async def card_refund(ctx: dict[str, Any], session: AsyncSession, payload: Mappi
     await card_holds.run_refund(session, ctx["payment_gateway"], payload)
 
 
+async def card_fee(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Book Stripe's fee on a captured payment."""
+    await card_holds.run_fee(session, ctx["payment_gateway"], payload)
+
+
 async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Capture the settled charge."""
     await card_holds.run_capture(session, ctx["payment_gateway"], payload)

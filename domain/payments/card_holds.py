@@ -67,6 +67,7 @@ CANCEL_JOB = "card_cancel"
 CAPTURE_JOB = "card_capture"
 RELEASE_JOB = "card_release"
 REFUND_JOB = "card_refund"
+FEE_JOB = "card_fee"
 
 # Holds that may still take or keep money; a newer version or a cancelled order voids them.
 LIVE = (
@@ -433,7 +434,11 @@ async def record_charge(session: AsyncSession, hold: CardHold, now: datetime) ->
 
 
 async def _book_capture(session: AsyncSession, hold: CardHold, amount: int, intent_id: str, now: datetime) -> None:
-    """Card clearing in, the member's trade account paid; once per order, whichever way the card paid."""
+    """Card clearing in, the member's trade account paid; once per order, whichever way the card paid.
+
+    A job then reads Stripe's fee from the charge's balance transaction and books it.
+    """
+    await jobs.add(session, FEE_JOB, f"card:fee:{hold.order_id}", {"hold_id": hold.id})
     await ledger.transfer(
         session,
         debit=chart.CARD_CLEARING,
@@ -528,4 +533,24 @@ async def run_refund(session: AsyncSession, gateway: PaymentGateway, payload: Ma
         idempotency_key=f"card_{key}",
         occurred_at=now,
         memo=f"refund on card {hold.intent_id} for order {hold.order_id}",
+    )
+
+
+async def run_fee(session: AsyncSession, gateway: PaymentGateway, payload: Mapping[str, int]) -> None:
+    """Book the fee Stripe kept on the order's payment: card fees expense, card clearing credited (once)."""
+    hold = await _hold_row(session, payload["hold_id"])
+    if hold.intent_id is None:
+        return
+    fee = await gateway.fee_cents(hold.intent_id)
+    if fee <= 0:
+        return
+    await ledger.transfer(
+        session,
+        debit=chart.CARD_FEES,
+        credit=chart.CARD_CLEARING,
+        amount_cents=fee,
+        kind="card_fee",
+        idempotency_key=f"card_fee:{hold.order_id}",
+        occurred_at=utc_now(),
+        memo=f"Stripe fee on card {hold.intent_id} for order {hold.order_id}",
     )

@@ -141,6 +141,10 @@ class PaymentGateway(Protocol):
         """The provider's own status of a hold now (a PaymentIntent status: ``requires_capture``, ``canceled``...)."""
         ...
 
+    async def fee_cents(self, hold_id: str) -> int:
+        """What the provider kept from the money taken on this hold (its balance transaction's fee)."""
+        ...
+
 
 class TradeAccountGateway:
     """Today's behaviour: members pay on their trade account, so nothing is held on a card.
@@ -181,3 +185,7 @@ class TradeAccountGateway:
     async def intent_status(self, hold_id: str) -> str:  # noqa: ARG002
         """Nothing is ever held on a trade account, so there is nothing left to release."""
         return "canceled"
+
+    async def fee_cents(self, hold_id: str) -> int:  # noqa: ARG002
+        """A trade account costs no card fee."""
+        return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from domain.errors import ConflictError, FieldError, InvalidInputError
 
@@ -532,3 +532,74 @@ def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
     if target is None or not moves_forward(current, target):
         return None
     return target
+
+
+# Card clearing reconciliation: every movement of the clearing account has a kind; the report
+# names each, and whatever moved under another kind is the difference staff must explain.
+CLEARING_KINDS = {
+    "card_capture": "captured",
+    "card_refund": "refunded",
+    "card_fee": "fees",
+    "card_transfer": "transferred",
+    "card_payout": "paid_out",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CardReconciliation:
+    """One period of the card clearing account: opening, what moved by kind, closing, and what nothing explains."""
+
+    opening_cents: int
+    captured_cents: int
+    refunded_cents: int
+    fees_cents: int
+    transferred_cents: int
+    paid_out_cents: int
+    closing_cents: int
+
+    @property
+    def expected_closing_cents(self) -> int:
+        """Opening plus captures, less refunds, fees, transfers to suppliers and payouts to the bank."""
+        out = self.refunded_cents + self.fees_cents + self.transferred_cents + self.paid_out_cents
+        return self.opening_cents + self.captured_cents - out
+
+    @property
+    def difference_cents(self) -> int:
+        """What the clearing account moved that none of the kinds explains: zero when it reconciles."""
+        return self.closing_cents - self.expected_closing_cents
+
+
+def reconcile(*, opening_cents: int, moved: dict[str, int]) -> CardReconciliation:
+    """The period's report from the opening balance and the net debit movement of each entry kind.
+
+    Captures are debits of the clearing account (positive); refunds, fees, transfers and
+    payouts are credits (negative net), reported as positive amounts.
+    """
+    named = {
+        field: moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
+        for kind, field in CLEARING_KINDS.items()
+    }
+    return CardReconciliation(
+        opening_cents=opening_cents,
+        captured_cents=named["captured"],
+        refunded_cents=named["refunded"],
+        fees_cents=named["fees"],
+        transferred_cents=named["transferred"],
+        paid_out_cents=named["paid_out"],
+        closing_cents=opening_cents + sum(moved.values()),
+    )
+
+
+MAX_REPORT_DAYS = 366
+
+
+def report_period(period_from: date, period_to: date) -> tuple[datetime, datetime]:
+    """The UTC bounds ``[start, end)`` of whole days ``period_from``..``period_to``; 400 when backwards or too long."""
+    if period_to < period_from:
+        raise InvalidInputError("the period is not valid", [FieldError("period_to", "must be on or after period_from")])
+    if (period_to - period_from).days >= MAX_REPORT_DAYS:
+        raise InvalidInputError(
+            "the period is not valid", [FieldError("period_to", f"a period spans at most {MAX_REPORT_DAYS} days")]
+        )
+    start = datetime.combine(period_from, time(), tzinfo=UTC)
+    return start, datetime.combine(period_to + timedelta(days=1), time(), tzinfo=UTC)

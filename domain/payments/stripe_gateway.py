@@ -194,3 +194,17 @@ class StripeGateway:
         with _provider_errors():
             intent = await self._client.v1.payment_intents.retrieve_async(hold_id)
         return str(intent.status)
+
+    async def fee_cents(self, hold_id: str) -> int:
+        """The fee on the intent's charge, from its balance transaction (id or embedded: localstripe embeds)."""
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(hold_id, {"expand": ["latest_charge"]})
+            charge = getattr(intent, "latest_charge", None)
+            if charge is None or isinstance(charge, str):
+                return 0
+            txn = getattr(charge, "balance_transaction", None)
+            if txn is None:
+                return 0
+            if isinstance(txn, str):
+                txn = await self._client.v1.balance_transactions.retrieve_async(txn)
+        return int(getattr(txn, "fee", 0) or 0)

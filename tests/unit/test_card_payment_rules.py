@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import ConflictError
+from domain.errors import ConflictError, InvalidInputError
 from domain.payments.rules import (
     CARD_TRANSITIONS,
     OFF_SESSION_WINDOW,
@@ -30,9 +30,11 @@ from domain.payments.rules import (
     needs_renewal,
     off_session_status,
     reauth_key,
+    reconcile,
     refund_status,
     release_key,
     releases_late_authorization,
+    report_period,
     settle_hold,
     settle_step,
     shows_client_secret,
@@ -202,3 +204,24 @@ def test_only_a_charge_still_waiting_is_booked_by_its_success_event(kind: HoldKi
     waiting = status in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
     assert books_charge("payment_intent.succeeded", kind, status) is (kind is HoldKind.CHARGE and waiting)
     assert not books_charge("payment_intent.amount_capturable_updated", kind, status)
+
+
+kinds = st.sampled_from(["card_capture", "card_refund", "card_fee", "card_transfer", "card_payout", "receipt"])
+
+
+@given(st.integers(min_value=-(10**9), max_value=10**9), st.dictionaries(kinds, st.integers(-(10**9), 10**9)))
+def test_the_clearing_report_explains_every_kind_but_the_unknown_ones(opening: int, moved: dict[str, int]) -> None:
+    report = reconcile(opening_cents=opening, moved=moved)
+    assert report.closing_cents == opening + sum(moved.values())
+    assert report.difference_cents == moved.get("receipt", 0)  # only a kind the report does not name is unexplained
+    assert report.captured_cents == moved.get("card_capture", 0)
+    assert report.fees_cents == -moved.get("card_fee", 0)
+
+
+def test_a_report_period_is_whole_days_forward_and_at_most_a_year() -> None:
+    start, end = report_period(date(2026, 11, 1), date(2026, 11, 30))
+    assert (start, end) == (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    for bad in ((date(2026, 11, 2), date(2026, 11, 1)), (date(2025, 1, 1), date(2026, 1, 2))):
+        with pytest.raises(InvalidInputError) as refused:
+            report_period(*bad)
+        assert [e.field for e in refused.value.errors] == ["period_to"]
