@@ -597,6 +597,8 @@ def report_period(period_from: date, period_to: date) -> tuple[datetime, datetim
     """The UTC bounds ``[start, end)`` of whole days ``period_from``..``period_to``; 400 when backwards or too long."""
     if period_to < period_from:
         raise InvalidInputError("the period is not valid", [FieldError("period_to", "must be on or after period_from")])
+    if period_to >= date.max:
+        raise InvalidInputError("the period is not valid", [FieldError("period_to", "must be before 9999-12-31")])
     if (period_to - period_from).days >= MAX_REPORT_DAYS:
         raise InvalidInputError(
             "the period is not valid", [FieldError("period_to", f"a period spans at most {MAX_REPORT_DAYS} days")]

@@ -221,7 +221,7 @@ def test_the_clearing_report_explains_every_kind_but_the_unknown_ones(opening: i
 def test_a_report_period_is_whole_days_forward_and_at_most_a_year() -> None:
     start, end = report_period(date(2026, 11, 1), date(2026, 11, 30))
     assert (start, end) == (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
-    for bad in ((date(2026, 11, 2), date(2026, 11, 1)), (date(2025, 1, 1), date(2026, 1, 2))):
+    for bad in ((date(2026, 11, 2), date(2026, 11, 1)), (date(2025, 1, 1), date(2026, 1, 2)), (date.max, date.max)):
         with pytest.raises(InvalidInputError) as refused:
             report_period(*bad)
         assert [e.field for e in refused.value.errors] == ["period_to"]
