@@ -28,6 +28,7 @@ from workers.payments import (
     card_hold,
     card_refund,
     card_release,
+    payments_drift,
     stripe_event,
 )
 
@@ -90,6 +91,7 @@ def worker_settings(
             cron(sweep_outbox, second=0, run_at_startup=True),
             cron(group_buy_clock, second=30, run_at_startup=True),
             cron(card_clock, minute=set(range(0, 60, 10)), second=45),
+            cron(payments_drift, hour={4}, minute=41),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
             cron(forget_quiet_sign_in_failures, hour={3}, minute=17),
         ],

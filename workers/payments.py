@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from domain.buying import card_payments
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from domain.db import SessionMaker
     from domain.jobs.queue import JobQueue
+    from domain.payments.gateway import PaymentGateway
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +84,22 @@ async def run_card_clock(
 async def card_clock(ctx: dict[str, Any]) -> dict[str, int]:
     """Idempotent: every step re-checks the hold under the buy's and the order's locks."""
     return await run_card_clock(ctx["session_maker"], ctx.get("job_queue"))
+
+
+DRIFT_LOOKBACK = timedelta(days=35)  # a hold lives at most a buy's window plus its renewals
+
+
+async def run_payments_drift(
+    session_maker: SessionMaker, gateway: PaymentGateway, queue: JobQueue | None, *, now: datetime | None = None
+) -> int:
+    """Compare recent holds with Stripe and tell staff of any drift; the number of drifted holds."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker, queue) as uow:
+        drift = await card_holds.check_drift(uow.session, gateway, now=now, since=now - DRIFT_LOOKBACK)
+        await uow.commit()
+    return len(drift)
+
+
+async def payments_drift(ctx: dict[str, Any]) -> int:
+    """Daily: local card payment states against Stripe's (a rerun only notifies again)."""
+    return await run_payments_drift(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))

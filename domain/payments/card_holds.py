@@ -32,6 +32,7 @@ from domain.payments.gateway import HoldRequest, PaymentDeclinedError, PaymentGa
 from domain.payments.rules import (
     ACTION_GRACE,
     CANCELLABLE_INTENT,
+    DRIFT_SETTLE_TIME,
     REAUTH_MARGIN,
     CardStatus,
     HoldKind,
@@ -41,6 +42,7 @@ from domain.payments.rules import (
     capture_before,
     capture_key,
     charge_key,
+    drifted,
     hold_key,
     off_session_status,
     reauth_key,
@@ -554,3 +556,49 @@ async def run_fee(session: AsyncSession, gateway: PaymentGateway, payload: Mappi
         occurred_at=utc_now(),
         memo=f"Stripe fee on card {hold.intent_id} for order {hold.order_id}",
     )
+
+
+DRIFT_BATCH = 500
+
+
+async def check_drift(
+    session: AsyncSession, gateway: PaymentGateway, *, now: datetime, since: datetime
+) -> list[dict[str, str]]:
+    """Compare holds that changed since ``since`` (and not in the last minutes) with Stripe; tell staff of any drift.
+
+    Each drifted hold is listed with our status and Stripe's; staff get one notice per run
+    (outbox). Nothing is moved: which side is right is for staff (or a replayed event) to say.
+    """
+    query = (
+        select(CardHold)
+        .where(
+            col(CardHold.intent_id).is_not(None),
+            col(CardHold.updated_at) >= since,
+            col(CardHold.updated_at) < now - DRIFT_SETTLE_TIME,
+        )
+        .order_by(col(CardHold.id))
+        .limit(DRIFT_BATCH)
+    )
+    drift = []
+    for hold in (await session.exec(query)).all():
+        assert hold.intent_id is not None  # noqa: S101 - filtered
+        stripe_status = await gateway.intent_status(hold.intent_id)
+        if drifted(CardStatus(hold.status), stripe_status):
+            drift.append(
+                {
+                    "hold_id": str(hold.id),
+                    "order_id": str(hold.order_id),
+                    "intent_id": hold.intent_id,
+                    "ours": hold.status,
+                    "stripe": stripe_status,
+                }
+            )
+    if drift:
+        await notifications.record(
+            session,
+            event="payments.drift",
+            audience="staff",
+            data={"holds": drift},
+            business_key=f"payments:drift:{now.isoformat()}",
+        )
+    return drift

@@ -605,3 +605,26 @@ def report_period(period_from: date, period_to: date) -> tuple[datetime, datetim
         )
     start = datetime.combine(period_from, time(), tzinfo=UTC)
     return start, datetime.combine(period_to + timedelta(days=1), time(), tzinfo=UTC)
+
+
+# What Stripe's PaymentIntent may say while our hold is in each state. Anything else is drift:
+# an event we never got (Stripe gave up delivering it) or a call whose answer was lost.
+EXPECTED_INTENT: dict[CardStatus, frozenset[str]] = {
+    CardStatus.PENDING_AUTH: frozenset(
+        {"requires_action", "requires_confirmation", "requires_payment_method", "processing"}
+    ),
+    CardStatus.ACTION_REQUIRED: frozenset({"requires_action", "requires_confirmation", "requires_payment_method"}),
+    CardStatus.AUTHORIZED: frozenset({"requires_capture"}),
+    CardStatus.AUTH_FAILED: frozenset({"requires_payment_method", "canceled"}),
+    CardStatus.CAPTURED: frozenset({"succeeded"}),
+    CardStatus.PARTIALLY_REFUNDED: frozenset({"succeeded"}),
+    CardStatus.REFUNDED: frozenset({"succeeded"}),
+    CardStatus.VOIDED: frozenset({"canceled"}),
+}
+# A hold changed this recently may still have a job on its way to Stripe: not drift yet.
+DRIFT_SETTLE_TIME = timedelta(minutes=15)
+
+
+def drifted(status: CardStatus, intent_status: str) -> bool:
+    """Stripe's PaymentIntent disagrees with our hold."""
+    return intent_status not in EXPECTED_INTENT[status]

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from domain.errors import ConflictError, InvalidInputError
 from domain.payments.rules import (
     CARD_TRANSITIONS,
+    EXPECTED_INTENT,
     OFF_SESSION_WINDOW,
     ON_SESSION_WINDOW,
     REAUTH_MARGIN,
@@ -23,6 +24,7 @@ from domain.payments.rules import (
     capture_before,
     capture_key,
     charge_key,
+    drifted,
     hold_key,
     hold_status,
     lapsed,
@@ -225,3 +227,12 @@ def test_a_report_period_is_whole_days_forward_and_at_most_a_year() -> None:
         with pytest.raises(InvalidInputError) as refused:
             report_period(*bad)
         assert [e.field for e in refused.value.errors] == ["period_to"]
+
+
+def test_drift_is_stripe_disagreeing_with_the_hold() -> None:
+    assert set(EXPECTED_INTENT) == set(CardStatus)
+    assert not drifted(CardStatus.AUTHORIZED, "requires_capture")
+    assert drifted(CardStatus.AUTHORIZED, "canceled")  # a missed cancel, or a lapse
+    assert drifted(CardStatus.VOIDED, "requires_capture")  # a release that never reached Stripe
+    assert drifted(CardStatus.CAPTURED, "requires_capture")  # a capture whose answer was lost
+    assert not drifted(CardStatus.VOIDED, "canceled")
