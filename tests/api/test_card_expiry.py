@@ -240,3 +240,56 @@ async def test_a_charge_the_member_confirms_after_settlement_pays_the_trade_acco
     assert await intent_status(raw, charge.intent_id) == "succeeded"
     assert await ledger.balance_of(session, chart.member_trade(member_id)) == 0
     assert await ledger.balance_of(session, chart.CARD_CLEARING) == 2_000
+
+
+async def test_an_ordered_order_past_its_deadline_is_reported_as_a_shortfall_and_still_paid(
+    stripe_client: httpx.AsyncClient,
+    session: AsyncSession,
+    raw: stripe.StripeClient,
+    stripe_settings: Settings,
+    session_maker: SessionMaker,
+    queue: ArqRedis,
+) -> None:
+    """Once the purchase order is out the order stays: staff are told, and the older hold still pays at settlement."""
+    member_id, headers = await card_member(stripe_client, session, raw, "Ordered 3DS Shop", THREE_D_SECURE_CARD)
+    gb, product, staff = await card_buy(stripe_client, session)
+    order_id = await place(stripe_client, gb, product, headers)
+    await run_worker(stripe_settings, session_maker)
+    [first] = await holds_of(session, order_id)
+    async with httpx.AsyncClient(base_url=stripe_settings.stripe_api_base or "") as browser:
+        done = await browser.post(
+            f"/v1/payment_intents/{first.intent_id}/_authenticate",
+            data={"client_secret": first.client_secret or "", "success": "true"},
+            headers={"Authorization": "Bearer sk_test_localstripe"},
+        )
+        assert done.status_code == 200, done.text
+    body, signature = signed_event(
+        "evt_ordered_auth", "payment_intent.amount_capturable_updated", {"id": first.intent_id}
+    )
+    assert (await stripe_client.post("/v1/stripe/webhook", content=body, headers=signature)).status_code == 200
+    await run_worker(stripe_settings, session_maker)
+    [first] = await holds_of(session, order_id)
+    assert first.capture_before is not None
+    await run_card_clock(session_maker, ArqJobQueue(queue), now=first.capture_before - timedelta(hours=12))
+    await run_worker(stripe_settings, session_maker)
+    _, renewal = await holds_of(session, order_id)
+    assert renewal.status == "action_required"
+    assert renewal.action_deadline is not None
+    assert (await stripe_client.post(f"/v1/group-buys/{gb['id']}/close", headers=staff)).json()["status"] == "ordered"
+
+    past = renewal.action_deadline + timedelta(minutes=1)
+    assert (await run_card_clock(session_maker, ArqJobQueue(queue), now=past))["dropped"] == 1
+
+    assert (await stripe_client.get(f"/v1/orders/{order_id}", headers=headers)).json()["status"] == "allocated"
+    told = (
+        await session.exec(
+            select(OutboxJob.payload).where(col(OutboxJob.business_key) == f"notify:order:{order_id}:card_shortfall:2")
+        )
+    ).one()
+    assert (told["event"], told["audience"], told["data"]["amount_cents"]) == ("order.card_shortfall", "staff", 2_000)
+    delivery = {"lines": [{"product_id": str(product), "delivered_quantity": 2}]}
+    assert (await stripe_client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=staff)).is_success
+    await run_worker(stripe_settings, session_maker)
+    first, renewal = await holds_of(session, order_id)
+    assert (first.status, first.captured_cents, renewal.status) == ("captured", 2_000, "voided")
+    assert await ledger.balance_of(session, chart.member_trade(member_id)) == 0
