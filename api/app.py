@@ -140,6 +140,7 @@ def create_app(
             listings.list_redemption_runs,
             cards.start_card_setup,
             cards.list_cards,
+            cards.card_reconciliation,
             assets_router(),
             # Routed only with a secret to check signatures against: unsigned events are never taken.
             *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),

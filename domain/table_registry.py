@@ -1,7 +1,15 @@
 """Every table model, imported once so metadata (and alembic) sees them all."""
 
 from domain.allocation.tables import AllocationLine, AllocationRun
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, GroupBuyTotal, OrderIncrement, OrderLine
+from domain.buying.tables import (
+    BuyCorrection,
+    BuyOrder,
+    GroupBuy,
+    GroupBuyItem,
+    GroupBuyTotal,
+    OrderIncrement,
+    OrderLine,
+)
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
 from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
@@ -32,6 +40,7 @@ __all__ = [
     "BallotProxy",
     "BallotResult",
     "BallotVoter",
+    "BuyCorrection",
     "BuyOrder",
     "CardHold",
     "CastBallot",

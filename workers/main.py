@@ -21,7 +21,17 @@ from workers.governance import ballot_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
 from workers.outbox import outbox_job
-from workers.payments import card_cancel, card_capture, card_hold, stripe_event
+from workers.payments import (
+    card_cancel,
+    card_capture,
+    card_clock,
+    card_fee,
+    card_hold,
+    card_refund,
+    card_release,
+    payments_drift,
+    stripe_event,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,6 +54,9 @@ JOBS = [
     outbox_job(card_holds.HOLD_JOB, card_hold),
     outbox_job(card_holds.CANCEL_JOB, card_cancel),
     outbox_job(card_holds.CAPTURE_JOB, card_capture),
+    outbox_job(card_holds.RELEASE_JOB, card_release),
+    outbox_job(card_holds.REFUND_JOB, card_refund),
+    outbox_job(card_holds.FEE_JOB, card_fee),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
 ]
 
@@ -79,6 +92,8 @@ def worker_settings(
             cron(sweep_outbox, second=0, run_at_startup=True),
             cron(group_buy_clock, second=30, run_at_startup=True),
             cron(ballot_clock, second=40, run_at_startup=True),
+            cron(card_clock, minute=set(range(0, 60, 10)), second=45),
+            cron(payments_drift, hour={4}, minute=41),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
             cron(forget_quiet_sign_in_failures, hour={3}, minute=17),
         ],

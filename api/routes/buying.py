@@ -9,7 +9,7 @@ second delivery is a 409 that charges nobody again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, delete, get, post, put
@@ -28,6 +28,10 @@ from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import MemberRole, Role
 from domain.ledger.chart import PaymentMethod
+from domain.payments.rules import CardStatus, shows_client_secret
+
+if TYPE_CHECKING:
+    from domain.payments.views import CardPaymentView
 
 Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 UtcTime = Moment
@@ -150,6 +154,25 @@ class OrderLineOut(msgspec.Struct):
     member_unit_price_cents: int
 
 
+class OrderPaymentOut(msgspec.Struct):
+    """An order's card payment (its newest hold); null in a trade-account buy.
+
+    `client_secret` is set while the hold waits for the member's 3-D Secure: the browser
+    finishes it with Stripe.js (`handleNextAction`). `capture_before` is when the card's
+    authorization lapses (null until authorized). `action_deadline` is set while an
+    off-session renewal or charge waits for the member (`action_required`): past it the
+    order drops out.
+    """
+
+    status: CardStatus
+    amount_cents: int
+    captured_cents: int
+    refunded_cents: int
+    client_secret: str | None
+    capture_before: datetime | None
+    action_deadline: datetime | None
+
+
 class OrderOut(msgspec.Struct):
     """A member's order; `max_total_cents` is the most it can cost (quantity + flex at the first tier)."""
 
@@ -162,6 +185,7 @@ class OrderOut(msgspec.Struct):
     total_cents: int | None
     created_at: datetime
     updated_at: datetime
+    payment: OrderPaymentOut | None = None
 
 
 class CancelIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -249,6 +273,30 @@ class DeliveryIn(msgspec.Struct, forbid_unknown_fields=True):
     lines: Annotated[list[DeliveryLineIn], msgspec.Meta(min_length=1, max_length=500)]
 
 
+class CorrectionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Products of a settled buy that came short after all, each at its corrected count (only lower), and why."""
+
+    lines: Annotated[list[DeliveryLineIn], msgspec.Meta(min_length=1, max_length=500)]
+    reason: Text
+
+
+class CorrectionRefundOut(msgspec.Struct):
+    """What one order is given back (refunded on the card in card mode, else credited to the trade account)."""
+
+    order_id: str
+    amount_cents: int
+
+
+class CorrectionOut(msgspec.Struct):
+    """A correction of a settled buy's delivered units."""
+
+    id: str
+    group_buy_id: str
+    reason: str
+    refunds: list[CorrectionRefundOut]
+    created_at: datetime
+
+
 # --- shaping ------------------------------------------------------------------------------
 
 
@@ -324,6 +372,22 @@ def order_out(view: orders.OrderView) -> OrderOut:
         total_cents=view.total_cents,
         created_at=o.created_at,
         updated_at=o.updated_at,
+        payment=_payment_out(view.payment),
+    )
+
+
+def _payment_out(payment: CardPaymentView | None) -> OrderPaymentOut | None:
+    if payment is None:
+        return None
+    status = CardStatus(payment.status)
+    return OrderPaymentOut(
+        status=status,
+        amount_cents=payment.amount_cents,
+        captured_cents=payment.captured_cents,
+        refunded_cents=payment.refunded_cents,
+        client_secret=payment.client_secret if shows_client_secret(status) else None,
+        capture_before=payment.capture_before,
+        action_deadline=payment.action_deadline if status is CardStatus.ACTION_REQUIRED else None,
     )
 
 
@@ -572,6 +636,39 @@ class GroupBuyController(Controller):
             only_supplier_id=own_supplier(caller),
         )
         return group_buy_out(view)
+
+    @post(
+        "/{group_buy_id:str}/corrections",
+        status_code=201,
+        guards=[staff_only],
+        summary="Correct the delivered units of a settled buy",
+        responses=problems(404, *POSTED),
+    )
+    async def correct(
+        self, group_buy_id: FromPath[str], data: JSONBody[CorrectionIn], db: DbSession, caller: Caller, state: State
+    ) -> CorrectionOut:
+        """Fewer units came than were reported: lines shrink and each member is given back the difference.
+
+        Card orders are refunded on the card (once, key `refund:<order>:<correction>`), others
+        credited on the trade account; the supplier is owed less and patronage is reduced.
+        409 unless the buy is settled; 400 for a line that does not lower a delivered product.
+        """
+        done = await settlement.correct_delivery(
+            db,
+            path_id(group_buy_id, "group buy"),
+            [settlement.CorrectionLine(int(ln.product_id), ln.delivered_quantity) for ln in data.lines],
+            reason=data.reason,
+            actor=caller.user_id,
+            now=datetime.now(UTC),
+            fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+        )
+        return CorrectionOut(
+            id=str(done.id),
+            group_buy_id=str(done.group_buy_id),
+            reason=done.reason,
+            refunds=[CorrectionRefundOut(str(o), cents) for o, cents in sorted(done.refunds.items())],
+            created_at=done.created_at,
+        )
 
 
 class OrderController(Controller):

@@ -6,18 +6,23 @@ the cards their admins saved but do not manage them (403); other members' users 
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import msgspec
 from litestar import get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 
-from api.auth import check_member_access, staff_or_members
+from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.paging import Page, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.errors import ForbiddenError
 from domain.identity.rules import MemberRole, Role
 from domain.membership import cards
+from domain.payments import reconciliation
+from domain.payments.rules import report_period
 
 CARD_ROLES = frozenset({MemberRole.ADMIN, MemberRole.FINANCE})
 
@@ -72,3 +77,52 @@ async def list_cards(member_id: FromPath[str], db: DbSession, caller: Caller, st
     """Every saved card in one page (`next_cursor` null)."""
     saved = await cards.saved_cards(db, state.payment_gateway, _card_member(caller, member_id))
     return Page([SavedCardOut(c.id, c.brand, c.last4, c.exp_month, c.exp_year) for c in saved], None)
+
+
+class CardReconciliationOut(msgspec.Struct):
+    """The card clearing account over whole UTC days: what moved, by kind, and what nothing explains.
+
+    `closing_cents` = `opening_cents` + `captured_cents` - `refunded_cents` - `fees_cents` -
+    `transferred_cents` - `paid_out_cents` + `difference_cents`; the books reconcile when
+    `difference_cents` is 0.
+    """
+
+    period_from: date
+    period_to: date
+    opening_cents: int
+    captured_cents: int
+    refunded_cents: int
+    fees_cents: int
+    transferred_cents: int
+    paid_out_cents: int
+    closing_cents: int
+    difference_cents: int
+
+
+@get(
+    "/v1/payments/card-reconciliation",
+    guards=[staff_only],
+    tags=["payments"],
+    summary="Reconcile the card clearing account for a period",
+    responses=problems(400, *AUTHENTICATED),
+)
+async def card_reconciliation(
+    db: DbSession,
+    period_from: Annotated[date, Parameter(description="the first UTC day of the period")],
+    period_to: Annotated[date, Parameter(description="the last UTC day of the period (at most 366 days)")],
+) -> CardReconciliationOut:
+    """Captured, refunded, fees, transferred to suppliers, paid out to the bank, and the difference (must be 0)."""
+    start, end = report_period(period_from, period_to)
+    r = await reconciliation.card_clearing_report(db, start=start, end=end)
+    return CardReconciliationOut(
+        period_from=period_from,
+        period_to=period_to,
+        opening_cents=r.opening_cents,
+        captured_cents=r.captured_cents,
+        refunded_cents=r.refunded_cents,
+        fees_cents=r.fees_cents,
+        transferred_cents=r.transferred_cents,
+        paid_out_cents=r.paid_out_cents,
+        closing_cents=r.closing_cents,
+        difference_cents=r.difference_cents,
+    )

@@ -9,7 +9,7 @@ two never deadlock.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -67,6 +67,8 @@ if TYPE_CHECKING:
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from domain.payments.views import CardPaymentView
+
 
 @dataclass(frozen=True, slots=True)
 class LineView:
@@ -90,6 +92,7 @@ class OrderView:
     order: BuyOrder
     lines: list[LineView]
     max_total_cents: int
+    payment: CardPaymentView | None = None  # the newest card hold, in a card-mode buy
 
     @property
     def total_cents(self) -> int | None:
@@ -195,7 +198,7 @@ async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: Orde
     live = await card_holds.live_hold(session, order_id)
     if live is not None and live.amount_cents == view.max_total_cents and live.status != CardStatus.AUTH_FAILED:
         return view  # the same most: the hold asked for still covers it
-    await card_holds.request_hold(
+    hold = await card_holds.request_hold(
         session,
         order_id=order_id,
         group_buy_id=view.order.group_buy_id,
@@ -203,7 +206,7 @@ async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: Orde
         amount_cents=view.max_total_cents,
         now=now,
     )
-    return view
+    return replace(view, payment=hold)
 
 
 async def _locked_order(
@@ -683,6 +686,7 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
         )
     ).all()
     prices = await item_prices(session, items)
+    payments = await card_holds.payments_of(session, ids)
     views = []
     for order in orders:
         assert order.id is not None  # noqa: S101 - loaded rows
@@ -708,6 +712,7 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
                     for line in lines[order.id]
                 ],
                 max_total,
+                payments.get(order.id),
             )
         )
     return views

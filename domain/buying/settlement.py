@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from domain.buying.rules import (
     plan_delivery,
 )
 from domain.buying.rules import DeliveryLine as DeliveryLine  # noqa: PLC0414 - re-exported
+from domain.buying.rules.corrections import CorrectionLine as CorrectionLine  # noqa: PLC0414 - re-exported
+from domain.buying.rules.corrections import SettledProduct, correction_errors, plan_correction
 from domain.buying.service import (
     GroupBuyView,
     get_group_buy,
@@ -32,7 +35,7 @@ from domain.buying.service import (
     member_audience,
     visible_group_buy,
 )
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.errors import ConflictError, InvalidInputError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -277,3 +280,169 @@ async def _settle(
         )
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy.id).value
     group_buy.settled_at = now
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A correction as answered: what each order was given back."""
+
+    id: int
+    group_buy_id: int
+    reason: str
+    refunds: dict[int, int]
+    created_at: datetime
+
+
+async def correct_delivery(
+    session: AsyncSession,
+    group_buy_id: int,
+    lines: Sequence[CorrectionLine],
+    *,
+    reason: str,
+    actor: int | None,
+    now: datetime,
+    fiscal_year_start_month: int,
+) -> Correction:
+    """Staff lower the delivered units of a settled buy: each member is given back the difference.
+
+    The lines shrink (units taken off shared by delivered units, re-priced once), the charge
+    difference is reversed on the trade account (sales debited), the supplier is owed less
+    and negative patronage is written; in card mode a job refunds each captured order its
+    difference (``refund:<order>:<correction>``). 409 unless the buy is settled; 400 for a
+    line that does not lower a delivered product.
+    """
+    await visible_group_buy(session, group_buy_id, None)
+    group_buy = await locked_group_buy(session, group_buy_id)
+    if GroupBuyStatus(group_buy.status) is not GroupBuyStatus.SETTLED:
+        raise ConflictError(f"group buy {group_buy_id} is {group_buy.status}; only a settled buy can be corrected")
+    items = {
+        i.product_id: i
+        for i in (
+            await session.exec(
+                select(GroupBuyItem)
+                .where(col(GroupBuyItem.group_buy_id) == group_buy_id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    }
+    if errors := correction_errors(lines, {p: i.delivered_quantity or 0 for p, i in items.items()}):
+        raise InvalidInputError("the correction is not valid", errors)
+    settled = (
+        await session.execute(
+            sa.select(
+                col(OrderLine.id),
+                col(OrderLine.order_id),
+                col(OrderLine.product_id),
+                col(OrderLine.delivered_quantity),
+                col(OrderLine.total_cents),
+            )
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) == OrderStatus.SETTLED.value)
+            .with_for_update(of=OrderLine)
+        )
+    ).all()
+    by_product: dict[int, dict[int, tuple[int, int]]] = defaultdict(dict)
+    line_ids = {}
+    for line_id, order_id, product_id, units, total in settled:
+        by_product[product_id][order_id] = (units or 0, total or 0)
+        line_ids[order_id, product_id] = line_id
+    plan = plan_correction(
+        [
+            SettledProduct(p, i.pool, i.unit_price_cents or 0, _markup(i), i.delivered_quantity or 0, by_product[p])
+            for p, i in sorted(items.items())
+        ],
+        {line.product_id: line.delivered_quantity for line in lines},
+    )
+    correction = BuyCorrection(
+        group_buy_id=group_buy_id,
+        reason=reason[:500],
+        refunded_cents=sum(plan.refunds.values()),
+        actor_user_id=actor,
+        created_at=now,
+    )
+    session.add(correction)
+    await session.flush()
+    assert correction.id is not None  # noqa: S101 - flushed
+    changed = list(plan.lines)
+    if changed:
+        await session.execute(
+            sa.update(OrderLine),
+            [
+                {
+                    "id": line_ids[ln.order_key, ln.product_id],
+                    "delivered_quantity": ln.delivered,
+                    "total_cents": ln.total_cents,
+                }
+                for ln in changed
+            ],
+        )
+    for product_id, units in plan.delivered.items():
+        await session.execute(
+            sa.update(GroupBuyItem)
+            .where(col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.product_id) == product_id)
+            .values(delivered_quantity=units)
+        )
+    await _book_correction(session, group_buy, correction.id, plan.refunds, plan.supplier_cents, now)
+    members = {
+        o.id: o.member_id
+        for o in (await session.exec(select(BuyOrder).where(col(BuyOrder.id).in_(sorted(plan.refunds))))).all()
+    }
+    member_rows = {
+        m.id: m
+        for m in (await session.exec(select(Member).where(col(Member.id).in_(sorted(set(members.values())))))).all()
+    }
+    await patronage.record_corrections(
+        session,
+        [
+            patronage.Purchase(member_rows[members[key]], pool, cents, now, group_buy_id)
+            for (key, pool), cents in sorted(plan.patronage.items())
+        ],
+        correction.id,
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
+    for order_id, cents in sorted(plan.refunds.items()):
+        if group_buy.payment_mode == PaymentMode.CARD:
+            await card_holds.request_refund(session, order_id, cents, correction.id)
+        await notifications.record(
+            session,
+            event="order.corrected",
+            audience=member_audience(members[order_id]),
+            data={"group_buy_id": str(group_buy_id), "order_id": str(order_id), "refund_cents": cents},
+            business_key=f"correction:{correction.id}:{order_id}",
+        )
+    return Correction(correction.id, group_buy_id, correction.reason, plan.refunds, now)
+
+
+async def _book_correction(
+    session: AsyncSession,
+    group_buy: GroupBuy,
+    correction_id: int,
+    refunds: dict[int, int],
+    supplier: int,
+    now: datetime,
+) -> None:
+    """Reverse each charge difference on the trade account, and owe the supplier less; accounts locked in id order."""
+    orders = (await session.exec(select(BuyOrder).where(col(BuyOrder.id).in_(sorted(refunds))))).all()
+    trade = {o.id: await ledger.account_id(session, chart.member_trade(o.member_id)) for o in orders}
+    sales = await ledger.account_id(session, chart.SALES)
+    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
+    cost = await ledger.account_id(session, chart.COST_OF_GOODS)
+    await ledger.lock_accounts(session, [*trade.values(), sales, payable, cost])
+    for order_id, cents in sorted(refunds.items()):
+        await ledger.post_entry(
+            session,
+            kind="group_buy_correction",
+            idempotency_key=f"correction:{correction_id}:{order_id}",
+            occurred_at=now,
+            lines=[PostingLine(sales, Side.DEBIT, cents), PostingLine(trade[order_id], Side.CREDIT, cents)],
+            memo=f"correction {correction_id} of group buy {group_buy.id}"[:500],
+        )
+    if supplier:
+        await ledger.post_entry(
+            session,
+            kind="supplier_payable_correction",
+            idempotency_key=f"correction:{correction_id}:supplier",
+            occurred_at=now,
+            lines=[PostingLine(payable, Side.DEBIT, supplier), PostingLine(cost, Side.CREDIT, supplier)],
+            memo=f"correction {correction_id} of group buy {group_buy.id}"[:500],
+        )

@@ -208,3 +208,16 @@ class SupplierPayment(SQLModel, table=True):
     entry_id: int = Field(sa_type=sa.BigInteger, foreign_key="journal_entry.id")
     paid_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     paid_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class BuyCorrection(SQLModel, table=True):
+    """Staff lowering the delivered units of a settled buy; members are given back the difference."""
+
+    __tablename__ = "buy_correction"
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", index=True)
+    reason: str = Field(max_length=500)
+    refunded_cents: int = Field(sa_type=sa.BigInteger)
+    actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

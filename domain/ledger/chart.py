@@ -30,6 +30,7 @@ class PaymentMethod(enum.StrEnum):
 CASH = AccountSpec("coop:cash", AccountKind.ASSET, "Cash on hand")
 BANK = AccountSpec("coop:bank", AccountKind.ASSET, "Bank account")
 CARD_CLEARING = AccountSpec("coop:card_clearing", AccountKind.ASSET, "Card payments clearing")
+CARD_FEES = AccountSpec("coop:card_fees", AccountKind.EXPENSE, "Card processing fees")
 SALES = AccountSpec("coop:sales", AccountKind.INCOME, "Sales to members")
 MEMBER_CREDITS = AccountSpec("coop:member_credits", AccountKind.EXPENSE, "Credits granted to members")
 PAYOUTS_PAYABLE = AccountSpec("coop:payouts_payable", AccountKind.LIABILITY, "Payouts owed to members")

@@ -116,6 +116,32 @@ async def record_direct_purchases(
     return await _insert(session, rows, "source_key") if rows else 0
 
 
+async def record_corrections(
+    session: AsyncSession, purchases: Sequence[Purchase], correction_id: int, *, fiscal_year_start_month: int
+) -> int:
+    """Negative records for purchases a correction gave back (``amount_cents`` is what was given back).
+
+    A correction is a new record, never an edit; it counts in the fiscal year it is made,
+    as member business by membership on that date.
+    """
+    rows = [
+        {
+            "member_id": p.member.id,
+            "member_business": is_member_business(p.member.joined_at, p.member.left_at, p.occurred_at),
+            "fiscal_year": _fiscal_year(p.occurred_at, fiscal_year_start_month),
+            "pool": p.pool,
+            "amount_cents": -p.amount_cents,
+            "occurred_at": p.occurred_at,
+            "source": "correction",
+            "group_buy_id": p.group_buy_id,
+            "source_key": f"correction:{correction_id}:member:{p.member.id}:pool:{p.pool}",
+        }
+        for p in purchases
+        if p.amount_cents
+    ]
+    return await _insert(session, rows, "source_key") if rows else 0
+
+
 async def page(
     session: AsyncSession,
     *,

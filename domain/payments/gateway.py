@@ -9,19 +9,28 @@ from the domain operation (``domain.payments.rules``), so a retry repeats, never
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from domain.errors import ConflictError
 from domain.payments.rules import CardStatus
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 CARDS_NOT_CONFIGURED = "card_payments_not_configured"
 
 
 class PaymentDeclinedError(ConflictError):
-    """The card said no (409): the member tries another card."""
+    """The card said no (409): the member tries another card.
 
-    def __init__(self, detail: str) -> None:
+    Off-session, Stripe also answers so when the card wants the member (``authentication_required``);
+    ``intent_id`` and ``client_secret`` then name the PaymentIntent the member can finish.
+    """
+
+    def __init__(self, detail: str, *, intent_id: str | None = None, client_secret: str | None = None) -> None:
         super().__init__(detail, code="card_declined")
+        self.intent_id = intent_id
+        self.client_secret = client_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +73,8 @@ class HoldRequest:
     idempotency_key: str
     transfer_group: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    off_session: bool = False  # the member is not there: a renewal, or a charge at settlement
+    capture: bool = False  # take the money at once (automatic capture) instead of holding it
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,7 @@ class Hold:
     status: CardStatus
     amount_cents: int
     client_secret: str | None = None
+    capture_before: datetime | None = None  # as the card network reported it, when the provider says
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +137,14 @@ class PaymentGateway(Protocol):
         """Give back part or all of a capture."""
         ...
 
+    async def intent_status(self, hold_id: str) -> str:
+        """The provider's own status of a hold now (a PaymentIntent status: ``requires_capture``, ``canceled``...)."""
+        ...
+
+    async def fee_cents(self, hold_id: str) -> int:
+        """What the provider kept from the money taken on this hold (its balance transaction's fee)."""
+        ...
+
 
 class TradeAccountGateway:
     """Today's behaviour: members pay on their trade account, so nothing is held on a card.
@@ -161,3 +181,11 @@ class TradeAccountGateway:
     async def refund(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Refund:  # noqa: ARG002
         """Credited to the trade account by a ledger entry."""
         return Refund(f"account:{idempotency_key}", amount_cents)
+
+    async def intent_status(self, hold_id: str) -> str:  # noqa: ARG002
+        """Nothing is ever held on a trade account, so there is nothing left to release."""
+        return "canceled"
+
+    async def fee_cents(self, hold_id: str) -> int:  # noqa: ARG002
+        """A trade account costs no card fee."""
+        return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from domain.errors import ConflictError, FieldError, InvalidInputError
 
@@ -261,13 +262,33 @@ class CardStatus(enum.StrEnum):
     VOIDED = "voided"  # cancelled: the order changed or was withdrawn, or nothing was delivered
     PARTIALLY_REFUNDED = "partially_refunded"
     REFUNDED = "refunded"
+    # Off-session (re-authorization or charge at settlement), the card asked for the member:
+    # the member has until the grace deadline to finish it on-session, else the order drops out.
+    ACTION_REQUIRED = "action_required"
+
+
+class HoldKind(enum.StrEnum):
+    """Why a hold version exists: the order's own (member present), a renewal, or a charge at settlement."""
+
+    HOLD = "hold"  # asked for when the order was placed or changed (confirmed on-session)
+    REAUTH = "reauth"  # off-session, before the previous authorization lapses
+    CHARGE = "charge"  # off-session, automatic capture, at settlement when the hold had lapsed
 
 
 # Only forward: a late or replayed event never takes a payment back. An authorization that
 # failed can still succeed (the member retries the card); a captured or voided one is final
 # but for refunds.
 CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
-    CardStatus.PENDING_AUTH: frozenset({CardStatus.AUTHORIZED, CardStatus.AUTH_FAILED, CardStatus.VOIDED}),
+    CardStatus.PENDING_AUTH: frozenset(
+        {
+            CardStatus.AUTHORIZED,
+            CardStatus.AUTH_FAILED,
+            CardStatus.VOIDED,
+            CardStatus.ACTION_REQUIRED,
+            CardStatus.CAPTURED,  # an off-session charge is captured at once
+        }
+    ),
+    CardStatus.ACTION_REQUIRED: frozenset({CardStatus.AUTHORIZED, CardStatus.CAPTURED, CardStatus.VOIDED}),
     CardStatus.AUTH_FAILED: frozenset({CardStatus.AUTHORIZED, CardStatus.VOIDED}),
     CardStatus.AUTHORIZED: frozenset({CardStatus.CAPTURED, CardStatus.VOIDED}),
     CardStatus.CAPTURED: frozenset({CardStatus.PARTIALLY_REFUNDED, CardStatus.REFUNDED}),
@@ -278,6 +299,89 @@ CARD_TRANSITIONS: dict[CardStatus, frozenset[CardStatus]] = {
 
 # The states in which an order's units count toward the group's volume: a declined card does not.
 COUNTS_TOWARD_VOLUME = frozenset({CardStatus.PENDING_AUTH, CardStatus.AUTHORIZED})
+
+
+# How long a card network keeps an authorization when the provider does not say (PAYMENTS.md):
+# 7 days for one the member's card gave at order time, 4 days 18 hours for an off-session
+# (merchant-initiated) one, the shortest of the networks' windows.
+ON_SESSION_WINDOW = timedelta(days=7)
+OFF_SESSION_WINDOW = timedelta(days=4, hours=18)
+
+
+def capture_before(authorized_at: datetime, *, reported: datetime | None, off_session: bool) -> datetime:
+    """When the hold lapses: the network's date when reported, else the window's end (never later than reported)."""
+    if reported is not None:
+        return reported
+    return authorized_at + (OFF_SESSION_WINDOW if off_session else ON_SESSION_WINDOW)
+
+
+def shows_client_secret(status: CardStatus) -> bool:
+    """The browser needs the secret only while the hold waits for the member (3-D Secure)."""
+    return status in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
+
+
+# Renew a hold this long before it lapses, so a failed renewal still leaves the member a
+# grace period while the old authorization holds.
+REAUTH_MARGIN = timedelta(days=1)
+# How long a member has to finish an off-session payment the card asked them to confirm.
+ACTION_GRACE = timedelta(hours=48)
+
+
+def needs_renewal(capture_before: datetime | None, now: datetime) -> bool:
+    """An authorized hold is renewed off-session once its lapse is within the margin."""
+    return capture_before is not None and capture_before - REAUTH_MARGIN <= now
+
+
+def lapsed(capture_before: datetime | None, now: datetime) -> bool:
+    """The authorization can no longer be captured (an unknown lapse date is taken as still good)."""
+    return capture_before is not None and capture_before <= now
+
+
+def off_session_status(intent_status: str) -> CardStatus:
+    """Our status for an off-session PaymentIntent: anything the member must do is ``action_required``."""
+    status = hold_status(intent_status)
+    return CardStatus.ACTION_REQUIRED if status in {CardStatus.PENDING_AUTH, CardStatus.AUTH_FAILED} else status
+
+
+class SettleAction(enum.StrEnum):
+    """What settlement does with an order's card payment."""
+
+    CANCEL = "cancel"  # nothing owed: release every hold
+    CAPTURE = "capture"  # capture the charge from a hold that still holds
+    CHARGE = "charge"  # the authorization lapsed: charge the saved card off-session
+    RELEASE = "release"  # never authorized: the trade account keeps the charge; release what the card may hold
+
+
+@dataclass(frozen=True, slots=True)
+class HoldState:
+    """One hold version as settlement weighs it."""
+
+    id: int
+    status: CardStatus
+    capture_before: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SettleStep:
+    """Settlement's decision for one order: the action, and the hold captured (CAPTURE only)."""
+
+    action: SettleAction
+    capture_hold_id: int | None = None
+
+
+def settle_step(*, charge_cents: int, holds: list[HoldState], now: datetime) -> SettleStep:
+    """Capture from the newest authorization still holding; charge off-session if every one lapsed.
+
+    ``holds`` are the order's live (not voided) versions, newest first. Every hold but the
+    one captured is released by the caller.
+    """
+    if charge_cents == 0:
+        return SettleStep(SettleAction.CANCEL)
+    authorized = [h for h in holds if h.status is CardStatus.AUTHORIZED]
+    for hold in authorized:
+        if not lapsed(hold.capture_before, now):
+            return SettleStep(SettleAction.CAPTURE, hold.id)
+    return SettleStep(SettleAction.CHARGE if authorized else SettleAction.RELEASE)
 
 
 def moves_forward(current: CardStatus, target: CardStatus) -> bool:
@@ -355,6 +459,21 @@ def cancel_key(order_id: int, version: int) -> str:
     return f"cancel:{order_id}:{version}"
 
 
+def release_key(order_id: int, version: int) -> str:
+    """Releasing a voided hold that Stripe reports authorized after all (its cancel never reached Stripe)."""
+    return f"release:{order_id}:{version}"
+
+
+def reauth_key(order_id: int, version: int) -> str:
+    """The off-session renewal of an order's hold, as its version ``version``."""
+    return f"reauth:{order_id}:{version}"
+
+
+def charge_key(order_id: int) -> str:
+    """The off-session charge of an order at settlement (once: an order is paid once)."""
+    return f"charge:{order_id}"
+
+
 def capture_key(order_id: int) -> str:
     """An order is captured once, at settlement."""
     return f"capture:{order_id}"
@@ -381,9 +500,131 @@ EVENT_TARGETS: dict[str, CardStatus] = {
 }
 
 
+# An off-session charge the member finished on-session: the one event that books money here
+# (the capture job books holds captured at settlement; this charge had no job left to).
+CHARGE_SUCCEEDED = "payment_intent.succeeded"
+ACTED_ON = frozenset({*EVENT_TARGETS, CHARGE_SUCCEEDED})
+
+
+def books_charge(event_type: str, kind: HoldKind, current: CardStatus) -> bool:
+    """Stripe took an off-session charge the member confirmed: record it captured (and book it) once."""
+    return (
+        event_type == CHARGE_SUCCEEDED
+        and kind is HoldKind.CHARGE
+        and current in {CardStatus.PENDING_AUTH, CardStatus.ACTION_REQUIRED}
+    )
+
+
+# PaymentIntent statuses from which Stripe still lets a hold be cancelled.
+CANCELLABLE_INTENT = frozenset(
+    {"requires_payment_method", "requires_confirmation", "requires_action", "requires_capture"}
+)
+
+
+def releases_late_authorization(event_type: str, current: CardStatus) -> bool:
+    """An authorization reported for a hold we already voided: release it on Stripe, never capture it."""
+    return EVENT_TARGETS.get(event_type) is CardStatus.AUTHORIZED and current is CardStatus.VOIDED
+
+
 def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
     """The status an event moves a hold to, or None when it does not act or would go back."""
     target = EVENT_TARGETS.get(event_type)
     if target is None or not moves_forward(current, target):
         return None
     return target
+
+
+# Card clearing reconciliation: every movement of the clearing account has a kind; the report
+# names each, and whatever moved under another kind is the difference staff must explain.
+CLEARING_KINDS = {
+    "card_capture": "captured",
+    "card_refund": "refunded",
+    "card_fee": "fees",
+    "card_transfer": "transferred",
+    "card_payout": "paid_out",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CardReconciliation:
+    """One period of the card clearing account: opening, what moved by kind, closing, and what nothing explains."""
+
+    opening_cents: int
+    captured_cents: int
+    refunded_cents: int
+    fees_cents: int
+    transferred_cents: int
+    paid_out_cents: int
+    closing_cents: int
+
+    @property
+    def expected_closing_cents(self) -> int:
+        """Opening plus captures, less refunds, fees, transfers to suppliers and payouts to the bank."""
+        out = self.refunded_cents + self.fees_cents + self.transferred_cents + self.paid_out_cents
+        return self.opening_cents + self.captured_cents - out
+
+    @property
+    def difference_cents(self) -> int:
+        """What the clearing account moved that none of the kinds explains: zero when it reconciles."""
+        return self.closing_cents - self.expected_closing_cents
+
+
+def reconcile(*, opening_cents: int, moved: dict[str, int]) -> CardReconciliation:
+    """The period's report from the opening balance and the net debit movement of each entry kind.
+
+    Captures are debits of the clearing account (positive); refunds, fees, transfers and
+    payouts are credits (negative net), reported as positive amounts.
+    """
+    named = {
+        field: moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
+        for kind, field in CLEARING_KINDS.items()
+    }
+    return CardReconciliation(
+        opening_cents=opening_cents,
+        captured_cents=named["captured"],
+        refunded_cents=named["refunded"],
+        fees_cents=named["fees"],
+        transferred_cents=named["transferred"],
+        paid_out_cents=named["paid_out"],
+        closing_cents=opening_cents + sum(moved.values()),
+    )
+
+
+MAX_REPORT_DAYS = 366
+
+
+def report_period(period_from: date, period_to: date) -> tuple[datetime, datetime]:
+    """The UTC bounds ``[start, end)`` of whole days ``period_from``..``period_to``; 400 when backwards or too long."""
+    if period_to < period_from:
+        raise InvalidInputError("the period is not valid", [FieldError("period_to", "must be on or after period_from")])
+    if period_to >= date.max:
+        raise InvalidInputError("the period is not valid", [FieldError("period_to", "must be before 9999-12-31")])
+    if (period_to - period_from).days >= MAX_REPORT_DAYS:
+        raise InvalidInputError(
+            "the period is not valid", [FieldError("period_to", f"a period spans at most {MAX_REPORT_DAYS} days")]
+        )
+    start = datetime.combine(period_from, time(), tzinfo=UTC)
+    return start, datetime.combine(period_to + timedelta(days=1), time(), tzinfo=UTC)
+
+
+# What Stripe's PaymentIntent may say while our hold is in each state. Anything else is drift:
+# an event we never got (Stripe gave up delivering it) or a call whose answer was lost.
+EXPECTED_INTENT: dict[CardStatus, frozenset[str]] = {
+    CardStatus.PENDING_AUTH: frozenset(
+        {"requires_action", "requires_confirmation", "requires_payment_method", "processing"}
+    ),
+    CardStatus.ACTION_REQUIRED: frozenset({"requires_action", "requires_confirmation", "requires_payment_method"}),
+    CardStatus.AUTHORIZED: frozenset({"requires_capture"}),
+    CardStatus.AUTH_FAILED: frozenset({"requires_payment_method", "canceled"}),
+    CardStatus.CAPTURED: frozenset({"succeeded"}),
+    CardStatus.PARTIALLY_REFUNDED: frozenset({"succeeded"}),
+    CardStatus.REFUNDED: frozenset({"succeeded"}),
+    CardStatus.VOIDED: frozenset({"canceled"}),
+}
+# A hold changed this recently may still have a job on its way to Stripe: not drift yet.
+DRIFT_SETTLE_TIME = timedelta(minutes=15)
+
+
+def drifted(status: CardStatus, intent_status: str) -> bool:
+    """Stripe's PaymentIntent disagrees with our hold."""
+    return intent_status not in EXPECTED_INTENT[status]

@@ -9,6 +9,7 @@ Every call that changes something sends the caller's deterministic idempotency k
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import stripe
@@ -60,10 +61,26 @@ def _provider_errors() -> Iterator[None]:
     try:
         yield
     except stripe.CardError as exc:
-        raise PaymentDeclinedError(f"the card was declined: {exc.user_message or exc.code}") from exc
+        intent = getattr(exc.error, "payment_intent", None) if exc.error is not None else None
+        raise PaymentDeclinedError(
+            f"the card was declined: {exc.user_message or exc.code}",
+            intent_id=getattr(intent, "id", None),
+            client_secret=getattr(intent, "client_secret", None),
+        ) from exc
     except stripe.StripeError as exc:
         msg = f"Stripe answered {exc.http_status or 'nothing'}: {exc.user_message or type(exc).__name__}"
         raise PaymentProviderError(msg) from exc
+
+
+def _capture_before(intent: stripe.PaymentIntent) -> datetime | None:
+    """The card's ``capture_before`` when Stripe reports it on the charge (localstripe does not)."""
+    charge = getattr(intent, "latest_charge", None)
+    if charge is None or isinstance(charge, str):
+        return None
+    details = getattr(charge, "payment_method_details", None)
+    card = getattr(details, "card", None) if details is not None else None
+    at = getattr(card, "capture_before", None) if card is not None else None
+    return datetime.fromtimestamp(at, UTC) if isinstance(at, int) else None
 
 
 class StripeGateway:
@@ -136,16 +153,20 @@ class StripeGateway:
             "customer": request.customer_id,
             "payment_method": request.payment_method_id,
             "payment_method_types": ["card"],
-            "capture_method": "manual",
+            "capture_method": "automatic" if request.capture else "manual",
             "confirm": True,
             "metadata": request.metadata,
         }
+        if request.off_session:
+            params["off_session"] = True
         if request.transfer_group and not self._localstripe:
             params["transfer_group"] = request.transfer_group
         with _provider_errors():
             intent = await self._client.v1.payment_intents.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
         secret = intent.client_secret if intent.status == "requires_action" else None
-        return Hold(str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret)
+        return Hold(
+            str(intent.id), hold_status(str(intent.status)), int(intent.amount), secret, _capture_before(intent)
+        )
 
     async def capture(self, hold_id: str, amount_cents: int, *, idempotency_key: str) -> Capture:
         """Capture part of the hold (``amount_to_capture``); Stripe releases the rest."""
@@ -167,3 +188,23 @@ class StripeGateway:
                 {"payment_intent": hold_id, "amount": amount_cents}, self._options(idempotency_key)
             )
         return Refund(str(refund.id), int(refund.amount))
+
+    async def intent_status(self, hold_id: str) -> str:
+        """The PaymentIntent's status as Stripe has it now."""
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(hold_id)
+        return str(intent.status)
+
+    async def fee_cents(self, hold_id: str) -> int:
+        """The fee on the intent's charge, from its balance transaction (id or embedded: localstripe embeds)."""
+        with _provider_errors():
+            intent = await self._client.v1.payment_intents.retrieve_async(hold_id, {"expand": ["latest_charge"]})
+            charge = getattr(intent, "latest_charge", None)
+            if charge is None or isinstance(charge, str):
+                return 0
+            txn = getattr(charge, "balance_transaction", None)
+            if txn is None:
+                return 0
+            if isinstance(txn, str):
+                txn = await self._client.v1.balance_transactions.retrieve_async(txn)
+        return int(getattr(txn, "fee", 0) or 0)

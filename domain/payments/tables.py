@@ -79,9 +79,11 @@ class CardHold(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("order_id", "version", name="uq_card_hold_order_version"),
         sa.CheckConstraint(
-            "status IN ('pending_auth','authorized','auth_failed','captured','voided','partially_refunded','refunded')",
+            "status IN ('pending_auth','authorized','auth_failed','captured','voided','partially_refunded','refunded',"
+            "'action_required')",
             name="status",
         ),
+        sa.CheckConstraint("kind IN ('hold','reauth','charge')", name="kind"),
         sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
         sa.CheckConstraint("captured_cents BETWEEN 0 AND amount_cents", name="captured_within_hold"),
         sa.CheckConstraint("refunded_cents BETWEEN 0 AND captured_cents", name="refunded_within_capture"),
@@ -98,6 +100,13 @@ class CardHold(SQLModel, table=True):
     captured_cents: int = Field(default=0, sa_type=sa.BigInteger)
     refunded_cents: int = Field(default=0, sa_type=sa.BigInteger)
     failure: str = Field(default="", max_length=500)
+    # What the member's browser needs to finish 3-D Secure while the hold waits for it.
+    client_secret: str | None = Field(default=None, max_length=255)
+    # When the card network lets the authorization lapse: re-authorize or charge before then.
+    capture_before: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    kind: str = Field(default="hold", max_length=8, sa_column_kwargs={"server_default": "hold"})
+    # Until when the member may finish an off-session payment the card asked them to confirm.
+    action_deadline: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["PayoutView"]
+__all__ = ["CardPaymentView", "PayoutView"]
 
 
 class PayoutView(Protocol):
@@ -30,3 +30,15 @@ class PayoutView(Protocol):
     business_key: str
     paid_at: datetime | None
     created_at: datetime
+
+
+class CardPaymentView(Protocol):
+    """The transports' view of an order's card payment (its newest stored `CardHold`)."""
+
+    status: str
+    amount_cents: int
+    captured_cents: int
+    refunded_cents: int
+    client_secret: str | None
+    capture_before: datetime | None
+    action_deadline: datetime | None

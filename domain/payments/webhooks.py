@@ -16,7 +16,16 @@ from sqlmodel import col, select
 
 from domain.db import utc_now
 from domain.jobs import service as jobs
-from domain.payments.rules import EVENT_TARGETS, CardStatus, event_move
+from domain.payments import card_holds
+from domain.payments.rules import (
+    ACTED_ON,
+    CardStatus,
+    HoldKind,
+    books_charge,
+    capture_before,
+    event_move,
+    releases_late_authorization,
+)
 from domain.payments.tables import CardHold, StripeEvent
 
 if TYPE_CHECKING:
@@ -51,7 +60,7 @@ async def receive(
     ).scalar_one_or_none()
     if stored is None:
         return Received(event_id, duplicate=True, acted_on=False)
-    acts = event_type in EVENT_TARGETS and object_id is not None
+    acts = event_type in ACTED_ON and object_id is not None
     if acts:
         await jobs.add(session, EVENT_JOB, f"stripe_event:{event_id}", {"event_id": event_id})
     return Received(event_id, duplicate=False, acted_on=acts)
@@ -67,8 +76,21 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
         await session.exec(select(CardHold).where(col(CardHold.intent_id) == event.object_id).with_for_update())
     ).one_or_none()
     if hold is not None and (target := event_move(event.type, CardStatus(hold.status))) is not None:
+        lapses = capture_before(now, reported=None, off_session=False) if target is CardStatus.AUTHORIZED else None
         await session.execute(
-            sa.update(CardHold).where(col(CardHold.id) == hold.id).values(status=target.value, updated_at=now)
+            sa.update(CardHold)
+            .where(col(CardHold.id) == hold.id)
+            .values(
+                status=target.value,
+                capture_before=sa.func.coalesce(lapses, col(CardHold.capture_before)),
+                updated_at=now,
+            )
         )
+        if target is CardStatus.AUTHORIZED:  # a renewal the member finished replaces the holds before it
+            await card_holds.void_holds(session, hold.order_id, now, below_version=hold.version)
+    elif hold is not None and releases_late_authorization(event.type, CardStatus(hold.status)):
+        await card_holds.request_release(session, hold, event.id)
+    elif hold is not None and books_charge(event.type, HoldKind(hold.kind), CardStatus(hold.status)):
+        await card_holds.record_charge(session, hold, now)
     event.handled_at = now
     session.add(event)

@@ -64,6 +64,10 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/group-buys/{group_buy_id}/delivery"): {
         "lines": [{"product_id": "{product_id}", "delivered_quantity": 0}]
     },
+    ("POST", "/v1/group-buys/{group_buy_id}/corrections"): {
+        "lines": [{"product_id": "{product_id}", "delivered_quantity": 0}],
+        "reason": "probe",
+    },
     ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
