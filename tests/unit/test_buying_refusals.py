@@ -21,7 +21,9 @@ from domain.buying.rules import (
     MinimumOutcome,
     OrderWrite,
     ProductDemand,
+    allocate_units,
     apply_change,
+    cases_to_order,
     close_decision,
     delivery_errors,
     line_total_cents,
@@ -56,6 +58,18 @@ FIRST_COME = AllocationPolicy.FIRST_COME
         (lambda: line_total_cents(1, 100, Decimal("Infinity")), ValueError, "markup_rate must be finite, got Infinity"),
         (lambda: payable_cents(-1, 100), ValueError, "delivered must not be negative, got -1"),
         (lambda: payable_cents(1, -100), ValueError, "unit_price_cents must not be negative, got -100"),
+        (lambda: allocate_units([_demand(1, 1), _demand(1, 2)], 1), ValueError, "each member may appear only once"),
+        (lambda: cases_to_order(-1, 0, 6), ValueError, "quantity must not be negative, got -1"),
+        (lambda: cases_to_order(1, -2, 6), ValueError, "flex must not be negative, got -2"),
+        (lambda: Increment(1, -1), ValueError, "increment quantity must not be negative, got -1"),
+        (lambda: Increment(1, 1, -3), ValueError, "increment flex must not be negative, got -3"),
+        (lambda: Increment("1", 1), TypeError, "at_seq must be an int, not str"),  # type: ignore[arg-type]
+        (lambda: Demand(1, -1, 0, ()), ValueError, "quantity must not be negative, got -1"),
+        (
+            lambda: Demand(1, 2, 0, (Increment(2, 1), Increment(1, 1))),
+            ValueError,
+            "increments must be in strictly increasing at_seq order",
+        ),
     ],
 )
 def test_a_bad_argument_is_refused_by_name(call, error, message):
