@@ -61,6 +61,7 @@ FIRST_COME = AllocationPolicy.FIRST_COME
         (lambda: allocate_units([_demand(1, 1), _demand(1, 2)], 1), ValueError, "each member may appear only once"),
         (lambda: cases_to_order(-1, 0, 6), ValueError, "quantity must not be negative, got -1"),
         (lambda: cases_to_order(1, -2, 6), ValueError, "flex must not be negative, got -2"),
+        (lambda: cases_to_order(1.5, 0, 6), TypeError, "quantity must be an int, not float"),  # type: ignore[arg-type]
         (lambda: Increment(1, -1), ValueError, "increment quantity must not be negative, got -1"),
         (lambda: Increment(1, 1, -3), ValueError, "increment flex must not be negative, got -3"),
         (lambda: Increment("1", 1), TypeError, "at_seq must be an int, not str"),  # type: ignore[arg-type]
