@@ -33,6 +33,7 @@ from api.routes import (
     ledger,
     listings,
     members,
+    network,
     patronage,
     payouts,
     preferred,
@@ -132,6 +133,10 @@ def create_app(
             listings.list_redemption_runs,
             cards.start_card_setup,
             cards.list_cards,
+            network.put_profile,
+            network.get_profile,
+            network.search_directory,
+            network.public_directory,
             assets_router(),
             # Routed only with a secret to check signatures against: unsigned events are never taken.
             *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),

@@ -9,6 +9,7 @@ from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
+from domain.network.tables import DirectoryRateWindow, MemberProfile
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
 
@@ -19,6 +20,7 @@ __all__ = [
     "AuthToken",
     "BuyOrder",
     "CardHold",
+    "DirectoryRateWindow",
     "EquityLot",
     "GroupBuy",
     "GroupBuyItem",
@@ -27,6 +29,7 @@ __all__ = [
     "LoginThrottle",
     "Member",
     "MemberConsent",
+    "MemberProfile",
     "MemberStatusChange",
     "OrderIncrement",
     "OrderLine",

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from litestar import Litestar
 
 B_NAME = "Tenant B Marker Bakery"
+# In B's directory profile, in a field only staff may see.
+B_STAFF_ONLY = "+1 555 0199 tenant-b-staff-only"
 
 # A valid body for every write that names a resource: the refusal must come from
 # authorization, not from a body that fails to parse.
@@ -67,7 +69,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/group-buys/{group_buy_id}/orders"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
+    ("PUT", "/v1/members/{member_id}/profile"): {"listed": True, "description": "probe"},
 }
+
+# Reads that show other members' data to members by design (the member directory): there,
+# B's name may show, but never a field B keeps for staff.
+SHARED_WITH_MEMBERS = {("GET", "/v1/members/{member_id}/profile"), ("GET", "/v1/directory")}
 
 
 def _filled(body: Any, ids: dict[str, str]) -> Any:
@@ -135,6 +142,9 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
     )
     assert order.status_code == 201, order.text
     b_admin = await make_user(session, Role.MEMBER, member_id=member_b.id, member_role=MemberRole.ADMIN)
+    profile = {"listed": True, "phone": B_STAFF_ONLY, "visibility": {"phone": "staff"}}
+    listed = await client.put(f"/v1/members/{member_b.id}/profile", json=profile, headers=staff)
+    assert listed.status_code == 200, listed.text
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
     principals = {}
     for role in MemberRole:
@@ -207,6 +217,8 @@ async def test_no_principal_reaches_another_tenant(app, client, session):
             status = answer.status_code
             if route.staff_only:
                 ok = status == 403
+            elif principal.startswith("member") and (route.method, route.template) in SHARED_WITH_MEMBERS:
+                ok = status < 500 and B_STAFF_ONLY not in answer.text
             elif _hidden(route, principal):
                 ok = status in {403, 404}
             else:

@@ -1,0 +1,298 @@
+"""Pure rules of the member network: who sees which profile field, distances, offers (issue 16)."""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.membership.rules import Status
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+class Visibility(enum.StrEnum):
+    """Who may see one profile field; each level also shows to the levels above it."""
+
+    STAFF = "staff"
+    MEMBERS = "members"
+    PUBLIC = "public"
+
+
+class Audience(enum.Enum):
+    """Who is reading a profile."""
+
+    STAFF = "staff"
+    OWNER = "owner"  # the member's own users: they see their whole profile
+    MEMBERS = "members"
+    PUBLIC = "public"
+
+
+# The fields of a profile that carry a visibility of their own. The business name is not
+# among them: listing is opt-in, and a listing without a name is no listing.
+PROFILE_FIELDS = (
+    "description",
+    "categories",
+    "services",
+    "city",
+    "postcode",
+    "country",
+    "latitude",
+    "longitude",
+    "website",
+    "phone",
+)
+DEFAULT_VISIBILITY = Visibility.MEMBERS
+
+_SEES: dict[Audience, frozenset[Visibility]] = {
+    Audience.STAFF: frozenset(Visibility),
+    Audience.OWNER: frozenset(Visibility),
+    Audience.MEMBERS: frozenset({Visibility.MEMBERS, Visibility.PUBLIC}),
+    Audience.PUBLIC: frozenset({Visibility.PUBLIC}),
+}
+
+# Members shown in the directory: admitted and not (yet) gone. Applicants, suspended,
+# expelled and former members are left out by their status when the directory is read.
+LISTED_STATUSES = frozenset({Status.PROBATIONARY, Status.FULL, Status.RESIGNING})
+
+
+def levels_seen(audience: Audience) -> frozenset[Visibility]:
+    """The visibility levels an audience may read."""
+    return _SEES[audience]
+
+
+def visible_fields(visibility: Mapping[str, str], audience: Audience) -> frozenset[str]:
+    """The profile fields this audience may see; a field without a stored level is members-only."""
+    seen = _SEES[audience]
+    return frozenset(f for f in PROFILE_FIELDS if Visibility(visibility.get(f, DEFAULT_VISIBILITY)) in seen)
+
+
+def filter_fields(values: Mapping[str, object], visibility: Mapping[str, str], audience: Audience) -> dict[str, object]:
+    """The profile's values with every field the audience may not see left out."""
+    shown = visible_fields(visibility, audience)
+    return {k: v for k, v in values.items() if k in shown}
+
+
+def full_visibility(given: Mapping[str, str]) -> tuple[dict[str, str], list[FieldError]]:
+    """Every field's level (the default for the fields not given) and the errors of the given ones."""
+    errors = [
+        FieldError(f"visibility.{name}", f"not a profile field; one of {', '.join(PROFILE_FIELDS)}")
+        for name in sorted(given)
+        if name not in PROFILE_FIELDS
+    ]
+    levels = {v.value for v in Visibility}
+    errors += [
+        FieldError(f"visibility.{name}", f"must be one of {', '.join(sorted(levels))}")
+        for name, level in sorted(given.items())
+        if name in PROFILE_FIELDS and level not in levels
+    ]
+    return {f: given.get(f, DEFAULT_VISIBILITY.value) for f in PROFILE_FIELDS}, errors
+
+
+MAX_LATITUDE = 90.0
+MAX_LONGITUDE = 180.0
+
+
+def coordinate_errors(latitude: float | None, longitude: float | None) -> list[FieldError]:
+    """Coordinates come as a pair, each within its range."""
+    errors = []
+    if (latitude is None) != (longitude is None):
+        missing = "longitude" if longitude is None else "latitude"
+        errors.append(FieldError(missing, "latitude and longitude are given together or not at all"))
+    if latitude is not None and not (math.isfinite(latitude) and -MAX_LATITUDE <= latitude <= MAX_LATITUDE):
+        errors.append(FieldError("latitude", "must be between -90 and 90"))
+    if longitude is not None and not (math.isfinite(longitude) and -MAX_LONGITUDE <= longitude <= MAX_LONGITUDE):
+        errors.append(FieldError("longitude", "must be between -180 and 180"))
+    return errors
+
+
+def normalize_categories(categories: list[str]) -> list[str]:
+    """Categories are matched case-insensitively: stored trimmed, lower case, once each, in order."""
+    seen: dict[str, None] = {}
+    for category in categories:
+        seen.setdefault(category.strip().lower(), None)
+    return list(seen)
+
+
+EARTH_RADIUS_KM = 6371.0088  # the mean radius (IUGG); the SQL in service.py uses the same figure
+MAX_RADIUS_KM = 20_100.0  # half the circumference: every point on Earth
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The great-circle distance between two points, in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, h)))
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """A point to search around and how far."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+
+
+DEFAULT_RADIUS_KM = 25.0
+
+
+def parse_near(near: str | None, radius_km: float | None) -> tuple[Near | None, list[FieldError]]:
+    """`near=lat,lon` and `radius_km` of a directory search, or the errors naming the parameter."""
+    if near is None:
+        if radius_km is not None:
+            return None, [FieldError("radius_km", "is given only with near=lat,lon")]
+        return None, []
+    parts = near.split(",")
+    try:
+        latitude, longitude = (float(p) for p in parts) if len(parts) == 2 else (math.nan, math.nan)  # noqa: PLR2004
+    except ValueError:
+        latitude = longitude = math.nan
+    if not (math.isfinite(latitude) and math.isfinite(longitude)) or coordinate_errors(latitude, longitude):
+        return None, [FieldError("near", "must be lat,lon in degrees, e.g. 45.52,-122.68")]
+    radius = DEFAULT_RADIUS_KM if radius_km is None else radius_km
+    if not (math.isfinite(radius) and 0 < radius <= MAX_RADIUS_KM):
+        return None, [FieldError("radius_km", f"must be more than 0 and at most {MAX_RADIUS_KM:g}")]
+    return Near(latitude, longitude, radius), []
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most `requests` per client address in each window of `window_seconds`."""
+
+    requests: int
+    window_seconds: int
+
+
+PUBLIC_DIRECTORY_LIMIT = RateLimit(requests=60, window_seconds=60)
+
+
+def window_start(now: datetime, limit: RateLimit) -> datetime:
+    """The start of the fixed window `now` falls in (windows are aligned to the epoch)."""
+    seconds = math.floor(now.timestamp())
+    return datetime.fromtimestamp(seconds - seconds % limit.window_seconds, tz=now.tzinfo)
+
+
+def rate_retry_after(hits: int, started: datetime, now: datetime, limit: RateLimit) -> int:
+    """0 when the `hits`-th request of the window may go ahead, else whole seconds until the next window."""
+    if hits <= limit.requests:
+        return 0
+    left = (started + timedelta(seconds=limit.window_seconds) - now).total_seconds()
+    return max(1, math.ceil(left))
+
+
+# Offers among members.
+OFFERS_BY = frozenset({Status.FULL})  # only full members publish or claim offers
+
+OFFER_EXPIRED = "offer_expired"
+OFFER_NOT_YET_VALID = "offer_not_yet_valid"
+OFFER_CAP_REACHED = "offer_cap_reached"
+OFFER_ALREADY_CLAIMED = "offer_already_claimed"
+OFFER_UNAVAILABLE = "offer_unavailable"
+CLAIM_ALREADY_REDEEMED = "claim_already_redeemed"
+NOT_FULL_MEMBER = "member_not_full"
+
+
+def offer_errors(
+    *,
+    discount_rate: Decimal | None,
+    price_cents: int | None,
+    valid_from: datetime,
+    valid_until: datetime,
+    max_redemptions: int | None,
+) -> list[FieldError]:
+    """An offer is a discount rate or a price (one of them), valid for a while, with an optional cap."""
+    errors = []
+    if (discount_rate is None) == (price_cents is None):
+        errors.append(FieldError("discount_rate", "give either discount_rate or price_cents, not both or neither"))
+    if discount_rate is not None and not (Decimal(0) < discount_rate <= Decimal(1)):
+        errors.append(FieldError("discount_rate", "must be more than 0 and at most 1 (a share of the price)"))
+    if price_cents is not None and price_cents < 0:
+        errors.append(FieldError("price_cents", "must not be negative"))
+    if valid_until <= valid_from:
+        errors.append(FieldError("valid_until", "must be after valid_from"))
+    if max_redemptions is not None and max_redemptions < 1:
+        errors.append(FieldError("max_redemptions", "must be at least 1 when given"))
+    return errors
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWindow:
+    """What a claim needs to know of an offer."""
+
+    valid_from: datetime
+    valid_until: datetime
+    max_redemptions: int | None
+    claimed: int
+
+
+def is_current(valid_from: datetime, valid_until: datetime, now: datetime) -> bool:
+    """An offer runs from `valid_from` (included) to `valid_until` (excluded)."""
+    return valid_from <= now < valid_until
+
+
+def claim_refusal(offer: OfferWindow, now: datetime) -> ConflictError | None:
+    """Why a claim on this offer is refused now (409 with a code), or None when it may be claimed."""
+    if now < offer.valid_from:
+        return ConflictError(f"the offer is valid from {offer.valid_from.isoformat()}", code=OFFER_NOT_YET_VALID)
+    if now >= offer.valid_until:
+        return ConflictError(f"the offer expired at {offer.valid_until.isoformat()}", code=OFFER_EXPIRED)
+    if offer.max_redemptions is not None and offer.claimed >= offer.max_redemptions:
+        return ConflictError(f"all {offer.max_redemptions} redemptions of the offer are taken", code=OFFER_CAP_REACHED)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInput:
+    """A member's profile as its admin (or staff) sets it: the whole profile, every time."""
+
+    listed: bool
+    description: str
+    categories: list[str]
+    services: list[str]
+    city: str
+    postcode: str
+    country: str
+    latitude: float | None
+    longitude: float | None
+    website: str | None
+    phone: str | None
+    visibility: dict[str, str]
+
+
+def checked_profile(given: ProfileInput) -> ProfileInput:
+    """The profile as stored (categories normalized, every field's visibility set), or a 400 naming the fields."""
+    visibility, errors = full_visibility(given.visibility)
+    errors += coordinate_errors(given.latitude, given.longitude)
+    if errors:
+        raise InvalidInputError("the profile is not valid", errors)
+    return ProfileInput(
+        listed=given.listed,
+        description=given.description,
+        categories=normalize_categories(given.categories),
+        services=given.services,
+        city=given.city,
+        postcode=given.postcode,
+        country=given.country,
+        latitude=given.latitude,
+        longitude=given.longitude,
+        website=given.website,
+        phone=given.phone,
+        visibility=visibility,
+    )
+
+
+# Members whose profile may still be written: those who have not left.
+PROFILE_WRITERS = frozenset(Status) - {Status.FORMER, Status.EXPELLED}
+
+
+def like_pattern(text: str) -> str:
+    """An ILIKE pattern matching `text` anywhere, its own %, _ and backslash taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
