@@ -137,6 +137,10 @@ def create_app(
             network.get_profile,
             network.search_directory,
             network.public_directory,
+            network.publish_offer,
+            network.list_offers,
+            network.claim_offer,
+            network.redeem_claim,
             assets_router(),
             # Routed only with a secret to check signatures against: unsigned events are never taken.
             *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),

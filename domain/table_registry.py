@@ -9,7 +9,7 @@ from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
-from domain.network.tables import DirectoryRateWindow, MemberProfile
+from domain.network.tables import DirectoryRateWindow, MemberOffer, MemberProfile, OfferClaim
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
 
@@ -29,8 +29,10 @@ __all__ = [
     "LoginThrottle",
     "Member",
     "MemberConsent",
+    "MemberOffer",
     "MemberProfile",
     "MemberStatusChange",
+    "OfferClaim",
     "OrderIncrement",
     "OrderLine",
     "OutboxJob",

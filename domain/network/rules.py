@@ -206,8 +206,9 @@ def offer_errors(
     valid_from: datetime,
     valid_until: datetime,
     max_redemptions: int | None,
+    now: datetime,
 ) -> list[FieldError]:
-    """An offer is a discount rate or a price (one of them), valid for a while, with an optional cap."""
+    """An offer is a discount rate or a price (one of them), valid for a while not yet over, with an optional cap."""
     errors = []
     if (discount_rate is None) == (price_cents is None):
         errors.append(FieldError("discount_rate", "give either discount_rate or price_cents, not both or neither"))
@@ -217,9 +218,40 @@ def offer_errors(
         errors.append(FieldError("price_cents", "must not be negative"))
     if valid_until <= valid_from:
         errors.append(FieldError("valid_until", "must be after valid_from"))
+    elif valid_until <= now:
+        errors.append(FieldError("valid_until", "is already past: the offer would never run"))
     if max_redemptions is not None and max_redemptions < 1:
         errors.append(FieldError("max_redemptions", "must be at least 1 when given"))
     return errors
+
+
+@dataclass(frozen=True, slots=True)
+class NewOffer:
+    """An offer as its member's admin publishes it."""
+
+    title: str
+    description: str
+    discount_rate: Decimal | None
+    price_cents: int | None
+    valid_from: datetime
+    valid_until: datetime
+    max_redemptions: int | None
+    terms: str | None
+
+
+def checked_offer(offer: NewOffer, now: datetime) -> NewOffer:
+    """The offer, or a 400 naming every field at fault."""
+    errors = offer_errors(
+        discount_rate=offer.discount_rate,
+        price_cents=offer.price_cents,
+        valid_from=offer.valid_from,
+        valid_until=offer.valid_until,
+        max_redemptions=offer.max_redemptions,
+        now=now,
+    )
+    if errors:
+        raise InvalidInputError("the offer is not valid", errors)
+    return offer
 
 
 @dataclass(frozen=True, slots=True)

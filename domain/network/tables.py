@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -56,3 +57,50 @@ class DirectoryRateWindow(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=400)
     window_start: datetime = Field(sa_type=sa.DateTime(timezone=True))
     hits: int
+
+
+class MemberOffer(SQLModel, table=True):
+    """An offer a full member makes to the other members; `claimed` never passes the cap."""
+
+    __tablename__ = "member_offer"
+    __table_args__ = (
+        sa.CheckConstraint("(discount_rate IS NULL) <> (price_cents IS NULL)", name="rate_or_price"),
+        sa.CheckConstraint("discount_rate > 0 AND discount_rate <= 1", name="discount_rate_range"),
+        sa.CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        sa.CheckConstraint("valid_until > valid_from", name="validity_ordered"),
+        sa.CheckConstraint("max_redemptions >= 1", name="cap_positive"),
+        sa.CheckConstraint("claimed >= 0 AND (max_redemptions IS NULL OR claimed <= max_redemptions)", name="cap_held"),
+        sa.CheckConstraint("redeemed >= 0 AND redeemed <= claimed", name="redeemed_within_claimed"),
+        sa.Index("ix_member_offer_valid_until", "valid_until"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=2000)
+    discount_rate: Decimal | None = Field(default=None, sa_type=sa.Numeric(9, 6))
+    price_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
+    valid_from: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    valid_until: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    max_redemptions: int | None = Field(default=None)
+    terms: str | None = Field(default=None, max_length=2000)
+    claimed: int = Field(default=0)
+    redeemed: int = Field(default=0)
+    created_by: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class OfferClaim(SQLModel, table=True):
+    """A member's claim on an offer: one per member and offer, with a code the offering member redeems."""
+
+    __tablename__ = "offer_claim"
+    __table_args__ = (sa.UniqueConstraint("offer_id", "member_id", name="uq_offer_claim_offer_member"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    offer_id: int = Field(sa_type=sa.BigInteger, foreign_key="member_offer.id")
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    code: str = Field(max_length=64, unique=True)
+    claimed_by: int = Field(sa_type=sa.BigInteger)
+    claimed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    redeemed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    redeemed_by: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from decimal import Decimal
 
-__all__ = ["ProfileView"]
+__all__ = ["ClaimView", "OfferView", "ProfileView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +27,35 @@ class ProfileView:
     visibility: dict[str, str] | None
     distance_km: float | None
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OfferView:
+    """An offer of one member to the others, with how many claimed and redeemed it."""
+
+    id: int
+    member_id: int
+    member_name: str
+    title: str
+    description: str
+    discount_rate: Decimal | None
+    price_cents: int | None
+    valid_from: datetime
+    valid_until: datetime
+    max_redemptions: int | None
+    terms: str | None
+    claimed: int
+    redeemed: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimView:
+    """A member's claim on an offer; `redeemed_at` once the offering member confirmed it."""
+
+    offer_id: int
+    member_id: int
+    code: str
+    claimed_at: datetime
+    redeemed_at: datetime | None
+    offer_claimed: int
+    offer_redeemed: int

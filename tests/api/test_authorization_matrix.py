@@ -70,11 +70,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/orders/{order_id}"): {"lines": [{"product_id": "{product_id}", "quantity": 50}]},
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
     ("PUT", "/v1/members/{member_id}/profile"): {"listed": True, "description": "probe"},
+    ("POST", "/v1/offers/{offer_id}/claims"): {},  # no body: the offer in the path is the whole request
+    ("POST", "/v1/offers/{offer_id}/claims/{code}/redeem"): {},
 }
 
 # Reads that show other members' data to members by design (the member directory): there,
 # B's name may show, but never a field B keeps for staff.
-SHARED_WITH_MEMBERS = {("GET", "/v1/members/{member_id}/profile"), ("GET", "/v1/directory")}
+SHARED_WITH_MEMBERS = {("GET", "/v1/members/{member_id}/profile"), ("GET", "/v1/directory"), ("GET", "/v1/offers")}
 
 
 def _filled(body: Any, ids: dict[str, str]) -> Any:
@@ -96,6 +98,7 @@ SUPPLIER_HIDDEN = {
     "payout_id",
     "run_id",
     "purchase_order_id",
+    "offer_id",
 }
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
@@ -163,6 +166,8 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "payout_id": "1",
         "run_id": "1",
         "fiscal_year": "2026",
+        "offer_id": "1",
+        "code": "AAAAAAAAAAAAAAAA",
     }
     return ids, principals
 

@@ -188,7 +188,7 @@ def test_an_offer_is_a_rate_or_a_price_with_ordered_dates():
 
     def fields(rate: Decimal | None, price: int | None) -> list[str]:
         errors = offer_errors(
-            discount_rate=rate, price_cents=price, valid_from=NOW, valid_until=later, max_redemptions=None
+            discount_rate=rate, price_cents=price, valid_from=NOW, valid_until=later, max_redemptions=None, now=NOW
         )
         return [e.field for e in errors]
 
@@ -197,8 +197,13 @@ def test_an_offer_is_a_rate_or_a_price_with_ordered_dates():
     assert fields(None, None) == ["discount_rate"]
     assert fields(Decimal(1), 1) == ["discount_rate"]
     assert fields(Decimal("1.5"), None) == ["discount_rate"]
-    bad = offer_errors(discount_rate=None, price_cents=1, valid_from=later, valid_until=NOW, max_redemptions=0)
+    bad = offer_errors(discount_rate=None, price_cents=1, valid_from=later, valid_until=NOW, max_redemptions=0, now=NOW)
     assert [e.field for e in bad] == ["valid_until", "max_redemptions"]
+    over = offer_errors(
+        discount_rate=None, price_cents=1, valid_from=NOW - timedelta(days=2), valid_until=NOW, max_redemptions=None,
+        now=NOW,
+    )  # fmt: skip
+    assert [e.field for e in over] == ["valid_until"]
 
 
 def test_a_claim_is_refused_outside_the_dates_and_past_the_cap():

@@ -51,9 +51,66 @@ def upgrade() -> None:
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_directory_rate_window")),
     )
+    op.create_table(
+        "member_offer",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("discount_rate", sa.Numeric(precision=9, scale=6), nullable=True),
+        sa.Column("price_cents", sa.BigInteger(), nullable=True),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("max_redemptions", sa.Integer(), nullable=True),
+        sa.Column("terms", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
+        sa.Column("claimed", sa.Integer(), nullable=False),
+        sa.Column("redeemed", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("(discount_rate IS NULL) <> (price_cents IS NULL)", name=op.f("ck_member_offer_rate_or_price")),
+        sa.CheckConstraint(
+            "discount_rate > 0 AND discount_rate <= 1", name=op.f("ck_member_offer_discount_rate_range")
+        ),
+        sa.CheckConstraint("price_cents >= 0", name=op.f("ck_member_offer_price_not_negative")),
+        sa.CheckConstraint("valid_until > valid_from", name=op.f("ck_member_offer_validity_ordered")),
+        sa.CheckConstraint("max_redemptions >= 1", name=op.f("ck_member_offer_cap_positive")),
+        sa.CheckConstraint(
+            "claimed >= 0 AND (max_redemptions IS NULL OR claimed <= max_redemptions)",
+            name=op.f("ck_member_offer_cap_held"),
+        ),
+        sa.CheckConstraint(
+            "redeemed >= 0 AND redeemed <= claimed", name=op.f("ck_member_offer_redeemed_within_claimed")
+        ),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"], name=op.f("fk_member_offer_member_id_member")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_member_offer")),
+    )
+    op.create_index(op.f("ix_member_offer_member_id"), "member_offer", ["member_id"], unique=False)
+    op.create_index("ix_member_offer_valid_until", "member_offer", ["valid_until"], unique=False)
+    op.create_table(
+        "offer_claim",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("offer_id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("code", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("claimed_by", sa.BigInteger(), nullable=False),
+        sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("redeemed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("redeemed_by", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"], name=op.f("fk_offer_claim_member_id_member")),
+        sa.ForeignKeyConstraint(["offer_id"], ["member_offer.id"], name=op.f("fk_offer_claim_offer_id_member_offer")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_offer_claim")),
+        sa.UniqueConstraint("code", name=op.f("uq_offer_claim_code")),
+        sa.UniqueConstraint("offer_id", "member_id", name="uq_offer_claim_offer_member"),
+    )
+    op.create_index(op.f("ix_offer_claim_member_id"), "offer_claim", ["member_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_offer_claim_member_id"), table_name="offer_claim")
+    op.drop_table("offer_claim")
+    op.drop_index("ix_member_offer_valid_until", table_name="member_offer")
+    op.drop_index(op.f("ix_member_offer_member_id"), table_name="member_offer")
+    op.drop_table("member_offer")
     op.drop_table("directory_rate_window")
     op.drop_index("ix_member_profile_categories", table_name="member_profile", postgresql_using="gin")
     op.drop_table("member_profile")
