@@ -141,6 +141,12 @@ def create_app(
             network.list_offers,
             network.claim_offer,
             network.redeem_claim,
+            network.create_event,
+            network.list_events,
+            network.events_calendar,
+            network.register,
+            network.list_registrations,
+            network.cancel_registration,
             assets_router(),
             # Routed only with a secret to check signatures against: unsigned events are never taken.
             *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),

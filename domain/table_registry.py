@@ -9,7 +9,14 @@ from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
-from domain.network.tables import DirectoryRateWindow, MemberOffer, MemberProfile, OfferClaim
+from domain.network.tables import (
+    DirectoryRateWindow,
+    EventRegistration,
+    MemberOffer,
+    MemberProfile,
+    NetworkEvent,
+    OfferClaim,
+)
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
 
@@ -22,6 +29,7 @@ __all__ = [
     "CardHold",
     "DirectoryRateWindow",
     "EquityLot",
+    "EventRegistration",
     "GroupBuy",
     "GroupBuyItem",
     "IdempotencyRecord",
@@ -32,6 +40,7 @@ __all__ = [
     "MemberOffer",
     "MemberProfile",
     "MemberStatusChange",
+    "NetworkEvent",
     "OfferClaim",
     "OrderIncrement",
     "OrderLine",

@@ -1,4 +1,4 @@
-"""The member network: profiles, the directory (members' and public), offers among members.
+"""The member network: profiles, the directory (members' and public), offers among members, events.
 
 Who reads what is decided per field: each profile field has a visibility (staff / members /
 public). Staff and the member's own users see the whole profile; other members see the
@@ -16,13 +16,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, get, post, put
+from litestar import Request, Response, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.auth import Principal, allow, check_member_access, staff_or_members
+from api.auth import Principal, allow, check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import TEXT_PATTERN, Cents, LongText, Moment, Rate, ShortText, Text
+from api.fields import TEXT_PATTERN, Cents, Email, LongText, Moment, Rate, ShortText, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import utc
@@ -34,12 +34,15 @@ from domain.network.rules import (
     MAX_RADIUS_KM,
     PUBLIC_DIRECTORY_LIMIT,
     Audience,
+    CalendarEvent,
+    NewEvent,
     NewOffer,
     ProfileInput,
     RateLimit,
     parse_near,
+    render_calendar,
 )
-from domain.network.views import ClaimView, OfferView, ProfileView
+from domain.network.views import ClaimView, EventView, OfferView, ProfileView, RegistrationView
 
 members_only = allow(Role.MEMBER)
 
@@ -445,3 +448,222 @@ async def redeem_claim(offer_id: FromPath[str], code: FromPath[str], db: DbSessi
         db, oid, code, _acting_member(caller), now=datetime.now(UTC), actor=caller.user_id
     )
     return _claim_out(view)
+
+
+# Events, workshops, webinars.
+
+
+class EventIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An event; `cancellation_deadline` (default: the start) closes cancellations and refunds."""
+
+    title: Text
+    starts_at: Moment
+    ends_at: Moment
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    member_price_cents: Cents
+    nonmember_price_cents: Cents
+    description: Description = ""
+    place: LongText | None = None
+    online_url: LongText | None = None
+    cancellation_deadline: Moment | None = None
+
+
+class EventOut(msgspec.Struct):
+    """An event with its seats: `taken` confirmed attendees of `capacity`."""
+
+    id: str
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    cancellation_deadline: datetime
+    place: str | None
+    online_url: str | None
+    capacity: int
+    taken: int
+    member_price_cents: int
+    nonmember_price_cents: int
+
+
+class AttendeeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One person coming."""
+
+    name: Text
+    email: Email
+
+
+class AttendeeOut(msgspec.Struct):
+    """One person coming."""
+
+    name: str
+    email: str
+
+
+class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The business's people; all get seats or the registration waits whole."""
+
+    attendees: Annotated[list[AttendeeIn], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class RegistrationOut(msgspec.Struct):
+    """A registration: `confirmed` (charged `fee_cents`), `waitlisted` or `cancelled`."""
+
+    id: str
+    event_id: str
+    member_id: str
+    status: Literal["confirmed", "waitlisted", "cancelled"]
+    attendees: list[AttendeeOut]
+    fee_cents: int
+    registered_at: datetime
+    cancelled_at: datetime | None
+
+
+def _event_out(view: EventView) -> EventOut:
+    return EventOut(
+        id=str(view.id),
+        title=view.title,
+        description=view.description,
+        starts_at=view.starts_at,
+        ends_at=view.ends_at,
+        cancellation_deadline=view.cancellation_deadline,
+        place=view.place,
+        online_url=view.online_url,
+        capacity=view.capacity,
+        taken=view.taken,
+        member_price_cents=view.member_price_cents,
+        nonmember_price_cents=view.nonmember_price_cents,
+    )
+
+
+def _registration_out(view: RegistrationView) -> RegistrationOut:
+    return RegistrationOut(
+        id=str(view.id),
+        event_id=str(view.event_id),
+        member_id=str(view.member_id),
+        status=view.status,  # type: ignore[arg-type]  # one of RegistrationStatus, checked by the table
+        attendees=[AttendeeOut(name, email) for name, email in view.attendees],
+        fee_cents=view.fee_cents,
+        registered_at=view.registered_at,
+        cancelled_at=view.cancelled_at,
+    )
+
+
+@post("/v1/events", guards=[staff_only], tags=["network"], summary="Publish an event", responses=problems(*POSTED))
+async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
+    """Staff publish an event, workshop or webinar (400 naming the field)."""
+    new = NewEvent(
+        title=data.title,
+        description=data.description,
+        starts_at=utc(data.starts_at),
+        ends_at=utc(data.ends_at),
+        place=data.place,
+        online_url=data.online_url,
+        capacity=data.capacity,
+        member_price_cents=data.member_price_cents,
+        nonmember_price_cents=data.nonmember_price_cents,
+        cancellation_deadline=None if data.cancellation_deadline is None else utc(data.cancellation_deadline),
+    )
+    return _event_out(await service.create_event(db, new, now=datetime.now(UTC), actor=caller.user_id))
+
+
+@get(
+    "/v1/events",
+    guards=[staff_or_members],
+    tags=["network"],
+    summary="Upcoming events",
+    responses=problems(400, *AUTHENTICATED),
+)
+async def list_events(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
+    """Events not yet over, by id."""
+    found = await service.upcoming_events(db, datetime.now(UTC), after_id=after_id(cursor), limit=limit)
+    return Page([_event_out(v) for v in found], next_cursor([v.id for v in found], limit))
+
+
+@get(
+    "/v1/events.ics",
+    guards=[staff_or_members],
+    tags=["network"],
+    summary="Upcoming events as an iCalendar feed",
+    media_type="text/calendar",
+    responses=problems(*AUTHENTICATED),
+)
+async def events_calendar(db: DbSession) -> Response[str]:
+    """RFC 5545, soonest first (at most 500)."""
+    now = datetime.now(UTC)
+    events = [
+        CalendarEvent(
+            uid=f"event-{v.id}@coop",
+            title=v.title,
+            description=v.description,
+            starts_at=v.starts_at,
+            ends_at=v.ends_at,
+            location=v.place,
+            url=v.online_url,
+            stamp=now,
+        )
+        for v in await service.calendar(db, now)
+    ]
+    return Response(render_calendar(events, "-//coop//member network//EN"), media_type="text/calendar")
+
+
+@post(
+    "/v1/events/{event_id:str}/registrations",
+    guards=[members_only],
+    tags=["network"],
+    summary="Register the member's people for an event",
+    description=(
+        "201 `confirmed` (the member price per attendee charged to the trade account) when all fit, else"
+        " `waitlisted` whole. One registration per member and event (409 `already_registered`)."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def register(
+    event_id: FromPath[str], data: JSONBody[RegistrationIn], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Confirmed or waitlisted."""
+    view = await service.register(
+        db,
+        path_id(event_id, "event"),
+        _acting_member(caller),
+        [(a.name, a.email) for a in data.attendees],
+        now=datetime.now(UTC),
+        actor=caller.user_id,
+    )
+    return _registration_out(view)
+
+
+@get(
+    "/v1/events/{event_id:str}/registrations",
+    guards=[staff_or_members],
+    tags=["network"],
+    summary="An event's registrations",
+    description="Staff see all; a member's users see their member's own.",
+    responses=problems(400, 404, *AUTHENTICATED),
+)
+async def list_registrations(event_id: FromPath[str], db: DbSession, caller: Caller) -> list[RegistrationOut]:
+    """By id."""
+    own = None if caller.role is Role.STAFF else _acting_member(caller)
+    return [_registration_out(v) for v in await service.registrations(db, path_id(event_id, "event"), own)]
+
+
+@post(
+    "/v1/events/{event_id:str}/registrations/{registration_id:str}/cancel",
+    status_code=200,
+    guards=[staff_or_members],
+    tags=["network"],
+    summary="Cancel a registration",
+    description=(
+        "Before the event's cancellation deadline (409 `cancellation_deadline_passed`): the fee is reversed and the"
+        " freed seats go to the waitlist, full members first, then first come."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def cancel_registration(
+    event_id: FromPath[str], registration_id: FromPath[str], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Cancel, refund, promote."""
+    own = None if caller.role is Role.STAFF else _acting_member(caller)
+    view = await service.cancel_registration(
+        db, path_id(event_id, "event"), path_id(registration_id, "registration"), own, now=datetime.now(UTC)
+    )
+    return _registration_out(view)

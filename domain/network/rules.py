@@ -5,12 +5,13 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from domain.errors import ConflictError, FieldError, InvalidInputError
 from domain.membership.rules import Status
+from domain.transitions import check_move
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -328,3 +329,169 @@ def like_pattern(text: str) -> str:
     """An ILIKE pattern matching `text` anywhere, its own %, _ and backslash taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+# Events, workshops, webinars.
+
+
+class RegistrationStatus(enum.StrEnum):
+    """Where a business's registration for an event stands."""
+
+    CONFIRMED = "confirmed"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+
+
+REGISTRATION_TRANSITIONS: dict[RegistrationStatus, frozenset[RegistrationStatus]] = {
+    RegistrationStatus.WAITLISTED: frozenset({RegistrationStatus.CONFIRMED, RegistrationStatus.CANCELLED}),
+    RegistrationStatus.CONFIRMED: frozenset({RegistrationStatus.CANCELLED}),
+    RegistrationStatus.CANCELLED: frozenset(),
+}
+REGISTRATION_TRANSITION_REFUSED = "registration_transition_refused"
+CANCELLATION_DEADLINE_PASSED = "cancellation_deadline_passed"
+EVENT_STARTED = "event_started"
+ALREADY_REGISTERED = "already_registered"
+
+
+def check_registration_move(current: RegistrationStatus, target: RegistrationStatus) -> None:
+    """Refuse a move the registration's table does not allow (409 `registration_transition_refused`)."""
+    check_move(REGISTRATION_TRANSITIONS, current, target, what="the registration", code=REGISTRATION_TRANSITION_REFUSED)
+
+
+def event_errors(
+    *,
+    starts_at: datetime,
+    ends_at: datetime,
+    place: str | None,
+    online_url: str | None,
+    cancellation_deadline: datetime,
+    now: datetime,
+) -> list[FieldError]:
+    """An event starts in the future, ends after it starts, happens somewhere, and is cancelled before it starts."""
+    errors = []
+    if starts_at <= now:
+        errors.append(FieldError("starts_at", "must be in the future"))
+    if ends_at <= starts_at:
+        errors.append(FieldError("ends_at", "must be after starts_at"))
+    if place is None and online_url is None:
+        errors.append(FieldError("place", "give a place, an online_url, or both"))
+    if cancellation_deadline > starts_at:
+        errors.append(FieldError("cancellation_deadline", "must not be after starts_at"))
+    return errors
+
+
+def registration_fee_cents(attendees: int, member_price_cents: int) -> int:
+    """What a member business pays: the member price for each attendee."""
+    return attendees * member_price_cents
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A waitlisted registration: `priority` 0 for full members, 1 for others; then first come."""
+
+    registration_id: int
+    seats: int
+    priority: int
+    registered_at: datetime
+
+
+def promotions(free_seats: int, waitlist: list[Waiting]) -> list[int]:
+    """The waitlisted registrations that now get seats, in the order they are served.
+
+    Full members first, then by registration time (and id). A party too large for the seats
+    left waits on, and the next in line that fits is served: seats never go unused while a
+    smaller party waits, and no party is ever split.
+    """
+    promoted = []
+    for waiting in sorted(waitlist, key=lambda w: (w.priority, w.registered_at, w.registration_id)):
+        if waiting.seats <= free_seats:
+            promoted.append(waiting.registration_id)
+            free_seats -= waiting.seats
+    return promoted
+
+
+def cancellation_refusal(deadline: datetime, now: datetime) -> ConflictError | None:
+    """A registration is cancelled (and its fee returned) only before the event's deadline."""
+    if now >= deadline:
+        return ConflictError(f"cancellations closed at {deadline.isoformat()}", code=CANCELLATION_DEADLINE_PASSED)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarEvent:
+    """What the iCalendar feed says of one event."""
+
+    uid: str
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    location: str | None
+    url: str | None
+    stamp: datetime
+
+
+def _ics_text(value: str) -> str:
+    """RFC 5545 §3.3.11: backslash, semicolon, comma and new lines escaped."""
+    escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def _ics_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+ICS_LINE_OCTETS = 75
+
+
+def _fold(line: str) -> list[str]:
+    """RFC 5545 §3.1: lines of at most 75 octets, continued with a leading space (never inside a character)."""
+    parts, current, size = [], "", 0
+    for char in line:
+        width = len(char.encode("utf-8"))
+        if size + width > ICS_LINE_OCTETS:
+            parts.append(current)
+            current, size = " ", 1  # the continuation's leading space counts
+        current += char
+        size += width
+    parts.append(current)
+    return parts
+
+
+def render_calendar(events: list[CalendarEvent], product: str) -> str:
+    """An iCalendar (RFC 5545) document of the events, CRLF line ends."""
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{_ics_text(product)}", "CALSCALE:GREGORIAN"]
+    for event in events:
+        lines += [
+            "BEGIN:VEVENT",
+            f"UID:{_ics_text(event.uid)}",
+            f"DTSTAMP:{_ics_time(event.stamp)}",
+            f"DTSTART:{_ics_time(event.starts_at)}",
+            f"DTEND:{_ics_time(event.ends_at)}",
+            f"SUMMARY:{_ics_text(event.title)}",
+        ]
+        if event.description:
+            lines.append(f"DESCRIPTION:{_ics_text(event.description)}")
+        if event.location:
+            lines.append(f"LOCATION:{_ics_text(event.location)}")
+        if event.url:
+            lines.append(f"URL:{_ics_text(event.url)}")
+        lines.append("END:VEVENT")
+    lines.append("END:VCALENDAR")
+    return "".join(f"{part}\r\n" for line in lines for part in _fold(line))
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event as staff publish it; the cancellation deadline defaults to the start."""
+
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    place: str | None
+    online_url: str | None
+    capacity: int
+    member_price_cents: int
+    nonmember_price_cents: int
+    cancellation_deadline: datetime | None

@@ -8,12 +8,17 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
-from domain.errors import ConflictError, ForbiddenError, NotFoundError
+from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.ledger.rules import AccountKind
 from domain.membership.rules import Status
 from domain.membership.tables import Member
 from domain.network.rules import (
+    ALREADY_REGISTERED,
     CLAIM_ALREADY_REDEEMED,
     EARTH_RADIUS_KM,
+    EVENT_STARTED,
     LISTED_STATUSES,
     NOT_FULL_MEMBER,
     OFFER_ALREADY_CLAIMED,
@@ -24,21 +29,36 @@ from domain.network.rules import (
     PROFILE_WRITERS,
     Audience,
     Near,
+    NewEvent,
     NewOffer,
     OfferWindow,
     ProfileInput,
     RateLimit,
+    RegistrationStatus,
+    Waiting,
+    cancellation_refusal,
+    check_registration_move,
     checked_offer,
     checked_profile,
     claim_refusal,
+    event_errors,
     filter_fields,
     levels_seen,
     like_pattern,
+    promotions,
     rate_retry_after,
+    registration_fee_cents,
     window_start,
 )
-from domain.network.tables import DirectoryRateWindow, MemberOffer, MemberProfile, OfferClaim
-from domain.network.views import ClaimView, OfferView, ProfileView
+from domain.network.tables import (
+    DirectoryRateWindow,
+    EventRegistration,
+    MemberOffer,
+    MemberProfile,
+    NetworkEvent,
+    OfferClaim,
+)
+from domain.network.views import ClaimView, EventView, OfferView, ProfileView, RegistrationView
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -388,3 +408,245 @@ async def redeem_claim(
         )
     ).one()
     return ClaimView(offer_id, int(redeemed[0]), code, redeemed[1], now, int(counts[0]), int(counts[1]))
+
+
+# Events, workshops, webinars.
+
+EVENT_FEES = chart.AccountSpec("coop:event_fees", AccountKind.INCOME, "Event and workshop fees")
+
+
+def _event_view(event: NetworkEvent) -> EventView:
+    assert event.id is not None  # noqa: S101 - stored
+    return EventView(
+        id=event.id,
+        title=event.title,
+        description=event.description,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        cancellation_deadline=event.cancellation_deadline,
+        place=event.place,
+        online_url=event.online_url,
+        capacity=event.capacity,
+        taken=event.taken,
+        member_price_cents=event.member_price_cents,
+        nonmember_price_cents=event.nonmember_price_cents,
+    )
+
+
+def _registration_view(row: EventRegistration) -> RegistrationView:
+    assert row.id is not None  # noqa: S101 - stored
+    return RegistrationView(
+        id=row.id,
+        event_id=row.event_id,
+        member_id=row.member_id,
+        status=row.status,
+        attendees=[(a["name"], a["email"]) for a in row.attendees],
+        fee_cents=row.fee_cents,
+        registered_at=row.registered_at,
+        cancelled_at=row.cancelled_at,
+    )
+
+
+async def create_event(session: AsyncSession, new: NewEvent, *, now: datetime, actor: int) -> EventView:
+    """Staff publish an event (400 naming the field)."""
+    deadline = new.cancellation_deadline or new.starts_at
+    errors = event_errors(
+        starts_at=new.starts_at,
+        ends_at=new.ends_at,
+        place=new.place,
+        online_url=new.online_url,
+        cancellation_deadline=deadline,
+        now=now,
+    )
+    if errors:
+        raise InvalidInputError("the event is not valid", errors)
+    row = NetworkEvent(
+        title=new.title,
+        description=new.description,
+        starts_at=new.starts_at,
+        ends_at=new.ends_at,
+        cancellation_deadline=deadline,
+        place=new.place,
+        online_url=new.online_url,
+        capacity=new.capacity,
+        member_price_cents=new.member_price_cents,
+        nonmember_price_cents=new.nonmember_price_cents,
+        created_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return _event_view(row)
+
+
+async def upcoming_events(session: AsyncSession, now: datetime, *, after_id: int, limit: int) -> list[EventView]:
+    """Events not yet over, by id."""
+    rows = await session.exec(
+        select(NetworkEvent)
+        .where(col(NetworkEvent.ends_at) > now, col(NetworkEvent.id) > after_id)
+        .order_by(col(NetworkEvent.id))
+        .limit(limit)
+    )
+    return [_event_view(e) for e in rows.all()]
+
+
+async def _locked_event(session: AsyncSession, event_id: int) -> NetworkEvent:
+    """The event's row, locked: registrations and cancellations of one event go one at a time."""
+    event = (
+        await session.exec(select(NetworkEvent).where(col(NetworkEvent.id) == event_id).with_for_update())
+    ).one_or_none()
+    if event is None:
+        raise NotFoundError(f"event {event_id} not found")
+    await session.refresh(event)
+    return event
+
+
+async def _charge(session: AsyncSession, event: NetworkEvent, registration: EventRegistration, now: datetime) -> None:
+    """The member price per attendee, on the member's trade account, once per registration."""
+    fee = registration_fee_cents(registration.seats, event.member_price_cents)
+    registration.fee_cents = fee
+    if fee > 0:
+        entry = await ledger.transfer(
+            session,
+            debit=chart.member_trade(registration.member_id),
+            credit=EVENT_FEES,
+            amount_cents=fee,
+            kind="event_fee",
+            idempotency_key=f"event_fee:{registration.id}",
+            occurred_at=now,
+            memo=f"event {event.id}: {event.title}",
+        )
+        registration.fee_entry_id = entry.id
+
+
+async def register(
+    session: AsyncSession,
+    event_id: int,
+    member_id: int,
+    attendees: list[tuple[str, str]],
+    *,
+    now: datetime,
+    actor: int,
+) -> RegistrationView:
+    """Register the member's people: confirmed (and charged) when all fit, else waitlisted whole.
+
+    The event's row is locked for the whole decision, so seats are never given twice; a
+    CHECK (taken <= capacity) backs it.
+    """
+    status = (await _statuses(session, {member_id})).get(member_id)
+    if status is None:
+        raise NotFoundError(f"member {member_id} not found")
+    if status not in LISTED_STATUSES:
+        raise ConflictError(f"member {member_id} is {status}", code=NOT_IN_GOOD_STANDING)
+    event = await _locked_event(session, event_id)
+    if now >= event.starts_at:
+        raise ConflictError(f"event {event_id} has started", code=EVENT_STARTED)
+    seats = len(attendees)
+    fits = event.taken + seats <= event.capacity
+    table = EventRegistration.__table__.c  # type: ignore[attr-defined]  # SQLModel sets it on table models
+    new_id = (
+        await session.execute(
+            insert(EventRegistration)
+            .values(
+                event_id=event_id,
+                member_id=member_id,
+                status=(RegistrationStatus.CONFIRMED if fits else RegistrationStatus.WAITLISTED).value,
+                seats=seats,
+                attendees=[{"name": name, "email": email} for name, email in attendees],
+                fee_cents=0,
+                registered_by=actor,
+                registered_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id", "member_id"])
+            .returning(table.id)
+        )
+    ).scalar_one_or_none()
+    if new_id is None:
+        raise ConflictError(f"member {member_id} is already registered for event {event_id}", code=ALREADY_REGISTERED)
+    registration = await session.get(EventRegistration, new_id)
+    assert registration is not None  # noqa: S101 - inserted above
+    if fits:
+        event.taken += seats
+        await _charge(session, event, registration, now)
+    session.add_all([event, registration])
+    await session.flush()
+    return _registration_view(registration)
+
+
+async def registrations(session: AsyncSession, event_id: int, member_id: int | None) -> list[RegistrationView]:
+    """The event's registrations (only the member's own when `member_id` is given), by id."""
+    query = select(EventRegistration).where(col(EventRegistration.event_id) == event_id)
+    if member_id is not None:
+        query = query.where(col(EventRegistration.member_id) == member_id)
+    if await session.get(NetworkEvent, event_id) is None:
+        raise NotFoundError(f"event {event_id} not found")
+    return [_registration_view(r) for r in (await session.exec(query.order_by(col(EventRegistration.id)))).all()]
+
+
+async def cancel_registration(
+    session: AsyncSession, event_id: int, registration_id: int, member_id: int | None, *, now: datetime
+) -> RegistrationView:
+    """Cancel before the deadline: the fee is reversed and freed seats go to the waitlist.
+
+    `member_id` None is staff (any registration); a member's users cancel only their own (404
+    for another's). The waitlist is served full members first, then first come (rules.promotions),
+    each promoted registration charged then.
+    """
+    event = await _locked_event(session, event_id)
+    registration = await session.get(EventRegistration, registration_id, with_for_update=True)
+    if registration is None or registration.event_id != event_id or member_id not in {None, registration.member_id}:
+        raise NotFoundError(f"registration {registration_id} not found")
+    if refusal := cancellation_refusal(event.cancellation_deadline, now):
+        raise refusal
+    current = RegistrationStatus(registration.status)
+    check_registration_move(current, RegistrationStatus.CANCELLED)
+    registration.status = RegistrationStatus.CANCELLED.value
+    registration.cancelled_at = now
+    if current is RegistrationStatus.CONFIRMED:
+        event.taken -= registration.seats
+        if registration.fee_entry_id is not None:
+            await ledger.reverse_entry(
+                session, registration.fee_entry_id, occurred_at=now, memo=f"event {event_id}: cancelled"
+            )
+        await _promote(session, event, now)
+    session.add_all([event, registration])
+    await session.flush()
+    return _registration_view(registration)
+
+
+async def _promote(session: AsyncSession, event: NetworkEvent, now: datetime) -> None:
+    rows = (
+        await session.exec(
+            select(EventRegistration, Member.status)
+            .join(Member, col(Member.id) == col(EventRegistration.member_id))
+            .where(
+                col(EventRegistration.event_id) == event.id,
+                col(EventRegistration.status) == RegistrationStatus.WAITLISTED.value,
+                col(Member.status).in_(sorted(s.value for s in LISTED_STATUSES)),
+            )
+            .order_by(col(EventRegistration.id))
+            .with_for_update(of=EventRegistration)
+        )
+    ).all()
+    waiting = {r.id: r for r, _ in rows}
+    line = [
+        Waiting(r.id or 0, r.seats, 0 if Status(status) is Status.FULL else 1, r.registered_at) for r, status in rows
+    ]
+    for registration_id in promotions(event.capacity - event.taken, line):
+        promoted = waiting[registration_id]
+        check_registration_move(RegistrationStatus(promoted.status), RegistrationStatus.CONFIRMED)
+        promoted.status = RegistrationStatus.CONFIRMED.value
+        event.taken += promoted.seats
+        await _charge(session, event, promoted, now)
+        session.add(promoted)
+
+
+async def calendar(session: AsyncSession, now: datetime, *, limit: int = 500) -> list[EventView]:
+    """Events not yet over, soonest first, for the iCalendar feed."""
+    rows = await session.exec(
+        select(NetworkEvent)
+        .where(col(NetworkEvent.ends_at) > now)
+        .order_by(col(NetworkEvent.starts_at), col(NetworkEvent.id))
+        .limit(limit)
+    )
+    return [_event_view(e) for e in rows.all()]

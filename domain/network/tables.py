@@ -104,3 +104,57 @@ class OfferClaim(SQLModel, table=True):
     claimed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     redeemed_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     redeemed_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class NetworkEvent(SQLModel, table=True):
+    """An event, workshop or webinar staff publish; `taken` counts confirmed attendees, never past `capacity`."""
+
+    __tablename__ = "network_event"
+    __table_args__ = (
+        sa.CheckConstraint("capacity >= 1", name="capacity_positive"),
+        sa.CheckConstraint("taken >= 0 AND taken <= capacity", name="capacity_held"),
+        sa.CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        sa.CheckConstraint("cancellation_deadline <= starts_at", name="deadline_before_start"),
+        sa.CheckConstraint("member_price_cents >= 0 AND nonmember_price_cents >= 0", name="prices_not_negative"),
+        sa.CheckConstraint("place IS NOT NULL OR online_url IS NOT NULL", name="somewhere"),
+        sa.Index("ix_network_event_starts_at", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    title: str = Field(max_length=200)
+    description: str = Field(max_length=2000)
+    starts_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    ends_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    cancellation_deadline: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    place: str | None = Field(default=None, max_length=500)
+    online_url: str | None = Field(default=None, max_length=500)
+    capacity: int
+    taken: int = Field(default=0)
+    member_price_cents: int = Field(sa_type=sa.BigInteger)
+    nonmember_price_cents: int = Field(sa_type=sa.BigInteger)
+    created_by: int = Field(sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class EventRegistration(SQLModel, table=True):
+    """A member business's registration (several attendees), confirmed or waitlisted as a whole."""
+
+    __tablename__ = "event_registration"
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "member_id", name="uq_event_registration_event_member"),
+        sa.CheckConstraint("status IN ('confirmed','waitlisted','cancelled')", name="status"),
+        sa.CheckConstraint("seats >= 1", name="seats_positive"),
+        sa.CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    event_id: int = Field(sa_type=sa.BigInteger, foreign_key="network_event.id")
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    status: str = Field(max_length=16)
+    seats: int
+    attendees: list[dict[str, str]] = Field(sa_column=sa.Column(postgresql.JSONB(), nullable=False))
+    fee_cents: int = Field(sa_type=sa.BigInteger)
+    fee_entry_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="journal_entry.id")
+    registered_by: int = Field(sa_type=sa.BigInteger)
+    registered_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    cancelled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from decimal import Decimal
 
-__all__ = ["ClaimView", "OfferView", "ProfileView"]
+__all__ = ["ClaimView", "EventView", "OfferView", "ProfileView", "RegistrationView"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +59,35 @@ class ClaimView:
     redeemed_at: datetime | None
     offer_claimed: int
     offer_redeemed: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """An event with its seats: `taken` confirmed attendees of `capacity`."""
+
+    id: int
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    cancellation_deadline: datetime
+    place: str | None
+    online_url: str | None
+    capacity: int
+    taken: int
+    member_price_cents: int
+    nonmember_price_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationView:
+    """A member business's registration: its attendees (name, e-mail), status and fee."""
+
+    id: int
+    event_id: int
+    member_id: int
+    status: str
+    attendees: list[tuple[str, str]]
+    fee_cents: int
+    registered_at: datetime
+    cancelled_at: datetime | None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -72,6 +73,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/v1/members/{member_id}/profile"): {"listed": True, "description": "probe"},
     ("POST", "/v1/offers/{offer_id}/claims"): {},  # no body: the offer in the path is the whole request
     ("POST", "/v1/offers/{offer_id}/claims/{code}/redeem"): {},
+    ("POST", "/v1/events/{event_id}/registrations"): {"attendees": [{"name": "Probe", "email": "probe@tenant.test"}]},
+    ("POST", "/v1/events/{event_id}/registrations/{registration_id}/cancel"): {},
 }
 
 # Reads that show other members' data to members by design (the member directory): there,
@@ -88,7 +91,7 @@ def _filled(body: Any, ids: dict[str, str]) -> Any:
 
 
 # Which path parameters name a resource of another tenant, per kind of principal.
-MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id"}
+MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id", "registration_id"}
 SUPPLIER_HIDDEN = {
     "member_id",
     "order_id",
@@ -99,6 +102,8 @@ SUPPLIER_HIDDEN = {
     "run_id",
     "purchase_order_id",
     "offer_id",
+    "event_id",
+    "registration_id",
 }
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
@@ -148,6 +153,26 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
     profile = {"listed": True, "phone": B_STAFF_ONLY, "visibility": {"phone": "staff"}}
     listed = await client.put(f"/v1/members/{member_b.id}/profile", json=profile, headers=staff)
     assert listed.status_code == 200, listed.text
+    soon = datetime.now(UTC) + timedelta(days=7)
+    event = await client.post(
+        "/v1/events",
+        json={
+            "title": "Probe talk",
+            "starts_at": soon.isoformat(),
+            "ends_at": (soon + timedelta(hours=1)).isoformat(),
+            "place": "Hall",
+            "capacity": 10,
+            "member_price_cents": 0,
+            "nonmember_price_cents": 0,
+        },
+        headers=staff,
+    )
+    assert event.status_code == 201, event.text
+    attendees = {"attendees": [{"name": "B person", "email": "b@tenant.test"}]}
+    registration = await client.post(
+        f"/v1/events/{event.json()['id']}/registrations", json=attendees, headers=b_headers
+    )
+    assert registration.status_code == 201, registration.text
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
     principals = {}
     for role in MemberRole:
@@ -168,6 +193,8 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "fiscal_year": "2026",
         "offer_id": "1",
         "code": "AAAAAAAAAAAAAAAA",
+        "event_id": event.json()["id"],
+        "registration_id": registration.json()["id"],
     }
     return ids, principals
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidInputError
+from domain.errors import ConflictError, InvalidInputError
 from domain.membership.rules import Status
 from domain.network.rules import (
     DEFAULT_RADIUS_KM,
@@ -20,12 +20,18 @@ from domain.network.rules import (
     OFFER_NOT_YET_VALID,
     PROFILE_FIELDS,
     Audience,
+    CalendarEvent,
     OfferWindow,
     ProfileInput,
     RateLimit,
+    RegistrationStatus,
+    Waiting,
+    cancellation_refusal,
+    check_registration_move,
     checked_profile,
     claim_refusal,
     coordinate_errors,
+    event_errors,
     filter_fields,
     full_visibility,
     haversine_km,
@@ -33,7 +39,10 @@ from domain.network.rules import (
     normalize_categories,
     offer_errors,
     parse_near,
+    promotions,
     rate_retry_after,
+    registration_fee_cents,
+    render_calendar,
     visible_fields,
     window_start,
 )
@@ -218,3 +227,94 @@ def test_a_claim_is_refused_outside_the_dates_and_past_the_cap():
         OFFER_CAP_REACHED,
     )
     assert claim_refusal(OfferWindow(NOW, NOW + timedelta(days=1), None, 10**6), NOW) is None
+
+
+def _waiting(registration_id: int, seats: int, priority: int = 0, minutes: int = 0) -> Waiting:
+    return Waiting(registration_id, seats, priority, NOW + timedelta(minutes=minutes))
+
+
+def test_the_waitlist_serves_full_members_first_then_first_come_and_never_splits_a_party():
+    line = [_waiting(1, 2, priority=1), _waiting(2, 3, minutes=5), _waiting(3, 1, minutes=9), _waiting(4, 1)]
+    assert promotions(4, line) == [4, 2]
+    assert promotions(3, line) == [4, 3]  # 2 (three) does not fit after 4, so 3 behind it goes; 1 (two) no longer fits
+    assert promotions(0, line) == []
+
+
+WAITING = st.lists(
+    st.builds(
+        Waiting,
+        st.integers(min_value=1, max_value=10**6),
+        st.integers(min_value=1, max_value=10),
+        st.integers(min_value=0, max_value=1),
+        st.datetimes(timezones=st.just(UTC)),
+    ),
+    max_size=30,
+    unique_by=lambda w: w.registration_id,
+)
+
+
+@given(st.integers(min_value=0, max_value=50), WAITING)
+def test_promotions_never_pass_the_free_seats_and_leave_no_party_that_fits(free, line):
+    promoted = promotions(free, line)
+    by_id = {w.registration_id: w for w in line}
+    used = sum(by_id[i].seats for i in promoted)
+    assert used <= free
+    assert len(set(promoted)) == len(promoted)
+    assert all(by_id[i].seats > free - used for i in by_id if i not in promoted)
+    assert promotions(free, list(reversed(line))) == promoted  # the order comes from the rule, not the input
+
+
+def test_registration_moves_follow_the_table():
+    check_registration_move(RegistrationStatus.WAITLISTED, RegistrationStatus.CONFIRMED)
+    check_registration_move(RegistrationStatus.CONFIRMED, RegistrationStatus.CANCELLED)
+    with pytest.raises(ConflictError) as refused:
+        check_registration_move(RegistrationStatus.CANCELLED, RegistrationStatus.CONFIRMED)
+    assert refused.value.code == "registration_transition_refused"
+
+
+def test_cancellations_close_at_the_deadline():
+    assert cancellation_refusal(NOW, NOW - timedelta(seconds=1)) is None
+    refused = cancellation_refusal(NOW, NOW)
+    assert refused is not None
+    assert refused.code == "cancellation_deadline_passed"
+
+
+@given(st.integers(min_value=0, max_value=1000), st.integers(min_value=0, max_value=10**9))
+def test_the_fee_is_the_member_price_per_attendee(attendees, price):
+    assert registration_fee_cents(attendees, price) == attendees * price
+
+
+def test_an_event_starts_later_ends_after_it_starts_and_happens_somewhere():
+    later = NOW + timedelta(days=1)
+    ok = event_errors(
+        starts_at=later, ends_at=later + timedelta(hours=2), place="Hall", online_url=None,
+        cancellation_deadline=later, now=NOW,
+    )  # fmt: skip
+    assert ok == []
+    bad = event_errors(
+        starts_at=NOW, ends_at=NOW, place=None, online_url=None, cancellation_deadline=later, now=NOW
+    )  # fmt: skip
+    assert [e.field for e in bad] == ["starts_at", "ends_at", "place", "cancellation_deadline"]
+
+
+def test_the_calendar_escapes_text_and_folds_long_lines():
+    event = CalendarEvent(
+        uid="event-1@coop",
+        title="Bread, butter; and \\ more\nfor everyone " + "é" * 60,
+        description="",
+        starts_at=datetime(2026, 12, 5, 17, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 12, 5, 19, 0, tzinfo=UTC),
+        location="Hall 2",
+        url=None,
+        stamp=NOW,
+    )
+    text = render_calendar([event], "-//coop//EN")
+    lines = text.split("\r\n")
+    assert lines[0] == "BEGIN:VCALENDAR"
+    assert lines[-2:] == ["END:VCALENDAR", ""]
+    assert "DTSTART:20261205T170000Z" in lines
+    assert "LOCATION:Hall 2" in lines
+    assert all(len(line.encode()) <= 75 for line in lines)
+    unfolded = text.replace("\r\n ", "")
+    assert "SUMMARY:Bread\\, butter\\; and \\\\ more\\nfor everyone " + "é" * 60 + "\r\n" in unfolded
+    assert "DESCRIPTION" not in text

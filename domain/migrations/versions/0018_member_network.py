@@ -1,4 +1,4 @@
-"""The member network: directory profiles, the public directory's rate counters, offers among members.
+"""The member network: directory profiles, the public directory's rate counters, offers among members, events.
 
 Revision ID: 0018
 Revises: 0013
@@ -103,9 +103,69 @@ def upgrade() -> None:
         sa.UniqueConstraint("offer_id", "member_id", name="uq_offer_claim_offer_member"),
     )
     op.create_index(op.f("ix_offer_claim_member_id"), "offer_claim", ["member_id"], unique=False)
+    op.create_table(
+        "network_event",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cancellation_deadline", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("place", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("online_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+        sa.Column("capacity", sa.Integer(), nullable=False),
+        sa.Column("taken", sa.Integer(), nullable=False),
+        sa.Column("member_price_cents", sa.BigInteger(), nullable=False),
+        sa.Column("nonmember_price_cents", sa.BigInteger(), nullable=False),
+        sa.Column("created_by", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("capacity >= 1", name=op.f("ck_network_event_capacity_positive")),
+        sa.CheckConstraint("taken >= 0 AND taken <= capacity", name=op.f("ck_network_event_capacity_held")),
+        sa.CheckConstraint("ends_at > starts_at", name=op.f("ck_network_event_ends_after_start")),
+        sa.CheckConstraint(
+            "cancellation_deadline <= starts_at", name=op.f("ck_network_event_deadline_before_start")
+        ),
+        sa.CheckConstraint(
+            "member_price_cents >= 0 AND nonmember_price_cents >= 0", name=op.f("ck_network_event_prices_not_negative")
+        ),
+        sa.CheckConstraint("place IS NOT NULL OR online_url IS NOT NULL", name=op.f("ck_network_event_somewhere")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_network_event")),
+    )
+    op.create_index("ix_network_event_starts_at", "network_event", ["starts_at"], unique=False)
+    op.create_table(
+        "event_registration",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("event_id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("seats", sa.Integer(), nullable=False),
+        sa.Column("attendees", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("fee_cents", sa.BigInteger(), nullable=False),
+        sa.Column("fee_entry_id", sa.BigInteger(), nullable=True),
+        sa.Column("registered_by", sa.BigInteger(), nullable=False),
+        sa.Column("registered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint("status IN ('confirmed','waitlisted','cancelled')", name=op.f("ck_event_registration_status")),
+        sa.CheckConstraint("seats >= 1", name=op.f("ck_event_registration_seats_positive")),
+        sa.CheckConstraint("fee_cents >= 0", name=op.f("ck_event_registration_fee_not_negative")),
+        sa.ForeignKeyConstraint(
+            ["event_id"], ["network_event.id"], name=op.f("fk_event_registration_event_id_network_event")
+        ),
+        sa.ForeignKeyConstraint(
+            ["fee_entry_id"], ["journal_entry.id"], name=op.f("fk_event_registration_fee_entry_id_journal_entry")
+        ),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"], name=op.f("fk_event_registration_member_id_member")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_event_registration")),
+        sa.UniqueConstraint("event_id", "member_id", name="uq_event_registration_event_member"),
+    )
+    op.create_index(op.f("ix_event_registration_member_id"), "event_registration", ["member_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_event_registration_member_id"), table_name="event_registration")
+    op.drop_table("event_registration")
+    op.drop_index("ix_network_event_starts_at", table_name="network_event")
+    op.drop_table("network_event")
     op.drop_index(op.f("ix_offer_claim_member_id"), table_name="offer_claim")
     op.drop_table("offer_claim")
     op.drop_index("ix_member_offer_valid_until", table_name="member_offer")
