@@ -28,9 +28,17 @@ if TYPE_CHECKING:
     from litestar.handlers import BaseRouteHandler
     from sqlalchemy.orm import UOWTransaction
 
-# Paths anyone may call: health, the API docs, signing in, and Stripe (signature-checked).
+# Paths anyone may call: health, the API docs, signing in, Stripe (signature-checked) and the
+# public member directory (public fields only, rate limited per client address).
 # /metrics checks its own token (COOP_METRICS_TOKEN): a scraper is not a user.
-PUBLIC_PATHS = ("^/health$", "^/metrics$", "^/schema", "^/v1/auth/token$", "^/v1/stripe/webhook$")
+PUBLIC_PATHS = (
+    "^/health$",
+    "^/metrics$",
+    "^/schema",
+    "^/v1/auth/token$",
+    "^/v1/stripe/webhook$",
+    "^/v1/public/directory$",
+)
 
 
 @dataclass(frozen=True, slots=True)

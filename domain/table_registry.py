@@ -18,6 +18,14 @@ from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member, MemberConsent, MemberStatusChange
+from domain.network.tables import (
+    DirectoryRateWindow,
+    EventRegistration,
+    MemberOffer,
+    MemberProfile,
+    NetworkEvent,
+    OfferClaim,
+)
 from domain.patronage.tables import PatronageRecord
 from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
 from domain.programmes.tables import (
@@ -49,7 +57,9 @@ __all__ = [
     "ClaimReceipt",
     "ContractMember",
     "ContractTier",
+    "DirectoryRateWindow",
     "EquityLot",
+    "EventRegistration",
     "GroupBuy",
     "GroupBuyItem",
     "GroupBuyTotal",
@@ -58,7 +68,11 @@ __all__ = [
     "LoginThrottle",
     "Member",
     "MemberConsent",
+    "MemberOffer",
+    "MemberProfile",
     "MemberStatusChange",
+    "NetworkEvent",
+    "OfferClaim",
     "OrderIncrement",
     "OrderLine",
     "OutboxJob",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from litestar import Litestar
 
 B_NAME = "Tenant B Marker Bakery"
+# In B's directory profile, in a field only staff may see.
+B_STAFF_ONLY = "+1 555 0199 tenant-b-staff-only"
 
 # A valid body for every write that names a resource: the refusal must come from
 # authorization, not from a body that fails to parse.
@@ -79,7 +82,16 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
             {"external_ref": "probe", "member_number": 1, "occurred_at": "2025-01-05T00:00:00", "amount_cents": 1}
         ]
     },
+    ("PUT", "/v1/members/{member_id}/profile"): {"listed": True, "description": "probe"},
+    ("POST", "/v1/offers/{offer_id}/claims"): {},  # no body: the offer in the path is the whole request
+    ("POST", "/v1/offers/{offer_id}/claims/{code}/redeem"): {},
+    ("POST", "/v1/events/{event_id}/registrations"): {"attendees": [{"name": "Probe", "email": "probe@tenant.test"}]},
+    ("POST", "/v1/events/{event_id}/registrations/{registration_id}/cancel"): {},
 }
+
+# Reads that show other members' data to members by design (the member directory): there,
+# B's name may show, but never a field B keeps for staff.
+SHARED_WITH_MEMBERS = {("GET", "/v1/members/{member_id}/profile"), ("GET", "/v1/directory"), ("GET", "/v1/offers")}
 
 
 def _filled(body: Any, ids: dict[str, str]) -> Any:
@@ -91,7 +103,7 @@ def _filled(body: Any, ids: dict[str, str]) -> Any:
 
 
 # Which path parameters name a resource of another tenant, per kind of principal.
-MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id"}
+MEMBER_HIDDEN = {"member_id", "order_id", "user_id", "purchase_order_id", "registration_id"}
 SUPPLIER_HIDDEN = {
     "member_id",
     "order_id",
@@ -104,6 +116,9 @@ SUPPLIER_HIDDEN = {
     "contract_id",
     "claim_id",
     "line_id",
+    "offer_id",
+    "event_id",
+    "registration_id",
 }
 SUPPLIER_HIDDEN_WRITES = {"product_id"}
 # Tables that record sign-ins and request keys, which a refused call may write.
@@ -181,6 +196,29 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
     )
     assert order.status_code == 201, order.text
     b_admin = await make_user(session, Role.MEMBER, member_id=member_b.id, member_role=MemberRole.ADMIN)
+    profile = {"listed": True, "phone": B_STAFF_ONLY, "visibility": {"phone": "staff"}}
+    listed = await client.put(f"/v1/members/{member_b.id}/profile", json=profile, headers=staff)
+    assert listed.status_code == 200, listed.text
+    soon = datetime.now(UTC) + timedelta(days=7)
+    event = await client.post(
+        "/v1/events",
+        json={
+            "title": "Probe talk",
+            "starts_at": soon.isoformat(),
+            "ends_at": (soon + timedelta(hours=1)).isoformat(),
+            "place": "Hall",
+            "capacity": 10,
+            "member_price_cents": 0,
+            "nonmember_price_cents": 0,
+        },
+        headers=staff,
+    )
+    assert event.status_code == 201, event.text
+    attendees = {"attendees": [{"name": "B person", "email": "b@tenant.test"}]}
+    registration = await client.post(
+        f"/v1/events/{event.json()['id']}/registrations", json=attendees, headers=b_headers
+    )
+    assert registration.status_code == 201, registration.text
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
     contract, claim, line = await _other_mills_programme(client, staff, other_mill.id, member_b.member_number)
     principals = {}
@@ -204,6 +242,10 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "contract_id": contract,
         "claim_id": claim,
         "line_id": line,
+        "offer_id": "1",
+        "code": "AAAAAAAAAAAAAAAA",
+        "event_id": event.json()["id"],
+        "registration_id": registration.json()["id"],
     }
     return ids, principals
 
@@ -258,6 +300,8 @@ async def test_no_principal_reaches_another_tenant(app, client, session):
             status = answer.status_code
             if route.staff_only:
                 ok = status == 403
+            elif principal.startswith("member") and (route.method, route.template) in SHARED_WITH_MEMBERS:
+                ok = status < 500 and B_STAFF_ONLY not in answer.text
             elif _hidden(route, principal):
                 ok = status in {403, 404}
             else:

@@ -12,7 +12,13 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 METHODS = ("get", "put", "post", "patch", "delete")
-PUBLIC = {("/health", "get"), ("/v1/auth/token", "post"), ("/v1/stripe/webhook", "post")}  # the webhook: signed
+# The webhook is signed; the public directory shows public profile fields only, rate limited.
+PUBLIC = {
+    ("/health", "get"),
+    ("/v1/auth/token", "post"),
+    ("/v1/stripe/webhook", "post"),
+    ("/v1/public/directory", "get"),
+}
 NOTICE = "/v1/allocation-runs/{run_id}/notices/{member_id}"
 
 

@@ -67,8 +67,9 @@ async def test_openapi_describes_every_route_and_its_errors(client):
     assert set(paths["/health"]["get"]["responses"]) == {"200", "503"}
     for path, operations in paths.items():
         for method, operation in operations.items():
-            # Signing in and the Stripe webhook (signature-checked, 400) take no bearer token: no 401.
-            if path.startswith("/v1/") and path not in {"/v1/auth/token", "/v1/stripe/webhook"}:
+            # Signing in, the Stripe webhook (signature-checked, 400) and the public directory take no
+            # bearer token: no 401.
+            if path.startswith("/v1/") and path not in {"/v1/auth/token", "/v1/stripe/webhook", "/v1/public/directory"}:
                 assert "401" in operation["responses"], (method, path)
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")) and path != "/health":

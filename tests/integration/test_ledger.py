@@ -230,7 +230,10 @@ async def test_updates_and_deletes_are_refused(session, statement, table):
     ("statement", "table"),
     [
         ("TRUNCATE posting", "posting"),
-        ("TRUNCATE journal_entry, posting, payout_event, supplier_payment", "journal_entry|posting"),
+        (
+            "TRUNCATE journal_entry, posting, payout_event, supplier_payment, event_registration",
+            "journal_entry|posting",
+        ),
         ("TRUNCATE journal_entry CASCADE", "journal_entry|posting"),
     ],
 )

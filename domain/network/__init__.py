@@ -1,0 +1,1 @@
+"""The member network: the directory of member businesses and offers among members."""

@@ -1,0 +1,150 @@
+"""Events (issue 16): capacity, a waitlist promoted on a cancellation, fees on the trade account, the feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.membership.rules import Status
+from domain.network.service import EVENT_FEES
+from tests.api.test_network_directory import _headers, _member
+from tests.support.buying import staff_headers
+
+
+def _moment(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+def _event(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Pricing workshop",
+        "starts_at": _moment(timedelta(days=7)),
+        "ends_at": _moment(timedelta(days=7, hours=2)),
+        "place": "Co-op hall, 12 Main St",
+        "capacity": 4,
+        "member_price_cents": 2_500,
+        "nonmember_price_cents": 4_000,
+    }
+    return {**body, **changes}
+
+
+def _people(n: int, tag: str) -> dict[str, Any]:
+    return {"attendees": [{"name": f"{tag} {i}", "email": f"{tag.lower()}{i}@shop.test"} for i in range(n)]}
+
+
+async def _trade(session, member_id: int) -> int:
+    return await ledger.balance_of(session, chart.member_trade(member_id))
+
+
+async def test_an_event_fills_then_a_cancellation_promotes_the_waitlist_full_members_first(client, session):
+    staff = await staff_headers(client, session)
+    made = await client.post("/v1/events", json=_event(), headers=staff)
+    assert made.status_code == 201, made.text
+    event = made.json()["id"]
+    url = f"/v1/events/{event}/registrations"
+
+    a_id = await _member(session, "Alpha Bakery")
+    a = await _headers(client, session, a_id)
+    e = await _headers(client, session, await _member(session, "Epsilon Shop"))
+    b_id = await _member(session, "Beta Deli")
+    b = await _headers(client, session, b_id)
+    c_id = await _member(session, "Gamma Grocer", Status.PROBATIONARY)
+    c = await _headers(client, session, c_id)
+    d_id = await _member(session, "Delta Cafe")
+    d = await _headers(client, session, d_id)
+
+    first = await client.post(url, json=_people(3, "Alpha"), headers=a)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["fee_cents"]) == ("confirmed", 7_500)
+    last_seat = await client.post(url, json=_people(1, "Epsilon"), headers=e)
+    assert (last_seat.json()["status"], last_seat.json()["fee_cents"]) == ("confirmed", 2_500)
+    for headers, people in ((b, _people(2, "Beta")), (c, _people(1, "Gamma")), (d, _people(1, "Delta"))):
+        waiting = await client.post(url, json=people, headers=headers)
+        assert waiting.status_code == 201, waiting.text
+        assert (waiting.json()["status"], waiting.json()["fee_cents"]) == ("waitlisted", 0)
+    again = await client.post(url, json=_people(1, "Alpha"), headers=a)
+    assert (again.status_code, again.json().get("code")) == (409, "already_registered")
+    assert await _trade(session, a_id) == 7_500
+
+    [listed] = (await client.get("/v1/events", headers=d)).json()["items"]
+    assert (listed["capacity"], listed["taken"]) == (4, 4)
+
+    cancelled = await client.post(f"{url}/{first.json()['id']}/cancel", headers=a)
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert await _trade(session, a_id) == 0  # the fee reversed to the cent
+
+    # Three seats free: Beta (full, 2) and Delta (full, 1) go before Gamma (probationary), who came earlier.
+    everyone = {r["member_id"]: r for r in (await client.get(url, headers=staff)).json()}
+    assert {m: r["status"] for m, r in everyone.items() if m != str(a_id)} == {
+        everyone[str(b_id)]["member_id"]: "confirmed",
+        str(c_id): "waitlisted",
+        str(d_id): "confirmed",
+        next(m for m in everyone if m not in {str(a_id), str(b_id), str(c_id), str(d_id)}): "confirmed",
+    }
+    assert (everyone[str(b_id)]["fee_cents"], everyone[str(d_id)]["fee_cents"]) == (5_000, 2_500)
+    assert await _trade(session, b_id) == 5_000
+    assert await _trade(session, c_id) == 0
+    assert await _trade(session, d_id) == 2_500
+    [listed] = (await client.get("/v1/events", headers=d)).json()["items"]
+    assert listed["taken"] == 4  # 1 + 2 + 1: never past the capacity
+    assert await ledger.balance_of(session, EVENT_FEES) == 10_000  # 2 500 + 5 000 + 2 500 kept
+    own = (await client.get(url, headers=b)).json()
+    assert [r["member_id"] for r in own] == [str(b_id)]  # a member sees its own registration only
+
+
+async def test_cancellations_close_at_the_deadline_and_others_registrations_are_not_found(client, session):
+    staff = await staff_headers(client, session)
+    soon = _event(cancellation_deadline=_moment(timedelta(seconds=-1)))
+    event = (await client.post("/v1/events", json=soon, headers=staff)).json()["id"]
+    member_id = await _member(session, "Late Bakery")
+    headers = await _headers(client, session, member_id)
+    registered = await client.post(f"/v1/events/{event}/registrations", json=_people(1, "Late"), headers=headers)
+    assert registered.status_code == 201, registered.text
+    other = await _headers(client, session, await _member(session, "Nosy Deli"))
+    cancel_url = f"/v1/events/{event}/registrations/{registered.json()['id']}/cancel"
+    assert (await client.post(cancel_url, headers=other)).status_code == 404
+    refused = await client.post(cancel_url, headers=headers)
+    assert (refused.status_code, refused.json().get("code")) == (409, "cancellation_deadline_passed")
+    assert await _trade(session, member_id) == 2_500
+
+
+async def test_a_suspended_member_cannot_register(client, session):
+    staff = await staff_headers(client, session)
+    event = (await client.post("/v1/events", json=_event(), headers=staff)).json()["id"]
+    member_id = await _member(session, "Suspended Bakery", Status.SUSPENDED)
+    headers = await _headers(client, session, member_id)
+    refused = await client.post(f"/v1/events/{event}/registrations", json=_people(1, "S"), headers=headers)
+    assert (refused.status_code, refused.json().get("code")) == (409, "member_not_in_good_standing")
+
+
+async def test_only_staff_publish_and_a_bad_event_names_the_field(client, session):
+    member = await _headers(client, session, await _member(session, "Eager Bakery"))
+    assert (await client.post("/v1/events", json=_event(), headers=member)).status_code == 403
+    staff = await staff_headers(client, session)
+    for body, field in (
+        (_event(place=None), "place"),
+        (_event(starts_at=_moment(-timedelta(days=1))), "starts_at"),
+        (_event(ends_at=_moment(timedelta(days=6))), "ends_at"),
+        (_event(capacity=0), "capacity"),
+        (_event(cancellation_deadline=_moment(timedelta(days=8))), "cancellation_deadline"),
+    ):
+        answer = await client.post("/v1/events", json=body, headers=staff)
+        assert answer.status_code == 400, answer.text
+        assert field in [e["field"] for e in answer.json()["errors"]], (field, answer.text)
+
+
+async def test_the_calendar_feed_lists_upcoming_events(client, session):
+    staff = await staff_headers(client, session)
+    body = _event(title="Bread, butter; and more", place=None, online_url="https://meet.test/bread")
+    assert (await client.post("/v1/events", json=body, headers=staff)).status_code == 201
+    member = await _headers(client, session, await _member(session, "Calendar Cafe"))
+    feed = await client.get("/v1/events.ics", headers=member)
+    assert feed.status_code == 200, feed.text
+    assert feed.headers["content-type"].startswith("text/calendar")
+    assert feed.text.startswith("BEGIN:VCALENDAR\r\n")
+    assert "SUMMARY:Bread\\, butter\\; and more\r\n" in feed.text
+    assert "URL:https://meet.test/bread\r\n" in feed.text
+    assert (await client.get("/v1/events.ics")).status_code == 401
