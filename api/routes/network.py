@@ -316,7 +316,7 @@ class OfferOut(msgspec.Struct):
     redeemed: int
 
 
-class ClaimOut(msgspec.Struct):
+class OfferClaimOut(msgspec.Struct):
     """A claim: the code to show the offering member; `redeemed_at` once it confirmed the redemption."""
 
     offer_id: str
@@ -346,8 +346,8 @@ def _offer_out(view: OfferView) -> OfferOut:
     )
 
 
-def _claim_out(view: ClaimView) -> ClaimOut:
-    return ClaimOut(
+def _claim_out(view: ClaimView) -> OfferClaimOut:
+    return OfferClaimOut(
         offer_id=str(view.offer_id),
         member_id=str(view.member_id),
         code=view.code,
@@ -417,7 +417,7 @@ async def list_offers(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -
     ),
     responses=problems(404, *POSTED),
 )
-async def claim_offer(offer_id: FromPath[str], db: DbSession, caller: Caller) -> ClaimOut:
+async def claim_offer(offer_id: FromPath[str], db: DbSession, caller: Caller) -> OfferClaimOut:
     """Take one of the offer's redemptions."""
     view = await service.claim_offer(
         db,
@@ -439,7 +439,7 @@ async def claim_offer(offer_id: FromPath[str], db: DbSession, caller: Caller) ->
     description="The offering member's users; once per claim (409 `claim_already_redeemed`).",
     responses=problems(404, *POSTED),
 )
-async def redeem_claim(offer_id: FromPath[str], code: FromPath[str], db: DbSession, caller: Caller) -> ClaimOut:
+async def redeem_claim(offer_id: FromPath[str], code: FromPath[str], db: DbSession, caller: Caller) -> OfferClaimOut:
     """Mark the claim redeemed and count it."""
     oid = path_id(offer_id, "offer")
     if not _CODE.fullmatch(code):

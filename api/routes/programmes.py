@@ -186,7 +186,7 @@ class NewClaimIn(msgspec.Struct, forbid_unknown_fields=True):
     period_start: Day
 
 
-class ClaimOut(msgspec.Struct):
+class SupplierClaimOut(msgspec.Struct):
     """A claim to the supplier; `short_paid` flags a claim paid in part."""
 
     id: str
@@ -271,9 +271,9 @@ def line_out(view: LineView) -> PurchaseLineOut:
     )
 
 
-def claim_out(view: ClaimView) -> ClaimOut:
+def claim_out(view: ClaimView) -> SupplierClaimOut:
     """The public view of a claim."""
-    return ClaimOut(
+    return SupplierClaimOut(
         id=str(view.id),
         contract_id=str(view.contract_id),
         supplier_id=str(view.supplier_id),
@@ -553,7 +553,7 @@ class ContractController(Controller):
         summary="Claim an ended period's rebate and fee",
         responses=problems(404, *POSTED),
     )
-    async def claim(self, contract_id: FromPath[str], data: JSONBody[NewClaimIn], db: DbSession) -> ClaimOut:
+    async def claim(self, contract_id: FromPath[str], data: JSONBody[NewClaimIn], db: DbSession) -> SupplierClaimOut:
         """Once per period, only after it ended (409 otherwise)."""
         view = await service.create_claim(
             db, path_id(contract_id, "contract"), period_start=data.period_start, now=_now()
@@ -614,7 +614,7 @@ class ClaimController(Controller):
         cursor: Cursor = None,
         contract_id: Annotated[str | None, Parameter(description="only this contract's claims")] = None,
         status: Annotated[ClaimStatus | None, Parameter(description="only claims in this status")] = None,
-    ) -> Page[ClaimOut]:
+    ) -> Page[SupplierClaimOut]:
         """Staff see every claim; a supplier's users their own."""
         rows = await service.claim_page(
             db,
@@ -632,7 +632,7 @@ class ClaimController(Controller):
         summary="One claim",
         responses=problems(400, 404, *AUTHENTICATED),
     )
-    async def show(self, claim_id: FromPath[str], db: DbSession, caller: Caller) -> ClaimOut:
+    async def show(self, claim_id: FromPath[str], db: DbSession, caller: Caller) -> SupplierClaimOut:
         """With each member's spend and pass-through share (404 for another supplier's users)."""
         return claim_out(await service.get_claim(db, path_id(claim_id, "claim"), only_supplier_id=own_supplier(caller)))
 
@@ -662,7 +662,7 @@ class ClaimController(Controller):
         summary="Record money received against a claim",
         responses=problems(404, *POSTED),
     )
-    async def receipt(self, claim_id: FromPath[str], data: JSONBody[ReceiptIn], db: DbSession) -> ClaimOut:
+    async def receipt(self, claim_id: FromPath[str], data: JSONBody[ReceiptIn], db: DbSession) -> SupplierClaimOut:
         """`short_paid` until covered; then `paid`, and the members' pass-through is credited, once."""
         view = await service.record_receipt(
             db,
