@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 import sqlalchemy as sa
+import stripe
 from arq import create_pool
 from arq.connections import RedisSettings
 from sqlalchemy.exc import DBAPIError
@@ -165,6 +166,16 @@ def localstripe_url() -> Iterator[str]:
 
     with localstripe() as url:
         yield url
+
+
+@pytest.fixture
+async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
+    """The Stripe SDK against localstripe, doing what a member's browser or Stripe's side would."""
+    from domain.payments.stripe_gateway import HTTPXClient
+
+    http = HTTPXClient()
+    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
+    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

@@ -10,34 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
 import sqlalchemy as sa
-import stripe
 from sqlmodel import col
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.payments.stripe_gateway import HTTPXClient
 from domain.payments.tables import CardHold
 from tests.support.cards import THREE_D_SECURE_CARD, card_buy, card_member, holds_of, line, signed_event
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
     from domain.settings import Settings
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK as a member's browser uses it."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_a_hold_still_waiting_for_3d_secure_at_settlement_is_released(

@@ -10,34 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
 import sqlalchemy as sa
-import stripe
 from sqlmodel import col
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.patronage.tables import PatronageRecord
-from domain.payments.stripe_gateway import HTTPXClient
 from tests.support.cards import card_buy, card_member, holds_of, line
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
     from domain.settings import Settings
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK, to look at what localstripe holds."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_a_settled_card_order_corrected_down_is_refunded_the_difference_once(

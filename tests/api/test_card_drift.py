@@ -10,33 +10,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-import pytest
-import stripe
 from sqlmodel import col, select
 
 from domain.db import utc_now
 from domain.jobs.tables import OutboxJob
-from domain.payments.stripe_gateway import HTTPXClient, StripeGateway
+from domain.payments.stripe_gateway import StripeGateway
 from tests.support.cards import card_buy, card_member, holds_of, line
 from tests.support.worker import run_worker
 from workers.payments import run_payments_drift
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
     from domain.settings import Settings
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK, acting on Stripe's side."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_a_hold_cancelled_behind_the_apps_back_is_reported_and_left_alone(

@@ -12,9 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
 import sqlalchemy as sa
-import stripe
 from sqlmodel import col, select
 
 from domain.jobs.queue import ArqJobQueue
@@ -22,28 +20,18 @@ from domain.jobs.tables import OutboxJob
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.payments.rules import ACTION_GRACE, OFF_SESSION_WINDOW
-from domain.payments.stripe_gateway import HTTPXClient
 from domain.payments.tables import CardHold
 from tests.support.cards import THREE_D_SECURE_CARD, card_buy, card_member, holds_of, line, signed_event
 from tests.support.worker import run_worker
 from workers.payments import run_card_clock
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
+    import stripe
     from arq import ArqRedis
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
     from domain.settings import Settings
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK as a member's browser uses it."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def place(client: httpx.AsyncClient, gb: dict[str, object], product: int, headers: dict[str, str]) -> str:

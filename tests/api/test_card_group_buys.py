@@ -10,22 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pytest
-import stripe
 from sqlmodel import col, select
 
 from domain.identity.rules import MemberRole
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.payments.stripe_gateway import HTTPXClient
 from domain.payments.tables import CardHold, StripeCustomer
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
@@ -34,14 +30,6 @@ if TYPE_CHECKING:
 
 def line(product_id: int, quantity: int, flex: int = 0) -> dict[str, Any]:
     return {"product_id": str(product_id), "quantity": quantity, "flex_quantity": flex}
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK as a member's browser uses it (confirming a SetupIntent with a test card)."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def card_member(

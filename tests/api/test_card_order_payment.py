@@ -10,29 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import httpx
-import pytest
-import stripe
 
-from domain.payments.stripe_gateway import HTTPXClient
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
 from tests.support.cards import THREE_D_SECURE_CARD, card_buy, card_member, holds_of, line, signed_event
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
     from domain.settings import Settings
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK as a member's browser uses it."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_a_hold_waiting_for_3d_secure_shows_its_client_secret_until_authorized(

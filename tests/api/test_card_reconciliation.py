@@ -10,22 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-import pytest
-import stripe
 from sqlmodel import col, select
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.payments import card_holds
-from domain.payments.stripe_gateway import HTTPXClient, StripeGateway
+from domain.payments.stripe_gateway import StripeGateway
 from domain.payments.tables import CardHold
 from tests.support.cards import card_buy, card_member, line
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.db import SessionMaker
@@ -41,14 +38,6 @@ class FeeCharging(StripeGateway):
     async def fee_cents(self, hold_id: str) -> int:
         assert await super().fee_cents(hold_id) == 0  # what localstripe says
         return FEE
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The SDK, as the member's browser uses it."""
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def test_captures_refunds_and_fees_reconcile_the_card_clearing_account_to_zero(

@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-import stripe
 from sqlmodel import col, select
 
 from domain.payments import card_holds
 from domain.payments.rules import CardStatus
-from domain.payments.stripe_gateway import HTTPXClient, StripeGateway
+from domain.payments.stripe_gateway import StripeGateway
 from domain.payments.tables import CardHold
 from tests.api.test_card_group_buys import card_member, line
 from tests.support.buying import group_buy_body, make_product, make_supplier, staff_headers
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     import httpx
+    import stripe
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.payments.gateway import Hold, HoldRequest
@@ -41,13 +41,6 @@ class ChangedWhileAsking(StripeGateway):
         # What a concurrent order change does to the row (card_holds.void_holds), committed meanwhile.
         await self.session.execute(sa.update(CardHold).values(status=CardStatus.VOIDED.value))
         return answer
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    http = HTTPXClient()
-    yield stripe.StripeClient("sk_test_localstripe", base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import pytest
-import stripe
 
 from domain.payments.gateway import Customer, HoldRequest, PaymentDeclinedError
 from domain.payments.rules import CardStatus, cancel_key, capture_key, hold_key, refund_key, transfer_group
@@ -20,6 +19,8 @@ from domain.payments.stripe_gateway import HTTPXClient, StripeGateway
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping
+
+    import stripe
 
 KEY = "sk_test_localstripe"
 
@@ -40,14 +41,6 @@ class RecordingClient(HTTPXClient):
         if self.canned is not None:
             return json.dumps(self.canned).encode(), 200, {}
         return await super().request_async(method, url, headers, post_data)
-
-
-@pytest.fixture
-async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
-    """The raw SDK, for what a member's browser would do (confirm a SetupIntent, attach a card)."""
-    http = HTTPXClient()
-    yield stripe.StripeClient(KEY, base_addresses={"api": localstripe_url}, http_client=http)
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
 async def saved_card(raw: stripe.StripeClient, customer_id: str, test_card: str = "pm_card_visa") -> str:
