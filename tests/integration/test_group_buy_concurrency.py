@@ -23,13 +23,14 @@ from sqlmodel import col, select
 from domain.buying import closing, orders
 from domain.buying import service as buying
 from domain.buying.rules import GroupBuyStatus, LineRequest
-from domain.buying.tables import BuyOrder, GroupBuyItem, GroupBuyTotal, OrderIncrement, OrderLine
+from domain.buying.tables import BuyOrder, GroupBuyItem, OrderIncrement, OrderLine
 from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
 from domain.db import make_session_maker
 from domain.errors import ConflictError
 from domain.jobs.tables import OutboxJob
 from domain.membership import service as membership
+from tests.support.totals import resummed_totals, stored_totals
 
 if TYPE_CHECKING:
     from domain.db import SessionMaker
@@ -172,36 +173,6 @@ async def test_hundreds_of_concurrent_orders_and_changes_agree_with_the_totals(e
                 sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"notify:group_buy:{group_buy_id}:%"))
             )
             await s.commit()
-
-
-async def stored_totals(s, group_buy_id: int) -> dict[int, tuple[int, int]]:
-    rows = (
-        await s.execute(
-            sa.select(
-                col(GroupBuyTotal.product_id),
-                sa.func.sum(col(GroupBuyTotal.quantity)),
-                sa.func.sum(col(GroupBuyTotal.flex_quantity)),
-            )
-            .where(col(GroupBuyTotal.group_buy_id) == group_buy_id)
-            .group_by(col(GroupBuyTotal.product_id))
-        )
-    ).all()
-    return {p: (int(q), int(f)) for p, q, f in rows}
-
-
-async def resummed_totals(s, group_buy_id: int) -> dict[int, tuple[int, int]]:
-    rows = (
-        await s.execute(
-            sa.select(
-                col(OrderLine.product_id),
-                sa.func.sum(col(OrderLine.quantity)),
-                sa.func.sum(col(OrderLine.flex_quantity)),
-            )
-            .where(col(OrderLine.group_buy_id) == group_buy_id)
-            .group_by(col(OrderLine.product_id))
-        )
-    ).all()
-    return {p: (int(q), int(f)) for p, q, f in rows}
 
 
 def as_dict(lines: list[LineRequest]) -> dict[int, tuple[int, int]]:
