@@ -24,7 +24,7 @@ from domain.ledger.rules import PostingLine, Side
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member
 from domain.patronage import service as patronage
-from domain.patronage.rules import fiscal_year_end, is_member_business
+from domain.patronage.rules import fiscal_year_end, is_member_business, utc_day_range
 from domain.programmes.rules import (
     ClaimStatus,
     Holding,
@@ -812,7 +812,7 @@ async def pool_margins(session: AsyncSession, fiscal_year: int, *, fiscal_year_s
     Claims are dated on their period's last day, so a period counts in the year it ended in.
     """
     last = fiscal_year_end(fiscal_year, fiscal_year_start_month)
-    first = add_months(last, -12) + timedelta(days=1)
+    start, end = utc_day_range(add_months(last, -12) + timedelta(days=1), last)
     signed = sa.case(
         (col(Posting.side) == Side.CREDIT.value, col(Posting.amount_cents)), else_=-col(Posting.amount_cents)
     )
@@ -822,8 +822,8 @@ async def pool_margins(session: AsyncSession, fiscal_year: int, *, fiscal_year_s
         .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
         .where(
             col(Account.code).like(chart.PROGRAMME_PATTERN),
-            col(JournalEntry.occurred_at) >= datetime.combine(first, time(), tzinfo=UTC),
-            col(JournalEntry.occurred_at) < datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC),
+            col(JournalEntry.occurred_at) >= start,
+            col(JournalEntry.occurred_at) < end,
         )
         .group_by(col(Account.code))
     )
