@@ -200,6 +200,13 @@ CLAIM_ALREADY_REDEEMED = "claim_already_redeemed"
 NOT_FULL_MEMBER = "member_not_full"
 
 
+def check_offer_standing(member_id: int, status: Status, what: str) -> None:
+    """Only full members publish and claim offers (409 ``member_not_full`` naming who and why)."""
+    if status not in OFFERS_BY:
+        msg = f"{what} member {member_id} is {status}; only full members publish and claim offers"
+        raise ConflictError(msg, code=NOT_FULL_MEMBER)
+
+
 def offer_errors(
     *,
     discount_rate: Decimal | None,

@@ -20,7 +20,6 @@ from domain.network.rules import (
     EARTH_RADIUS_KM,
     EVENT_STARTED,
     LISTED_STATUSES,
-    NOT_FULL_MEMBER,
     OFFER_ALREADY_CLAIMED,
     OFFER_CAP_REACHED,
     OFFER_UNAVAILABLE,
@@ -37,6 +36,7 @@ from domain.network.rules import (
     RegistrationStatus,
     Waiting,
     cancellation_refusal,
+    check_offer_standing,
     check_registration_move,
     checked_offer,
     checked_profile,
@@ -268,9 +268,7 @@ async def _statuses(session: AsyncSession, member_ids: set[int]) -> dict[int, St
 def _require_full(member_id: int, status: Status | None, what: str) -> None:
     if status is None:
         raise NotFoundError(f"member {member_id} not found")
-    if status not in OFFERS_BY:
-        msg = f"{what} member {member_id} is {status}; only full members publish and claim offers"
-        raise ConflictError(msg, code=NOT_FULL_MEMBER)
+    check_offer_standing(member_id, status, what)
 
 
 async def publish_offer(

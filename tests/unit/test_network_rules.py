@@ -27,6 +27,7 @@ from domain.network.rules import (
     RegistrationStatus,
     Waiting,
     cancellation_refusal,
+    check_offer_standing,
     check_registration_move,
     checked_profile,
     claim_refusal,
@@ -318,3 +319,12 @@ def test_the_calendar_escapes_text_and_folds_long_lines():
     unfolded = text.replace("\r\n ", "")
     assert "SUMMARY:Bread\\, butter\\; and \\\\ more\\nfor everyone " + "é" * 60 + "\r\n" in unfolded
     assert "DESCRIPTION" not in text
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s is not Status.FULL])
+def test_only_full_members_publish_and_claim_offers(status):
+    check_offer_standing(7, Status.FULL, "the offering")
+    with pytest.raises(ConflictError) as refused:
+        check_offer_standing(7, status, "the claiming")
+    assert refused.value.code == "member_not_full"
+    assert refused.value.detail == f"the claiming member 7 is {status}; only full members publish and claim offers"
