@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from domain.errors import ConflictError, InvalidInputError
@@ -83,8 +83,10 @@ tiers_strategy = st.lists(st.tuples(st.integers(1, 10**9), st.decimals(0, 1, pla
 
 
 @given(tiers=tiers_strategy, spend=st.integers(0, 10**12), first_rate=st.decimals(0, "0.0001", places=6))
+@example(tiers=(Tier(0, Decimal(0)), Tier(5000, Decimal(0))), spend=5000, first_rate=Decimal("0.0001"))
 def test_retroactive_never_pays_less_than_graduated(tiers, spend, first_rate):
-    tiers = (Tier(0, first_rate), *tiers[1:])
+    # Contracts refuse a rate below an earlier tier's, so the first rate stays at or under the next.
+    tiers = (Tier(0, min([first_rate, *(t.rate for t in tiers[1:2])])), *tiers[1:])
     retro = rebate_cents(spend, tiers, RebateMode.RETROACTIVE)
     grad = rebate_cents(spend, tiers, RebateMode.GRADUATED)
     assert retro >= grad >= 0
