@@ -131,6 +131,8 @@ def create_app(
             payouts.PayoutController,
             programmes.create_contract,
             programmes.programme_margins,
+            programmes.record_expense,
+            programmes.list_expenses,
             programmes.ContractController,
             programmes.PurchaseLineController,
             programmes.ClaimController,

@@ -34,6 +34,7 @@ from domain.programmes.tables import (
     ClaimReceipt,
     ContractMember,
     ContractTier,
+    PoolExpense,
     PurchaseLine,
     SupplierContract,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "PatronageRecord",
     "Payout",
     "PayoutEvent",
+    "PoolExpense",
     "Posting",
     "Product",
     "ProductPriceTier",

@@ -32,10 +32,10 @@ Cents = SignedCents
 
 
 class PoolMargin(msgspec.Struct, forbid_unknown_fields=True):
-    """A pool's net margin from business with patrons (negative = a loss)."""
+    """A pool's net margin from business with patrons (negative = a loss); left out when read from the books."""
 
     pool: ShortText
-    net_margin_cents: Cents
+    net_margin_cents: Cents | None = None
 
 
 class FundIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -72,6 +72,7 @@ class RunIn(msgspec.Struct, forbid_unknown_fields=True):
     payment_date: BusinessDay
     policy: PolicyIn
     nonpatronage_income_cents: Amount = 0
+    margin_source: Literal["typed", "books"] = "typed"
 
 
 class FundOut(msgspec.Struct):
@@ -102,8 +103,22 @@ class Totals(msgspec.Struct):
 RunStatusName = Literal["computing", "computed", "posted", "failed"]
 
 
+class MarginFromBooksOut(msgspec.Struct):
+    """How a pool's net margin was read from the books: programme margin + group-buy markup - expenses."""
+
+    pool: str
+    rebate_income_cents: int
+    fee_income_cents: int
+    pass_through_cents: int
+    group_buy_sales_cents: int
+    group_buy_cost_cents: int
+    group_buy_markup_cents: int
+    expenses_cents: int
+    net_margin_cents: int
+
+
 class RunOut(msgspec.Struct):
-    """An allocation run; totals are null until computed."""
+    """An allocation run; totals are null until computed; `margins` only when they came from the books."""
 
     id: str
     fiscal_year: int
@@ -111,6 +126,8 @@ class RunOut(msgspec.Struct):
     payment_date: date
     totals: Totals | None
     failure_reason: str | None
+    margin_source: Literal["typed", "books"]
+    margins: list[MarginFromBooksOut] | None
 
 
 class AllocationLineOut(msgspec.Struct):
@@ -204,6 +221,10 @@ def run_out(run: AllocationRunView) -> RunOut:
         run.payment_date,
         totals,
         run.failure_reason,
+        "books" if run.margin_derivation is not None else "typed",
+        None
+        if run.margin_derivation is None
+        else [msgspec.convert(pool, MarginFromBooksOut) for pool in run.margin_derivation],
     )
 
 
@@ -284,9 +305,15 @@ async def run_lines(
     summary="Approve and post a run",
     responses=problems(404, *POSTED),
 )
-async def approve_run(run_id: FromPath[str], db: DbSession) -> RunOut:
-    """Posts equity lots, cash payouts, funds and unallocated equity once; approving again changes nothing."""
-    return run_out(await posting.approve(db, path_id(run_id, "allocation run")))
+async def approve_run(run_id: FromPath[str], db: DbSession, state: State) -> RunOut:
+    """Posts equity lots, cash payouts, funds and unallocated equity once; approving again changes nothing.
+
+    A run with margins from the books also closes each pool's figures to the year's income summary.
+    """
+    run = await posting.approve(
+        db, path_id(run_id, "allocation run"), fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
+    )
+    return run_out(run)
 
 
 # What a notice can be, the default first.

@@ -21,6 +21,7 @@ from api.fields import (
     FIRST_YEAR,
     LAST_YEAR,
     Day,
+    LongText,
     MemberNumber,
     Moment,
     PositiveCents,
@@ -34,10 +35,19 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import own_supplier, query_id, staff_or_suppliers, utc
 from domain.errors import FieldError, InvalidInputError
 from domain.programmes import service
-from domain.programmes.rules import MAX_ELIGIBLE, MAX_LINES, MAX_TIERS, ClaimStatus, LineIn, LineStatus, Period
+from domain.programmes.rules import (
+    MAX_ELIGIBLE,
+    MAX_LINES,
+    MAX_TIERS,
+    ClaimStatus,
+    ExpensePaidFrom,
+    LineIn,
+    LineStatus,
+    Period,
+)
 from domain.programmes.rules import RebateMode as Mode
 from domain.programmes.rules import Tier as RuleTier
-from domain.programmes.views import AccrualView, ClaimView, ContractView, LineView, MemberAccrual
+from domain.programmes.views import AccrualView, ClaimView, ContractView, ExpenseView, LineView, MemberAccrual
 
 NonZeroCents = Annotated[
     int, msgspec.Meta(ge=-(10**13), le=10**13, description="integer cents, not 0 (negative: a correction)")
@@ -429,6 +439,72 @@ async def programme_margins(
             for p in pools
         ],
     )
+
+
+class PoolExpenseIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An expense of one pool: counted in the fiscal year of `incurred_on`, posted to the ledger."""
+
+    pool: ShortText
+    incurred_on: Day
+    amount_cents: NonZeroCents
+    description: LongText
+    paid_from: ExpensePaidFrom = ExpensePaidFrom.BANK
+
+
+class PoolExpenseOut(msgspec.Struct):
+    """An expense as recorded."""
+
+    id: str
+    pool: str
+    incurred_on: date
+    fiscal_year: int
+    amount_cents: int
+    paid_from: str
+    description: str
+
+
+def _expense_out(view: ExpenseView) -> PoolExpenseOut:
+    return PoolExpenseOut(
+        str(view.id),
+        view.pool,
+        view.incurred_on,
+        view.fiscal_year,
+        view.amount_cents,
+        view.paid_from,
+        view.description,
+    )
+
+
+@post(
+    "/v1/pool-expenses",
+    guards=[staff_only],
+    summary="Enter an expense of a pool",
+    responses=problems(*POSTED),
+    tags=["programmes"],
+)
+async def record_expense(data: JSONBody[PoolExpenseIn], db: DbSession, caller: Caller, state: State) -> PoolExpenseOut:
+    """Staff only: debits the pool's expense account, credits the bank, the till or accrued expenses."""
+    new = service.NewExpense(data.pool, data.incurred_on, data.amount_cents, data.paid_from, data.description)
+    view = await service.record_expense(
+        db, new, actor=caller.user_id, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
+    )
+    return _expense_out(view)
+
+
+@get(
+    "/v1/pool-expenses",
+    guards=[staff_only],
+    summary="A fiscal year's pool expenses",
+    responses=problems(400, *AUTHENTICATED),
+    tags=["programmes"],
+)
+async def list_expenses(
+    db: DbSession,
+    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
+    pool: Annotated[str | None, Parameter(max_length=50, description="only this pool")] = None,
+) -> list[PoolExpenseOut]:
+    """Oldest first."""
+    return [_expense_out(v) for v in await service.list_expenses(db, fiscal_year, pool)]
 
 
 class ContractController(Controller):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.allocation.margins import close_books
 from domain.allocation.rules import AllocationRunStatus, check_run_transition
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationRun
@@ -98,8 +99,13 @@ ON CONFLICT (business_key) DO NOTHING
 """)
 
 
-async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = None) -> AllocationRun:
-    """Post the run once; approving a posted run again changes nothing."""
+async def approve(
+    session: AsyncSession, run_id: int, *, fiscal_year_start_month: int = 1, now: datetime | None = None
+) -> AllocationRun:
+    """Post the run once; approving a posted run again changes nothing.
+
+    A run whose margins came from the books also closes them to the year's income summary.
+    """
     run = (
         await session.exec(select(AllocationRun).where(col(AllocationRun.id) == run_id).with_for_update())
     ).one_or_none()
@@ -132,6 +138,10 @@ async def approve(session: AsyncSession, run_id: int, *, now: datetime | None = 
     await session.execute(_POSTINGS, params | {"summary": summary, "payable": payable})
     await session.execute(_PAYOUTS, params)
     await _post_coop_shares(session, run, summary, occurred)
+    if run.margin_derivation:
+        await close_books(
+            session, run.fiscal_year, run.margin_derivation, fiscal_year_start_month=fiscal_year_start_month
+        )
     run.status = AllocationRunStatus.POSTED.value
     run.posted_at = now or utc_now()
     session.add(run)

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
-from domain.allocation import rules
+from domain.allocation import margins, rules
 from domain.allocation.tables import AllocationLine, AllocationRun
 from domain.db import utc_now
 from domain.equity.rules import (
@@ -90,7 +90,9 @@ async def start(
     pools = [p["pool"] for p in request["pools"]]
     if len(set(pools)) != len(pools):
         raise InvalidInputError("each pool may appear once", [FieldError("pools", "a pool is listed twice")])
-    errors = rules.run_date_errors(
+    from_books = request.get("margin_source") == margins.SOURCE_BOOKS
+    errors = _margin_errors(request["pools"], from_books=from_books)
+    errors += rules.run_date_errors(
         fiscal_year, start_month=fiscal_year_start_month, payment_date=payment_date, today=today
     )
     errors += rules.pool_errors(pools, await _pools_with_patronage(session, fiscal_year, pools))
@@ -99,17 +101,43 @@ async def start(
     posted = await posted_run(session, fiscal_year)
     if posted is not None:
         raise ConflictError(f"fiscal year {fiscal_year} was already allocated by run {posted.id}")
+    derivation = None
+    if from_books:
+        # The margins are read once, here: the run allocates, shows and (when posted) closes these figures.
+        books = await margins.book_margins(session, fiscal_year, pools, fiscal_year_start_month=fiscal_year_start_month)
+        derivation = [margins.derivation_json(b) for b in books]
+        request = {
+            **request,
+            "pools": [{"pool": b.pool, "net_margin_cents": b.net_margin_cents} for b in books],
+        }
     run = AllocationRun(
         fiscal_year=fiscal_year,
         status=rules.AllocationRunStatus.COMPUTING.value,
         payment_date=payment_date,
         request=request,
+        margin_derivation=derivation,
         created_by=actor,
     )
     session.add(run)
     await session.flush()
     await outbox.add(session, COMPUTE_JOB, f"allocation_run:{run.id}:compute", {"run_id": run.id})
     return run
+
+
+def _margin_errors(pools: Sequence[Mapping[str, Any]], *, from_books: bool) -> list[FieldError]:
+    """Typed margins name each pool's figure; margins from the books leave it to the books."""
+    field = "pools[{}].net_margin_cents"
+    if from_books:
+        return [
+            FieldError(field.format(i), "leave it out: with margin_source books the margin is read from the ledger")
+            for i, pool in enumerate(pools)
+            if pool.get("net_margin_cents") is not None
+        ]
+    return [
+        FieldError(field.format(i), "required (or give margin_source books)")
+        for i, pool in enumerate(pools)
+        if pool.get("net_margin_cents") is None
+    ]
 
 
 async def _pools_with_patronage(session: AsyncSession, fiscal_year: int, pools: list[str]) -> set[str]:

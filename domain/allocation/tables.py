@@ -32,6 +32,8 @@ class AllocationRun(SQLModel, table=True):
     payment_date: date
     request: dict[str, Any] = Field(sa_type=JSONB)
     totals: dict[str, Any] | None = Field(default=None, sa_type=JSONB)
+    # With margins taken from the books: each pool's figures as the run took them (and closes them).
+    margin_derivation: list[dict[str, Any]] | None = Field(default=None, sa_type=JSONB)
     failure_reason: str | None = Field(default=None, max_length=2000)
     created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(

@@ -26,6 +26,7 @@ class AllocationRunView(Protocol):
     payment_date: date
     request: dict[str, Any]
     totals: dict[str, Any] | None
+    margin_derivation: list[dict[str, Any]] | None
     failure_reason: str | None
     created_by: int | None
     created_at: datetime

@@ -157,3 +157,14 @@ def programme_pass_through(pool: str) -> AccountSpec:
     return AccountSpec(
         f"{PROGRAMME_CODE_PREFIX}{pool}:pass_through", AccountKind.EXPENSE, f"Rebates passed through: {pool}"
     )
+
+
+# Expenses staff enter against one pool (DOMAIN.md section 3: a pool's net margin is after its
+# expenses); credited to the bank, the till, or accrued when the bill is not paid yet.
+POOL_EXPENSE_CODE_PREFIX = "coop:pool_expenses:"
+ACCRUED_EXPENSES = AccountSpec("coop:accrued_expenses", AccountKind.LIABILITY, "Expenses incurred, not yet paid")
+
+
+def pool_expenses(pool: str) -> AccountSpec:
+    """What running one pool's business cost the co-op in the year."""
+    return AccountSpec(f"{POOL_EXPENSE_CODE_PREFIX}{pool}", AccountKind.EXPENSE, f"Expenses: {pool}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from domain.catalog.rules import pool_errors
 from domain.errors import ConflictError, FieldError, InvalidInputError
+from domain.ledger.rules import Side
 from domain.money import Rounding, allocate, apply_rate, round_to_cents
 
 if TYPE_CHECKING:
@@ -24,14 +25,18 @@ if TYPE_CHECKING:
 __all__ = [
     "CLAIM_TRANSITIONS",
     "LINE_TRANSITIONS",
+    "MAX_EXPENSE_CENTS",
     "MAX_LINES",
+    "BookAccount",
     "ClaimStatus",
+    "ExpensePaidFrom",
     "Holding",
     "LineIn",
     "LineStatus",
     "MemberFacts",
     "Period",
     "PeriodFigures",
+    "PoolBooks",
     "RebateMode",
     "ReportContext",
     "Tier",
@@ -42,7 +47,9 @@ __all__ = [
     "check_contract",
     "check_line_transition",
     "classify_lines",
+    "closing_legs",
     "contract_errors",
+    "expense_errors",
     "figures",
     "pass_through_cents",
     "period_of",
@@ -431,3 +438,90 @@ def receipt_outcome(
         msg = f"claim {claim_id}: {amount_cents} cents is more than the {due_cents - received_cents} still owed"
         raise ConflictError(msg, code=CLAIM_OVERPAID)
     return target
+
+
+# --- expenses and margins from the books (DOMAIN.md section 3) -----------------------
+
+MAX_EXPENSE_CENTS = 10**13  # a hundred billion dollars: anything larger is a typo, not an expense
+
+
+class ExpensePaidFrom(enum.StrEnum):
+    """Where the money for an expense came from: the bank, the till, or owed (accrued)."""
+
+    BANK = "bank"
+    CASH = "cash"
+    ACCRUED = "accrued"
+
+
+def expense_errors(pool: str, amount_cents: int) -> list[FieldError]:
+    """A pool expense names a valid pool and a non-zero amount (a negative one corrects an earlier one)."""
+    errors = pool_errors(pool)
+    if amount_cents == 0:
+        errors.append(FieldError("amount_cents", "must not be 0 (a negative amount corrects an expense)"))
+    elif abs(amount_cents) > MAX_EXPENSE_CENTS:
+        errors.append(FieldError("amount_cents", f"must be within +-{MAX_EXPENSE_CENTS}"))
+    return errors
+
+
+class BookAccount(enum.StrEnum):
+    """The accounts a pool's margin is read from, and closed out of, at year end."""
+
+    REBATE_INCOME = "rebate_income"
+    FEE_INCOME = "fee_income"
+    PASS_THROUGH = "pass_through"  # noqa: S105 - an account, not a password
+    SALES = "sales"
+    COST_OF_GOODS = "cost_of_goods"
+    EXPENSES = "expenses"
+    INCOME_SUMMARY = "income_summary"
+
+
+@dataclass(frozen=True, slots=True)
+class PoolBooks:
+    """A pool's margin for a fiscal year as the books show it, each figure still open in its account.
+
+    Programme income and pass-through are the balances of the pool's programme accounts; the
+    group-buy figures are the member charges (markup included) and the supplier cost of the
+    buys settled in the year in this pool; expenses are what staff entered against the pool.
+    """
+
+    pool: str
+    rebate_income_cents: int
+    fee_income_cents: int
+    pass_through_cents: int
+    group_buy_sales_cents: int
+    group_buy_cost_cents: int
+    expenses_cents: int
+
+    @property
+    def programme_margin_cents(self) -> int:
+        """Rebates and fees less what was passed through to members."""
+        return self.rebate_income_cents + self.fee_income_cents - self.pass_through_cents
+
+    @property
+    def group_buy_markup_cents(self) -> int:
+        """What members paid above the supplier's price."""
+        return self.group_buy_sales_cents - self.group_buy_cost_cents
+
+    @property
+    def net_margin_cents(self) -> int:
+        """The pool's net margin: programme margin plus group-buy markup less expenses."""
+        return self.programme_margin_cents + self.group_buy_markup_cents - self.expenses_cents
+
+
+def closing_legs(books: PoolBooks) -> list[tuple[BookAccount, Side, int]]:
+    """The closing entry of a pool's year: each account emptied, the net margin to the income summary.
+
+    Income accounts (credit balances) are debited, expense accounts (debit balances) credited;
+    the income summary takes the difference, a credit for a margin and a debit for a loss.
+    Legs of 0 are left out; the legs always balance.
+    """
+    debits = [
+        (BookAccount.REBATE_INCOME, books.rebate_income_cents),
+        (BookAccount.FEE_INCOME, books.fee_income_cents),
+        (BookAccount.PASS_THROUGH, -books.pass_through_cents),
+        (BookAccount.SALES, books.group_buy_sales_cents),
+        (BookAccount.COST_OF_GOODS, -books.group_buy_cost_cents),
+        (BookAccount.EXPENSES, -books.expenses_cents),
+        (BookAccount.INCOME_SUMMARY, -books.net_margin_cents),
+    ]
+    return [(account, Side.DEBIT if cents > 0 else Side.CREDIT, abs(cents)) for account, cents in debits if cents != 0]

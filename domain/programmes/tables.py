@@ -161,3 +161,24 @@ class ClaimReceipt(SQLModel, table=True):
     received_on: date
     reference: str = Field(max_length=200)
     recorded_at: datetime = _now_column()
+
+
+class PoolExpense(SQLModel, table=True):
+    """An expense staff entered against one pool; posted to the ledger as entry `pool_expense:<id>`."""
+
+    __tablename__ = "pool_expense"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
+        sa.CheckConstraint("paid_from IN ('bank','cash','accrued')", name="paid_from"),
+        sa.Index("ix_pool_expense_fiscal_year_pool", "fiscal_year", "pool"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    pool: str = Field(max_length=50)
+    incurred_on: date
+    fiscal_year: int
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    paid_from: str = Field(max_length=16)
+    description: str = Field(max_length=500)
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = _now_column()

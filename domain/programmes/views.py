@@ -13,6 +13,7 @@ __all__ = [
     "AccrualView",
     "ClaimView",
     "ContractView",
+    "ExpenseView",
     "LineView",
     "MemberAccrual",
     "PoolMargin",
@@ -140,3 +141,16 @@ class PoolMargin:
     def net_margin_cents(self) -> int:
         """What the co-op keeps: rebates and fees less the members' pass-through."""
         return self.rebate_income_cents + self.fee_income_cents - self.pass_through_cents
+
+
+@dataclass(frozen=True, slots=True)
+class ExpenseView:
+    """An expense staff entered against a pool, as recorded."""
+
+    id: int
+    pool: str
+    incurred_on: date
+    fiscal_year: int
+    amount_cents: int
+    paid_from: str
+    description: str
