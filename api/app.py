@@ -40,6 +40,7 @@ from api.routes import (
     preferred,
     programmes,
     redemption,
+    statements,
     stripe_webhook,
     system,
 )
@@ -133,6 +134,7 @@ def create_app(
             programmes.programme_margins,
             programmes.record_expense,
             programmes.list_expenses,
+            statements.value_statement,
             programmes.ContractController,
             programmes.PurchaseLineController,
             programmes.ClaimController,

@@ -1,0 +1,45 @@
+"""The value of membership statement's arithmetic (pure rules)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from fractions import Fraction
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, ratio
+
+
+def test_savings_are_first_tier_less_price_paid_per_delivered_unit_before_markup():
+    assert line_savings_cents(1_000, 800, 6) == 1_200
+    assert line_savings_cents(1_000, 1_000, 6) == 0
+    assert line_savings_cents(1_000, 800, 0) == 0
+
+
+def test_the_return_is_exact_and_rounded_once_half_up():
+    assert ratio(219_418, 6_338_613).value == Decimal("0.0346")
+    assert ratio(1, 8).value == Decimal("0.1250")
+    assert ratio(1, 20_000).value == Decimal("0.0001")  # 0.00005 is a tie: away from zero
+    assert ratio(1, 20_001).value == Decimal("0.0000")
+    assert ratio(5, 0).value is None
+    assert ratio(5, -10).value is None
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10**12))
+def test_the_rounded_ratio_is_within_half_a_unit_of_the_exact_one(numerator, denominator):
+    shown = ratio(numerator, denominator)
+    assert (shown.numerator_cents, shown.denominator_cents) == (numerator, denominator)
+    assert shown.value is not None
+    assert abs(Fraction(shown.value) - Fraction(numerator, denominator)) <= Fraction(1, 2 * 10**4)
+    assert shown == ratio(numerator, denominator)
+
+
+def test_the_statement_adds_up():
+    equity = EquityRollForward(opening_cents=50_000, paid_in_cents=10_000, retained_cents=123_907, redeemed_cents=7_000)
+    assert equity.closing_cents == 176_907
+    figures = ValueFigures(5_280, 6_333_333, 1_200, 63_334, 30_977, 123_907, equity)
+    assert figures.spend_cents == 6_338_613
+    assert figures.benefit_cents == 219_418
+    assert figures.return_on_spend.value == Decimal("0.0346")
+    assert figures.return_on_equity.value == Decimal("4.3884")  # 219,418 / 50,000
