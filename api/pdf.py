@@ -112,3 +112,47 @@ def notice_pdf(body: dict[str, Any]) -> bytes:
     pdf.line_of("Sincerely,")
     pdf.line_of(f"The board of {coop['name']}")
     return bytes(pdf.output())
+
+
+def _ratio_text(ratio: dict[str, Any]) -> str:
+    if ratio["value"] is None:
+        return "n/a (nothing to measure against)"
+    exact = f"{money(ratio['numerator_cents'])} / {money(ratio['denominator_cents'])}"
+    return f"{ratio['value']} ({exact}, {ratio['rounding']})"
+
+
+def value_statement_pdf(body: dict[str, Any], coop_name: str) -> bytes:
+    """The value of membership statement on one page, with the same figures as the JSON answer."""
+    pdf = _Letter(coop_name)
+    pdf.set_title(f"Value of membership FY{body['fiscal_year']}")
+    pdf.set_author(coop_name)
+    pdf.add_page()
+    pdf.line_of(coop_name, style="B", size=14)
+    pdf.ln(4)
+    pdf.line_of(f"Value of membership - fiscal year {body['fiscal_year']}", style="B", size=12)
+    pdf.line_of(f"{body['first_day']} to {body['last_day']}")
+    pdf.line_of(f"{body['member_name']} (member no. {body['member_number']})")
+    pdf.ln(4)
+    pdf.line_of("Purchases", style="B")
+    pdf.amount_row("Group buys", body["purchases"]["group_buys_cents"], indent=6)
+    pdf.amount_row("Direct from contracted suppliers", body["purchases"]["direct_cents"], indent=6)
+    pdf.amount_row("Total spend", body["spend_cents"], bold=True)
+    pdf.ln(2)
+    pdf.line_of("What membership returned", style="B")
+    pdf.amount_row("Savings against first-tier prices", body["savings_cents"], indent=6)
+    pdf.amount_row("Supplier rebates passed through", body["rebates_cents"], indent=6)
+    pdf.amount_row("Patronage dividend paid in cash", body["patronage_cash_cents"], indent=6)
+    pdf.amount_row("Patronage dividend retained", body["patronage_retained_cents"], indent=6)
+    pdf.amount_row("Total return", body["return_cents"], bold=True)
+    pdf.ln(2)
+    equity = body["equity"]
+    pdf.line_of("Your capital in the co-op", style="B")
+    pdf.amount_row("Opening", equity["opening_cents"], indent=6)
+    pdf.amount_row("Paid in", equity["paid_in_cents"], indent=6)
+    pdf.amount_row("Retained patronage", equity["retained_cents"], indent=6)
+    pdf.amount_row("Redeemed", -equity["redeemed_cents"], indent=6)
+    pdf.amount_row("Closing", equity["closing_cents"], bold=True)
+    pdf.ln(4)
+    pdf.line_of(f"Return on spend: {_ratio_text(body['return_on_spend'])}")
+    pdf.line_of(f"Return on opening equity: {_ratio_text(body['return_on_equity'])}")
+    return bytes(pdf.output())

@@ -6,14 +6,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
-from litestar import Response, get
+from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import FromPath, Parameter
 
+from api.accept import negotiate
 from api.auth import check_member_access
 from api.deps import Caller, DbSession
 from api.fields import FIRST_YEAR, LAST_YEAR
 from api.paging import path_id
+from api.pdf import value_statement_pdf
 from api.problems import AUTHENTICATED, problems
 from domain.patronage.rules import fiscal_year_of
 from domain.statements import service
@@ -105,17 +107,22 @@ def statement_out(s: ValueStatement) -> ValueStatementOut:
     )
 
 
+STATEMENT_TYPES = ("application/json", "application/pdf")
+
+
 @get(
     "/v1/members/{member_id:str}/value-statement",
     tags=["programmes"],
     summary="The value of membership statement",
     responses=problems(400, 404, *AUTHENTICATED),
+    description="JSON by default; a PDF with `Accept: application/pdf`.",
 )
 async def value_statement(
     member_id: FromPath[str],
     db: DbSession,
     caller: Caller,
     state: State,
+    request: Request[Any, Any, Any],
     fiscal_year: Annotated[
         int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year (default: the current one)")
     ] = None,
@@ -127,4 +134,8 @@ async def value_statement(
     year = fiscal_year_of(datetime.now(UTC).date(), start_month) if fiscal_year is None else fiscal_year
     found = await service.value_statement(db, mid, year, fiscal_year_start_month=start_month)
     body = statement_out(found)
+    if negotiate(request.headers.get("accept"), STATEMENT_TYPES) == "application/pdf":
+        return Response(
+            value_statement_pdf(msgspec.to_builtins(body), state.settings.coop.name), media_type="application/pdf"
+        )
     return Response(body)
