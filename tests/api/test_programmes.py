@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from pypdf import PdfReader
 from sqlmodel import col
 
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.tables import Member
 from domain.patronage.tables import PatronageRecord
+from tests.support.books import settled_group_buy
 from tests.support.buying import make_supplier, ordering_member, staff_headers, supplier_headers
+from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
     import httpx
@@ -21,8 +25,10 @@ if TYPE_CHECKING:
 
 TODAY = datetime.now(UTC).date()
 THIS_MONTH = TODAY.replace(day=1)
-LAST_MONTH = (THIS_MONTH - timedelta(days=1)).replace(day=1)
-IN_LAST_MONTH = datetime.combine(LAST_MONTH + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+# A month of the fiscal year before this one (calendar fiscal years): ended, so it can be allocated.
+PAST_MONTH = date(TODAY.year - 1, 11, 1)
+IN_PAST_MONTH = datetime.combine(PAST_MONTH + timedelta(days=2), datetime.min.time(), tzinfo=UTC)
+FY = PAST_MONTH.year
 
 
 def contract_body(**changes: Any) -> dict[str, Any]:
@@ -41,7 +47,7 @@ def contract_body(**changes: Any) -> dict[str, Any]:
     }
 
 
-def line(ref: str, number: int, cents: int, at: datetime = IN_LAST_MONTH) -> dict[str, Any]:
+def line(ref: str, number: int, cents: int, at: datetime = IN_PAST_MONTH) -> dict[str, Any]:
     return {"external_ref": ref, "member_number": number, "occurred_at": at.isoformat(), "amount_cents": cents}
 
 
@@ -49,23 +55,24 @@ def line(ref: str, number: int, cents: int, at: datetime = IN_LAST_MONTH) -> dic
 class Shop:
     id: int
     member_number: int
+    headers: dict[str, str]
 
 
-def shop(member: Member) -> Shop:
+def shop(member: Member, headers: dict[str, str]) -> Shop:
     assert member.id is not None
     assert member.member_number is not None
-    return Shop(member.id, member.member_number)
+    return Shop(member.id, member.member_number, headers)
 
 
 async def member_since(client: httpx.AsyncClient, session: AsyncSession, joined: datetime, name: str) -> Shop:
-    """An admitted member whose membership dates from ``joined``."""
-    member, _ = await ordering_member(client, session, name)
+    """An admitted member whose membership dates from ``joined``, with signed-in headers of its buyer."""
+    member, headers = await ordering_member(client, session, name)
     await session.execute(sa.update(Member).where(col(Member.id) == member.id).values(joined_at=joined))
     await session.commit()
-    return shop(member)
+    return shop(member, headers)
 
 
-async def test_a_contract_from_reports_to_pass_through(client, session):
+async def test_a_contract_from_reports_to_pass_through(client, session, session_maker, settings):
     supplier = await make_supplier(session)
     staff = await staff_headers(client, session)
     clerk = await supplier_headers(client, session, supplier.id)
@@ -73,7 +80,7 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
     a = await member_since(client, session, long_ago, "Able Bakery")
     b = await member_since(client, session, long_ago, "Baker Hardware")
     # C joined after the purchase it reports: non-member business on that date, still its purchase.
-    c = await member_since(client, session, IN_LAST_MONTH + timedelta(days=1), "Corner Cafe")
+    c = await member_since(client, session, IN_PAST_MONTH + timedelta(days=1), "Corner Cafe")
 
     made = await client.post(f"/v1/suppliers/{supplier.id}/contracts", json=contract_body(), headers=staff)
     assert made.status_code == 201, made.text
@@ -156,7 +163,7 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
 
     # Live accrual of last month: A 6,333,333, B 4,005,001, C 1,111,111 = 11,449,445 reaches 2% on all of it.
     accrued = (
-        await client.get(f"/v1/contracts/{contract['id']}/accruals?on={LAST_MONTH.isoformat()}", headers=clerk)
+        await client.get(f"/v1/contracts/{contract['id']}/accruals?on={PAST_MONTH.isoformat()}", headers=clerk)
     ).json()
     assert (accrued["spend_cents"], accrued["rebate_cents"], accrued["fee_cents"], accrued["pass_through_cents"]) == (
         11_449_445,
@@ -177,7 +184,7 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
     assert early.status_code == 409
     assert early.json()["code"] == "period_not_ended"
     claimed = await client.post(
-        f"/v1/contracts/{contract['id']}/claims", json={"period_start": LAST_MONTH.isoformat()}, headers=staff
+        f"/v1/contracts/{contract['id']}/claims", json={"period_start": PAST_MONTH.isoformat()}, headers=staff
     )
     assert claimed.status_code == 201, claimed.text
     claim = claimed.json()
@@ -189,7 +196,7 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
     )
     assert claim["status"] == "open"
     twice = await client.post(
-        f"/v1/contracts/{contract['id']}/claims", json={"period_start": LAST_MONTH.isoformat()}, headers=staff
+        f"/v1/contracts/{contract['id']}/claims", json={"period_start": PAST_MONTH.isoformat()}, headers=staff
     )
     assert twice.status_code == 409
     statement = (await client.get(f"/v1/claims/{claim['id']}/statement", headers=clerk)).json()["items"]
@@ -239,7 +246,7 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
     assert await ledger.balance_of(session, chart.programme_fee_income("direct")) == 171_742
     assert await ledger.balance_of(session, chart.programme_pass_through("direct")) == 114_495
     # The pool's margin from the books: the claim counts in the fiscal year its period ended in.
-    margins = await client.get(f"/v1/programme-margins?fiscal_year={LAST_MONTH.year}", headers=staff)
+    margins = await client.get(f"/v1/programme-margins?fiscal_year={PAST_MONTH.year}", headers=staff)
     assert margins.status_code == 200, margins.text
     direct = [p for p in margins.json()["pools"] if p["pool"] == "direct"]
     assert [
@@ -247,8 +254,123 @@ async def test_a_contract_from_reports_to_pass_through(client, session):
         for p in direct
     ] == [(228_989, 171_742, 114_495, 228_989 + 171_742 - 114_495)]
     assert (await client.get("/v1/programme-margins?fiscal_year=2026", headers=clerk)).status_code == 403
+
+    await _allocate_from_the_books_and_state_the_value(
+        client, session, session_maker, settings, staff=staff, clerk=clerk, a=a, b=b
+    )
     trial = await ledger.trial_balance(session)
     assert sum(t.debits_cents for t in trial) == sum(t.credits_cents for t in trial)
+
+
+async def _allocate_from_the_books_and_state_the_value(
+    client, session, session_maker, settings, *, staff, clerk, a: Shop, b: Shop
+) -> None:
+    """The scenario goes on: the year's margin from the books is allocated, and A's value statement ties out."""
+    # A group buy in the same pool, settled in the year: A's 6 and B's 4 units reach the 8.00 tier
+    # (first tier 10.00); members pay 8.80 a unit: markup 800, A saves (10.00 - 8.00) x 6 = 12.00.
+    supplier = await make_supplier(session, "Direct Goods")
+    assert supplier.id is not None
+    await settled_group_buy(
+        client,
+        session,
+        staff=staff,
+        supplier_id=supplier.id,
+        buyers=[(a.headers, 6), (b.headers, 4)],
+        settled_at=datetime(FY, 9, 1, tzinfo=UTC),
+        pool="direct",
+    )
+    expense = {"pool": "direct", "incurred_on": date(FY, 12, 1).isoformat(), "amount_cents": 7_036}
+    assert (
+        await client.post("/v1/pool-expenses", json={**expense, "description": "programme admin"}, headers=staff)
+    ).status_code == 201
+    body = {
+        "fiscal_year": FY,
+        "pools": [{"pool": "direct"}],
+        "margin_source": "books",
+        "payment_date": date(FY + 1, 3, 15).isoformat(),
+        "policy": {"profile": "us", "cash_rate": "0.20"},
+    }
+    started = await client.post("/v1/allocation-runs", json=body, headers=staff)
+    assert started.status_code == 202, started.text
+    run = started.json()
+    # 228,989 + 171,742 - 114,495 = 286,236 programme margin; + 800 markup; - 7,036 expenses
+    assert [
+        (m["pool"], m["group_buy_markup_cents"], m["expenses_cents"], m["net_margin_cents"]) for m in run["margins"]
+    ] == [("direct", 800, 7_036, 280_000)]
+    await run_worker(settings, session_maker)
+    computed = (await client.get(f"/v1/allocation-runs/{run['id']}", headers=staff)).json()
+    assert computed["status"] == "computed", computed
+    # Member volume 6,333,333 + 4,005,001, C's 1,111,111 non-member: M = HALF_UP(280,000 x 10,338,334 / 11,449,445)
+    assert (computed["totals"]["net_margin_cents"], computed["totals"]["member_share_cents"]) == (280_000, 252_827)
+    lines = {
+        ln["member_id"]: ln
+        for ln in (await client.get(f"/v1/allocation-runs/{run['id']}/lines", headers=staff)).json()["items"]
+    }
+    mine = lines[str(a.id)]
+    # LRM: floors 154,883 / 97,943 leave a cent for A; cash CEIL(20%) = 30,977.
+    assert (mine["allocation_cents"], mine["cash_cents"], mine["retained_cents"]) == (154_884, 30_977, 123_907)
+    assert lines[str(b.id)]["allocation_cents"] == 97_943
+    approved = await client.post(f"/v1/allocation-runs/{run['id']}/approve", json={}, headers=staff)
+    assert approved.status_code == 200, approved.text
+    # Closed: the pool's income, pass-through and expenses of the year are in the allocated income summary.
+    assert await ledger.balance_of(session, chart.income_summary(FY)) == 0
+    assert await ledger.balance_of(session, chart.programme_rebate_income("direct")) == 0
+    assert await ledger.balance_of(session, chart.pool_expenses("direct")) == 0
+    assert (await client.post("/v1/allocation-runs", json=body, headers=staff)).status_code == 409
+
+    url = f"/v1/members/{a.id}/value-statement?fiscal_year={FY}"
+    statement = (await client.get(url, headers=a.headers)).json()
+    trade = await ledger.statement(session, chart.member_trade(a.id))
+    assert (
+        statement["purchases"]
+        == {
+            "group_buys_cents": sum(t.amount_cents for t in trade if t.kind == "group_buy_charge"),
+            "direct_cents": 6_333_333,
+        }
+        == {"group_buys_cents": 5_280, "direct_cents": 6_333_333}
+    )
+    assert statement["spend_cents"] == 6_338_613
+    assert statement["savings_cents"] == 1_200
+    assert statement["rebates_cents"] == -sum(t.amount_cents for t in trade if t.kind == "programme_pass_through")
+    assert statement["rebates_cents"] == 63_334
+    assert (statement["patronage_cash_cents"], statement["patronage_retained_cents"]) == (30_977, 123_907)
+    assert statement["return_cents"] == 1_200 + 63_334 + 30_977 + 123_907
+    assert statement["return_on_spend"] == {
+        "numerator_cents": 219_418,
+        "denominator_cents": 6_338_613,
+        "value": "0.0346",  # 0.034616... HALF_UP to 4 places
+        "rounding": "HALF_UP to 4 decimal places",
+    }
+    # The allocation is posted on its payment date, in the next year: this year's capital did not move.
+    assert statement["equity"] == dict.fromkeys(
+        ("opening_cents", "paid_in_cents", "retained_cents", "redeemed_cents", "closing_cents"), 0
+    )
+    assert statement["return_on_equity"]["value"] is None
+    following = (await client.get(f"/v1/members/{a.id}/value-statement?fiscal_year={FY + 1}", headers=staff)).json()
+    capital = sum(
+        t.credits_cents - t.debits_cents
+        for t in await ledger.trial_balance(session)
+        if t.code.startswith(f"member:{a.id}:") and t.kind == "equity"
+    )
+    assert following["equity"]["retained_cents"] == 123_907
+    assert (
+        following["equity"]["closing_cents"]
+        == capital
+        == following["equity"]["opening_cents"]
+        + following["equity"]["paid_in_cents"]
+        + 123_907
+        - following["equity"]["redeemed_cents"]
+    )
+
+    pdf = await client.get(url, headers={**a.headers, "Accept": "application/pdf"})
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"].startswith("application/pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages)
+    for figure in ("$63,386.13", "$12.00", "$633.34", "$309.77", "$1,239.07", "$2,194.18", "0.0346"):
+        assert figure in text, figure
+    # Walls: another member's users see nothing, a supplier may not ask.
+    assert (await client.get(url, headers=b.headers)).status_code == 404
+    assert (await client.get(url, headers=clerk)).status_code in {403, 404}
 
 
 async def test_suppliers_see_only_their_own_programmes(client, session):
@@ -273,7 +395,7 @@ async def test_suppliers_see_only_their_own_programmes(client, session):
     ).status_code == 200
     claim = (
         await client.post(
-            f"/v1/contracts/{contract['id']}/claims", json={"period_start": LAST_MONTH.isoformat()}, headers=staff
+            f"/v1/contracts/{contract['id']}/claims", json={"period_start": PAST_MONTH.isoformat()}, headers=staff
         )
     ).json()
     assert (await client.get(f"/v1/claims/{claim['id']}", headers=clerk)).status_code == 200
@@ -295,8 +417,8 @@ async def test_suppliers_see_only_their_own_programmes(client, session):
 async def test_eligible_members_and_bad_terms(client, session):
     supplier = await make_supplier(session)
     staff = await staff_headers(client, session)
-    listed = shop((await ordering_member(client, session, "Listed Shop"))[0])
-    unlisted = shop((await ordering_member(client, session, "Other Shop"))[0])
+    listed = shop(*(await ordering_member(client, session, "Listed Shop")))
+    unlisted = shop(*(await ordering_member(client, session, "Other Shop")))
     bad = await client.post(
         f"/v1/suppliers/{supplier.id}/contracts",
         json=contract_body(
@@ -352,7 +474,7 @@ async def test_a_report_as_csv(client, session):
     clerk = await supplier_headers(client, session, supplier.id)
     member = await member_since(client, session, datetime(TODAY.year - 2, 1, 1, tzinfo=UTC), "Csv Shop")
     contract = (await client.post(f"/v1/suppliers/{supplier.id}/contracts", json=contract_body(), headers=staff)).json()
-    at = IN_LAST_MONTH.strftime("%Y-%m-%dT%H:%M:%S")
+    at = IN_PAST_MONTH.strftime("%Y-%m-%dT%H:%M:%S")
     body = (
         "external_ref,member_number,occurred_at,amount_cents,invoice_ref\r\n"
         f"c-1,{member.member_number},{at},2500,INV-1\r\n"
