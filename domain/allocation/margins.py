@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlmodel import col
 
+from domain.buying.rules import OrderStatus
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -58,7 +59,7 @@ async def _group_buys(
             ),
         )
         .where(
-            col(BuyOrder.status) == "settled",
+            col(BuyOrder.status) == OrderStatus.SETTLED.value,
             col(GroupBuy.settled_at) >= start,
             col(GroupBuy.settled_at) < end,
             col(GroupBuyItem.pool).in_(list(pools)),

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine
+from domain.buying.rules import OrderStatus
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.catalog.tables import ProductPriceTier
 from domain.errors import NotFoundError
@@ -65,7 +66,7 @@ async def _group_buys(session: AsyncSession, member_id: int, start: datetime, en
         )
         .where(
             col(BuyOrder.member_id) == member_id,
-            col(BuyOrder.status) == "settled",
+            col(BuyOrder.status) == OrderStatus.SETTLED.value,
             col(GroupBuy.settled_at) >= start,
             col(GroupBuy.settled_at) < end,
         )
