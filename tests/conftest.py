@@ -4,8 +4,6 @@ shares that transaction."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import os
 import signal
@@ -19,11 +17,11 @@ from arq import create_pool
 from arq.connections import RedisSettings
 from sqlalchemy.exc import DBAPIError
 
-from api.app import create_app
 from deploy.stack import local_stack
 from domain import migrate
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.settings import Settings
+from tests.support.apps import SharedApp, shared
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -125,31 +123,15 @@ async def queue(redis: ArqRedis) -> ArqRedis:
     return redis
 
 
-@contextlib.asynccontextmanager
-async def running(app: Litestar) -> AsyncIterator[Litestar]:
-    """Run the app's lifespan in one dedicated task (it must start and end in the same task)."""
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan() -> None:
-        async with app.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
-        yield app
-    finally:
-        stop.set()
-        await task
+@pytest.fixture(scope="session")
+async def shared_app(settings: Settings, engine: AsyncEngine, redis: ArqRedis) -> AsyncIterator[SharedApp]:
+    async with shared(settings, engine, redis) as one:
+        yield one
 
 
 @pytest.fixture
-async def app(settings: Settings, session_maker: SessionMaker, queue: ArqRedis) -> AsyncIterator[Litestar]:
-    async with running(create_app(settings, session_maker=session_maker, redis=queue)) as started:
-        yield started
+def app(shared_app: SharedApp, session_maker: SessionMaker, queue: ArqRedis) -> Litestar:
+    return shared_app.for_test(session_maker, queue)
 
 
 @pytest.fixture
@@ -178,7 +160,7 @@ async def raw(localstripe_url: str) -> AsyncIterator[stripe.StripeClient]:
     await http.close_async()  # type: ignore[no-untyped-call]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def stripe_settings(settings: Settings, localstripe_url: str) -> Settings:
     """The test settings with Stripe (localstripe) configured."""
     return dataclasses.replace(
@@ -190,12 +172,19 @@ def stripe_settings(settings: Settings, localstripe_url: str) -> Settings:
     )
 
 
+@pytest.fixture(scope="session")
+async def shared_stripe_app(
+    stripe_settings: Settings, engine: AsyncEngine, redis: ArqRedis
+) -> AsyncIterator[SharedApp]:
+    async with shared(stripe_settings, engine, redis) as one:
+        yield one
+
+
 @pytest.fixture
 async def stripe_client(
-    stripe_settings: Settings, session_maker: SessionMaker, queue: ArqRedis
+    shared_stripe_app: SharedApp, session_maker: SessionMaker, queue: ArqRedis
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An API client of an app paying by card through localstripe."""
-    async with running(create_app(stripe_settings, session_maker=session_maker, redis=queue)) as started:
-        transport = httpx.ASGITransport(app=started)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
-        async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
-            yield c
+    transport = httpx.ASGITransport(app=shared_stripe_app.for_test(session_maker, queue))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as c:
+        yield c

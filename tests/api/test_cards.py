@@ -13,7 +13,7 @@ from api.app import create_app
 from domain.identity.rules import MemberRole, Role
 from domain.payments.stripe_gateway import HTTPXClient
 from domain.payments.tables import StripeCustomer
-from tests.conftest import running
+from tests.support.apps import running
 from tests.support.users import bearer, make_member, make_user
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from deploy.stack import embedded_postgres
 from domain import migrate
 from domain.db import make_engine, make_session_maker
 from domain.settings import Settings
-from tests.conftest import running
+from tests.support.apps import running
 from tests.support.users import bearer, make_user
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.app import create_app
 from domain.jobs import service as jobs
-from tests.conftest import running
+from tests.support.apps import running
 from tests.support.buying import group_buy_body, make_product, make_supplier, staff_headers
 
 if TYPE_CHECKING:

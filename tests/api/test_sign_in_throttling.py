@@ -14,7 +14,7 @@ from domain.db import make_engine, make_session_maker
 from domain.identity import service
 from domain.identity.rules import Role
 from domain.settings import Settings
-from tests.conftest import running
+from tests.support.apps import running
 from tests.support.scratch_db import migrated_database
 from tests.support.users import PASSWORD, make_user
 

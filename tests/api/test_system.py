@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.app import create_app
 from domain.db import make_session_maker
-from tests.conftest import running
+from tests.support.apps import running
 
 
 async def test_health_is_ok_when_database_and_queue_answer(client):

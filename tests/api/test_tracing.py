@@ -11,7 +11,7 @@ import pytest
 
 from api import tracing
 from api.app import create_app
-from tests.conftest import running
+from tests.support.apps import running
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -16,7 +16,7 @@ from domain.identity import service as identity
 from domain.identity.rules import MemberRole, Role
 from domain.membership import service as membership
 from domain.settings import Settings
-from tests.conftest import running
+from tests.support.apps import running
 from tests.support.scratch_db import migrated_database
 from tests.support.users import PASSWORD, bearer, make_member, make_member_user, make_user
 

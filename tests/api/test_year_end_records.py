@@ -16,6 +16,7 @@ from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.payments.tables import Payout
 from domain.settings import CoopIdentity
+from tests.support.apps import shared
 from tests.support.users import bearer, make_user
 from tests.support.worker import run_worker
 
@@ -76,8 +77,8 @@ def _csv(text: str) -> dict[str, dict[str, str]]:
     return {row[1]: dict(zip(header, row, strict=True)) for row in rows}
 
 
-async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, session_maker, settings):
-    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, session_maker, named_settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, named_settings)
     # Each allocation is 50,000: cash 25,000, retained 25,000 (qualified). "owes" has 7,500 of its cash
     # applied to its membership share, so its payout is 17,500; "paid" gets a 25,000 payout.
     payouts = {
@@ -101,14 +102,14 @@ async def test_1099_patr_box_1_counts_only_cash_actually_paid(client, session, s
     assert rows[str(paid)]["box1_applied_to_membership_share_cents"] == "0"
 
 
-async def test_1099_patr_leaves_out_cash_not_yet_paid(client, session, session_maker, settings):
-    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+async def test_1099_patr_leaves_out_cash_not_yet_paid(client, session, session_maker, named_settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, named_settings)
     rows = _csv((await client.get("/v1/reports/1099-patr", params={"calendar_year": PAID_IN}, headers=staff)).text)
     assert rows[members["paid"]["id"]]["box1_patronage_dividends_cents"] == "25000"  # the notice only
 
 
-async def test_preferred_shares_can_be_issued_after_a_posted_run(client, session, session_maker, settings):
-    staff, members, _ = await _posted_run(client, session, session_maker, settings)
+async def test_preferred_shares_can_be_issued_after_a_posted_run(client, session, session_maker, named_settings):
+    staff, members, _ = await _posted_run(client, session, session_maker, named_settings)
     # Equity now: shares 2,500 + 7,500 (applied) + 10,000, retained 50,000: 70,000. A 25% cap on
     # preferred / (equity + preferred) allows up to 23,333.
     issued = await client.post(
@@ -120,10 +121,10 @@ async def test_preferred_shares_can_be_issued_after_a_posted_run(client, session
 
 
 async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is_no_run(
-    client, session, session_maker, settings
+    client, session, session_maker, named_settings
 ):
     staff, members, run_id = await _posted_run(
-        client, session, session_maker, settings, nonpatronage_income_cents=3_000
+        client, session, session_maker, named_settings, nonpatronage_income_cents=3_000
     )
     payouts = {
         p.member_id: p for p in (await session.exec(select(Payout).where(col(Payout.kind) == "patronage_cash"))).all()
@@ -165,8 +166,8 @@ async def test_reconciliation_explains_every_cent_of_cash_and_says_when_there_is
     assert (none["status"], none["allocation_run"], none["balanced"]) == ("no_run", None, False)
 
 
-@pytest.fixture
-def settings(settings):
+@pytest.fixture(scope="module")
+def named_settings(settings):
     """The co-op as its letters name it."""
     identity = CoopIdentity(
         "Valley Growers Co-operative", ("12 Mill Road", "Springfield, IL 62701"), "12-3456789", "members@valley.test"
@@ -174,8 +175,19 @@ def settings(settings):
     return dataclasses.replace(settings, coop=identity)
 
 
-async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, session, session_maker, settings):
-    staff, members, run_id = await _posted_run(client, session, session_maker, settings)
+@pytest.fixture(scope="module")
+async def named_app(named_settings, engine, redis):
+    async with shared(named_settings, engine, redis) as one:
+        yield one
+
+
+@pytest.fixture
+def app(named_app, session_maker, queue):
+    return named_app.for_test(session_maker, queue)
+
+
+async def test_the_notice_adds_up_and_the_pdf_is_a_letter_that_says_so(client, session, session_maker, named_settings):
+    staff, members, run_id = await _posted_run(client, session, session_maker, named_settings)
     url = f"/v1/allocation-runs/{run_id}/notices/{members['owes']['id']}"
     body = (await client.get(url, headers=staff)).json()
     # allocation = cash + retained; of the cash, 75.00 went to the membership share and the rest is paid.
