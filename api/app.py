@@ -103,6 +103,7 @@ def create_app(
             buying.OrderController,
             buying.PurchaseOrderController,
             governance.BallotController,
+            governance.MeetingController,
             patronage.list_patronage,
             patronage.import_patronage,
             identity.issue_token,

@@ -12,7 +12,19 @@ from domain.buying.tables import (
 )
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
-from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
+from domain.governance.tables import (
+    Ballot,
+    BallotCandidate,
+    BallotProxy,
+    BallotResult,
+    BallotVoter,
+    CastBallot,
+    Meeting,
+    MeetingAttendance,
+    MeetingItem,
+    MeetingMinutes,
+    RecordedVote,
+)
 from domain.idempotency.tables import IdempotencyRecord
 from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
@@ -66,6 +78,10 @@ __all__ = [
     "IdempotencyRecord",
     "JournalEntry",
     "LoginThrottle",
+    "Meeting",
+    "MeetingAttendance",
+    "MeetingItem",
+    "MeetingMinutes",
     "Member",
     "MemberConsent",
     "MemberOffer",
@@ -84,6 +100,7 @@ __all__ = [
     "ProductPriceTier",
     "ProductPriceVersion",
     "PurchaseLine",
+    "RecordedVote",
     "RedemptionLine",
     "RedemptionRun",
     "SpecialRedemption",

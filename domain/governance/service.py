@@ -49,7 +49,16 @@ from domain.governance.rules import (
     lot_seed,
     move_ballot,
 )
-from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
+from domain.governance.tables import (
+    Ballot,
+    BallotCandidate,
+    BallotProxy,
+    BallotResult,
+    BallotVoter,
+    CastBallot,
+    MeetingAttendance,
+    MeetingItem,
+)
 from domain.governance.views import BallotView, RollEntry
 from domain.membership.tables import Member, MemberStatusChange
 from domain.notifications import service as notifications
@@ -460,6 +469,7 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
     """The result document stored at close (the API's `result`)."""
     assert ballot.id is not None  # noqa: S101 - stored ballots have ids
     eligible = await eligible_count(session, ballot.record_date)
+    turnout = await _meeting_turnout(session, ballot.id)
     cast = (
         await session.execute(
             sa.select(col(CastBallot.choice), col(CastBallot.ranking)).where(col(CastBallot.ballot_id) == ballot.id)
@@ -471,8 +481,10 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
             eligible=eligible,
             quorum_rate=ballot.quorum_rate,
             threshold=Threshold(ballot.threshold or Threshold.MAJORITY),
+            turnout=turnout,
         )
         return {
+            "turnout": turnout,
             "eligible": count.eligible,
             "cast": count.cast,
             "quorum_needed": count.quorum_needed,
@@ -491,8 +503,26 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
         eligible=eligible,
         quorum_rate=ballot.quorum_rate,
         seed=lot_seed(ballot.id),
+        turnout=turnout,
     )
-    return _election_document(election)
+    return {"turnout": turnout, **_election_document(election)}
+
+
+async def _meeting_turnout(session: AsyncSession, ballot_id: int) -> int | None:
+    """For a ballot on a meeting's agenda: the members who voted or attended (each once); else None.
+
+    Who voted is the roll, never a choice, so this joins nothing secret.
+    """
+    meeting_id = (
+        await session.exec(select(MeetingItem.meeting_id).where(col(MeetingItem.ballot_id) == ballot_id))
+    ).first()
+    if meeting_id is None:
+        return None
+    members = sa.union(
+        sa.select(col(BallotVoter.member_id)).where(col(BallotVoter.ballot_id) == ballot_id),
+        sa.select(col(MeetingAttendance.member_id)).where(col(MeetingAttendance.meeting_id) == meeting_id),
+    ).subquery()
+    return int((await session.execute(sa.select(sa.func.count()).select_from(members))).scalar_one())
 
 
 def _election_document(count: ElectionCount) -> dict[str, Any]:

@@ -127,3 +127,79 @@ class BallotResult(SQLModel, table=True):
     ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
     result: dict[str, Any] = Field(sa_type=JSONB)
     computed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class RecordedVote(SQLModel, table=True):
+    """Who chose what on a ballot that is not secret (`secret: false`); never written for a secret one."""
+
+    __tablename__ = "recorded_vote"
+    __table_args__ = (
+        sa.CheckConstraint("choice IS NULL OR choice IN ('yes','no','abstain')", name="choice"),
+        sa.CheckConstraint("(choice IS NULL) <> (ranking IS NULL)", name="choice_or_ranking"),
+    )
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    choice: str | None = Field(default=None, max_length=16)
+    ranking: list[int] | None = Field(default=None, sa_type=sa.ARRAY(sa.BigInteger))
+
+
+class Meeting(SQLModel, table=True):
+    """An annual or extraordinary general meeting; its notice went to members through the outbox when scheduled."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('agm','egm')", name="kind"),
+        sa.CheckConstraint("quorum_rate BETWEEN 0 AND 1", name="quorum_rate"),
+        sa.Index("ix_meeting_starts_at", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    kind: str = Field(max_length=8)
+    title: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    record_date: date
+    quorum_rate: Decimal = Field(sa_type=sa.Numeric(9, 6))
+    notice_sent_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class MeetingItem(SQLModel, table=True):
+    """An item of a meeting's agenda, which may carry a ballot (a ballot belongs to one meeting at most)."""
+
+    __tablename__ = "meeting_item"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "position", name="uq_meeting_item_position"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id")
+    position: int
+    title: str = Field(max_length=200)
+    ballot_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="ballot.id", unique=True)
+
+
+class MeetingAttendance(SQLModel, table=True):
+    """A member present at a meeting, in person or online: one row per member."""
+
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (sa.CheckConstraint("mode IN ('in_person','online')", name="mode"),)
+
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    mode: str = Field(max_length=16)
+    recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    recorded_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class MeetingMinutes(SQLModel, table=True):
+    """A meeting's minutes: editable until approved at the next meeting, then immutable (trigger, migration 0022)."""
+
+    __tablename__ = "meeting_minutes"
+    __table_args__ = (
+        sa.CheckConstraint("(approved_at IS NULL) = (approved_at_meeting_id IS NULL)", name="approval_complete"),
+    )
+
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id", primary_key=True)
+    text: str = Field(sa_type=sa.Text)
+    recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    approved_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    approved_at_meeting_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="meeting.id")

@@ -9,7 +9,19 @@ if TYPE_CHECKING:
     from datetime import date, datetime
     from decimal import Decimal
 
-__all__ = ["BallotRow", "BallotView", "CandidateRow", "CastBallotRow", "ProxyRow", "RollEntry"]
+__all__ = [
+    "AttendanceRow",
+    "BallotRow",
+    "BallotView",
+    "CandidateRow",
+    "CastBallotRow",
+    "MeetingItemRow",
+    "MeetingRow",
+    "MeetingView",
+    "MinutesRow",
+    "ProxyRow",
+    "RollEntry",
+]
 
 
 class BallotRow(Protocol):
@@ -75,3 +87,55 @@ class RollEntry:
     member_number: int
     name: str
     email: str
+
+
+class MeetingRow(Protocol):
+    """The transports' view of a stored `Meeting`."""
+
+    id: int | None
+    kind: str
+    title: str
+    starts_at: datetime
+    record_date: date
+    quorum_rate: Decimal
+    notice_sent_at: datetime
+
+
+class MeetingItemRow(Protocol):
+    """The transports' view of a stored `MeetingItem`."""
+
+    position: int
+    title: str
+    ballot_id: int | None
+
+
+class MinutesRow(Protocol):
+    """The transports' view of stored `MeetingMinutes`."""
+
+    text: str
+    recorded_at: datetime
+    approved_at: datetime | None
+    approved_at_meeting_id: int | None
+
+
+class AttendanceRow(Protocol):
+    """The transports' view of a stored `MeetingAttendance`."""
+
+    meeting_id: int
+    member_id: int
+    mode: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingView:
+    """A meeting with its agenda, the size of its roll, who attends (by mode), its quorum and its minutes."""
+
+    meeting: MeetingRow
+    agenda: list[MeetingItemRow]
+    eligible: int
+    in_person: int
+    online: int
+    quorum_needed: int
+    quorum_met: bool
+    minutes: MinutesRow | None

@@ -239,6 +239,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "run_id": "1",
         "fiscal_year": "2026",
         "ballot_id": "1",
+        "meeting_id": "1",
         "contract_id": contract,
         "claim_id": claim,
         "line_id": line,
