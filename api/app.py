@@ -104,6 +104,7 @@ def create_app(
             buying.PurchaseOrderController,
             governance.BallotController,
             governance.MeetingController,
+            governance.PetitionController,
             patronage.list_patronage,
             patronage.import_patronage,
             identity.issue_token,

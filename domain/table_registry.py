@@ -23,6 +23,8 @@ from domain.governance.tables import (
     MeetingAttendance,
     MeetingItem,
     MeetingMinutes,
+    Petition,
+    PetitionSignature,
     RecordedVote,
 )
 from domain.idempotency.tables import IdempotencyRecord
@@ -95,6 +97,8 @@ __all__ = [
     "PatronageRecord",
     "Payout",
     "PayoutEvent",
+    "Petition",
+    "PetitionSignature",
     "Posting",
     "Product",
     "ProductPriceTier",

@@ -23,8 +23,18 @@ from api.route_helpers import utc
 from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError
 from domain.governance import meetings, service
-from domain.governance.rules import AttendanceMode, BallotKind, BallotStatus, Choice, MeetingKind, Method, Threshold
-from domain.governance.views import BallotView, CastBallotRow, MeetingView
+from domain.governance.rules import (
+    AttendanceMode,
+    BallotKind,
+    BallotStatus,
+    Choice,
+    MeetingKind,
+    Method,
+    PetitionKind,
+    PetitionStatus,
+    Threshold,
+)
+from domain.governance.views import BallotView, CastBallotRow, MeetingView, PetitionView
 from domain.identity.rules import MemberRole, Role
 
 members_only = allow(Role.MEMBER)
@@ -399,7 +409,8 @@ class NewMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
     """A general meeting at least 14 days ahead (409 `notice_too_short`); members are sent the notice at once.
 
     `record_date` (default: the day before the notice) fixes who may attend and vote;
-    `quorum_rate` is the share of those members who must attend.
+    `quorum_rate` is the share of those members who must attend. `petition_id`: the met
+    petition for an EGM this EGM answers (the petition is then `scheduled`).
     """
 
     kind: MeetingKind
@@ -408,6 +419,7 @@ class NewMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
     quorum_rate: Rate
     agenda: Annotated[list[AgendaItemIn], msgspec.Meta(min_length=1, max_length=100)]
     record_date: Day | None = None
+    petition_id: Id | None = None
 
 
 class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -529,6 +541,7 @@ class MeetingController(Controller):
             record_date=data.record_date or now.date() - timedelta(days=1),
             quorum_rate=data.quorum_rate,
             agenda=tuple((i.title, None if i.ballot_id is None else int(i.ballot_id)) for i in data.agenda),
+            petition_id=None if data.petition_id is None else int(data.petition_id),
         )
         meeting = await meetings.schedule_meeting(db, new, now=now, actor=caller.user_id)
         return meeting_out(await meetings.get_meeting(db, meeting.id or 0))
@@ -600,3 +613,107 @@ class MeetingController(Controller):
             db, path_id(meeting_id, "meeting"), at_meeting_id=int(data.at_meeting_id), now=datetime.now(UTC)
         )
         return meeting_out(view)
+
+
+# --- petitions ------------------------------------------------------------------------------------
+
+
+class NewPetitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A petition for an EGM or a bylaw amendment, with its text."""
+
+    kind: PetitionKind
+    text: Document
+
+
+class PetitionOut(msgspec.Struct):
+    """A petition: `met` once `signatures` reach `needed` (CEIL 10 % of full members, fixed when met).
+
+    `egm_required`: a met petition for an EGM that staff have yet to answer by scheduling
+    one (`POST /v1/meetings` with its `petition_id`; the status is then `scheduled`).
+    """
+
+    id: str
+    kind: PetitionKind
+    text: str
+    status: PetitionStatus
+    opened_by_member_id: str
+    created_at: datetime
+    signatures: int
+    needed: int
+    met_at: datetime | None
+    meeting_id: str | None
+    egm_required: bool
+
+
+def petition_out(view: PetitionView) -> PetitionOut:
+    """The public view of a petition."""
+    status = PetitionStatus(view.status)
+    return PetitionOut(
+        id=str(view.id),
+        kind=PetitionKind(view.kind),
+        text=view.text,
+        status=status,
+        opened_by_member_id=str(view.opened_by_member_id),
+        created_at=view.created_at,
+        signatures=view.signatures,
+        needed=view.needed,
+        met_at=view.met_at,
+        meeting_id=None if view.meeting_id is None else str(view.meeting_id),
+        egm_required=status is PetitionStatus.MET and view.kind == PetitionKind.EGM.value,
+    )
+
+
+class PetitionController(Controller):
+    """Routes under /v1/petitions: full members ask for an EGM or a bylaw amendment (docs/governance.md)."""
+
+    path = "/v1/petitions"
+    tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[members_only], summary="Open a petition", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewPetitionIn], db: DbSession, caller: Caller) -> PetitionOut:
+        """A full member's admin opens it; the member's signature is the first (403 `member_not_full`)."""
+        view = await meetings.open_petition(
+            db,
+            kind=data.kind,
+            text=data.text,
+            member_id=voting_member(caller),
+            user_id=caller.user_id,
+            now=datetime.now(UTC),
+        )
+        return petition_out(view)
+
+    @get("/", guards=[staff_or_members], summary="List petitions", responses=problems(400, *AUTHENTICATED))
+    async def list_petitions(self, db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[PetitionOut]:
+        """Oldest first, with signatures and the number needed."""
+        views = await meetings.petition_page(db, after_id=after_id(cursor), limit=limit)
+        return Page([petition_out(v) for v in views], next_cursor([v.id for v in views], limit))
+
+    @get(
+        "/{petition_id:str}",
+        guards=[staff_or_members],
+        summary="One petition",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
+    async def show(self, petition_id: FromPath[str], db: DbSession) -> PetitionOut:
+        """With its status (`egm_required` while a met EGM petition awaits its meeting)."""
+        return petition_out(await meetings.get_petition(db, path_id(petition_id, "petition")))
+
+    @post(
+        "/{petition_id:str}/signatures",
+        guards=[members_only],
+        summary="Sign a petition for the member",
+        responses=problems(404, *POSTED),
+    )
+    async def sign(self, petition_id: FromPath[str], db: DbSession, caller: Caller) -> PetitionOut:
+        """A full member's admin signs once for the member (409 `already_signed`; 403 `member_not_full`).
+
+        When the signatures reach the number needed the petition is `met` and staff are told.
+        """
+        view = await meetings.sign_petition(
+            db,
+            path_id(petition_id, "petition"),
+            member_id=voting_member(caller),
+            user_id=caller.user_id,
+            now=datetime.now(UTC),
+        )
+        return petition_out(view)

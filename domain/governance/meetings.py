@@ -16,19 +16,33 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
-from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.governance.rules import (
     AttendanceMode,
     BallotStatus,
     MeetingKind,
+    PetitionKind,
+    PetitionStatus,
     check_attendance_time,
     check_minutes_approval,
     check_new_meeting,
+    check_petition_for_meeting,
     quorum_needed,
+    signatures_needed,
 )
 from domain.governance.service import MEMBERS, eligible_count, was_full_on
-from domain.governance.tables import Ballot, Meeting, MeetingAttendance, MeetingItem, MeetingMinutes
-from domain.governance.views import MeetingView
+from domain.governance.tables import (
+    Ballot,
+    Meeting,
+    MeetingAttendance,
+    MeetingItem,
+    MeetingMinutes,
+    Petition,
+    PetitionSignature,
+)
+from domain.governance.views import MeetingView, PetitionView
+from domain.membership.rules import Status
+from domain.membership.tables import Member
 from domain.notifications import service as notifications
 
 if TYPE_CHECKING:
@@ -40,6 +54,9 @@ if TYPE_CHECKING:
 
 ALREADY_ATTENDING = "already_attending"
 NO_MINUTES = "no_minutes"
+ALREADY_SIGNED = "already_signed"
+MEMBER_NOT_FULL = "member_not_full"
+STAFF = "staff"  # notification audience: the co-op's staff
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +69,11 @@ class NewMeeting:
     record_date: date
     quorum_rate: Decimal
     agenda: tuple[tuple[str, int | None], ...]
+    petition_id: int | None = None
 
 
-async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datetime, actor: int) -> Meeting:
-    """Store the meeting and its agenda and send the notice (outbox); 409 `notice_too_short` with less notice.
-
-    A ballot on the agenda must share the meeting's record date (one roll for the meeting
-    and its votes), be still open or scheduled, and be on no other meeting's agenda.
-    """
-    check_new_meeting(starts_at=new.starts_at, record_date=new.record_date, quorum_rate=new.quorum_rate, now=now)
+async def _check_agenda(session: AsyncSession, new: NewMeeting) -> None:
+    """400 naming each agenda ballot that is unknown, closed, on another agenda or of another record date."""
     ids = sorted({b for _, b in new.agenda if b is not None})
     # Locked in id order, so two meetings claiming the same ballots queue instead of deadlocking.
     ballots = {
@@ -89,6 +102,24 @@ async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datet
     if errors:
         msg = "the agenda is not valid"
         raise InvalidInputError(msg, errors)
+
+
+async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datetime, actor: int) -> Meeting:
+    """Store the meeting and its agenda and send the notice (outbox); 409 `notice_too_short` with less notice.
+
+    A ballot on the agenda must share the meeting's record date (one roll for the meeting
+    and its votes), be still open or scheduled, and be on no other meeting's agenda.
+    """
+    check_new_meeting(starts_at=new.starts_at, record_date=new.record_date, quorum_rate=new.quorum_rate, now=now)
+    await _check_agenda(session, new)
+    petition = None
+    if new.petition_id is not None:
+        petition = await _locked_petition(session, new.petition_id, field="petition_id")
+        check_petition_for_meeting(
+            petition_kind=PetitionKind(petition.kind),
+            status=PetitionStatus(petition.status),
+            meeting_kind=new.kind.value,
+        )
     meeting = Meeting(
         kind=new.kind.value,
         title=new.title,
@@ -103,6 +134,9 @@ async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datet
     assert meeting.id is not None  # noqa: S101 - flushed rows have ids
     for position, (title, ballot_id) in enumerate(new.agenda):
         session.add(MeetingItem(meeting_id=meeting.id, position=position, title=title, ballot_id=ballot_id))
+    if petition is not None:
+        petition.status, petition.meeting_id = PetitionStatus.SCHEDULED.value, meeting.id
+        session.add(petition)
     await session.flush()
     await notifications.record(
         session,
@@ -270,3 +304,141 @@ async def approve_minutes(session: AsyncSession, meeting_id: int, *, at_meeting_
     session.add(minutes)
     await session.flush()
     return await get_meeting(session, meeting_id)
+
+
+# --- petitions ---------------------------------------------------------------------------------
+
+
+async def _full_now(session: AsyncSession, member_id: int) -> None:
+    """403 `member_not_full` unless the member is full now; its row is held (FOR SHARE) so that stays true."""
+    status = (
+        await session.exec(select(Member.status).where(col(Member.id) == member_id).with_for_update(read=True))
+    ).first()
+    if status != Status.FULL.value:
+        msg = f"member {member_id} is not a full member; only full members open and sign petitions"
+        raise ForbiddenError(msg, code=MEMBER_NOT_FULL)
+
+
+async def _locked_petition(session: AsyncSession, petition_id: int, *, field: str | None = None) -> Petition:
+    query = (
+        select(Petition)
+        .where(col(Petition.id) == petition_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    petition = (await session.exec(query)).one_or_none()
+    if petition is None:
+        msg = f"petition {petition_id} not found"
+        if field is not None:
+            raise InvalidInputError(msg, [FieldError(field, "no such petition")])
+        raise NotFoundError(msg)
+    return petition
+
+
+async def _full_members(session: AsyncSession) -> int:
+    query = sa.select(sa.func.count()).where(col(Member.status) == Status.FULL.value)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def open_petition(
+    session: AsyncSession, *, kind: PetitionKind, text: str, member_id: int, user_id: int, now: datetime
+) -> PetitionView:
+    """A full member's admin opens a petition; the member's own signature is its first."""
+    await _full_now(session, member_id)
+    petition = Petition(
+        kind=kind.value, text=text, status=PetitionStatus.OPEN.value, opened_by_member_id=member_id, created_at=now
+    )
+    session.add(petition)
+    await session.flush()
+    assert petition.id is not None  # noqa: S101 - flushed rows have ids
+    return await sign_petition(session, petition.id, member_id=member_id, user_id=user_id, now=now)
+
+
+async def sign_petition(
+    session: AsyncSession, petition_id: int, *, member_id: int, user_id: int, now: datetime
+) -> PetitionView:
+    """A full member signs once (409 `already_signed`); at CEIL(10 % of full members) the petition is met.
+
+    The petition's row lock serializes signatures, so the count that decides `met` is exact
+    and the staff notice (`petition.met`, outbox) is recorded once.
+    """
+    petition = await _locked_petition(session, petition_id)
+    await _full_now(session, member_id)
+    signed = await session.execute(
+        insert(PetitionSignature)
+        .values(petition_id=petition_id, member_id=member_id, signed_at=now, signed_by=user_id)
+        .on_conflict_do_nothing()
+        .returning(col(PetitionSignature.member_id))
+    )
+    if signed.first() is None:
+        msg = f"member {member_id} has signed petition {petition_id} already"
+        raise ConflictError(msg, code=ALREADY_SIGNED)
+    signatures = await _signatures(session, petition_id)
+    needed = signatures_needed(await _full_members(session))
+    if petition.status == PetitionStatus.OPEN.value and signatures >= needed:
+        petition.status, petition.met_at, petition.needed_at_met = PetitionStatus.MET.value, now, needed
+        session.add(petition)
+        await session.flush()
+        await notifications.record(
+            session,
+            event="petition.met",
+            audience=STAFF,
+            data={
+                "petition_id": str(petition_id),
+                "kind": petition.kind,
+                "signatures": signatures,
+                "needed": needed,
+                "egm_required": petition.kind == PetitionKind.EGM.value,
+            },
+            business_key=f"petition:{petition_id}:met",
+        )
+    return _petition_view(petition, signatures, petition.needed_at_met or needed)
+
+
+async def _signatures(session: AsyncSession, petition_id: int) -> int:
+    query = sa.select(sa.func.count()).where(col(PetitionSignature.petition_id) == petition_id)
+    return int((await session.execute(query)).scalar_one())
+
+
+def _petition_view(petition: Petition, signatures: int, needed: int) -> PetitionView:
+    assert petition.id is not None  # noqa: S101 - stored rows have ids
+    return PetitionView(
+        id=petition.id,
+        kind=petition.kind,
+        text=petition.text,
+        status=petition.status,
+        opened_by_member_id=petition.opened_by_member_id,
+        created_at=petition.created_at,
+        signatures=signatures,
+        needed=needed,
+        met_at=petition.met_at,
+        meeting_id=petition.meeting_id,
+    )
+
+
+async def petition_page(session: AsyncSession, *, after_id: int, limit: int) -> list[PetitionView]:
+    """Petitions in id order after a cursor, with their signatures and the number they need."""
+    petitions = (
+        await session.exec(select(Petition).where(col(Petition.id) > after_id).order_by(col(Petition.id)).limit(limit))
+    ).all()
+    ids = [p.id for p in petitions if p.id is not None]
+    counts: dict[int, int] = dict(
+        (
+            await session.execute(
+                sa.select(col(PetitionSignature.petition_id), sa.func.count())
+                .where(col(PetitionSignature.petition_id).in_(ids))
+                .group_by(col(PetitionSignature.petition_id))
+            )
+        ).all()
+    )
+    needed = signatures_needed(await _full_members(session)) if petitions else 0
+    return [_petition_view(p, counts.get(p.id or 0, 0), p.needed_at_met or needed) for p in petitions]
+
+
+async def get_petition(session: AsyncSession, petition_id: int) -> PetitionView:
+    """One petition (404 if unknown)."""
+    petition = await session.get(Petition, petition_id)
+    if petition is None:
+        raise NotFoundError(f"petition {petition_id} not found")
+    needed = petition.needed_at_met or signatures_needed(await _full_members(session))
+    return _petition_view(petition, await _signatures(session, petition_id), needed)

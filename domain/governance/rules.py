@@ -37,6 +37,7 @@ __all__ = [
     "NOTICE_DAYS",
     "NOTICE_TOO_SHORT",
     "NOT_THE_NEXT_MEETING",
+    "PETITION_RATE",
     "PROXIES_NOT_ALLOWED",
     "PROXY_CAP_REACHED",
     "TRANSITIONS",
@@ -49,6 +50,8 @@ __all__ = [
     "MeetingKind",
     "Method",
     "NewBallotRules",
+    "PetitionKind",
+    "PetitionStatus",
     "ResolutionCount",
     "Round",
     "Threshold",
@@ -56,6 +59,7 @@ __all__ = [
     "check_minutes_approval",
     "check_new_ballot",
     "check_new_meeting",
+    "check_petition_for_meeting",
     "check_proxy",
     "check_vote",
     "count_plurality",
@@ -66,6 +70,7 @@ __all__ = [
     "move_ballot",
     "quorum_met",
     "quorum_needed",
+    "signatures_needed",
     "status_at",
     "threshold_met",
 ]
@@ -631,3 +636,45 @@ def check_minutes_approval(
     if now < approving_starts_at:
         msg = f"the approving meeting starts {approving_starts_at.isoformat()}"
         raise ConflictError(msg, code=MEETING_NOT_STARTED)
+
+
+# --- petitions --------------------------------------------------------------------------------
+
+
+class PetitionKind(enum.StrEnum):
+    """What members petition for: an extraordinary general meeting, or an amendment of the bylaws."""
+
+    EGM = "egm"
+    BYLAW_AMENDMENT = "bylaw_amendment"
+
+
+class PetitionStatus(enum.StrEnum):
+    """`open` while collecting; `met` once enough signed; `scheduled` once staff called the EGM it asked for."""
+
+    OPEN = "open"
+    MET = "met"
+    SCHEDULED = "scheduled"
+
+
+# Policy: the share of full members whose signatures make a petition (rounded up: a minimum).
+PETITION_RATE = Decimal("0.10")
+PETITION_NOT_MET = "petition_not_met"
+PETITION_SCHEDULED = "petition_scheduled"
+
+
+def signatures_needed(full_members: int, rate: Decimal = PETITION_RATE) -> int:
+    """CEIL(rate * full members), and at least one (the member opening it signs it)."""
+    return max(1, math.ceil(Fraction(rate) * full_members))
+
+
+def check_petition_for_meeting(*, petition_kind: PetitionKind, status: PetitionStatus, meeting_kind: str) -> None:
+    """An EGM called on a petition answers a met EGM petition, once."""
+    if petition_kind is not PetitionKind.EGM or meeting_kind != "egm":
+        msg = "only an EGM answers a petition, and only a petition for an EGM"
+        raise InvalidInputError(msg, [FieldError("petition_id", "must be a petition for an EGM, on an EGM")])
+    if status is PetitionStatus.OPEN:
+        msg = "the petition has not reached its signatures yet"
+        raise ConflictError(msg, code=PETITION_NOT_MET)
+    if status is PetitionStatus.SCHEDULED:
+        msg = "an EGM is scheduled on this petition already"
+        raise ConflictError(msg, code=PETITION_SCHEDULED)

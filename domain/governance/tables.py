@@ -203,3 +203,38 @@ class MeetingMinutes(SQLModel, table=True):
     recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     approved_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     approved_at_meeting_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="meeting.id")
+
+
+class Petition(SQLModel, table=True):
+    """Members asking for an EGM or a bylaw amendment; `met` once enough full members signed."""
+
+    __tablename__ = "petition"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('egm','bylaw_amendment')", name="kind"),
+        sa.CheckConstraint("status IN ('open','met','scheduled')", name="status"),
+        sa.CheckConstraint("(status = 'open') = (met_at IS NULL)", name="met_at_when_met"),
+        sa.CheckConstraint("(status = 'scheduled') = (meeting_id IS NOT NULL)", name="meeting_when_scheduled"),
+        sa.CheckConstraint("status <> 'scheduled' OR kind = 'egm'", name="only_egm_scheduled"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    kind: str = Field(max_length=16)
+    text: str = Field(sa_type=sa.Text)
+    status: str = Field(max_length=16)
+    opened_by_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id")
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The signatures needed when it was met (the number of full members moves after).
+    needed_at_met: int | None = Field(default=None)
+    met_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    meeting_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="meeting.id", unique=True)
+
+
+class PetitionSignature(SQLModel, table=True):
+    """A full member's signature on a petition, once per member (primary key)."""
+
+    __tablename__ = "petition_signature"
+
+    petition_id: int = Field(sa_type=sa.BigInteger, foreign_key="petition.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    signed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    signed_by: int | None = Field(default=None, sa_type=sa.BigInteger)

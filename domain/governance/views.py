@@ -19,6 +19,7 @@ __all__ = [
     "MeetingRow",
     "MeetingView",
     "MinutesRow",
+    "PetitionView",
     "ProxyRow",
     "RollEntry",
 ]
@@ -139,3 +140,19 @@ class MeetingView:
     quorum_needed: int
     quorum_met: bool
     minutes: MinutesRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionView:
+    """A petition, its signatures and how many it needs (the number stored when met, else today's)."""
+
+    id: int
+    kind: str
+    text: str
+    status: str
+    opened_by_member_id: int
+    created_at: datetime
+    signatures: int
+    needed: int
+    met_at: datetime | None
+    meeting_id: int | None

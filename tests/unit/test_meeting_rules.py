@@ -12,12 +12,16 @@ from domain.errors import ConflictError, InvalidInputError
 from domain.governance.rules import (
     NOTICE_DAYS,
     Choice,
+    PetitionKind,
+    PetitionStatus,
     Threshold,
     check_attendance_time,
     check_minutes_approval,
     check_new_meeting,
+    check_petition_for_meeting,
     count_resolution,
     count_stv,
+    signatures_needed,
 )
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -84,3 +88,19 @@ def test_members_present_count_toward_a_meeting_ballots_quorum_never_toward_its_
         [[1], [1], [2]], candidates=[1, 2], seats=1, eligible=10, quorum_rate=Decimal("0.5"), seed=1, turnout=5
     )
     assert (election.cast, election.quorum_met, election.elected) == (3, True, (1,))
+
+
+def test_a_petition_needs_ten_percent_of_full_members_rounded_up_and_at_least_one():
+    assert [signatures_needed(n) for n in (0, 1, 10, 11, 20, 21, 100)] == [1, 1, 1, 2, 2, 3, 10]
+    assert signatures_needed(30, Decimal("0.25")) == 8
+
+
+def test_only_a_met_egm_petition_is_answered_by_an_egm_and_once():
+    check_petition_for_meeting(petition_kind=PetitionKind.EGM, status=PetitionStatus.MET, meeting_kind="egm")
+    for status, code in [(PetitionStatus.OPEN, "petition_not_met"), (PetitionStatus.SCHEDULED, "petition_scheduled")]:
+        with pytest.raises(ConflictError) as refused:
+            check_petition_for_meeting(petition_kind=PetitionKind.EGM, status=status, meeting_kind="egm")
+        assert refused.value.code == code
+    for kind, meeting in [(PetitionKind.BYLAW_AMENDMENT, "egm"), (PetitionKind.EGM, "agm")]:
+        with pytest.raises(InvalidInputError):
+            check_petition_for_meeting(petition_kind=kind, status=PetitionStatus.MET, meeting_kind=meeting)

@@ -1,4 +1,5 @@
-"""Governance, second part: general meetings (agenda, attendance, minutes immutable once approved), recorded votes.
+"""Governance, second part: general meetings (agenda, attendance, minutes immutable once approved), petitions,
+recorded votes.
 
 Revision ID: 0022
 Revises: 0018
@@ -106,6 +107,43 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"], name=op.f("fk_meeting_minutes_meeting_id_meeting")),
         sa.PrimaryKeyConstraint("meeting_id", name=op.f("pk_meeting_minutes")),
     )
+    op.create_table(
+        "petition",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("opened_by_member_id", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("needed_at_met", sa.Integer(), nullable=True),
+        sa.Column("met_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("meeting_id", sa.BigInteger(), nullable=True),
+        sa.CheckConstraint("kind IN ('egm','bylaw_amendment')", name=op.f("ck_petition_kind")),
+        sa.CheckConstraint("status IN ('open','met','scheduled')", name=op.f("ck_petition_status")),
+        sa.CheckConstraint("(status = 'open') = (met_at IS NULL)", name=op.f("ck_petition_met_at_when_met")),
+        sa.CheckConstraint(
+            "(status = 'scheduled') = (meeting_id IS NOT NULL)", name=op.f("ck_petition_meeting_when_scheduled")
+        ),
+        sa.CheckConstraint("status <> 'scheduled' OR kind = 'egm'", name=op.f("ck_petition_only_egm_scheduled")),
+        sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"], name=op.f("fk_petition_meeting_id_meeting")),
+        sa.ForeignKeyConstraint(
+            ["opened_by_member_id"], ["member.id"], name=op.f("fk_petition_opened_by_member_id_member")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_petition")),
+        sa.UniqueConstraint("meeting_id", name=op.f("uq_petition_meeting_id")),
+    )
+    op.create_table(
+        "petition_signature",
+        sa.Column("petition_id", sa.BigInteger(), nullable=False),
+        sa.Column("member_id", sa.BigInteger(), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("signed_by", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(["member_id"], ["member.id"], name=op.f("fk_petition_signature_member_id_member")),
+        sa.ForeignKeyConstraint(
+            ["petition_id"], ["petition.id"], name=op.f("fk_petition_signature_petition_id_petition")
+        ),
+        sa.PrimaryKeyConstraint("petition_id", "member_id", name=op.f("pk_petition_signature")),
+    )
     for statement in IMMUTABLE:
         op.execute(statement)
 
@@ -113,6 +151,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER meeting_minutes_immutable ON meeting_minutes")
     op.execute("DROP FUNCTION meeting_minutes_immutable()")
+    op.drop_table("petition_signature")
+    op.drop_table("petition")
     op.drop_table("meeting_minutes")
     op.drop_table("meeting_attendance")
     op.drop_table("meeting_item")
