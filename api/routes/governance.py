@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, staff_only, staff_or_members
@@ -34,7 +34,7 @@ from domain.governance.rules import (
     PetitionStatus,
     Threshold,
 )
-from domain.governance.views import BallotView, CastBallotRow, MeetingView, PetitionView
+from domain.governance.views import BallotView, CastBallotRow, MeetingView, PetitionView, ProxyRow
 from domain.identity.rules import MemberRole, Role
 
 members_only = allow(Role.MEMBER)
@@ -110,6 +110,7 @@ class ProxyOut(msgspec.Struct):
     grantor_member_id: str
     holder_member_id: str
     created_at: datetime
+    used_at: datetime | None
 
 
 class CandidateOut(msgspec.Struct):
@@ -237,6 +238,17 @@ def ballot_out(view: BallotView) -> BallotOut:
     )
 
 
+def proxy_out(proxy: ProxyRow) -> ProxyOut:
+    """A proxy appointment."""
+    return ProxyOut(
+        ballot_id=str(proxy.ballot_id),
+        grantor_member_id=str(proxy.grantor_member_id),
+        holder_member_id=str(proxy.holder_member_id),
+        created_at=proxy.created_at,
+        used_at=proxy.used_at,
+    )
+
+
 def _published(row: CastBallotRow) -> PublishedBallotOut:
     return PublishedBallotOut(
         receipt=row.receipt,
@@ -344,12 +356,24 @@ class BallotController(Controller):
             holder=int(data.holder_member_id),
             now=datetime.now(UTC),
         )
-        return ProxyOut(
-            ballot_id=str(proxy.ballot_id),
-            grantor_member_id=str(proxy.grantor_member_id),
-            holder_member_id=str(proxy.holder_member_id),
-            created_at=proxy.created_at,
+        return proxy_out(proxy)
+
+    @delete(
+        "/{ballot_id:str}/proxies",
+        status_code=200,
+        guards=[members_only],
+        summary="Revoke the member's proxy",
+        responses=problems(400, 404, 401, 403, 409),
+    )
+    async def revoke_proxy(self, ballot_id: FromPath[str], db: DbSession, caller: Caller) -> ProxyOut:
+        """A member's admin takes back its member's appointment before the holder votes under it.
+
+        404 `no_proxy` without one; 409 `proxy_used` once used, `ballot_not_open` after close.
+        """
+        proxy = await service.revoke_proxy(
+            db, path_id(ballot_id, "ballot"), grantor=voting_member(caller), now=datetime.now(UTC)
         )
+        return proxy_out(proxy)
 
     @post(
         "/{ballot_id:str}/close",

@@ -77,6 +77,7 @@ BALLOT_NOT_CLOSED = "ballot_not_closed"
 NO_PROXY = "no_proxy"
 ALREADY_VOTED = "already_voted"
 PROXY_EXISTS = "proxy_exists"
+PROXY_USED = "proxy_used"
 
 # Namespace of the ballots' advisory locks (the two-int form, as the group buys').
 _BALLOT_LOCKS = 0x4241_4C4C  # "BALL"
@@ -311,10 +312,14 @@ async def cast_vote(
         msg = f"ballot {ballot_id} is not open for votes (it is {ballot.status}; window {window})"
         raise ConflictError(msg, code=BALLOT_NOT_OPEN)
     if for_member_id is not None and for_member_id != member_id:
-        proxy = await session.get(BallotProxy, (ballot_id, for_member_id))
+        # The proxy's row lock orders this vote and a revocation: whichever comes second sees
+        # the other (a revoked proxy is gone; a used one has used_at).
+        proxy = await _locked_proxy(session, ballot_id, for_member_id)
         if proxy is None or proxy.holder_member_id != member_id:
             msg = f"member {member_id} holds no proxy of member {for_member_id} for ballot {ballot_id}"
             raise ForbiddenError(msg, code=NO_PROXY)
+        proxy.used_at = proxy.used_at or now
+        session.add(proxy)
         member_id = for_member_id
     if not await was_full_on(session, member_id, ballot.record_date):
         msg = f"member {member_id} was not a full member on the record date {ballot.record_date}"
@@ -391,6 +396,39 @@ async def appoint_proxy(
         raise ConflictError(msg, code=PROXY_EXISTS)
     proxy = BallotProxy(ballot_id=ballot_id, grantor_member_id=grantor, holder_member_id=holder, created_at=now)
     session.add(proxy)
+    await session.flush()
+    return proxy
+
+
+async def _locked_proxy(session: AsyncSession, ballot_id: int, grantor: int) -> BallotProxy | None:
+    query = (
+        select(BallotProxy)
+        .where(col(BallotProxy.ballot_id) == ballot_id, col(BallotProxy.grantor_member_id) == grantor)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(query)).one_or_none()
+
+
+async def revoke_proxy(session: AsyncSession, ballot_id: int, *, grantor: int, now: datetime) -> BallotProxy:
+    """The appointing member takes its proxy back before the holder votes under it, while the ballot is open.
+
+    404 `no_proxy` without one; 409 `proxy_used` once the holder voted for the member (the
+    vote stands; the member may still vote itself, which replaces it); 409 `ballot_not_open`
+    after close. The proxy's row lock decides a race with the holder's vote.
+    """
+    ballot = await _locked(session, ballot_id, share=True)
+    if ballot.status == BallotStatus.CLOSED.value or now >= ballot.closes_at:
+        msg = f"ballot {ballot_id} is closed"
+        raise ConflictError(msg, code=BALLOT_NOT_OPEN)
+    proxy = await _locked_proxy(session, ballot_id, grantor)
+    if proxy is None:
+        msg = f"member {grantor} has appointed no proxy for ballot {ballot_id}"
+        raise NotFoundError(msg, code=NO_PROXY)
+    if proxy.used_at is not None:
+        msg = f"member {proxy.holder_member_id} voted under this proxy at {proxy.used_at.isoformat()}"
+        raise ConflictError(msg, code=PROXY_USED)
+    await session.delete(proxy)
     await session.flush()
     return proxy
 

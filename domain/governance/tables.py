@@ -90,6 +90,8 @@ class BallotProxy(SQLModel, table=True):
     grantor_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
     holder_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # Set by the holder's first vote under it: from then on the appointment can no longer be revoked.
+    used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class BallotVoter(SQLModel, table=True):

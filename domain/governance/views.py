@@ -52,6 +52,7 @@ class ProxyRow(Protocol):
     grantor_member_id: int
     holder_member_id: int
     created_at: datetime
+    used_at: datetime | None
 
 
 class CandidateRow(Protocol):

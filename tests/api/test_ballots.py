@@ -322,3 +322,28 @@ async def test_proxies_are_off_by_default_and_capped_per_holder_when_allowed(cli
         ).all()
     }
     assert roll == {grantor.id, holder.id, other.id}
+
+
+async def test_a_member_revokes_its_proxy_until_the_holder_has_used_it(client, session):
+    staff = await staff_headers(client, session)
+    grantor, grantor_admin = await voter(client, session, "Revoking Deli")
+    holder, holder_admin = await voter(client, session, "Revoked Holder")
+    ballot = await _ballot(client, staff, resolution_body(threshold="majority", quorum_rate="0", proxy_cap=1))
+    path = f"/v1/ballots/{ballot['id']}/proxies"
+    none = await client.delete(path, headers=grantor_admin)
+    assert (none.status_code, none.json()["code"]) == (404, "no_proxy")
+    appoint = {"holder_member_id": str(holder.id)}
+    assert (await client.post(path, json=appoint, headers=grantor_admin)).status_code == 201
+    revoked = await client.delete(path, headers=grantor_admin)
+    assert revoked.status_code == 200, revoked.text
+    assert (revoked.json()["holder_member_id"], revoked.json()["used_at"]) == (str(holder.id), None)
+    proxy_vote = {"choice": "yes", "for_member_id": str(grantor.id)}
+    late = await client.post(f"/v1/ballots/{ballot['id']}/votes", json=proxy_vote, headers=holder_admin)
+    assert (late.status_code, late.json()["code"]) == (403, "no_proxy")
+
+    assert (await client.post(path, json=appoint, headers=grantor_admin)).status_code == 201
+    await _vote(client, ballot["id"], holder_admin, proxy_vote)
+    used = await client.delete(path, headers=grantor_admin)
+    assert (used.status_code, used.json()["code"]) == (409, "proxy_used")
+    result = (await _close(client, staff, ballot["id"]))["result"]
+    assert (result["cast"], result["counts"]["yes"]) == (1, 1)

@@ -1,5 +1,5 @@
 """Governance, second part: general meetings (agenda, attendance, minutes immutable once approved), petitions,
-recorded votes.
+proxies marked when used (revocable until then), recorded votes.
 
 Revision ID: 0022
 Revises: 0018
@@ -38,6 +38,7 @@ CREATE TRIGGER meeting_minutes_immutable BEFORE UPDATE OR DELETE ON meeting_minu
 
 
 def upgrade() -> None:
+    op.add_column("ballot_proxy", sa.Column("used_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "recorded_vote",
         sa.Column("ballot_id", sa.BigInteger(), nullable=False),
@@ -159,3 +160,4 @@ def downgrade() -> None:
     op.drop_index("ix_meeting_starts_at", table_name="meeting")
     op.drop_table("meeting")
     op.drop_table("recorded_vote")
+    op.drop_column("ballot_proxy", "used_at")
