@@ -189,6 +189,16 @@ class BallotOut(msgspec.Struct):
     closed_at: datetime | None
 
 
+class RecordedChoiceOut(msgspec.Struct):
+    """A member's choice on a ballot that is not secret (`secret: false`)."""
+
+    member_id: str
+    member_number: int
+    name: str
+    choice: Choice | None
+    ranking: list[str] | None
+
+
 class ReceiptOut(msgspec.Struct):
     """The random code that identifies this ballot in the published list after close."""
 
@@ -400,6 +410,33 @@ class BallotController(Controller):
         """
         rows = await service.published_ballots(db, path_id(ballot_id, "ballot"))
         return Page([_published(r) for r in rows], None)
+
+    @get(
+        "/{ballot_id:str}/choices",
+        guards=[staff_or_members],
+        summary="Who chose what (ballots that are not secret)",
+        responses=problems(400, 404, 409, *AUTHENTICATED),
+    )
+    async def choices(self, ballot_id: FromPath[str], db: DbSession) -> Page[RecordedChoiceOut]:
+        """After close, for a ballot created with `secret: false`: each member's choice, by member number.
+
+        409 `ballot_secret` for a secret ballot (no route shows who chose what on one), 409
+        `ballot_not_closed` before close.
+        """
+        rows = await service.recorded_choices(db, path_id(ballot_id, "ballot"))
+        return Page(
+            [
+                RecordedChoiceOut(
+                    member_id=str(r.member_id),
+                    member_number=r.member_number,
+                    name=r.name,
+                    choice=None if r.choice is None else Choice(r.choice),
+                    ranking=None if r.ranking is None else [str(c) for c in r.ranking],
+                )
+                for r in rows
+            ],
+            None,
+        )
 
     @get(
         "/{ballot_id:str}/voter-roll",

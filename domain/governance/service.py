@@ -58,8 +58,9 @@ from domain.governance.tables import (
     CastBallot,
     MeetingAttendance,
     MeetingItem,
+    RecordedVote,
 )
-from domain.governance.views import BallotView, RollEntry
+from domain.governance.views import BallotView, RecordedChoice, RollEntry
 from domain.membership.tables import Member, MemberStatusChange
 from domain.notifications import service as notifications
 
@@ -74,6 +75,7 @@ CLOSING_SOON = timedelta(hours=24)
 NOT_ON_VOTER_ROLL = "not_on_voter_roll"
 BALLOT_NOT_OPEN = "ballot_not_open"
 BALLOT_NOT_CLOSED = "ballot_not_closed"
+BALLOT_SECRET = "ballot_secret"  # noqa: S105 - a problem code, not a password
 NO_PROXY = "no_proxy"
 ALREADY_VOTED = "already_voted"
 PROXY_EXISTS = "proxy_exists"
@@ -357,6 +359,17 @@ async def cast_vote(
             ranking=None if ranking is None else list(ranking),
         )
     )
+    if not ballot.secret:
+        # A recorded vote: who chose what is kept (and replaced with the member's later vote).
+        values = {
+            "choice": None if choice is None else choice.value,
+            "ranking": None if ranking is None else list(ranking),
+        }
+        await session.execute(
+            insert(RecordedVote)
+            .values(ballot_id=ballot_id, member_id=member_id, **values)
+            .on_conflict_do_update(index_elements=["ballot_id", "member_id"], set_=values)
+        )
     return receipt
 
 
@@ -601,6 +614,39 @@ async def published_ballots(session: AsyncSession, ballot_id: int) -> list[CastB
         raise ConflictError(msg, code=BALLOT_NOT_CLOSED)
     query = select(CastBallot).where(col(CastBallot.ballot_id) == ballot_id).order_by(col(CastBallot.receipt))
     return list((await session.exec(query)).all())
+
+
+async def recorded_choices(session: AsyncSession, ballot_id: int) -> list[RecordedChoice]:
+    """Who chose what on a ballot that is not secret, after close, by member number.
+
+    409 `ballot_secret` for a secret ballot (nothing is recorded for one) and
+    `ballot_not_closed` before close, so choices are never seen while votes may change.
+    """
+    ballot = await session.get(Ballot, ballot_id)
+    if ballot is None:
+        raise NotFoundError(f"ballot {ballot_id} not found")
+    if ballot.secret:
+        msg = f"ballot {ballot_id} is secret: who chose what is not recorded"
+        raise ConflictError(msg, code=BALLOT_SECRET)
+    if ballot.status != BallotStatus.CLOSED.value:
+        msg = f"ballot {ballot_id} is {ballot.status}; its recorded votes are shown after close"
+        raise ConflictError(msg, code=BALLOT_NOT_CLOSED)
+    query = (
+        sa.select(
+            col(Member.id),
+            col(Member.member_number),
+            col(Member.name),
+            col(RecordedVote.choice),
+            col(RecordedVote.ranking),
+        )
+        .join(RecordedVote, col(RecordedVote.member_id) == col(Member.id))
+        .where(col(RecordedVote.ballot_id) == ballot_id)
+        .order_by(col(Member.member_number))
+    )
+    return [
+        RecordedChoice(int(i), int(n), name, choice, None if ranking is None else list(ranking))
+        for i, n, name, choice, ranking in (await session.execute(query)).all()
+    ]
 
 
 async def voter_roll(session: AsyncSession, ballot_id: int) -> list[RollEntry]:

@@ -21,6 +21,7 @@ __all__ = [
     "MinutesRow",
     "PetitionView",
     "ProxyRow",
+    "RecordedChoice",
     "RollEntry",
 ]
 
@@ -157,3 +158,14 @@ class PetitionView:
     needed: int
     met_at: datetime | None
     meeting_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedChoice:
+    """What one member chose on a ballot that is not secret."""
+
+    member_id: int
+    member_number: int
+    name: str
+    choice: str | None
+    ranking: list[int] | None

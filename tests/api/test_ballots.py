@@ -347,3 +347,34 @@ async def test_a_member_revokes_its_proxy_until_the_holder_has_used_it(client, s
     assert (used.status_code, used.json()["code"]) == (409, "proxy_used")
     result = (await _close(client, staff, ballot["id"]))["result"]
     assert (result["cast"], result["counts"]["yes"]) == (1, 1)
+
+
+async def test_an_open_ballot_shows_who_chose_what_after_close_and_a_secret_one_never(client, session):
+    staff = await staff_headers(client, session)
+    voters = [await voter(client, session, f"Open Vote Deli {i}") for i in range(3)]
+    ballot = await _ballot(client, staff, resolution_body(secret=False, threshold="majority", quorum_rate="0"))
+    path = f"/v1/ballots/{ballot['id']}/choices"
+    for (_, headers), choice in zip(voters, ["yes", "no", "no"], strict=True):
+        await _vote(client, ballot["id"], headers, {"choice": choice})
+    await _vote(client, ballot["id"], voters[2][1], {"choice": "abstain"})  # replaces its "no"
+    early = await client.get(path, headers=voters[0][1])
+    assert (early.status_code, early.json()["code"]) == (409, "ballot_not_closed")
+    result = (await _close(client, staff, ballot["id"]))["result"]
+    assert result["counts"] == {"yes": 1, "no": 1, "abstain": 1}
+    shown = await client.get(path, headers=voters[0][1])
+    assert shown.status_code == 200, shown.text
+    assert [(c["member_id"], c["name"], c["choice"]) for c in shown.json()["items"]] == [
+        (str(m.id), m.name, choice) for (m, _), choice in zip(voters, ["yes", "no", "abstain"], strict=True)
+    ]
+
+    secret = await _ballot(client, staff, resolution_body(quorum_rate="0"))
+    await _vote(client, secret["id"], voters[0][1], {"choice": "yes"})
+    await _close(client, staff, secret["id"])
+    hidden = await client.get(f"/v1/ballots/{secret['id']}/choices", headers=staff)
+    assert (hidden.status_code, hidden.json()["code"]) == (409, "ballot_secret")
+    recorded = (
+        await session.execute(
+            sa.text("SELECT count(*) FROM recorded_vote WHERE ballot_id = :b"), {"b": int(secret["id"])}
+        )
+    ).scalar_one()
+    assert recorded == 0
