@@ -4,35 +4,13 @@ and of its ballots, and minutes approved at the next meeting, then immutable."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from domain.membership.rules import Status
 from tests.support.buying import staff_headers
-from tests.support.governance import AFTER_RECORD_DATE, RECORD_DATE, resolution_body, voter
-
-
-def meeting_body(**extra: Any) -> dict[str, Any]:
-    """An AGM 15 days ahead (the notice period is 14), record date in 1990, quorum a third."""
-    return {
-        "kind": "agm",
-        "title": "Annual general meeting",
-        "starts_at": (datetime.now(UTC) + timedelta(days=15)).isoformat(),
-        "record_date": RECORD_DATE.isoformat(),
-        "quorum_rate": "0.3",
-        "agenda": [{"title": "Minutes of the last meeting"}],
-        **extra,
-    }
-
-
-async def begin(session, meeting_id: str, *, ago: timedelta = timedelta(hours=1)) -> None:
-    """The meeting's day has come: move it into the past (the notice was given when it was scheduled)."""
-    await session.execute(
-        sa.text("UPDATE meeting SET starts_at = :at WHERE id = :m"),
-        {"at": datetime.now(UTC) - ago, "m": int(meeting_id)},
-    )
+from tests.support.governance import AFTER_RECORD_DATE, begin, meeting_body, resolution_body, voter
 
 
 async def test_a_meeting_needs_notice_and_attendance_counts_toward_its_quorum_and_its_ballots(client, session):
