@@ -104,6 +104,8 @@ def create_app(
             buying.OrderController,
             buying.PurchaseOrderController,
             governance.BallotController,
+            governance.MeetingController,
+            governance.PetitionController,
             patronage.list_patronage,
             patronage.import_patronage,
             identity.issue_token,

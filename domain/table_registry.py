@@ -12,7 +12,21 @@ from domain.buying.tables import (
 )
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun, SpecialRedemption, SpecialRedemptionLine
-from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
+from domain.governance.tables import (
+    Ballot,
+    BallotCandidate,
+    BallotProxy,
+    BallotResult,
+    BallotVoter,
+    CastBallot,
+    Meeting,
+    MeetingAttendance,
+    MeetingItem,
+    MeetingMinutes,
+    Petition,
+    PetitionSignature,
+    RecordedVote,
+)
 from domain.idempotency.tables import IdempotencyRecord
 from domain.identity.tables import AuthToken, LoginThrottle, User
 from domain.jobs.tables import OutboxJob
@@ -67,6 +81,10 @@ __all__ = [
     "IdempotencyRecord",
     "JournalEntry",
     "LoginThrottle",
+    "Meeting",
+    "MeetingAttendance",
+    "MeetingItem",
+    "MeetingMinutes",
     "Member",
     "MemberConsent",
     "MemberOffer",
@@ -80,12 +98,15 @@ __all__ = [
     "PatronageRecord",
     "Payout",
     "PayoutEvent",
+    "Petition",
+    "PetitionSignature",
     "PoolExpense",
     "Posting",
     "Product",
     "ProductPriceTier",
     "ProductPriceVersion",
     "PurchaseLine",
+    "RecordedVote",
     "RedemptionLine",
     "RedemptionRun",
     "SpecialRedemption",

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, allow, staff_only, staff_or_members
@@ -22,13 +22,29 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import utc
 from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError
-from domain.governance import service
-from domain.governance.rules import BallotKind, BallotStatus, Choice, Method, Threshold
-from domain.governance.views import BallotView, CastBallotRow
+from domain.governance import meetings, service
+from domain.governance.rules import (
+    AttendanceMode,
+    BallotKind,
+    BallotStatus,
+    Choice,
+    MeetingKind,
+    Method,
+    PetitionKind,
+    PetitionStatus,
+    Threshold,
+)
+from domain.governance.views import BallotView, CastBallotRow, MeetingView, PetitionView, ProxyRow
 from domain.identity.rules import MemberRole, Role
 
 members_only = allow(Role.MEMBER)
 Seats = Annotated[int, msgspec.Meta(ge=1, le=100)]
+Document = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1, max_length=20_000, pattern=r"^[^\x00]*\S[^\x00]*$", description="free text, not blank, no NUL"
+    ),
+]
 
 
 def voting_member(caller: Principal) -> int:
@@ -94,6 +110,7 @@ class ProxyOut(msgspec.Struct):
     grantor_member_id: str
     holder_member_id: str
     created_at: datetime
+    used_at: datetime | None
 
 
 class CandidateOut(msgspec.Struct):
@@ -129,7 +146,11 @@ class RoundOut(msgspec.Struct):
 
 
 class ResultOut(msgspec.Struct):
-    """The count stored at close. Resolutions: `passed` and `counts`; elections: `elected`, `quota`, `rounds`."""
+    """The count stored at close. Resolutions: `passed` and `counts`; elections: `elected`, `quota`, `rounds`.
+
+    `turnout`, for a ballot on a meeting's agenda only: the members counted toward its
+    quorum, those who voted and those present at the meeting, each once.
+    """
 
     quorum_met: bool
     quorum_needed: int
@@ -141,6 +162,7 @@ class ResultOut(msgspec.Struct):
     quota: int | None = None
     rounds: list[RoundOut] | None = None
     seed: str | None = None
+    turnout: int | None = None
 
 
 class BallotOut(msgspec.Struct):
@@ -165,6 +187,16 @@ class BallotOut(msgspec.Struct):
     result: ResultOut | None
     opened_at: datetime | None
     closed_at: datetime | None
+
+
+class RecordedChoiceOut(msgspec.Struct):
+    """A member's choice on a ballot that is not secret (`secret: false`)."""
+
+    member_id: str
+    member_number: int
+    name: str
+    choice: Choice | None
+    ranking: list[str] | None
 
 
 class ReceiptOut(msgspec.Struct):
@@ -213,6 +245,17 @@ def ballot_out(view: BallotView) -> BallotOut:
         result=_result_out(view.result),
         opened_at=b.opened_at,
         closed_at=b.closed_at,
+    )
+
+
+def proxy_out(proxy: ProxyRow) -> ProxyOut:
+    """A proxy appointment."""
+    return ProxyOut(
+        ballot_id=str(proxy.ballot_id),
+        grantor_member_id=str(proxy.grantor_member_id),
+        holder_member_id=str(proxy.holder_member_id),
+        created_at=proxy.created_at,
+        used_at=proxy.used_at,
     )
 
 
@@ -323,12 +366,24 @@ class BallotController(Controller):
             holder=int(data.holder_member_id),
             now=datetime.now(UTC),
         )
-        return ProxyOut(
-            ballot_id=str(proxy.ballot_id),
-            grantor_member_id=str(proxy.grantor_member_id),
-            holder_member_id=str(proxy.holder_member_id),
-            created_at=proxy.created_at,
+        return proxy_out(proxy)
+
+    @delete(
+        "/{ballot_id:str}/proxies",
+        status_code=200,
+        guards=[members_only],
+        summary="Revoke the member's proxy",
+        responses=problems(400, 404, 401, 403, 409),
+    )
+    async def revoke_proxy(self, ballot_id: FromPath[str], db: DbSession, caller: Caller) -> ProxyOut:
+        """A member's admin takes back its member's appointment before the holder votes under it.
+
+        404 `no_proxy` without one; 409 `proxy_used` once used, `ballot_not_open` after close.
+        """
+        proxy = await service.revoke_proxy(
+            db, path_id(ballot_id, "ballot"), grantor=voting_member(caller), now=datetime.now(UTC)
         )
+        return proxy_out(proxy)
 
     @post(
         "/{ballot_id:str}/close",
@@ -357,6 +412,33 @@ class BallotController(Controller):
         return Page([_published(r) for r in rows], None)
 
     @get(
+        "/{ballot_id:str}/choices",
+        guards=[staff_or_members],
+        summary="Who chose what (ballots that are not secret)",
+        responses=problems(400, 404, 409, *AUTHENTICATED),
+    )
+    async def choices(self, ballot_id: FromPath[str], db: DbSession) -> Page[RecordedChoiceOut]:
+        """After close, for a ballot created with `secret: false`: each member's choice, by member number.
+
+        409 `ballot_secret` for a secret ballot (no route shows who chose what on one), 409
+        `ballot_not_closed` before close.
+        """
+        rows = await service.recorded_choices(db, path_id(ballot_id, "ballot"))
+        return Page(
+            [
+                RecordedChoiceOut(
+                    member_id=str(r.member_id),
+                    member_number=r.member_number,
+                    name=r.name,
+                    choice=None if r.choice is None else Choice(r.choice),
+                    ranking=None if r.ranking is None else [str(c) for c in r.ranking],
+                )
+                for r in rows
+            ],
+            None,
+        )
+
+    @get(
         "/{ballot_id:str}/voter-roll",
         guards=[staff_only],
         summary="Voter roll (CSV)",
@@ -372,3 +454,327 @@ class BallotController(Controller):
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="ballot-{found}-voter-roll.csv"'},
         )
+
+
+# --- meetings -------------------------------------------------------------------------------------
+
+
+class AgendaItemIn(msgspec.Struct, forbid_unknown_fields=True):
+    """An agenda item; `ballot_id` puts a ballot (same record date, not closed) before the meeting."""
+
+    title: Text
+    ballot_id: Id | None = None
+
+
+class NewMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A general meeting at least 14 days ahead (409 `notice_too_short`); members are sent the notice at once.
+
+    `record_date` (default: the day before the notice) fixes who may attend and vote;
+    `quorum_rate` is the share of those members who must attend. `petition_id`: the met
+    petition for an EGM this EGM answers (the petition is then `scheduled`).
+    """
+
+    kind: MeetingKind
+    title: Text
+    starts_at: Moment
+    quorum_rate: Rate
+    agenda: Annotated[list[AgendaItemIn], msgspec.Meta(min_length=1, max_length=100)]
+    record_date: Day | None = None
+    petition_id: Id | None = None
+
+
+class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A member present at the meeting, in the room or online."""
+
+    member_id: Id
+    mode: AttendanceMode
+
+
+class MinutesIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The meeting's minutes (rewritable until approved)."""
+
+    text: Document
+
+
+class ApprovalIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The meeting approving the minutes: the next one, once it has begun."""
+
+    at_meeting_id: Id
+
+
+class AgendaItemOut(msgspec.Struct):
+    """An agenda item, in order; `ballot_id` when it carries a ballot."""
+
+    position: int
+    title: str
+    ballot_id: str | None
+
+
+class AttendanceCountOut(msgspec.Struct):
+    """Members present, by how they attend."""
+
+    in_person: int
+    online: int
+    total: int
+
+
+class MinutesOut(msgspec.Struct):
+    """The minutes; `approved_at` once approved (then final), at `approved_at_meeting_id`."""
+
+    text: str
+    recorded_at: datetime
+    approved_at: datetime | None
+    approved_at_meeting_id: str | None
+
+
+class MeetingOut(msgspec.Struct):
+    """A meeting: `eligible` members (full on the record date), attendance and whether it has its quorum."""
+
+    id: str
+    kind: MeetingKind
+    title: str
+    starts_at: datetime
+    record_date: date
+    quorum_rate: str
+    notice_sent_at: datetime
+    agenda: list[AgendaItemOut]
+    eligible: int
+    attendance: AttendanceCountOut
+    quorum_needed: int
+    quorum_met: bool
+    minutes: MinutesOut | None
+
+
+class AttendanceOut(msgspec.Struct):
+    """A recorded attendance."""
+
+    meeting_id: str
+    member_id: str
+    mode: AttendanceMode
+    recorded_at: datetime
+
+
+def meeting_out(view: MeetingView) -> MeetingOut:
+    """The public view of a meeting."""
+    m, minutes = view.meeting, view.minutes
+    return MeetingOut(
+        id=str(m.id),
+        kind=MeetingKind(m.kind),
+        title=m.title,
+        starts_at=m.starts_at,
+        record_date=m.record_date,
+        quorum_rate=rate_text(m.quorum_rate),
+        notice_sent_at=m.notice_sent_at,
+        agenda=[
+            AgendaItemOut(i.position, i.title, None if i.ballot_id is None else str(i.ballot_id)) for i in view.agenda
+        ],
+        eligible=view.eligible,
+        attendance=AttendanceCountOut(view.in_person, view.online, view.in_person + view.online),
+        quorum_needed=view.quorum_needed,
+        quorum_met=view.quorum_met,
+        minutes=None
+        if minutes is None
+        else MinutesOut(
+            text=minutes.text,
+            recorded_at=minutes.recorded_at,
+            approved_at=minutes.approved_at,
+            approved_at_meeting_id=None
+            if minutes.approved_at_meeting_id is None
+            else str(minutes.approved_at_meeting_id),
+        ),
+    )
+
+
+class MeetingController(Controller):
+    """Routes under /v1/meetings: general meetings, their attendance and minutes (docs/governance.md)."""
+
+    path = "/v1/meetings"
+    tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[staff_only], summary="Schedule a general meeting", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewMeetingIn], db: DbSession, caller: Caller) -> MeetingOut:
+        """The notice goes to members (outbox) with the agenda; 409 `notice_too_short` under 14 days ahead."""
+        now = datetime.now(UTC)
+        new = meetings.NewMeeting(
+            kind=data.kind,
+            title=data.title,
+            starts_at=utc(data.starts_at),
+            record_date=data.record_date or now.date() - timedelta(days=1),
+            quorum_rate=data.quorum_rate,
+            agenda=tuple((i.title, None if i.ballot_id is None else int(i.ballot_id)) for i in data.agenda),
+            petition_id=None if data.petition_id is None else int(data.petition_id),
+        )
+        meeting = await meetings.schedule_meeting(db, new, now=now, actor=caller.user_id)
+        return meeting_out(await meetings.get_meeting(db, meeting.id or 0))
+
+    @get("/", guards=[staff_or_members], summary="List meetings", responses=problems(400, *AUTHENTICATED))
+    async def list_meetings(self, db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[MeetingOut]:
+        """Oldest first."""
+        views = await meetings.meeting_page(db, after_id=after_id(cursor), limit=limit)
+        ids = [v.meeting.id for v in views if v.meeting.id is not None]
+        return Page([meeting_out(v) for v in views], next_cursor(ids, limit))
+
+    @get(
+        "/{meeting_id:str}",
+        guards=[staff_or_members],
+        summary="One meeting",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
+    async def show(self, meeting_id: FromPath[str], db: DbSession) -> MeetingOut:
+        """With its agenda, attendance toward the quorum and minutes."""
+        return meeting_out(await meetings.get_meeting(db, path_id(meeting_id, "meeting")))
+
+    @post(
+        "/{meeting_id:str}/attendance",
+        guards=[staff_only],
+        summary="Record a member present",
+        responses=problems(404, *POSTED),
+    )
+    async def attend(
+        self, meeting_id: FromPath[str], data: JSONBody[AttendanceIn], db: DbSession, caller: Caller
+    ) -> AttendanceOut:
+        """Once the meeting has begun (409 `meeting_not_started`); one per member (409 `already_attending`).
+
+        400 naming `member_id` for a member not full on the record date; 409 `minutes_approved` after approval.
+        """
+        row = await meetings.record_attendance(
+            db,
+            path_id(meeting_id, "meeting"),
+            member_id=int(data.member_id),
+            mode=data.mode,
+            now=datetime.now(UTC),
+            actor=caller.user_id,
+        )
+        return AttendanceOut(str(row.meeting_id), str(row.member_id), AttendanceMode(row.mode), row.recorded_at)
+
+    @put(
+        "/{meeting_id:str}/minutes",
+        guards=[staff_only],
+        summary="Record the minutes",
+        responses=problems(404, *POSTED),
+    )
+    async def minutes(self, meeting_id: FromPath[str], data: JSONBody[MinutesIn], db: DbSession) -> MeetingOut:
+        """Once the meeting has begun; rewritable until approved (409 `minutes_approved` after)."""
+        view = await meetings.record_minutes(db, path_id(meeting_id, "meeting"), text=data.text, now=datetime.now(UTC))
+        return meeting_out(view)
+
+    @post(
+        "/{meeting_id:str}/minutes/approval",
+        status_code=200,
+        guards=[staff_only],
+        summary="Approve the minutes at the next meeting",
+        responses=problems(404, *POSTED),
+    )
+    async def approve(self, meeting_id: FromPath[str], data: JSONBody[ApprovalIn], db: DbSession) -> MeetingOut:
+        """At the next meeting once begun; then the minutes never change (409 `minutes_approved`).
+
+        409 `no_minutes`, `not_the_next_meeting`, `meeting_not_started`.
+        """
+        view = await meetings.approve_minutes(
+            db, path_id(meeting_id, "meeting"), at_meeting_id=int(data.at_meeting_id), now=datetime.now(UTC)
+        )
+        return meeting_out(view)
+
+
+# --- petitions ------------------------------------------------------------------------------------
+
+
+class NewPetitionIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A petition for an EGM or a bylaw amendment, with its text."""
+
+    kind: PetitionKind
+    text: Document
+
+
+class PetitionOut(msgspec.Struct):
+    """A petition: `met` once `signatures` reach `needed` (CEIL 10 % of full members, fixed when met).
+
+    `egm_required`: a met petition for an EGM that staff have yet to answer by scheduling
+    one (`POST /v1/meetings` with its `petition_id`; the status is then `scheduled`).
+    """
+
+    id: str
+    kind: PetitionKind
+    text: str
+    status: PetitionStatus
+    opened_by_member_id: str
+    created_at: datetime
+    signatures: int
+    needed: int
+    met_at: datetime | None
+    meeting_id: str | None
+    egm_required: bool
+
+
+def petition_out(view: PetitionView) -> PetitionOut:
+    """The public view of a petition."""
+    status = PetitionStatus(view.status)
+    return PetitionOut(
+        id=str(view.id),
+        kind=PetitionKind(view.kind),
+        text=view.text,
+        status=status,
+        opened_by_member_id=str(view.opened_by_member_id),
+        created_at=view.created_at,
+        signatures=view.signatures,
+        needed=view.needed,
+        met_at=view.met_at,
+        meeting_id=None if view.meeting_id is None else str(view.meeting_id),
+        egm_required=status is PetitionStatus.MET and view.kind == PetitionKind.EGM.value,
+    )
+
+
+class PetitionController(Controller):
+    """Routes under /v1/petitions: full members ask for an EGM or a bylaw amendment (docs/governance.md)."""
+
+    path = "/v1/petitions"
+    tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
+
+    @post("/", guards=[members_only], summary="Open a petition", responses=problems(*POSTED))
+    async def create(self, data: JSONBody[NewPetitionIn], db: DbSession, caller: Caller) -> PetitionOut:
+        """A full member's admin opens it; the member's signature is the first (403 `member_not_full`)."""
+        view = await meetings.open_petition(
+            db,
+            kind=data.kind,
+            text=data.text,
+            member_id=voting_member(caller),
+            user_id=caller.user_id,
+            now=datetime.now(UTC),
+        )
+        return petition_out(view)
+
+    @get("/", guards=[staff_or_members], summary="List petitions", responses=problems(400, *AUTHENTICATED))
+    async def list_petitions(self, db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[PetitionOut]:
+        """Oldest first, with signatures and the number needed."""
+        views = await meetings.petition_page(db, after_id=after_id(cursor), limit=limit)
+        return Page([petition_out(v) for v in views], next_cursor([v.id for v in views], limit))
+
+    @get(
+        "/{petition_id:str}",
+        guards=[staff_or_members],
+        summary="One petition",
+        responses=problems(400, 404, *AUTHENTICATED),
+    )
+    async def show(self, petition_id: FromPath[str], db: DbSession) -> PetitionOut:
+        """With its status (`egm_required` while a met EGM petition awaits its meeting)."""
+        return petition_out(await meetings.get_petition(db, path_id(petition_id, "petition")))
+
+    @post(
+        "/{petition_id:str}/signatures",
+        guards=[members_only],
+        summary="Sign a petition for the member",
+        responses=problems(404, *POSTED),
+    )
+    async def sign(self, petition_id: FromPath[str], db: DbSession, caller: Caller) -> PetitionOut:
+        """A full member's admin signs once for the member (409 `already_signed`; 403 `member_not_full`).
+
+        When the signatures reach the number needed the petition is `met` and staff are told.
+        """
+        view = await meetings.sign_petition(
+            db,
+            path_id(petition_id, "petition"),
+            member_id=voting_member(caller),
+            user_id=caller.user_id,
+            now=datetime.now(UTC),
+        )
+        return petition_out(view)

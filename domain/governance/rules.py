@@ -18,6 +18,7 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 from types import MappingProxyType
@@ -31,20 +32,34 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BALLOT_TRANSITION_REFUSED",
+    "MEETING_NOT_STARTED",
+    "MINUTES_APPROVED",
+    "NOTICE_DAYS",
+    "NOTICE_TOO_SHORT",
+    "NOT_THE_NEXT_MEETING",
+    "PETITION_RATE",
     "PROXIES_NOT_ALLOWED",
     "PROXY_CAP_REACHED",
     "TRANSITIONS",
+    "AttendanceMode",
     "BallotEvent",
     "BallotKind",
     "BallotStatus",
     "Choice",
     "ElectionCount",
+    "MeetingKind",
     "Method",
     "NewBallotRules",
+    "PetitionKind",
+    "PetitionStatus",
     "ResolutionCount",
     "Round",
     "Threshold",
+    "check_attendance_time",
+    "check_minutes_approval",
     "check_new_ballot",
+    "check_new_meeting",
+    "check_petition_for_meeting",
     "check_proxy",
     "check_vote",
     "count_plurality",
@@ -55,6 +70,7 @@ __all__ = [
     "move_ballot",
     "quorum_met",
     "quorum_needed",
+    "signatures_needed",
     "status_at",
     "threshold_met",
 ]
@@ -186,15 +202,24 @@ class ResolutionCount:
 
 
 def count_resolution(
-    choices: Iterable[Choice], *, eligible: int, quorum_rate: Decimal | Fraction, threshold: Threshold
+    choices: Iterable[Choice],
+    *,
+    eligible: int,
+    quorum_rate: Decimal | Fraction,
+    threshold: Threshold,
+    turnout: int | None = None,
 ) -> ResolutionCount:
-    """Count yes / no / abstain; below quorum nothing passes."""
+    """Count yes / no / abstain; below quorum nothing passes.
+
+    `turnout`: the members counted toward the quorum when that is not just the ballots cast
+    (a meeting's ballot: its voters and the members present, docs/governance.md).
+    """
     tally = dict.fromkeys(Choice, 0)
     for choice in choices:
         tally[Choice(choice)] += 1
     cast = sum(tally.values())
     needed = quorum_needed(eligible, quorum_rate)
-    met = cast >= needed
+    met = (cast if turnout is None else turnout) >= needed
     yes, no = tally[Choice.YES], tally[Choice.NO]
     return ResolutionCount(
         eligible=eligible,
@@ -312,6 +337,7 @@ def count_stv(
     eligible: int,
     quorum_rate: Decimal | Fraction,
     seed: int,
+    turnout: int | None = None,
 ) -> ElectionCount:
     """Single transferable vote, Droop quota, weighted inclusive Gregory transfers (exact), every round kept.
 
@@ -326,7 +352,7 @@ def count_stv(
     valid = len(papers)
     quota = droop_quota(valid, seats)
     needed = quorum_needed(eligible, quorum_rate)
-    met = valid >= needed
+    met = (valid if turnout is None else turnout) >= needed
     if not met:
         return ElectionCount(eligible, valid, needed, met, seats, quota, (), (), seed)
     for paper in papers:
@@ -409,6 +435,7 @@ def count_plurality(
     eligible: int,
     quorum_rate: Decimal | Fraction,
     seed: int,
+    turnout: int | None = None,
 ) -> ElectionCount:
     """Plurality at large: a ballot is one vote for each candidate it names (at most `seats`); the most votes win.
 
@@ -417,7 +444,7 @@ def count_plurality(
     papers = [tuple(r) for r in rankings if r]
     valid = len(papers)
     needed = quorum_needed(eligible, quorum_rate)
-    met = valid >= needed
+    met = (valid if turnout is None else turnout) >= needed
     if not met:
         return ElectionCount(eligible, valid, needed, met, seats, None, (), (), seed)
     tallies = dict.fromkeys(sorted(set(candidates)), Fraction(0))
@@ -544,3 +571,110 @@ def check_vote(
     if errors:
         msg = "the vote is not valid"
         raise InvalidInputError(msg, errors)
+
+
+# --- meetings ---------------------------------------------------------------------------------
+
+
+class MeetingKind(enum.StrEnum):
+    """An annual general meeting or an extraordinary one (called by staff, or on a members' petition)."""
+
+    AGM = "agm"
+    EGM = "egm"
+
+
+class AttendanceMode(enum.StrEnum):
+    """How a member attends: in the room or online; either counts the same toward the quorum."""
+
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+
+
+# Policy: members get at least this much notice of a general meeting (a common bylaw minimum).
+NOTICE_DAYS = 14
+NOTICE_TOO_SHORT = "notice_too_short"
+MEETING_NOT_STARTED = "meeting_not_started"
+MINUTES_APPROVED = "minutes_approved"
+NOT_THE_NEXT_MEETING = "not_the_next_meeting"
+
+
+def check_new_meeting(*, starts_at: datetime, record_date: date, quorum_rate: Decimal, now: datetime) -> None:
+    """400 naming a bad record date or quorum; 409 `notice_too_short` when it starts sooner than NOTICE_DAYS."""
+    errors: list[FieldError] = []
+    if record_date >= starts_at.date():
+        errors.append(FieldError("record_date", "must be before the day of the meeting"))
+    if not Decimal(0) <= quorum_rate <= Decimal(1):
+        errors.append(FieldError("quorum_rate", "must be from 0 to 1"))
+    if errors:
+        msg = "the meeting is not valid"
+        raise InvalidInputError(msg, errors)
+    if starts_at - now < timedelta(days=NOTICE_DAYS):
+        msg = f"members must have at least {NOTICE_DAYS} days' notice: the meeting starts {starts_at.isoformat()}"
+        raise ConflictError(msg, code=NOTICE_TOO_SHORT)
+
+
+def check_attendance_time(*, starts_at: datetime, now: datetime, minutes_approved: bool) -> None:
+    """Attendance and minutes are recorded once the meeting has begun, and never after the minutes are approved."""
+    if now < starts_at:
+        msg = f"the meeting starts {starts_at.isoformat()}; nothing is recorded before"
+        raise ConflictError(msg, code=MEETING_NOT_STARTED)
+    if minutes_approved:
+        msg = "the meeting's minutes are approved: its record is final"
+        raise ConflictError(msg, code=MINUTES_APPROVED)
+
+
+def check_minutes_approval(
+    *, approving_starts_at: datetime, next_starts_at: datetime | None, now: datetime, approved: bool
+) -> None:
+    """Minutes are approved once, at the next meeting (the first to start after theirs), once it has begun."""
+    if approved:
+        msg = "these minutes are approved already"
+        raise ConflictError(msg, code=MINUTES_APPROVED)
+    if next_starts_at is None or approving_starts_at != next_starts_at:
+        msg = "minutes are approved at the next meeting"
+        raise ConflictError(msg, code=NOT_THE_NEXT_MEETING)
+    if now < approving_starts_at:
+        msg = f"the approving meeting starts {approving_starts_at.isoformat()}"
+        raise ConflictError(msg, code=MEETING_NOT_STARTED)
+
+
+# --- petitions --------------------------------------------------------------------------------
+
+
+class PetitionKind(enum.StrEnum):
+    """What members petition for: an extraordinary general meeting, or an amendment of the bylaws."""
+
+    EGM = "egm"
+    BYLAW_AMENDMENT = "bylaw_amendment"
+
+
+class PetitionStatus(enum.StrEnum):
+    """`open` while collecting; `met` once enough signed; `scheduled` once staff called the EGM it asked for."""
+
+    OPEN = "open"
+    MET = "met"
+    SCHEDULED = "scheduled"
+
+
+# Policy: the share of full members whose signatures make a petition (rounded up: a minimum).
+PETITION_RATE = Decimal("0.10")
+PETITION_NOT_MET = "petition_not_met"
+PETITION_SCHEDULED = "petition_scheduled"
+
+
+def signatures_needed(full_members: int, rate: Decimal = PETITION_RATE) -> int:
+    """CEIL(rate * full members), and at least one (the member opening it signs it)."""
+    return max(1, math.ceil(Fraction(rate) * full_members))
+
+
+def check_petition_for_meeting(*, petition_kind: PetitionKind, status: PetitionStatus, meeting_kind: str) -> None:
+    """An EGM called on a petition answers a met EGM petition, once."""
+    if petition_kind is not PetitionKind.EGM or meeting_kind != "egm":
+        msg = "only an EGM answers a petition, and only a petition for an EGM"
+        raise InvalidInputError(msg, [FieldError("petition_id", "must be a petition for an EGM, on an EGM")])
+    if status is PetitionStatus.OPEN:
+        msg = "the petition has not reached its signatures yet"
+        raise ConflictError(msg, code=PETITION_NOT_MET)
+    if status is PetitionStatus.SCHEDULED:
+        msg = "an EGM is scheduled on this petition already"
+        raise ConflictError(msg, code=PETITION_SCHEDULED)

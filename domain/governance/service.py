@@ -49,8 +49,18 @@ from domain.governance.rules import (
     lot_seed,
     move_ballot,
 )
-from domain.governance.tables import Ballot, BallotCandidate, BallotProxy, BallotResult, BallotVoter, CastBallot
-from domain.governance.views import BallotView, RollEntry
+from domain.governance.tables import (
+    Ballot,
+    BallotCandidate,
+    BallotProxy,
+    BallotResult,
+    BallotVoter,
+    CastBallot,
+    MeetingAttendance,
+    MeetingItem,
+    RecordedVote,
+)
+from domain.governance.views import BallotView, RecordedChoice, RollEntry
 from domain.membership.tables import Member, MemberStatusChange
 from domain.notifications import service as notifications
 
@@ -65,9 +75,11 @@ CLOSING_SOON = timedelta(hours=24)
 NOT_ON_VOTER_ROLL = "not_on_voter_roll"
 BALLOT_NOT_OPEN = "ballot_not_open"
 BALLOT_NOT_CLOSED = "ballot_not_closed"
+BALLOT_SECRET = "ballot_secret"  # noqa: S105 - a problem code, not a password
 NO_PROXY = "no_proxy"
 ALREADY_VOTED = "already_voted"
 PROXY_EXISTS = "proxy_exists"
+PROXY_USED = "proxy_used"
 
 # Namespace of the ballots' advisory locks (the two-int form, as the group buys').
 _BALLOT_LOCKS = 0x4241_4C4C  # "BALL"
@@ -302,10 +314,14 @@ async def cast_vote(
         msg = f"ballot {ballot_id} is not open for votes (it is {ballot.status}; window {window})"
         raise ConflictError(msg, code=BALLOT_NOT_OPEN)
     if for_member_id is not None and for_member_id != member_id:
-        proxy = await session.get(BallotProxy, (ballot_id, for_member_id))
+        # The proxy's row lock orders this vote and a revocation: whichever comes second sees
+        # the other (a revoked proxy is gone; a used one has used_at).
+        proxy = await _locked_proxy(session, ballot_id, for_member_id)
         if proxy is None or proxy.holder_member_id != member_id:
             msg = f"member {member_id} holds no proxy of member {for_member_id} for ballot {ballot_id}"
             raise ForbiddenError(msg, code=NO_PROXY)
+        proxy.used_at = proxy.used_at or now
+        session.add(proxy)
         member_id = for_member_id
     if not await was_full_on(session, member_id, ballot.record_date):
         msg = f"member {member_id} was not a full member on the record date {ballot.record_date}"
@@ -343,6 +359,17 @@ async def cast_vote(
             ranking=None if ranking is None else list(ranking),
         )
     )
+    if not ballot.secret:
+        # A recorded vote: who chose what is kept (and replaced with the member's later vote).
+        values = {
+            "choice": None if choice is None else choice.value,
+            "ranking": None if ranking is None else list(ranking),
+        }
+        await session.execute(
+            insert(RecordedVote)
+            .values(ballot_id=ballot_id, member_id=member_id, **values)
+            .on_conflict_do_update(index_elements=["ballot_id", "member_id"], set_=values)
+        )
     return receipt
 
 
@@ -382,6 +409,39 @@ async def appoint_proxy(
         raise ConflictError(msg, code=PROXY_EXISTS)
     proxy = BallotProxy(ballot_id=ballot_id, grantor_member_id=grantor, holder_member_id=holder, created_at=now)
     session.add(proxy)
+    await session.flush()
+    return proxy
+
+
+async def _locked_proxy(session: AsyncSession, ballot_id: int, grantor: int) -> BallotProxy | None:
+    query = (
+        select(BallotProxy)
+        .where(col(BallotProxy.ballot_id) == ballot_id, col(BallotProxy.grantor_member_id) == grantor)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.exec(query)).one_or_none()
+
+
+async def revoke_proxy(session: AsyncSession, ballot_id: int, *, grantor: int, now: datetime) -> BallotProxy:
+    """The appointing member takes its proxy back before the holder votes under it, while the ballot is open.
+
+    404 `no_proxy` without one; 409 `proxy_used` once the holder voted for the member (the
+    vote stands; the member may still vote itself, which replaces it); 409 `ballot_not_open`
+    after close. The proxy's row lock decides a race with the holder's vote.
+    """
+    ballot = await _locked(session, ballot_id, share=True)
+    if ballot.status == BallotStatus.CLOSED.value or now >= ballot.closes_at:
+        msg = f"ballot {ballot_id} is closed"
+        raise ConflictError(msg, code=BALLOT_NOT_OPEN)
+    proxy = await _locked_proxy(session, ballot_id, grantor)
+    if proxy is None:
+        msg = f"member {grantor} has appointed no proxy for ballot {ballot_id}"
+        raise NotFoundError(msg, code=NO_PROXY)
+    if proxy.used_at is not None:
+        msg = f"member {proxy.holder_member_id} voted under this proxy at {proxy.used_at.isoformat()}"
+        raise ConflictError(msg, code=PROXY_USED)
+    await session.delete(proxy)
     await session.flush()
     return proxy
 
@@ -460,6 +520,7 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
     """The result document stored at close (the API's `result`)."""
     assert ballot.id is not None  # noqa: S101 - stored ballots have ids
     eligible = await eligible_count(session, ballot.record_date)
+    turnout = await _meeting_turnout(session, ballot.id)
     cast = (
         await session.execute(
             sa.select(col(CastBallot.choice), col(CastBallot.ranking)).where(col(CastBallot.ballot_id) == ballot.id)
@@ -471,8 +532,10 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
             eligible=eligible,
             quorum_rate=ballot.quorum_rate,
             threshold=Threshold(ballot.threshold or Threshold.MAJORITY),
+            turnout=turnout,
         )
         return {
+            "turnout": turnout,
             "eligible": count.eligible,
             "cast": count.cast,
             "quorum_needed": count.quorum_needed,
@@ -491,8 +554,26 @@ async def _count(session: AsyncSession, ballot: Ballot) -> dict[str, Any]:
         eligible=eligible,
         quorum_rate=ballot.quorum_rate,
         seed=lot_seed(ballot.id),
+        turnout=turnout,
     )
-    return _election_document(election)
+    return {"turnout": turnout, **_election_document(election)}
+
+
+async def _meeting_turnout(session: AsyncSession, ballot_id: int) -> int | None:
+    """For a ballot on a meeting's agenda: the members who voted or attended (each once); else None.
+
+    Who voted is the roll, never a choice, so this joins nothing secret.
+    """
+    meeting_id = (
+        await session.exec(select(MeetingItem.meeting_id).where(col(MeetingItem.ballot_id) == ballot_id))
+    ).first()
+    if meeting_id is None:
+        return None
+    members = sa.union(
+        sa.select(col(BallotVoter.member_id)).where(col(BallotVoter.ballot_id) == ballot_id),
+        sa.select(col(MeetingAttendance.member_id)).where(col(MeetingAttendance.meeting_id) == meeting_id),
+    ).subquery()
+    return int((await session.execute(sa.select(sa.func.count()).select_from(members))).scalar_one())
 
 
 def _election_document(count: ElectionCount) -> dict[str, Any]:
@@ -533,6 +614,39 @@ async def published_ballots(session: AsyncSession, ballot_id: int) -> list[CastB
         raise ConflictError(msg, code=BALLOT_NOT_CLOSED)
     query = select(CastBallot).where(col(CastBallot.ballot_id) == ballot_id).order_by(col(CastBallot.receipt))
     return list((await session.exec(query)).all())
+
+
+async def recorded_choices(session: AsyncSession, ballot_id: int) -> list[RecordedChoice]:
+    """Who chose what on a ballot that is not secret, after close, by member number.
+
+    409 `ballot_secret` for a secret ballot (nothing is recorded for one) and
+    `ballot_not_closed` before close, so choices are never seen while votes may change.
+    """
+    ballot = await session.get(Ballot, ballot_id)
+    if ballot is None:
+        raise NotFoundError(f"ballot {ballot_id} not found")
+    if ballot.secret:
+        msg = f"ballot {ballot_id} is secret: who chose what is not recorded"
+        raise ConflictError(msg, code=BALLOT_SECRET)
+    if ballot.status != BallotStatus.CLOSED.value:
+        msg = f"ballot {ballot_id} is {ballot.status}; its recorded votes are shown after close"
+        raise ConflictError(msg, code=BALLOT_NOT_CLOSED)
+    query = (
+        sa.select(
+            col(Member.id),
+            col(Member.member_number),
+            col(Member.name),
+            col(RecordedVote.choice),
+            col(RecordedVote.ranking),
+        )
+        .join(RecordedVote, col(RecordedVote.member_id) == col(Member.id))
+        .where(col(RecordedVote.ballot_id) == ballot_id)
+        .order_by(col(Member.member_number))
+    )
+    return [
+        RecordedChoice(int(i), int(n), name, choice, None if ranking is None else list(ranking))
+        for i, n, name, choice, ranking in (await session.execute(query)).all()
+    ]
 
 
 async def voter_roll(session: AsyncSession, ballot_id: int) -> list[RollEntry]:

@@ -90,6 +90,8 @@ class BallotProxy(SQLModel, table=True):
     grantor_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
     holder_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # Set by the holder's first vote under it: from then on the appointment can no longer be revoked.
+    used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class BallotVoter(SQLModel, table=True):
@@ -127,3 +129,114 @@ class BallotResult(SQLModel, table=True):
     ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
     result: dict[str, Any] = Field(sa_type=JSONB)
     computed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class RecordedVote(SQLModel, table=True):
+    """Who chose what on a ballot that is not secret (`secret: false`); never written for a secret one."""
+
+    __tablename__ = "recorded_vote"
+    __table_args__ = (
+        sa.CheckConstraint("choice IS NULL OR choice IN ('yes','no','abstain')", name="choice"),
+        sa.CheckConstraint("(choice IS NULL) <> (ranking IS NULL)", name="choice_or_ranking"),
+    )
+
+    ballot_id: int = Field(sa_type=sa.BigInteger, foreign_key="ballot.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    choice: str | None = Field(default=None, max_length=16)
+    ranking: list[int] | None = Field(default=None, sa_type=sa.ARRAY(sa.BigInteger))
+
+
+class Meeting(SQLModel, table=True):
+    """An annual or extraordinary general meeting; its notice went to members through the outbox when scheduled."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('agm','egm')", name="kind"),
+        sa.CheckConstraint("quorum_rate BETWEEN 0 AND 1", name="quorum_rate"),
+        sa.Index("ix_meeting_starts_at", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    kind: str = Field(max_length=8)
+    title: str = Field(max_length=200)
+    starts_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    record_date: date
+    quorum_rate: Decimal = Field(sa_type=sa.Numeric(9, 6))
+    notice_sent_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    created_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class MeetingItem(SQLModel, table=True):
+    """An item of a meeting's agenda, which may carry a ballot (a ballot belongs to one meeting at most)."""
+
+    __tablename__ = "meeting_item"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "position", name="uq_meeting_item_position"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id")
+    position: int
+    title: str = Field(max_length=200)
+    ballot_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="ballot.id", unique=True)
+
+
+class MeetingAttendance(SQLModel, table=True):
+    """A member present at a meeting, in person or online: one row per member."""
+
+    __tablename__ = "meeting_attendance"
+    __table_args__ = (sa.CheckConstraint("mode IN ('in_person','online')", name="mode"),)
+
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    mode: str = Field(max_length=16)
+    recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    recorded_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+
+
+class MeetingMinutes(SQLModel, table=True):
+    """A meeting's minutes: editable until approved at the next meeting, then immutable (trigger, migration 0022)."""
+
+    __tablename__ = "meeting_minutes"
+    __table_args__ = (
+        sa.CheckConstraint("(approved_at IS NULL) = (approved_at_meeting_id IS NULL)", name="approval_complete"),
+    )
+
+    meeting_id: int = Field(sa_type=sa.BigInteger, foreign_key="meeting.id", primary_key=True)
+    text: str = Field(sa_type=sa.Text)
+    recorded_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    approved_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    approved_at_meeting_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="meeting.id")
+
+
+class Petition(SQLModel, table=True):
+    """Members asking for an EGM or a bylaw amendment; `met` once enough full members signed."""
+
+    __tablename__ = "petition"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('egm','bylaw_amendment')", name="kind"),
+        sa.CheckConstraint("status IN ('open','met','scheduled')", name="status"),
+        sa.CheckConstraint("(status = 'open') = (met_at IS NULL)", name="met_at_when_met"),
+        sa.CheckConstraint("(status = 'scheduled') = (meeting_id IS NOT NULL)", name="meeting_when_scheduled"),
+        sa.CheckConstraint("status <> 'scheduled' OR kind = 'egm'", name="only_egm_scheduled"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    kind: str = Field(max_length=16)
+    text: str = Field(sa_type=sa.Text)
+    status: str = Field(max_length=16)
+    opened_by_member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id")
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The signatures needed when it was met (the number of full members moves after).
+    needed_at_met: int | None = Field(default=None)
+    met_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    meeting_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="meeting.id", unique=True)
+
+
+class PetitionSignature(SQLModel, table=True):
+    """A full member's signature on a petition, once per member (primary key)."""
+
+    __tablename__ = "petition_signature"
+
+    petition_id: int = Field(sa_type=sa.BigInteger, foreign_key="petition.id", primary_key=True)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", primary_key=True)
+    signed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    signed_by: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -9,7 +9,21 @@ if TYPE_CHECKING:
     from datetime import date, datetime
     from decimal import Decimal
 
-__all__ = ["BallotRow", "BallotView", "CandidateRow", "CastBallotRow", "ProxyRow", "RollEntry"]
+__all__ = [
+    "AttendanceRow",
+    "BallotRow",
+    "BallotView",
+    "CandidateRow",
+    "CastBallotRow",
+    "MeetingItemRow",
+    "MeetingRow",
+    "MeetingView",
+    "MinutesRow",
+    "PetitionView",
+    "ProxyRow",
+    "RecordedChoice",
+    "RollEntry",
+]
 
 
 class BallotRow(Protocol):
@@ -39,6 +53,7 @@ class ProxyRow(Protocol):
     grantor_member_id: int
     holder_member_id: int
     created_at: datetime
+    used_at: datetime | None
 
 
 class CandidateRow(Protocol):
@@ -75,3 +90,82 @@ class RollEntry:
     member_number: int
     name: str
     email: str
+
+
+class MeetingRow(Protocol):
+    """The transports' view of a stored `Meeting`."""
+
+    id: int | None
+    kind: str
+    title: str
+    starts_at: datetime
+    record_date: date
+    quorum_rate: Decimal
+    notice_sent_at: datetime
+
+
+class MeetingItemRow(Protocol):
+    """The transports' view of a stored `MeetingItem`."""
+
+    position: int
+    title: str
+    ballot_id: int | None
+
+
+class MinutesRow(Protocol):
+    """The transports' view of stored `MeetingMinutes`."""
+
+    text: str
+    recorded_at: datetime
+    approved_at: datetime | None
+    approved_at_meeting_id: int | None
+
+
+class AttendanceRow(Protocol):
+    """The transports' view of a stored `MeetingAttendance`."""
+
+    meeting_id: int
+    member_id: int
+    mode: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingView:
+    """A meeting with its agenda, the size of its roll, who attends (by mode), its quorum and its minutes."""
+
+    meeting: MeetingRow
+    agenda: list[MeetingItemRow]
+    eligible: int
+    in_person: int
+    online: int
+    quorum_needed: int
+    quorum_met: bool
+    minutes: MinutesRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionView:
+    """A petition, its signatures and how many it needs (the number stored when met, else today's)."""
+
+    id: int
+    kind: str
+    text: str
+    status: str
+    opened_by_member_id: int
+    created_at: datetime
+    signatures: int
+    needed: int
+    met_at: datetime | None
+    meeting_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedChoice:
+    """What one member chose on a ballot that is not secret."""
+
+    member_id: int
+    member_number: int
+    name: str
+    choice: str | None
+    ranking: list[int] | None

@@ -76,6 +76,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/v1/users/{user_id}"): {"disabled": True},
     ("POST", "/v1/ballots/{ballot_id}/votes"): {"choice": "yes"},
     ("POST", "/v1/ballots/{ballot_id}/proxies"): {"holder_member_id": "{member_id}"},
+    ("POST", "/v1/petitions/{petition_id}/signatures"): {},  # no body: the petition in the path is the request
     ("POST", "/v1/contracts/{contract_id}/purchase-reports/csv"): {},  # CSV: the wall comes before the body
     ("POST", "/v1/contracts/{contract_id}/purchase-reports"): {
         "lines": [
@@ -239,6 +240,8 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "run_id": "1",
         "fiscal_year": "2026",
         "ballot_id": "1",
+        "meeting_id": "1",
+        "petition_id": "1",
         "contract_id": contract,
         "claim_id": claim,
         "line_id": line,

@@ -12,7 +12,15 @@ import sqlalchemy as sa
 from domain.identity.rules import MemberRole, Role
 from domain.membership.rules import Status
 from tests.support.buying import staff_headers
-from tests.support.governance import AFTER_RECORD_DATE, LONG_AGO, election_body, resolution_body, voter
+from tests.support.governance import (
+    AFTER_RECORD_DATE,
+    LONG_AGO,
+    begin,
+    election_body,
+    meeting_body,
+    resolution_body,
+    voter,
+)
 from tests.support.users import bearer, make_user
 
 
@@ -36,22 +44,55 @@ async def _close(client, staff, ballot_id: str) -> dict[str, Any]:
     return answer
 
 
-async def test_six_yes_three_no_passes_two_thirds_and_a_second_ballot_misses_quorum(client, session):
+async def test_an_agm_with_notice_a_two_thirds_amendment_an_stv_election_attendance_and_minutes(client, session):
+    """The issue's done-when scenario: an AGM from its notice to its approved minutes."""
     staff = await staff_headers(client, session)
     voters = [await voter(client, session, f"Voter Deli {i}") for i in range(12)]
     ballot = await _ballot(client, staff, resolution_body(quorum_rate="0.75"))
     assert (ballot["status"], ballot["eligible"], ballot["cast"], ballot["result"]) == ("open", 12, 0, None)
+    election = await _ballot(client, staff, election_body(["Ann", "Bo", "Cy"], seats=2, quorum_rate="0.75"))
+    second = await _ballot(client, staff, resolution_body(title="Second reading", quorum_rate="0.75"))
+    agenda = [
+        {"title": "Amend bylaw 4", "ballot_id": ballot["id"]},
+        {"title": "Board election", "ballot_id": election["id"]},
+        {"title": "Amend bylaw 4, second reading", "ballot_id": second["id"]},
+    ]
+    short = meeting_body(agenda=agenda, starts_at=(datetime.now(UTC) + timedelta(days=10)).isoformat())
+    refused = await client.post("/v1/meetings", json=short, headers=staff)
+    assert (refused.status_code, refused.json()["code"]) == (409, "notice_too_short")
+    made = await client.post("/v1/meetings", json=meeting_body(agenda=agenda, quorum_rate="0.5"), headers=staff)
+    assert made.status_code == 201, made.text
+    agm = made.json()
+    notice = (
+        await session.execute(
+            sa.text("SELECT payload FROM outbox_job WHERE business_key = :k"),
+            {"k": f"notify:meeting:{agm['id']}:notice"},
+        )
+    ).scalar_one()
+    assert (notice["event"], notice["audience"]) == ("meeting.notice", "members")
+    assert notice["data"]["agenda"] == [item["title"] for item in agenda]
+
+    # The meeting's day: six members attend, which makes its quorum of CEIL(0.5 * 12) = 6.
+    await begin(session, agm["id"])
+    meeting_path = f"/v1/meetings/{agm['id']}"
+    for (member, _), mode in zip(voters[:6], ["in_person", "online"] * 3, strict=True):
+        present = await client.post(
+            f"{meeting_path}/attendance", json={"member_id": str(member.id), "mode": mode}, headers=staff
+        )
+        assert present.status_code == 201, present.text
+    shown = (await client.get(meeting_path, headers=voters[0][1])).json()
+    assert (shown["attendance"]["total"], shown["quorum_needed"], shown["quorum_met"]) == (6, 6, True)
+
     choices = ["yes"] * 6 + ["no"] * 3
     receipts = {}
     for (_, headers), choice in zip(voters, choices, strict=False):
         receipts[await _vote(client, ballot["id"], headers, {"choice": choice})] = choice
-    # A 10th ballot, an abstention: it reaches the quorum (CEIL(0.75 * 12) = 9 is met anyway) and
-    # counts toward it, never toward the threshold.
+    # A 10th ballot, an abstention: it counts toward the quorum (CEIL(0.75 * 12) = 9), never the threshold.
     receipts[await _vote(client, ballot["id"], voters[9][1], {"choice": "abstain"})] = "abstain"
     result = (await _close(client, staff, ballot["id"]))["result"]
     assert result["counts"] == {"yes": 6, "no": 3, "abstain": 1}
-    assert (result["eligible"], result["cast"], result["quorum_needed"]) == (12, 10, 9)
-    assert (result["quorum_met"], result["passed"]) == (True, True)
+    assert (result["eligible"], result["cast"], result["turnout"], result["quorum_needed"]) == (12, 10, 10, 9)
+    assert (result["quorum_met"], result["passed"]) == (True, True)  # 6 of 9: exactly two-thirds
 
     published = await client.get(f"/v1/ballots/{ballot['id']}/ballots", headers=voters[0][1])
     assert published.status_code == 200, published.text
@@ -60,11 +101,38 @@ async def test_six_yes_three_no_passes_two_thirds_and_a_second_ballot_misses_quo
         assert member.name not in published.text
         assert f'"{member.id}"' not in published.text
 
-    second = await _ballot(client, staff, resolution_body(title="Second reading", quorum_rate="0.75"))
+    # The board election by STV: quota floor(10 / 3) + 1 = 4; Ann's surplus of 2 elects Bo.
+    ann, bo, cy = (c["id"] for c in election["candidates"])
+    rankings = [[ann, bo]] * 6 + [[cy]] * 2 + [[bo]] * 2
+    election_receipts = {}
+    for (_, headers), ranking in zip(voters, rankings, strict=False):
+        election_receipts[await _vote(client, election["id"], headers, {"ranking": ranking})] = ranking
+    counted = (await _close(client, staff, election["id"]))["result"]
+    assert (counted["quota"], counted["elected"], counted["quorum_met"]) == (4, [ann, bo], True)
+    assert counted["rounds"][0]["tallies"] == {ann: "6", bo: "2", cy: "2"}
+    assert counted["rounds"][0]["transfers"] == {bo: "2"}
+    items = (await client.get(f"/v1/ballots/{election['id']}/ballots", headers=staff)).json()["items"]
+    assert {p["receipt"]: p["ranking"] for p in items} == election_receipts
+
+    # Eight ballots, all from members present or not: with the six present counted once each,
+    # eight members count toward the second ballot's quorum of nine, which it misses.
     for _, headers in voters[:8]:
         await _vote(client, second["id"], headers, {"choice": "yes"})
     missed = (await _close(client, staff, second["id"]))["result"]
-    assert (missed["cast"], missed["quorum_needed"], missed["quorum_met"], missed["passed"]) == (8, 9, False, False)
+    assert (missed["cast"], missed["turnout"], missed["quorum_needed"]) == (8, 8, 9)
+    assert (missed["quorum_met"], missed["passed"]) == (False, False)
+
+    # The minutes, approved at the next meeting and final from then on.
+    minutes = {"text": "Bylaw 4 amended (6-3-1). Ann and Bo elected. Second reading inquorate."}
+    assert (await client.put(f"{meeting_path}/minutes", json=minutes, headers=staff)).status_code == 200
+    following = (await client.post("/v1/meetings", json=meeting_body(kind="egm", title="EGM"), headers=staff)).json()
+    await begin(session, following["id"], ago=timedelta(minutes=1))
+    approval = {"at_meeting_id": following["id"]}
+    approved = await client.post(f"{meeting_path}/minutes/approval", json=approval, headers=staff)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["minutes"]["text"] == minutes["text"]
+    final = await client.put(f"{meeting_path}/minutes", json={"text": "Rewritten."}, headers=staff)
+    assert (final.status_code, final.json()["code"]) == (409, "minutes_approved")
 
 
 async def test_five_yes_three_no_fails_two_thirds(client, session):
@@ -322,3 +390,59 @@ async def test_proxies_are_off_by_default_and_capped_per_holder_when_allowed(cli
         ).all()
     }
     assert roll == {grantor.id, holder.id, other.id}
+
+
+async def test_a_member_revokes_its_proxy_until_the_holder_has_used_it(client, session):
+    staff = await staff_headers(client, session)
+    grantor, grantor_admin = await voter(client, session, "Revoking Deli")
+    holder, holder_admin = await voter(client, session, "Revoked Holder")
+    ballot = await _ballot(client, staff, resolution_body(threshold="majority", quorum_rate="0", proxy_cap=1))
+    path = f"/v1/ballots/{ballot['id']}/proxies"
+    none = await client.delete(path, headers=grantor_admin)
+    assert (none.status_code, none.json()["code"]) == (404, "no_proxy")
+    appoint = {"holder_member_id": str(holder.id)}
+    assert (await client.post(path, json=appoint, headers=grantor_admin)).status_code == 201
+    revoked = await client.delete(path, headers=grantor_admin)
+    assert revoked.status_code == 200, revoked.text
+    assert (revoked.json()["holder_member_id"], revoked.json()["used_at"]) == (str(holder.id), None)
+    proxy_vote = {"choice": "yes", "for_member_id": str(grantor.id)}
+    late = await client.post(f"/v1/ballots/{ballot['id']}/votes", json=proxy_vote, headers=holder_admin)
+    assert (late.status_code, late.json()["code"]) == (403, "no_proxy")
+
+    assert (await client.post(path, json=appoint, headers=grantor_admin)).status_code == 201
+    await _vote(client, ballot["id"], holder_admin, proxy_vote)
+    used = await client.delete(path, headers=grantor_admin)
+    assert (used.status_code, used.json()["code"]) == (409, "proxy_used")
+    result = (await _close(client, staff, ballot["id"]))["result"]
+    assert (result["cast"], result["counts"]["yes"]) == (1, 1)
+
+
+async def test_an_open_ballot_shows_who_chose_what_after_close_and_a_secret_one_never(client, session):
+    staff = await staff_headers(client, session)
+    voters = [await voter(client, session, f"Open Vote Deli {i}") for i in range(3)]
+    ballot = await _ballot(client, staff, resolution_body(secret=False, threshold="majority", quorum_rate="0"))
+    path = f"/v1/ballots/{ballot['id']}/choices"
+    for (_, headers), choice in zip(voters, ["yes", "no", "no"], strict=True):
+        await _vote(client, ballot["id"], headers, {"choice": choice})
+    await _vote(client, ballot["id"], voters[2][1], {"choice": "abstain"})  # replaces its "no"
+    early = await client.get(path, headers=voters[0][1])
+    assert (early.status_code, early.json()["code"]) == (409, "ballot_not_closed")
+    result = (await _close(client, staff, ballot["id"]))["result"]
+    assert result["counts"] == {"yes": 1, "no": 1, "abstain": 1}
+    shown = await client.get(path, headers=voters[0][1])
+    assert shown.status_code == 200, shown.text
+    assert [(c["member_id"], c["name"], c["choice"]) for c in shown.json()["items"]] == [
+        (str(m.id), m.name, choice) for (m, _), choice in zip(voters, ["yes", "no", "abstain"], strict=True)
+    ]
+
+    secret = await _ballot(client, staff, resolution_body(quorum_rate="0"))
+    await _vote(client, secret["id"], voters[0][1], {"choice": "yes"})
+    await _close(client, staff, secret["id"])
+    hidden = await client.get(f"/v1/ballots/{secret['id']}/choices", headers=staff)
+    assert (hidden.status_code, hidden.json()["code"]) == (409, "ballot_secret")
+    recorded = (
+        await session.execute(
+            sa.text("SELECT count(*) FROM recorded_vote WHERE ballot_id = :b"), {"b": int(secret["id"])}
+        )
+    ).scalar_one()
+    assert recorded == 0

@@ -80,3 +80,24 @@ def election_body(names: list[str], seats: int, **extra: Any) -> dict[str, Any]:
     )
     del body["threshold"]
     return {**body, **extra}
+
+
+def meeting_body(**extra: Any) -> dict[str, Any]:
+    """An AGM 15 days ahead (the notice period is 14), record date in 1990, quorum a third."""
+    return {
+        "kind": "agm",
+        "title": "Annual general meeting",
+        "starts_at": (datetime.now(UTC) + timedelta(days=15)).isoformat(),
+        "record_date": RECORD_DATE.isoformat(),
+        "quorum_rate": "0.3",
+        "agenda": [{"title": "Minutes of the last meeting"}],
+        **extra,
+    }
+
+
+async def begin(session, meeting_id: str, *, ago: timedelta = timedelta(hours=1)) -> None:
+    """The meeting's day has come: move it into the past (the notice was given when it was scheduled)."""
+    await session.execute(
+        sa.text("UPDATE meeting SET starts_at = :at WHERE id = :m"),
+        {"at": datetime.now(UTC) - ago, "m": int(meeting_id)},
+    )
