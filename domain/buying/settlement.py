@@ -157,26 +157,32 @@ def _markup(item: GroupBuyItem) -> Decimal:
     return item.markup_rate
 
 
+# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line).
+_DELIVER_LINES = sa.text("""
+UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
+  FROM unnest(:orders, :products, :delivered, :totals) AS u(order_id, product_id, delivered, total)
+ WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+""").bindparams(
+    sa.bindparam("orders", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
+    sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
+)
+
+
 async def _write_delivery(
     session: AsyncSession, group_buy_id: int, plan: DeliveryPlan, delivered: dict[int, int]
 ) -> None:
     if plan.lines:
-        rows = await session.execute(
-            sa.select(col(OrderLine.order_id), col(OrderLine.product_id), col(OrderLine.id)).where(
-                col(OrderLine.group_buy_id) == group_buy_id
-            )
-        )
-        ids = {(order_id, product_id): line_id for order_id, product_id, line_id in rows.all()}
         await session.execute(
-            sa.update(OrderLine),
-            [
-                {
-                    "id": ids[ln.order_key, ln.product_id],
-                    "delivered_quantity": ln.delivered,
-                    "total_cents": ln.total_cents,
-                }
-                for ln in plan.lines
-            ],
+            _DELIVER_LINES,
+            {
+                "gb": group_buy_id,
+                "orders": [ln.order_key for ln in plan.lines],
+                "products": [ln.product_id for ln in plan.lines],
+                "delivered": [ln.delivered for ln in plan.lines],
+                "totals": [ln.total_cents for ln in plan.lines],
+            },
         )
     for product_id, units in delivered.items():
         await session.execute(
