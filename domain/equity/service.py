@@ -16,12 +16,11 @@ member and waiting for the payables account.
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.equity import rules
@@ -125,14 +124,25 @@ async def _lot_balances(
         .having(credits > debits)
         .order_by(col(EquityLot.id))
     )
-    if lot_ids is not None:
-        query = query.where(col(EquityLot.id).in_(lot_ids))
+    if lot_ids is not None:  # one array parameter: a run may name more lots than a statement takes parameters
+        query = query.where(col(EquityLot.id) == sa.any_(sa.bindparam("lot_ids", list(lot_ids), type_=_IDS)))
     if member_id is not None:
         query = query.where(col(EquityLot.member_id) == member_id)
     if up_to_year is not None:
         query = query.where(col(EquityLot.fiscal_year) <= up_to_year)
     rows = (await session.execute(query)).all()
     return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
+
+
+_IDS = ARRAY(sa.BigInteger)
+
+# Each member's pending payout of a run in one statement.
+_RUN_PAYOUTS = sa.text("""
+INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+SELECT member_id, 'equity_redemption', sum(amount_cents), 'pending', :prefix || member_id, now()
+  FROM redemption_line WHERE run_id = :run GROUP BY member_id
+ON CONFLICT (business_key) DO NOTHING
+""")
 
 
 async def _lock_lots(session: AsyncSession, where: sa.ColumnElement[bool]) -> None:
@@ -263,22 +273,27 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
     if run.status == rules.RedemptionRunStatus.POSTED:
         return run
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
-    lines = list(
-        (
-            await session.exec(
-                select(RedemptionLine).where(col(RedemptionLine.run_id) == run_id).order_by(col(RedemptionLine.id))
+    lines = (
+        await session.execute(
+            sa.select(
+                col(RedemptionLine.lot_id),
+                col(RedemptionLine.member_id),
+                col(RedemptionLine.fiscal_year),
+                col(RedemptionLine.amount_cents),
             )
-        ).all()
-    )
+            .where(col(RedemptionLine.run_id) == run_id)
+            .order_by(col(RedemptionLine.id))
+        )
+    ).all()
     member_ids = sorted({line.member_id for line in lines})
     await session.execute(
         sa.select(col(Member.id))
-        .where(col(Member.id).in_(member_ids))
+        .where(col(Member.id) == sa.any_(sa.bindparam("members", member_ids, type_=_IDS)))
         .order_by(col(Member.id))
         .with_for_update(read=True, key_share=True)
     )
     lot_ids = [line.lot_id for line in lines]
-    await _lock_lots(session, col(EquityLot.id).in_(lot_ids))
+    await _lock_lots(session, col(EquityLot.id) == sa.any_(sa.bindparam("lots", lot_ids, type_=_IDS)))
     lots = {lot.lot_id: lot for lot in await _lot_balances(session, lot_ids=lot_ids)}
     stale = [
         line for line in lines if line.lot_id not in lots or lots[line.lot_id].outstanding_cents < line.amount_cents
@@ -291,29 +306,24 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         )
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
     await ledger.lock_accounts(session, [payable, *(lot.account_id for lot in lots.values())])
-    for line in lines:
-        await ledger.post_entry(
-            session,
-            kind="equity_redemption",
-            idempotency_key=f"redemption:{run_id}:{line.lot_id}",
-            occurred_at=now,
-            lines=[
-                PostingLine(lots[line.lot_id].account_id, Side.DEBIT, line.amount_cents),
-                PostingLine(payable, Side.CREDIT, line.amount_cents),
-            ],
-            memo=f"FY{line.fiscal_year} retained equity redeemed by redemption run {run_id}",
-        )
-    per_member: dict[int, int] = defaultdict(int)
-    for line in lines:
-        per_member[line.member_id] += line.amount_cents
-    for member_id in member_ids:
-        await create_payout(
-            session,
-            member_id=member_id,
-            kind="equity_redemption",
-            amount_cents=per_member[member_id],
-            business_key=f"redemption:{run_id}:{member_id}",
-        )
+    # Set-based: every line's entry in one statement, every member's payout in another.
+    await ledger.post_transfers(
+        session,
+        kind="equity_redemption",
+        memo=f"retained equity redeemed by redemption run {run_id}",
+        occurred_at=now,
+        transfers=[
+            ledger.Transfer(
+                f"redemption:{run_id}:{line.lot_id}",
+                lots[line.lot_id].account_id,
+                payable,
+                line.amount_cents,
+                f"FY{line.fiscal_year} retained equity redeemed by redemption run {run_id}",
+            )
+            for line in lines
+        ],
+    )
+    await session.execute(_RUN_PAYOUTS, {"run": run_id, "prefix": f"redemption:{run_id}:"})
     run.status = rules.RedemptionRunStatus.POSTED.value
     run.posted_at = now
     session.add(run)

@@ -106,15 +106,16 @@ class Transfer:
     debit_account_id: int
     credit_account_id: int
     amount_cents: int
+    memo: str = ""  # this entry's own memo; empty: the batch's
 
 
 # The entries and both legs of each in one statement; the deferred balance trigger still checks each entry.
 _POST_TRANSFERS = sa.text("""
 WITH t AS (
-  SELECT * FROM unnest(:keys, :debits, :credits, :amounts) AS t(key, debit, credit, amount)
+  SELECT * FROM unnest(:keys, :debits, :credits, :amounts, :memos) AS t(key, debit, credit, amount, memo)
 ), e AS (
   INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
-  SELECT :kind, :memo, :occurred, key FROM t
+  SELECT :kind, coalesce(nullif(t.memo, ''), :memo), :occurred, key FROM t
   RETURNING id, idempotency_key
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
@@ -126,6 +127,7 @@ SELECT e.id, t.credit, 'credit', t.amount FROM e JOIN t ON t.key = e.idempotency
     sa.bindparam("debits", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("credits", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("memos", type_=ARRAY(sa.Text)),
     sa.bindparam("occurred", type_=sa.DateTime(timezone=True)),
 )
 
@@ -151,6 +153,7 @@ async def post_transfers(
             "debits": [t.debit_account_id for t in transfers],
             "credits": [t.credit_account_id for t in transfers],
             "amounts": [t.amount_cents for t in transfers],
+            "memos": [t.memo for t in transfers],
         },
     )
 
