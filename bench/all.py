@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
     ),
     ("bench.member_import", ["--rows", "2000"], [], 1),
     ("bench.allocation_run", ["--members", "2000", "--records", "50000"], [], 2),
+    ("bench.redemption_run", ["--members", "2000", "--years", "15"], [], 1),
 ]
 
 
