@@ -145,6 +145,23 @@ ON CONFLICT (business_key) DO NOTHING
 """)
 
 
+# A run's lines in one statement, in the rule's order (ids follow it), the rows passed as arrays.
+_RUN_LINES = sa.text("""
+INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
+  FROM unnest(:lots, :members, :numbers, :years, :qualified, :amounts) WITH ORDINALITY
+    AS u(lot, member, number, year, qualified, amount, n)
+ ORDER BY u.n
+""").bindparams(
+    sa.bindparam("lots", type_=_IDS),
+    sa.bindparam("members", type_=_IDS),
+    sa.bindparam("numbers", type_=_IDS),
+    sa.bindparam("years", type_=ARRAY(sa.Integer)),
+    sa.bindparam("qualified", type_=ARRAY(sa.Boolean)),
+    sa.bindparam("amounts", type_=_IDS),
+)
+
+
 async def _lock_lots(session: AsyncSession, where: sa.ColumnElement[bool]) -> None:
     """Lock the lots' rows in id order: no one else redeems them until we commit."""
     await session.execute(
@@ -215,20 +232,18 @@ async def compute_run(
     session.add(run)
     await session.flush()
     if parts:
+        lots_of = [by_id[lot_id] for lot_id, _ in parts]
         await session.execute(
-            sa.insert(RedemptionLine),
-            [
-                {
-                    "run_id": run.id,
-                    "lot_id": lot_id,
-                    "member_id": by_id[lot_id].member_id,
-                    "member_number": by_id[lot_id].member_number,
-                    "fiscal_year": by_id[lot_id].fiscal_year,
-                    "qualified": by_id[lot_id].qualified,
-                    "amount_cents": amount,
-                }
-                for lot_id, amount in parts
-            ],
+            _RUN_LINES,
+            {
+                "run": run.id,
+                "lots": [lot_id for lot_id, _ in parts],
+                "members": [lot.member_id for lot in lots_of],
+                "numbers": [lot.member_number for lot in lots_of],
+                "years": [lot.fiscal_year for lot in lots_of],
+                "qualified": [lot.qualified for lot in lots_of],
+                "amounts": [amount for _, amount in parts],
+            },
         )
     return run
 
