@@ -103,6 +103,7 @@ async def _lot_balances(
     lot_ids: Sequence[int] | None = None,
     member_id: int | None = None,
     up_to_year: int | None = None,
+    years: Sequence[int] | None = None,
 ) -> list[LotBalance]:
     """Lots with something outstanding, in id order; summed in the database, one row per lot."""
     credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
@@ -130,8 +131,28 @@ async def _lot_balances(
         query = query.where(col(EquityLot.member_id) == member_id)
     if up_to_year is not None:
         query = query.where(col(EquityLot.fiscal_year) <= up_to_year)
+    if years is not None:
+        query = query.where(col(EquityLot.fiscal_year).in_(years))
     rows = (await session.execute(query)).all()
     return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
+
+
+async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[int, int]:
+    """Per fiscal year, the sum of its lots' outstanding (lots with something outstanding)."""
+    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    per_lot = (
+        sa.select(col(EquityLot.fiscal_year), (credits - debits).label("outstanding"))
+        .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+        .where(col(EquityLot.fiscal_year) <= up_to_year)
+        .group_by(col(EquityLot.id))
+        .having(credits > debits)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(per_lot.c.fiscal_year, sa.func.sum(per_lot.c.outstanding)).group_by(per_lot.c.fiscal_year)
+    )
+    return {int(year): int(cents) for year, cents in rows.all()}
 
 
 _IDS = ARRAY(sa.BigInteger)
@@ -208,7 +229,15 @@ async def compute_run(
             inputs.assets_cents,
             inputs.equity_ratio_floor,
         )
-    lots = await _lot_balances(session, up_to_year=as_of.year)
+    if method is Method.FIFO:
+        # Only the oldest years the budget reaches are read lot by lot (fifo_years), not 15 years of them.
+        by_year = await _outstanding_by_year(session, as_of.year)
+        outstanding = sum(by_year.values())
+        years = rules.fifo_years(by_year, budget)
+        lots = await _lot_balances(session, years=years) if years else []
+    else:
+        lots = await _lot_balances(session, up_to_year=as_of.year)
+        outstanding = sum(lot.outstanding_cents for lot in lots)
     rule_lots = [lot.as_rule_lot() for lot in lots]  # id order: the stable order for ties
     spend = rules.fifo_redemption if method is Method.FIFO else rules.percentage_redemption
     parts = spend(rule_lots, budget)
@@ -224,7 +253,7 @@ async def compute_run(
         assets_cents=inputs.assets_cents if inputs else None,
         equity_ratio_floor=inputs.equity_ratio_floor if inputs else None,
         budget_cents=budget,
-        outstanding_cents=sum(lot.outstanding_cents for lot in lots),
+        outstanding_cents=outstanding,
         redeemed_cents=sum(amount for _, amount in parts),
         line_count=len(parts),
         member_count=len({by_id[lot_id].member_id for lot_id, _ in parts}),
