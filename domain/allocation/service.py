@@ -257,6 +257,9 @@ async def _allocate(session: AsyncSession, run: AllocationRun, fy_end: date) -> 
     return compute_allocation(pools, patronage, policy_of(run.request), fy_end, run.payment_date, carried)
 
 
+_STREAM_BATCH = 5_000
+
+
 async def _volumes(
     session: AsyncSession, fiscal_year: int, notice_date: date
 ) -> AsyncIterator[tuple[int | None, int | None, str, bool, int, bool]]:
@@ -298,10 +301,12 @@ async def _volumes(
         .order_by(col(Member.member_number).asc().nulls_last(), volume.c.pool)
     )
     stream = await session.stream(query)
-    async for row in stream:
-        member_id = None if row[0] is None else int(row[0])
-        number = None if row[1] is None else int(row[1])
-        yield member_id, number, str(row[2]), bool(row[3]), int(row[4]), bool(row[5])
+    # Fetched in batches: one hand-over between the driver and this loop per batch, not per row.
+    async for batch in stream.partitions(_STREAM_BATCH):
+        for row in batch:
+            member_id = None if row[0] is None else int(row[0])
+            number = None if row[1] is None else int(row[1])
+            yield member_id, number, str(row[2]), bool(row[3]), int(row[4]), bool(row[5])
 
 
 async def _base_capital_splits(
