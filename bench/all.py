@@ -23,9 +23,15 @@ HEADER = "| date (UTC) | machine | commit | scale | figures |\n|---|---|---|---|
 BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
     ("bench.http", ["--members", "200", "--seconds", "6"], ["--members", "300", "--seconds", "15"], 6),
     ("bench.ledger_posting", ["--entries", "500"], [], 1),
-    ("bench.group_buy_close", ["--members", "500"], [], 3),
+    (
+        "bench.group_buy_close",
+        ["--members", "500"],
+        ["--members", "10000", "--products", "50", "--seed-sql"],
+        4,
+    ),
     ("bench.member_import", ["--rows", "2000"], [], 1),
     ("bench.allocation_run", ["--members", "2000", "--records", "50000"], [], 2),
+    ("bench.redemption_run", ["--members", "2000", "--years", "15"], [], 1),
 ]
 
 

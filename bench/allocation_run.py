@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import tempfile
 import time
 from datetime import date
@@ -106,8 +107,12 @@ async def run(url: str, members: int, records: int) -> None:
     for name, seconds in phases.items():
         print(f"{name}: {seconds:.2f} s")
     total = sum(phases.values())
+    # This process did what the worker does (compute, approve): its peak is the worker's.
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"total: {total:.2f} s for {members:,} members; compute/floor ratio {phases[next(iter(phases))] / floor:.1f}x"
+        f"total: {total:.2f} s for {members:,} members / {records:,} records; floor {floor:.2f} s; "
+        f"compute/floor {phases[next(iter(phases))] / floor:.1f}x, total/floor {total / floor:.1f}x; "
+        f"peak RSS {peak_mb:.0f} MB"
     )
     await engine.dispose()
 

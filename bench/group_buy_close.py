@@ -3,15 +3,25 @@
 Run with the project's interpreter:
 
     .venv/bin/python -m bench.group_buy_close [--members 2000] [--products 5] [--workers 8]
+    .venv/bin/python -m bench.group_buy_close --members 10000 --products 50 --seed-sql   # issue 12's scale
 
 It starts its own embedded PostgreSQL (or uses DATABASE_URL), applies the migrations, and:
 
 - places one order per member (random quantity and flex on every product) with `--workers`
-  concurrent writers, one transaction per order, as the API does;
+  concurrent writers, one transaction per order, as the API does; with `--seed-sql` the
+  members, orders, lines, increments and running totals are written by a few set-based
+  statements instead (10,000 orders of 50 lines through the order path would take many
+  minutes, and the order path is measured by bench.http);
 - closes the buy (cases, tiers, pro-rata allocation, frozen prices, one notification per
   order) in one transaction, and times it;
-- reports a delivery 10 % short on every product and settles it (re-allocation, one trade
-  account charge and patronage records per member) in one transaction, and times it.
+- reports a delivery 10 % short on every product (re-allocation, lines priced) and times it;
+- runs the settlement job (trade account charges, supplier payable, patronage, notices,
+  set-based) in one transaction, and times it.
+
+Floors, measured on the same buy in the same run, in transactions rolled back: for close,
+reading the demand (the close's own query) and writing every line and order once; for
+settlement, one INSERT ... SELECT of the entries, of their postings and of the patronage
+records, and one UPDATE of the orders. Each figure is printed with its ratio to its floor.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from deploy.stack import local_stack
 from domain import migrate
 from domain.buying import closing, orders, settlement
@@ -37,10 +49,14 @@ from domain.buying.rules import LineRequest
 from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
 from domain.db import make_engine, make_session_maker
+from domain.ledger import chart
+from domain.ledger import service as ledger
 from domain.membership import service as membership
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
     from domain.db import SessionMaker
 
@@ -81,34 +97,131 @@ async def _setup(maker: SessionMaker, members: int, products: int) -> tuple[int,
     return group_buy.id or 0, product_ids, member_ids
 
 
-async def bench(url: str, *, members: int, products: int, workers: int, seed: int) -> None:
+SEED_MEMBERS = """
+INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)
+SELECT 'Bench ' || :tag || ' ' || g, :tag || '.' || g || '@bench.test', 'full', 10000, now() - interval '1 day', now()
+  FROM generate_series(1, :n) g
+RETURNING id
+"""
+SEED_ORDERS = """
+INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq)
+SELECT :gb, m, 'open', nextval('order_change_seq') FROM unnest(CAST(:members AS bigint[])) m ORDER BY m
+"""
+# Quantities 0-7 and flex 0-3 on every product, as the random mix of the order path; none both 0.
+SEED_LINES = """
+INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
+SELECT o.id, :gb, p, q, f
+  FROM buy_order o CROSS JOIN unnest(CAST(:products AS bigint[])) p
+ CROSS JOIN LATERAL (SELECT ((o.id * 7919 + p * 104729) % 8)::int AS q, ((o.id * 31 + p * 17) % 4)::int AS f) x
+ WHERE o.group_buy_id = :gb AND q + f > 0
+"""
+SEED_INCREMENTS = """
+INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+SELECT l.id, o.placed_seq, l.quantity, l.flex_quantity, now()
+  FROM order_line l JOIN buy_order o ON o.id = l.order_id WHERE l.group_buy_id = :gb
+"""
+SEED_TOTALS = """
+INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+SELECT :gb, product_id, 0, sum(quantity), sum(flex_quantity) FROM order_line WHERE group_buy_id = :gb
+ GROUP BY product_id
+"""
+CLOSE_FLOOR = [
+    """SELECT l.product_id, l.order_id, i.at_seq, i.quantity, i.flex_quantity
+         FROM order_line l JOIN buy_order o ON o.id = l.order_id JOIN order_increment i ON i.order_line_id = l.id
+        WHERE l.group_buy_id = :gb AND o.status <> 'cancelled'
+        ORDER BY l.product_id, o.placed_seq, o.id, i.at_seq""",
+    """UPDATE order_line SET allocated_quantity = quantity + flex_quantity, unit_price_cents = 800,
+                             total_cents = (quantity + flex_quantity) * 864 WHERE group_buy_id = :gb""",
+    "UPDATE buy_order SET status = 'allocated', updated_at = now() WHERE group_buy_id = :gb AND status = 'open'",
+]
+SETTLE_FLOOR = [
+    """INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+       SELECT 'floor', '', now(), 'floor:' || CAST(:gb AS bigint) || ':' || o.member_id
+         FROM buy_order o WHERE o.group_buy_id = :gb AND o.status = 'allocated'""",
+    """INSERT INTO posting (entry_id, account_id, side, amount_cents)
+       WITH c AS (SELECT e.id, sum(l.total_cents) AS cents FROM buy_order o
+                    JOIN order_line l ON l.order_id = o.id
+                    JOIN journal_entry e ON e.idempotency_key = 'floor:' || CAST(:gb AS bigint) || ':' || o.member_id
+                   WHERE o.group_buy_id = :gb AND o.status = 'allocated' GROUP BY e.id)
+       SELECT id, CAST(:account AS bigint), 'debit', cents FROM c WHERE cents > 0
+       UNION ALL SELECT id, CAST(:account AS bigint), 'credit', cents FROM c WHERE cents > 0""",
+    """INSERT INTO patronage_record (member_id, member_business, fiscal_year, pool, amount_cents, occurred_at,
+                                    source, group_buy_id, source_key)
+       SELECT o.member_id, true, 2026, i.pool, sum(l.total_cents), now(), 'group_buy', :gb,
+              'floor:' || o.member_id || ':' || i.pool
+         FROM order_line l JOIN buy_order o ON o.id = l.order_id
+         JOIN group_buy_item i ON i.group_buy_id = l.group_buy_id AND i.product_id = l.product_id
+        WHERE l.group_buy_id = :gb AND o.status = 'allocated' AND l.total_cents <> 0
+        GROUP BY o.member_id, i.pool""",
+    "UPDATE buy_order SET status = 'settled', updated_at = now() WHERE group_buy_id = :gb AND status = 'allocated'",
+]
+
+
+async def _floor(engine: AsyncEngine, statements: list[str], params: dict[str, object]) -> float:
+    """Run the statements in one transaction, timed, and roll it back."""
+    async with engine.connect() as conn:
+        started = time.perf_counter()
+        for statement in statements:
+            await conn.execute(sa.text(statement), params)
+        seconds = time.perf_counter() - started
+        await conn.rollback()
+    return seconds
+
+
+async def _seed_sql(engine: AsyncEngine, maker: SessionMaker, members: int, products: int) -> tuple[int, list[int]]:
+    """Members, and one open order per member on every product, written set-based."""
+    group_buy_id, product_ids, _ = await _setup(maker, 0, products)
+    async with engine.begin() as conn:
+        tag = uuid.uuid4().hex[:8]
+        member_ids = [r[0] for r in (await conn.execute(sa.text(SEED_MEMBERS), {"n": members, "tag": tag})).all()]
+        params = {"gb": group_buy_id, "members": member_ids, "products": product_ids}
+        for statement in (SEED_ORDERS, SEED_LINES, SEED_INCREMENTS, SEED_TOTALS):
+            await conn.execute(sa.text(statement), params)
+    async with engine.connect() as conn:
+        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("VACUUM ANALYZE"))
+    return group_buy_id, product_ids
+
+
+async def _place(maker: SessionMaker, members: int, products: int, workers: int, seed: int) -> int:
+    group_buy_id, product_ids, member_ids = await _setup(maker, members, products)
+    rng = random.Random(seed)  # a reproducible order mix
+    plans = {m: [LineRequest(p, rng.randint(0, 7), rng.randint(0, 3)) for p in product_ids] for m in member_ids}
+    latencies: list[float] = []
+    limit = asyncio.Semaphore(workers)
+
+    async def place(member_id: int) -> None:
+        async with limit, maker() as s:
+            started = time.perf_counter()
+            await orders.place_order(
+                s, group_buy_id, member_id=member_id, lines=plans[member_id], now=datetime.now(UTC), actor=0
+            )
+            await s.commit()
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(place(m) for m in member_ids))
+    placing = time.perf_counter() - started
+    latencies.sort()
+    p50, p99 = statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.99)] * 1000
+    print(
+        f"placed {members} orders x {products} lines with {workers} workers: {members / placing:.0f} orders/s, "
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+    )
+    return group_buy_id
+
+
+async def bench(url: str, *, members: int, products: int, workers: int, seed: int, seed_sql: bool) -> None:
     engine = make_engine(url, pool_size=workers)
     maker = make_session_maker(engine)
     try:
-        group_buy_id, product_ids, member_ids = await _setup(maker, members, products)
-        rng = random.Random(seed)  # a reproducible order mix
-        plans = {m: [LineRequest(p, rng.randint(0, 7), rng.randint(0, 3)) for p in product_ids] for m in member_ids}
-        latencies: list[float] = []
-        limit = asyncio.Semaphore(workers)
-
-        async def place(member_id: int) -> None:
-            async with limit, maker() as s:
-                started = time.perf_counter()
-                await orders.place_order(
-                    s, group_buy_id, member_id=member_id, lines=plans[member_id], now=datetime.now(UTC), actor=0
-                )
-                await s.commit()
-                latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(place(m) for m in member_ids))
-        placing = time.perf_counter() - started
-        latencies.sort()
-        p50, p99 = statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.99)] * 1000
-        print(
-            f"placed {members} orders x {products} lines with {workers} workers: {members / placing:.0f} orders/s, "
-            f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-        )
+        if seed_sql:
+            started = time.perf_counter()
+            group_buy_id, _ = await _seed_sql(engine, maker, members, products)
+            print(f"seeded {members} orders x {products} products set-based in {time.perf_counter() - started:.1f} s")
+        else:
+            group_buy_id = await _place(maker, members, products, workers, seed)
+        params: dict[str, object] = {"gb": group_buy_id}
+        close_floor = await _floor(engine, CLOSE_FLOOR, params)
 
         async with maker() as s:
             started = time.perf_counter()
@@ -123,13 +236,27 @@ async def bench(url: str, *, members: int, products: int, workers: int, seed: in
         ]
         async with maker() as s:
             started = time.perf_counter()
-            settled = await settlement.record_delivery(
-                s, group_buy_id, lines, now=datetime.now(UTC), fiscal_year_start_month=1
-            )
+            delivered = await settlement.record_delivery(s, group_buy_id, lines, now=datetime.now(UTC))
             await s.commit()
-            settling = time.perf_counter() - started
+            delivery_seconds = time.perf_counter() - started
+        print(f"delivery (re-allocate, price lines, queue settlement): {delivery_seconds:.2f} s")
+
+        async with maker() as s:
+            sales = await ledger.account_id(s, chart.SALES)
+            await s.commit()
+        settle_floor = await _floor(engine, SETTLE_FLOOR, params | {"account": sales})
+        async with maker() as s:
+            started = time.perf_counter()
+            await settlement.settle(s, group_buy_id, now=datetime.now(UTC), fiscal_year_start_month=1)
+            await s.commit()
+            settle_seconds = time.perf_counter() - started
+            status = (await buying.get_group_buy(s, group_buy_id)).group_buy.status
+        print(f"settlement job: {settle_seconds:.2f} s ({delivered.group_buy.status} -> {status})")
+        close_ratio, settle_ratio = close_seconds / close_floor, settle_seconds / settle_floor
         print(
-            f"delivery and settlement: {settling:.2f} s ({settled.group_buy.status}, {members} trade accounts charged)"
+            f"close {close_seconds:.2f} s, floor {close_floor:.2f} s, ratio {close_ratio:.1f}x; "
+            f"settlement {settle_seconds:.2f} s, floor {settle_floor:.2f} s, ratio {settle_ratio:.1f}x "
+            f"({members} orders x {products} products)"
         )
     finally:
         await engine.dispose()
@@ -141,6 +268,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--products", type=int, default=5, help="products in the buy (default 5)")
     parser.add_argument("--workers", type=int, default=8, help="concurrent order writers (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random orders (default 1)")
+    parser.add_argument("--seed-sql", action="store_true", help="write the orders set-based, not through orders")
     args = parser.parse_args(argv)
     if args.members < 1 or args.products < 1 or args.workers < 1:
         parser.error("need --members, --products and --workers >= 1")
@@ -150,7 +278,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     ):
         migrate.upgrade(urls.database_url)
         asyncio.run(
-            bench(urls.database_url, members=args.members, products=args.products, workers=args.workers, seed=args.seed)
+            bench(
+                urls.database_url,
+                members=args.members,
+                products=args.products,
+                workers=args.workers,
+                seed=args.seed,
+                seed_sql=args.seed_sql,
+            )
         )
 
 

@@ -1,4 +1,4 @@
-"""The group buy clock: an arq cron every minute that opens, reminds and closes buys on time."""
+"""The group buy clock (an arq cron every minute that opens, reminds and closes buys on time) and settlement."""
 
 from __future__ import annotations
 
@@ -6,10 +6,14 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.buying import clock
+from domain.buying import clock, settlement
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
     from domain.db import SessionMaker
     from domain.jobs.queue import JobQueue
 
@@ -45,3 +49,13 @@ async def run_clock(
 async def group_buy_clock(ctx: dict[str, Any]) -> dict[str, int]:
     """Idempotent: every step re-checks the buy under its row lock, so a rerun (or a second worker) does nothing."""
     return await run_clock(ctx["session_maker"], ctx.get("job_queue"))
+
+
+async def settle_group_buy(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Settle a delivered buy once; a second delivery of the job finds it settled and changes nothing."""
+    await settlement.settle(
+        session,
+        int(payload["group_buy_id"]),
+        now=datetime.now(UTC),
+        fiscal_year_start_month=ctx["settings"].policy.fiscal_year_start_month,
+    )

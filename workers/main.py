@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from domain.allocation import service as allocation
+from domain.buying import settlement
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
 from domain.notifications import service as notifications
@@ -16,7 +17,7 @@ from domain.payments import wiring as payments_wiring
 from domain.settings import Settings
 from domain.unit_of_work import relay
 from workers.allocation import compute_allocation_run, give_up_allocation_run
-from workers.buying import group_buy_clock
+from workers.buying import group_buy_clock, settle_group_buy
 from workers.governance import ballot_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
@@ -51,6 +52,7 @@ async def sweep_outbox(ctx: dict[str, Any]) -> int:
 JOBS = [
     outbox_job(notifications.DELIVER_JOB, _deliver_notification),
     outbox_job(allocation.COMPUTE_JOB, compute_allocation_run, on_give_up=give_up_allocation_run),
+    outbox_job(settlement.SETTLE_JOB, settle_group_buy),
     outbox_job(card_holds.HOLD_JOB, card_hold),
     outbox_job(card_holds.CANCEL_JOB, card_cancel),
     outbox_job(card_holds.CAPTURE_JOB, card_capture),

@@ -1,9 +1,10 @@
 """Group buys, orders, close, purchase orders and deliveries (API.md "Group buys and orders").
 
-Close and delivery run synchronously: they answer 200 with the group buy in its new state
-(`ordered`, `cancelled`, `open` again when extended, `on_hold` when held for staff; `settled`
-after a delivery). Both are safe to repeat: closing a closed buy returns it unchanged, and a
-second delivery is a 409 that charges nobody again.
+Close runs synchronously: it answers 200 with the group buy in its new state (`ordered`,
+`cancelled`, `open` again when extended, `on_hold` when held for staff). A delivery answers
+202 with the buy `delivered`; a worker job settles it (`settled`). Both are safe to repeat:
+closing a closed buy returns it unchanged, and a second delivery is a 409 that charges nobody
+again.
 """
 
 from __future__ import annotations
@@ -614,25 +615,25 @@ class GroupBuyController(Controller):
 
     @post(
         "/{group_buy_id:str}/delivery",
-        status_code=200,
+        status_code=202,
         guards=[staff_or_suppliers],
-        summary="Report the delivery and settle",
+        summary="Report the delivery; settlement follows as a job",
         responses=problems(404, *POSTED),
     )
     async def delivery(
-        self, group_buy_id: FromPath[str], data: JSONBody[DeliveryIn], db: DbSession, caller: Caller, state: State
+        self, group_buy_id: FromPath[str], data: JSONBody[DeliveryIn], db: DbSession, caller: Caller
     ) -> GroupBuyOut:
-        """Synchronous (200, status `settled`): shortages re-allocated, accounts charged.
+        """202 with the buy `delivered`: shortages re-allocated and lines priced; poll until `settled`.
 
-        Shortages are re-allocated by the buy's policy, each member's trade account is charged
-        and patronage recorded. A second report is a 409.
+        A worker then settles the buy: each member's trade account is charged, the supplier is
+        owed, patronage recorded and members told, all in one transaction (safe to run twice).
+        A second report is a 409.
         """
         view = await settlement.record_delivery(
             db,
             path_id(group_buy_id, "group buy"),
             [settlement.DeliveryLine(int(ln.product_id), ln.delivered_quantity) for ln in data.lines],
             now=datetime.now(UTC),
-            fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
             only_supplier_id=own_supplier(caller),
         )
         return group_buy_out(view)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -263,58 +264,49 @@ async def give_up(session: AsyncSession, run_id: int, reason: str) -> None:
 
 async def _allocate(session: AsyncSession, run: AllocationRun, fy_end: date) -> AllocationResult[int]:
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
-    volumes = await _pool_volumes(session, run.fiscal_year)
+    # One pass over the year's records gives both the members' volumes and the pools' totals.
+    member_volume: dict[str, int] = defaultdict(int)
+    nonmember_volume: dict[str, int] = defaultdict(int)
+    patronage = []
+    async for member_id, number, pool, business, volume, consent in _volumes(
+        session, run.fiscal_year, run.payment_date
+    ):
+        if not business:
+            nonmember_volume[pool] += volume
+        elif volume > 0 and member_id is not None and number is not None:
+            member_volume[pool] += volume
+            if pool in margins:
+                patronage.append(MemberPatronage(number, member_id, pool, volume, consent))
     pools = [
-        PoolInput(pool, margin, volumes.get(pool, (0, 0))[0], volumes.get(pool, (0, 0))[1])
+        PoolInput(pool, margin, member_volume.get(pool, 0), max(nonmember_volume.get(pool, 0), 0))
         for pool, margin in margins.items()
-    ]
-    patronage = [
-        MemberPatronage(number, member_id, pool, volume, consent)
-        async for member_id, number, pool, volume, consent in _member_volumes(
-            session, run.fiscal_year, list(margins), run.payment_date
-        )
     ]
     carried = await _deficit_carried_into(session, run.fiscal_year)
     return compute_allocation(pools, patronage, policy_of(run.request), fy_end, run.payment_date, carried)
 
 
-def _member_volume_query(fiscal_year: int) -> sa.Select[int | None, str, int]:
-    # A member's net patronage per pool (corrections included); only positive totals count.
-    volume = sa.func.sum(col(PatronageRecord.amount_cents))
-    return (
-        sa.select(col(PatronageRecord.member_id), col(PatronageRecord.pool), volume.label("volume"))
-        .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.member_business).is_(True))
-        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.pool))
-        .having(volume > 0)
+_STREAM_BATCH = 5_000
+
+
+async def _volumes(
+    session: AsyncSession, fiscal_year: int, notice_date: date
+) -> AsyncIterator[tuple[int | None, int | None, str, bool, int, bool]]:
+    """Stream (member_id, member_number, pool, member_business, volume, has_consent), one aggregation pass.
+
+    Net patronage per member, pool and kind of business (corrections included), members
+    in member-number order; non-member business (no member, or before joining) last.
+    """
+    volume = (
+        sa.select(
+            col(PatronageRecord.member_id),
+            col(PatronageRecord.pool),
+            col(PatronageRecord.member_business),
+            sa.func.sum(col(PatronageRecord.amount_cents)).label("volume"),
+        )
+        .where(col(PatronageRecord.fiscal_year) == fiscal_year)
+        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.pool), col(PatronageRecord.member_business))
+        .subquery()
     )
-
-
-async def _pool_volumes(session: AsyncSession, fiscal_year: int) -> dict[str, tuple[int, int]]:
-    """Per pool: member volume (sum of positive member totals) and non-member volume."""
-    member_volume = _member_volume_query(fiscal_year).subquery()
-    members = (
-        await session.execute(
-            sa.select(member_volume.c.pool, sa.func.sum(member_volume.c.volume)).group_by(member_volume.c.pool)
-        )
-    ).all()
-    nonmembers = (
-        await session.execute(
-            sa.select(col(PatronageRecord.pool), sa.func.sum(col(PatronageRecord.amount_cents)))
-            .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.member_business).is_(False))
-            .group_by(col(PatronageRecord.pool))
-        )
-    ).all()
-    volumes: dict[str, tuple[int, int]] = {pool: (int(v), 0) for pool, v in members}
-    for pool, v in nonmembers:
-        volumes[pool] = (volumes.get(pool, (0, 0))[0], max(int(v), 0))
-    return volumes
-
-
-async def _member_volumes(
-    session: AsyncSession, fiscal_year: int, pools: list[str], notice_date: date
-) -> AsyncIterator[tuple[int, int, str, int, bool]]:
-    """Stream (member_id, member_number, pool, volume, has_consent) without loading every record."""
-    volume = _member_volume_query(fiscal_year).where(col(PatronageRecord.pool).in_(pools)).subquery()
     consent = (
         sa.select(col(MemberConsent.id))
         .where(
@@ -325,13 +317,24 @@ async def _member_volumes(
         .exists()
     )
     query = (
-        sa.select(volume.c.member_id, col(Member.member_number), volume.c.pool, volume.c.volume, consent)
-        .join(Member, col(Member.id) == volume.c.member_id)
-        .order_by(col(Member.member_number), volume.c.pool)
+        sa.select(
+            volume.c.member_id,
+            col(Member.member_number),
+            volume.c.pool,
+            volume.c.member_business,
+            volume.c.volume,
+            sa.and_(volume.c.member_business, consent),
+        )
+        .outerjoin(Member, col(Member.id) == volume.c.member_id)
+        .order_by(col(Member.member_number).asc().nulls_last(), volume.c.pool)
     )
     stream = await session.stream(query)
-    async for row in stream:
-        yield int(row[0]), int(row[1]), str(row[2]), int(row[3]), bool(row[4])
+    # Fetched in batches: one hand-over between the driver and this loop per batch, not per row.
+    async for batch in stream.partitions(_STREAM_BATCH):
+        for row in batch:
+            member_id = None if row[0] is None else int(row[0])
+            number = None if row[1] is None else int(row[1])
+            yield member_id, number, str(row[2]), bool(row[3]), int(row[4]), bool(row[5])
 
 
 async def _base_capital_splits(

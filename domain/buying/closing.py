@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.buying.orders import withdraw_with_notice
@@ -227,6 +228,19 @@ async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, rea
         )
 
 
+# Every line's allocation in one statement, the rows passed as arrays (not one UPDATE per line).
+_ALLOCATE_LINES = sa.text("""
+UPDATE order_line l SET allocated_quantity = u.units, unit_price_cents = u.price, total_cents = u.total
+  FROM unnest(:ids, :units, :prices, :totals) AS u(id, units, price, total)
+ WHERE l.id = u.id
+""").bindparams(
+    sa.bindparam("ids", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("units", type_=ARRAY(sa.Integer)),
+    sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
+)
+
+
 async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, now: datetime) -> None:
     """Allocate every line at the pinned tier price and markup, and tell members and the supplier.
 
@@ -250,28 +264,36 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
         )
     ).all()
     outcomes = {o.product_id: o for o in plan.products}
-    updates = []
+    updates: dict[str, list[int]] = {"ids": [], "units": [], "prices": [], "totals": []}
     totals: dict[int, int] = defaultdict(int)
     limits: dict[int, int] = defaultdict(int)
+    # A product's lines share their price and markup and differ only in units: each distinct
+    # (product, units) is priced once, not once per line (10,000 orders of 50 lines).
+    line_totals: dict[tuple[int, int], int] = {}
+    line_limits: dict[tuple[int, int], int] = {}
     for line_id, order_id, product_id, units_asked in rows:
         outcome = outcomes[product_id]
         units = outcome.allocations[order_id]
-        total = line_total_cents(units, outcome.unit_price_cents, markups[product_id])
+        if (total := line_totals.get((product_id, units))) is None:
+            total = line_totals[product_id, units] = line_total_cents(
+                units, outcome.unit_price_cents, markups[product_id]
+            )
+        if (limit := line_limits.get((product_id, units_asked))) is None:
+            price = prices[product_id]
+            limit = line_limits[product_id, units_asked] = max_order_total_cents(
+                units_asked, price.tiers, price.markup_rate
+            )
         totals[order_id] += total
-        limits[order_id] += max_order_total_cents(units_asked, prices[product_id].tiers, prices[product_id].markup_rate)
-        updates.append(
-            {
-                "id": line_id,
-                "allocated_quantity": units,
-                "unit_price_cents": outcome.unit_price_cents,
-                "total_cents": total,
-            }
-        )
+        limits[order_id] += limit
+        updates["ids"].append(line_id)
+        updates["units"].append(units)
+        updates["prices"].append(outcome.unit_price_cents)
+        updates["totals"].append(total)
     if over := charge_limit_errors(totals, limits):
         msg = f"group buy {group_buy.id}: orders {over} would cost more than their max_total_cents"
         raise ConflictError(msg, code="charge_above_max_total")
-    if updates:  # ORM bulk UPDATE by primary key: one executemany
-        await session.execute(sa.update(OrderLine), updates)
+    if updates["ids"]:
+        await session.execute(_ALLOCATE_LINES, updates)
     check_order_transition(OrderStatus.OPEN, OrderStatus.ALLOCATED)  # set-based: every open order of the buy
     members = (
         await session.execute(
@@ -285,14 +307,18 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
     event = GroupBuyEvent.PROCEED if group_buy.status == GroupBuyStatus.ON_HOLD else GroupBuyEvent.ORDER
     group_buy.status = move_group_buy(group_buy.status, event, group_buy_id=group_buy.id).value
     group_buy.held = False
-    for order_id, member_id in sorted(members):
-        await notifications.record(
-            session,
-            event="order.allocated",
-            audience=member_audience(member_id),
-            data={"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals[order_id]},
-            business_key=f"group_buy:{group_buy.id}:allocated:{order_id}",
-        )
+    await notifications.record_many(
+        session,
+        [
+            notifications.Notice(
+                "order.allocated",
+                member_audience(member_id),
+                {"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals[order_id]},
+                f"group_buy:{group_buy.id}:allocated:{order_id}",
+            )
+            for order_id, member_id in sorted(members)
+        ],
+    )
     await notifications.record(
         session,
         event="purchase_order.issued",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.buying.closing import demands_of
@@ -37,6 +38,7 @@ from domain.buying.service import (
 )
 from domain.buying.tables import BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.errors import ConflictError, InvalidInputError
+from domain.jobs import service as outbox
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
@@ -53,20 +55,27 @@ if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
 
+SETTLE_JOB = "settle_group_buy"
+
+
+def settle_job_key(group_buy_id: int) -> str:
+    """The settlement job's business key: one per buy."""
+    return f"group_buy:{group_buy_id}:settle"
+
+
 async def record_delivery(
     session: AsyncSession,
     group_buy_id: int,
     lines: Sequence[DeliveryLine],
     *,
     now: datetime,
-    fiscal_year_start_month: int,
     only_supplier_id: int | None = None,
 ) -> GroupBuyView:
-    """The supplier (or staff) reports what came; shortages are re-allocated and the buy is settled.
+    """The supplier (or staff) reports what came; shortages are re-allocated and settlement is queued.
 
-    Runs once: a second report is a 409 and charges nobody twice. Members pay for delivered
-    units at the tier frozen at close, charged to their trade accounts; each member purchase
-    becomes patronage (one record per pool).
+    Runs once: a second report is a 409 and charges nobody twice. The lines are priced
+    here (delivered units at the tier frozen at close) and the buy is `delivered`; the
+    settlement job (`settle`) then charges the trade accounts and writes patronage.
     """
     await visible_group_buy(session, group_buy_id, only_supplier_id)
     group_buy = await locked_group_buy(session, group_buy_id)
@@ -88,15 +97,11 @@ async def record_delivery(
     if over := charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id)):
         msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
         raise ConflictError(msg, code="charge_above_max_total")
-    allocated = await _allocated_totals(session, group_buy_id)
     await _write_delivery(session, group_buy_id, plan, delivered)
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.DELIVER, group_buy_id=group_buy_id).value
     group_buy.delivered_at = now
-    await _settle(session, group_buy, plan, now=now, fiscal_year_start_month=fiscal_year_start_month)
-    if group_buy.payment_mode == PaymentMode.CARD:
-        # The trade accounts are charged as in account mode; each capture then pays the charge by card.
-        await card_holds.settle_holds(session, {key: plan.charges.get(key, 0) for key in allocated}, now)
     session.add(group_buy)
+    await outbox.add(session, SETTLE_JOB, settle_job_key(group_buy_id), {"group_buy_id": group_buy_id})
     await session.flush()
     return await get_group_buy(session, group_buy_id)
 
@@ -152,26 +157,32 @@ def _markup(item: GroupBuyItem) -> Decimal:
     return item.markup_rate
 
 
+# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line).
+_DELIVER_LINES = sa.text("""
+UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
+  FROM unnest(:orders, :products, :delivered, :totals) AS u(order_id, product_id, delivered, total)
+ WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+""").bindparams(
+    sa.bindparam("orders", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
+    sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
+)
+
+
 async def _write_delivery(
     session: AsyncSession, group_buy_id: int, plan: DeliveryPlan, delivered: dict[int, int]
 ) -> None:
     if plan.lines:
-        rows = await session.execute(
-            sa.select(col(OrderLine.order_id), col(OrderLine.product_id), col(OrderLine.id)).where(
-                col(OrderLine.group_buy_id) == group_buy_id
-            )
-        )
-        ids = {(order_id, product_id): line_id for order_id, product_id, line_id in rows.all()}
         await session.execute(
-            sa.update(OrderLine),
-            [
-                {
-                    "id": ids[ln.order_key, ln.product_id],
-                    "delivered_quantity": ln.delivered,
-                    "total_cents": ln.total_cents,
-                }
-                for ln in plan.lines
-            ],
+            _DELIVER_LINES,
+            {
+                "gb": group_buy_id,
+                "orders": [ln.order_key for ln in plan.lines],
+                "products": [ln.product_id for ln in plan.lines],
+                "delivered": [ln.delivered for ln in plan.lines],
+                "totals": [ln.total_cents for ln in plan.lines],
+            },
         )
     for product_id, units in delivered.items():
         await session.execute(
@@ -204,82 +215,171 @@ async def _owe_supplier(session: AsyncSession, group_buy: GroupBuy, *, payable: 
     )
 
 
-async def _settle(
-    session: AsyncSession, group_buy: GroupBuy, plan: DeliveryPlan, *, now: datetime, fiscal_year_start_month: int
-) -> None:
-    """Charge each member's trade account, write patronage, and tell members about shortages and charges."""
-    orders = {
-        o.id: o
-        for o in (
-            await session.exec(
-                select(BuyOrder).where(
-                    col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value
-                )
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """An allocated order as delivered: what its member is charged and how many units came short."""
+
+    order_id: int
+    member_id: int
+    charge_cents: int
+    short_units: int
+
+
+async def _settled_orders(session: AsyncSession, group_buy_id: int) -> list[_Settled]:
+    """Every allocated order with its delivered lines summed (the lines were priced at delivery)."""
+    rows = (
+        await session.execute(
+            sa.select(
+                col(BuyOrder.id),
+                col(BuyOrder.member_id),
+                sa.func.coalesce(sa.func.sum(col(OrderLine.total_cents)), 0),
+                sa.func.coalesce(
+                    sa.func.sum(
+                        sa.func.coalesce(col(OrderLine.allocated_quantity), 0)
+                        - sa.func.coalesce(col(OrderLine.delivered_quantity), 0)
+                    ),
+                    0,
+                ),
             )
-        ).all()
-        if o.id is not None
-    }
-    members = {
-        m.id: m
-        for m in (
-            await session.exec(select(Member).where(col(Member.id).in_(sorted({o.member_id for o in orders.values()}))))
-        ).all()
-    }
-    charged = sorted(key for key, cents in plan.charges.items() if cents > 0)
-    # Lock every account this settlement touches up front, in id order, so that it never
-    # deadlocks with payments or other settlements touching the same accounts.
-    trade = {key: await ledger.account_id(session, chart.member_trade(orders[key].member_id)) for key in charged}
+            .outerjoin(OrderLine, col(OrderLine.order_id) == col(BuyOrder.id))
+            .where(col(BuyOrder.group_buy_id) == group_buy_id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
+            .group_by(col(BuyOrder.id), col(BuyOrder.member_id))
+            .order_by(col(BuyOrder.id))
+        )
+    ).all()
+    return [_Settled(int(o), int(m), int(c), int(short)) for o, m, c, short in rows]
+
+
+async def _purchases(session: AsyncSession, group_buy_id: int) -> list[tuple[int, str, int]]:
+    """Each member's delivered purchases of the buy by pool: (member, pool, cents), lines of 0 left out."""
+    rows = (
+        await session.execute(
+            sa.select(col(BuyOrder.member_id), col(GroupBuyItem.pool), sa.func.sum(col(OrderLine.total_cents)))
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .join(
+                GroupBuyItem,
+                sa.and_(
+                    col(GroupBuyItem.group_buy_id) == col(OrderLine.group_buy_id),
+                    col(GroupBuyItem.product_id) == col(OrderLine.product_id),
+                ),
+            )
+            .where(
+                col(OrderLine.group_buy_id) == group_buy_id,
+                col(BuyOrder.status) == OrderStatus.ALLOCATED.value,
+                col(OrderLine.total_cents) != 0,
+            )
+            .group_by(col(BuyOrder.member_id), col(GroupBuyItem.pool))
+            .order_by(col(BuyOrder.member_id), col(GroupBuyItem.pool))
+        )
+    ).all()
+    return [(int(m), str(pool), int(cents)) for m, pool, cents in rows]
+
+
+async def settle(session: AsyncSession, group_buy_id: int, *, now: datetime, fiscal_year_start_month: int) -> bool:
+    """The settlement job: charge each member's trade account, owe the supplier, write patronage.
+
+    Set-based, so its statements do not grow with the orders: one statement posts every
+    member's charge, one writes every patronage record, one settles every order, one records
+    every notice. Done-ness is the buy's status, set in the same transaction: a second run
+    (or a run after a worker died mid-job, whose transaction rolled back) finds the buy
+    `settled` and changes nothing. Entries and patronage are dated at the delivery.
+    """
+    group_buy = await locked_group_buy(session, group_buy_id)
+    status = GroupBuyStatus(group_buy.status)
+    if status is GroupBuyStatus.SETTLED:
+        return False
+    if status is not GroupBuyStatus.DELIVERED or group_buy.delivered_at is None:
+        raise ConflictError(f"group buy {group_buy_id} is {status}; only a delivered buy can be settled")
+    at = group_buy.delivered_at
+    settled = await _settled_orders(session, group_buy_id)
+    charged = [o for o in settled if o.charge_cents > 0]
+    trade = await ledger.account_ids(session, [chart.member_trade(o.member_id) for o in charged])
     sales = await ledger.account_id(session, chart.SALES)
     payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
     cost = await ledger.account_id(session, chart.COST_OF_GOODS)
+    # Every account this settlement touches, locked up front in id order, so that it never
+    # deadlocks with payments or other settlements touching the same accounts.
     await ledger.lock_accounts(session, [*trade.values(), sales, payable, cost])
-    await _owe_supplier(session, group_buy, payable=payable, cost=cost, now=now)
-    for key in charged:
-        # ledger.transfer's entry, with the accounts resolved once above
-        await ledger.post_entry(
-            session,
-            kind="group_buy_charge",
-            idempotency_key=f"settle:{group_buy.id}:{orders[key].member_id}",
-            occurred_at=now,
-            lines=[
-                PostingLine(trade[key], Side.DEBIT, plan.charges[key]),
-                PostingLine(sales, Side.CREDIT, plan.charges[key]),
-            ],
-            memo=f"group buy {group_buy.id}: {group_buy.title}"[:500],
-        )
-    await patronage.record_purchases(
+    await _owe_supplier(session, group_buy, payable=payable, cost=cost, now=at)
+    await ledger.post_transfers(
         session,
-        [
-            patronage.Purchase(members[orders[key].member_id], pool, cents, now, group_buy.id or 0)
-            for (key, pool), cents in sorted(plan.patronage.items())
+        kind="group_buy_charge",
+        memo=f"group buy {group_buy_id}: {group_buy.title}"[:500],
+        occurred_at=at,
+        transfers=[
+            ledger.Transfer(
+                f"settle:{group_buy_id}:{o.member_id}",
+                trade[chart.member_trade(o.member_id).code],
+                sales,
+                o.charge_cents,
+            )
+            for o in charged
         ],
-        fiscal_year_start_month=fiscal_year_start_month,
     )
+    await _record_patronage(session, group_buy_id, at, fiscal_year_start_month)
     check_order_transition(OrderStatus.ALLOCATED, OrderStatus.SETTLED)  # set-based: every allocated order of the buy
     await session.execute(
         sa.update(BuyOrder)
-        .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
+        .where(col(BuyOrder.group_buy_id) == group_buy_id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
         .values(status=OrderStatus.SETTLED.value, updated_at=now)
     )
-    for key, order in sorted(orders.items()):
-        data = {"group_buy_id": str(group_buy.id), "order_id": str(key)}
-        if plan.shortages.get(key, 0) > 0:
-            await notifications.record(
-                session,
-                event="order.shortage",
-                audience=member_audience(order.member_id),
-                data={**data, "short_units": plan.shortages[key]},
-                business_key=f"group_buy:{group_buy.id}:shortage:{key}",
-            )
-        await notifications.record(
-            session,
-            event="order.settled",
-            audience=member_audience(order.member_id),
-            data={**data, "charged_cents": plan.charges.get(key, 0)},
-            business_key=f"group_buy:{group_buy.id}:settled:{key}",
-        )
-    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy.id).value
+    await notifications.record_many(session, _notices(group_buy_id, settled))
+    if group_buy.payment_mode == PaymentMode.CARD:
+        # The trade accounts are charged as in account mode; each capture then pays the charge by card.
+        await card_holds.settle_holds(session, {o.order_id: o.charge_cents for o in settled}, now)
+    group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy_id).value
     group_buy.settled_at = now
+    session.add(group_buy)
+    await session.flush()
+    return True
+
+
+async def _record_patronage(
+    session: AsyncSession, group_buy_id: int, at: datetime, fiscal_year_start_month: int
+) -> None:
+    purchases = await _purchases(session, group_buy_id)
+    member_ids = sorted({m for m, _, _ in purchases})
+    dates = {
+        m: patronage.MemberDates(m, joined, left)
+        for m, joined, left in (
+            await session.execute(
+                sa.select(col(Member.id), col(Member.joined_at), col(Member.left_at)).where(
+                    col(Member.id) == sa.any_(sa.bindparam("members", member_ids, type_=ARRAY(sa.BigInteger)))
+                )
+            )
+        ).all()
+    }
+    await patronage.record_purchases(
+        session,
+        [patronage.Purchase(dates[m], pool, cents, at, group_buy_id) for m, pool, cents in purchases],
+        fiscal_year_start_month=fiscal_year_start_month,
+    )
+
+
+def _notices(group_buy_id: int, settled: Sequence[_Settled]) -> list[notifications.Notice]:
+    """A shortage notice to each member who got less than allocated, and a settled notice to every member."""
+    notices = []
+    for o in settled:
+        data = {"group_buy_id": str(group_buy_id), "order_id": str(o.order_id)}
+        audience = member_audience(o.member_id)
+        if o.short_units > 0:
+            notices.append(
+                notifications.Notice(
+                    "order.shortage",
+                    audience,
+                    {**data, "short_units": o.short_units},
+                    f"group_buy:{group_buy_id}:shortage:{o.order_id}",
+                )
+            )
+        notices.append(
+            notifications.Notice(
+                "order.settled",
+                audience,
+                {**data, "charged_cents": o.charge_cents},
+                f"group_buy:{group_buy_id}:settled:{o.order_id}",
+            )
+        )
+    return notices
 
 
 @dataclass(frozen=True, slots=True)

@@ -200,6 +200,22 @@ def fifo_redemption(lots: Iterable[LotBalance[L]], budget_cents: int) -> list[tu
     return redeemed
 
 
+def fifo_years(outstanding_by_year: Mapping[int, int], budget_cents: int) -> list[int]:
+    """The fiscal years a FIFO run of ``budget_cents`` touches: oldest first, while the budget lasts.
+
+    From each year's outstanding total alone, so only those years' lots need to be read:
+    ``fifo_redemption`` over them gives what it gives over every lot.
+    """
+    left = _cents(budget_cents, "budget_cents")
+    years = []
+    for year in sorted(y for y, cents in outstanding_by_year.items() if cents > 0):
+        if left == 0:
+            break
+        years.append(year)
+        left -= min(left, outstanding_by_year[year])
+    return years
+
+
 def percentage_redemption(lots: Iterable[LotBalance[L]], budget_cents: int) -> list[tuple[L, int]]:
     """Percentage of all equities: ``R / sum of outstanding`` of every lot, by LRM.
 

@@ -16,12 +16,11 @@ member and waiting for the payables account.
 from __future__ import annotations
 
 import enum
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.equity import rules
@@ -104,6 +103,7 @@ async def _lot_balances(
     lot_ids: Sequence[int] | None = None,
     member_id: int | None = None,
     up_to_year: int | None = None,
+    years: Sequence[int] | None = None,
 ) -> list[LotBalance]:
     """Lots with something outstanding, in id order; summed in the database, one row per lot."""
     credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
@@ -125,14 +125,62 @@ async def _lot_balances(
         .having(credits > debits)
         .order_by(col(EquityLot.id))
     )
-    if lot_ids is not None:
-        query = query.where(col(EquityLot.id).in_(lot_ids))
+    if lot_ids is not None:  # one array parameter: a run may name more lots than a statement takes parameters
+        query = query.where(col(EquityLot.id) == sa.any_(sa.bindparam("lot_ids", list(lot_ids), type_=_IDS)))
     if member_id is not None:
         query = query.where(col(EquityLot.member_id) == member_id)
     if up_to_year is not None:
         query = query.where(col(EquityLot.fiscal_year) <= up_to_year)
+    if years is not None:
+        query = query.where(col(EquityLot.fiscal_year).in_(years))
     rows = (await session.execute(query)).all()
     return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
+
+
+async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[int, int]:
+    """Per fiscal year, the sum of its lots' outstanding (lots with something outstanding)."""
+    credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
+    debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    per_lot = (
+        sa.select(col(EquityLot.fiscal_year), (credits - debits).label("outstanding"))
+        .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+        .where(col(EquityLot.fiscal_year) <= up_to_year)
+        .group_by(col(EquityLot.id))
+        .having(credits > debits)
+        .subquery()
+    )
+    rows = await session.execute(
+        sa.select(per_lot.c.fiscal_year, sa.func.sum(per_lot.c.outstanding)).group_by(per_lot.c.fiscal_year)
+    )
+    return {int(year): int(cents) for year, cents in rows.all()}
+
+
+_IDS = ARRAY(sa.BigInteger)
+
+# Each member's pending payout of a run in one statement.
+_RUN_PAYOUTS = sa.text("""
+INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+SELECT member_id, 'equity_redemption', sum(amount_cents), 'pending', :prefix || member_id, now()
+  FROM redemption_line WHERE run_id = :run GROUP BY member_id
+ON CONFLICT (business_key) DO NOTHING
+""")
+
+
+# A run's lines in one statement, in the rule's order (ids follow it), the rows passed as arrays.
+_RUN_LINES = sa.text("""
+INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
+  FROM unnest(:lots, :members, :numbers, :years, :qualified, :amounts) WITH ORDINALITY
+    AS u(lot, member, number, year, qualified, amount, n)
+ ORDER BY u.n
+""").bindparams(
+    sa.bindparam("lots", type_=_IDS),
+    sa.bindparam("members", type_=_IDS),
+    sa.bindparam("numbers", type_=_IDS),
+    sa.bindparam("years", type_=ARRAY(sa.Integer)),
+    sa.bindparam("qualified", type_=ARRAY(sa.Boolean)),
+    sa.bindparam("amounts", type_=_IDS),
+)
 
 
 async def _lock_lots(session: AsyncSession, where: sa.ColumnElement[bool]) -> None:
@@ -181,7 +229,15 @@ async def compute_run(
             inputs.assets_cents,
             inputs.equity_ratio_floor,
         )
-    lots = await _lot_balances(session, up_to_year=as_of.year)
+    if method is Method.FIFO:
+        # Only the oldest years the budget reaches are read lot by lot (fifo_years), not 15 years of them.
+        by_year = await _outstanding_by_year(session, as_of.year)
+        outstanding = sum(by_year.values())
+        years = rules.fifo_years(by_year, budget)
+        lots = await _lot_balances(session, years=years) if years else []
+    else:
+        lots = await _lot_balances(session, up_to_year=as_of.year)
+        outstanding = sum(lot.outstanding_cents for lot in lots)
     rule_lots = [lot.as_rule_lot() for lot in lots]  # id order: the stable order for ties
     spend = rules.fifo_redemption if method is Method.FIFO else rules.percentage_redemption
     parts = spend(rule_lots, budget)
@@ -197,7 +253,7 @@ async def compute_run(
         assets_cents=inputs.assets_cents if inputs else None,
         equity_ratio_floor=inputs.equity_ratio_floor if inputs else None,
         budget_cents=budget,
-        outstanding_cents=sum(lot.outstanding_cents for lot in lots),
+        outstanding_cents=outstanding,
         redeemed_cents=sum(amount for _, amount in parts),
         line_count=len(parts),
         member_count=len({by_id[lot_id].member_id for lot_id, _ in parts}),
@@ -205,20 +261,18 @@ async def compute_run(
     session.add(run)
     await session.flush()
     if parts:
+        lots_of = [by_id[lot_id] for lot_id, _ in parts]
         await session.execute(
-            sa.insert(RedemptionLine),
-            [
-                {
-                    "run_id": run.id,
-                    "lot_id": lot_id,
-                    "member_id": by_id[lot_id].member_id,
-                    "member_number": by_id[lot_id].member_number,
-                    "fiscal_year": by_id[lot_id].fiscal_year,
-                    "qualified": by_id[lot_id].qualified,
-                    "amount_cents": amount,
-                }
-                for lot_id, amount in parts
-            ],
+            _RUN_LINES,
+            {
+                "run": run.id,
+                "lots": [lot_id for lot_id, _ in parts],
+                "members": [lot.member_id for lot in lots_of],
+                "numbers": [lot.member_number for lot in lots_of],
+                "years": [lot.fiscal_year for lot in lots_of],
+                "qualified": [lot.qualified for lot in lots_of],
+                "amounts": [amount for _, amount in parts],
+            },
         )
     return run
 
@@ -263,22 +317,27 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
     if run.status == rules.RedemptionRunStatus.POSTED:
         return run
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
-    lines = list(
-        (
-            await session.exec(
-                select(RedemptionLine).where(col(RedemptionLine.run_id) == run_id).order_by(col(RedemptionLine.id))
+    lines = (
+        await session.execute(
+            sa.select(
+                col(RedemptionLine.lot_id),
+                col(RedemptionLine.member_id),
+                col(RedemptionLine.fiscal_year),
+                col(RedemptionLine.amount_cents),
             )
-        ).all()
-    )
+            .where(col(RedemptionLine.run_id) == run_id)
+            .order_by(col(RedemptionLine.id))
+        )
+    ).all()
     member_ids = sorted({line.member_id for line in lines})
     await session.execute(
         sa.select(col(Member.id))
-        .where(col(Member.id).in_(member_ids))
+        .where(col(Member.id) == sa.any_(sa.bindparam("members", member_ids, type_=_IDS)))
         .order_by(col(Member.id))
         .with_for_update(read=True, key_share=True)
     )
     lot_ids = [line.lot_id for line in lines]
-    await _lock_lots(session, col(EquityLot.id).in_(lot_ids))
+    await _lock_lots(session, col(EquityLot.id) == sa.any_(sa.bindparam("lots", lot_ids, type_=_IDS)))
     lots = {lot.lot_id: lot for lot in await _lot_balances(session, lot_ids=lot_ids)}
     stale = [
         line for line in lines if line.lot_id not in lots or lots[line.lot_id].outstanding_cents < line.amount_cents
@@ -291,29 +350,24 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         )
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
     await ledger.lock_accounts(session, [payable, *(lot.account_id for lot in lots.values())])
-    for line in lines:
-        await ledger.post_entry(
-            session,
-            kind="equity_redemption",
-            idempotency_key=f"redemption:{run_id}:{line.lot_id}",
-            occurred_at=now,
-            lines=[
-                PostingLine(lots[line.lot_id].account_id, Side.DEBIT, line.amount_cents),
-                PostingLine(payable, Side.CREDIT, line.amount_cents),
-            ],
-            memo=f"FY{line.fiscal_year} retained equity redeemed by redemption run {run_id}",
-        )
-    per_member: dict[int, int] = defaultdict(int)
-    for line in lines:
-        per_member[line.member_id] += line.amount_cents
-    for member_id in member_ids:
-        await create_payout(
-            session,
-            member_id=member_id,
-            kind="equity_redemption",
-            amount_cents=per_member[member_id],
-            business_key=f"redemption:{run_id}:{member_id}",
-        )
+    # Set-based: every line's entry in one statement, every member's payout in another.
+    await ledger.post_transfers(
+        session,
+        kind="equity_redemption",
+        memo=f"retained equity redeemed by redemption run {run_id}",
+        occurred_at=now,
+        transfers=[
+            ledger.Transfer(
+                f"redemption:{run_id}:{line.lot_id}",
+                lots[line.lot_id].account_id,
+                payable,
+                line.amount_cents,
+                f"FY{line.fiscal_year} retained equity redeemed by redemption run {run_id}",
+            )
+            for line in lines
+        ],
+    )
+    await session.execute(_RUN_PAYOUTS, {"run": run_id, "prefix": f"redemption:{run_id}:"})
     run.status = rules.RedemptionRunStatus.POSTED.value
     run.posted_at = now
     session.add(run)

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.db import utc_now
 from domain.jobs.tables import OutboxJob
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,6 +38,28 @@ async def add(session: AsyncSession, job_name: str, business_key: str, payload: 
         .on_conflict_do_nothing(index_elements=["business_key"])
     )
     session.info.setdefault(_PENDING_KEYS, []).append(business_key)
+
+
+_ADD_MANY = sa.text("""
+INSERT INTO outbox_job (job_name, business_key, payload, attempts)
+SELECT :job_name, u.key, u.payload::jsonb, 0 FROM unnest(:keys, :payloads) AS u(key, payload)
+ON CONFLICT (business_key) DO NOTHING
+""").bindparams(sa.bindparam("keys", type_=ARRAY(sa.Text)), sa.bindparam("payloads", type_=ARRAY(sa.Text)))
+
+
+async def add_many(session: AsyncSession, job_name: str, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
+    """Record many jobs (business key, payload) in one statement; each key is recorded once."""
+    if not jobs:
+        return
+    await session.execute(
+        _ADD_MANY,
+        {
+            "job_name": job_name,
+            "keys": [key for key, _ in jobs],
+            "payloads": [json.dumps(dict(payload)) for _, payload in jobs],
+        },
+    )
+    session.info.setdefault(_PENDING_KEYS, []).extend(key for key, _ in jobs)
 
 
 def take_pending_keys(session: AsyncSession) -> list[str]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.errors import ConflictError, NotFoundError
@@ -50,8 +50,118 @@ async def ensure_account(
 async def lock_accounts(session: AsyncSession, account_ids: Sequence[int]) -> None:
     """Lock accounts in ascending id order so concurrent postings never deadlock."""
     ids = sorted(set(account_ids))
+    # One array parameter, not one per id: a settlement locks thousands of accounts.
     await session.execute(
-        sa.select(col(Account.id)).where(col(Account.id).in_(ids)).order_by(col(Account.id)).with_for_update()
+        sa.select(col(Account.id))
+        .where(col(Account.id) == sa.any_(sa.bindparam("ids", ids, type_=ARRAY(sa.BigInteger))))
+        .order_by(col(Account.id))
+        .with_for_update()
+    )
+
+
+_ENSURE_ACCOUNTS = sa.text("""
+INSERT INTO ledger_account (code, name, kind, member_id)
+SELECT * FROM unnest(:codes, :names, :kinds, :members)
+ON CONFLICT (code) DO NOTHING
+""").bindparams(
+    sa.bindparam("codes", type_=ARRAY(sa.Text)),
+    sa.bindparam("names", type_=ARRAY(sa.Text)),
+    sa.bindparam("kinds", type_=ARRAY(sa.Text)),
+    sa.bindparam("members", type_=ARRAY(sa.BigInteger)),
+)
+
+
+async def account_ids(session: AsyncSession, specs: Sequence[chart.AccountSpec]) -> dict[str, int]:
+    """The ids of the accounts ``specs`` name, by code, creating the missing ones: two statements for any number."""
+    if not specs:
+        return {}
+    await session.execute(
+        _ENSURE_ACCOUNTS,
+        {
+            "codes": [s.code for s in specs],
+            "names": [s.name for s in specs],
+            "kinds": [s.kind.value for s in specs],
+            "members": [s.member_id for s in specs],
+        },
+    )
+    kinds = {s.code: s.kind.value for s in specs}
+    rows = (
+        await session.execute(
+            sa.select(col(Account.code), col(Account.id), col(Account.kind)).where(
+                col(Account.code) == sa.any_(sa.bindparam("codes", list(kinds), type_=ARRAY(sa.Text)))
+            )
+        )
+    ).all()
+    if wrong := sorted(code for code, _, kind in rows if kinds[code] != kind):
+        msg = f"accounts {wrong[:5]} exist with another kind"
+        raise ConflictError(msg)
+    return {code: int(account_id) for code, account_id, _ in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One two-line entry of a batch: ``amount_cents`` from the debit account to the credit account."""
+
+    idempotency_key: str
+    debit_account_id: int
+    credit_account_id: int
+    amount_cents: int
+    memo: str = ""  # this entry's own memo; empty: the batch's
+
+
+# The entries and both legs of each in one statement; the deferred balance trigger still checks each entry.
+_POST_TRANSFERS = sa.text("""
+WITH t AS (
+  SELECT * FROM unnest(:keys, :debits, :credits, :amounts, :memos) AS t(key, debit, credit, amount, memo)
+), e AS (
+  INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+  SELECT :kind, coalesce(nullif(t.memo, ''), :memo), :occurred, key FROM t
+  RETURNING id, idempotency_key
+)
+INSERT INTO posting (entry_id, account_id, side, amount_cents)
+SELECT e.id, t.debit, 'debit', t.amount FROM e JOIN t ON t.key = e.idempotency_key
+UNION ALL
+SELECT e.id, t.credit, 'credit', t.amount FROM e JOIN t ON t.key = e.idempotency_key
+""").bindparams(
+    sa.bindparam("keys", type_=ARRAY(sa.Text)),
+    sa.bindparam("debits", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("credits", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("memos", type_=ARRAY(sa.Text)),
+    sa.bindparam("occurred", type_=sa.DateTime(timezone=True)),
+)
+
+
+async def post_transfers(
+    session: AsyncSession, *, kind: str, memo: str, occurred_at: datetime, transfers: Sequence[Transfer]
+) -> None:
+    """Post many two-line entries in one statement; the caller has locked the accounts (sorted ids).
+
+    Unlike `post_entry`, a key used before is not forgiven: the unique key fails the whole
+    batch, so the caller must guard the batch by its own state (a buy settled once).
+    """
+    if not transfers:
+        return
+    check_balanced([ln for t in transfers for ln in _legs(t)])
+    await session.execute(
+        _POST_TRANSFERS,
+        {
+            "kind": kind,
+            "memo": memo,
+            "occurred": occurred_at,
+            "keys": [t.idempotency_key for t in transfers],
+            "debits": [t.debit_account_id for t in transfers],
+            "credits": [t.credit_account_id for t in transfers],
+            "amounts": [t.amount_cents for t in transfers],
+            "memos": [t.memo for t in transfers],
+        },
+    )
+
+
+def _legs(transfer: Transfer) -> tuple[PostingLine, PostingLine]:
+    return (
+        PostingLine(transfer.debit_account_id, Side.DEBIT, transfer.amount_cents),
+        PostingLine(transfer.credit_account_id, Side.CREDIT, transfer.amount_cents),
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from domain.jobs import service as outbox
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +39,28 @@ async def record(
     """Queue a notification in the caller's transaction; a business key is notified once."""
     await outbox.add(
         session, DELIVER_JOB, f"notify:{business_key}", {"event": event, "audience": audience, "data": dict(data)}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One notification to record with others in one statement."""
+
+    event: str
+    audience: str
+    data: Mapping[str, Any]
+    business_key: str
+
+
+async def record_many(session: AsyncSession, notices: Sequence[Notice]) -> None:
+    """Queue many notifications in the caller's transaction, one statement; each business key once."""
+    await outbox.add_many(
+        session,
+        DELIVER_JOB,
+        [
+            (f"notify:{n.business_key}", {"event": n.event, "audience": n.audience, "data": dict(n.data)})
+            for n in notices
+        ],
     )
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy.dialects.postgresql import insert
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel import col, select
 
 from domain.catalog.rules import pool_errors
@@ -47,11 +48,36 @@ def _fiscal_year(occurred_at: datetime, start_month: int) -> int:
     return fiscal_year_of(occurred_at.astimezone(UTC).date(), start_month)
 
 
+class Buyer(Protocol):
+    """Who bought: enough of a member to tell member from non-member business."""
+
+    @property
+    def id(self) -> int | None:
+        """The member's id."""
+
+    @property
+    def joined_at(self) -> datetime | None:
+        """When the member joined (None: never)."""
+
+    @property
+    def left_at(self) -> datetime | None:
+        """When the member left (None: still a member)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MemberDates:
+    """A member's id and membership dates, read without loading the whole row."""
+
+    id: int
+    joined_at: datetime | None
+    left_at: datetime | None
+
+
 @dataclass(frozen=True, slots=True)
 class Purchase:
     """One member purchase to record, as settlement computed it."""
 
-    member: Member
+    member: Buyer
     pool: str
     amount_cents: int
     occurred_at: datetime
@@ -81,7 +107,36 @@ async def record_purchases(
         }
         for p in purchases
     ]
-    return await _insert(session, rows, "source_key")
+    return await _insert_purchases(session, rows)
+
+
+# One statement for a settlement's thousands of records: the rows as arrays, not 9 parameters each.
+_PURCHASES = sa.text("""
+INSERT INTO patronage_record
+  (member_id, member_business, fiscal_year, pool, amount_cents, occurred_at, source, group_buy_id, source_key)
+SELECT u.member_id, u.member_business, u.fiscal_year, u.pool, u.amount_cents, u.occurred_at, 'group_buy',
+       u.group_buy_id, u.source_key
+  FROM unnest(:member_id, :member_business, :fiscal_year, :pool, :amount_cents, :occurred_at, :group_buy_id,
+              :source_key)
+    AS u(member_id, member_business, fiscal_year, pool, amount_cents, occurred_at, group_buy_id, source_key)
+ON CONFLICT (source_key) DO NOTHING
+""").bindparams(
+    sa.bindparam("member_id", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("member_business", type_=ARRAY(sa.Boolean)),
+    sa.bindparam("fiscal_year", type_=ARRAY(sa.Integer)),
+    sa.bindparam("pool", type_=ARRAY(sa.Text)),
+    sa.bindparam("amount_cents", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("occurred_at", type_=ARRAY(sa.DateTime(timezone=True))),
+    sa.bindparam("group_buy_id", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("source_key", type_=ARRAY(sa.Text)),
+)
+
+
+async def _insert_purchases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    columns = ("member_id", "member_business", "fiscal_year", "pool", "amount_cents", "occurred_at", "group_buy_id")
+    params = {name: [r[name] for r in rows] for name in (*columns, "source_key")}
+    result = await session.execute(_PURCHASES, params)
+    return int(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True, slots=True)

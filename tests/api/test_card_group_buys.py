@@ -80,7 +80,7 @@ async def close_and_deliver(client: httpx.AsyncClient, gb: dict[str, Any], staff
     assert closed.json()["status"] == "ordered", closed.text
     delivery = {"lines": [{"product_id": product, "delivered_quantity": 7}]}
     delivered = await client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=staff)
-    assert delivered.status_code == 200, delivered.text
+    assert delivered.status_code == 202, delivered.text
 
 
 async def test_card_captures_equal_account_charges_and_the_clearing_account_reconciles(
@@ -106,6 +106,7 @@ async def test_card_captures_equal_account_charges_and_the_clearing_account_reco
 
     account_gb, _, account_staff = await run_buy(stripe_client, session, [h for _, h in account_members], "account")
     await close_and_deliver(stripe_client, account_gb, account_staff)
+    await run_worker(stripe_settings, session_maker)
 
     captured = [(await holds_of(session, o))[-1].captured_cents for o in card_orders]
     charged = [await ledger.balance_of(session, chart.member_trade(member.id or 0)) for member, _ in account_members]

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from domain.jobs.tables import OutboxJob
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
+from tests.support.worker import run_worker
 
 
 def line(product_id: int, quantity: int, flex: int = 0) -> dict[str, Any]:
@@ -107,7 +108,7 @@ async def test_open_buys_show_new_prices_and_closed_ones_keep_theirs(client, ses
     assert (allocated["total_cents"], allocated["max_total_cents"]) == (3_600, 3_600)  # 4 * 800 * 1.125
 
 
-async def test_first_come_allocation_and_shortage(client, session):
+async def test_first_come_allocation_and_shortage(client, session, settings, session_maker):
     supplier = await make_supplier(session)
     product = await make_product(session, supplier.id, case_size=4, tiers=[(1, 100)])
     staff = await staff_headers(client, session)
@@ -135,7 +136,8 @@ async def test_first_come_allocation_and_shortage(client, session):
     assert got == [3, 3, 2]
     # 5 of 8 delivered: the shortage falls on the newest units: 3, 2, 0.
     delivery = {"lines": [{"product_id": str(product), "delivered_quantity": 5}]}
-    assert (await client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=staff)).status_code == 200
+    assert (await client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=staff)).status_code == 202
+    await run_worker(settings, session_maker)
     final = [(await client.get(f"/v1/orders/{o['id']}", headers=staff)).json() for o in orders]
     assert [o["lines"][0]["delivered_quantity"] for o in final] == [3, 2, 0]
     assert [o["total_cents"] for o in final] == [300, 200, 0]

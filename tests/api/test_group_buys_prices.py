@@ -17,6 +17,7 @@ from tests.support.buying import (
     staff_headers,
     supplier_headers,
 )
+from tests.support.worker import run_worker
 
 
 def prices(*tiers: tuple[int, int], **extra: Any) -> dict[str, Any]:
@@ -36,15 +37,16 @@ async def _open_buy_with_an_order(client, session, units: int = 10):
     return mill, product, staff, mill_user, gb, member, headers, order
 
 
-async def _deliver_everything(client, gb_id: str, product: int, units: int, staff) -> None:
+async def _deliver_everything(client, gb_id: str, product: int, units: int, staff, worker) -> None:
     closed = await client.post(f"/v1/group-buys/{gb_id}/close", headers=staff)
     assert closed.json()["status"] == "ordered", closed.text
     delivery = {"lines": [{"product_id": str(product), "delivered_quantity": units}]}
     delivered = await client.post(f"/v1/group-buys/{gb_id}/delivery", json=delivery, headers=staff)
-    assert delivered.status_code == 200, delivered.text
+    assert delivered.status_code == 202, delivered.text
+    await run_worker(*worker)  # the settlement job
 
 
-async def test_a_supplier_cannot_raise_the_price_of_an_open_buy(client, session):
+async def test_a_supplier_cannot_raise_the_price_of_an_open_buy(client, session, settings, session_maker):
     mill, product, staff, mill_user, gb, member, headers, order = await _open_buy_with_an_order(client, session)
     raised = await client.put(f"/v1/products/{product}/prices", json=prices((1, 500_000)), headers=mill_user)
     assert raised.status_code == 200, raised.text  # the catalog has the new price, for later buys
@@ -54,7 +56,7 @@ async def test_a_supplier_cannot_raise_the_price_of_an_open_buy(client, session)
     shown = (await client.get(f"/v1/orders/{order['id']}", headers=headers)).json()
     assert shown["max_total_cents"] == 10_000
 
-    await _deliver_everything(client, gb["id"], product, 10, staff)
+    await _deliver_everything(client, gb["id"], product, 10, staff, (settings, session_maker))
     settled = (await client.get(f"/v1/orders/{order['id']}", headers=headers)).json()
     assert settled["total_cents"] == 10_000
     account = (await client.get(f"/v1/members/{member.id}/account", headers=headers)).json()
@@ -64,7 +66,7 @@ async def test_a_supplier_cannot_raise_the_price_of_an_open_buy(client, session)
     assert later["items"][0]["unit_price_cents"] == 500_000
 
 
-async def test_a_lower_price_is_offered_to_the_open_buy_but_not_a_later_rise(client, session):
+async def test_a_lower_price_is_offered_to_the_open_buy_but_not_a_later_rise(client, session, settings, session_maker):
     _, product, staff, mill_user, gb, member, headers, order = await _open_buy_with_an_order(client, session)
     lower = await client.put(f"/v1/products/{product}/prices", json=prices((1, 800)), headers=mill_user)
     assert lower.status_code == 200
@@ -80,7 +82,7 @@ async def test_a_lower_price_is_offered_to_the_open_buy_but_not_a_later_rise(cli
     assert markup.status_code == 200
     assert (await client.get(f"/v1/orders/{order['id']}", headers=headers)).json()["max_total_cents"] == 8_000
 
-    await _deliver_everything(client, gb["id"], product, 10, staff)
+    await _deliver_everything(client, gb["id"], product, 10, staff, (settings, session_maker))
     account = (await client.get(f"/v1/members/{member.id}/account", headers=headers)).json()
     assert account["balance_cents"] == 8_000
 

@@ -174,13 +174,8 @@ async def test_leaving_cancels_open_orders_with_notice_and_nothing_is_charged(se
     assert (view.items[0].quantity, view.items[0].flex_quantity) == (3, 0)
 
     await closing.close_group_buy(session, gid, now=datetime.now(UTC))
-    await settlement.record_delivery(
-        session,
-        gid,
-        [settlement.DeliveryLine(product, 3)],
-        now=datetime.now(UTC),
-        fiscal_year_start_month=1,
-    )
+    await settlement.record_delivery(session, gid, [settlement.DeliveryLine(product, 3)], now=datetime.now(UTC))
+    await settlement.settle(session, gid, now=datetime.now(UTC), fiscal_year_start_month=1)
     await session.commit()
     assert await ledger.balance_of(session, chart.member_trade(stayer)) == 1_500
     charges = await ledger.statement(session, chart.member_trade(leaver))

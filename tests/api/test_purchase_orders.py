@@ -14,6 +14,7 @@ from tests.support.buying import (
     staff_headers,
     supplier_headers,
 )
+from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
     import httpx
@@ -68,7 +69,7 @@ async def test_a_supplier_lists_its_open_purchase_orders_only(client, session):
     assert (await client.get(f"/v1/purchase-orders/{gb['id']}", headers=member)).status_code == 403
 
 
-async def test_delivery_makes_a_supplier_payable_that_staff_pay_off(client, session):
+async def test_delivery_makes_a_supplier_payable_that_staff_pay_off(client, session, settings, session_maker):
     supplier, product, staff, gb, _ = await ordered_buy(client, session)
     clerk = await supplier_headers(client, session, supplier.id)
     early = await client.post(
@@ -76,7 +77,8 @@ async def test_delivery_makes_a_supplier_payable_that_staff_pay_off(client, sess
     )
     assert early.status_code == 409  # nothing is owed before delivery
     delivery = {"lines": [{"product_id": str(product), "delivered_quantity": 3}]}
-    assert (await client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=clerk)).status_code == 200
+    assert (await client.post(f"/v1/group-buys/{gb['id']}/delivery", json=delivery, headers=clerk)).status_code == 202
+    await run_worker(settings, session_maker)  # settlement owes the supplier
     po = (await client.get(f"/v1/purchase-orders/{gb['id']}", headers=clerk)).json()
     assert [(ln["ordered_quantity"], ln["delivered_quantity"], ln["payable_cents"]) for ln in po["lines"]] == [
         (4, 3, 999)

@@ -97,7 +97,8 @@ async def test_patronage_to_dividends_to_redemption(client, session, session_mak
         json={"lines": [{"product_id": str(flour), "delivered_quantity": 12}]},
         headers=mill_h,
     )
-    assert delivered.json()["status"] == "settled", delivered.text
+    assert delivered.json()["status"] == "delivered", delivered.text
+    await run_worker(settings, session_maker)  # the settlement job
     for name in "AB":
         account = (await client.get(f"/v1/members/{members[name]['id']}/account", headers=staff)).json()
         assert account["balance_cents"] == 2_700  # 6 x 4.50

@@ -21,6 +21,7 @@ import pytest
 
 from tests.integration.test_idempotency_crash import ADMIN, _serve
 from tests.support.http import free_port, wait_healthy
+from tests.support.processes import start_coop, wait_for
 from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
@@ -36,12 +37,15 @@ def served(stack: StackUrls, tmp_path: Path) -> Iterator[int]:
     with migrated_database(stack.database_url, "generated_client") as url:
         port = free_port()
         server = _serve(url, stack.redis_url, port, tmp_path / "serve.log")
+        # The worker settles the buy after the delivery's 202.
+        worker = start_coop("worker", tmp_path / "worker.log", DATABASE_URL=url, REDIS_URL=stack.redis_url)
         try:
             wait_healthy(port)
             yield port
         finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
+            for process in (server, worker):
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=20)
 
 
 @pytest.fixture
@@ -188,15 +192,23 @@ def _drive(served: int, client_package: Any, clients: contextlib.ExitStack) -> N
         group_buy_id=group_buy.id,
     )
     assert po.total_cents == 3_000
-    settled = _call(
+    delivered = _call(
         staff,
         "group_buys.v1_group_buys_group_buy_id_delivery_delivery",
-        200,
+        202,
         "GroupBuyOut",
         group_buy_id=group_buy.id,
         body=m.DeliveryIn(lines=[m.DeliveryLineIn(product_id=product.id, delivered_quantity=6)]),
     )
-    assert settled.status == m.GroupBuyStatus.SETTLED
+    assert delivered.status == m.GroupBuyStatus.DELIVERED
+
+    def settled() -> bool:
+        show = "group_buys.v1_group_buys_group_buy_id_show"
+        return bool(
+            _call(staff, show, 200, "GroupBuyOut", group_buy_id=group_buy.id).status == m.GroupBuyStatus.SETTLED
+        )
+
+    wait_for(settled, 60, "the worker settles the buy")
     final = _call(buyer, "group_buys.v1_orders_order_id_show", 200, "OrderOut", order_id=order.id)
     assert final.total_cents == 3_000
     account = _call(buyer, "members.v1_members_member_id_account_account", 200, "TradeAccount", member_id=member.id)

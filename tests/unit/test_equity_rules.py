@@ -20,6 +20,7 @@ from domain.equity.rules import (
     base_capital_split,
     excess_redemption,
     fifo_redemption,
+    fifo_years,
     loan_deduction,
     percentage_redemption,
     redemption_budget,
@@ -169,6 +170,25 @@ def test_fifo_properties(lots, budget):
     partly = {by_key[k].fiscal_year for k, a in amounts.items() if a < by_key[k].outstanding_cents}
     assert len(partly) <= 1
     assert fifo_redemption(lots, budget) == redeemed  # deterministic for the same input order
+
+
+@settings(max_examples=200)
+@given(lots_strategy, st.integers(0, 3 * 10**6))
+def test_fifo_over_the_years_it_touches_is_fifo_over_every_lot(lots, budget):
+    by_year: dict[int, int] = {}
+    for lot in lots:
+        by_year[lot.fiscal_year] = by_year.get(lot.fiscal_year, 0) + lot.outstanding_cents
+    years = fifo_years(by_year, budget)
+    assert years == sorted(years)
+    assert fifo_redemption([lot for lot in lots if lot.fiscal_year in years], budget) == fifo_redemption(lots, budget)
+
+
+def test_fifo_years_stop_where_the_budget_does():
+    by_year = {2019: 1000, 2018: 150, 2020: 500, 2017: 0}
+    assert fifo_years(by_year, 0) == []
+    assert fifo_years(by_year, 150) == [2018]
+    assert fifo_years(by_year, 151) == [2018, 2019]
+    assert fifo_years(by_year, 10**9) == [2018, 2019, 2020]
 
 
 # --- percentage ----------------------------------------------------------------

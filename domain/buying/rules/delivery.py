@@ -68,8 +68,11 @@ def plan_delivery(products: Sequence[Delivered], policy: AllocationPolicy = Allo
     shortages: dict[int, int] = {}
     for product in products:
         got = reallocate_delivery(product.allocations, product.delivered, policy, product.increments)
+        # Lines of one product differ only in units: each distinct count is priced once.
+        priced: dict[int, int] = {}
         for key, units in got.items():
-            total = line_total_cents(units, product.unit_price_cents, product.markup_rate)
+            if (total := priced.get(units)) is None:
+                total = priced[units] = line_total_cents(units, product.unit_price_cents, product.markup_rate)
             allocated = product.allocations[key]
             lines.append(SettledLine(key, product.product_id, product.pool, allocated, units, total))
             charges[key] = charges.get(key, 0) + total

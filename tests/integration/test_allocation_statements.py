@@ -1,0 +1,53 @@
+"""The year-end computation reads the year's patronage in one aggregation pass, not one per figure."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from domain.allocation import service as allocation
+from domain.patronage.tables import PatronageRecord
+from tests.integration.test_order_write_statements import statements
+from tests.support.users import make_member
+
+
+async def test_compute_aggregates_the_year_once(session):
+    members = [await make_member(session, f"Year End {i}") for i in range(3)]
+    for n, member in enumerate(members):
+        member.status, member.joined_at = "full", datetime(2020, 1, 1, tzinfo=UTC)
+        session.add(member)
+        for pool, business in (("purchases", True), ("purchases", False)):
+            session.add(
+                PatronageRecord(
+                    member_id=member.id,
+                    member_business=business,
+                    fiscal_year=2025,
+                    pool=pool,
+                    amount_cents=10_000 * (n + 1),
+                    occurred_at=datetime(2025, 6, 30, tzinfo=UTC),
+                    source="import",
+                    external_ref=f"stmt-{member.id}-{business}",
+                )
+            )
+    await session.flush()
+    run = await allocation.start(
+        session,
+        fiscal_year=2025,
+        request={
+            "fiscal_year": 2025,
+            "pools": [{"pool": "purchases", "net_margin_cents": 6_000}],
+            "payment_date": "2026-03-15",
+            "policy": {"profile": "us", "cash_rate": "0.20"},
+        },
+        payment_date=date(2026, 3, 15),
+        actor=0,
+        fiscal_year_start_month=1,
+        today=date(2026, 3, 1),
+    )
+    with statements(session) as seen:
+        computed = await allocation.compute(session, run.id or 0, fiscal_year_start_month=1)
+    assert computed.status == "computed", computed.failure_reason
+    assert computed.totals is not None
+    # Member volume 60,000 of 120,000: half the margin is the members' share.
+    assert computed.totals["member_share_cents"] == 3_000
+    passes = [s for s in seen if "FROM patronage_record" in s]
+    assert len(passes) == 1, passes  # 3 before: member volumes by pool, non-member volumes, each member's

@@ -1,0 +1,48 @@
+"""Approving a redemption run is set-based: its statements do not grow with the lots it redeems."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime
+
+from domain.equity import imports as lot_imports
+from domain.equity import service as equity
+from domain.membership import imports
+from domain.membership.rules import Status
+from tests.integration.test_order_write_statements import statements
+
+_tags = itertools.count()
+
+
+async def _lots(session, members: int) -> None:
+    """`members` members with two lots each (FY2018 and FY2019, 100.00 face, nothing redeemed)."""
+    tag = f"stmt-{next(_tags)}"
+    register = [
+        imports.MemberRow(
+            f"{tag}-{i}", f"Shop {i}", f"{tag}-{i}@shop.test", datetime(2010, 1, 1, tzinfo=UTC), Status.FULL, 0, None
+        )
+        for i in range(members)
+    ]
+    numbers = [m.member_number for m in await imports.import_members(session, register, par_cents=10_000)]
+    lots = [
+        lot_imports.LotRow(f"{tag}-lot-{n}-{year}", number, year, True, 10_000, 0)
+        for n, number in enumerate(numbers)
+        for year in (2018, 2019)
+    ]
+    await lot_imports.import_lots(session, lots, today=date(2027, 1, 1), fiscal_year_start_month=1)
+
+
+async def test_approving_a_run_takes_the_same_statements_for_few_or_many_lots(session):
+    counts = []
+    for members in (2, 6):
+        await _lots(session, members)
+        run = await equity.compute_run(
+            session, method=equity.Method.FIFO, board_budget_cents=10**9, as_of=date(2024, 12, 31), inputs=None
+        )
+        with statements(session) as seen:
+            posted = await equity.approve_run(session, run.id or 0, now=datetime(2025, 1, 15, tzinfo=UTC))
+            await session.flush()
+        assert posted.status == "posted"
+        counts.append(len(seen))
+    print(f"redemption approval: {counts} statements")  # noqa: T201 - reported in bench/results.md
+    assert counts[0] == counts[1], counts

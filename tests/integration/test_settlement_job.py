@@ -1,0 +1,196 @@
+"""Close and settlement are set-based (statements do not grow with the orders); a crashed settlement leaves nothing.
+
+Real connections and real COMMITs for the crash: the job's connection is terminated by
+PostgreSQL while it waits between two of its statements (a row lock the test holds), as
+when a worker dies mid-job; its transaction is rolled back, and the job run again settles
+the buy exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import col
+
+from domain.buying import closing, orders, settlement
+from domain.buying import service as buying
+from domain.buying.rules import LineRequest
+from domain.catalog import service as catalog
+from domain.catalog.rules import Tier
+from domain.db import make_session_maker
+from domain.jobs.tables import OutboxJob
+from domain.ledger import chart
+from domain.ledger import service as ledger
+from domain.membership import service as membership
+from tests.integration.test_order_write_statements import statements
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+
+async def _delivered_buy(
+    session: AsyncSession, members: int, tag: str, close_statements: list[int] | None = None
+) -> tuple[int, list[int]]:
+    """A buy of two products, `members` orders of 3 + 2 units, closed and delivered one unit short."""
+    now = datetime.now(UTC)
+    supplier = await catalog.create_supplier(session, name=f"Settle Mill {tag}", email=f"{tag}@mill.test")
+    products = []
+    for n, pool in enumerate(("purchases", "fuel")):
+        new = catalog.NewProduct(
+            supplier.id or 0, f"S-{tag}-{n}", "Grain", "sack", 1, pool, Decimal("0.05"), (Tier(1, 333),)
+        )
+        products.append((await catalog.create_product(session, new, actor=0)).product.id or 0)
+    buy = await buying.create_group_buy(
+        session,
+        buying.NewGroupBuy(supplier.id or 0, f"Settle {tag}", now + timedelta(days=1), tuple(products)),
+        now=now,
+        actor=0,
+    )
+    gid = buy.id or 0
+    member_ids = []
+    for i in range(members):
+        member = await membership.apply(
+            session, name=f"Settler {tag} {i}", email=f"{tag}-{i}@shop.test", contact_name=None, par_cents=10_000
+        )
+        member.status, member.joined_at = "full", now - timedelta(days=1)
+        session.add(member)
+        await session.flush()
+        member_ids.append(member.id or 0)
+        lines = [LineRequest(products[0], 3), LineRequest(products[1], 2)]
+        await orders.place_order(session, gid, member_id=member.id or 0, lines=lines, now=now, actor=0)
+    with statements(session) as seen:
+        await closing.close_group_buy(session, gid, now=now)
+    if close_statements is not None:
+        close_statements.append(len(seen))
+    delivered = [
+        settlement.DeliveryLine(products[0], 3 * members - 1),
+        settlement.DeliveryLine(products[1], 2 * members),
+    ]
+    view = await settlement.record_delivery(session, gid, delivered, now=now)
+    assert view.group_buy.status == "delivered"
+    return gid, member_ids
+
+
+async def _settle(session: AsyncSession, gid: int) -> None:
+    await settlement.settle(session, gid, now=datetime.now(UTC), fiscal_year_start_month=1)
+
+
+async def test_settlement_statements_do_not_grow_with_the_orders(session):
+    counts = []
+    for members in (2, 6):
+        gid, _ = await _delivered_buy(session, members, uuid.uuid4().hex[:8])
+        with statements(session) as seen:
+            await _settle(session, gid)
+            await session.flush()
+        counts.append(len(seen))
+        assert (await buying.get_group_buy(session, gid)).group_buy.status == "settled"
+    print(f"settlement: {counts} statements for 2 and 6 orders")  # noqa: T201 - reported in bench/results.md
+    assert counts[0] == counts[1], counts
+
+
+async def test_close_statements_do_not_grow_with_the_orders(session):
+    counts: list[int] = []
+    for members in (2, 6):
+        await _delivered_buy(session, members, uuid.uuid4().hex[:8], counts)
+    print(f"close: {counts} statements for 2 and 6 orders")  # noqa: T201 - reported in bench/results.md
+    assert counts[0] == counts[1], counts
+
+
+async def _settled_figures(
+    session: AsyncSession, gid: int, members: list[int]
+) -> tuple[str, int, tuple[int, int], list[int]]:
+    entries = (
+        await session.execute(
+            sa.text("SELECT count(*) FROM journal_entry WHERE idempotency_key LIKE :k"), {"k": f"settle:{gid}:%"}
+        )
+    ).scalar_one()
+    patronage = (
+        await session.execute(
+            sa.text("SELECT count(*), coalesce(sum(amount_cents), 0) FROM patronage_record WHERE group_buy_id = :g"),
+            {"g": gid},
+        )
+    ).one()
+    trade = [await ledger.balance_of(session, chart.member_trade(m)) for m in members]
+    status = (await buying.get_group_buy(session, gid)).group_buy.status
+    return status, int(entries), (int(patronage[0]), int(patronage[1])), trade
+
+
+async def _waiting_on_lock(engine: AsyncEngine) -> int | None:
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                sa.text(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND query LIKE '%outbox_job%'"
+                )
+            )
+        ).first()
+    return None if row is None else int(row[0])
+
+
+async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_once(engine):
+    maker = make_session_maker(engine)
+    tag = uuid.uuid4().hex[:8]
+    async with maker() as s:
+        gid, members = await _delivered_buy(s, 3, tag)
+        first_order = (
+            await s.execute(sa.text("SELECT min(id) FROM buy_order WHERE group_buy_id = :g"), {"g": gid})
+        ).scalar_one()
+        await s.commit()
+    try:
+        # The test holds the key of one of the job's last writes (a member's "settled" notice), uncommitted:
+        # the job waits there, after its ledger and patronage statements, until its connection dies.
+        async with engine.connect() as blocker:
+            await blocker.execute(
+                sa.insert(OutboxJob).values(
+                    job_name="deliver_notification",
+                    business_key=f"notify:group_buy:{gid}:settled:{first_order}",
+                    payload={},
+                )
+            )
+
+            async def job() -> None:
+                async with maker() as s:
+                    await _settle(s, gid)
+                    await s.commit()
+
+            task = asyncio.create_task(job())
+            deadline = time.monotonic() + 20
+            while (pid := await _waiting_on_lock(engine)) is None:
+                assert time.monotonic() < deadline, "the job never reached its notifications"
+                assert not task.done(), task
+                await asyncio.sleep(0.05)
+            async with engine.connect() as killer:
+                await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the driver raises for a dead connection
+                await task
+            await blocker.rollback()
+
+        async with maker() as s:
+            status, entries, patronage, trade = await _settled_figures(s, gid, members)
+            assert (status, entries, patronage, trade) == ("delivered", 0, (0, 0), [0, 0, 0])
+
+        for _ in range(2):  # the rerun settles; a second rerun changes nothing
+            async with maker() as s:
+                await _settle(s, gid)
+                await s.commit()
+            async with maker() as s:
+                status, entries, patronage, trade = await _settled_figures(s, gid, members)
+                # 3 units at 3.33 + 5% = 1049 (one member got 2: 699), 2 at 3.33 + 5% = 699 each
+                assert status == "settled"
+                assert entries == 3
+                assert patronage == (6, 3 * 1049 + 3 * 699 - 350)
+                assert sorted(trade) == [699 + 699, 1049 + 699, 1049 + 699]
+    finally:
+        async with maker() as s:  # the buy's notifications are not for other tests' workers
+            await s.execute(sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"notify:group_buy:{gid}:%")))
+            await s.execute(sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"group_buy:{gid}:%")))
+            await s.commit()
