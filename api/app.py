@@ -41,6 +41,7 @@ from api.routes import (
     programmes,
     redemption,
     stripe_webhook,
+    supplier_payments,
     system,
 )
 from api.tracing import tracer_provider, tracing_plugins
@@ -142,6 +143,8 @@ def create_app(
             cards.start_card_setup,
             cards.list_cards,
             cards.card_reconciliation,
+            supplier_payments.set_payment_settings,
+            supplier_payments.payment_settings,
             network.put_profile,
             network.get_profile,
             network.search_directory,

@@ -27,7 +27,14 @@ from domain.network.tables import (
     OfferClaim,
 )
 from domain.patronage.tables import PatronageRecord
-from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
+from domain.payments.tables import (
+    CardHold,
+    Payout,
+    PayoutEvent,
+    StripeCustomer,
+    StripeEvent,
+    SupplierStripeAccount,
+)
 from domain.programmes.tables import (
     Claim,
     ClaimMember,
@@ -92,5 +99,6 @@ __all__ = [
     "StripeEvent",
     "Supplier",
     "SupplierContract",
+    "SupplierStripeAccount",
     "User",
 ]

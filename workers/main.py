@@ -8,6 +8,7 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from domain.allocation import service as allocation
+from domain.buying import supplier_transfers
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
 from domain.notifications import service as notifications
@@ -31,6 +32,7 @@ from workers.payments import (
     card_release,
     payments_drift,
     stripe_event,
+    supplier_transfer,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +60,7 @@ JOBS = [
     outbox_job(card_holds.REFUND_JOB, card_refund),
     outbox_job(card_holds.FEE_JOB, card_fee),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
+    outbox_job(supplier_transfers.TRANSFER_JOB, supplier_transfer),
 ]
 
 

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from domain.buying import card_payments
+from domain.buying import card_payments, supplier_transfers
 from domain.payments import card_holds, webhooks
 from domain.unit_of_work import UnitOfWork
 
@@ -50,6 +50,19 @@ async def card_fee(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[
 async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Capture the settled charge."""
     await card_holds.run_capture(session, ctx["payment_gateway"], payload)
+
+
+async def supplier_transfer(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Pay the supplier of a settled card-mode buy by Connect transfer (when Connect is configured)."""
+    settings = ctx["settings"]
+    await supplier_transfers.run_transfer(
+        session,
+        ctx["payment_gateway"],
+        payload,
+        currency=settings.currency,
+        connect=settings.stripe_connect,
+        now=datetime.now(UTC),
+    )
 
 
 async def stripe_event(_: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from domain.buying import supplier_transfers
 from domain.buying.closing import demands_of
 from domain.buying.rules import (
     AllocationPolicy,
@@ -96,6 +97,7 @@ async def record_delivery(
     if group_buy.payment_mode == PaymentMode.CARD:
         # The trade accounts are charged as in account mode; each capture then pays the charge by card.
         await card_holds.settle_holds(session, {key: plan.charges.get(key, 0) for key in allocated}, now)
+        await supplier_transfers.request_transfer(session, group_buy)  # paid by Connect, when configured
     session.add(group_buy)
     await session.flush()
     return await get_group_buy(session, group_buy_id)

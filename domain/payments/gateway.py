@@ -104,6 +104,18 @@ class Refund:
     amount_cents: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Money to a supplier's connected account (separate charges and transfers), once under its key."""
+
+    amount_cents: int
+    currency: str
+    destination: str
+    transfer_group: str
+    idempotency_key: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
 class PaymentGateway(Protocol):
     """The port: customers, saved cards, holds, captures, cancels and refunds."""
 
@@ -143,6 +155,10 @@ class PaymentGateway(Protocol):
 
     async def fee_cents(self, hold_id: str) -> int:
         """What the provider kept from the money taken on this hold (its balance transaction's fee)."""
+        ...
+
+    async def transfer(self, request: TransferRequest) -> str:
+        """Pay a supplier's connected account from the co-op's balance (Connect); the transfer's id."""
         ...
 
 
@@ -189,3 +205,7 @@ class TradeAccountGateway:
     async def fee_cents(self, hold_id: str) -> int:  # noqa: ARG002
         """A trade account costs no card fee."""
         return 0
+
+    async def transfer(self, request: TransferRequest) -> str:  # noqa: ARG002
+        """No card provider, no Connect: staff pay suppliers by hand."""
+        raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)

@@ -489,6 +489,60 @@ def transfer_group(group_buy_id: int) -> str:
     return f"gb_{group_buy_id}"
 
 
+def transfer_key(group_buy_id: int, supplier_id: int) -> str:
+    """A supplier is paid by Connect once per group buy: the transfer and its ledger entry share this key."""
+    return f"transfer:{group_buy_id}:{supplier_id}"
+
+
+# Stripe's connected account ids: ``acct_`` and letters and digits (Stripe's own are 16 after the prefix).
+_ACCOUNT_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+MAX_ACCOUNT_ID = 255
+
+
+def connected_account_errors(account_id: str) -> list[FieldError]:
+    """A supplier's Stripe connected account id must look like one (``acct_...``): a typo would pay no one."""
+    rest = account_id.removeprefix("acct_")
+    if (
+        rest == account_id
+        or not rest
+        or len(account_id) > MAX_ACCOUNT_ID
+        or any(ch not in _ACCOUNT_ALPHABET for ch in rest)
+    ):
+        return [FieldError("stripe_account_id", "must be a Stripe connected account id: acct_ then letters and digits")]
+    return []
+
+
+class TransferRefusal(enum.StrEnum):
+    """Why a supplier is not paid by Connect transfer after settlement."""
+
+    NOTHING_OWED = "nothing_owed"
+    ALREADY_TRANSFERRED = "already_transferred"
+    PAID_BY_HAND = "paid_by_hand"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPlan:
+    """The transfer to make (``amount_cents``), or why none is made."""
+
+    amount_cents: int
+    refusal: TransferRefusal | None
+
+
+def transfer_plan(*, payable_cents: int, paid_by_hand_cents: int, transferred_cents: int) -> TransferPlan:
+    """One transfer of the whole payable (delivered value at the supplier's price, no markup), or none.
+
+    A transfer already made is not made again; a payment staff already made by hand blocks it,
+    so the supplier is never paid twice for the same goods.
+    """
+    if transferred_cents > 0:
+        return TransferPlan(0, TransferRefusal.ALREADY_TRANSFERRED)
+    if paid_by_hand_cents > 0:
+        return TransferPlan(0, TransferRefusal.PAID_BY_HAND)
+    if payable_cents <= 0:
+        return TransferPlan(0, TransferRefusal.NOTHING_OWED)
+    return TransferPlan(payable_cents, None)
+
+
 # Webhook events that move a card hold, and where to. Only forward moves are applied
 # (moves_forward), so a late, replayed or out-of-order event changes nothing. A capture
 # is recorded by the capture job (it books the ledger), so `payment_intent.succeeded` is

@@ -121,3 +121,14 @@ class StripeEvent(SQLModel, table=True):
     object_id: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     handled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class SupplierStripeAccount(SQLModel, table=True):
+    """A supplier's Stripe connected account: with Connect configured, its payables are paid by transfer."""
+
+    __tablename__ = "supplier_stripe_account"
+
+    supplier_id: int = Field(sa_type=sa.BigInteger, foreign_key="supplier.id", primary_key=True)
+    account_id: str = Field(max_length=255)
+    updated_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -43,6 +43,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/members/{member_id}/share-payments"): {"amount_cents": 100, "method": "cash"},
     ("POST", "/v1/members/{member_id}/payments"): {"amount_cents": 100, "method": "cash"},
     ("POST", "/v1/members/{member_id}/preferred-shares"): {"amount_cents": 100, "method": "cash"},
+    ("PUT", "/v1/suppliers/{supplier_id}/payment-settings"): {"stripe_account_id": "acct_1Probe"},
     ("POST", "/v1/members/{member_id}/card-setups"): {},  # no body: the member in the path is the whole request
     ("POST", "/v1/members/{member_id}/credits"): {"amount_cents": 100, "reason": "goodwill"},
     ("POST", "/v1/members/{member_id}/withdraw"): {},

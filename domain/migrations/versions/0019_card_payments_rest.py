@@ -1,0 +1,49 @@
+"""Card payments, the last parts: suppliers' connected accounts and Connect transfers.
+
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0019"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+HAND_METHODS = "'cash','check','bank_transfer'"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "supplier_stripe_account",
+        sa.Column("supplier_id", sa.BigInteger(), nullable=False),
+        sa.Column("account_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("updated_by", sa.BigInteger(), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["supplier_id"], ["supplier.id"], name=op.f("fk_supplier_stripe_account_supplier_id_supplier")
+        ),
+        sa.PrimaryKeyConstraint("supplier_id", name=op.f("pk_supplier_stripe_account")),
+    )
+    op.add_column(
+        "supplier_payment", sa.Column("reference", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=True)
+    )
+    op.create_unique_constraint(op.f("uq_supplier_payment_reference"), "supplier_payment", ["reference"])
+    op.drop_constraint(op.f("ck_supplier_payment_method"), "supplier_payment", type_="check")
+    op.create_check_constraint(
+        op.f("ck_supplier_payment_method"), "supplier_payment", f"method IN ({HAND_METHODS},'stripe_transfer')"
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint(op.f("ck_supplier_payment_method"), "supplier_payment", type_="check")
+    op.create_check_constraint(op.f("ck_supplier_payment_method"), "supplier_payment", f"method IN ({HAND_METHODS})")
+    op.drop_constraint(op.f("uq_supplier_payment_reference"), "supplier_payment", type_="unique")
+    op.drop_column("supplier_payment", "reference")
+    op.drop_table("supplier_stripe_account")
