@@ -143,6 +143,8 @@ def create_app(
             cards.start_card_setup,
             cards.list_cards,
             cards.card_reconciliation,
+            cards.pay_share_by_card,
+            cards.share_card_payment,
             supplier_payments.set_payment_settings,
             supplier_payments.payment_settings,
             network.put_profile,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from domain.buying import card_payments, supplier_transfers
+from domain.membership import share_cards
 from domain.payments import card_holds, webhooks
 from domain.unit_of_work import UnitOfWork
 
@@ -66,8 +67,37 @@ async def supplier_transfer(ctx: dict[str, Any], session: AsyncSession, payload:
 
 
 async def stripe_event(_: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
-    """Apply a stored Stripe event (forward moves only)."""
+    """Apply a stored Stripe event (forward moves only): to a share payment by card, else to a card hold."""
+    await share_cards.apply_event(session, payload)
     await webhooks.apply_event(session, payload)
+
+
+async def share_card_charge(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Ask Stripe for a membership share payment on the member's saved card."""
+    await share_cards.run_charge(session, ctx["payment_gateway"], payload, ctx["settings"].currency)
+
+
+async def run_share_card_poll(
+    session_maker: SessionMaker, gateway: PaymentGateway, queue: JobQueue | None, *, now: datetime | None = None
+) -> int:
+    """Read back pending share payments a webhook has not settled; each in its own unit of work. How many moved."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker) as uow:
+        due = await share_cards.due_polls(uow.session, now)
+    moved = 0
+    for payment_id in due:
+        try:
+            async with UnitOfWork(session_maker, queue) as uow:
+                moved += int(await share_cards.poll(uow.session, gateway, payment_id, now=now))
+                await uow.commit()
+        except Exception:
+            log.exception("share card poll failed", extra={"payment_id": payment_id})
+    return moved
+
+
+async def share_card_poll(ctx: dict[str, Any]) -> int:
+    """Idempotent: a payment moves out of pending once, under its row lock."""
+    return await run_share_card_poll(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))
 
 
 async def run_card_clock(

@@ -512,6 +512,44 @@ def connected_account_errors(account_id: str) -> list[FieldError]:
     return []
 
 
+def share_key(member_id: int, payment_id: int) -> str:
+    """A membership share (or instalment) paid by card: one PaymentIntent per recorded request."""
+    return f"share:{member_id}:{payment_id}"
+
+
+class ShareCardStatus(enum.StrEnum):
+    """A share payment by card: credited only once Stripe says it succeeded."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"  # the share was credited
+    FAILED = "failed"  # nothing was taken, nothing credited
+    UNAPPLIED = "unapplied"  # taken, but more than the share still due when it arrived: staff refund it
+
+
+# What Stripe saying so about a share payment's PaymentIntent means for a pending one.
+SHARE_OUTCOMES = {
+    "payment_intent.succeeded": ShareCardStatus.SUCCEEDED,
+    "payment_intent.payment_failed": ShareCardStatus.FAILED,
+    "payment_intent.canceled": ShareCardStatus.FAILED,
+}
+SHARE_INTENT_OUTCOMES = {"succeeded": ShareCardStatus.SUCCEEDED, "canceled": ShareCardStatus.FAILED}
+
+
+def share_outcome(
+    current: ShareCardStatus, *, event_type: str | None = None, intent_status: str | None = None
+) -> ShareCardStatus | None:
+    """Where a share payment moves on an event or a status read back from Stripe; None: it stays.
+
+    Only a pending payment moves, so a replayed event, or an event after the status was
+    read back, changes nothing.
+    """
+    if current is not ShareCardStatus.PENDING:
+        return None
+    if event_type is not None:
+        return SHARE_OUTCOMES.get(event_type)
+    return SHARE_INTENT_OUTCOMES.get(intent_status or "")
+
+
 class TransferRefusal(enum.StrEnum):
     """Why a supplier is not paid by Connect transfer after settlement."""
 
@@ -592,6 +630,7 @@ def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
 # names each, and whatever moved under another kind is the difference staff must explain.
 CLEARING_KINDS = {
     "card_capture": "captured",
+    "card_share": "captured",  # a membership share paid by card
     "card_refund": "refunded",
     "card_fee": "fees",
     "card_transfer": "transferred",
@@ -629,10 +668,9 @@ def reconcile(*, opening_cents: int, moved: dict[str, int]) -> CardReconciliatio
     Captures are debits of the clearing account (positive); refunds, fees, transfers and
     payouts are credits (negative net), reported as positive amounts.
     """
-    named = {
-        field: moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
-        for kind, field in CLEARING_KINDS.items()
-    }
+    named = dict.fromkeys(CLEARING_KINDS.values(), 0)
+    for kind, field in CLEARING_KINDS.items():  # several kinds may make one figure (captures of orders and shares)
+        named[field] += moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
     return CardReconciliation(
         opening_cents=opening_cents,
         captured_cents=named["captured"],

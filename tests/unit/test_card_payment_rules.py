@@ -208,7 +208,9 @@ def test_only_a_charge_still_waiting_is_booked_by_its_success_event(kind: HoldKi
     assert not books_charge("payment_intent.amount_capturable_updated", kind, status)
 
 
-kinds = st.sampled_from(["card_capture", "card_refund", "card_fee", "card_transfer", "card_payout", "receipt"])
+kinds = st.sampled_from(
+    ["card_capture", "card_share", "card_refund", "card_fee", "card_transfer", "card_payout", "receipt"]
+)
 
 
 @given(st.integers(min_value=-(10**9), max_value=10**9), st.dictionaries(kinds, st.integers(-(10**9), 10**9)))
@@ -216,7 +218,8 @@ def test_the_clearing_report_explains_every_kind_but_the_unknown_ones(opening: i
     report = reconcile(opening_cents=opening, moved=moved)
     assert report.closing_cents == opening + sum(moved.values())
     assert report.difference_cents == moved.get("receipt", 0)  # only a kind the report does not name is unexplained
-    assert report.captured_cents == moved.get("card_capture", 0)
+    assert report.captured_cents == moved.get("card_capture", 0) + moved.get("card_share", 0)
+    assert report.transferred_cents == -moved.get("card_transfer", 0)
     assert report.fees_cents == -moved.get("card_fee", 0)
 
 
