@@ -34,6 +34,7 @@ from domain.payments.tables import (
     ShareCardPayment,
     StripeCustomer,
     StripeEvent,
+    StripeReplayMark,
     SupplierStripeAccount,
 )
 from domain.programmes.tables import (
@@ -99,6 +100,7 @@ __all__ = [
     "SpecialRedemptionLine",
     "StripeCustomer",
     "StripeEvent",
+    "StripeReplayMark",
     "Supplier",
     "SupplierContract",
     "SupplierStripeAccount",

@@ -146,3 +146,19 @@ async def run_payments_drift(
 async def payments_drift(ctx: dict[str, Any]) -> int:
     """Daily: local card payment states against Stripe's (a rerun only notifies again)."""
     return await run_payments_drift(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))
+
+
+async def run_replay_missed_events(
+    session_maker: SessionMaker, gateway: PaymentGateway, queue: JobQueue | None, *, now: datetime | None = None
+) -> int:
+    """Store the events Stripe failed to deliver and hand them to the webhook's job; how many were new."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker, queue) as uow:
+        received = await webhooks.replay_missed(uow.session, gateway, now=now)
+        await uow.commit()
+    return sum(not r.duplicate for r in received)
+
+
+async def replay_missed_events(ctx: dict[str, Any]) -> int:
+    """Hourly: a rerun lists from the last mark, and events already stored change nothing."""
+    return await run_replay_missed_events(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))

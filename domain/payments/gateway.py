@@ -116,6 +116,16 @@ class TransferRequest:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """An event the provider kept, as its webhook would have delivered it."""
+
+    id: str
+    type: str
+    object_id: str | None
+    created: datetime
+
+
 class PaymentGateway(Protocol):
     """The port: customers, saved cards, holds, captures, cancels and refunds."""
 
@@ -159,6 +169,10 @@ class PaymentGateway(Protocol):
 
     async def transfer(self, request: TransferRequest) -> str:
         """Pay a supplier's connected account from the co-op's balance (Connect); the transfer's id."""
+        ...
+
+    async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:
+        """Events created in ``(after, until]`` whose webhook delivery has not succeeded, oldest first."""
         ...
 
 
@@ -209,3 +223,7 @@ class TradeAccountGateway:
     async def transfer(self, request: TransferRequest) -> str:  # noqa: ARG002
         """No card provider, no Connect: staff pay suppliers by hand."""
         raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
+
+    async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:  # noqa: ARG002
+        """No card provider sends events."""
+        return []

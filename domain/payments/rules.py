@@ -720,3 +720,17 @@ DRIFT_SETTLE_TIME = timedelta(minutes=15)
 def drifted(status: CardStatus, intent_status: str) -> bool:
     """Stripe's PaymentIntent disagrees with our hold."""
     return intent_status not in EXPECTED_INTENT[status]
+
+
+REPLAY_FIRST_LOOKBACK = timedelta(days=3)  # Stripe retries a failed delivery for up to three days
+
+
+def replay_window(mark: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
+    """The created-time window ``(after, until]`` of missed events to replay now, or None when it is empty.
+
+    It stops ``DRIFT_SETTLE_TIME`` short of now: an event that new may not have been tried
+    yet, and once the mark passes it, it would never be listed again.
+    """
+    until = now - DRIFT_SETTLE_TIME
+    after = mark if mark is not None else until - REPLAY_FIRST_LOOKBACK
+    return (after, until) if after < until else None

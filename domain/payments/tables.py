@@ -158,3 +158,12 @@ class ShareCardPayment(SQLModel, table=True):
     requested_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class StripeReplayMark(SQLModel, table=True):
+    """Up to when missed Stripe events were last replayed (one row per feed; the replay locks it)."""
+
+    __tablename__ = "stripe_replay_mark"
+
+    name: str = Field(max_length=50, primary_key=True)
+    replayed_until: datetime = Field(sa_type=sa.DateTime(timezone=True))

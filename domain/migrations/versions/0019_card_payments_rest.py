@@ -1,5 +1,5 @@
 """Card payments, the last parts: suppliers' connected accounts and Connect transfers, share payments by
-card.
+card, the mark of replayed Stripe events.
 
 Revision ID: 0019
 Revises: 0018
@@ -67,9 +67,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("intent_id", name=op.f("uq_share_card_payment_intent_id")),
     )
     op.create_index(op.f("ix_share_card_payment_member_id"), "share_card_payment", ["member_id"], unique=False)
+    op.create_table(
+        "stripe_replay_mark",
+        sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("replayed_until", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_stripe_replay_mark")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("stripe_replay_mark")
     op.drop_index(op.f("ix_share_card_payment_member_id"), table_name="share_card_payment")
     op.drop_table("share_card_payment")
     op.drop_constraint(op.f("ck_supplier_payment_method"), "supplier_payment", type_="check")
