@@ -23,7 +23,9 @@ from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
 from domain.db import make_session_maker
 from domain.errors import ConflictError
+from domain.jobs.tables import OutboxJob
 from domain.ledger import chart
+from domain.notifications import service as notifications
 from domain.payments import supplier_accounts
 from domain.payments.stripe_gateway import StripeGateway
 from tests.support.recording_stripe import Gate, RecordingHTTPClient, transfer_answer
@@ -152,3 +154,7 @@ async def test_a_hand_payment_made_first_blocks_the_transfer(engine) -> None:
     await gateway.aclose()
     assert (sent, http.requests) == (None, [])
     assert await _payments(maker, gb.id or 0) == [("check", 500)]
+    async with maker() as s:  # staff were told; the notice must not stay in the shared outbox for other tests
+        told = sa.delete(OutboxJob).where(col(OutboxJob.business_key).startswith(f"notify:supplier:transfer:{gb.id}:"))
+        assert (await s.execute(told.returning(col(OutboxJob.job_name)))).scalars().all() == [notifications.DELIVER_JOB]
+        await s.commit()
