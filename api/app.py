@@ -42,6 +42,7 @@ from api.routes import (
     redemption,
     statements,
     stripe_webhook,
+    supplier_payments,
     system,
 )
 from api.tracing import tracer_provider, tracing_plugins
@@ -148,6 +149,10 @@ def create_app(
             cards.start_card_setup,
             cards.list_cards,
             cards.card_reconciliation,
+            cards.pay_share_by_card,
+            cards.share_card_payment,
+            supplier_payments.set_payment_settings,
+            supplier_payments.payment_settings,
             network.put_profile,
             network.get_profile,
             network.search_directory,

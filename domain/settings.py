@@ -82,6 +82,8 @@ class Settings:
     # Another Stripe API address (localstripe for a demo); localstripe refuses some parameters.
     stripe_api_base: str | None = None
     stripe_localstripe: bool = False
+    # Stripe Connect is set up: suppliers with a connected account are paid by transfer after settlement.
+    stripe_connect: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -109,4 +111,5 @@ class Settings:
             metrics_token=e.get("COOP_METRICS_TOKEN") or None,
             stripe_api_base=e.get("STRIPE_API_BASE") or None,
             stripe_localstripe=e.get("STRIPE_LOCALSTRIPE", "") in {"1", "true", "yes"},
+            stripe_connect=e.get("STRIPE_CONNECT", "") in {"1", "true", "yes"},
         )

@@ -41,7 +41,16 @@ from domain.network.tables import (
     OfferClaim,
 )
 from domain.patronage.tables import PatronageRecord
-from domain.payments.tables import CardHold, Payout, PayoutEvent, StripeCustomer, StripeEvent
+from domain.payments.tables import (
+    CardHold,
+    Payout,
+    PayoutEvent,
+    ShareCardPayment,
+    StripeCustomer,
+    StripeEvent,
+    StripeReplayMark,
+    SupplierStripeAccount,
+)
 from domain.programmes.tables import (
     Claim,
     ClaimMember,
@@ -109,11 +118,14 @@ __all__ = [
     "RecordedVote",
     "RedemptionLine",
     "RedemptionRun",
+    "ShareCardPayment",
     "SpecialRedemption",
     "SpecialRedemptionLine",
     "StripeCustomer",
     "StripeEvent",
+    "StripeReplayMark",
     "Supplier",
     "SupplierContract",
+    "SupplierStripeAccount",
     "User",
 ]

@@ -8,9 +8,10 @@ from arq import cron
 from arq.connections import RedisSettings
 
 from domain.allocation import service as allocation
-from domain.buying import settlement
+from domain.buying import settlement, supplier_transfers
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.jobs.queue import ArqJobQueue
+from domain.membership import share_cards
 from domain.notifications import service as notifications
 from domain.payments import card_holds, webhooks
 from domain.payments import wiring as payments_wiring
@@ -31,7 +32,11 @@ from workers.payments import (
     card_refund,
     card_release,
     payments_drift,
+    replay_missed_events,
+    share_card_charge,
+    share_card_poll,
     stripe_event,
+    supplier_transfer,
 )
 
 if TYPE_CHECKING:
@@ -60,6 +65,8 @@ JOBS = [
     outbox_job(card_holds.REFUND_JOB, card_refund),
     outbox_job(card_holds.FEE_JOB, card_fee),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
+    outbox_job(supplier_transfers.TRANSFER_JOB, supplier_transfer),
+    outbox_job(share_cards.CHARGE_JOB, share_card_charge),
 ]
 
 
@@ -95,7 +102,9 @@ def worker_settings(
             cron(group_buy_clock, second=30, run_at_startup=True),
             cron(ballot_clock, second=40, run_at_startup=True),
             cron(card_clock, minute=set(range(0, 60, 10)), second=45),
+            cron(share_card_poll, minute=set(range(5, 60, 10)), second=15),
             cron(payments_drift, hour={4}, minute=41),
+            cron(replay_missed_events, minute={23}, second=50),
             cron(membership_daily, hour={0, 12}, minute=5, run_at_startup=True),
             cron(forget_quiet_sign_in_failures, hour={3}, minute=17),
         ],

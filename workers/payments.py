@@ -6,7 +6,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from domain.buying import card_payments
+from domain.buying import card_payments, supplier_transfers
+from domain.membership import share_cards
 from domain.payments import card_holds, webhooks
 from domain.unit_of_work import UnitOfWork
 
@@ -52,9 +53,51 @@ async def card_capture(ctx: dict[str, Any], session: AsyncSession, payload: Mapp
     await card_holds.run_capture(session, ctx["payment_gateway"], payload)
 
 
+async def supplier_transfer(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Pay the supplier of a settled card-mode buy by Connect transfer (when Connect is configured)."""
+    settings = ctx["settings"]
+    await supplier_transfers.run_transfer(
+        session,
+        ctx["payment_gateway"],
+        payload,
+        currency=settings.currency,
+        connect=settings.stripe_connect,
+        now=datetime.now(UTC),
+    )
+
+
 async def stripe_event(_: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
-    """Apply a stored Stripe event (forward moves only)."""
+    """Apply a stored Stripe event (forward moves only): to a share payment by card, else to a card hold."""
+    await share_cards.apply_event(session, payload)
     await webhooks.apply_event(session, payload)
+
+
+async def share_card_charge(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Ask Stripe for a membership share payment on the member's saved card."""
+    await share_cards.run_charge(session, ctx["payment_gateway"], payload, ctx["settings"].currency)
+
+
+async def run_share_card_poll(
+    session_maker: SessionMaker, gateway: PaymentGateway, queue: JobQueue | None, *, now: datetime | None = None
+) -> int:
+    """Read back pending share payments a webhook has not settled; each in its own unit of work. How many moved."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker) as uow:
+        due = await share_cards.due_polls(uow.session, now)
+    moved = 0
+    for payment_id in due:
+        try:
+            async with UnitOfWork(session_maker, queue) as uow:
+                moved += int(await share_cards.poll(uow.session, gateway, payment_id, now=now))
+                await uow.commit()
+        except Exception:
+            log.exception("share card poll failed", extra={"payment_id": payment_id})
+    return moved
+
+
+async def share_card_poll(ctx: dict[str, Any]) -> int:
+    """Idempotent: a payment moves out of pending once, under its row lock."""
+    return await run_share_card_poll(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))
 
 
 async def run_card_clock(
@@ -103,3 +146,19 @@ async def run_payments_drift(
 async def payments_drift(ctx: dict[str, Any]) -> int:
     """Daily: local card payment states against Stripe's (a rerun only notifies again)."""
     return await run_payments_drift(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))
+
+
+async def run_replay_missed_events(
+    session_maker: SessionMaker, gateway: PaymentGateway, queue: JobQueue | None, *, now: datetime | None = None
+) -> int:
+    """Store the events Stripe failed to deliver and hand them to the webhook's job; how many were new."""
+    now = now or datetime.now(UTC)
+    async with UnitOfWork(session_maker, queue) as uow:
+        received = await webhooks.replay_missed(uow.session, gateway, now=now)
+        await uow.commit()
+    return sum(not r.duplicate for r in received)
+
+
+async def replay_missed_events(ctx: dict[str, Any]) -> int:
+    """Hourly: a rerun lists from the last mark, and events already stored change nothing."""
+    return await run_replay_missed_events(ctx["session_maker"], ctx["payment_gateway"], ctx.get("job_queue"))

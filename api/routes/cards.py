@@ -6,23 +6,25 @@ the cards their admins saved but do not manage them (403); other members' users 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 import msgspec
 from litestar import get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import PositiveCents
 from api.paging import Page, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from domain.errors import ForbiddenError
 from domain.identity.rules import MemberRole, Role
-from domain.membership import cards
+from domain.membership import cards, share_cards
 from domain.payments import reconciliation
 from domain.payments.rules import report_period
+from domain.payments.views import ShareCardPaymentView
 
 CARD_ROLES = frozenset({MemberRole.ADMIN, MemberRole.FINANCE})
 
@@ -126,3 +128,73 @@ async def card_reconciliation(
         closing_cents=r.closing_cents,
         difference_cents=r.difference_cents,
     )
+
+
+class ShareCardPaymentIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The share (or an instalment of it) to pay with the member's saved card; never more than is still due."""
+
+    amount_cents: PositiveCents
+
+
+class ShareCardPaymentOut(msgspec.Struct):
+    """A share payment by card: `pending` until Stripe says it succeeded (`succeeded`: the share is credited).
+
+    `failed`: nothing was taken. `unapplied`: taken when the share was already paid; staff refund it.
+    `client_secret` is set while the card asks the member to confirm (3-D Secure with Stripe.js).
+    """
+
+    id: str
+    member_id: str
+    amount_cents: int
+    status: str
+    client_secret: str | None
+    failure: str
+    created_at: datetime
+
+
+def _share_out(payment: ShareCardPaymentView) -> ShareCardPaymentOut:
+    return ShareCardPaymentOut(
+        id=str(payment.id),
+        member_id=str(payment.member_id),
+        amount_cents=payment.amount_cents,
+        status=payment.status,
+        client_secret=payment.client_secret,
+        failure=payment.failure,
+        created_at=payment.created_at,
+    )
+
+
+@post(
+    "/v1/members/{member_id:str}/share-card-payments",
+    guards=[staff_or_members],
+    tags=["payments"],
+    summary="Pay the membership share by saved card",
+    responses=problems(404, *POSTED),
+)
+async def pay_share_by_card(
+    member_id: FromPath[str], data: JSONBody[ShareCardPaymentIn], db: DbSession, caller: Caller
+) -> ShareCardPaymentOut:
+    """The member's admin pays the share or an instalment; credited when Stripe says the payment succeeded."""
+    mid = path_id(member_id, "member")
+    check_member_access(caller, mid)
+    if caller.role is not Role.MEMBER or caller.member_role is not MemberRole.ADMIN:
+        raise ForbiddenError("only the member's admin pays its share by card")
+    payment = await share_cards.start(
+        db, mid, amount_cents=data.amount_cents, actor=caller.user_id, now=datetime.now(UTC)
+    )
+    return _share_out(payment)
+
+
+@get(
+    "/v1/members/{member_id:str}/share-card-payments/{payment_id:str}",
+    guards=[staff_or_members],
+    tags=["payments"],
+    summary="A share payment by card",
+    responses=problems(400, 404, *AUTHENTICATED),
+)
+async def share_card_payment(
+    member_id: FromPath[str], payment_id: FromPath[str], db: DbSession, caller: Caller
+) -> ShareCardPaymentOut:
+    """Where it stands (poll until it is no longer `pending`)."""
+    payment = await share_cards.get(db, _card_member(caller, member_id), path_id(payment_id, "share payment"))
+    return _share_out(payment)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
+from domain.buying import supplier_transfers
 from domain.buying.closing import demands_of
 from domain.buying.rules import (
     AllocationPolicy,
@@ -327,6 +328,7 @@ async def settle(session: AsyncSession, group_buy_id: int, *, now: datetime, fis
     if group_buy.payment_mode == PaymentMode.CARD:
         # The trade accounts are charged as in account mode; each capture then pays the charge by card.
         await card_holds.settle_holds(session, {o.order_id: o.charge_cents for o in settled}, now)
+        await supplier_transfers.request_transfer(session, group_buy)  # paid by Connect, when configured
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.SETTLE, group_buy_id=group_buy_id).value
     group_buy.settled_at = now
     session.add(group_buy)

@@ -197,7 +197,7 @@ class SupplierPayment(SQLModel, table=True):
     __tablename__ = "supplier_payment"
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
-        sa.CheckConstraint("method IN ('cash','check','bank_transfer')", name="method"),
+        sa.CheckConstraint("method IN ('cash','check','bank_transfer','stripe_transfer')", name="method"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -208,6 +208,8 @@ class SupplierPayment(SQLModel, table=True):
     entry_id: int = Field(sa_type=sa.BigInteger, foreign_key="journal_entry.id")
     paid_by: int | None = Field(default=None, sa_type=sa.BigInteger)
     paid_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # The Stripe transfer id when the co-op paid by Connect (``stripe_transfer``); unique, so once.
+    reference: str | None = Field(default=None, max_length=255, unique=True)
 
 
 class BuyCorrection(SQLModel, table=True):

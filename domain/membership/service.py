@@ -283,6 +283,13 @@ async def _promote_if_due(
     return True
 
 
+async def promote_if_due(
+    session: AsyncSession, member: Member, *, now: datetime, paid_cents: int, actor: int | None
+) -> bool:
+    """A probationary member whose share is now paid (and probation over) becomes full; True when it did."""
+    return await _promote_if_due(session, member, now=now, paid_cents=paid_cents, actor=actor)
+
+
 async def promote_due_members(session: AsyncSession, today: date) -> int:
     """The daily job: probationary members whose probation ended and share is paid become full."""
     ids = (

@@ -104,6 +104,28 @@ class Refund:
     amount_cents: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Money to a supplier's connected account (separate charges and transfers), once under its key."""
+
+    amount_cents: int
+    currency: str
+    destination: str
+    transfer_group: str
+    idempotency_key: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEvent:
+    """An event the provider kept, as its webhook would have delivered it."""
+
+    id: str
+    type: str
+    object_id: str | None
+    created: datetime
+
+
 class PaymentGateway(Protocol):
     """The port: customers, saved cards, holds, captures, cancels and refunds."""
 
@@ -143,6 +165,14 @@ class PaymentGateway(Protocol):
 
     async def fee_cents(self, hold_id: str) -> int:
         """What the provider kept from the money taken on this hold (its balance transaction's fee)."""
+        ...
+
+    async def transfer(self, request: TransferRequest) -> str:
+        """Pay a supplier's connected account from the co-op's balance (Connect); the transfer's id."""
+        ...
+
+    async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:
+        """Events created in ``(after, until]`` whose webhook delivery has not succeeded, oldest first."""
         ...
 
 
@@ -189,3 +219,11 @@ class TradeAccountGateway:
     async def fee_cents(self, hold_id: str) -> int:  # noqa: ARG002
         """A trade account costs no card fee."""
         return 0
+
+    async def transfer(self, request: TransferRequest) -> str:  # noqa: ARG002
+        """No card provider, no Connect: staff pay suppliers by hand."""
+        raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
+
+    async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:  # noqa: ARG002
+        """No card provider sends events."""
+        return []

@@ -489,6 +489,98 @@ def transfer_group(group_buy_id: int) -> str:
     return f"gb_{group_buy_id}"
 
 
+def transfer_key(group_buy_id: int, supplier_id: int) -> str:
+    """A supplier is paid by Connect once per group buy: the transfer and its ledger entry share this key."""
+    return f"transfer:{group_buy_id}:{supplier_id}"
+
+
+# Stripe's connected account ids: ``acct_`` and letters and digits (Stripe's own are 16 after the prefix).
+_ACCOUNT_ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+MAX_ACCOUNT_ID = 255
+
+
+def connected_account_errors(account_id: str) -> list[FieldError]:
+    """A supplier's Stripe connected account id must look like one (``acct_...``): a typo would pay no one."""
+    rest = account_id.removeprefix("acct_")
+    if (
+        rest == account_id
+        or not rest
+        or len(account_id) > MAX_ACCOUNT_ID
+        or any(ch not in _ACCOUNT_ALPHABET for ch in rest)
+    ):
+        return [FieldError("stripe_account_id", "must be a Stripe connected account id: acct_ then letters and digits")]
+    return []
+
+
+def share_key(member_id: int, payment_id: int) -> str:
+    """A membership share (or instalment) paid by card: one PaymentIntent per recorded request."""
+    return f"share:{member_id}:{payment_id}"
+
+
+class ShareCardStatus(enum.StrEnum):
+    """A share payment by card: credited only once Stripe says it succeeded."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"  # the share was credited
+    FAILED = "failed"  # nothing was taken, nothing credited
+    UNAPPLIED = "unapplied"  # taken, but more than the share still due when it arrived: staff refund it
+
+
+# What Stripe saying so about a share payment's PaymentIntent means for a pending one.
+SHARE_OUTCOMES = {
+    "payment_intent.succeeded": ShareCardStatus.SUCCEEDED,
+    "payment_intent.payment_failed": ShareCardStatus.FAILED,
+    "payment_intent.canceled": ShareCardStatus.FAILED,
+}
+SHARE_INTENT_OUTCOMES = {"succeeded": ShareCardStatus.SUCCEEDED, "canceled": ShareCardStatus.FAILED}
+
+
+def share_outcome(
+    current: ShareCardStatus, *, event_type: str | None = None, intent_status: str | None = None
+) -> ShareCardStatus | None:
+    """Where a share payment moves on an event or a status read back from Stripe; None: it stays.
+
+    Only a pending payment moves, so a replayed event, or an event after the status was
+    read back, changes nothing.
+    """
+    if current is not ShareCardStatus.PENDING:
+        return None
+    if event_type is not None:
+        return SHARE_OUTCOMES.get(event_type)
+    return SHARE_INTENT_OUTCOMES.get(intent_status or "")
+
+
+class TransferRefusal(enum.StrEnum):
+    """Why a supplier is not paid by Connect transfer after settlement."""
+
+    NOTHING_OWED = "nothing_owed"
+    ALREADY_TRANSFERRED = "already_transferred"
+    PAID_BY_HAND = "paid_by_hand"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferPlan:
+    """The transfer to make (``amount_cents``), or why none is made."""
+
+    amount_cents: int
+    refusal: TransferRefusal | None
+
+
+def transfer_plan(*, payable_cents: int, paid_by_hand_cents: int, transferred_cents: int) -> TransferPlan:
+    """One transfer of the whole payable (delivered value at the supplier's price, no markup), or none.
+
+    A transfer already made is not made again; a payment staff already made by hand blocks it,
+    so the supplier is never paid twice for the same goods.
+    """
+    if transferred_cents > 0:
+        return TransferPlan(0, TransferRefusal.ALREADY_TRANSFERRED)
+    if paid_by_hand_cents > 0:
+        return TransferPlan(0, TransferRefusal.PAID_BY_HAND)
+    if payable_cents <= 0:
+        return TransferPlan(0, TransferRefusal.NOTHING_OWED)
+    return TransferPlan(payable_cents, None)
+
+
 # Webhook events that move a card hold, and where to. Only forward moves are applied
 # (moves_forward), so a late, replayed or out-of-order event changes nothing. A capture
 # is recorded by the capture job (it books the ledger), so `payment_intent.succeeded` is
@@ -538,6 +630,7 @@ def event_move(event_type: str, current: CardStatus) -> CardStatus | None:
 # names each, and whatever moved under another kind is the difference staff must explain.
 CLEARING_KINDS = {
     "card_capture": "captured",
+    "card_share": "captured",  # a membership share paid by card
     "card_refund": "refunded",
     "card_fee": "fees",
     "card_transfer": "transferred",
@@ -575,10 +668,9 @@ def reconcile(*, opening_cents: int, moved: dict[str, int]) -> CardReconciliatio
     Captures are debits of the clearing account (positive); refunds, fees, transfers and
     payouts are credits (negative net), reported as positive amounts.
     """
-    named = {
-        field: moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
-        for kind, field in CLEARING_KINDS.items()
-    }
+    named = dict.fromkeys(CLEARING_KINDS.values(), 0)
+    for kind, field in CLEARING_KINDS.items():  # several kinds may make one figure (captures of orders and shares)
+        named[field] += moved.get(kind, 0) if field == "captured" else -moved.get(kind, 0)
     return CardReconciliation(
         opening_cents=opening_cents,
         captured_cents=named["captured"],
@@ -628,3 +720,17 @@ DRIFT_SETTLE_TIME = timedelta(minutes=15)
 def drifted(status: CardStatus, intent_status: str) -> bool:
     """Stripe's PaymentIntent disagrees with our hold."""
     return intent_status not in EXPECTED_INTENT[status]
+
+
+REPLAY_FIRST_LOOKBACK = timedelta(days=3)  # Stripe retries a failed delivery for up to three days
+
+
+def replay_window(mark: datetime | None, now: datetime) -> tuple[datetime, datetime] | None:
+    """The created-time window ``(after, until]`` of missed events to replay now, or None when it is empty.
+
+    It stops ``DRIFT_SETTLE_TIME`` short of now: an event that new may not have been tried
+    yet, and once the mark passes it, it would never be listed again.
+    """
+    until = now - DRIFT_SETTLE_TIME
+    after = mark if mark is not None else until - REPLAY_FIRST_LOOKBACK
+    return (after, until) if after < until else None

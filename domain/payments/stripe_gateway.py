@@ -22,8 +22,10 @@ from domain.payments.gateway import (
     Hold,
     HoldRequest,
     PaymentDeclinedError,
+    ProviderEvent,
     Refund,
     SavedCard,
+    TransferRequest,
 )
 from domain.payments.rules import hold_status
 
@@ -208,3 +210,43 @@ class StripeGateway:
             if isinstance(txn, str):
                 txn = await self._client.v1.balance_transactions.retrieve_async(txn)
         return int(getattr(txn, "fee", 0) or 0)
+
+    async def transfer(self, request: TransferRequest) -> str:
+        """A Transfer to the connected account, in the buy's transfer group (localstripe has no Connect)."""
+        params: dict[str, Any] = {
+            "amount": request.amount_cents,
+            "currency": request.currency.lower(),
+            "destination": request.destination,
+            "transfer_group": request.transfer_group,
+            "metadata": request.metadata,
+        }
+        with _provider_errors():
+            created = await self._client.v1.transfers.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
+        return str(created.id)
+
+    async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:
+        """List Events with ``delivery_success=false`` in the window, every page (localstripe has no such filter)."""
+        params: dict[str, Any] = {
+            "delivery_success": False,
+            "created": {"gt": int(after.timestamp()), "lte": int(until.timestamp())},
+            "limit": 100,
+        }
+        found: list[ProviderEvent] = []
+        with _provider_errors():
+            while True:
+                page = await self._client.v1.events.list_async(params)  # type: ignore[arg-type]
+                for event in page.data:
+                    obj = getattr(event.data, "object", None)
+                    object_id = obj.get("id") if isinstance(obj, dict) else getattr(obj, "id", None)
+                    found.append(
+                        ProviderEvent(
+                            str(event.id),
+                            str(event.type),
+                            str(object_id) if object_id else None,
+                            datetime.fromtimestamp(int(event.created), UTC),
+                        )
+                    )
+                if not page.has_more or not page.data:
+                    break
+                params["starting_after"] = page.data[-1].id
+        return sorted(found, key=lambda e: (e.created, e.id))

@@ -121,3 +121,49 @@ class StripeEvent(SQLModel, table=True):
     object_id: str | None = Field(default=None, max_length=255)
     received_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     handled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class SupplierStripeAccount(SQLModel, table=True):
+    """A supplier's Stripe connected account: with Connect configured, its payables are paid by transfer."""
+
+    __tablename__ = "supplier_stripe_account"
+
+    supplier_id: int = Field(sa_type=sa.BigInteger, foreign_key="supplier.id", primary_key=True)
+    account_id: str = Field(max_length=255)
+    updated_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class ShareCardPayment(SQLModel, table=True):
+    """A member paying its membership share (or an instalment) by saved card: an automatic-capture PaymentIntent.
+
+    The share is credited only when Stripe says the payment succeeded (``payment_intent.succeeded``,
+    by webhook or read back), once: ``credited_entry_id`` is set in the same statement that moves it.
+    """
+
+    __tablename__ = "share_card_payment"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending','succeeded','failed','unapplied')", name="status"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    status: str = Field(default="pending", max_length=16)
+    intent_id: str | None = Field(default=None, max_length=255, unique=True)
+    client_secret: str | None = Field(default=None, max_length=255)
+    failure: str = Field(default="", max_length=500)
+    credited_entry_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="journal_entry.id")
+    requested_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    updated_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+class StripeReplayMark(SQLModel, table=True):
+    """Up to when missed Stripe events were last replayed (one row per feed; the replay locks it)."""
+
+    __tablename__ = "stripe_replay_mark"
+
+    name: str = Field(max_length=50, primary_key=True)
+    replayed_until: datetime = Field(sa_type=sa.DateTime(timezone=True))

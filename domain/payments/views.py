@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from datetime import datetime
 
-__all__ = ["CardPaymentView", "PayoutView"]
+__all__ = ["CardPaymentView", "PayoutView", "ShareCardPaymentView"]
 
 
 class PayoutView(Protocol):
@@ -42,3 +42,15 @@ class CardPaymentView(Protocol):
     client_secret: str | None
     capture_before: datetime | None
     action_deadline: datetime | None
+
+
+class ShareCardPaymentView(Protocol):
+    """The transports' view of a stored `ShareCardPayment` (a membership share paid by saved card)."""
+
+    id: int | None
+    member_id: int
+    amount_cents: int
+    status: str
+    client_secret: str | None
+    failure: str
+    created_at: datetime

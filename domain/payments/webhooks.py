@@ -25,14 +25,17 @@ from domain.payments.rules import (
     capture_before,
     event_move,
     releases_late_authorization,
+    replay_window,
 )
-from domain.payments.tables import CardHold, StripeEvent
+from domain.payments.tables import CardHold, StripeEvent, StripeReplayMark
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.payments.gateway import PaymentGateway
 
 EVENT_JOB = "stripe_event"
 
@@ -94,3 +97,37 @@ async def apply_event(session: AsyncSession, payload: Mapping[str, str]) -> None
         await card_holds.record_charge(session, hold, now)
     event.handled_at = now
     session.add(event)
+
+
+REPLAY_FEED = "missed_events"
+
+
+async def replay_missed(session: AsyncSession, gateway: PaymentGateway, *, now: datetime) -> list[Received]:
+    """Feed the events Stripe failed to deliver since the last replay through ``receive``, as the webhook does.
+
+    The mark's row is locked first, so two replays never overlap; each event is stored once
+    by its id, so one the webhook already got (or a replay already fed) changes nothing.
+    """
+    first = replay_window(None, now)
+    assert first is not None  # noqa: S101 - the first window is never empty
+    await session.execute(  # the first replay reaches back as far as Stripe retries
+        insert(StripeReplayMark)
+        .values(name=REPLAY_FEED, replayed_until=first[0])
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    mark = (
+        await session.exec(select(StripeReplayMark).where(col(StripeReplayMark.name) == REPLAY_FEED).with_for_update())
+    ).one()
+    await session.refresh(mark)
+    window = replay_window(mark.replayed_until, now)
+    if window is None:
+        return []
+    after, until = window
+    received = [
+        await receive(session, event_id=e.id, event_type=e.type, object_id=e.object_id, now=now)
+        for e in await gateway.missed_events(after=after, until=until)
+    ]
+    mark.replayed_until = until
+    session.add(mark)
+    await session.flush()
+    return received

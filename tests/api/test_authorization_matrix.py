@@ -43,6 +43,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/members/{member_id}/share-payments"): {"amount_cents": 100, "method": "cash"},
     ("POST", "/v1/members/{member_id}/payments"): {"amount_cents": 100, "method": "cash"},
     ("POST", "/v1/members/{member_id}/preferred-shares"): {"amount_cents": 100, "method": "cash"},
+    ("PUT", "/v1/suppliers/{supplier_id}/payment-settings"): {"stripe_account_id": "acct_1Probe"},
+    ("POST", "/v1/members/{member_id}/share-card-payments"): {"amount_cents": 100},
     ("POST", "/v1/members/{member_id}/card-setups"): {},  # no body: the member in the path is the whole request
     ("POST", "/v1/members/{member_id}/credits"): {"amount_cents": 100, "reason": "goodwill"},
     ("POST", "/v1/members/{member_id}/withdraw"): {},
@@ -237,6 +239,7 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
         "purchase_order_id": group_buy,
         "user_id": str(b_admin.id),
         "payout_id": "1",
+        "payment_id": "1",
         "run_id": "1",
         "fiscal_year": "2026",
         "ballot_id": "1",

@@ -49,11 +49,11 @@ async def card_member(
 
 
 async def card_buy(
-    client: httpx.AsyncClient, session: AsyncSession, tiers: list[tuple[int, int]] | None = None
+    client: httpx.AsyncClient, session: AsyncSession, tiers: list[tuple[int, int]] | None = None, markup: str = "0"
 ) -> tuple[dict[str, Any], int, dict[str, str]]:
     """An open card-mode buy of one product; its answer, the product and staff headers."""
     supplier = await make_supplier(session)
-    product = await make_product(session, supplier.id, tiers=tiers or [(1, 1_000)])
+    product = await make_product(session, supplier.id, tiers=tiers or [(1, 1_000)], markup=markup)
     staff = await staff_headers(client, session)
     body = group_buy_body(supplier.id, [product], payment_mode="card")
     created = await client.post("/v1/group-buys", json=body, headers=staff)

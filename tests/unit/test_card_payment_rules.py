@@ -11,14 +11,17 @@ from hypothesis import strategies as st
 from domain.errors import ConflictError, InvalidInputError
 from domain.payments.rules import (
     CARD_TRANSITIONS,
+    DRIFT_SETTLE_TIME,
     EXPECTED_INTENT,
     OFF_SESSION_WINDOW,
     ON_SESSION_WINDOW,
     REAUTH_MARGIN,
+    REPLAY_FIRST_LOOKBACK,
     CardStatus,
     HoldKind,
     HoldState,
     SettleAction,
+    ShareCardStatus,
     books_charge,
     cancel_key,
     capture_before,
@@ -36,9 +39,12 @@ from domain.payments.rules import (
     refund_status,
     release_key,
     releases_late_authorization,
+    replay_window,
     report_period,
     settle_hold,
     settle_step,
+    share_key,
+    share_outcome,
     shows_client_secret,
 )
 
@@ -208,7 +214,9 @@ def test_only_a_charge_still_waiting_is_booked_by_its_success_event(kind: HoldKi
     assert not books_charge("payment_intent.amount_capturable_updated", kind, status)
 
 
-kinds = st.sampled_from(["card_capture", "card_refund", "card_fee", "card_transfer", "card_payout", "receipt"])
+kinds = st.sampled_from(
+    ["card_capture", "card_share", "card_refund", "card_fee", "card_transfer", "card_payout", "receipt"]
+)
 
 
 @given(st.integers(min_value=-(10**9), max_value=10**9), st.dictionaries(kinds, st.integers(-(10**9), 10**9)))
@@ -216,7 +224,8 @@ def test_the_clearing_report_explains_every_kind_but_the_unknown_ones(opening: i
     report = reconcile(opening_cents=opening, moved=moved)
     assert report.closing_cents == opening + sum(moved.values())
     assert report.difference_cents == moved.get("receipt", 0)  # only a kind the report does not name is unexplained
-    assert report.captured_cents == moved.get("card_capture", 0)
+    assert report.captured_cents == moved.get("card_capture", 0) + moved.get("card_share", 0)
+    assert report.transferred_cents == -moved.get("card_transfer", 0)
     assert report.fees_cents == -moved.get("card_fee", 0)
 
 
@@ -236,3 +245,32 @@ def test_drift_is_stripe_disagreeing_with_the_hold() -> None:
     assert drifted(CardStatus.VOIDED, "requires_capture")  # a release that never reached Stripe
     assert drifted(CardStatus.CAPTURED, "requires_capture")  # a capture whose answer was lost
     assert not drifted(CardStatus.VOIDED, "canceled")
+
+
+@pytest.mark.parametrize("status", list(ShareCardStatus))
+def test_a_share_payment_moves_once_out_of_pending_on_stripes_word(status: ShareCardStatus) -> None:
+    pending = status is ShareCardStatus.PENDING
+    assert share_outcome(status, event_type="payment_intent.succeeded") == (
+        ShareCardStatus.SUCCEEDED if pending else None
+    )
+    assert share_outcome(status, event_type="payment_intent.payment_failed") == (
+        ShareCardStatus.FAILED if pending else None
+    )
+    assert share_outcome(status, intent_status="succeeded") == (ShareCardStatus.SUCCEEDED if pending else None)
+    assert share_outcome(status, event_type="payment_intent.amount_capturable_updated") is None
+    assert share_outcome(status, intent_status="processing") is None
+    assert share_key(3, 9) == "share:3:9"
+
+
+@given(moments, st.none() | moments)
+def test_replays_reach_back_three_days_first_then_from_the_mark_never_to_the_last_minutes(
+    now: datetime, mark: datetime | None
+) -> None:
+    window = replay_window(mark, now)
+    until = now - DRIFT_SETTLE_TIME
+    if mark is None:
+        assert window == (until - REPLAY_FIRST_LOOKBACK, until)
+    elif mark >= until:
+        assert window is None
+    else:
+        assert window == (mark, until)

@@ -1,0 +1,54 @@
+"""Connect transfers to suppliers: the plan (the whole payable, once, never after a hand payment), key, account."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.payments.rules import TransferRefusal, connected_account_errors, transfer_key, transfer_plan
+
+cents = st.integers(min_value=0, max_value=10**12)
+
+
+@given(payable=cents, by_hand=cents, transferred=cents)
+def test_a_transfer_pays_the_whole_payable_once_and_never_after_a_hand_payment(
+    payable: int, by_hand: int, transferred: int
+) -> None:
+    plan = transfer_plan(payable_cents=payable, paid_by_hand_cents=by_hand, transferred_cents=transferred)
+    assert 0 <= plan.amount_cents <= payable
+    assert (plan.amount_cents > 0) == (plan.refusal is None)
+    if plan.refusal is None:
+        assert (plan.amount_cents, by_hand, transferred) == (payable, 0, 0)
+
+
+def test_why_no_transfer_is_made() -> None:
+    assert transfer_plan(payable_cents=500, paid_by_hand_cents=0, transferred_cents=500).refusal is (
+        TransferRefusal.ALREADY_TRANSFERRED
+    )
+    assert transfer_plan(payable_cents=500, paid_by_hand_cents=1, transferred_cents=0).refusal is (
+        TransferRefusal.PAID_BY_HAND
+    )
+    assert transfer_plan(payable_cents=0, paid_by_hand_cents=0, transferred_cents=0).refusal is (
+        TransferRefusal.NOTHING_OWED
+    )
+    assert transfer_plan(payable_cents=500, paid_by_hand_cents=0, transferred_cents=0).amount_cents == 500
+
+
+def test_the_transfer_key_names_the_buy_and_the_supplier() -> None:
+    assert transfer_key(12, 7) == "transfer:12:7"
+    assert transfer_key(12, 7) != transfer_key(7, 12)
+
+
+@pytest.mark.parametrize("account", ["acct_1Nv0FGQ9RKHgCVdK", "acct_a", "acct_" + "9" * 250])
+def test_a_connected_account_id_is_acct_then_letters_and_digits(account: str) -> None:
+    assert connected_account_errors(account) == []
+
+
+@pytest.mark.parametrize(
+    "account",
+    ["", "acct_", "acct", "ACCT_123", "ba_123", "acct_12 3", "acct_12-3", "acct_é1", "acct_" + "9" * 251, " acct_123"],
+)
+def test_anything_else_is_refused_naming_the_field(account: str) -> None:
+    [error] = connected_account_errors(account)
+    assert error.field == "stripe_account_id"
