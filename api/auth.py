@@ -141,8 +141,10 @@ class TokenCache:
     Chosen over a revocation version in Valkey: that would still cost a round trip per
     request, and revocations already reach this process's cache at once through
     AUTH_CHANGES. What another API process revokes (sign-out, password change, disabling a
-    user, a member departing) is trusted here for at most `ttl_seconds` more. A token is
-    never trusted past its own expiry.
+    user, a member departing) reaches AUTH_CHANGES as it commits, through the process's
+    listening connection (api/revocations.py); `live` is False while that connection is
+    down, and then nothing is trusted. `ttl_seconds` bounds how long an entry is trusted at
+    all. A token is never trusted past its own expiry.
     """
 
     def __init__(
@@ -152,9 +154,13 @@ class TokenCache:
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[str, _Cached] = {}
+        # Whether this process hears every revocation; the app's listener keeps it (tests set it).
+        self.live = True
 
     def get(self, digest: str, now: datetime) -> Principal | None:
         """The cached principal, if it is still to be trusted."""
+        if not self.live:
+            return None
         entry = self._entries.get(digest)
         if entry is None:
             return None
@@ -165,7 +171,7 @@ class TokenCache:
 
     def put(self, digest: str, principal: Principal, token_expires_at: datetime, changes: int) -> None:
         """Remember a lookup; `changes` is AUTH_CHANGES.count read before the lookup started."""
-        if self.ttl_seconds <= 0 or changes != AUTH_CHANGES.count:
+        if self.ttl_seconds <= 0 or not self.live or changes != AUTH_CHANGES.count:
             return
         if len(self._entries) >= self._max_entries:
             self._entries.clear()

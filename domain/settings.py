@@ -74,8 +74,9 @@ class Settings:
     # The longest a job may run. It also bounds how long a job whose worker was killed
     # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
     job_timeout_seconds: int = 300
-    # How long an API process may trust a token it checked without asking the database again.
-    token_cache_seconds: int = 5
+    # How long an API process may trust a token it checked without asking the database again
+    # (revocations reach it at once through api/revocations.py; this bounds the rest).
+    token_cache_seconds: int = 30
     coop: CoopIdentity = field(default_factory=CoopIdentity)
     # The bearer token Prometheus sends to GET /metrics; unset, /metrics answers 401 to all.
     metrics_token: str | None = None
@@ -104,7 +105,7 @@ class Settings:
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
             policy=CoopPolicy.from_env(e),
             job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
-            token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "5")),
+            token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "30")),
             coop=CoopIdentity.from_env(e),
             metrics_token=e.get("COOP_METRICS_TOKEN") or None,
             stripe_api_base=e.get("STRIPE_API_BASE") or None,
