@@ -262,8 +262,8 @@ async def visible_group_buy(session: AsyncSession, group_buy_id: int, only_suppl
 
 
 # Namespace of the group buys' advisory locks (the two-int form; see locked_group_buy).
-_GROUP_BUY_LOCKS = 0x4742_5559  # "GBUY"
-_INT4 = 2**31
+GROUP_BUY_LOCKS = 0x4742_5559  # "GBUY"
+INT4 = 2**31
 
 
 async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: bool = False) -> GroupBuy:
@@ -291,7 +291,7 @@ async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: b
 
 async def _advisory_lock(session: AsyncSession, group_buy_id: int, *, share: bool) -> None:
     take = sa.func.pg_advisory_xact_lock_shared if share else sa.func.pg_advisory_xact_lock
-    await session.execute(sa.select(take(_GROUP_BUY_LOCKS, group_buy_id % _INT4)))
+    await session.execute(sa.select(take(GROUP_BUY_LOCKS, group_buy_id % INT4)))
 
 
 async def shared_group_buy_with_items(
