@@ -97,7 +97,7 @@ def make_session_maker(bind: AsyncEngine | AsyncConnection, *, savepoints: bool 
     return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False)
 
 
-async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
+async def driver_connection(session: AsyncSession, *, begin: bool = True) -> asyncpg.Connection:
     """The asyncpg connection under the session, inside the session's transaction.
 
     For a hot path's constant statements: asyncpg prepares each once per connection and
@@ -105,6 +105,10 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     first, as its own next statement would have. SQLAlchemy's asyncpg adapter opens the
     transaction (BEGIN) only with its first statement, so a session that has sent none yet
     opens it here; its commit and rollback then end the statements sent here too.
+
+    With `begin=False` none is opened: for a single statement that only reads, which is
+    consistent on its own, and then costs no BEGIN and no COMMIT round trip. It still runs
+    in the session's transaction if one is open.
     """
     if session.new or session.dirty or session.deleted:
         await session.flush()
@@ -113,8 +117,9 @@ async def driver_connection(session: AsyncSession) -> asyncpg.Connection:
     adapted = raw.dbapi_connection
     # The adapter keeps no public way to begin: these are its own lock and begin, pinned by
     # requirements.lock and proven by tests/integration/test_driver_connection.py.
-    async with adapted._execute_mutex:  # type: ignore[union-attr]  # noqa: SLF001
-        if adapted._transaction is None:  # type: ignore[union-attr]  # noqa: SLF001
-            await adapted._start_transaction()  # type: ignore[union-attr]  # noqa: SLF001
+    if begin:
+        async with adapted._execute_mutex:  # type: ignore[union-attr]  # noqa: SLF001
+            if adapted._transaction is None:  # type: ignore[union-attr]  # noqa: SLF001
+                await adapted._start_transaction()  # type: ignore[union-attr]  # noqa: SLF001
     driver: asyncpg.Connection = raw.driver_connection
     return driver
