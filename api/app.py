@@ -77,7 +77,7 @@ def create_app(
                 if settings.database_url is None:
                     msg = "DATABASE_URL is not set (use `coop serve`, which starts the embedded servers)"
                     raise RuntimeError(msg)
-                engine = make_engine(settings.database_url)
+                engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
                 stack.push_async_callback(engine.dispose)
                 app.state.session_maker = make_session_maker(engine)
                 await stack.enter_async_context(listening_for_revocations(settings.database_url, app.state.token_cache))
