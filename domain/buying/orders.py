@@ -39,11 +39,9 @@ from domain.buying.service import (
     locked_group_buy,
     member_audience,
     pinned_versions,
-    shared_group_buy_with_items,
     visible_group_buy,
 )
 from domain.buying.tables import (
-    ORDER_CHANGE_SEQ,
     TOTAL_SHARDS,
     BuyOrder,
     GroupBuy,
@@ -57,7 +55,6 @@ from domain.catalog.rules import tier_for
 from domain.db import driver_connection, utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
-from domain.membership.tables import Member
 from domain.notifications import service as notifications
 from domain.payments import card_holds
 from domain.payments.rules import CardStatus
@@ -125,15 +122,26 @@ def _require_open(group_buy: GroupBuy | _LockedBuy, now: datetime) -> datetime:
     return taken_at
 
 
-async def _member_in_standing(session: AsyncSession, member_id: int, write: OrderWrite) -> None:
-    """Lock the member's row FOR SHARE and refuse a write its standing does not allow (409)."""
-    status = (
-        await session.exec(select(Member.status).where(col(Member.id) == member_id).with_for_update(read=True))
-    ).one_or_none()
-    if status is None:
-        raise NotFoundError(f"member {member_id} not found")
-    if reason := standing_refusal(Status(status), write):
-        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
+# The member's row FOR SHARE, then the buy's shared advisory lock (after it: the CTE is read first).
+_MEMBER_AND_BUY_LOCK = """
+WITH m AS MATERIALIZED (SELECT status FROM member WHERE id = $1 FOR SHARE)
+SELECT status, pg_advisory_xact_lock_shared($3::int, ($2::bigint % $4::bigint)::int) FROM m
+"""
+
+# After the advisory lock: the buy FOR SHARE with its items' pinned price versions.
+_BUY = """
+SELECT g.status, g.closes_at, g.payment_mode, i.product_id, i.price_version_id
+FROM group_buy g JOIN group_buy_item i ON i.group_buy_id = g.id
+WHERE g.id = $1
+FOR SHARE OF g
+"""
+
+_PLACE = """
+INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq, placed_by, created_at, updated_at)
+VALUES ($1, $2, 'open', nextval('order_change_seq'), $3, $4, $4)
+ON CONFLICT ON CONSTRAINT uq_buy_order_group_buy_member DO NOTHING
+RETURNING id, placed_seq
+"""
 
 
 async def place_order(
@@ -145,30 +153,27 @@ async def place_order(
     now: datetime,
     actor: int,
 ) -> OrderView:
-    """A member's one order in an open group buy; a second one is a 409 naming the first."""
-    await _member_in_standing(session, member_id, OrderWrite.PLACE)
-    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
+    """A member's one order in an open group buy; a second one is a 409 naming the first.
+
+    Locks as every order write does: the member FOR SHARE (its standing checked), the buy
+    shared; on the session's asyncpg connection, like the change.
+    """
+    connection = await driver_connection(session)
+    standing = await connection.fetchrow(_MEMBER_AND_BUY_LOCK, member_id, group_buy_id, GROUP_BUY_LOCKS, INT4)
+    if standing is None:
+        raise NotFoundError(f"member {member_id} not found")
+    if reason := standing_refusal(Status(standing[0]), OrderWrite.PLACE):
+        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
+    rows = await connection.fetch(_BUY, group_buy_id)
+    if not rows:
+        raise NotFoundError(f"group buy {group_buy_id} not found")
+    group_buy = _LockedBuy(group_buy_id, rows[0][0], rows[0][1], rows[0][2])
     now = _require_open(group_buy, now)
-    items = await _items(session, versions)
+    items = await _items(session, {row[3]: row[4] for row in rows})
     _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, member_id)
-    placed = (
-        await session.execute(
-            insert(BuyOrder)
-            .values(
-                group_buy_id=group_buy_id,
-                member_id=member_id,
-                status=OrderStatus.OPEN.value,
-                placed_seq=ORDER_CHANGE_SEQ.next_value(),
-                placed_by=actor,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(constraint="uq_buy_order_group_buy_member")
-            .returning(col(BuyOrder.id), col(BuyOrder.placed_seq))
-        )
-    ).one_or_none()
+    placed = await connection.fetchrow(_PLACE, group_buy_id, member_id, actor, now)
     if placed is None:
         existing = (
             await session.exec(
@@ -178,17 +183,18 @@ async def place_order(
             )
         ).one()
         raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
+    order_id, placed_seq = placed
     order = BuyOrder(
-        id=placed.id,
+        id=order_id,
         group_buy_id=group_buy_id,
         member_id=member_id,
         status=OrderStatus.OPEN.value,
-        placed_seq=placed.placed_seq,
+        placed_seq=placed_seq,
         placed_by=actor,
         created_at=now,
         updated_at=now,
     )
-    await _write_lines(session, order, {}, lines, placed.placed_seq, now)
+    await _write_lines(session, order, {}, lines, placed_seq, now)
     return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
 
 
