@@ -23,6 +23,7 @@ from api.openapi import COMPONENTS, add_contract
 from api.problems import EXCEPTION_HANDLERS
 from api.query_params import refuse_unknown_query_parameters, remember_query_names
 from api.request_log import RequestLogMiddleware, echo_request_id
+from api.revocations import listening_for_revocations
 from api.routes import (
     allocation,
     buying,
@@ -78,9 +79,10 @@ def create_app(
                 if settings.database_url is None:
                     msg = "DATABASE_URL is not set (use `coop serve`, which starts the embedded servers)"
                     raise RuntimeError(msg)
-                engine = make_engine(settings.database_url)
+                engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
                 stack.push_async_callback(engine.dispose)
                 app.state.session_maker = make_session_maker(engine)
+                await stack.enter_async_context(listening_for_revocations(settings.database_url, app.state.token_cache))
             else:
                 app.state.session_maker = session_maker
             if redis is None:

@@ -23,8 +23,13 @@ async def provide_session(request: Request[Any, Any, Any]) -> AsyncGenerator[Asy
         raise
 
 
-def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The authenticated caller."""
+def provide_principal(request: Request[Any, Any, Any], db: DbSession) -> Principal:  # noqa: ARG001
+    """The authenticated caller.
+
+    It takes `db` only to be resolved after it: Litestar resolves the dependencies of one
+    batch concurrently in an anyio task group, which cost 6 % of the API's CPU per order
+    change for two dependencies that need no concurrency.
+    """
     return principal_of(request)
 
 

@@ -11,6 +11,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
+    import asyncpg
     from sqlalchemy.ext.asyncio import AsyncConnection
 
 # Named constraints make migrations reviewable and downgrades possible.
@@ -94,3 +95,31 @@ def make_session_maker(bind: AsyncEngine | AsyncConnection, *, savepoints: bool 
             bind, class_=AsyncSession, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
     return async_sessionmaker(bind, class_=AsyncSession, expire_on_commit=False)
+
+
+async def driver_connection(session: AsyncSession, *, begin: bool = True) -> asyncpg.Connection:
+    """The asyncpg connection under the session, inside the session's transaction.
+
+    For a hot path's constant statements: asyncpg prepares each once per connection and
+    nothing is compiled or mapped per call. What the session holds unflushed is flushed
+    first, as its own next statement would have. SQLAlchemy's asyncpg adapter opens the
+    transaction (BEGIN) only with its first statement, so a session that has sent none yet
+    opens it here; its commit and rollback then end the statements sent here too.
+
+    With `begin=False` none is opened: for a single statement that only reads, which is
+    consistent on its own, and then costs no BEGIN and no COMMIT round trip. It still runs
+    in the session's transaction if one is open.
+    """
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    # The adapter keeps no public way to begin: these are its own lock and begin, pinned by
+    # requirements.lock and proven by tests/integration/test_driver_connection.py.
+    if begin:
+        async with adapted._execute_mutex:  # type: ignore[union-attr]  # noqa: SLF001
+            if adapted._transaction is None:  # type: ignore[union-attr]  # noqa: SLF001
+                await adapted._start_transaction()  # type: ignore[union-attr]  # noqa: SLF001
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver

@@ -74,8 +74,13 @@ class Settings:
     # The longest a job may run. It also bounds how long a job whose worker was killed
     # stays claimed in the queue (arq waits this plus 10 s before another worker takes it).
     job_timeout_seconds: int = 300
-    # How long an API process may trust a token it checked without asking the database again.
-    token_cache_seconds: int = 5
+    # How long an API process may trust a token it checked without asking the database again
+    # (revocations reach it at once through api/revocations.py; this bounds the rest).
+    token_cache_seconds: int = 30
+    # Connections each API process keeps open (and as many more at peaks). Below the requests
+    # in flight per process, connections past the pool are opened and closed per request,
+    # each preparing its statements anew. Processes x 2 x this must stay under max_connections.
+    db_pool_size: int = 16
     coop: CoopIdentity = field(default_factory=CoopIdentity)
     # The bearer token Prometheus sends to GET /metrics; unset, /metrics answers 401 to all.
     metrics_token: str | None = None
@@ -106,7 +111,8 @@ class Settings:
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
             policy=CoopPolicy.from_env(e),
             job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
-            token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "5")),
+            token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "30")),
+            db_pool_size=int(e.get("COOP_DB_POOL_SIZE", "16")),
             coop=CoopIdentity.from_env(e),
             metrics_token=e.get("COOP_METRICS_TOKEN") or None,
             stripe_api_base=e.get("STRIPE_API_BASE") or None,

@@ -153,6 +153,49 @@ async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
     return Seeded(buy_ids[0], product_ids, users)
 
 
+# Orders of members who call nothing, added set-based to the first buy (one increment per
+# line, and the running totals in shard 0), so the group buy read runs against many orders.
+EXTRA_ORDERS = """
+WITH m AS (
+    INSERT INTO member (name, email, status, share_par_cents, joined_at)
+    SELECT 'Bench ' || $1 || ' extra ' || g, $1 || '.extra.' || g || '@bench.test', 'full', 10000, now()
+    FROM generate_series(1, $2) AS g
+    RETURNING id
+), o AS (
+    INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq, placed_by, created_at, updated_at)
+    SELECT $3, id, 'open', nextval('order_change_seq'), 0, now(), now() FROM m
+    RETURNING id
+), l AS (
+    INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
+    SELECT o.id, $3, p, 1, 0 FROM o, unnest($4::bigint[]) AS p
+    RETURNING id
+), i AS (
+    INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+    SELECT id, nextval('order_change_seq'), 1, 0, now() FROM l
+)
+INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+SELECT $3, p, 0, $2, 0 FROM unnest($4::bigint[]) AS p ORDER BY p
+ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE SET quantity = group_buy_total.quantity + excluded.quantity
+"""
+
+
+async def add_orders(url: str, seeded: Seeded, orders: int) -> None:
+    """Bring the first buy to `orders` orders with members who only order (not driven by wrk)."""
+    extra = orders - sum(1 for _, _, buy in seeded.users if buy == seeded.group_buy_id)
+    if extra <= 0:
+        return
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        async with connection.transaction():
+            await connection.execute(EXTRA_ORDERS, uuid.uuid4().hex[:8], extra, seeded.group_buy_id, seeded.product_ids)
+        counted = await connection.fetchval(
+            "SELECT count(*) FROM buy_order WHERE group_buy_id = $1", seeded.group_buy_id
+        )
+    finally:
+        await connection.close()
+    print(f"group buy {seeded.group_buy_id}: {counted} orders", flush=True)
+
+
 def write_lua_data(path: Path, seeded: Seeded) -> None:
     users = ",".join(f'{{"{token}",{order},{buy}}}' for token, order, buy in seeded.users)
     products = ",".join(str(p) for p in seeded.product_ids)
@@ -320,6 +363,8 @@ def run(args: argparse.Namespace) -> list[str]:
     ):
         migrate.upgrade(urls.database_url)
         seeded = asyncio.run(seed(urls.database_url, args.members, args.group_buys))
+        if args.orders:
+            asyncio.run(add_orders(urls.database_url, seeded, args.orders))
         data = Path(tmp) / "users.lua"
         write_lua_data(data, seeded)
         env_extra = {"COOP_LOG_LEVEL": os.environ.get("COOP_LOG_LEVEL", "INFO")}
@@ -333,7 +378,9 @@ def run(args: argparse.Namespace) -> list[str]:
                 print(figures[-1].row(), flush=True)
         floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
     header = (
-        f"http: {args.members} members in {args.group_buys} group buy(s), {args.connections} connections, "
+        f"http: {args.members} members in {args.group_buys} group buy(s), "
+        + (f"{args.orders} orders in the first, " if args.orders else "")
+        + f"{args.connections} connections, "
         f"{args.seconds} s per call, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
@@ -346,6 +393,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=8, help="seconds per call and for the floor (default 8)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent connections (default 32)")
     parser.add_argument("--group-buys", type=int, default=1, help="open buys the members order into (default 1)")
+    parser.add_argument(
+        "--orders", type=int, default=0, help="orders in the first buy (members who only order are added)"
+    )
     parser.add_argument("--workers", type=int, default=None, help="API processes (default: the server's own)")
     parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS), help="which calls to drive")
     args = parser.parse_args(argv)

@@ -33,15 +33,15 @@ from domain.buying.rules import (
     standing_refusal,
 )
 from domain.buying.service import (
+    GROUP_BUY_LOCKS,
+    INT4,
     item_prices,
     locked_group_buy,
     member_audience,
     pinned_versions,
-    shared_group_buy_with_items,
     visible_group_buy,
 )
 from domain.buying.tables import (
-    ORDER_CHANGE_SEQ,
     TOTAL_SHARDS,
     BuyOrder,
     GroupBuy,
@@ -52,10 +52,9 @@ from domain.buying.tables import (
 )
 from domain.catalog import service as catalog
 from domain.catalog.rules import tier_for
-from domain.db import utc_now
+from domain.db import driver_connection, utc_now
 from domain.errors import ConflictError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
-from domain.membership.tables import Member
 from domain.notifications import service as notifications
 from domain.payments import card_holds
 from domain.payments.rules import CardStatus
@@ -108,7 +107,7 @@ DEADLINE_PASSED = "order_deadline_passed"
 NOT_IN_GOOD_STANDING = "member_not_in_good_standing"
 
 
-def _require_open(group_buy: GroupBuy, now: datetime) -> datetime:
+def _require_open(group_buy: GroupBuy | _LockedBuy, now: datetime) -> datetime:
     """Refuse unless the locked buy is open and its deadline not reached; the moment the write is taken.
 
     The clock is read again here, after the locks: a write that waited for them must not
@@ -123,15 +122,26 @@ def _require_open(group_buy: GroupBuy, now: datetime) -> datetime:
     return taken_at
 
 
-async def _member_in_standing(session: AsyncSession, member_id: int, write: OrderWrite) -> None:
-    """Lock the member's row FOR SHARE and refuse a write its standing does not allow (409)."""
-    status = (
-        await session.exec(select(Member.status).where(col(Member.id) == member_id).with_for_update(read=True))
-    ).one_or_none()
-    if status is None:
-        raise NotFoundError(f"member {member_id} not found")
-    if reason := standing_refusal(Status(status), write):
-        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
+# The member's row FOR SHARE, then the buy's shared advisory lock (after it: the CTE is read first).
+_MEMBER_AND_BUY_LOCK = """
+WITH m AS MATERIALIZED (SELECT status FROM member WHERE id = $1 FOR SHARE)
+SELECT status, pg_advisory_xact_lock_shared($3::int, ($2::bigint % $4::bigint)::int) FROM m
+"""
+
+# After the advisory lock: the buy FOR SHARE with its items' pinned price versions.
+_BUY = """
+SELECT g.status, g.closes_at, g.payment_mode, i.product_id, i.price_version_id
+FROM group_buy g JOIN group_buy_item i ON i.group_buy_id = g.id
+WHERE g.id = $1
+FOR SHARE OF g
+"""
+
+_PLACE = """
+INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq, placed_by, created_at, updated_at)
+VALUES ($1, $2, 'open', nextval('order_change_seq'), $3, $4, $4)
+ON CONFLICT ON CONSTRAINT uq_buy_order_group_buy_member DO NOTHING
+RETURNING id, placed_seq
+"""
 
 
 async def place_order(
@@ -143,30 +153,27 @@ async def place_order(
     now: datetime,
     actor: int,
 ) -> OrderView:
-    """A member's one order in an open group buy; a second one is a 409 naming the first."""
-    await _member_in_standing(session, member_id, OrderWrite.PLACE)
-    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
+    """A member's one order in an open group buy; a second one is a 409 naming the first.
+
+    Locks as every order write does: the member FOR SHARE (its standing checked), the buy
+    shared; on the session's asyncpg connection, like the change.
+    """
+    connection = await driver_connection(session)
+    standing = await connection.fetchrow(_MEMBER_AND_BUY_LOCK, member_id, group_buy_id, GROUP_BUY_LOCKS, INT4)
+    if standing is None:
+        raise NotFoundError(f"member {member_id} not found")
+    if reason := standing_refusal(Status(standing[0]), OrderWrite.PLACE):
+        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
+    rows = await connection.fetch(_BUY, group_buy_id)
+    if not rows:
+        raise NotFoundError(f"group buy {group_buy_id} not found")
+    group_buy = _LockedBuy(group_buy_id, rows[0][0], rows[0][1], rows[0][2])
     now = _require_open(group_buy, now)
-    items = await _items(session, versions)
+    items = await _items(session, {row[3]: row[4] for row in rows})
     _check_lines(items, lines)
     if group_buy.payment_mode == PaymentMode.CARD:
         await card_holds.require_card_customer(session, member_id)
-    placed = (
-        await session.execute(
-            insert(BuyOrder)
-            .values(
-                group_buy_id=group_buy_id,
-                member_id=member_id,
-                status=OrderStatus.OPEN.value,
-                placed_seq=ORDER_CHANGE_SEQ.next_value(),
-                placed_by=actor,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(constraint="uq_buy_order_group_buy_member")
-            .returning(col(BuyOrder.id), col(BuyOrder.placed_seq))
-        )
-    ).one_or_none()
+    placed = await connection.fetchrow(_PLACE, group_buy_id, member_id, actor, now)
     if placed is None:
         existing = (
             await session.exec(
@@ -176,21 +183,24 @@ async def place_order(
             )
         ).one()
         raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
+    order_id, placed_seq = placed
     order = BuyOrder(
-        id=placed.id,
+        id=order_id,
         group_buy_id=group_buy_id,
         member_id=member_id,
         status=OrderStatus.OPEN.value,
-        placed_seq=placed.placed_seq,
+        placed_seq=placed_seq,
         placed_by=actor,
         created_at=now,
         updated_at=now,
     )
-    await _write_lines(session, order, {}, lines, placed.placed_seq, now)
+    await _write_lines(session, order, {}, lines, placed_seq, now)
     return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
 
 
-async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: OrderView, now: datetime) -> OrderView:
+async def _with_card_hold(
+    session: AsyncSession, group_buy: GroupBuy | _LockedBuy, view: OrderView, now: datetime
+) -> OrderView:
     """In a card-mode buy, the order's hold follows its most: a new one when that changed (a job asks Stripe)."""
     if group_buy.payment_mode != PaymentMode.CARD:
         return view
@@ -209,47 +219,75 @@ async def _with_card_hold(session: AsyncSession, group_buy: GroupBuy, view: Orde
     return replace(view, payment=hold)
 
 
+@dataclass(frozen=True, slots=True)
+class _LockedBuy:
+    """What an order write reads of the group buy it holds locked (shared)."""
+
+    id: int
+    status: str
+    closes_at: datetime
+    payment_mode: str
+
+
+# The order's owner with the member's row locked FOR SHARE, then the buy's advisory lock
+# (shared; see service.locked_group_buy) taken for the owner's buy: the CTE is read first,
+# so the member's lock comes before the buy's, as every order write takes them.
+_OWNER = """
+WITH owner AS MATERIALIZED (
+    SELECT o.group_buy_id, o.member_id, o.status, m.status AS standing
+    FROM buy_order o JOIN member m ON m.id = o.member_id
+    WHERE o.id = $1
+    FOR SHARE OF m
+)
+SELECT group_buy_id, member_id, status, standing, pg_advisory_xact_lock_shared($2::int, (group_buy_id % $3)::int)
+FROM owner
+"""
+
+# After the advisory lock (a statement of its own, so it reads what the lock's last holder
+# committed): the buy FOR SHARE, its items' pinned price versions, and the order FOR UPDATE.
+# Rows are locked in FROM order (the buy, then the order); under the shared advisory lock
+# no writer holding the buy exclusively is in flight, so the two orders cannot cross.
+_BUY_AND_ORDER = """
+SELECT g.status, g.closes_at, g.payment_mode, o.status, o.placed_seq, o.placed_by, o.created_at,
+       i.product_id, i.price_version_id
+FROM group_buy g JOIN buy_order o ON o.id = $2 JOIN group_buy_item i ON i.group_buy_id = g.id
+WHERE g.id = $1
+FOR SHARE OF g FOR UPDATE OF o
+"""
+
+
 async def _locked_order(
     session: AsyncSession, order_id: int, only_member_id: int | None, write: OrderWrite
-) -> tuple[GroupBuy, BuyOrder, dict[int, int | None]]:
+) -> tuple[_LockedBuy, BuyOrder, dict[int, int | None]]:
     """Lock the member (checking its standing), the group buy (shared), then the order FOR UPDATE.
 
-    An order's buy and member never change, so reading them before the locks is safe; the
-    order's member row is locked FOR SHARE in the statement that finds it.
+    Two statements on the session's asyncpg connection. An order's buy and member never
+    change, so reading them before the locks is safe.
     """
-    owner = (
-        await session.execute(
-            sa.select(col(BuyOrder.group_buy_id), col(BuyOrder.member_id), col(BuyOrder.status), col(Member.status))
-            .join(Member, col(Member.id) == col(BuyOrder.member_id))
-            .where(col(BuyOrder.id) == order_id)
-            .with_for_update(read=True, of=Member)
-        )
-    ).one_or_none()
+    connection = await driver_connection(session)
+    owner = await connection.fetchrow(_OWNER, order_id, GROUP_BUY_LOCKS, INT4)
     if owner is None or (only_member_id is not None and owner[1] != only_member_id):
         raise NotFoundError(f"order {order_id} not found")
-    group_buy_id, member_id, status, standing = owner
+    group_buy_id, member_id, status, standing, _ = owner
     if write is OrderWrite.CHANGE and status == OrderStatus.CANCELLED:
         write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
     if reason := standing_refusal(Status(standing), write):
         raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
-    group_buy, versions = await shared_group_buy_with_items(session, group_buy_id)
-    locked = (
-        await session.execute(
-            sa.select(col(BuyOrder.status), col(BuyOrder.placed_seq), col(BuyOrder.placed_by), col(BuyOrder.created_at))
-            .where(col(BuyOrder.id) == order_id)
-            .with_for_update()
-        )
-    ).one()
+    rows = await connection.fetch(_BUY_AND_ORDER, group_buy_id, order_id)
+    if not rows:
+        raise NotFoundError(f"group buy {group_buy_id} not found")
+    first = rows[0]
+    group_buy = _LockedBuy(group_buy_id, first[0], first[1], first[2])
     order = BuyOrder(
         id=order_id,
         group_buy_id=group_buy_id,
         member_id=member_id,
-        status=locked.status,
-        placed_seq=locked.placed_seq,
-        placed_by=locked.placed_by,
-        created_at=locked.created_at,
+        status=first[3],
+        placed_seq=first[4],
+        placed_by=first[5],
+        created_at=first[6],
     )
-    return group_buy, order, versions
+    return group_buy, order, {row[7]: row[8] for row in rows}
 
 
 async def _order_for_update(session: AsyncSession, order_id: int) -> BuyOrder:
@@ -421,19 +459,17 @@ class _StoredLine:
 
 # The next change number and the order's lines with their increments, in one round trip,
 # read after the order's row lock (a statement of its own, so it sees the last writer's lines).
-_STORED_LINES = sa.text(
-    """
-    WITH s AS MATERIALIZED (SELECT nextval('order_change_seq') AS seq)
-    SELECT s.seq, l.id, l.product_id, l.quantity, l.flex_quantity, i.id, i.at_seq, i.quantity, i.flex_quantity
-    FROM s LEFT JOIN (order_line l JOIN order_increment i ON i.order_line_id = l.id) ON l.order_id = :order_id
-    ORDER BY l.product_id, i.at_seq
-    """
-)
+_STORED_LINES = """
+WITH s AS MATERIALIZED (SELECT nextval('order_change_seq') AS seq)
+SELECT s.seq, l.id, l.product_id, l.quantity, l.flex_quantity, i.id, i.at_seq, i.quantity, i.flex_quantity
+FROM s LEFT JOIN (order_line l JOIN order_increment i ON i.order_line_id = l.id) ON l.order_id = $1
+ORDER BY l.product_id, i.at_seq
+"""
 
 
 async def _stored_lines(session: AsyncSession, order_id: int) -> tuple[int, dict[int, _StoredLine]]:
     """The change's seq and the order's stored lines by product (the caller holds the order's lock)."""
-    rows = (await session.execute(_STORED_LINES, {"order_id": order_id})).all()
+    rows = await (await driver_connection(session)).fetch(_STORED_LINES, order_id)
     lines: dict[int, tuple[int, int, int]] = {}
     increments: dict[int, list[tuple[int, Increment]]] = defaultdict(list)
     for _, line_id, product_id, quantity, flex, increment_id, at_seq, inc_quantity, inc_flex in rows:
@@ -453,54 +489,54 @@ async def _stored_lines(session: AsyncSession, order_id: int) -> tuple[int, dict
     return int(rows[0][0]), stored
 
 
+# The array parameters of _WRITE_LINES, in the order of its placeholders $1..$17.
+_WRITE_ARRAYS = (
+    "drop_increments", "shrink_ids", "shrink_q", "shrink_f", "drop_lines", "line_ids", "line_q", "line_f",
+    "new_products", "new_q", "new_f", "grow_lines", "grow_q", "grow_f", "total_products", "total_q", "total_f",
+)  # fmt: skip
+
 # Every write of an order change in one statement (data-modifying CTEs, one snapshot): the
 # increments dropped and shrunk, the lines emptied, changed and added, the new increments,
 # the running totals (quantity = quantity + delta, products in order) and the order row.
 # Empty arrays make a part a no-op, so the statement text never varies (prepared once).
-_WRITE_LINES = sa.text(
-    """
-    WITH dropped_increments AS (
-        DELETE FROM order_increment WHERE id = ANY(CAST(:drop_increments AS bigint[]))
-    ), shrunk_increments AS (
-        UPDATE order_increment AS i SET quantity = c.quantity, flex_quantity = c.flex
-        FROM unnest(CAST(:shrink_ids AS bigint[]), CAST(:shrink_q AS int[]), CAST(:shrink_f AS int[]))
-            AS c(id, quantity, flex)
-        WHERE i.id = c.id
-    ), dropped_lines AS (
-        DELETE FROM order_line WHERE id = ANY(CAST(:drop_lines AS bigint[]))
-    ), changed_lines AS (
-        UPDATE order_line AS l SET quantity = c.quantity, flex_quantity = c.flex
-        FROM unnest(CAST(:line_ids AS bigint[]), CAST(:line_q AS int[]), CAST(:line_f AS int[]))
-            AS c(id, quantity, flex)
-        WHERE l.id = c.id
-    ), new_lines AS (
-        INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
-        SELECT :order_id, :group_buy_id, c.product_id, c.quantity, c.flex
-        FROM unnest(CAST(:new_products AS bigint[]), CAST(:new_q AS int[]), CAST(:new_f AS int[]))
-            AS c(product_id, quantity, flex)
-        RETURNING id, quantity, flex_quantity
-    ), new_increments AS (
-        INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
-        SELECT c.line_id, :seq, c.quantity, c.flex, :now
-        FROM (
-            SELECT * FROM unnest(CAST(:grow_lines AS bigint[]), CAST(:grow_q AS int[]), CAST(:grow_f AS int[]))
-                AS g(line_id, quantity, flex)
-            UNION ALL
-            SELECT id, quantity, flex_quantity FROM new_lines
-        ) AS c
-    ), totals AS (
-        INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
-        SELECT :group_buy_id, c.product_id, pg_backend_pid() % :shards, c.quantity, c.flex
-        FROM unnest(CAST(:total_products AS bigint[]), CAST(:total_q AS bigint[]), CAST(:total_f AS bigint[]))
-            AS c(product_id, quantity, flex)
-        ORDER BY c.product_id
-        ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
-        SET quantity = group_buy_total.quantity + excluded.quantity,
-            flex_quantity = group_buy_total.flex_quantity + excluded.flex_quantity
-    )
-    UPDATE buy_order SET status = :status, placed_seq = :placed_seq, updated_at = :now WHERE id = :order_id
-    """
-).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)))
+# $1-$17 are _WRITE_ARRAYS; then the order, its buy, the shards, seq, now, status, placed_seq.
+_WRITE_LINES = """
+WITH dropped_increments AS (
+    DELETE FROM order_increment WHERE id = ANY($1::bigint[])
+), shrunk_increments AS (
+    UPDATE order_increment AS i SET quantity = c.quantity, flex_quantity = c.flex
+    FROM unnest($2::bigint[], $3::int[], $4::int[]) AS c(id, quantity, flex)
+    WHERE i.id = c.id
+), dropped_lines AS (
+    DELETE FROM order_line WHERE id = ANY($5::bigint[])
+), changed_lines AS (
+    UPDATE order_line AS l SET quantity = c.quantity, flex_quantity = c.flex
+    FROM unnest($6::bigint[], $7::int[], $8::int[]) AS c(id, quantity, flex)
+    WHERE l.id = c.id
+), new_lines AS (
+    INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
+    SELECT $18, $19, c.product_id, c.quantity, c.flex
+    FROM unnest($9::bigint[], $10::int[], $11::int[]) AS c(product_id, quantity, flex)
+    RETURNING id, quantity, flex_quantity
+), new_increments AS (
+    INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+    SELECT c.line_id, $21, c.quantity, c.flex, $22
+    FROM (
+        SELECT * FROM unnest($12::bigint[], $13::int[], $14::int[]) AS g(line_id, quantity, flex)
+        UNION ALL
+        SELECT id, quantity, flex_quantity FROM new_lines
+    ) AS c
+), totals AS (
+    INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
+    SELECT $19, c.product_id, pg_backend_pid() % $20::int, c.quantity, c.flex
+    FROM unnest($15::bigint[], $16::bigint[], $17::bigint[]) AS c(product_id, quantity, flex)
+    ORDER BY c.product_id
+    ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
+    SET quantity = group_buy_total.quantity + excluded.quantity,
+        flex_quantity = group_buy_total.flex_quantity + excluded.flex_quantity
+)
+UPDATE buy_order SET status = $23, placed_seq = $24, updated_at = $22 WHERE id = $18
+"""
 
 
 async def _write_lines(
@@ -518,13 +554,7 @@ async def _write_lines(
     row lock, so nothing else writes these lines meanwhile.
     """
     wanted = {line.product_id: line for line in lines}
-    params: dict[str, object] = {
-        key: []
-        for key in (
-            "drop_increments", "shrink_ids", "shrink_q", "shrink_f", "drop_lines", "line_ids", "line_q", "line_f",
-            "new_products", "new_q", "new_f", "grow_lines", "grow_q", "grow_f", "total_products", "total_q", "total_f",
-        )
-    }  # fmt: skip
+    params: dict[str, list[int]] = {key: [] for key in _WRITE_ARRAYS}
     for product_id in sorted(set(stored) | set(wanted)):
         request = wanted.get(product_id, LineRequest(product_id, 0, 0))
         line = stored.get(product_id)
@@ -546,24 +576,22 @@ async def _write_lines(
             _append(params, drop_lines=line.line_id)
         else:
             _append(params, line_ids=line.line_id, line_q=request.quantity, line_f=request.flex)
-    order_id = order.id or 0
-    params |= {
-        "order_id": order_id,
-        "group_buy_id": order.group_buy_id,
-        "shards": TOTAL_SHARDS,
-        "seq": seq,
-        "now": now,
-        "status": order.status,
-        "placed_seq": order.placed_seq,
-    }
-    await session.execute(_WRITE_LINES, params)
+    await (await driver_connection(session)).execute(
+        _WRITE_LINES,
+        *(params[key] for key in _WRITE_ARRAYS),
+        order.id or 0,
+        order.group_buy_id,
+        TOTAL_SHARDS,
+        seq,
+        now,
+        order.status,
+        order.placed_seq,
+    )
 
 
-def _append(params: dict[str, object], **values: int) -> None:
+def _append(params: dict[str, list[int]], **values: int) -> None:
     for key, value in values.items():
-        target = params[key]
-        assert isinstance(target, list)  # noqa: S101 - the array parameters above
-        target.append(value)
+        params[key].append(value)
 
 
 @dataclass(frozen=True, slots=True)

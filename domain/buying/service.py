@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from domain.buying.rules import (
     AllocationPolicy,
@@ -41,6 +41,7 @@ from domain.buying.rules import (
 from domain.buying.tables import GroupBuy, GroupBuyItem, GroupBuyTotal, OrderLine
 from domain.catalog import service as catalog
 from domain.catalog.tables import Product, Supplier
+from domain.db import driver_connection
 from domain.errors import FieldError, InvalidInputError, NotFoundError
 from domain.notifications import service as notifications
 from domain.payments import card_holds
@@ -262,8 +263,8 @@ async def visible_group_buy(session: AsyncSession, group_buy_id: int, only_suppl
 
 
 # Namespace of the group buys' advisory locks (the two-int form; see locked_group_buy).
-_GROUP_BUY_LOCKS = 0x4742_5559  # "GBUY"
-_INT4 = 2**31
+GROUP_BUY_LOCKS = 0x4742_5559  # "GBUY"
+INT4 = 2**31
 
 
 async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: bool = False) -> GroupBuy:
@@ -291,7 +292,7 @@ async def locked_group_buy(session: AsyncSession, group_buy_id: int, *, share: b
 
 async def _advisory_lock(session: AsyncSession, group_buy_id: int, *, share: bool) -> None:
     take = sa.func.pg_advisory_xact_lock_shared if share else sa.func.pg_advisory_xact_lock
-    await session.execute(sa.select(take(_GROUP_BUY_LOCKS, group_buy_id % _INT4)))
+    await session.execute(sa.select(take(GROUP_BUY_LOCKS, group_buy_id % INT4)))
 
 
 async def shared_group_buy_with_items(
@@ -317,44 +318,69 @@ async def shared_group_buy_with_items(
     return rows[0][0], {product_id: version_id for _, product_id, version_id in rows}
 
 
+def _columns(model: type[SQLModel], alias: str) -> tuple[list[str], str]:
+    names = [c.name for c in model.__table__.columns]  # type: ignore[attr-defined]
+    return names, ", ".join(f"{alias}.{n}" for n in names)
+
+
+_BUY_COLUMNS, _BUY_SQL = _columns(GroupBuy, "g")
+_ITEM_COLUMNS, _ITEM_SQL = _columns(GroupBuyItem, "i")
+_PRODUCT_COLUMNS, _PRODUCT_SQL = _columns(Product, "p")
+
+# The buy, its items and products, and each item's running totals (the sum of its shards).
+_GROUP_BUY_READ = f"""
+SELECT {_BUY_SQL}, {_ITEM_SQL}, {_PRODUCT_SQL}, s.quantity, s.flex_quantity
+FROM group_buy g
+JOIN group_buy_item i ON i.group_buy_id = g.id
+JOIN product p ON p.id = i.product_id
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(t.quantity), 0) AS quantity, coalesce(sum(t.flex_quantity), 0) AS flex_quantity
+    FROM group_buy_total t
+    WHERE t.group_buy_id = i.group_buy_id AND t.product_id = i.product_id
+) AS s
+WHERE g.id = $1
+ORDER BY i.position
+"""  # noqa: S608 - column names from the table models, the id a parameter
+
+
 async def get_group_buy(
-    session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None
+    session: AsyncSession, group_buy_id: int, *, only_supplier_id: int | None = None, _begun: bool = False
 ) -> GroupBuyView:
     """The group buy with its items (404 for a supplier's users asking about another supplier's).
 
-    One statement reads the buy, its items and products, and each item's running totals
-    (the sum of its shards); price versions come from the process's copy, and only a
-    card-mode buy looks further (at the lines of orders whose card said no).
+    One statement, on the session's asyncpg connection, reads the buy, its items and
+    products, and each item's running totals (the sum of its shards); price versions come
+    from the process's copy. Alone it needs no transaction of its own. Only a card-mode buy
+    looks further (at the lines of orders whose card said no), in one transaction with it.
     """
-    shards = sa.select(col(GroupBuyTotal.quantity), col(GroupBuyTotal.flex_quantity)).where(
-        col(GroupBuyTotal.group_buy_id) == col(GroupBuyItem.group_buy_id),
-        col(GroupBuyTotal.product_id) == col(GroupBuyItem.product_id),
-    )
-    quantity = shards.with_only_columns(sa.func.coalesce(sa.func.sum(col(GroupBuyTotal.quantity)), 0))
-    flex = shards.with_only_columns(sa.func.coalesce(sa.func.sum(col(GroupBuyTotal.flex_quantity)), 0))
-    rows = (
-        await session.execute(
-            sa.select(GroupBuy, GroupBuyItem, Product, quantity.scalar_subquery(), flex.scalar_subquery())
-            .join(GroupBuyItem, col(GroupBuyItem.group_buy_id) == col(GroupBuy.id))
-            .join(Product, col(Product.id) == col(GroupBuyItem.product_id))
-            .where(col(GroupBuy.id) == group_buy_id)
-            .order_by(col(GroupBuyItem.position))
-            .execution_options(populate_existing=True)
-        )
-    ).all()
+    connection = await driver_connection(session, begin=_begun)
+    rows = await connection.fetch(_GROUP_BUY_READ, group_buy_id)
     if not rows:
         group_buy = await visible_group_buy(session, group_buy_id, only_supplier_id)
         return (await group_buy_views(session, [group_buy]))[0]
-    group_buy = rows[0][0]
+    n_buy, n_item = len(_BUY_COLUMNS), len(_ITEM_COLUMNS)
+    first = rows[0]
+    group_buy = GroupBuy(**dict(zip(_BUY_COLUMNS, first[:n_buy], strict=True)))
     if only_supplier_id is not None and group_buy.supplier_id != only_supplier_id:
         raise NotFoundError(f"group buy {group_buy_id} not found")
-    items = {group_buy_id: [(item, product) for _, item, product, _, _ in rows]}
-    totals = {(group_buy_id, item.product_id): (int(q), int(f)) for _, item, _, q, f in rows}
+    if group_buy.payment_mode == PaymentMode.CARD and not connection.is_in_transaction():
+        return await get_group_buy(session, group_buy_id, only_supplier_id=only_supplier_id, _begun=True)
+    pairs = [
+        (
+            GroupBuyItem(**dict(zip(_ITEM_COLUMNS, row[n_buy : n_buy + n_item], strict=True))),
+            Product(**dict(zip(_PRODUCT_COLUMNS, row[n_buy + n_item : -2], strict=True))),
+        )
+        for row in rows
+    ]
+    totals = {
+        (group_buy_id, item.product_id): (int(row[-2]), int(row[-1]))
+        for (item, _), row in zip(pairs, rows, strict=True)
+    }
     if group_buy.payment_mode == PaymentMode.CARD:
         for key, (q, f) in (await _failed_card_lines(session, [group_buy_id])).items():
             total_q, total_f = totals[key]
             totals[key] = (total_q - q, total_f - f)
-    return (await _views(session, [group_buy], items, totals))[0]
+    return (await _views(session, [group_buy], {group_buy_id: pairs}, totals))[0]
 
 
 async def group_buy_page(

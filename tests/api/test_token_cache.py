@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import col
 
 from api.auth import AUTH_CHANGES, Principal, TokenCache
+from api.revocations import listening_for_revocations
 from domain.identity.rules import MemberRole, Role, token_digest
 from domain.membership.tables import Member
 from tests.support.users import bearer, make_member, make_member_user, make_user
@@ -104,3 +107,53 @@ def test_no_cache_time_means_no_cache():
     cache = TokenCache(0, clock=Clock())
     cache.put("d", _principal(), datetime.now(UTC) + timedelta(hours=1), AUTH_CHANGES.count)
     assert cache.get("d", datetime.now(UTC)) is None
+
+
+async def _committed_elsewhere(dsn: str, sql: str) -> None:
+    """A statement committed on a connection of its own, as another API process commits its work."""
+    other = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await other.execute(sql)
+    finally:
+        await other.close()
+
+
+async def _until(seen: int) -> None:
+    async with asyncio.timeout(10):
+        # The notification arrives on this loop's listener connection, which nothing else signals.
+        while AUTH_CHANGES.count == seen:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize(
+    "revocation",
+    [
+        "DELETE FROM auth_token WHERE false",  # sign-out, password change
+        "UPDATE app_user SET disabled_at = now() WHERE false",  # a suspended (disabled) user
+        "UPDATE member SET status = 'expelled' WHERE false",  # a departed member
+    ],
+)
+async def test_a_revocation_committed_by_another_process_is_refused_at_once(
+    client, session, clock, app, stack, revocation
+):
+    user = await make_member_user(session, MemberRole.BUYER, (await make_member(session)).id)
+    headers = await bearer(client, user.email)
+    async with listening_for_revocations(stack.database_url, app.state.token_cache):
+        assert (await client.get("/v1/me", headers=headers)).status_code == 200
+        await _revoke_elsewhere(session, headers)
+        assert (await client.get("/v1/me", headers=headers)).status_code == 200  # cached, as it should be
+        seen = AUTH_CHANGES.count
+        # The other process's statement commits (it changes no row of this test's, which is not
+        # committed; the trigger notifies per statement all the same).
+        await _committed_elsewhere(stack.database_url, revocation)
+        await _until(seen)
+        assert (await client.get("/v1/me", headers=headers)).status_code == 401  # the clock did not move
+
+
+async def test_without_its_listener_connection_the_cache_trusts_nothing(client, session, clock, app):
+    user = await make_member_user(session, MemberRole.BUYER, (await make_member(session)).id)
+    headers = await bearer(client, user.email)
+    app.state.token_cache.live = False  # the listener lost its connection: notifications may be lost
+    assert (await client.get("/v1/me", headers=headers)).status_code == 200
+    await _revoke_elsewhere(session, headers)
+    assert (await client.get("/v1/me", headers=headers)).status_code == 401

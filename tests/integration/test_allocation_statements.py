@@ -43,7 +43,7 @@ async def test_compute_aggregates_the_year_once(session):
         fiscal_year_start_month=1,
         today=date(2026, 3, 1),
     )
-    with statements(session) as seen:
+    async with statements(session) as seen:
         computed = await allocation.compute(session, run.id or 0, fiscal_year_start_month=1)
     assert computed.status == "computed", computed.failure_reason
     assert computed.totals is not None

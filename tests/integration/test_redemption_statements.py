@@ -39,7 +39,7 @@ async def test_approving_a_run_takes_the_same_statements_for_few_or_many_lots(se
         run = await equity.compute_run(
             session, method=equity.Method.FIFO, board_budget_cents=10**9, as_of=date(2024, 12, 31), inputs=None
         )
-        with statements(session) as seen:
+        async with statements(session) as seen:
             posted = await equity.approve_run(session, run.id or 0, now=datetime(2025, 1, 15, tzinfo=UTC))
             await session.flush()
         assert posted.status == "posted"

@@ -66,7 +66,7 @@ async def _delivered_buy(
         member_ids.append(member.id or 0)
         lines = [LineRequest(products[0], 3), LineRequest(products[1], 2)]
         await orders.place_order(session, gid, member_id=member.id or 0, lines=lines, now=now, actor=0)
-    with statements(session) as seen:
+    async with statements(session) as seen:
         await closing.close_group_buy(session, gid, now=now)
     if close_statements is not None:
         close_statements.append(len(seen))
@@ -87,7 +87,7 @@ async def test_settlement_statements_do_not_grow_with_the_orders(session):
     counts = []
     for members in (2, 6):
         gid, _ = await _delivered_buy(session, members, uuid.uuid4().hex[:8])
-        with statements(session) as seen:
+        async with statements(session) as seen:
             await _settle(session, gid)
             await session.flush()
         counts.append(len(seen))
