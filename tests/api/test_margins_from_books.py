@@ -41,6 +41,8 @@ async def test_a_run_takes_its_margin_from_the_books_once(client, session, sessi
         supplier_id=supplier.id,
         buyers=[(a_h, 6), (b_h, 4)],
         settled_at=datetime(FY, 9, 1, tzinfo=UTC),
+        settings=settings,
+        session_maker=session_maker,
     )
     await patronage_in(session, a.id, FY, "purchases", 5_280)
     await patronage_in(session, b.id, FY, "purchases", 3_520)

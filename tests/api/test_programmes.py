@@ -277,6 +277,8 @@ async def _allocate_from_the_books_and_state_the_value(
         supplier_id=supplier.id,
         buyers=[(a.headers, 6), (b.headers, 4)],
         settled_at=datetime(FY, 9, 1, tzinfo=UTC),
+        settings=settings,
+        session_maker=session_maker,
         pool="direct",
     )
     expense = {"pool": "direct", "incurred_on": date(FY, 12, 1).isoformat(), "amount_cents": 7_036}

@@ -14,10 +14,14 @@ from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine, Side
 from domain.patronage.tables import PatronageRecord
 from tests.support.buying import group_buy_body, make_product
+from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
     import httpx
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from domain.db import SessionMaker
+    from domain.settings import Settings
 
 
 async def settled_group_buy(
@@ -28,12 +32,14 @@ async def settled_group_buy(
     supplier_id: int,
     buyers: list[tuple[dict[str, str], int]],
     settled_at: datetime,
+    settings: Settings,
+    session_maker: SessionMaker,
     pool: str = "purchases",
 ) -> str:
     """A buy of one product (first tier 10.00, 8.00 from 10 units, markup 10%) settled at ``settled_at``.
 
-    Each buyer orders its units; everything ordered is delivered. Settlement happens now (it
-    dates its entries and patronage now); the buy's settlement moment is then moved into the
+    Each buyer orders its units; everything ordered is delivered and the worker settles the buy
+    (dating its entries and patronage now); the buy's settlement moment is then moved into the
     past year, as if it had been settled then.
     """
     product = await make_product(session, supplier_id, tiers=[(1, 1_000), (10, 800)], markup="0.10", pool=pool)
@@ -50,8 +56,9 @@ async def settled_group_buy(
     assert closed.status_code == 200, closed.text
     delivery = {"lines": [{"product_id": str(product), "delivered_quantity": total}]}
     delivered = await client.post(f"/v1/group-buys/{gid}/delivery", json=delivery, headers=staff)
-    assert delivered.status_code == 200, delivered.text
-    assert delivered.json()["status"] == "settled"
+    assert delivered.status_code == 202, delivered.text
+    await run_worker(settings, session_maker)
+    assert (await client.get(f"/v1/group-buys/{gid}", headers=staff)).json()["status"] == "settled"
     await session.execute(sa.update(GroupBuy).where(col(GroupBuy.id) == int(gid)).values(settled_at=settled_at))
     await session.commit()
     return str(gid)
