@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.buying import card_payments, supplier_transfers
 from domain.membership import share_cards
-from domain.payments import card_holds, webhooks
+from domain.payments import bank_payouts, card_holds, webhooks
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -66,9 +66,10 @@ async def supplier_transfer(ctx: dict[str, Any], session: AsyncSession, payload:
     )
 
 
-async def stripe_event(_: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
-    """Apply a stored Stripe event (forward moves only): to a share payment by card, else to a card hold."""
+async def stripe_event(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Apply a stored Stripe event (forward moves only): to a share payment by card, a bank payout or a card hold."""
     await share_cards.apply_event(session, payload)
+    await bank_payouts.apply_event(session, ctx["payment_gateway"], payload)
     await webhooks.apply_event(session, payload)
 
 

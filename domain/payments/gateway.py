@@ -126,6 +126,16 @@ class ProviderEvent:
     created: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class BankPayout:
+    """A payout from the provider's balance to the co-op's bank account, as the provider has it now."""
+
+    id: str
+    amount_cents: int
+    status: str
+    arrival: datetime
+
+
 class PaymentGateway(Protocol):
     """The port: customers, saved cards, holds, captures, cancels and refunds."""
 
@@ -169,6 +179,10 @@ class PaymentGateway(Protocol):
 
     async def transfer(self, request: TransferRequest) -> str:
         """Pay a supplier's connected account from the co-op's balance (Connect); the transfer's id."""
+        ...
+
+    async def bank_payout(self, payout_id: str) -> BankPayout:
+        """The payout as the provider has it now (amount, status, arrival)."""
         ...
 
     async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:
@@ -222,6 +236,10 @@ class TradeAccountGateway:
 
     async def transfer(self, request: TransferRequest) -> str:  # noqa: ARG002
         """No card provider, no Connect: staff pay suppliers by hand."""
+        raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
+
+    async def bank_payout(self, payout_id: str) -> BankPayout:  # noqa: ARG002
+        """No card provider, no payouts from it."""
         raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
 
     async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:  # noqa: ARG002

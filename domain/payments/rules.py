@@ -595,7 +595,31 @@ EVENT_TARGETS: dict[str, CardStatus] = {
 # An off-session charge the member finished on-session: the one event that books money here
 # (the capture job books holds captured at settlement; this charge had no job left to).
 CHARGE_SUCCEEDED = "payment_intent.succeeded"
-ACTED_ON = frozenset({*EVENT_TARGETS, CHARGE_SUCCEEDED})
+# Payouts of the Stripe balance to the co-op's bank: money leaves card clearing for the bank.
+PAYOUT_PAID = "payout.paid"
+PAYOUT_FAILED = "payout.failed"
+ACTED_ON = frozenset({*EVENT_TARGETS, CHARGE_SUCCEEDED, PAYOUT_PAID, PAYOUT_FAILED})
+
+
+class BankPayoutBooking(enum.StrEnum):
+    """What a payout event books in the ledger."""
+
+    PAID = "paid"  # card clearing to bank
+    RETURNED = "returned"  # a payout the bank returned after it was booked: back to card clearing
+
+
+def bank_payout_booking(event_type: str, status_now: str) -> BankPayoutBooking | None:
+    """What to book for a payout event, read against the payout's status at Stripe now.
+
+    Stripe's current status decides, not the event alone: an event delivered late, out of
+    order or replayed books only what Stripe says now. A payout that failed after it was
+    reported paid ("paid" then "failed") is returned; one still pending books nothing.
+    """
+    if event_type == PAYOUT_PAID and status_now == "paid":
+        return BankPayoutBooking.PAID
+    if event_type == PAYOUT_FAILED and status_now == "failed":
+        return BankPayoutBooking.RETURNED
+    return None
 
 
 def books_charge(event_type: str, kind: HoldKind, current: CardStatus) -> bool:

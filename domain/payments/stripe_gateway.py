@@ -16,6 +16,7 @@ import stripe
 
 from domain.errors import PaymentProviderError
 from domain.payments.gateway import (
+    BankPayout,
     Capture,
     CardSetup,
     Customer,
@@ -223,6 +224,17 @@ class StripeGateway:
         with _provider_errors():
             created = await self._client.v1.transfers.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
         return str(created.id)
+
+    async def bank_payout(self, payout_id: str) -> BankPayout:
+        """Retrieve the payout: its amount, its status now, the day it arrives at the bank."""
+        with _provider_errors():
+            payout = await self._client.v1.payouts.retrieve_async(payout_id)
+        return BankPayout(
+            str(payout.id),
+            int(payout.amount),
+            str(payout.status),
+            datetime.fromtimestamp(int(payout.arrival_date), UTC),
+        )
 
     async def missed_events(self, *, after: datetime, until: datetime) -> list[ProviderEvent]:
         """List Events with ``delivery_success=false`` in the window, every page (localstripe has no such filter)."""

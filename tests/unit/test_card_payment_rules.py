@@ -17,11 +17,13 @@ from domain.payments.rules import (
     ON_SESSION_WINDOW,
     REAUTH_MARGIN,
     REPLAY_FIRST_LOOKBACK,
+    BankPayoutBooking,
     CardStatus,
     HoldKind,
     HoldState,
     SettleAction,
     ShareCardStatus,
+    bank_payout_booking,
     books_charge,
     cancel_key,
     capture_before,
@@ -274,3 +276,19 @@ def test_replays_reach_back_three_days_first_then_from_the_mark_never_to_the_las
         assert window is None
     else:
         assert window == (mark, until)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "status_now", "booked"),
+    [
+        ("payout.paid", "paid", BankPayoutBooking.PAID),
+        ("payout.paid", "pending", None),  # early or forged: Stripe has not paid it
+        ("payout.paid", "failed", None),  # late: it failed since; the failed event returns it if it was booked
+        ("payout.failed", "failed", BankPayoutBooking.RETURNED),
+        ("payout.failed", "paid", None),  # Stripe says paid now: nothing came back
+        ("payout.created", "paid", None),
+        ("payment_intent.succeeded", "paid", None),
+    ],
+)
+def test_a_payout_event_books_only_what_stripe_says_now(event_type, status_now, booked):
+    assert bank_payout_booking(event_type, status_now) is booked
