@@ -156,6 +156,7 @@ def create_app(
             network.register,
             network.list_registrations,
             network.cancel_registration,
+            network.record_attendance,
             assets_router(),
             # Routed only with a secret to check signatures against: unsigned events are never taken.
             *([stripe_webhook.stripe_webhook] if settings.stripe_webhook_secret else []),

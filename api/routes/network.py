@@ -33,6 +33,7 @@ from domain.network import service
 from domain.network.rules import (
     MAX_RADIUS_KM,
     PUBLIC_DIRECTORY_LIMIT,
+    Attendance,
     Audience,
     CalendarEvent,
     NewEvent,
@@ -516,6 +517,13 @@ class RegistrationOut(msgspec.Struct):
     fee_cents: int
     registered_at: datetime
     cancelled_at: datetime | None
+    attendance: Literal["attended", "no_show"] | None
+
+
+class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What staff saw at the event."""
+
+    attendance: Literal["attended", "no_show"]
 
 
 def _event_out(view: EventView) -> EventOut:
@@ -545,6 +553,7 @@ def _registration_out(view: RegistrationView) -> RegistrationOut:
         fee_cents=view.fee_cents,
         registered_at=view.registered_at,
         cancelled_at=view.cancelled_at,
+        attendance=view.attendance,  # type: ignore[arg-type]  # one of Attendance, checked by the table
     )
 
 
@@ -665,5 +674,31 @@ async def cancel_registration(
     own = None if caller.role is Role.STAFF else _acting_member(caller)
     view = await service.cancel_registration(
         db, path_id(event_id, "event"), path_id(registration_id, "registration"), own, now=datetime.now(UTC)
+    )
+    return _registration_out(view)
+
+
+@put(
+    "/v1/events/{event_id:str}/registrations/{registration_id:str}/attendance",
+    guards=[staff_only],
+    tags=["network"],
+    summary="Record a registration's attendance",
+    description=(
+        "Staff, once the event has started (409 `event_not_started`), for a confirmed registration (409"
+        " `registration_not_confirmed`): `attended` or `no_show`; a later mark corrects an earlier one."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def record_attendance(
+    event_id: FromPath[str], registration_id: FromPath[str], data: JSONBody[AttendanceIn], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Attended or no-show."""
+    view = await service.record_attendance(
+        db,
+        path_id(event_id, "event"),
+        path_id(registration_id, "registration"),
+        Attendance(data.attendance),
+        now=datetime.now(UTC),
+        actor=caller.user_id,
     )
     return _registration_out(view)

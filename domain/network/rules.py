@@ -424,6 +424,39 @@ def cancellation_refusal(deadline: datetime, now: datetime) -> ConflictError | N
     return None
 
 
+class Attendance(enum.StrEnum):
+    """What staff record of a confirmed registration once the event has started."""
+
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+EVENT_NOT_STARTED = "event_not_started"
+REGISTRATION_NOT_CONFIRMED = "registration_not_confirmed"
+
+
+def attendance_refusal(status: RegistrationStatus, starts_at: datetime, now: datetime) -> ConflictError | None:
+    """Attendance is known only once the event started, and only people holding seats can attend."""
+    if now < starts_at:
+        return ConflictError(f"the event starts at {starts_at.isoformat()}", code=EVENT_NOT_STARTED)
+    if status is not RegistrationStatus.CONFIRMED:
+        return ConflictError(f"the registration is {status}, not confirmed", code=REGISTRATION_NOT_CONFIRMED)
+    return None
+
+
+REMINDER_LEAD = timedelta(days=1)  # confirmed registrations are reminded this long before the start
+
+
+def reminder_due(starts_at: datetime, now: datetime) -> bool:
+    """A reminder goes out once the start is a day away or less, and never after the start."""
+    return now < starts_at <= now + REMINDER_LEAD
+
+
+def window_over(started: datetime, now: datetime, limit: RateLimit) -> bool:
+    """A rate window that began before the current one counts nothing any more: its row may go."""
+    return started < window_start(now, limit)
+
+
 @dataclass(frozen=True, slots=True)
 class CalendarEvent:
     """What the iCalendar feed says of one event."""

@@ -26,6 +26,7 @@ from domain.network.rules import (
     OFFERS_BY,
     PROFILE_FIELDS,
     PROFILE_WRITERS,
+    Attendance,
     Audience,
     Near,
     NewEvent,
@@ -35,6 +36,7 @@ from domain.network.rules import (
     RateLimit,
     RegistrationStatus,
     Waiting,
+    attendance_refusal,
     cancellation_refusal,
     check_offer_standing,
     check_registration_move,
@@ -442,6 +444,7 @@ def _registration_view(row: EventRegistration) -> RegistrationView:
         fee_cents=row.fee_cents,
         registered_at=row.registered_at,
         cancelled_at=row.cancelled_at,
+        attendance=row.attendance,
     )
 
 
@@ -608,6 +611,30 @@ async def cancel_registration(
             )
         await _promote(session, event, now)
     session.add_all([event, registration])
+    await session.flush()
+    return _registration_view(registration)
+
+
+async def record_attendance(
+    session: AsyncSession,
+    event_id: int,
+    registration_id: int,
+    attendance: Attendance,
+    *,
+    now: datetime,
+    actor: int,
+) -> RegistrationView:
+    """Staff mark a confirmed registration attended or no-show once the event has started; a later mark corrects it."""
+    event = await session.get(NetworkEvent, event_id)
+    registration = await session.get(EventRegistration, registration_id, with_for_update=True)
+    if event is None or registration is None or registration.event_id != event_id:
+        raise NotFoundError(f"registration {registration_id} of event {event_id} not found")
+    if refusal := attendance_refusal(RegistrationStatus(registration.status), event.starts_at, now):
+        raise refusal
+    registration.attendance = attendance.value
+    registration.attendance_recorded_by = actor
+    registration.attendance_recorded_at = now
+    session.add(registration)
     await session.flush()
     return _registration_view(registration)
 

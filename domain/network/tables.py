@@ -145,6 +145,7 @@ class EventRegistration(SQLModel, table=True):
         sa.CheckConstraint("status IN ('confirmed','waitlisted','cancelled')", name="status"),
         sa.CheckConstraint("seats >= 1", name="seats_positive"),
         sa.CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
+        sa.CheckConstraint("attendance IN ('attended','no_show')", name="attendance"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -158,3 +159,8 @@ class EventRegistration(SQLModel, table=True):
     registered_by: int = Field(sa_type=sa.BigInteger)
     registered_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     cancelled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    attendance: str | None = Field(default=None, max_length=16)
+    attendance_recorded_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    attendance_recorded_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Set by the network clock when the reminder is queued, so each registration is reminded once.
+    reminded_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

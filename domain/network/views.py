@@ -91,3 +91,4 @@ class RegistrationView:
     fee_cents: int
     registered_at: datetime
     cancelled_at: datetime | None
+    attendance: str | None

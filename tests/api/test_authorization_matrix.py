@@ -87,6 +87,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/offers/{offer_id}/claims/{code}/redeem"): {},
     ("POST", "/v1/events/{event_id}/registrations"): {"attendees": [{"name": "Probe", "email": "probe@tenant.test"}]},
     ("POST", "/v1/events/{event_id}/registrations/{registration_id}/cancel"): {},
+    ("PUT", "/v1/events/{event_id}/registrations/{registration_id}/attendance"): {"attendance": "attended"},
 }
 
 # Reads that show other members' data to members by design (the member directory): there,

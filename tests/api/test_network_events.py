@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.rules import Status
@@ -148,3 +150,36 @@ async def test_the_calendar_feed_lists_upcoming_events(client, session):
     assert "SUMMARY:Bread\\, butter\\; and more\r\n" in feed.text
     assert "URL:https://meet.test/bread\r\n" in feed.text
     assert (await client.get("/v1/events.ics")).status_code == 401
+
+
+async def test_staff_record_attendance_of_confirmed_registrations_only_after_the_start(client, session):
+    staff = await staff_headers(client, session)
+    event = (await client.post("/v1/events", json=_event(capacity=1), headers=staff)).json()["id"]
+    url = f"/v1/events/{event}/registrations"
+    member = await _headers(client, session, await _member(session, "Present Bakery"))
+    seated = (await client.post(url, json=_people(1, "P"), headers=member)).json()
+    assert seated["attendance"] is None
+    waiting = (
+        await client.post(
+            url, json=_people(1, "W"), headers=await _headers(client, session, await _member(session, "Queue Deli"))
+        )
+    ).json()
+    mark = f"{url}/{seated['id']}/attendance"
+    early = await client.put(mark, json={"attendance": "attended"}, headers=staff)
+    assert (early.status_code, early.json().get("code")) == (409, "event_not_started")
+    await session.execute(
+        sa.text(
+            "UPDATE network_event SET starts_at = now() - interval '1 hour',"
+            " cancellation_deadline = now() - interval '2 hours' WHERE id = :id"
+        ),
+        {"id": int(event)},
+    )
+    await session.commit()
+    assert (await client.put(mark, json={"attendance": "attended"}, headers=member)).status_code == 403
+    bad = await client.put(mark, json={"attendance": "maybe"}, headers=staff)
+    assert bad.status_code == 400, bad.text
+    for value in ("no_show", "attended"):  # staff may correct a mark
+        done = await client.put(mark, json={"attendance": value}, headers=staff)
+        assert (done.status_code, done.json()["attendance"]) == (200, value), done.text
+    unseated = await client.put(f"{url}/{waiting['id']}/attendance", json={"attendance": "no_show"}, headers=staff)
+    assert (unseated.status_code, unseated.json().get("code")) == (409, "registration_not_confirmed")

@@ -19,6 +19,7 @@ from domain.network.rules import (
     OFFER_EXPIRED,
     OFFER_NOT_YET_VALID,
     PROFILE_FIELDS,
+    PUBLIC_DIRECTORY_LIMIT,
     Audience,
     CalendarEvent,
     OfferWindow,
@@ -26,6 +27,7 @@ from domain.network.rules import (
     RateLimit,
     RegistrationStatus,
     Waiting,
+    attendance_refusal,
     cancellation_refusal,
     check_offer_standing,
     check_registration_move,
@@ -43,8 +45,10 @@ from domain.network.rules import (
     promotions,
     rate_retry_after,
     registration_fee_cents,
+    reminder_due,
     render_calendar,
     visible_fields,
+    window_over,
     window_start,
 )
 
@@ -328,3 +332,30 @@ def test_only_full_members_publish_and_claim_offers(status):
         check_offer_standing(7, status, "the claiming")
     assert refused.value.code == "member_not_full"
     assert refused.value.detail == f"the claiming member 7 is {status}; only full members publish and claim offers"
+
+
+def test_attendance_is_recorded_after_the_start_for_confirmed_registrations_only():
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    before = attendance_refusal(RegistrationStatus.CONFIRMED, start, start - timedelta(seconds=1))
+    assert before is not None
+    assert before.code == "event_not_started"
+    assert attendance_refusal(RegistrationStatus.CONFIRMED, start, start) is None
+    for status in (RegistrationStatus.WAITLISTED, RegistrationStatus.CANCELLED):
+        refused = attendance_refusal(status, start, start)
+        assert refused is not None
+        assert refused.code == "registration_not_confirmed"
+
+
+def test_a_reminder_is_due_within_the_day_before_the_start_and_not_after():
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    assert not reminder_due(start, start - timedelta(days=1, seconds=1))
+    assert reminder_due(start, start - timedelta(days=1))
+    assert reminder_due(start, start - timedelta(seconds=1))
+    assert not reminder_due(start, start)
+
+
+def test_only_windows_before_the_current_one_are_over():
+    now = datetime(2026, 5, 1, 9, 0, 30, tzinfo=UTC)
+    current = window_start(now, PUBLIC_DIRECTORY_LIMIT)
+    assert not window_over(current, now, PUBLIC_DIRECTORY_LIMIT)
+    assert window_over(current - timedelta(seconds=1), now, PUBLIC_DIRECTORY_LIMIT)

@@ -1,0 +1,39 @@
+"""The member network, the rest of events: attendance and reminders.
+
+Revision ID: 0024
+Revises: 0018
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0024"
+down_revision: str | None = "0018"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column(
+        "event_registration", sa.Column("attendance", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
+    )
+    op.add_column("event_registration", sa.Column("attendance_recorded_by", sa.BigInteger(), nullable=True))
+    op.add_column(
+        "event_registration", sa.Column("attendance_recorded_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("event_registration", sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_event_registration_attendance"), "event_registration", "attendance IN ('attended','no_show')"
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint(op.f("ck_event_registration_attendance"), "event_registration", type_="check")
+    op.drop_column("event_registration", "reminded_at")
+    op.drop_column("event_registration", "attendance_recorded_at")
+    op.drop_column("event_registration", "attendance_recorded_by")
+    op.drop_column("event_registration", "attendance")
