@@ -36,6 +36,7 @@ from domain.network.rules import (
     Attendance,
     Audience,
     CalendarEvent,
+    EventStatus,
     NewEvent,
     NewOffer,
     ProfileInput,
@@ -484,6 +485,8 @@ class EventOut(msgspec.Struct):
     taken: int
     member_price_cents: int
     nonmember_price_cents: int
+    status: Literal["proposed", "published", "declined"]
+    proposed_by_member_id: str | None
 
 
 class AttendeeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -540,6 +543,8 @@ def _event_out(view: EventView) -> EventOut:
         taken=view.taken,
         member_price_cents=view.member_price_cents,
         nonmember_price_cents=view.nonmember_price_cents,
+        status=view.status,  # type: ignore[arg-type]  # one of EventStatus, checked by the table
+        proposed_by_member_id=None if view.proposed_by_member_id is None else str(view.proposed_by_member_id),
     )
 
 
@@ -557,10 +562,8 @@ def _registration_out(view: RegistrationView) -> RegistrationOut:
     )
 
 
-@post("/v1/events", guards=[staff_only], tags=["network"], summary="Publish an event", responses=problems(*POSTED))
-async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
-    """Staff publish an event, workshop or webinar (400 naming the field)."""
-    new = NewEvent(
+def _new_event(data: EventIn) -> NewEvent:
+    return NewEvent(
         title=data.title,
         description=data.description,
         starts_at=utc(data.starts_at),
@@ -572,7 +575,68 @@ async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -
         nonmember_price_cents=data.nonmember_price_cents,
         cancellation_deadline=None if data.cancellation_deadline is None else utc(data.cancellation_deadline),
     )
-    return _event_out(await service.create_event(db, new, now=datetime.now(UTC), actor=caller.user_id))
+
+
+@post("/v1/events", guards=[staff_only], tags=["network"], summary="Publish an event", responses=problems(*POSTED))
+async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
+    """Staff publish an event, workshop or webinar (400 naming the field)."""
+    view = await service.create_event(db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id)
+    return _event_out(view)
+
+
+@post(
+    "/v1/event-proposals",
+    guards=[members_only],
+    tags=["network"],
+    summary="Propose an event for staff to publish",
+    description=(
+        "A full member's admin (409 `member_not_full`). The event is `proposed`: listed only to staff and to the"
+        " proposing member, taking no registrations (409 `event_not_published`) until staff approve it."
+    ),
+    responses=problems(*POSTED),
+)
+async def propose_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
+    """The member's proposal."""
+    member_id = _acting_member(caller, admin=True)
+    view = await service.create_event(
+        db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id, proposed_by=member_id
+    )
+    return _event_out(view)
+
+
+async def _decide(event_id: str, target: EventStatus, db: DbSession, caller: Principal) -> EventOut:
+    view = await service.decide_event(
+        db, path_id(event_id, "event"), target, now=datetime.now(UTC), actor=caller.user_id
+    )
+    return _event_out(view)
+
+
+@post(
+    "/v1/events/{event_id:str}/approve",
+    status_code=200,
+    guards=[staff_only],
+    tags=["network"],
+    summary="Publish a member's proposed event",
+    description="409 `event_transition_refused` unless proposed; 409 `event_started` once its start has passed.",
+    responses=problems(404, *POSTED),
+)
+async def approve_event(event_id: FromPath[str], db: DbSession, caller: Caller) -> EventOut:
+    """Proposed -> published."""
+    return await _decide(event_id, EventStatus.PUBLISHED, db, caller)
+
+
+@post(
+    "/v1/events/{event_id:str}/decline",
+    status_code=200,
+    guards=[staff_only],
+    tags=["network"],
+    summary="Decline a member's proposed event",
+    description="409 `event_transition_refused` unless proposed.",
+    responses=problems(404, *POSTED),
+)
+async def decline_event(event_id: FromPath[str], db: DbSession, caller: Caller) -> EventOut:
+    """Proposed -> declined."""
+    return await _decide(event_id, EventStatus.DECLINED, db, caller)
 
 
 @get(
@@ -582,9 +646,16 @@ async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -
     summary="Upcoming events",
     responses=problems(400, *AUTHENTICATED),
 )
-async def list_events(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
-    """Events not yet over, by id."""
-    found = await service.upcoming_events(db, datetime.now(UTC), after_id=after_id(cursor), limit=limit)
+async def list_events(db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
+    """Events not yet over, by id: published ones; staff also see proposals, a member its own."""
+    found = await service.upcoming_events(
+        db,
+        datetime.now(UTC),
+        after_id=after_id(cursor),
+        limit=limit,
+        viewer=Audience.STAFF if caller.role is Role.STAFF else Audience.MEMBERS,
+        member_id=caller.member_id,
+    )
     return Page([_event_out(v) for v in found], next_cursor([v.id for v in found], limit))
 
 

@@ -424,6 +424,43 @@ def cancellation_refusal(deadline: datetime, now: datetime) -> ConflictError | N
     return None
 
 
+class EventStatus(enum.StrEnum):
+    """Where an event stands: staff publish at once; a member's proposal waits for staff."""
+
+    PROPOSED = "proposed"
+    PUBLISHED = "published"
+    DECLINED = "declined"
+
+
+EVENT_TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
+    EventStatus.PROPOSED: frozenset({EventStatus.PUBLISHED, EventStatus.DECLINED}),
+    EventStatus.PUBLISHED: frozenset(),
+    EventStatus.DECLINED: frozenset(),
+}
+EVENT_TRANSITION_REFUSED = "event_transition_refused"
+EVENT_NOT_PUBLISHED = "event_not_published"
+PROPOSERS = frozenset({Status.FULL})  # as for offers: the full members speak to the others
+
+
+def check_event_move(current: EventStatus, target: EventStatus) -> None:
+    """Refuse a move the event's table does not allow (409 `event_transition_refused`)."""
+    check_move(EVENT_TRANSITIONS, current, target, what="the event", code=EVENT_TRANSITION_REFUSED)
+
+
+def check_proposer_standing(member_id: int, status: Status) -> None:
+    """Only full members propose events (409 `member_not_full`)."""
+    if status not in PROPOSERS:
+        msg = f"member {member_id} is {status}; only full members propose events"
+        raise ConflictError(msg, code=NOT_FULL_MEMBER)
+
+
+def registration_closed(status: EventStatus) -> ConflictError | None:
+    """Registrations are taken for published events only: a proposal is not yet, a declined one never."""
+    if status is not EventStatus.PUBLISHED:
+        return ConflictError(f"the event is {status}, not published", code=EVENT_NOT_PUBLISHED)
+    return None
+
+
 class Attendance(enum.StrEnum):
     """What staff record of a confirmed registration once the event has started."""
 

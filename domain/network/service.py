@@ -28,6 +28,7 @@ from domain.network.rules import (
     PROFILE_WRITERS,
     Attendance,
     Audience,
+    EventStatus,
     Near,
     NewEvent,
     NewOffer,
@@ -38,7 +39,9 @@ from domain.network.rules import (
     Waiting,
     attendance_refusal,
     cancellation_refusal,
+    check_event_move,
     check_offer_standing,
+    check_proposer_standing,
     check_registration_move,
     checked_offer,
     checked_profile,
@@ -49,6 +52,7 @@ from domain.network.rules import (
     like_pattern,
     promotions,
     rate_retry_after,
+    registration_closed,
     registration_fee_cents,
     window_start,
 )
@@ -61,6 +65,7 @@ from domain.network.tables import (
     OfferClaim,
 )
 from domain.network.views import ClaimView, EventView, OfferView, ProfileView, RegistrationView
+from domain.notifications import service as notifications
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -430,6 +435,8 @@ def _event_view(event: NetworkEvent) -> EventView:
         taken=event.taken,
         member_price_cents=event.member_price_cents,
         nonmember_price_cents=event.nonmember_price_cents,
+        status=event.status,
+        proposed_by_member_id=event.proposed_by_member,
     )
 
 
@@ -448,8 +455,18 @@ def _registration_view(row: EventRegistration) -> RegistrationView:
     )
 
 
-async def create_event(session: AsyncSession, new: NewEvent, *, now: datetime, actor: int) -> EventView:
-    """Staff publish an event (400 naming the field)."""
+async def create_event(
+    session: AsyncSession, new: NewEvent, *, now: datetime, actor: int, proposed_by: int | None = None
+) -> EventView:
+    """Staff publish an event; a full member's admin (`proposed_by`) proposes one for staff (400 naming the field).
+
+    The proposer's status is read `FOR SHARE`, so a suspension waits for the proposal in flight.
+    """
+    if proposed_by is not None:
+        status = (await _statuses(session, {proposed_by})).get(proposed_by)
+        if status is None:
+            raise NotFoundError(f"member {proposed_by} not found")
+        check_proposer_standing(proposed_by, status)
     deadline = new.cancellation_deadline or new.starts_at
     errors = event_errors(
         starts_at=new.starts_at,
@@ -474,17 +491,65 @@ async def create_event(session: AsyncSession, new: NewEvent, *, now: datetime, a
         nonmember_price_cents=new.nonmember_price_cents,
         created_by=actor,
         created_at=now,
+        status=(EventStatus.PUBLISHED if proposed_by is None else EventStatus.PROPOSED).value,
+        proposed_by_member=proposed_by,
     )
     session.add(row)
     await session.flush()
     return _event_view(row)
 
 
-async def upcoming_events(session: AsyncSession, now: datetime, *, after_id: int, limit: int) -> list[EventView]:
-    """Events not yet over, by id."""
+async def decide_event(
+    session: AsyncSession, event_id: int, target: EventStatus, *, now: datetime, actor: int
+) -> EventView:
+    """Staff publish or decline a member's proposal (409 `event_transition_refused` once decided).
+
+    A proposal is not published once its start has passed (409 `event_started`); the proposing
+    member is told either way, through the outbox.
+    """
+    event = await _locked_event(session, event_id)
+    check_event_move(EventStatus(event.status), target)
+    if target is EventStatus.PUBLISHED and now >= event.starts_at:
+        raise ConflictError(f"event {event_id} has started", code=EVENT_STARTED)
+    event.status = target.value
+    event.decided_by = actor
+    event.decided_at = now
+    session.add(event)
+    await session.flush()
+    if event.proposed_by_member is not None:
+        await notifications.record(
+            session,
+            event=f"event.proposal_{target.value}",
+            audience=f"member:{event.proposed_by_member}",
+            data={"event_id": str(event_id), "title": event.title},
+            business_key=f"event:{event_id}:proposal_decided",
+        )
+    return _event_view(event)
+
+
+def _shown_to(viewer: Audience, member_id: int | None) -> sa.ColumnElement[bool]:
+    """Published events to all; proposals to staff and to the member that proposed them (declined ones too)."""
+    published = col(NetworkEvent.status) == EventStatus.PUBLISHED.value
+    if viewer is Audience.STAFF:
+        return col(NetworkEvent.status) != EventStatus.DECLINED.value
+    if member_id is None:
+        return published
+    return sa.or_(published, col(NetworkEvent.proposed_by_member) == member_id)
+
+
+async def upcoming_events(
+    session: AsyncSession,
+    now: datetime,
+    *,
+    after_id: int,
+    limit: int,
+    viewer: Audience = Audience.MEMBERS,
+    member_id: int | None = None,
+) -> list[EventView]:
+    """Events not yet over that the viewer may see (`_shown_to`), by id."""
     rows = await session.exec(
         select(NetworkEvent)
-        .where(col(NetworkEvent.ends_at) > now, col(NetworkEvent.id) > after_id)
+        .where(col(NetworkEvent.ends_at) > now, col(NetworkEvent.id) > after_id, _shown_to(viewer, member_id))
         .order_by(col(NetworkEvent.id))
         .limit(limit)
     )
@@ -540,6 +605,8 @@ async def register(
     if status not in LISTED_STATUSES:
         raise ConflictError(f"member {member_id} is {status}", code=NOT_IN_GOOD_STANDING)
     event = await _locked_event(session, event_id)
+    if refusal := registration_closed(EventStatus(event.status)):
+        raise refusal
     if now >= event.starts_at:
         raise ConflictError(f"event {event_id} has started", code=EVENT_STARTED)
     seats = len(attendees)
@@ -670,7 +737,7 @@ async def calendar(session: AsyncSession, now: datetime, *, limit: int = 500) ->
     """Events not yet over, soonest first, for the iCalendar feed."""
     rows = await session.exec(
         select(NetworkEvent)
-        .where(col(NetworkEvent.ends_at) > now)
+        .where(col(NetworkEvent.ends_at) > now, col(NetworkEvent.status) == EventStatus.PUBLISHED.value)
         .order_by(col(NetworkEvent.starts_at), col(NetworkEvent.id))
         .limit(limit)
     )

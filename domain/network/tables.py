@@ -117,6 +117,7 @@ class NetworkEvent(SQLModel, table=True):
         sa.CheckConstraint("cancellation_deadline <= starts_at", name="deadline_before_start"),
         sa.CheckConstraint("member_price_cents >= 0 AND nonmember_price_cents >= 0", name="prices_not_negative"),
         sa.CheckConstraint("place IS NOT NULL OR online_url IS NOT NULL", name="somewhere"),
+        sa.CheckConstraint("status IN ('proposed','published','declined')", name="status"),
         sa.Index("ix_network_event_starts_at", "starts_at"),
     )
 
@@ -134,6 +135,11 @@ class NetworkEvent(SQLModel, table=True):
     nonmember_price_cents: int = Field(sa_type=sa.BigInteger)
     created_by: int = Field(sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # Events staff published before proposals existed are published: the server default says so.
+    status: str = Field(default="published", max_length=16, sa_column_kwargs={"server_default": "published"})
+    proposed_by_member: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id")
+    decided_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    decided_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class EventRegistration(SQLModel, table=True):

@@ -77,6 +77,8 @@ class EventView:
     taken: int
     member_price_cents: int
     nonmember_price_cents: int
+    status: str
+    proposed_by_member_id: int | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from domain.identity.rules import MemberRole
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.rules import Status
@@ -183,3 +184,43 @@ async def test_staff_record_attendance_of_confirmed_registrations_only_after_the
         assert (done.status_code, done.json()["attendance"]) == (200, value), done.text
     unseated = await client.put(f"{url}/{waiting['id']}/attendance", json={"attendance": "no_show"}, headers=staff)
     assert (unseated.status_code, unseated.json().get("code")) == (409, "registration_not_confirmed")
+
+
+async def test_a_full_members_admin_proposes_an_event_and_staff_approve_or_decline_it(client, session):
+    staff = await staff_headers(client, session)
+    proposer_id = await _member(session, "Host Bakery")
+    proposer = await _headers(client, session, proposer_id)
+    other = await _headers(client, session, await _member(session, "Guest Deli"))
+    staff_only = await client.post("/v1/event-proposals", json=_event(), headers=staff)
+    assert staff_only.status_code == 403  # staff publish directly
+    clerk = await _headers(client, session, proposer_id, MemberRole.BUYER)
+    assert (await client.post("/v1/event-proposals", json=_event(), headers=clerk)).status_code == 403
+    new = await _headers(client, session, await _member(session, "New Shop", Status.PROBATIONARY))
+    early = await client.post("/v1/event-proposals", json=_event(), headers=new)
+    assert (early.status_code, early.json().get("code")) == (409, "member_not_full")
+
+    proposed = await client.post("/v1/event-proposals", json=_event(title="Sourdough class"), headers=proposer)
+    assert proposed.status_code == 201, proposed.text
+    assert (proposed.json()["status"], proposed.json()["proposed_by_member_id"]) == ("proposed", str(proposer_id))
+    event = proposed.json()["id"]
+    assert event not in [e["id"] for e in (await client.get("/v1/events", headers=other)).json()["items"]]
+    assert event in [e["id"] for e in (await client.get("/v1/events", headers=proposer)).json()["items"]]
+    assert event in [e["id"] for e in (await client.get("/v1/events", headers=staff)).json()["items"]]
+    assert "Sourdough class" not in (await client.get("/v1/events.ics", headers=other)).text
+    url = f"/v1/events/{event}/registrations"
+    unlisted = await client.post(url, json=_people(1, "Early"), headers=other)
+    assert (unlisted.status_code, unlisted.json().get("code")) == (409, "event_not_published")
+    assert (await client.post(f"/v1/events/{event}/approve", headers=proposer)).status_code == 403
+
+    approved = await client.post(f"/v1/events/{event}/approve", headers=staff)
+    assert (approved.status_code, approved.json()["status"]) == (200, "published"), approved.text
+    assert event in [e["id"] for e in (await client.get("/v1/events", headers=other)).json()["items"]]
+    assert (await client.post(url, json=_people(1, "Now"), headers=other)).status_code == 201
+    again = await client.post(f"/v1/events/{event}/decline", headers=staff)
+    assert (again.status_code, again.json().get("code")) == (409, "event_transition_refused")
+
+    second = (await client.post("/v1/event-proposals", json=_event(), headers=proposer)).json()["id"]
+    declined = await client.post(f"/v1/events/{second}/decline", headers=staff)
+    assert (declined.status_code, declined.json()["status"]) == (200, "declined"), declined.text
+    refused = await client.post(f"/v1/events/{second}/registrations", json=_people(1, "Late"), headers=other)
+    assert (refused.status_code, refused.json().get("code")) == (409, "event_not_published")

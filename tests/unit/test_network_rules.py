@@ -22,6 +22,7 @@ from domain.network.rules import (
     PUBLIC_DIRECTORY_LIMIT,
     Audience,
     CalendarEvent,
+    EventStatus,
     OfferWindow,
     ProfileInput,
     RateLimit,
@@ -29,7 +30,9 @@ from domain.network.rules import (
     Waiting,
     attendance_refusal,
     cancellation_refusal,
+    check_event_move,
     check_offer_standing,
+    check_proposer_standing,
     check_registration_move,
     checked_profile,
     claim_refusal,
@@ -44,6 +47,7 @@ from domain.network.rules import (
     parse_near,
     promotions,
     rate_retry_after,
+    registration_closed,
     registration_fee_cents,
     reminder_due,
     render_calendar,
@@ -359,3 +363,26 @@ def test_only_windows_before_the_current_one_are_over():
     current = window_start(now, PUBLIC_DIRECTORY_LIMIT)
     assert not window_over(current, now, PUBLIC_DIRECTORY_LIMIT)
     assert window_over(current - timedelta(seconds=1), now, PUBLIC_DIRECTORY_LIMIT)
+
+
+def test_a_proposal_is_published_or_declined_once_and_only_full_members_propose():
+    check_event_move(EventStatus.PROPOSED, EventStatus.PUBLISHED)
+    check_event_move(EventStatus.PROPOSED, EventStatus.DECLINED)
+    for current, target in (
+        (EventStatus.PUBLISHED, EventStatus.DECLINED),
+        (EventStatus.DECLINED, EventStatus.PUBLISHED),
+        (EventStatus.PUBLISHED, EventStatus.PUBLISHED),
+    ):
+        with pytest.raises(ConflictError) as refused:
+            check_event_move(current, target)
+        assert refused.value.code == "event_transition_refused"
+    check_proposer_standing(7, Status.FULL)
+    for status in set(Status) - {Status.FULL}:
+        with pytest.raises(ConflictError) as refused:
+            check_proposer_standing(7, status)
+        assert refused.value.code == "member_not_full"
+    assert registration_closed(EventStatus.PUBLISHED) is None
+    for unpublished in (EventStatus.PROPOSED, EventStatus.DECLINED):
+        closed = registration_closed(unpublished)
+        assert closed is not None
+        assert closed.code == "event_not_published"

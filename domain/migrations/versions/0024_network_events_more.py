@@ -1,4 +1,4 @@
-"""The member network, the rest of events: attendance and reminders.
+"""The member network, the rest of events: attendance, reminders, member-proposed events.
 
 Revision ID: 0024
 Revises: 0018
@@ -19,6 +19,21 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column(
+        "network_event",
+        sa.Column(
+            "status", sqlmodel.sql.sqltypes.AutoString(length=16), server_default="published", nullable=False
+        ),
+    )
+    op.add_column("network_event", sa.Column("proposed_by_member", sa.BigInteger(), nullable=True))
+    op.add_column("network_event", sa.Column("decided_by", sa.BigInteger(), nullable=True))
+    op.add_column("network_event", sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_foreign_key(
+        op.f("fk_network_event_proposed_by_member_member"), "network_event", "member", ["proposed_by_member"], ["id"]
+    )
+    op.create_check_constraint(
+        op.f("ck_network_event_status"), "network_event", "status IN ('proposed','published','declined')"
+    )
+    op.add_column(
         "event_registration", sa.Column("attendance", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
     )
     op.add_column("event_registration", sa.Column("attendance_recorded_by", sa.BigInteger(), nullable=True))
@@ -32,6 +47,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_constraint(op.f("ck_network_event_status"), "network_event", type_="check")
+    op.drop_constraint(op.f("fk_network_event_proposed_by_member_member"), "network_event", type_="foreignkey")
+    op.drop_column("network_event", "decided_at")
+    op.drop_column("network_event", "decided_by")
+    op.drop_column("network_event", "proposed_by_member")
+    op.drop_column("network_event", "status")
     op.drop_constraint(op.f("ck_event_registration_attendance"), "event_registration", type_="check")
     op.drop_column("event_registration", "reminded_at")
     op.drop_column("event_registration", "attendance_recorded_at")
