@@ -157,6 +157,7 @@ def create_app(
             network.list_events,
             network.events_calendar,
             network.register,
+            network.register_guest,
             network.list_registrations,
             network.cancel_registration,
             network.record_attendance,

@@ -37,6 +37,7 @@ from domain.network.rules import (
     Audience,
     CalendarEvent,
     EventStatus,
+    Guest,
     NewEvent,
     NewOffer,
     ProfileInput,
@@ -510,17 +511,31 @@ class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RegistrationOut(msgspec.Struct):
-    """A registration: `confirmed` (charged `fee_cents`), `waitlisted` or `cancelled`."""
+    """A registration: `confirmed` (charged `fee_cents`), `waitlisted` or `cancelled`.
+
+    A non-member's (`member_id` null, with its `organisation`) is charged to no trade account:
+    while confirmed, its fee is `fee_owed_cents`, collected by staff outside the ledger.
+    """
 
     id: str
     event_id: str
-    member_id: str
+    member_id: str | None
+    organisation: str | None
     status: Literal["confirmed", "waitlisted", "cancelled"]
     attendees: list[AttendeeOut]
     fee_cents: int
+    fee_owed_cents: int
     registered_at: datetime
     cancelled_at: datetime | None
     attendance: Literal["attended", "no_show"] | None
+
+
+class GuestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One non-member coming, with their organisation."""
+
+    name: Text
+    email: Email
+    organisation: Text
 
 
 class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -552,10 +567,12 @@ def _registration_out(view: RegistrationView) -> RegistrationOut:
     return RegistrationOut(
         id=str(view.id),
         event_id=str(view.event_id),
-        member_id=str(view.member_id),
+        member_id=None if view.member_id is None else str(view.member_id),
+        organisation=view.organisation,
         status=view.status,  # type: ignore[arg-type]  # one of RegistrationStatus, checked by the table
         attendees=[AttendeeOut(name, email) for name, email in view.attendees],
         fee_cents=view.fee_cents,
+        fee_owed_cents=view.fee_owed_cents,
         registered_at=view.registered_at,
         cancelled_at=view.cancelled_at,
         attendance=view.attendance,  # type: ignore[arg-type]  # one of Attendance, checked by the table
@@ -708,6 +725,29 @@ async def register(
         [(a.name, a.email) for a in data.attendees],
         now=datetime.now(UTC),
         actor=caller.user_id,
+    )
+    return _registration_out(view)
+
+
+@post(
+    "/v1/events/{event_id:str}/guest-registrations",
+    guards=[staff_only],
+    tags=["network"],
+    summary="Register a non-member for an event",
+    description=(
+        "Staff, for one person: the non-member price, owed (`fee_owed_cents`; no trade account is charged)."
+        " Confirmed when a seat is free, else waitlisted behind every waiting member. One registration per"
+        " e-mail address and event (409 `already_registered`)."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def register_guest(
+    event_id: FromPath[str], data: JSONBody[GuestIn], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Confirmed or waitlisted."""
+    guest = Guest(name=data.name, email=data.email, organisation=data.organisation)
+    view = await service.register_guest(
+        db, path_id(event_id, "event"), guest, now=datetime.now(UTC), actor=caller.user_id
     )
     return _registration_out(view)
 

@@ -40,6 +40,8 @@ async def send_reminders(session: AsyncSession, *, now: datetime) -> int:
             col(EventRegistration.event_id).in_(events),
             col(EventRegistration.status) == RegistrationStatus.CONFIRMED.value,
             col(EventRegistration.reminded_at).is_(None),
+            # Non-members have no member audience to tell; staff reach them by the e-mail recorded.
+            col(EventRegistration.member_id).is_not(None),
         )
         .values(reminded_at=now)
         .returning(col(EventRegistration.id), col(EventRegistration.member_id), col(EventRegistration.event_id))

@@ -394,12 +394,24 @@ def registration_fee_cents(attendees: int, member_price_cents: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """A waitlisted registration: `priority` 0 for full members, 1 for others; then first come."""
+    """A waitlisted registration: `priority` from `waitlist_priority`; then first come."""
 
     registration_id: int
     seats: int
     priority: int
     registered_at: datetime
+
+
+def waitlist_priority(status: Status | None) -> int:
+    """Member priority on the waitlist: full members (0), other members (1), then non-members (`None`, 2)."""
+    if status is None:
+        return 2
+    return 0 if status is Status.FULL else 1
+
+
+def fee_owed_cents(*, is_member: bool, status: RegistrationStatus, fee_cents: int) -> int:
+    """What a registration still owes outside the ledger: a confirmed non-member's fee (members are charged)."""
+    return fee_cents if not is_member and status is RegistrationStatus.CONFIRMED else 0
 
 
 def promotions(free_seats: int, waitlist: list[Waiting]) -> list[int]:
@@ -572,3 +584,12 @@ class NewEvent:
     member_price_cents: int
     nonmember_price_cents: int
     cancellation_deadline: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """A non-member staff register for an event: one person, named with their organisation."""
+
+    name: str
+    email: str
+    organisation: str

@@ -29,6 +29,7 @@ from domain.network.rules import (
     Attendance,
     Audience,
     EventStatus,
+    Guest,
     Near,
     NewEvent,
     NewOffer,
@@ -47,6 +48,7 @@ from domain.network.rules import (
     checked_profile,
     claim_refusal,
     event_errors,
+    fee_owed_cents,
     filter_fields,
     levels_seen,
     like_pattern,
@@ -54,6 +56,7 @@ from domain.network.rules import (
     rate_retry_after,
     registration_closed,
     registration_fee_cents,
+    waitlist_priority,
     window_start,
 )
 from domain.network.tables import (
@@ -446,9 +449,13 @@ def _registration_view(row: EventRegistration) -> RegistrationView:
         id=row.id,
         event_id=row.event_id,
         member_id=row.member_id,
+        organisation=row.guest_organisation,
         status=row.status,
         attendees=[(a["name"], a["email"]) for a in row.attendees],
         fee_cents=row.fee_cents,
+        fee_owed_cents=fee_owed_cents(
+            is_member=row.member_id is not None, status=RegistrationStatus(row.status), fee_cents=row.fee_cents
+        ),
         registered_at=row.registered_at,
         cancelled_at=row.cancelled_at,
         attendance=row.attendance,
@@ -568,7 +575,14 @@ async def _locked_event(session: AsyncSession, event_id: int) -> NetworkEvent:
 
 
 async def _charge(session: AsyncSession, event: NetworkEvent, registration: EventRegistration, now: datetime) -> None:
-    """The member price per attendee, on the member's trade account, once per registration."""
+    """The member price per attendee, on the member's trade account, once per registration.
+
+    A non-member pays the non-member price, recorded on the registration as owed: it has no
+    trade account, and staff collect it outside the ledger (docs/network.md).
+    """
+    if registration.member_id is None:
+        registration.fee_cents = registration_fee_cents(registration.seats, event.nonmember_price_cents)
+        return
     fee = registration_fee_cents(registration.seats, event.member_price_cents)
     registration.fee_cents = fee
     if fee > 0:
@@ -604,6 +618,41 @@ async def register(
         raise NotFoundError(f"member {member_id} not found")
     if status not in LISTED_STATUSES:
         raise ConflictError(f"member {member_id} is {status}", code=NOT_IN_GOOD_STANDING)
+    return await _insert_registration(
+        session, event_id, {"member_id": member_id}, attendees, now=now, actor=actor, who=f"member {member_id}"
+    )
+
+
+async def register_guest(
+    session: AsyncSession, event_id: int, guest: Guest, *, now: datetime, actor: int
+) -> RegistrationView:
+    """Staff register one non-member at the non-member price, owed (no trade account is charged).
+
+    The seat counts in the capacity; when none is free the guest waits behind every waiting
+    member (rules.waitlist_priority). One registration per e-mail address and event.
+    """
+    email = guest.email.strip().lower()
+    return await _insert_registration(
+        session,
+        event_id,
+        {"guest_name": guest.name, "guest_email": email, "guest_organisation": guest.organisation},
+        [(guest.name, email)],
+        now=now,
+        actor=actor,
+        who=email,
+    )
+
+
+async def _insert_registration(
+    session: AsyncSession,
+    event_id: int,
+    who_registers: dict[str, object],
+    attendees: list[tuple[str, str]],
+    *,
+    now: datetime,
+    actor: int,
+    who: str,
+) -> RegistrationView:
     event = await _locked_event(session, event_id)
     if refusal := registration_closed(EventStatus(event.status)):
         raise refusal
@@ -612,12 +661,13 @@ async def register(
     seats = len(attendees)
     fits = event.taken + seats <= event.capacity
     table = EventRegistration.__table__.c  # type: ignore[attr-defined]  # SQLModel sets it on table models
+    unique = ["event_id", "member_id"] if "member_id" in who_registers else ["event_id", "guest_email"]
     new_id = (
         await session.execute(
             insert(EventRegistration)
             .values(
                 event_id=event_id,
-                member_id=member_id,
+                **who_registers,
                 status=(RegistrationStatus.CONFIRMED if fits else RegistrationStatus.WAITLISTED).value,
                 seats=seats,
                 attendees=[{"name": name, "email": email} for name, email in attendees],
@@ -625,12 +675,12 @@ async def register(
                 registered_by=actor,
                 registered_at=now,
             )
-            .on_conflict_do_nothing(index_elements=["event_id", "member_id"])
+            .on_conflict_do_nothing(index_elements=unique)
             .returning(table.id)
         )
     ).scalar_one_or_none()
     if new_id is None:
-        raise ConflictError(f"member {member_id} is already registered for event {event_id}", code=ALREADY_REGISTERED)
+        raise ConflictError(f"{who} is already registered for event {event_id}", code=ALREADY_REGISTERED)
     registration = await session.get(EventRegistration, new_id)
     assert registration is not None  # noqa: S101 - inserted above
     if fits:
@@ -710,11 +760,14 @@ async def _promote(session: AsyncSession, event: NetworkEvent, now: datetime) ->
     rows = (
         await session.exec(
             select(EventRegistration, Member.status)
-            .join(Member, col(Member.id) == col(EventRegistration.member_id))
+            .outerjoin(Member, col(Member.id) == col(EventRegistration.member_id))
             .where(
                 col(EventRegistration.event_id) == event.id,
                 col(EventRegistration.status) == RegistrationStatus.WAITLISTED.value,
-                col(Member.status).in_(sorted(s.value for s in LISTED_STATUSES)),
+                sa.or_(
+                    col(EventRegistration.member_id).is_(None),
+                    col(Member.status).in_(sorted(s.value for s in LISTED_STATUSES)),
+                ),
             )
             .order_by(col(EventRegistration.id))
             .with_for_update(of=EventRegistration)
@@ -722,7 +775,8 @@ async def _promote(session: AsyncSession, event: NetworkEvent, now: datetime) ->
     ).all()
     waiting = {r.id: r for r, _ in rows}
     line = [
-        Waiting(r.id or 0, r.seats, 0 if Status(status) is Status.FULL else 1, r.registered_at) for r, status in rows
+        Waiting(r.id or 0, r.seats, waitlist_priority(None if status is None else Status(status)), r.registered_at)
+        for r, status in rows
     ]
     for registration_id in promotions(event.capacity - event.taken, line):
         promoted = waiting[registration_id]

@@ -143,11 +143,21 @@ class NetworkEvent(SQLModel, table=True):
 
 
 class EventRegistration(SQLModel, table=True):
-    """A member business's registration (several attendees), confirmed or waitlisted as a whole."""
+    """A member business's registration (several attendees), or staff's for one non-member (`guest_*`).
+
+    Confirmed or waitlisted as a whole. A non-member's `fee_cents` is owed, not on any trade account.
+    """
 
     __tablename__ = "event_registration"
     __table_args__ = (
         sa.UniqueConstraint("event_id", "member_id", name="uq_event_registration_event_member"),
+        # Non-members (no member_id) are told apart by e-mail: one registration per address and event.
+        sa.UniqueConstraint("event_id", "guest_email", name="uq_event_registration_event_guest"),
+        sa.CheckConstraint(
+            "(member_id IS NULL)"
+            " = (guest_email IS NOT NULL AND guest_name IS NOT NULL AND guest_organisation IS NOT NULL)",
+            name="member_or_guest",
+        ),
         sa.CheckConstraint("status IN ('confirmed','waitlisted','cancelled')", name="status"),
         sa.CheckConstraint("seats >= 1", name="seats_positive"),
         sa.CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
@@ -156,7 +166,10 @@ class EventRegistration(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     event_id: int = Field(sa_type=sa.BigInteger, foreign_key="network_event.id")
-    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    guest_name: str | None = Field(default=None, max_length=200)
+    guest_email: str | None = Field(default=None, max_length=320)
+    guest_organisation: str | None = Field(default=None, max_length=200)
     status: str = Field(max_length=16)
     seats: int
     attendees: list[dict[str, str]] = Field(sa_column=sa.Column(postgresql.JSONB(), nullable=False))

@@ -88,6 +88,11 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/events/{event_id}/registrations"): {"attendees": [{"name": "Probe", "email": "probe@tenant.test"}]},
     ("POST", "/v1/events/{event_id}/registrations/{registration_id}/cancel"): {},
     ("POST", "/v1/events/{event_id}/approve"): {},
+    ("POST", "/v1/events/{event_id}/guest-registrations"): {
+        "name": "Probe",
+        "email": "probe@outside.test",
+        "organisation": "Probe Ltd",
+    },
     ("POST", "/v1/events/{event_id}/decline"): {},
     ("PUT", "/v1/events/{event_id}/registrations/{registration_id}/attendance"): {"attendance": "attended"},
 }

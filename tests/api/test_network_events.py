@@ -224,3 +224,48 @@ async def test_a_full_members_admin_proposes_an_event_and_staff_approve_or_decli
     assert (declined.status_code, declined.json()["status"]) == (200, "declined"), declined.text
     refused = await client.post(f"/v1/events/{second}/registrations", json=_people(1, "Late"), headers=other)
     assert (refused.status_code, refused.json().get("code")) == (409, "event_not_published")
+
+
+async def test_staff_register_non_members_at_their_price_owed_and_members_keep_priority(client, session):
+    staff = await staff_headers(client, session)
+    event = (await client.post("/v1/events", json=_event(capacity=2), headers=staff)).json()["id"]
+    url = f"/v1/events/{event}/registrations"
+    guests = f"/v1/events/{event}/guest-registrations"
+    a_id = await _member(session, "Anchor Shop")
+    a = await _headers(client, session, a_id)
+    b_id = await _member(session, "Budding Shop", Status.PROBATIONARY)
+    b = await _headers(client, session, b_id)
+    seated = (await client.post(url, json=_people(1, "Anchor"), headers=a)).json()
+
+    def guest(n: int) -> dict[str, str]:
+        return {"name": f"Guest {n}", "email": f"guest{n}@outside.test", "organisation": f"Outside {n} Ltd"}
+
+    assert (await client.post(guests, json=guest(1), headers=a)).status_code == 403
+    first = await client.post(guests, json=guest(1), headers=staff)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["member_id"], first.json()["organisation"]) == (
+        "confirmed",
+        None,
+        "Outside 1 Ltd",
+    )
+    assert (first.json()["fee_cents"], first.json()["fee_owed_cents"]) == (4_000, 4_000)
+    assert await ledger.balance_of(session, EVENT_FEES) == 2_500  # the guest's fee is owed, not on any trade account
+    twice = await client.post(guests, json=guest(1), headers=staff)
+    assert (twice.status_code, twice.json().get("code")) == (409, "already_registered")
+    waiting_guest = (await client.post(guests, json=guest(2), headers=staff)).json()
+    assert waiting_guest["status"] == "waitlisted"
+    assert (await client.post(url, json=_people(1, "Budding"), headers=b)).json()["status"] == "waitlisted"
+
+    # A seat frees: the probationary member goes before the guest who waited longer.
+    assert (await client.post(f"{url}/{seated['id']}/cancel", headers=a)).status_code == 200
+    everyone = {r["id"]: r for r in (await client.get(url, headers=staff)).json()}
+    assert everyone[waiting_guest["id"]]["status"] == "waitlisted"
+    [budding] = [r for r in everyone.values() if r["member_id"] == str(b_id)]
+    assert (budding["status"], budding["fee_cents"], budding["fee_owed_cents"]) == ("confirmed", 2_500, 0)
+    assert await _trade(session, b_id) == 2_500
+    # The confirmed guest cancels through staff: nothing is owed any more and the next guest is seated.
+    gone = await client.post(f"{url}/{first.json()['id']}/cancel", headers=staff)
+    assert (gone.status_code, gone.json()["fee_owed_cents"]) == (200, 0), gone.text
+    promoted = {r["id"]: r for r in (await client.get(url, headers=staff)).json()}[waiting_guest["id"]]
+    assert (promoted["status"], promoted["fee_owed_cents"]) == ("confirmed", 4_000)
+    assert [r["member_id"] for r in (await client.get(url, headers=b)).json()] == [str(b_id)]

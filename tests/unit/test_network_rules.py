@@ -52,6 +52,7 @@ from domain.network.rules import (
     reminder_due,
     render_calendar,
     visible_fields,
+    waitlist_priority,
     window_over,
     window_start,
 )
@@ -386,3 +387,15 @@ def test_a_proposal_is_published_or_declined_once_and_only_full_members_propose(
         closed = registration_closed(unpublished)
         assert closed is not None
         assert closed.code == "event_not_published"
+
+
+def test_the_waitlist_serves_full_members_then_other_members_then_non_members():
+    assert waitlist_priority(Status.FULL) < waitlist_priority(Status.PROBATIONARY) < waitlist_priority(None)
+    assert waitlist_priority(Status.RESIGNING) == waitlist_priority(Status.PROBATIONARY)
+    early = datetime(2026, 5, 1, tzinfo=UTC)
+    line = [
+        Waiting(1, 1, waitlist_priority(None), early),
+        Waiting(2, 1, waitlist_priority(Status.PROBATIONARY), early + timedelta(hours=1)),
+    ]
+    assert promotions(1, line) == [2]
+    assert promotions(2, line) == [2, 1]

@@ -1,4 +1,5 @@
-"""The member network, the rest of events: attendance, reminders, member-proposed events.
+"""The member network, the rest of events: attendance, reminders, member-proposed events,
+non-member registrations.
 
 Revision ID: 0024
 Revises: 0018
@@ -18,6 +19,20 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.alter_column("event_registration", "member_id", existing_type=sa.BigInteger(), nullable=True)
+    for column, length in (("guest_name", 200), ("guest_email", 320), ("guest_organisation", 200)):
+        op.add_column(
+            "event_registration", sa.Column(column, sqlmodel.sql.sqltypes.AutoString(length=length), nullable=True)
+        )
+    op.create_unique_constraint(
+        op.f("uq_event_registration_event_guest"), "event_registration", ["event_id", "guest_email"]
+    )
+    op.create_check_constraint(
+        op.f("ck_event_registration_member_or_guest"),
+        "event_registration",
+        "(member_id IS NULL)"
+        " = (guest_email IS NOT NULL AND guest_name IS NOT NULL AND guest_organisation IS NOT NULL)",
+    )
     op.add_column(
         "network_event",
         sa.Column(
@@ -47,6 +62,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM event_registration WHERE member_id IS NULL")
+    op.drop_constraint(op.f("ck_event_registration_member_or_guest"), "event_registration", type_="check")
+    op.drop_constraint(op.f("uq_event_registration_event_guest"), "event_registration", type_="unique")
+    for column in ("guest_organisation", "guest_email", "guest_name"):
+        op.drop_column("event_registration", column)
+    op.alter_column("event_registration", "member_id", existing_type=sa.BigInteger(), nullable=False)
     op.drop_constraint(op.f("ck_network_event_status"), "network_event", type_="check")
     op.drop_constraint(op.f("fk_network_event_proposed_by_member_member"), "network_event", type_="foreignkey")
     op.drop_column("network_event", "decided_at")
