@@ -151,7 +151,6 @@ def create_app(
             network.claim_offer,
             network.redeem_claim,
             network.create_event,
-            network.propose_event,
             network.approve_event,
             network.decline_event,
             network.list_events,

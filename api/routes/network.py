@@ -594,29 +594,23 @@ def _new_event(data: EventIn) -> NewEvent:
     )
 
 
-@post("/v1/events", guards=[staff_only], tags=["network"], summary="Publish an event", responses=problems(*POSTED))
-async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
-    """Staff publish an event, workshop or webinar (400 naming the field)."""
-    view = await service.create_event(db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id)
-    return _event_out(view)
-
-
 @post(
-    "/v1/event-proposals",
-    guards=[members_only],
+    "/v1/events",
+    guards=[staff_or_members],
     tags=["network"],
-    summary="Propose an event for staff to publish",
+    summary="Publish an event, or propose one",
     description=(
-        "A full member's admin (409 `member_not_full`). The event is `proposed`: listed only to staff and to the"
-        " proposing member, taking no registrations (409 `event_not_published`) until staff approve it."
+        "Staff publish an event at once. A full member's admin proposes one (409 `member_not_full`; 403 for other"
+        " member roles): it is `proposed`, listed only to staff and to the proposing member, and takes no"
+        " registrations (409 `event_not_published`) until staff approve it."
     ),
     responses=problems(*POSTED),
 )
-async def propose_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
-    """The member's proposal."""
-    member_id = _acting_member(caller, admin=True)
+async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
+    """Published by staff, proposed by a member's admin (400 naming the field)."""
+    proposed_by = None if caller.role is Role.STAFF else _acting_member(caller, admin=True)
     view = await service.create_event(
-        db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id, proposed_by=member_id
+        db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id, proposed_by=proposed_by
     )
     return _event_out(view)
 

@@ -123,8 +123,8 @@ async def test_a_suspended_member_cannot_register(client, session):
     assert (refused.status_code, refused.json().get("code")) == (409, "member_not_in_good_standing")
 
 
-async def test_only_staff_publish_and_a_bad_event_names_the_field(client, session):
-    member = await _headers(client, session, await _member(session, "Eager Bakery"))
+async def test_only_staff_and_member_admins_create_events_and_a_bad_event_names_the_field(client, session):
+    member = await _headers(client, session, await _member(session, "Eager Bakery"), MemberRole.BUYER)
     assert (await client.post("/v1/events", json=_event(), headers=member)).status_code == 403
     staff = await staff_headers(client, session)
     for body, field in (
@@ -191,15 +191,13 @@ async def test_a_full_members_admin_proposes_an_event_and_staff_approve_or_decli
     proposer_id = await _member(session, "Host Bakery")
     proposer = await _headers(client, session, proposer_id)
     other = await _headers(client, session, await _member(session, "Guest Deli"))
-    staff_only = await client.post("/v1/event-proposals", json=_event(), headers=staff)
-    assert staff_only.status_code == 403  # staff publish directly
     clerk = await _headers(client, session, proposer_id, MemberRole.BUYER)
-    assert (await client.post("/v1/event-proposals", json=_event(), headers=clerk)).status_code == 403
+    assert (await client.post("/v1/events", json=_event(), headers=clerk)).status_code == 403
     new = await _headers(client, session, await _member(session, "New Shop", Status.PROBATIONARY))
-    early = await client.post("/v1/event-proposals", json=_event(), headers=new)
+    early = await client.post("/v1/events", json=_event(), headers=new)
     assert (early.status_code, early.json().get("code")) == (409, "member_not_full")
 
-    proposed = await client.post("/v1/event-proposals", json=_event(title="Sourdough class"), headers=proposer)
+    proposed = await client.post("/v1/events", json=_event(title="Sourdough class"), headers=proposer)
     assert proposed.status_code == 201, proposed.text
     assert (proposed.json()["status"], proposed.json()["proposed_by_member_id"]) == ("proposed", str(proposer_id))
     event = proposed.json()["id"]
@@ -219,7 +217,7 @@ async def test_a_full_members_admin_proposes_an_event_and_staff_approve_or_decli
     again = await client.post(f"/v1/events/{event}/decline", headers=staff)
     assert (again.status_code, again.json().get("code")) == (409, "event_transition_refused")
 
-    second = (await client.post("/v1/event-proposals", json=_event(), headers=proposer)).json()["id"]
+    second = (await client.post("/v1/events", json=_event(), headers=proposer)).json()["id"]
     declined = await client.post(f"/v1/events/{second}/decline", headers=staff)
     assert (declined.status_code, declined.json()["status"]) == (200, "declined"), declined.text
     refused = await client.post(f"/v1/events/{second}/registrations", json=_people(1, "Late"), headers=other)
