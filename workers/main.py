@@ -22,6 +22,7 @@ from workers.buying import group_buy_clock, settle_group_buy
 from workers.governance import ballot_clock
 from workers.identity import forget_quiet_sign_in_failures
 from workers.membership import membership_daily
+from workers.network import network_clock
 from workers.outbox import outbox_job
 from workers.payments import (
     card_cancel,
@@ -101,6 +102,7 @@ def worker_settings(
             cron(sweep_outbox, second=0, run_at_startup=True),
             cron(group_buy_clock, second=30, run_at_startup=True),
             cron(ballot_clock, second=40, run_at_startup=True),
+            cron(network_clock, minute=set(range(5, 60, 15)), second=50),
             cron(card_clock, minute=set(range(0, 60, 10)), second=45),
             cron(share_card_poll, minute=set(range(5, 60, 10)), second=15),
             cron(payments_drift, hour={4}, minute=41),

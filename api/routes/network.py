@@ -33,8 +33,11 @@ from domain.network import service
 from domain.network.rules import (
     MAX_RADIUS_KM,
     PUBLIC_DIRECTORY_LIMIT,
+    Attendance,
     Audience,
     CalendarEvent,
+    EventStatus,
+    Guest,
     NewEvent,
     NewOffer,
     ProfileInput,
@@ -483,6 +486,8 @@ class EventOut(msgspec.Struct):
     taken: int
     member_price_cents: int
     nonmember_price_cents: int
+    status: Literal["proposed", "published", "declined"]
+    proposed_by_member_id: str | None
 
 
 class AttendeeIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -506,16 +511,37 @@ class RegistrationIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class RegistrationOut(msgspec.Struct):
-    """A registration: `confirmed` (charged `fee_cents`), `waitlisted` or `cancelled`."""
+    """A registration: `confirmed` (charged `fee_cents`), `waitlisted` or `cancelled`.
+
+    A non-member's (`member_id` null, with its `organisation`) is charged to no trade account:
+    while confirmed, its fee is `fee_owed_cents`, collected by staff outside the ledger.
+    """
 
     id: str
     event_id: str
-    member_id: str
+    member_id: str | None
+    organisation: str | None
     status: Literal["confirmed", "waitlisted", "cancelled"]
     attendees: list[AttendeeOut]
     fee_cents: int
+    fee_owed_cents: int
     registered_at: datetime
     cancelled_at: datetime | None
+    attendance: Literal["attended", "no_show"] | None
+
+
+class GuestIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One non-member coming, with their organisation."""
+
+    name: Text
+    email: Email
+    organisation: Text
+
+
+class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+    """What staff saw at the event."""
+
+    attendance: Literal["attended", "no_show"]
 
 
 def _event_out(view: EventView) -> EventOut:
@@ -532,6 +558,8 @@ def _event_out(view: EventView) -> EventOut:
         taken=view.taken,
         member_price_cents=view.member_price_cents,
         nonmember_price_cents=view.nonmember_price_cents,
+        status=view.status,  # type: ignore[arg-type]  # one of EventStatus, checked by the table
+        proposed_by_member_id=None if view.proposed_by_member_id is None else str(view.proposed_by_member_id),
     )
 
 
@@ -539,19 +567,20 @@ def _registration_out(view: RegistrationView) -> RegistrationOut:
     return RegistrationOut(
         id=str(view.id),
         event_id=str(view.event_id),
-        member_id=str(view.member_id),
+        member_id=None if view.member_id is None else str(view.member_id),
+        organisation=view.organisation,
         status=view.status,  # type: ignore[arg-type]  # one of RegistrationStatus, checked by the table
         attendees=[AttendeeOut(name, email) for name, email in view.attendees],
         fee_cents=view.fee_cents,
+        fee_owed_cents=view.fee_owed_cents,
         registered_at=view.registered_at,
         cancelled_at=view.cancelled_at,
+        attendance=view.attendance,  # type: ignore[arg-type]  # one of Attendance, checked by the table
     )
 
 
-@post("/v1/events", guards=[staff_only], tags=["network"], summary="Publish an event", responses=problems(*POSTED))
-async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
-    """Staff publish an event, workshop or webinar (400 naming the field)."""
-    new = NewEvent(
+def _new_event(data: EventIn) -> NewEvent:
+    return NewEvent(
         title=data.title,
         description=data.description,
         starts_at=utc(data.starts_at),
@@ -563,7 +592,62 @@ async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -
         nonmember_price_cents=data.nonmember_price_cents,
         cancellation_deadline=None if data.cancellation_deadline is None else utc(data.cancellation_deadline),
     )
-    return _event_out(await service.create_event(db, new, now=datetime.now(UTC), actor=caller.user_id))
+
+
+@post(
+    "/v1/events",
+    guards=[staff_or_members],
+    tags=["network"],
+    summary="Publish an event, or propose one",
+    description=(
+        "Staff publish an event at once. A full member's admin proposes one (409 `member_not_full`; 403 for other"
+        " member roles): it is `proposed`, listed only to staff and to the proposing member, and takes no"
+        " registrations (409 `event_not_published`) until staff approve it."
+    ),
+    responses=problems(*POSTED),
+)
+async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
+    """Published by staff, proposed by a member's admin (400 naming the field)."""
+    proposed_by = None if caller.role is Role.STAFF else _acting_member(caller, admin=True)
+    view = await service.create_event(
+        db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id, proposed_by=proposed_by
+    )
+    return _event_out(view)
+
+
+async def _decide(event_id: str, target: EventStatus, db: DbSession, caller: Principal) -> EventOut:
+    view = await service.decide_event(
+        db, path_id(event_id, "event"), target, now=datetime.now(UTC), actor=caller.user_id
+    )
+    return _event_out(view)
+
+
+@post(
+    "/v1/events/{event_id:str}/approve",
+    status_code=200,
+    guards=[staff_only],
+    tags=["network"],
+    summary="Publish a member's proposed event",
+    description="409 `event_transition_refused` unless proposed; 409 `event_started` once its start has passed.",
+    responses=problems(404, *POSTED),
+)
+async def approve_event(event_id: FromPath[str], db: DbSession, caller: Caller) -> EventOut:
+    """Proposed -> published."""
+    return await _decide(event_id, EventStatus.PUBLISHED, db, caller)
+
+
+@post(
+    "/v1/events/{event_id:str}/decline",
+    status_code=200,
+    guards=[staff_only],
+    tags=["network"],
+    summary="Decline a member's proposed event",
+    description="409 `event_transition_refused` unless proposed.",
+    responses=problems(404, *POSTED),
+)
+async def decline_event(event_id: FromPath[str], db: DbSession, caller: Caller) -> EventOut:
+    """Proposed -> declined."""
+    return await _decide(event_id, EventStatus.DECLINED, db, caller)
 
 
 @get(
@@ -573,9 +657,16 @@ async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -
     summary="Upcoming events",
     responses=problems(400, *AUTHENTICATED),
 )
-async def list_events(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
-    """Events not yet over, by id."""
-    found = await service.upcoming_events(db, datetime.now(UTC), after_id=after_id(cursor), limit=limit)
+async def list_events(db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
+    """Events not yet over, by id: published ones; staff also see proposals, a member its own."""
+    found = await service.upcoming_events(
+        db,
+        datetime.now(UTC),
+        after_id=after_id(cursor),
+        limit=limit,
+        viewer=Audience.STAFF if caller.role is Role.STAFF else Audience.MEMBERS,
+        member_id=caller.member_id,
+    )
     return Page([_event_out(v) for v in found], next_cursor([v.id for v in found], limit))
 
 
@@ -632,6 +723,29 @@ async def register(
     return _registration_out(view)
 
 
+@post(
+    "/v1/events/{event_id:str}/guest-registrations",
+    guards=[staff_only],
+    tags=["network"],
+    summary="Register a non-member for an event",
+    description=(
+        "Staff, for one person: the non-member price, owed (`fee_owed_cents`; no trade account is charged)."
+        " Confirmed when a seat is free, else waitlisted behind every waiting member. One registration per"
+        " e-mail address and event (409 `already_registered`)."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def register_guest(
+    event_id: FromPath[str], data: JSONBody[GuestIn], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Confirmed or waitlisted."""
+    guest = Guest(name=data.name, email=data.email, organisation=data.organisation)
+    view = await service.register_guest(
+        db, path_id(event_id, "event"), guest, now=datetime.now(UTC), actor=caller.user_id
+    )
+    return _registration_out(view)
+
+
 @get(
     "/v1/events/{event_id:str}/registrations",
     guards=[staff_or_members],
@@ -665,5 +779,31 @@ async def cancel_registration(
     own = None if caller.role is Role.STAFF else _acting_member(caller)
     view = await service.cancel_registration(
         db, path_id(event_id, "event"), path_id(registration_id, "registration"), own, now=datetime.now(UTC)
+    )
+    return _registration_out(view)
+
+
+@put(
+    "/v1/events/{event_id:str}/registrations/{registration_id:str}/attendance",
+    guards=[staff_only],
+    tags=["network"],
+    summary="Record a registration's attendance",
+    description=(
+        "Staff, once the event has started (409 `event_not_started`), for a confirmed registration (409"
+        " `registration_not_confirmed`): `attended` or `no_show`; a later mark corrects an earlier one."
+    ),
+    responses=problems(404, *POSTED),
+)
+async def record_attendance(
+    event_id: FromPath[str], registration_id: FromPath[str], data: JSONBody[AttendanceIn], db: DbSession, caller: Caller
+) -> RegistrationOut:
+    """Attended or no-show."""
+    view = await service.record_attendance(
+        db,
+        path_id(event_id, "event"),
+        path_id(registration_id, "registration"),
+        Attendance(data.attendance),
+        now=datetime.now(UTC),
+        actor=caller.user_id,
     )
     return _registration_out(view)

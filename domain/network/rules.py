@@ -394,12 +394,24 @@ def registration_fee_cents(attendees: int, member_price_cents: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """A waitlisted registration: `priority` 0 for full members, 1 for others; then first come."""
+    """A waitlisted registration: `priority` from `waitlist_priority`; then first come."""
 
     registration_id: int
     seats: int
     priority: int
     registered_at: datetime
+
+
+def waitlist_priority(status: Status | None) -> int:
+    """Member priority on the waitlist: full members (0), other members (1), then non-members (`None`, 2)."""
+    if status is None:
+        return 2
+    return 0 if status is Status.FULL else 1
+
+
+def fee_owed_cents(*, is_member: bool, status: RegistrationStatus, fee_cents: int) -> int:
+    """What a registration still owes outside the ledger: a confirmed non-member's fee (members are charged)."""
+    return fee_cents if not is_member and status is RegistrationStatus.CONFIRMED else 0
 
 
 def promotions(free_seats: int, waitlist: list[Waiting]) -> list[int]:
@@ -422,6 +434,76 @@ def cancellation_refusal(deadline: datetime, now: datetime) -> ConflictError | N
     if now >= deadline:
         return ConflictError(f"cancellations closed at {deadline.isoformat()}", code=CANCELLATION_DEADLINE_PASSED)
     return None
+
+
+class EventStatus(enum.StrEnum):
+    """Where an event stands: staff publish at once; a member's proposal waits for staff."""
+
+    PROPOSED = "proposed"
+    PUBLISHED = "published"
+    DECLINED = "declined"
+
+
+EVENT_TRANSITIONS: dict[EventStatus, frozenset[EventStatus]] = {
+    EventStatus.PROPOSED: frozenset({EventStatus.PUBLISHED, EventStatus.DECLINED}),
+    EventStatus.PUBLISHED: frozenset(),
+    EventStatus.DECLINED: frozenset(),
+}
+EVENT_TRANSITION_REFUSED = "event_transition_refused"
+EVENT_NOT_PUBLISHED = "event_not_published"
+PROPOSERS = frozenset({Status.FULL})  # as for offers: the full members speak to the others
+
+
+def check_event_move(current: EventStatus, target: EventStatus) -> None:
+    """Refuse a move the event's table does not allow (409 `event_transition_refused`)."""
+    check_move(EVENT_TRANSITIONS, current, target, what="the event", code=EVENT_TRANSITION_REFUSED)
+
+
+def check_proposer_standing(member_id: int, status: Status) -> None:
+    """Only full members propose events (409 `member_not_full`)."""
+    if status not in PROPOSERS:
+        msg = f"member {member_id} is {status}; only full members propose events"
+        raise ConflictError(msg, code=NOT_FULL_MEMBER)
+
+
+def registration_closed(status: EventStatus) -> ConflictError | None:
+    """Registrations are taken for published events only: a proposal is not yet, a declined one never."""
+    if status is not EventStatus.PUBLISHED:
+        return ConflictError(f"the event is {status}, not published", code=EVENT_NOT_PUBLISHED)
+    return None
+
+
+class Attendance(enum.StrEnum):
+    """What staff record of a confirmed registration once the event has started."""
+
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+EVENT_NOT_STARTED = "event_not_started"
+REGISTRATION_NOT_CONFIRMED = "registration_not_confirmed"
+
+
+def attendance_refusal(status: RegistrationStatus, starts_at: datetime, now: datetime) -> ConflictError | None:
+    """Attendance is known only once the event started, and only people holding seats can attend."""
+    if now < starts_at:
+        return ConflictError(f"the event starts at {starts_at.isoformat()}", code=EVENT_NOT_STARTED)
+    if status is not RegistrationStatus.CONFIRMED:
+        return ConflictError(f"the registration is {status}, not confirmed", code=REGISTRATION_NOT_CONFIRMED)
+    return None
+
+
+REMINDER_LEAD = timedelta(days=1)  # confirmed registrations are reminded this long before the start
+
+
+def reminder_due(starts_at: datetime, now: datetime) -> bool:
+    """A reminder goes out once the start is a day away or less, and never after the start."""
+    return now < starts_at <= now + REMINDER_LEAD
+
+
+def window_over(started: datetime, now: datetime, limit: RateLimit) -> bool:
+    """A rate window that began before the current one counts nothing any more: its row may go."""
+    return started < window_start(now, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -502,3 +584,12 @@ class NewEvent:
     member_price_cents: int
     nonmember_price_cents: int
     cancellation_deadline: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Guest:
+    """A non-member staff register for an event: one person, named with their organisation."""
+
+    name: str
+    email: str
+    organisation: str

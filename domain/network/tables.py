@@ -117,6 +117,7 @@ class NetworkEvent(SQLModel, table=True):
         sa.CheckConstraint("cancellation_deadline <= starts_at", name="deadline_before_start"),
         sa.CheckConstraint("member_price_cents >= 0 AND nonmember_price_cents >= 0", name="prices_not_negative"),
         sa.CheckConstraint("place IS NOT NULL OR online_url IS NOT NULL", name="somewhere"),
+        sa.CheckConstraint("status IN ('proposed','published','declined')", name="status"),
         sa.Index("ix_network_event_starts_at", "starts_at"),
     )
 
@@ -134,22 +135,41 @@ class NetworkEvent(SQLModel, table=True):
     nonmember_price_cents: int = Field(sa_type=sa.BigInteger)
     created_by: int = Field(sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    # Events staff published before proposals existed are published: the server default says so.
+    status: str = Field(default="published", max_length=16, sa_column_kwargs={"server_default": "published"})
+    proposed_by_member: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id")
+    decided_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    decided_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 
 class EventRegistration(SQLModel, table=True):
-    """A member business's registration (several attendees), confirmed or waitlisted as a whole."""
+    """A member business's registration (several attendees), or staff's for one non-member (`guest_*`).
+
+    Confirmed or waitlisted as a whole. A non-member's `fee_cents` is owed, not on any trade account.
+    """
 
     __tablename__ = "event_registration"
     __table_args__ = (
         sa.UniqueConstraint("event_id", "member_id", name="uq_event_registration_event_member"),
+        # Non-members (no member_id) are told apart by e-mail: one registration per address and event.
+        sa.UniqueConstraint("event_id", "guest_email", name="uq_event_registration_event_guest"),
+        sa.CheckConstraint(
+            "(member_id IS NULL)"
+            " = (guest_email IS NOT NULL AND guest_name IS NOT NULL AND guest_organisation IS NOT NULL)",
+            name="member_or_guest",
+        ),
         sa.CheckConstraint("status IN ('confirmed','waitlisted','cancelled')", name="status"),
         sa.CheckConstraint("seats >= 1", name="seats_positive"),
         sa.CheckConstraint("fee_cents >= 0", name="fee_not_negative"),
+        sa.CheckConstraint("attendance IN ('attended','no_show')", name="attendance"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     event_id: int = Field(sa_type=sa.BigInteger, foreign_key="network_event.id")
-    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    guest_name: str | None = Field(default=None, max_length=200)
+    guest_email: str | None = Field(default=None, max_length=320)
+    guest_organisation: str | None = Field(default=None, max_length=200)
     status: str = Field(max_length=16)
     seats: int
     attendees: list[dict[str, str]] = Field(sa_column=sa.Column(postgresql.JSONB(), nullable=False))
@@ -158,3 +178,8 @@ class EventRegistration(SQLModel, table=True):
     registered_by: int = Field(sa_type=sa.BigInteger)
     registered_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
     cancelled_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    attendance: str | None = Field(default=None, max_length=16)
+    attendance_recorded_by: int | None = Field(default=None, sa_type=sa.BigInteger)
+    attendance_recorded_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    # Set by the network clock when the reminder is queued, so each registration is reminded once.
+    reminded_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

@@ -77,6 +77,8 @@ class EventView:
     taken: int
     member_price_cents: int
     nonmember_price_cents: int
+    status: str
+    proposed_by_member_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,9 +87,12 @@ class RegistrationView:
 
     id: int
     event_id: int
-    member_id: int
+    member_id: int | None  # None for a non-member, registered by staff
+    organisation: str | None  # the non-member's organisation
     status: str
     attendees: list[tuple[str, str]]
     fee_cents: int
+    fee_owed_cents: int  # a confirmed non-member's fee, owed outside the ledger
     registered_at: datetime
     cancelled_at: datetime | None
+    attendance: str | None

@@ -90,6 +90,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/offers/{offer_id}/claims/{code}/redeem"): {},
     ("POST", "/v1/events/{event_id}/registrations"): {"attendees": [{"name": "Probe", "email": "probe@tenant.test"}]},
     ("POST", "/v1/events/{event_id}/registrations/{registration_id}/cancel"): {},
+    ("POST", "/v1/events/{event_id}/approve"): {},
+    ("POST", "/v1/events/{event_id}/guest-registrations"): {
+        "name": "Probe",
+        "email": "probe@outside.test",
+        "organisation": "Probe Ltd",
+    },
+    ("POST", "/v1/events/{event_id}/decline"): {},
+    ("PUT", "/v1/events/{event_id}/registrations/{registration_id}/attendance"): {"attendance": "attended"},
 }
 
 # Reads that show other members' data to members by design (the member directory): there,

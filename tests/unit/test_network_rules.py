@@ -19,15 +19,20 @@ from domain.network.rules import (
     OFFER_EXPIRED,
     OFFER_NOT_YET_VALID,
     PROFILE_FIELDS,
+    PUBLIC_DIRECTORY_LIMIT,
     Audience,
     CalendarEvent,
+    EventStatus,
     OfferWindow,
     ProfileInput,
     RateLimit,
     RegistrationStatus,
     Waiting,
+    attendance_refusal,
     cancellation_refusal,
+    check_event_move,
     check_offer_standing,
+    check_proposer_standing,
     check_registration_move,
     checked_profile,
     claim_refusal,
@@ -42,9 +47,13 @@ from domain.network.rules import (
     parse_near,
     promotions,
     rate_retry_after,
+    registration_closed,
     registration_fee_cents,
+    reminder_due,
     render_calendar,
     visible_fields,
+    waitlist_priority,
+    window_over,
     window_start,
 )
 
@@ -328,3 +337,65 @@ def test_only_full_members_publish_and_claim_offers(status):
         check_offer_standing(7, status, "the claiming")
     assert refused.value.code == "member_not_full"
     assert refused.value.detail == f"the claiming member 7 is {status}; only full members publish and claim offers"
+
+
+def test_attendance_is_recorded_after_the_start_for_confirmed_registrations_only():
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    before = attendance_refusal(RegistrationStatus.CONFIRMED, start, start - timedelta(seconds=1))
+    assert before is not None
+    assert before.code == "event_not_started"
+    assert attendance_refusal(RegistrationStatus.CONFIRMED, start, start) is None
+    for status in (RegistrationStatus.WAITLISTED, RegistrationStatus.CANCELLED):
+        refused = attendance_refusal(status, start, start)
+        assert refused is not None
+        assert refused.code == "registration_not_confirmed"
+
+
+def test_a_reminder_is_due_within_the_day_before_the_start_and_not_after():
+    start = datetime(2026, 5, 1, 9, tzinfo=UTC)
+    assert not reminder_due(start, start - timedelta(days=1, seconds=1))
+    assert reminder_due(start, start - timedelta(days=1))
+    assert reminder_due(start, start - timedelta(seconds=1))
+    assert not reminder_due(start, start)
+
+
+def test_only_windows_before_the_current_one_are_over():
+    now = datetime(2026, 5, 1, 9, 0, 30, tzinfo=UTC)
+    current = window_start(now, PUBLIC_DIRECTORY_LIMIT)
+    assert not window_over(current, now, PUBLIC_DIRECTORY_LIMIT)
+    assert window_over(current - timedelta(seconds=1), now, PUBLIC_DIRECTORY_LIMIT)
+
+
+def test_a_proposal_is_published_or_declined_once_and_only_full_members_propose():
+    check_event_move(EventStatus.PROPOSED, EventStatus.PUBLISHED)
+    check_event_move(EventStatus.PROPOSED, EventStatus.DECLINED)
+    for current, target in (
+        (EventStatus.PUBLISHED, EventStatus.DECLINED),
+        (EventStatus.DECLINED, EventStatus.PUBLISHED),
+        (EventStatus.PUBLISHED, EventStatus.PUBLISHED),
+    ):
+        with pytest.raises(ConflictError) as refused:
+            check_event_move(current, target)
+        assert refused.value.code == "event_transition_refused"
+    check_proposer_standing(7, Status.FULL)
+    for status in set(Status) - {Status.FULL}:
+        with pytest.raises(ConflictError) as refused:
+            check_proposer_standing(7, status)
+        assert refused.value.code == "member_not_full"
+    assert registration_closed(EventStatus.PUBLISHED) is None
+    for unpublished in (EventStatus.PROPOSED, EventStatus.DECLINED):
+        closed = registration_closed(unpublished)
+        assert closed is not None
+        assert closed.code == "event_not_published"
+
+
+def test_the_waitlist_serves_full_members_then_other_members_then_non_members():
+    assert waitlist_priority(Status.FULL) < waitlist_priority(Status.PROBATIONARY) < waitlist_priority(None)
+    assert waitlist_priority(Status.RESIGNING) == waitlist_priority(Status.PROBATIONARY)
+    early = datetime(2026, 5, 1, tzinfo=UTC)
+    line = [
+        Waiting(1, 1, waitlist_priority(None), early),
+        Waiting(2, 1, waitlist_priority(Status.PROBATIONARY), early + timedelta(hours=1)),
+    ]
+    assert promotions(1, line) == [2]
+    assert promotions(2, line) == [2, 1]
