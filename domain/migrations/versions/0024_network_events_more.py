@@ -2,7 +2,7 @@
 non-member registrations.
 
 Revision ID: 0024
-Revises: 0018
+Revises: 0023
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0018"
+down_revision: str | None = "0023"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
