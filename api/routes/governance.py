@@ -483,7 +483,7 @@ class NewMeetingIn(msgspec.Struct, forbid_unknown_fields=True):
     petition_id: Id | None = None
 
 
-class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+class MeetingAttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
     """A member present at the meeting, in the room or online."""
 
     member_id: Id
@@ -631,7 +631,7 @@ class MeetingController(Controller):
         responses=problems(404, *POSTED),
     )
     async def attend(
-        self, meeting_id: FromPath[str], data: JSONBody[AttendanceIn], db: DbSession, caller: Caller
+        self, meeting_id: FromPath[str], data: JSONBody[MeetingAttendanceIn], db: DbSession, caller: Caller
     ) -> AttendanceOut:
         """Once the meeting has begun (409 `meeting_not_started`); one per member (409 `already_attending`).
 

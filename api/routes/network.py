@@ -538,7 +538,7 @@ class GuestIn(msgspec.Struct, forbid_unknown_fields=True):
     organisation: Text
 
 
-class AttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
+class EventAttendanceIn(msgspec.Struct, forbid_unknown_fields=True):
     """What staff saw at the event."""
 
     attendance: Literal["attended", "no_show"]
@@ -795,7 +795,11 @@ async def cancel_registration(
     responses=problems(404, *POSTED),
 )
 async def record_attendance(
-    event_id: FromPath[str], registration_id: FromPath[str], data: JSONBody[AttendanceIn], db: DbSession, caller: Caller
+    event_id: FromPath[str],
+    registration_id: FromPath[str],
+    data: JSONBody[EventAttendanceIn],
+    db: DbSession,
+    caller: Caller,
 ) -> RegistrationOut:
     """Attended or no-show."""
     view = await service.record_attendance(
