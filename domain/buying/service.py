@@ -295,29 +295,6 @@ async def _advisory_lock(session: AsyncSession, group_buy_id: int, *, share: boo
     await session.execute(sa.select(take(GROUP_BUY_LOCKS, group_buy_id % INT4)))
 
 
-async def shared_group_buy_with_items(
-    session: AsyncSession, group_buy_id: int
-) -> tuple[GroupBuy, dict[int, int | None]]:
-    """The group buy locked as ``locked_group_buy(share=True)`` does, with each product's pinned price version.
-
-    One statement for the row lock and the items (an order write needs both): the items
-    are read in the lock's snapshot; a lower price pinned meanwhile shows on the next write.
-    """
-    await _advisory_lock(session, group_buy_id, share=True)
-    rows = (
-        await session.execute(
-            sa.select(GroupBuy, col(GroupBuyItem.product_id), col(GroupBuyItem.price_version_id))
-            .join(GroupBuyItem, col(GroupBuyItem.group_buy_id) == col(GroupBuy.id))
-            .where(col(GroupBuy.id) == group_buy_id)
-            .with_for_update(read=True, of=GroupBuy)
-            .execution_options(populate_existing=True)
-        )
-    ).all()
-    if not rows:
-        raise NotFoundError(f"group buy {group_buy_id} not found")
-    return rows[0][0], {product_id: version_id for _, product_id, version_id in rows}
-
-
 def _columns(model: type[SQLModel], alias: str) -> tuple[list[str], str]:
     names = [c.name for c in model.__table__.columns]  # type: ignore[attr-defined]
     return names, ", ".join(f"{alias}.{n}" for n in names)
