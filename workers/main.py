@@ -38,6 +38,7 @@ from workers.payments import (
     share_card_poll,
     stripe_event,
     supplier_transfer,
+    supplier_transfer_reversal,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ JOBS = [
     outbox_job(card_holds.FEE_JOB, card_fee),
     outbox_job(webhooks.EVENT_JOB, stripe_event),
     outbox_job(supplier_transfers.TRANSFER_JOB, supplier_transfer),
+    outbox_job(supplier_transfers.REVERSAL_JOB, supplier_transfer_reversal),
     outbox_job(share_cards.CHARGE_JOB, share_card_charge),
 ]
 

@@ -66,6 +66,14 @@ async def supplier_transfer(ctx: dict[str, Any], session: AsyncSession, payload:
     )
 
 
+async def supplier_transfer_reversal(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
+    """Take back what a corrected card-mode buy's Connect transfer now overpays."""
+    connect = ctx["settings"].stripe_connect
+    await supplier_transfers.run_reversal(
+        session, ctx["payment_gateway"], payload, connect=connect, now=datetime.now(UTC)
+    )
+
+
 async def stripe_event(ctx: dict[str, Any], session: AsyncSession, payload: Mapping[str, Any]) -> None:
     """Apply a stored Stripe event (forward moves only): to a share payment by card, a bank payout or a card hold."""
     await share_cards.apply_event(session, payload)

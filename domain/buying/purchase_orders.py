@@ -23,7 +23,7 @@ from domain.buying.rules import (
     supplier_value_cents,
 )
 from domain.buying.service import CLOSED, items_of, locked_group_buy, visible_group_buy
-from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment
+from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment, SupplierTransferReversal
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -94,14 +94,28 @@ class PurchaseOrderView:
 
 
 async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int, int]:
-    rows = (
+    """Per buy: what the supplier was paid, less what was taken back from its Connect transfer."""
+    ids = list(group_buy_ids)
+    paid = (
         await session.execute(
             sa.select(col(SupplierPayment.group_buy_id), sa.func.sum(col(SupplierPayment.amount_cents)))
-            .where(col(SupplierPayment.group_buy_id).in_(list(group_buy_ids)))
+            .where(col(SupplierPayment.group_buy_id).in_(ids))
             .group_by(col(SupplierPayment.group_buy_id))
         )
     ).all()
-    return {int(gid): int(total) for gid, total in rows}
+    reversed_ = (
+        await session.execute(
+            sa.select(
+                col(SupplierTransferReversal.group_buy_id), sa.func.sum(col(SupplierTransferReversal.amount_cents))
+            )
+            .where(col(SupplierTransferReversal.group_buy_id).in_(ids))
+            .group_by(col(SupplierTransferReversal.group_buy_id))
+        )
+    ).all()
+    net = {int(gid): int(total) for gid, total in paid}
+    for gid, total in reversed_:
+        net[int(gid)] = net.get(int(gid), 0) - int(total)
+    return net
 
 
 async def purchase_order_views(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> list[PurchaseOrderView]:

@@ -485,6 +485,8 @@ async def correct_delivery(
             .values(delivered_quantity=units)
         )
     await _book_correction(session, group_buy, correction.id, plan.refunds, plan.supplier_cents, now)
+    if group_buy.payment_mode == PaymentMode.CARD and plan.supplier_cents > 0:
+        await supplier_transfers.request_reversal(session, group_buy, correction.id)  # if Connect paid it
     members = {
         o.id: o.member_id
         for o in (await session.exec(select(BuyOrder).where(col(BuyOrder.id).in_(sorted(plan.refunds))))).all()

@@ -17,12 +17,12 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import col, select
 
 from domain.buying.purchase_orders import purchase_order_views
 from domain.buying.rules import GroupBuyStatus, PaymentMode
 from domain.buying.service import STAFF, locked_group_buy
-from domain.buying.tables import GroupBuy, SupplierPayment
+from domain.buying.tables import GroupBuy, SupplierPayment, SupplierTransferReversal
 from domain.jobs import service as jobs
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -30,7 +30,13 @@ from domain.ledger.rules import PostingLine, Side
 from domain.notifications import service as notifications
 from domain.payments import supplier_accounts
 from domain.payments.gateway import TransferRequest
-from domain.payments.rules import TransferRefusal, transfer_group, transfer_key, transfer_plan
+from domain.payments.rules import (
+    TransferRefusal,
+    transfer_group,
+    transfer_key,
+    transfer_plan,
+    transfer_reversal_cents,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -144,3 +150,88 @@ async def run_transfer(
     )
     await session.flush()
     return transfer_id
+
+
+REVERSAL_JOB = "supplier_transfer_reversal"
+
+
+def reversal_key(group_buy_id: int, correction_id: int) -> str:
+    """The one reversal a correction of a buy may take back, at Stripe and in the ledger."""
+    return f"transfer_reversal:{group_buy_id}:{correction_id}"
+
+
+async def request_reversal(session: AsyncSession, group_buy: GroupBuy, correction_id: int) -> None:
+    """After a card-mode buy is corrected down: a job takes back what its transfer now overpays, if any."""
+    key = reversal_key(group_buy.id or 0, correction_id)
+    await jobs.add(
+        session, REVERSAL_JOB, f"supplier:{key}", {"group_buy_id": group_buy.id, "correction_id": correction_id}
+    )
+
+
+async def run_reversal(
+    session: AsyncSession, gateway: PaymentGateway, payload: Mapping[str, Any], *, connect: bool, now: datetime
+) -> str | None:
+    """The job: reverse the part of the buy's transfer beyond what the supplier is now owed, booked once; its id.
+
+    Under the buy's exclusive lock, like the transfer and a hand payment, so the figures it
+    reads cannot move meanwhile. Without a transfer there is nothing to take back: the
+    payable simply shows less owed (or, paid by hand, what the supplier owes back).
+    """
+    if not connect:
+        return None
+    group_buy = await locked_group_buy(session, int(payload["group_buy_id"]))
+    gb_id, correction_id = group_buy.id or 0, int(payload["correction_id"])
+    transfer = (
+        await session.exec(
+            select(SupplierPayment).where(
+                col(SupplierPayment.group_buy_id) == gb_id, col(SupplierPayment.method) == TRANSFER_METHOD
+            )
+        )
+    ).one_or_none()
+    if transfer is None or transfer.reference is None:
+        return None
+    view = (await purchase_order_views(session, [group_buy]))[0]
+    by_hand, transferred = await _paid(session, gb_id)
+    reversed_cents = int(
+        (
+            await session.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(col(SupplierTransferReversal.amount_cents)), 0)).where(
+                    col(SupplierTransferReversal.group_buy_id) == gb_id
+                )
+            )
+        ).scalar_one()
+    )
+    amount = transfer_reversal_cents(
+        payable_cents=view.payable_cents,
+        paid_by_hand_cents=by_hand,
+        transferred_cents=transferred,
+        reversed_cents=reversed_cents,
+    )
+    if amount <= 0:
+        return None
+    key = reversal_key(gb_id, correction_id)
+    reversal_id = await gateway.reverse_transfer(transfer.reference, amount, idempotency_key=key)
+    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
+    clearing = await ledger.account_id(session, chart.CARD_CLEARING)
+    await ledger.lock_accounts(session, [payable, clearing])
+    entry = await ledger.post_entry(
+        session,
+        kind=TRANSFER_ENTRY,  # a transfer taken back lowers what the report counts as transferred
+        idempotency_key=f"card_{key}",
+        occurred_at=now,
+        lines=[PostingLine(clearing, Side.DEBIT, amount), PostingLine(payable, Side.CREDIT, amount)],
+        memo=f"Stripe transfer reversal {reversal_id} for {view.number}"[:500],
+    )
+    session.add(
+        SupplierTransferReversal(
+            group_buy_id=gb_id,
+            correction_id=correction_id,
+            transfer_id=transfer.reference,
+            reversal_id=reversal_id,
+            amount_cents=amount,
+            entry_id=entry.id or 0,
+            reversed_at=now,
+        )
+    )
+    await session.flush()
+    return reversal_id

@@ -212,6 +212,25 @@ class SupplierPayment(SQLModel, table=True):
     reference: str | None = Field(default=None, max_length=255, unique=True)
 
 
+class SupplierTransferReversal(SQLModel, table=True):
+    """Part of a Connect transfer taken back from the supplier after a correction lowered what it is owed."""
+
+    __tablename__ = "supplier_transfer_reversal"
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.UniqueConstraint("group_buy_id", "correction_id", name="uq_supplier_transfer_reversal_group_buy_correction"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", index=True)
+    correction_id: int = Field(sa_type=sa.BigInteger, foreign_key="buy_correction.id")
+    transfer_id: str = Field(max_length=255)
+    reversal_id: str = Field(max_length=255, unique=True)
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    entry_id: int = Field(sa_type=sa.BigInteger, foreign_key="journal_entry.id")
+    reversed_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
 class BuyCorrection(SQLModel, table=True):
     """Staff lowering the delivered units of a settled buy; members are given back the difference."""
 

@@ -181,6 +181,10 @@ class PaymentGateway(Protocol):
         """Pay a supplier's connected account from the co-op's balance (Connect); the transfer's id."""
         ...
 
+    async def reverse_transfer(self, transfer_id: str, amount_cents: int, *, idempotency_key: str) -> str:
+        """Take ``amount_cents`` of a transfer back from the connected account; the reversal's id."""
+        ...
+
     async def bank_payout(self, payout_id: str) -> BankPayout:
         """The payout as the provider has it now (amount, status, arrival)."""
         ...
@@ -236,6 +240,10 @@ class TradeAccountGateway:
 
     async def transfer(self, request: TransferRequest) -> str:  # noqa: ARG002
         """No card provider, no Connect: staff pay suppliers by hand."""
+        raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
+
+    async def reverse_transfer(self, transfer_id: str, amount_cents: int, *, idempotency_key: str) -> str:  # noqa: ARG002
+        """No card provider, no Connect: nothing was transferred."""
         raise ConflictError("card payments are not configured", code=CARDS_NOT_CONFIGURED)
 
     async def bank_payout(self, payout_id: str) -> BankPayout:  # noqa: ARG002

@@ -581,6 +581,18 @@ def transfer_plan(*, payable_cents: int, paid_by_hand_cents: int, transferred_ce
     return TransferPlan(payable_cents, None)
 
 
+def transfer_reversal_cents(
+    *, payable_cents: int, paid_by_hand_cents: int, transferred_cents: int, reversed_cents: int
+) -> int:
+    """What to take back from the supplier's transfer after a correction lowered its payable (0: nothing).
+
+    Only what was paid beyond the payable, and never more than what is still transferred.
+    """
+    still_transferred = transferred_cents - reversed_cents
+    overpaid = paid_by_hand_cents + still_transferred - payable_cents
+    return max(0, min(overpaid, still_transferred))
+
+
 # Webhook events that move a card hold, and where to. Only forward moves are applied
 # (moves_forward), so a late, replayed or out-of-order event changes nothing. A capture
 # is recorded by the capture job (it books the ledger), so `payment_intent.succeeded` is

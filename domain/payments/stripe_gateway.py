@@ -225,6 +225,14 @@ class StripeGateway:
             created = await self._client.v1.transfers.create_async(params, self._options(request.idempotency_key))  # type: ignore[arg-type]
         return str(created.id)
 
+    async def reverse_transfer(self, transfer_id: str, amount_cents: int, *, idempotency_key: str) -> str:
+        """A Transfer Reversal of part of a transfer (localstripe has no Connect)."""
+        with _provider_errors():
+            reversal = await self._client.v1.transfers.reversals.create_async(
+                transfer_id, {"amount": amount_cents}, self._options(idempotency_key)
+            )
+        return str(reversal.id)
+
     async def bank_payout(self, payout_id: str) -> BankPayout:
         """Retrieve the payout: its amount, its status now, the day it arrives at the bank."""
         with _provider_errors():

@@ -17,7 +17,7 @@ from domain.ledger import service as ledger
 from domain.payments.stripe_gateway import StripeGateway
 from tests.support.buying import make_supplier, supplier_headers
 from tests.support.cards import card_buy, card_member, line
-from tests.support.recording_stripe import RecordingHTTPClient, transfer_answer
+from tests.support.recording_stripe import RecordingHTTPClient, reversal_answer, transfer_answer
 from tests.support.worker import run_worker
 
 if TYPE_CHECKING:
@@ -91,6 +91,32 @@ async def test_a_settled_card_buy_pays_its_supplier_by_one_transfer_booked_once(
     period = {"period_from": (today - timedelta(days=1)).isoformat(), "period_to": today.isoformat()}
     report = (await stripe_client.get("/v1/payments/card-reconciliation", params=period, headers=staff)).json()
     assert (report["captured_cents"], report["transferred_cents"], report["difference_cents"]) == (2_500, 2_000, 0)
+
+    # A bag turns out torn: the member is refunded one unit and the transfer's overpaid 1,000 is taken back.
+    correction = {"lines": [{"product_id": str(product), "delivered_quantity": 1}], "reason": "one bag torn"}
+    corrected = await stripe_client.post(f"/v1/group-buys/{gb['id']}/corrections", json=correction, headers=staff)
+    assert corrected.status_code == 201, corrected.text
+    await run_worker(stripe_settings, session_maker)  # the refund; Connect is not configured there: no reversal
+    transfer_id = f"tr_gb_{gb['id']}_2000"
+    http = RecordingHTTPClient({("POST", f"/v1/transfers/{transfer_id}/reversals"): reversal_answer})
+    gateway = StripeGateway("sk_test_localstripe", api_base=localstripe_url, localstripe=True, http_client=http)
+    undo = {"group_buy_id": int(gb["id"]), "correction_id": int(corrected.json()["id"])}
+    for _ in range(2):  # a repeated job takes back and books once
+        await supplier_transfers.run_reversal(session, gateway, undo, connect=True, now=utc_now())
+    await gateway.aclose()
+    await session.commit()
+
+    [reversal] = http.requests
+    assert (reversal.idempotency_key, reversal.params) == (
+        f"transfer_reversal:{gb['id']}:{undo['correction_id']}",
+        {"amount": "1000"},
+    )
+    assert await ledger.balance_of(session, chart.supplier_payable(int(supplier))) == 0
+    assert await ledger.balance_of(session, chart.CARD_CLEARING) == 2_500 - 2_000 - 1_250 + 1_000
+    shown = (await stripe_client.get(f"/v1/purchase-orders/{gb['id']}", headers=staff)).json()
+    assert (shown["payable_cents"], shown["paid_cents"]) == (1_000, 1_000)
+    report = (await stripe_client.get("/v1/payments/card-reconciliation", params=period, headers=staff)).json()
+    assert (report["transferred_cents"], report["refunded_cents"], report["difference_cents"]) == (1_000, 1_250, 0)
 
 
 async def test_only_staff_set_a_suppliers_connected_account_and_it_must_look_like_one(

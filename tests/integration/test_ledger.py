@@ -231,7 +231,10 @@ async def test_updates_and_deletes_are_refused(session, statement, table):
     [
         ("TRUNCATE posting", "posting"),
         (
-            "TRUNCATE journal_entry, posting, payout_event, supplier_payment, event_registration, share_card_payment",
+            (
+                "TRUNCATE journal_entry, posting, payout_event, supplier_payment, event_registration,"
+                " share_card_payment, supplier_transfer_reversal"
+            ),
             "journal_entry|posting",
         ),
         ("TRUNCATE journal_entry CASCADE", "journal_entry|posting"),

@@ -80,3 +80,8 @@ def transfer_answer(params: dict[str, str]) -> dict[str, Any]:
         "transfer_group": params["transfer_group"],
         "reversed": False,
     }
+
+
+def reversal_answer(params: dict[str, str]) -> dict[str, Any]:
+    """Stripe's Transfer Reversal object for a reversal of part of a transfer."""
+    return {"id": f"trr_{params['amount']}", "object": "transfer_reversal", "amount": int(params["amount"])}

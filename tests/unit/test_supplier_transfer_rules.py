@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.payments.rules import TransferRefusal, connected_account_errors, transfer_key, transfer_plan
+from domain.payments.rules import (
+    TransferRefusal,
+    connected_account_errors,
+    transfer_key,
+    transfer_plan,
+    transfer_reversal_cents,
+)
 
 cents = st.integers(min_value=0, max_value=10**12)
 
@@ -52,3 +58,43 @@ def test_a_connected_account_id_is_acct_then_letters_and_digits(account: str) ->
 def test_anything_else_is_refused_naming_the_field(account: str) -> None:
     [error] = connected_account_errors(account)
     assert error.field == "stripe_account_id"
+
+
+@given(payable=cents, by_hand=cents, transferred=cents, reversed_share=st.integers(0, 100))
+def test_a_reversal_takes_back_only_the_overpayment_and_never_more_than_is_still_transferred(
+    payable: int, by_hand: int, transferred: int, reversed_share: int
+) -> None:
+    reversed_ = transferred * reversed_share // 100
+    back = transfer_reversal_cents(
+        payable_cents=payable, paid_by_hand_cents=by_hand, transferred_cents=transferred, reversed_cents=reversed_
+    )
+    still = transferred - reversed_
+    assert 0 <= back <= still
+    paid_after = by_hand + still - back
+    # Afterwards the supplier is paid no more than it is owed, unless the transfer is used up
+    # (the rest was paid by hand: what it owes back is on its payable, not on the card).
+    assert paid_after <= payable or back == still
+    # Nothing is taken back from a supplier that is not overpaid.
+    if by_hand + still <= payable:
+        assert back == 0
+    again = transfer_reversal_cents(
+        payable_cents=payable,
+        paid_by_hand_cents=by_hand,
+        transferred_cents=transferred,
+        reversed_cents=reversed_ + back,
+    )
+    assert again == 0  # a second run after the first takes nothing more
+
+
+def test_the_reversal_of_the_worked_example() -> None:
+    # 2,000 transferred for two units; a correction leaves one (1,000 owed): 1,000 comes back, once.
+    assert (
+        transfer_reversal_cents(payable_cents=1_000, paid_by_hand_cents=0, transferred_cents=2_000, reversed_cents=0)
+        == 1_000
+    )
+    assert (
+        transfer_reversal_cents(
+            payable_cents=1_000, paid_by_hand_cents=0, transferred_cents=2_000, reversed_cents=1_000
+        )
+        == 0
+    )
