@@ -204,7 +204,7 @@ async def post_entry(
         )
     ).one_or_none()
     if entry is None:  # the key was used before, by an earlier call or a concurrent writer
-        existing = await _entry_by_key(session, idempotency_key)
+        existing = await entry_by_key(session, idempotency_key)
         assert existing is not None  # noqa: S101 - the conflict proves it exists
         return await _same_or_conflict(session, existing, lines)
     await session.execute(
@@ -223,7 +223,8 @@ async def post_entry(
     return entry
 
 
-async def _entry_by_key(session: AsyncSession, key: str) -> JournalEntry | None:
+async def entry_by_key(session: AsyncSession, key: str) -> JournalEntry | None:
+    """The entry posted under ``key``, if any."""
     result = await session.exec(select(JournalEntry).where(col(JournalEntry.idempotency_key) == key))
     return result.one_or_none()
 

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlmodel import col, select
-
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.tables import JournalEntry
 from domain.payments.rules import PAYOUT_FAILED, PAYOUT_PAID, BankPayoutBooking, bank_payout_booking
 from domain.payments.tables import StripeEvent
 
@@ -54,18 +51,17 @@ async def apply_event(session: AsyncSession, gateway: PaymentGateway, payload: M
             occurred_at=payout.arrival,
             memo=f"Stripe payout {payout.id} to the bank",
         )
-    elif booking is BankPayoutBooking.RETURNED:
-        booked = (
-            await session.exec(select(JournalEntry).where(col(JournalEntry.idempotency_key) == paid_key(payout.id)))
-        ).one_or_none()
-        if booked is not None:  # never booked: nothing left the clearing account, nothing comes back
-            await ledger.transfer(
-                session,
-                debit=chart.CARD_CLEARING,
-                credit=chart.BANK,
-                amount_cents=payout.amount_cents,
-                kind=ENTRY_KIND,
-                idempotency_key=f"card_payout_returned:{payout.id}",
-                occurred_at=event.received_at,
-                memo=f"Stripe payout {payout.id} returned by the bank",
-            )
+    elif (
+        booking is BankPayoutBooking.RETURNED and (await ledger.entry_by_key(session, paid_key(payout.id))) is not None
+    ):
+        # Only a payout booked as paid comes back: one never booked left nothing to return.
+        await ledger.transfer(
+            session,
+            debit=chart.CARD_CLEARING,
+            credit=chart.BANK,
+            amount_cents=payout.amount_cents,
+            kind=ENTRY_KIND,
+            idempotency_key=f"card_payout_returned:{payout.id}",
+            occurred_at=event.received_at,
+            memo=f"Stripe payout {payout.id} returned by the bank",
+        )
