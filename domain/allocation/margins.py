@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 
 from domain.buying.rules import OrderStatus
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import LINE_ITEM, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine
@@ -53,10 +53,7 @@ async def _group_buys(
         .join(GroupBuy, col(GroupBuy.id) == col(OrderLine.group_buy_id))
         .join(
             GroupBuyItem,
-            sa.and_(
-                col(GroupBuyItem.group_buy_id) == col(OrderLine.group_buy_id),
-                col(GroupBuyItem.product_id) == col(OrderLine.product_id),
-            ),
+            LINE_ITEM,
         )
         .where(
             col(BuyOrder.status) == OrderStatus.SETTLED.value,

@@ -37,7 +37,7 @@ from domain.buying.service import (
     member_audience,
     visible_group_buy,
 )
-from domain.buying.tables import BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import LINE_ITEM, BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.errors import ConflictError, InvalidInputError
 from domain.jobs import service as outbox
 from domain.ledger import chart
@@ -259,10 +259,7 @@ async def _purchases(session: AsyncSession, group_buy_id: int) -> list[tuple[int
             .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
             .join(
                 GroupBuyItem,
-                sa.and_(
-                    col(GroupBuyItem.group_buy_id) == col(OrderLine.group_buy_id),
-                    col(GroupBuyItem.product_id) == col(OrderLine.product_id),
-                ),
+                LINE_ITEM,
             )
             .where(
                 col(OrderLine.group_buy_id) == group_buy_id,

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from domain.db import utc_now
 
@@ -242,3 +242,11 @@ class BuyCorrection(SQLModel, table=True):
     refunded_cents: int = Field(sa_type=sa.BigInteger)
     actor_user_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     created_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+
+
+# An order line's item in its group buy (the product's pool, case size and prices): the join
+# every read of lines by pool uses.
+LINE_ITEM = sa.and_(
+    col(GroupBuyItem.group_buy_id) == col(OrderLine.group_buy_id),
+    col(GroupBuyItem.product_id) == col(OrderLine.product_id),
+)

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 from domain.allocation.service import posted_run
 from domain.allocation.tables import AllocationLine
 from domain.buying.rules import OrderStatus
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import LINE_ITEM, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.catalog.tables import ProductPriceTier
 from domain.errors import NotFoundError
 from domain.ledger import chart
@@ -59,10 +59,7 @@ async def _group_buys(session: AsyncSession, member_id: int, start: datetime, en
         .join(GroupBuy, col(GroupBuy.id) == col(OrderLine.group_buy_id))
         .join(
             GroupBuyItem,
-            sa.and_(
-                col(GroupBuyItem.group_buy_id) == col(OrderLine.group_buy_id),
-                col(GroupBuyItem.product_id) == col(OrderLine.product_id),
-            ),
+            LINE_ITEM,
         )
         .where(
             col(BuyOrder.member_id) == member_id,
