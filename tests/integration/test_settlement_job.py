@@ -24,17 +24,14 @@ from domain.buying import service as buying
 from domain.buying.rules import LineRequest
 from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
-from domain.db import make_engine, make_session_maker
+from domain.db import make_session_maker
 from domain.jobs.tables import OutboxJob
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership import service as membership
 from tests.integration.test_order_write_statements import statements
-from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -139,23 +136,7 @@ async def _waiting_on_lock(engine: AsyncEngine) -> int | None:
     return None if row is None else int(row[0])
 
 
-@pytest.fixture
-def scratch_url(stack) -> Iterator[str]:
-    with migrated_database(stack.database_url, "settlement_job") as url:
-        yield url
-
-
-@pytest.fixture
-async def scratch_engine(scratch_url: str) -> AsyncIterator[AsyncEngine]:
-    """A database of its own: the test commits a settlement's ledger entries (append-only) for real, which
-    would stay in the shared database's co-op-wide accounts (sales) for every later test."""
-    engine = make_engine(scratch_url, pool_size=4)
-    yield engine
-    await engine.dispose()
-
-
-async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_once(scratch_engine):
-    engine = scratch_engine
+async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_once(engine):
     maker = make_session_maker(engine)
     tag = uuid.uuid4().hex[:8]
     async with maker() as s:
