@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -21,6 +22,7 @@ from deploy.stack import local_stack
 from domain import migrate
 from domain.db import SessionMaker, make_engine, make_session_maker
 from domain.settings import Settings
+from tests.support import scratch_db
 from tests.support.apps import SharedApp, shared
 
 if TYPE_CHECKING:
@@ -51,6 +53,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackUrls]:
     data_dir: Path = tmp_path_factory.mktemp("coop")
     with local_stack(data_dir, os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls:
         migrate.upgrade(urls.database_url)
+        scratch_db.keep_as_template(urls.database_url)
         yield urls
 
 
@@ -65,6 +68,26 @@ def settings(stack: StackUrls) -> Settings:
 @pytest.fixture(scope="session")
 async def engine(stack: StackUrls) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(stack.database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def own_database(stack: StackUrls) -> AsyncIterator[str]:
+    """The URL of a migrated database of this test's own, for a test that COMMITs for real.
+
+    Committed ledger and patronage rows are append-only: in the shared database they would
+    change the totals of whichever tests run after this one.
+    """
+    name = f"own_{uuid.uuid4().hex[:16]}"
+    yield await scratch_db.recreate(stack.database_url, name, template=scratch_db.TEMPLATE)
+    await scratch_db.drop(stack.database_url, name)
+
+
+@pytest.fixture
+async def committing_engine(own_database: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on this test's own database (see `own_database`)."""
+    engine = make_engine(own_database, pool_size=5)
     yield engine
     await engine.dispose()
 

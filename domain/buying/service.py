@@ -213,19 +213,27 @@ async def pin_prices(session: AsyncSession, group_buy_id: int) -> None:
 
 # Price versions are append-only (never edited; the catalog writes a new one per change), so a
 # version read once is kept for the life of the process; a buy's items say which one applies.
-_VERSIONS: dict[int, catalog.Prices] = {}
+# Ids are only unique within one database, so the copy is keyed by the database too: a process
+# may speak to several (the tests' scratch databases restart their ids at 1).
+_VERSIONS: dict[tuple[str, int], catalog.Prices] = {}
 _VERSIONS_KEPT = 10_000
+
+
+def _database_of(session: AsyncSession) -> str:
+    return str(session.sync_session.get_bind().engine.url)
 
 
 async def pinned_versions(session: AsyncSession, version_ids: Iterable[int]) -> dict[int, catalog.Prices]:
     """Price versions by id, from the process's copy when already read."""
+    database = _database_of(session)
     wanted = set(version_ids)
-    missing = sorted(wanted - _VERSIONS.keys())
+    missing = sorted(v for v in wanted if (database, v) not in _VERSIONS)
     if missing:
         if len(_VERSIONS) + len(missing) > _VERSIONS_KEPT:
             _VERSIONS.clear()
-        _VERSIONS.update(await catalog.versions_by_id(session, missing))
-    return {v: _VERSIONS[v] for v in wanted if v in _VERSIONS}
+        read = await catalog.versions_by_id(session, missing)
+        _VERSIONS.update({(database, v): prices for v, prices in read.items()})
+    return {v: _VERSIONS[database, v] for v in wanted if (database, v) in _VERSIONS}
 
 
 async def item_prices(session: AsyncSession, items: Iterable[GroupBuyItem]) -> dict[tuple[int, int], catalog.Prices]:

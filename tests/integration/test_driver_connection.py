@@ -5,8 +5,8 @@ from __future__ import annotations
 from domain.db import driver_connection, make_session_maker
 
 
-async def test_the_driver_connection_of_a_fresh_session_is_in_its_transaction(engine):
-    async with make_session_maker(engine)() as session:
+async def test_the_driver_connection_of_a_fresh_session_is_in_its_transaction(committing_engine):
+    async with make_session_maker(committing_engine)() as session:
         raw = await driver_connection(session)
         assert raw.is_in_transaction()
         await raw.execute("CREATE TEMP TABLE driver_probe (n int) ON COMMIT DROP")
@@ -17,8 +17,8 @@ async def test_the_driver_connection_of_a_fresh_session_is_in_its_transaction(en
         assert not raw.is_in_transaction()
 
 
-async def test_a_second_call_in_the_same_transaction_sends_no_second_begin(engine):
-    async with make_session_maker(engine)() as session:
+async def test_a_second_call_in_the_same_transaction_sends_no_second_begin(committing_engine):
+    async with make_session_maker(committing_engine)() as session:
         first = await driver_connection(session)
         await first.execute("CREATE TEMP TABLE driver_probe2 (n int) ON COMMIT DROP")
         second = await driver_connection(session)

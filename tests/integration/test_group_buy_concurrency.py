@@ -3,8 +3,7 @@
 Every member runs its own chain (place, then change again and again) while all chains run
 at once; duplicate placements race each other; late changes race the close. Afterwards the
 live totals, the stored increments, the frozen close figures and the allocation all agree.
-Data is committed for real, so names are unique and the buy is left closed (the clock skips
-it) with its notifications removed from the outbox (other tests' workers never see them).
+Data is committed for real, into a database of the test's own (`committing_engine`).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
 from domain.db import make_session_maker
 from domain.errors import ConflictError
-from domain.jobs.tables import OutboxJob
 from domain.membership import service as membership
 from tests.support.totals import resummed_totals, stored_totals
 
@@ -127,52 +125,45 @@ class Rush:
             await s.commit()
 
 
-async def test_hundreds_of_concurrent_orders_and_changes_agree_with_the_totals(engine):
-    maker = make_session_maker(engine)
+async def test_hundreds_of_concurrent_orders_and_changes_agree_with_the_totals(committing_engine):
+    maker = make_session_maker(committing_engine)
     group_buy_id, products, member_ids = await setup(maker)
     rush = Rush(maker, group_buy_id, products)
-    try:
-        chains = {m: [rush.plan() for _ in range(1 + CHANGES_PER_MEMBER)] for m in member_ids}
-        final = {m: chain[-1] for m, chain in chains.items()}
-        await asyncio.gather(*(rush.chain(m, steps) for m, steps in chains.items()))
-        assert rush.calls == {
-            "placed": MEMBERS,
-            "duplicate refused": MEMBERS * DUPLICATES_PER_MEMBER,
-            "changed": MEMBERS * CHANGES_PER_MEMBER,
-        }
+    chains = {m: [rush.plan() for _ in range(1 + CHANGES_PER_MEMBER)] for m in member_ids}
+    final = {m: chain[-1] for m, chain in chains.items()}
+    await asyncio.gather(*(rush.chain(m, steps) for m, steps in chains.items()))
+    assert rush.calls == {
+        "placed": MEMBERS,
+        "duplicate refused": MEMBERS * DUPLICATES_PER_MEMBER,
+        "changed": MEMBERS * CHANGES_PER_MEMBER,
+    }
 
-        # Racing changes to the same order: the last to commit wins whole, none is half applied.
-        candidates = {m: [rush.plan() for _ in range(3)] for m in rush.rng.sample(member_ids, RACED_ORDERS)}
-        await asyncio.gather(*(rush.change(m, c) for m, plans in candidates.items() for c in plans))
-        async with maker() as s:
-            for m, plans in candidates.items():
-                stored = await lines_of(s, rush.orders[m])
-                final[m] = next(c for c in plans if stored == as_dict(c))
-            await check_lines_match(s, group_buy_id, final, rush.orders)
-            # The running totals, updated by every concurrent writer, equal the lines re-summed.
-            assert await stored_totals(s, group_buy_id) == await resummed_totals(s, group_buy_id)
-            view = await buying.get_group_buy(s, group_buy_id)
-            for item in view.items:
-                wanted = [ln for lines in final.values() for ln in lines if ln.product_id == item.product_id]
-                assert (item.quantity, item.flex_quantity) == (
-                    sum(ln.quantity for ln in wanted),
-                    sum(ln.flex for ln in wanted),
-                )
-
-        # Late changes race the close: each lands entirely before it or is refused (409).
-        late = [rush.change(m, rush.plan()) for m in rush.rng.sample(member_ids, LATE_CHANGES)]
-        await asyncio.gather(*late, rush.close())
-        changes = MEMBERS * CHANGES_PER_MEMBER + 3 * RACED_ORDERS + LATE_CHANGES
-        assert rush.calls["changed"] + rush.calls["change refused"] == changes
-        assert sum(rush.calls.values()) >= 200  # placements, duplicates and changes, all concurrent
-        async with maker() as s:
-            await check_close_agrees(s, group_buy_id)
-    finally:
-        async with maker() as s:  # the buy's notifications are not for other tests' workers
-            await s.execute(
-                sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"notify:group_buy:{group_buy_id}:%"))
+    # Racing changes to the same order: the last to commit wins whole, none is half applied.
+    candidates = {m: [rush.plan() for _ in range(3)] for m in rush.rng.sample(member_ids, RACED_ORDERS)}
+    await asyncio.gather(*(rush.change(m, c) for m, plans in candidates.items() for c in plans))
+    async with maker() as s:
+        for m, plans in candidates.items():
+            stored = await lines_of(s, rush.orders[m])
+            final[m] = next(c for c in plans if stored == as_dict(c))
+        await check_lines_match(s, group_buy_id, final, rush.orders)
+        # The running totals, updated by every concurrent writer, equal the lines re-summed.
+        assert await stored_totals(s, group_buy_id) == await resummed_totals(s, group_buy_id)
+        view = await buying.get_group_buy(s, group_buy_id)
+        for item in view.items:
+            wanted = [ln for lines in final.values() for ln in lines if ln.product_id == item.product_id]
+            assert (item.quantity, item.flex_quantity) == (
+                sum(ln.quantity for ln in wanted),
+                sum(ln.flex for ln in wanted),
             )
-            await s.commit()
+
+    # Late changes race the close: each lands entirely before it or is refused (409).
+    late = [rush.change(m, rush.plan()) for m in rush.rng.sample(member_ids, LATE_CHANGES)]
+    await asyncio.gather(*late, rush.close())
+    changes = MEMBERS * CHANGES_PER_MEMBER + 3 * RACED_ORDERS + LATE_CHANGES
+    assert rush.calls["changed"] + rush.calls["change refused"] == changes
+    assert sum(rush.calls.values()) >= 200  # placements, duplicates and changes, all concurrent
+    async with maker() as s:
+        await check_close_agrees(s, group_buy_id)
 
 
 def as_dict(lines: list[LineRequest]) -> dict[int, tuple[int, int]]:

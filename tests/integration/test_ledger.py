@@ -125,9 +125,9 @@ async def test_one_unbalanced_entry_among_balanced_ones_is_named(session):
         await check_now(session)
 
 
-async def test_a_balanced_entry_commits_for_real(engine):
+async def test_a_balanced_entry_commits_for_real(committing_engine):
     """Own connection, real COMMIT: the deferred checks on journal_entry and posting both pass."""
-    maker = make_session_maker(engine)
+    maker = make_session_maker(committing_engine)
     async with maker() as s:
         a, b = await account(s), await account(s, AccountKind.LIABILITY)
         entry = await service.post_entry(
@@ -144,10 +144,10 @@ async def test_a_balanced_entry_commits_for_real(engine):
         assert (await s.get(JournalEntry, entry.id)) is not None
 
 
-async def test_the_deferred_check_fires_at_a_real_commit(engine):
+async def test_the_deferred_check_fires_at_a_real_commit(committing_engine):
     """Own connection, real BEGIN/COMMIT: the rows insert fine and the COMMIT fails."""
     codes = [unique("test:real-commit"), unique("test:real-commit")]
-    async with engine.connect() as conn:
+    async with committing_engine.connect() as conn:
         async with conn.begin():  # accounts committed for real; unique codes, harmless leftovers
             ids = [
                 (
@@ -168,7 +168,7 @@ async def test_the_deferred_check_fires_at_a_real_commit(engine):
         await raw_posting(conn, entry, ids[1], "credit", 1)
         with pytest.raises(IntegrityError, match=UNBALANCED.format(100, 1)):
             await transaction.commit()
-    async with engine.connect() as conn:  # nothing of the refused entry survived
+    async with committing_engine.connect() as conn:  # nothing of the refused entry survived
         assert await count(conn, JournalEntry, col(JournalEntry.idempotency_key) == key) == 0
         assert await count(conn, Posting, col(Posting.account_id).in_(ids)) == 0
 

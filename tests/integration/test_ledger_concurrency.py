@@ -66,8 +66,8 @@ async def post(maker: SessionMaker, key: str, lines: list[PostingLine]) -> int:
         return entry.id
 
 
-async def test_opposite_transfers_neither_deadlock_nor_lose_money(engine):
-    maker = make_session_maker(engine)
+async def test_opposite_transfers_neither_deadlock_nor_lose_money(committing_engine):
+    maker = make_session_maker(committing_engine)
     a, b, c = await make_accounts(maker, 3)
     rng = random.Random(20260301)  # noqa: S311 - deterministic mix of directions and amounts
     routes = [(a, b), (b, a), (b, c), (c, b), (c, a), (a, c)]
@@ -100,8 +100,8 @@ async def test_opposite_transfers_neither_deadlock_nor_lose_money(engine):
         assert postings == sum(len(p) for p in plans)
 
 
-async def test_same_key_from_twenty_writers_makes_one_entry(engine):
-    maker = make_session_maker(engine)
+async def test_same_key_from_twenty_writers_makes_one_entry(committing_engine):
+    maker = make_session_maker(committing_engine)
     a, b = await make_accounts(maker, 2)
     key = unique("same-key")
     lines = [PostingLine(a, D, 1234), PostingLine(b, C, 1234)]
@@ -123,8 +123,8 @@ async def test_same_key_from_twenty_writers_makes_one_entry(engine):
         assert await service.balance(s, b) == service.Balance(b, 0, 1234, -1234)
 
 
-async def test_same_key_with_two_bodies_one_wins_the_other_conflicts(engine):
-    maker = make_session_maker(engine)
+async def test_same_key_with_two_bodies_one_wins_the_other_conflicts(committing_engine):
+    maker = make_session_maker(committing_engine)
     a, b = await make_accounts(maker, 2)
     key = unique("two-bodies")
     bodies = [[PostingLine(a, D, 100), PostingLine(b, C, 100)], [PostingLine(a, D, 200), PostingLine(b, C, 200)]]
@@ -146,8 +146,8 @@ async def test_same_key_with_two_bodies_one_wins_the_other_conflicts(engine):
         assert (await service.balance(s, a)).balance_cents == amount
 
 
-async def test_concurrent_reversals_of_one_entry_make_one_reversal(engine):
-    maker = make_session_maker(engine)
+async def test_concurrent_reversals_of_one_entry_make_one_reversal(committing_engine):
+    maker = make_session_maker(committing_engine)
     a, b = await make_accounts(maker, 2)
     original = await post(maker, unique("to-reverse"), [PostingLine(a, D, 900), PostingLine(b, C, 900)])
 
@@ -169,8 +169,8 @@ async def test_concurrent_reversals_of_one_entry_make_one_reversal(engine):
         assert await service.balance(s, b) == service.Balance(b, 900, 900, 0)
 
 
-async def test_concurrent_ensure_account_creates_one_account(engine):
-    maker = make_session_maker(engine)
+async def test_concurrent_ensure_account_creates_one_account(committing_engine):
+    maker = make_session_maker(committing_engine)
     code = unique("test:conc-account")
 
     async def ensure() -> int:

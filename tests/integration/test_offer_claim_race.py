@@ -1,8 +1,8 @@
 """Twenty members claim an offer capped at five, all at once, on separate connections with real COMMITs.
 
 Exactly five claims succeed and the rest are refused with `offer_cap_reached`; the offer's
-count and its claim rows agree. The data is committed for real, so names are unique and the
-offer and its claims are removed afterwards (other tests list current offers).
+count and its claim rows agree. The data is committed for real, into a database of the
+test's own (`committing_engine`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from domain.db import make_session_maker
@@ -27,8 +26,8 @@ CLAIMERS = 20
 CAP = 5
 
 
-async def test_twenty_concurrent_claims_on_a_cap_of_five_give_exactly_five(engine):
-    maker = make_session_maker(engine)
+async def test_twenty_concurrent_claims_on_a_cap_of_five_give_exactly_five(committing_engine):
+    maker = make_session_maker(committing_engine)
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     async with maker() as s:
@@ -61,19 +60,13 @@ async def test_twenty_concurrent_claims_on_a_cap_of_five_give_exactly_five(engin
                 await s.rollback()
                 outcomes[refused.code or "?"] += 1
 
-    try:
-        # At most 8 at once: the engine pools 5 + 5 connections; the rest queue for one.
-        await asyncio.gather(*(claim(m) for m in members[1:]))
-        assert outcomes == {"claimed": CAP, "offer_cap_reached": CLAIMERS - CAP}
-        async with maker() as s:
-            stored = await s.get(MemberOffer, offer_id)
-            assert stored is not None
-            assert stored.claimed == CAP
-            claims = (await s.exec(select(OfferClaim).where(col(OfferClaim.offer_id) == offer_id))).all()
-            assert len(claims) == CAP
-            assert len({c.member_id for c in claims}) == CAP
-    finally:
-        async with maker() as s:
-            await s.execute(sa.delete(OfferClaim).where(col(OfferClaim.offer_id) == offer_id))
-            await s.execute(sa.delete(MemberOffer).where(col(MemberOffer.id) == offer_id))
-            await s.commit()
+    # At most 8 at once: the engine pools 5 + 5 connections; the rest queue for one.
+    await asyncio.gather(*(claim(m) for m in members[1:]))
+    assert outcomes == {"claimed": CAP, "offer_cap_reached": CLAIMERS - CAP}
+    async with maker() as s:
+        stored = await s.get(MemberOffer, offer_id)
+        assert stored is not None
+        assert stored.claimed == CAP
+        claims = (await s.exec(select(OfferClaim).where(col(OfferClaim.offer_id) == offer_id))).all()
+        assert len(claims) == CAP
+        assert len({c.member_id for c in claims}) == CAP

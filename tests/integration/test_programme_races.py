@@ -24,8 +24,8 @@ from domain.programmes.rules import LineIn, Period, RebateMode, Tier
 RACERS = 4
 
 
-async def test_racing_reports_and_receipts_count_once(engine):
-    maker = make_session_maker(engine)
+async def test_racing_reports_and_receipts_count_once(committing_engine):
+    maker = make_session_maker(committing_engine)
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
     year = now.year - 1

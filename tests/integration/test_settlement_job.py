@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col
 
 from domain.buying import closing, orders, settlement
 from domain.buying import service as buying
@@ -136,8 +135,8 @@ async def _waiting_on_lock(engine: AsyncEngine) -> int | None:
     return None if row is None else int(row[0])
 
 
-async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_once(engine):
-    maker = make_session_maker(engine)
+async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_once(committing_engine):
+    maker = make_session_maker(committing_engine)
     tag = uuid.uuid4().hex[:8]
     async with maker() as s:
         gid, members = await _delivered_buy(s, 3, tag)
@@ -145,52 +144,46 @@ async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_
             await s.execute(sa.text("SELECT min(id) FROM buy_order WHERE group_buy_id = :g"), {"g": gid})
         ).scalar_one()
         await s.commit()
-    try:
-        # The test holds the key of one of the job's last writes (a member's "settled" notice), uncommitted:
-        # the job waits there, after its ledger and patronage statements, until its connection dies.
-        async with engine.connect() as blocker:
-            await blocker.execute(
-                sa.insert(OutboxJob).values(
-                    job_name="deliver_notification",
-                    business_key=f"notify:group_buy:{gid}:settled:{first_order}",
-                    payload={},
-                )
+    # The test holds the key of one of the job's last writes (a member's "settled" notice), uncommitted:
+    # the job waits there, after its ledger and patronage statements, until its connection dies.
+    async with committing_engine.connect() as blocker:
+        await blocker.execute(
+            sa.insert(OutboxJob).values(
+                job_name="deliver_notification",
+                business_key=f"notify:group_buy:{gid}:settled:{first_order}",
+                payload={},
             )
+        )
 
-            async def job() -> None:
-                async with maker() as s:
-                    await _settle(s, gid)
-                    await s.commit()
-
-            task = asyncio.create_task(job())
-            deadline = time.monotonic() + 20
-            while (pid := await _waiting_on_lock(engine)) is None:
-                assert time.monotonic() < deadline, "the job never reached its notifications"
-                assert not task.done(), task
-                await asyncio.sleep(0.05)
-            async with engine.connect() as killer:
-                await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-            with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the driver raises for a dead connection
-                await task
-            await blocker.rollback()
-
-        async with maker() as s:
-            status, entries, patronage, trade = await _settled_figures(s, gid, members)
-            assert (status, entries, patronage, trade) == ("delivered", 0, (0, 0), [0, 0, 0])
-
-        for _ in range(2):  # the rerun settles; a second rerun changes nothing
+        async def job() -> None:
             async with maker() as s:
                 await _settle(s, gid)
                 await s.commit()
-            async with maker() as s:
-                status, entries, patronage, trade = await _settled_figures(s, gid, members)
-                # 3 units at 3.33 + 5% = 1049 (one member got 2: 699), 2 at 3.33 + 5% = 699 each
-                assert status == "settled"
-                assert entries == 3
-                assert patronage == (6, 3 * 1049 + 3 * 699 - 350)
-                assert sorted(trade) == [699 + 699, 1049 + 699, 1049 + 699]
-    finally:
-        async with maker() as s:  # the buy's notifications are not for other tests' workers
-            await s.execute(sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"notify:group_buy:{gid}:%")))
-            await s.execute(sa.delete(OutboxJob).where(col(OutboxJob.business_key).like(f"group_buy:{gid}:%")))
+
+        task = asyncio.create_task(job())
+        deadline = time.monotonic() + 20
+        while (pid := await _waiting_on_lock(committing_engine)) is None:
+            assert time.monotonic() < deadline, "the job never reached its notifications"
+            assert not task.done(), task
+            await asyncio.sleep(0.05)
+        async with committing_engine.connect() as killer:
+            await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(Exception):  # noqa: B017, PT011 - whatever the driver raises for a dead connection
+            await task
+        await blocker.rollback()
+
+    async with maker() as s:
+        status, entries, patronage, trade = await _settled_figures(s, gid, members)
+        assert (status, entries, patronage, trade) == ("delivered", 0, (0, 0), [0, 0, 0])
+
+    for _ in range(2):  # the rerun settles; a second rerun changes nothing
+        async with maker() as s:
+            await _settle(s, gid)
             await s.commit()
+        async with maker() as s:
+            status, entries, patronage, trade = await _settled_figures(s, gid, members)
+            # 3 units at 3.33 + 5% = 1049 (one member got 2: 699), 2 at 3.33 + 5% = 699 each
+            assert status == "settled"
+            assert entries == 3
+            assert patronage == (6, 3 * 1049 + 3 * 699 - 350)
+            assert sorted(trade) == [699 + 699, 1049 + 699, 1049 + 699]

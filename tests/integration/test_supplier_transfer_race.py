@@ -5,7 +5,7 @@ the SDK's edge: localstripe has no Connect, and the gate keeps the answer back u
 payment is either done or waiting on that lock). Only one of the two may pay: here the transfer,
 so the hand payment finds nothing outstanding (409); a hand payment made first blocks the transfer.
 The tests commit ledger entries (append-only) to the co-op's card clearing account, so they run
-in a database of their own: the shared one would carry that balance into every later test.
+in a database of their own (`committing_engine`): the shared one would carry that balance into every later test.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
@@ -24,7 +23,7 @@ from domain.buying import purchase_orders, supplier_transfers
 from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment
 from domain.catalog import service as catalog
 from domain.catalog.rules import Tier
-from domain.db import make_engine, make_session_maker
+from domain.db import make_session_maker
 from domain.errors import ConflictError
 from domain.jobs.tables import OutboxJob
 from domain.ledger import chart
@@ -32,28 +31,8 @@ from domain.notifications import service as notifications
 from domain.payments import supplier_accounts
 from domain.payments.stripe_gateway import StripeGateway
 from tests.support.recording_stripe import Gate, RecordingHTTPClient, transfer_answer
-from tests.support.scratch_db import migrated_database
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
-
-    from sqlalchemy.ext.asyncio import AsyncEngine
 
 PAYABLE = 2_000
-
-
-@pytest.fixture(scope="module")
-def scratch_url(stack) -> Iterator[str]:
-    with migrated_database(stack.database_url, "supplier_transfer_race") as url:
-        yield url
-
-
-@pytest.fixture
-async def engine(scratch_url: str) -> AsyncIterator[AsyncEngine]:
-    """This module's own database (see the module's docstring), not the shared test database."""
-    engine = make_engine(scratch_url, pool_size=4)
-    yield engine
-    await engine.dispose()
 
 
 async def _settled_card_buy(maker, tag: str, now: datetime) -> GroupBuy:
@@ -113,8 +92,8 @@ async def _payments(maker, group_buy_id: int) -> list[tuple[str, int]]:
         return [(str(m), int(a)) for m, a in rows.all()]
 
 
-async def test_a_transfer_in_flight_makes_a_hand_payment_wait_and_then_refuses_it(engine) -> None:
-    maker = make_session_maker(engine)
+async def test_a_transfer_in_flight_makes_a_hand_payment_wait_and_then_refuses_it(committing_engine) -> None:
+    maker = make_session_maker(committing_engine)
     now = datetime.now(UTC)
     gb = await _settled_card_buy(maker, uuid.uuid4().hex[:10], now)
     gate = Gate()
@@ -142,7 +121,7 @@ async def test_a_transfer_in_flight_makes_a_hand_payment_wait_and_then_refuses_i
     pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     paying = asyncio.create_task(by_hand(pid))
     backend = await pid
-    async with engine.connect() as watcher:
+    async with committing_engine.connect() as watcher:
         while not paying.done():
             blocked = (
                 await watcher.execute(sa.text("SELECT cardinality(pg_blocking_pids(:p))"), {"p": backend})
@@ -158,8 +137,8 @@ async def test_a_transfer_in_flight_makes_a_hand_payment_wait_and_then_refuses_i
     assert await _payments(maker, gb.id or 0) == [("stripe_transfer", PAYABLE)]
 
 
-async def test_a_hand_payment_made_first_blocks_the_transfer(engine) -> None:
-    maker = make_session_maker(engine)
+async def test_a_hand_payment_made_first_blocks_the_transfer(committing_engine) -> None:
+    maker = make_session_maker(committing_engine)
     now = datetime.now(UTC)
     gb = await _settled_card_buy(maker, uuid.uuid4().hex[:10], now)
     async with maker() as s:
