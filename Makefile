@@ -28,9 +28,11 @@ types: $(STAMP)
 contracts: $(STAMP)
 	$(BIN)/lint-imports
 
-# Branch coverage of the whole suite, reported at the end (figures, not a gate).
+# Branch coverage of the whole suite, reported at the end (figures, not a gate). Two processes,
+# one per core, each with its own embedded PostgreSQL and Valkey; an idle one takes work from the other.
+PYTEST_PROCESSES ?= 2
 tests: $(STAMP)
-	$(BIN)/pytest --cov --cov-report=term
+	$(BIN)/pytest -n $(PYTEST_PROCESSES) --dist worksteal --cov --cov-report=term
 
 # Mutation testing of the pure core against the unit tests (about 20 minutes on 2 cores);
 # survivors judged equivalent are listed with their reason in tests/mutation-survivors.md.

@@ -11,6 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import hypothesis
 import pytest
 import sqlalchemy as sa
 import stripe
@@ -37,6 +38,11 @@ if TYPE_CHECKING:
 
 STRIPE_WEBHOOK_SECRET = "whsec_test_secret"
 
+# Hypothesis's deadline per example is a timed assertion: on a loaded machine it failed pure
+# rules (an example took 270 ms against 200 ms). Tests assert results, never timings.
+hypothesis.settings.register_profile("coop", deadline=None)
+hypothesis.settings.load_profile("coop")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """A SIGTERM (a CI timeout, `timeout`) unwinds like Ctrl-C, so the embedded servers are stopped."""
@@ -45,6 +51,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: `make test` spreads the run over two processes, and a slow test
+    collected last would leave one of them working alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
+import pytest
 
 from domain.db import make_engine, make_session_maker
 from domain.ledger import chart
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from deploy.stack import StackUrls
+
+pytestmark = pytest.mark.slow
 
 TOTALS = """
 SELECT a.code, p.side, sum(p.amount_cents)

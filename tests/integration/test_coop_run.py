@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
+pytestmark = pytest.mark.slow
+
 ADMIN = {"email": "admin@coop.test", "password": "a-long-enough-password"}
 
 

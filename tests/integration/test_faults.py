@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+pytestmark = pytest.mark.slow
+
 SCRATCH = "coop_faults_queue"
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+pytestmark = pytest.mark.slow
+
 ADMIN = {"email": "crash-admin@coop.test", "password": "a-long-enough-password"}
 REFERENCE = "wire-7731"
 

@@ -13,12 +13,16 @@ import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.deploy.test_manifests import manifest_environment
 from tests.support.http import call, free_port, wait_healthy
 from tests.support.scratch_db import migrated_database
 
 if TYPE_CHECKING:
     from deploy.stack import StackUrls
+
+pytestmark = pytest.mark.slow
 
 BIN = Path(sys.executable).parent
 

@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+pytestmark = pytest.mark.slow
+
 ADMIN = {"email": "fuzz-admin@coop.test", "password": "a-long-enough-password"}
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     from deploy.stack import StackUrls
 
+pytestmark = pytest.mark.slow
+
 SECRET = "whsec_delivered_by_localstripe"
 
 

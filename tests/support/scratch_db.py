@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,7 +19,8 @@ import asyncpg
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-TEMPLATE = "coop_template"
+# One per test process: the processes of a run given one DATABASE_URL share its server.
+TEMPLATE = f"coop_template_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 def with_database(url: str, name: str) -> str:
