@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.buying.purchase_orders import purchase_order_views
+from domain.buying.purchase_orders import TRANSFER_METHOD, purchase_order_views
 from domain.buying.rules import GroupBuyStatus, PaymentMode
 from domain.buying.service import STAFF, locked_group_buy
 from domain.buying.tables import GroupBuy, SupplierPayment, SupplierTransferReversal
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRANSFER_JOB = "supplier_transfer"
-TRANSFER_METHOD = "stripe_transfer"
 TRANSFER_ENTRY = "card_transfer"  # the kind the card clearing report counts as transferred
 
 
@@ -57,21 +55,6 @@ async def request_transfer(session: AsyncSession, group_buy: GroupBuy) -> None:
     """After a card-mode buy settles: a job pays the supplier by Connect (or finds it must not)."""
     key = transfer_key(group_buy.id or 0, group_buy.supplier_id)
     await jobs.add(session, TRANSFER_JOB, f"supplier:{key}", {"group_buy_id": group_buy.id})
-
-
-async def _paid(session: AsyncSession, group_buy_id: int) -> tuple[int, int]:
-    """What was paid by hand and by transfer for the buy."""
-    transfer = col(SupplierPayment.method) == TRANSFER_METHOD
-    amount = col(SupplierPayment.amount_cents)
-    row = (
-        await session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(sa.case((transfer, 0), else_=amount)), 0),
-                sa.func.coalesce(sa.func.sum(sa.case((transfer, amount), else_=0)), 0),
-            ).where(col(SupplierPayment.group_buy_id) == group_buy_id)
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 async def run_transfer(
@@ -98,8 +81,10 @@ async def run_transfer(
     if account is None:
         return None
     view = (await purchase_order_views(session, [group_buy]))[0]
-    by_hand, transferred = await _paid(session, gb_id)
-    plan = transfer_plan(payable_cents=view.payable_cents, paid_by_hand_cents=by_hand, transferred_cents=transferred)
+    by_hand = view.paid.by_hand_cents
+    plan = transfer_plan(
+        payable_cents=view.payable_cents, paid_by_hand_cents=by_hand, transferred_cents=view.paid.transferred_cents
+    )
     if plan.refusal is TransferRefusal.PAID_BY_HAND:
         await notifications.record(
             session,
@@ -191,21 +176,11 @@ async def run_reversal(
     if transfer is None or transfer.reference is None:
         return None
     view = (await purchase_order_views(session, [group_buy]))[0]
-    by_hand, transferred = await _paid(session, gb_id)
-    reversed_cents = int(
-        (
-            await session.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(col(SupplierTransferReversal.amount_cents)), 0)).where(
-                    col(SupplierTransferReversal.group_buy_id) == gb_id
-                )
-            )
-        ).scalar_one()
-    )
     amount = transfer_reversal_cents(
         payable_cents=view.payable_cents,
-        paid_by_hand_cents=by_hand,
-        transferred_cents=transferred,
-        reversed_cents=reversed_cents,
+        paid_by_hand_cents=view.paid.by_hand_cents,
+        transferred_cents=view.paid.transferred_cents,
+        reversed_cents=view.paid.reversed_cents,
     )
     if amount <= 0:
         return None
