@@ -27,7 +27,6 @@ from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment, Suppli
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.rules import PostingLine, Side
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -281,18 +280,17 @@ async def pay_supplier(
     view = (await purchase_order_views(session, [group_buy]))[0]
     if refusal := supplier_payment_refusal(amount_cents, view.payable_cents, view.paid_cents):
         raise ConflictError(refusal, code="payment_above_outstanding")
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    source = await ledger.account_id(session, chart.received_into(method))
-    await ledger.lock_accounts(session, [payable, source])
     payment_id = (
         await session.execute(sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence("supplier_payment", "id"))))
     ).scalar_one()
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.supplier_payable(group_buy.supplier_id),
+        credit=chart.received_into(method),
+        amount_cents=amount_cents,
         kind="supplier_payment",
         idempotency_key=f"supplier_payment:{payment_id}",
         occurred_at=now,
-        lines=[PostingLine(payable, Side.DEBIT, amount_cents), PostingLine(source, Side.CREDIT, amount_cents)],
         memo=f"payment for {view.number}",
     )
     session.add(

@@ -25,7 +25,6 @@ from domain.buying.tables import GroupBuy, SupplierPayment, SupplierTransferReve
 from domain.jobs import service as jobs
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.rules import PostingLine, Side
 from domain.notifications import service as notifications
 from domain.payments import supplier_accounts
 from domain.payments.gateway import TransferRequest
@@ -107,18 +106,14 @@ async def run_transfer(
             metadata={"group_buy_id": str(gb_id), "purchase_order": view.number},
         )
     )
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    clearing = await ledger.account_id(session, chart.CARD_CLEARING)
-    await ledger.lock_accounts(session, [payable, clearing])
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.supplier_payable(group_buy.supplier_id),
+        credit=chart.CARD_CLEARING,
+        amount_cents=plan.amount_cents,
         kind=TRANSFER_ENTRY,
         idempotency_key=f"card_{key}",
         occurred_at=now,
-        lines=[
-            PostingLine(payable, Side.DEBIT, plan.amount_cents),
-            PostingLine(clearing, Side.CREDIT, plan.amount_cents),
-        ],
         memo=f"Stripe transfer {transfer_id} for {view.number}"[:500],
     )
     session.add(
@@ -186,15 +181,14 @@ async def run_reversal(
         return None
     key = reversal_key(gb_id, correction_id)
     reversal_id = await gateway.reverse_transfer(transfer.reference, amount, idempotency_key=key)
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    clearing = await ledger.account_id(session, chart.CARD_CLEARING)
-    await ledger.lock_accounts(session, [payable, clearing])
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.CARD_CLEARING,
+        credit=chart.supplier_payable(group_buy.supplier_id),
+        amount_cents=amount,
         kind=TRANSFER_ENTRY,  # a transfer taken back lowers what the report counts as transferred
         idempotency_key=f"card_{key}",
         occurred_at=now,
-        lines=[PostingLine(clearing, Side.DEBIT, amount), PostingLine(payable, Side.CREDIT, amount)],
         memo=f"Stripe transfer reversal {reversal_id} for {view.number}"[:500],
     )
     session.add(
