@@ -17,7 +17,6 @@ from api.fields import FIRST_YEAR, LAST_YEAR
 from api.paging import path_id
 from api.pdf import value_statement_pdf
 from api.problems import AUTHENTICATED, problems
-from domain.patronage.rules import fiscal_year_of
 from domain.statements import service
 
 if TYPE_CHECKING:
@@ -130,9 +129,13 @@ async def value_statement(
     """Staff, and the member's own users (another member's: 404)."""
     mid = path_id(member_id, "member")
     check_member_access(caller, mid)
-    start_month = state.settings.policy.fiscal_year_start_month
-    year = fiscal_year_of(datetime.now(UTC).date(), start_month) if fiscal_year is None else fiscal_year
-    found = await service.value_statement(db, mid, year, fiscal_year_start_month=start_month)
+    found = await service.value_statement(
+        db,
+        mid,
+        fiscal_year,
+        today=datetime.now(UTC).date(),
+        fiscal_year_start_month=state.settings.policy.fiscal_year_start_month,
+    )
     body = statement_out(found)
     if negotiate(request.headers.get("accept"), STATEMENT_TYPES) == "application/pdf":
         return Response(

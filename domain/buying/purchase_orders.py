@@ -27,7 +27,6 @@ from domain.buying.tables import GroupBuy, GroupBuyItem, SupplierPayment, Suppli
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.rules import PostingLine, Side
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -37,6 +36,30 @@ if TYPE_CHECKING:
 
 # How the co-op pays a supplier; a card is how members pay the co-op, never the reverse.
 PAYMENT_METHODS = frozenset({chart.PaymentMethod.CASH, chart.PaymentMethod.CHECK, chart.PaymentMethod.BANK_TRANSFER})
+TRANSFER_METHOD = "stripe_transfer"  # a supplier payment made by the Connect transfer job (supplier_transfers.py)
+
+
+@dataclass(frozen=True, slots=True)
+class SupplierPaid:
+    """What a buy's supplier was paid: by hand, by Connect transfer, and how much of that transfer was taken back.
+
+    The one reading of these figures: the purchase order's ``paid_cents`` and the transfer
+    and reversal jobs' plans all come from it, so they cannot disagree.
+    """
+
+    by_hand_cents: int = 0
+    transferred_cents: int = 0
+    reversed_cents: int = 0
+
+    @property
+    def still_transferred_cents(self) -> int:
+        """The transfer less what its reversals took back."""
+        return self.transferred_cents - self.reversed_cents
+
+    @property
+    def net_cents(self) -> int:
+        """Paid by hand plus what is still transferred."""
+        return self.by_hand_cents + self.still_transferred_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +92,12 @@ class PurchaseOrderView:
 
     group_buy: GroupBuy
     lines: list[PurchaseOrderLine]
-    paid_cents: int
+    paid: SupplierPaid
+
+    @property
+    def paid_cents(self) -> int:
+        """Paid to the supplier, net of what was taken back from its transfer."""
+        return self.paid.net_cents
 
     @property
     def number(self) -> str:
@@ -93,12 +121,18 @@ class PurchaseOrderView:
         return supplier_outstanding_cents(self.payable_cents, self.paid_cents)
 
 
-async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int, int]:
-    """Per buy: what the supplier was paid, less what was taken back from its Connect transfer."""
+async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int, SupplierPaid]:
+    """Per buy: what the supplier was paid by hand and by transfer, and what was taken back from the transfer."""
     ids = list(group_buy_ids)
+    transfer = col(SupplierPayment.method) == TRANSFER_METHOD
+    amount = col(SupplierPayment.amount_cents)
     paid = (
         await session.execute(
-            sa.select(col(SupplierPayment.group_buy_id), sa.func.sum(col(SupplierPayment.amount_cents)))
+            sa.select(
+                col(SupplierPayment.group_buy_id),
+                sa.func.sum(sa.case((transfer, 0), else_=amount)),
+                sa.func.sum(sa.case((transfer, amount), else_=0)),
+            )
             .where(col(SupplierPayment.group_buy_id).in_(ids))
             .group_by(col(SupplierPayment.group_buy_id))
         )
@@ -112,10 +146,12 @@ async def _paid(session: AsyncSession, group_buy_ids: Sequence[int]) -> dict[int
             .group_by(col(SupplierTransferReversal.group_buy_id))
         )
     ).all()
-    net = {int(gid): int(total) for gid, total in paid}
-    for gid, total in reversed_:
-        net[int(gid)] = net.get(int(gid), 0) - int(total)
-    return net
+    by_kind = {int(gid): (int(by_hand), int(transferred)) for gid, by_hand, transferred in paid}
+    taken_back = {int(gid): int(total) for gid, total in reversed_}
+    return {
+        gid: SupplierPaid(*by_kind.get(gid, (0, 0)), reversed_cents=taken_back.get(gid, 0))
+        for gid in by_kind.keys() | taken_back.keys()
+    }
 
 
 async def purchase_order_views(session: AsyncSession, group_buys: Sequence[GroupBuy]) -> list[PurchaseOrderView]:
@@ -140,7 +176,7 @@ async def purchase_order_views(session: AsyncSession, group_buys: Sequence[Group
                 for item, product in items.get(g.id or 0, [])
                 if item.cases
             ],
-            paid.get(g.id or 0, 0),
+            paid.get(g.id or 0, SupplierPaid()),
         )
         for g in group_buys
     ]
@@ -244,18 +280,17 @@ async def pay_supplier(
     view = (await purchase_order_views(session, [group_buy]))[0]
     if refusal := supplier_payment_refusal(amount_cents, view.payable_cents, view.paid_cents):
         raise ConflictError(refusal, code="payment_above_outstanding")
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    source = await ledger.account_id(session, chart.received_into(method))
-    await ledger.lock_accounts(session, [payable, source])
     payment_id = (
         await session.execute(sa.select(sa.func.nextval(sa.func.pg_get_serial_sequence("supplier_payment", "id"))))
     ).scalar_one()
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.supplier_payable(group_buy.supplier_id),
+        credit=chart.received_into(method),
+        amount_cents=amount_cents,
         kind="supplier_payment",
         idempotency_key=f"supplier_payment:{payment_id}",
         occurred_at=now,
-        lines=[PostingLine(payable, Side.DEBIT, amount_cents), PostingLine(source, Side.CREDIT, amount_cents)],
         memo=f"payment for {view.number}",
     )
     session.add(

@@ -16,17 +16,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
-from domain.buying.purchase_orders import purchase_order_views
+from domain.buying.purchase_orders import TRANSFER_METHOD, purchase_order_views
 from domain.buying.rules import GroupBuyStatus, PaymentMode
 from domain.buying.service import STAFF, locked_group_buy
 from domain.buying.tables import GroupBuy, SupplierPayment, SupplierTransferReversal
 from domain.jobs import service as jobs
 from domain.ledger import chart
 from domain.ledger import service as ledger
-from domain.ledger.rules import PostingLine, Side
 from domain.notifications import service as notifications
 from domain.payments import supplier_accounts
 from domain.payments.gateway import TransferRequest
@@ -49,7 +47,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRANSFER_JOB = "supplier_transfer"
-TRANSFER_METHOD = "stripe_transfer"
 TRANSFER_ENTRY = "card_transfer"  # the kind the card clearing report counts as transferred
 
 
@@ -57,21 +54,6 @@ async def request_transfer(session: AsyncSession, group_buy: GroupBuy) -> None:
     """After a card-mode buy settles: a job pays the supplier by Connect (or finds it must not)."""
     key = transfer_key(group_buy.id or 0, group_buy.supplier_id)
     await jobs.add(session, TRANSFER_JOB, f"supplier:{key}", {"group_buy_id": group_buy.id})
-
-
-async def _paid(session: AsyncSession, group_buy_id: int) -> tuple[int, int]:
-    """What was paid by hand and by transfer for the buy."""
-    transfer = col(SupplierPayment.method) == TRANSFER_METHOD
-    amount = col(SupplierPayment.amount_cents)
-    row = (
-        await session.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(sa.case((transfer, 0), else_=amount)), 0),
-                sa.func.coalesce(sa.func.sum(sa.case((transfer, amount), else_=0)), 0),
-            ).where(col(SupplierPayment.group_buy_id) == group_buy_id)
-        )
-    ).one()
-    return int(row[0]), int(row[1])
 
 
 async def run_transfer(
@@ -98,8 +80,10 @@ async def run_transfer(
     if account is None:
         return None
     view = (await purchase_order_views(session, [group_buy]))[0]
-    by_hand, transferred = await _paid(session, gb_id)
-    plan = transfer_plan(payable_cents=view.payable_cents, paid_by_hand_cents=by_hand, transferred_cents=transferred)
+    by_hand = view.paid.by_hand_cents
+    plan = transfer_plan(
+        payable_cents=view.payable_cents, paid_by_hand_cents=by_hand, transferred_cents=view.paid.transferred_cents
+    )
     if plan.refusal is TransferRefusal.PAID_BY_HAND:
         await notifications.record(
             session,
@@ -122,18 +106,14 @@ async def run_transfer(
             metadata={"group_buy_id": str(gb_id), "purchase_order": view.number},
         )
     )
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    clearing = await ledger.account_id(session, chart.CARD_CLEARING)
-    await ledger.lock_accounts(session, [payable, clearing])
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.supplier_payable(group_buy.supplier_id),
+        credit=chart.CARD_CLEARING,
+        amount_cents=plan.amount_cents,
         kind=TRANSFER_ENTRY,
         idempotency_key=f"card_{key}",
         occurred_at=now,
-        lines=[
-            PostingLine(payable, Side.DEBIT, plan.amount_cents),
-            PostingLine(clearing, Side.CREDIT, plan.amount_cents),
-        ],
         memo=f"Stripe transfer {transfer_id} for {view.number}"[:500],
     )
     session.add(
@@ -191,35 +171,24 @@ async def run_reversal(
     if transfer is None or transfer.reference is None:
         return None
     view = (await purchase_order_views(session, [group_buy]))[0]
-    by_hand, transferred = await _paid(session, gb_id)
-    reversed_cents = int(
-        (
-            await session.execute(
-                sa.select(sa.func.coalesce(sa.func.sum(col(SupplierTransferReversal.amount_cents)), 0)).where(
-                    col(SupplierTransferReversal.group_buy_id) == gb_id
-                )
-            )
-        ).scalar_one()
-    )
     amount = transfer_reversal_cents(
         payable_cents=view.payable_cents,
-        paid_by_hand_cents=by_hand,
-        transferred_cents=transferred,
-        reversed_cents=reversed_cents,
+        paid_by_hand_cents=view.paid.by_hand_cents,
+        transferred_cents=view.paid.transferred_cents,
+        reversed_cents=view.paid.reversed_cents,
     )
     if amount <= 0:
         return None
     key = reversal_key(gb_id, correction_id)
     reversal_id = await gateway.reverse_transfer(transfer.reference, amount, idempotency_key=key)
-    payable = await ledger.account_id(session, chart.supplier_payable(group_buy.supplier_id))
-    clearing = await ledger.account_id(session, chart.CARD_CLEARING)
-    await ledger.lock_accounts(session, [payable, clearing])
-    entry = await ledger.post_entry(
+    entry = await ledger.transfer(
         session,
+        debit=chart.CARD_CLEARING,
+        credit=chart.supplier_payable(group_buy.supplier_id),
+        amount_cents=amount,
         kind=TRANSFER_ENTRY,  # a transfer taken back lowers what the report counts as transferred
         idempotency_key=f"card_{key}",
         occurred_at=now,
-        lines=[PostingLine(clearing, Side.DEBIT, amount), PostingLine(payable, Side.CREDIT, amount)],
         memo=f"Stripe transfer reversal {reversal_id} for {view.number}"[:500],
     )
     session.add(

@@ -27,6 +27,7 @@ from domain.governance.rules import (
     check_minutes_approval,
     check_new_meeting,
     check_petition_for_meeting,
+    check_petition_move,
     quorum_needed,
     signatures_needed,
 )
@@ -119,6 +120,7 @@ async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datet
             petition_kind=PetitionKind(petition.kind),
             status=PetitionStatus(petition.status),
             meeting_kind=new.kind.value,
+            petition_id=petition.id,
         )
     meeting = Meeting(
         kind=new.kind.value,
@@ -135,7 +137,8 @@ async def schedule_meeting(session: AsyncSession, new: NewMeeting, *, now: datet
     for position, (title, ballot_id) in enumerate(new.agenda):
         session.add(MeetingItem(meeting_id=meeting.id, position=position, title=title, ballot_id=ballot_id))
     if petition is not None:
-        petition.status, petition.meeting_id = PetitionStatus.SCHEDULED.value, meeting.id
+        _move_petition(petition, PetitionStatus.SCHEDULED)
+        petition.meeting_id = meeting.id
         session.add(petition)
     await session.flush()
     await notifications.record(
@@ -335,6 +338,12 @@ async def _locked_petition(session: AsyncSession, petition_id: int, *, field: st
     return petition
 
 
+def _move_petition(petition: Petition, target: PetitionStatus) -> None:
+    """Every change of a petition's status goes through its table (rules.PETITION_TRANSITIONS)."""
+    check_petition_move(PetitionStatus(petition.status), target, petition_id=petition.id)
+    petition.status = target.value
+
+
 async def _full_members(session: AsyncSession) -> int:
     query = sa.select(sa.func.count()).where(col(Member.status) == Status.FULL.value)
     return int((await session.execute(query)).scalar_one())
@@ -376,7 +385,8 @@ async def sign_petition(
     signatures = await _signatures(session, petition_id)
     needed = signatures_needed(await _full_members(session))
     if petition.status == PetitionStatus.OPEN.value and signatures >= needed:
-        petition.status, petition.met_at, petition.needed_at_met = PetitionStatus.MET.value, now, needed
+        _move_petition(petition, PetitionStatus.MET)
+        petition.met_at, petition.needed_at_met = now, needed
         session.add(petition)
         await session.flush()
         await notifications.record(

@@ -11,8 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from domain.money import Rounding, round_to_cents
+from domain.patronage.rules import fiscal_year_of
+
+if TYPE_CHECKING:
+    from datetime import date
 
 __all__ = [
     "RATIO_PLACES",
@@ -22,6 +27,7 @@ __all__ = [
     "ValueFigures",
     "line_savings_cents",
     "ratio",
+    "statement_fiscal_year",
 ]
 
 RATIO_PLACES = 4
@@ -98,3 +104,12 @@ class ValueFigures:
     def return_on_equity(self) -> Ratio:
         """The benefit against the capital the member held at the start of the year."""
         return ratio(self.benefit_cents, self.equity.opening_cents)
+
+
+def statement_fiscal_year(requested: int | None, today: date, start_month: int) -> int:
+    """The fiscal year a statement covers: the one asked for, else the one ``today`` falls in.
+
+    ``start_month`` is the co-op's first month of the fiscal year; years are named by the
+    calendar year they end in (``patronage.rules.fiscal_year_of``), as everywhere else.
+    """
+    return fiscal_year_of(today, start_month) if requested is None else requested

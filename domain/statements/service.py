@@ -27,11 +27,11 @@ from domain.membership.tables import Member
 from domain.patronage.tables import PatronageRecord
 from domain.programmes.service import fiscal_year_range
 from domain.programmes.tables import Claim
-from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents
+from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, statement_fiscal_year
 from domain.statements.views import ValueStatement
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from sqlalchemy.orm import Mapped
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -136,12 +136,13 @@ async def _equity(session: AsyncSession, member_id: int, start: datetime, end: d
 
 
 async def value_statement(
-    session: AsyncSession, member_id: int, fiscal_year: int, *, fiscal_year_start_month: int
+    session: AsyncSession, member_id: int, requested_year: int | None, *, today: date, fiscal_year_start_month: int
 ) -> ValueStatement:
-    """The member's value of membership in the fiscal year; 404 for no such member."""
+    """The member's value of membership in the fiscal year asked for (or today's); 404 for no such member."""
     member = await session.get(Member, member_id)
     if member is None:
         raise NotFoundError(f"member {member_id} not found")
+    fiscal_year = statement_fiscal_year(requested_year, today, fiscal_year_start_month)
     start, end = fiscal_year_range(fiscal_year, fiscal_year_start_month)
     group_buy_cents, savings = await _group_buys(session, member_id, start, end)
     run = await posted_run(session, fiscal_year)

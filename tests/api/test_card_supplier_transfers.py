@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from domain.buying import supplier_transfers
+from domain.buying.purchase_orders import SupplierPaid, purchase_order_views
+from domain.buying.tables import GroupBuy
 from domain.db import utc_now
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -115,6 +117,10 @@ async def test_a_settled_card_buy_pays_its_supplier_by_one_transfer_booked_once(
     assert await ledger.balance_of(session, chart.CARD_CLEARING) == 2_500 - 2_000 - 1_250 + 1_000
     shown = (await stripe_client.get(f"/v1/purchase-orders/{gb['id']}", headers=staff)).json()
     assert (shown["payable_cents"], shown["paid_cents"]) == (1_000, 1_000)
+    # The job and the purchase order read what is still transferred from the same figures.
+    [view] = await purchase_order_views(session, [await session.get_one(GroupBuy, int(gb["id"]))])
+    assert view.paid == SupplierPaid(by_hand_cents=0, transferred_cents=2_000, reversed_cents=1_000)
+    assert (view.paid.still_transferred_cents, view.paid_cents) == (1_000, 1_000)
     report = (await stripe_client.get("/v1/payments/card-reconciliation", params=period, headers=staff)).json()
     assert (report["transferred_cents"], report["refunded_cents"], report["difference_cents"]) == (1_000, 1_250, 0)
 

@@ -3,6 +3,7 @@ and attendance counted toward the quorum of a meeting's ballots."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -11,6 +12,8 @@ import pytest
 from domain.errors import ConflictError, InvalidInputError
 from domain.governance.rules import (
     NOTICE_DAYS,
+    PETITION_TRANSITION_REFUSED,
+    PETITION_TRANSITIONS,
     Choice,
     PetitionKind,
     PetitionStatus,
@@ -19,6 +22,7 @@ from domain.governance.rules import (
     check_minutes_approval,
     check_new_meeting,
     check_petition_for_meeting,
+    check_petition_move,
     count_resolution,
     count_stv,
     signatures_needed,
@@ -104,3 +108,22 @@ def test_only_a_met_egm_petition_is_answered_by_an_egm_and_once():
     for kind, meeting in [(PetitionKind.BYLAW_AMENDMENT, "egm"), (PetitionKind.EGM, "agm")]:
         with pytest.raises(InvalidInputError):
             check_petition_for_meeting(petition_kind=kind, status=PetitionStatus.MET, meeting_kind=meeting)
+
+
+def test_the_petition_table_is_its_lifecycle_and_scheduled_is_final():
+    moves = {(s, t) for s, targets in PETITION_TRANSITIONS.items() for t in targets}
+    assert moves == {(PetitionStatus.OPEN, PetitionStatus.MET), (PetitionStatus.MET, PetitionStatus.SCHEDULED)}
+    assert set(PETITION_TRANSITIONS) == set(PetitionStatus)
+
+
+@pytest.mark.parametrize(("current", "target"), list(itertools.product(PetitionStatus, PetitionStatus)))
+def test_a_petition_moves_only_as_its_table_says(current: PetitionStatus, target: PetitionStatus) -> None:
+    if target in PETITION_TRANSITIONS[current]:
+        check_petition_move(current, target, petition_id=4)
+        return
+    with pytest.raises(ConflictError) as refused:
+        check_petition_move(current, target, petition_id=4)
+    # An open petition cannot be answered yet, a scheduled one is answered already: the codes clients knew.
+    expected = {PetitionStatus.OPEN: "petition_not_met", PetitionStatus.SCHEDULED: "petition_scheduled"}
+    assert refused.value.code == expected.get(current, PETITION_TRANSITION_REFUSED)
+    assert f"petition 4 is {current}; it cannot become {target}" in refused.value.detail

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, ratio
+from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, ratio, statement_fiscal_year
 
 
 def test_savings_are_first_tier_less_price_paid_per_delivered_unit_before_markup():
@@ -43,3 +44,12 @@ def test_the_statement_adds_up():
     assert figures.benefit_cents == 219_418
     assert figures.return_on_spend.value == Decimal("0.0346")
     assert figures.return_on_equity.value == Decimal("4.3884")  # 219,418 / 50,000
+
+
+def test_without_a_year_the_statement_covers_the_fiscal_year_today_falls_in():
+    # A calendar-year co-op turns over at New Year; a July co-op names July 2025 - June 2026 FY 2026.
+    assert statement_fiscal_year(None, date(2025, 12, 31), 1) == 2025
+    assert statement_fiscal_year(None, date(2026, 1, 1), 1) == 2026
+    assert statement_fiscal_year(None, date(2025, 6, 30), 7) == 2025
+    assert statement_fiscal_year(None, date(2025, 7, 1), 7) == 2026
+    assert statement_fiscal_year(2019, date(2025, 7, 1), 7) == 2019
