@@ -78,6 +78,7 @@ class Hammer:
 
     async def write(self, member_id: int, units: int) -> None:
         started = datetime.now(UTC)
+        placed = None
         async with self.maker() as s:
             try:
                 if member_id in self.orders:
@@ -92,8 +93,11 @@ class Hammer:
                         now=started,
                         actor=0,
                     )
-                    self.orders[member_id] = view.order.id or 0
+                    placed = view.order.id
                 await s.commit()
+                # Known to the other writers only once committed: before, their change would find no order.
+                if placed is not None:
+                    self.orders[member_id] = placed
             except ConflictError as refused:
                 self.outcomes[refused.code or "conflict"] += 1
                 return
