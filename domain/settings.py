@@ -16,6 +16,8 @@ class CoopPolicy:
     fiscal_year_start_month: int = 1
     preferred_cap_rate: Decimal = Decimal("0.25")
     preferred_max_dividend_rate: Decimal = Decimal("0.08")
+    # The patronage pool of a member-supplier's sales through the co-op (docs/network.md).
+    marketing_pool: str = "marketing"
 
     @classmethod
     def from_env(cls, e: dict[str, str]) -> CoopPolicy:
@@ -25,6 +27,7 @@ class CoopPolicy:
             fiscal_year_start_month=int(e.get("COOP_FISCAL_YEAR_START_MONTH", "1")),
             preferred_cap_rate=Decimal(e.get("COOP_PREFERRED_CAP_RATE", "0.25")),
             preferred_max_dividend_rate=Decimal(e.get("COOP_PREFERRED_MAX_DIVIDEND_RATE", "0.08")),
+            marketing_pool=e.get("COOP_MARKETING_POOL") or "marketing",
         )
 
 

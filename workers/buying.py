@@ -58,4 +58,5 @@ async def settle_group_buy(ctx: dict[str, Any], session: AsyncSession, payload: 
         int(payload["group_buy_id"]),
         now=datetime.now(UTC),
         fiscal_year_start_month=ctx["settings"].policy.fiscal_year_start_month,
+        marketing_pool=ctx["settings"].policy.marketing_pool,
     )

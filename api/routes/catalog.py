@@ -22,6 +22,7 @@ from domain.catalog.rules import DEFAULT_POOL, Tier, rate_text
 from domain.catalog.views import SupplierView
 from domain.identity import service as identity
 from domain.identity.rules import Role
+from domain.network import sellers
 
 MAX_UNIT_PRICE_CENTS = 10**9
 
@@ -34,12 +35,19 @@ class NewSupplier(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SupplierOut(msgspec.Struct):
-    """A supplier."""
+    """A supplier; `member_id` is the member business it is, if it is one (members as suppliers)."""
 
     id: str
     name: str
     email: str
+    member_id: str | None
     created_at: datetime
+
+
+class SupplierMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The member business the supplier is (a full member in good standing), or null to clear the link."""
+
+    member_id: Id | None
 
 
 class NewSupplierUser(msgspec.Struct, forbid_unknown_fields=True):
@@ -114,7 +122,8 @@ class ProductOut(msgspec.Struct):
 
 def supplier_out(supplier: SupplierView) -> SupplierOut:
     """The public view of a supplier."""
-    return SupplierOut(str(supplier.id), supplier.name, supplier.email, supplier.created_at)
+    member = None if supplier.member_id is None else str(supplier.member_id)
+    return SupplierOut(str(supplier.id), supplier.name, supplier.email, member, supplier.created_at)
 
 
 def product_out(view: service.ProductView) -> ProductOut:
@@ -167,6 +176,26 @@ class SupplierController(Controller):
         """The supplier (404 for another supplier's users)."""
         sid = path_id(supplier_id, "supplier")
         return supplier_out(await service.get_supplier(db, sid, only_supplier_id=own_supplier(caller)))
+
+    @put(
+        "/{supplier_id:str}/member",
+        guards=[staff_only],
+        summary="Link the supplier to a member business",
+        description=(
+            "Staff say which member business the supplier is (members as suppliers), or clear it with null. The"
+            " member must be full now (409 member_not_full) and no other supplier (409 member_already_supplier);"
+            " an unknown member is a 400 naming member_id. The member's admins and buyers then reach the"
+            " supplier's side by the supplier's walls, and its sales through the co-op become its patronage in"
+            " the marketing pool."
+        ),
+        responses=problems(404, *POSTED),
+    )
+    async def link_member(
+        self, supplier_id: FromPath[str], data: JSONBody[SupplierMemberIn], db: DbSession
+    ) -> SupplierOut:
+        """Set or clear the member business the supplier is."""
+        member = None if data.member_id is None else int(data.member_id)
+        return supplier_out(await sellers.link_member(db, path_id(supplier_id, "supplier"), member))
 
     @post(
         "/{supplier_id:str}/users",

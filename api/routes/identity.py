@@ -20,6 +20,7 @@ from domain.errors import AuthenticationError, FieldError, ForbiddenError, Inval
 from domain.identity import service
 from domain.identity.rules import AttemptOutcome, MemberRole, Role
 from domain.identity.views import UserView
+from domain.network import sellers
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -298,7 +299,21 @@ async def add_staff_user(data: JSONBody[NewStaffUser], db: DbSession) -> Me:
     return me_of(user)
 
 
-@get("/v1/me", summary="Who am I", responses=problems(*AUTHENTICATED), tags=["auth"])
-async def me(caller: Caller) -> Me:
-    """The calling user."""
-    return me_of(caller)
+@get(
+    "/v1/me",
+    summary="Who am I",
+    description=(
+        "A user of a member business that is also a supplier (members as suppliers) gets both ids: member_id, and"
+        " supplier_id while it may act on the supplier's side (an admin or buyer, the member in good standing)."
+    ),
+    responses=problems(*AUTHENTICATED),
+    tags=["auth"],
+)
+async def me(caller: Caller, db: DbSession) -> Me:
+    """The calling user, with the supplier its member business is, if it acts for one."""
+    found = me_of(caller)
+    if caller.role is Role.MEMBER and caller.member_id is not None:
+        supplier_id = await sellers.seller_supplier(db, caller.member_id, caller.member_role)
+        if supplier_id is not None:
+            found.supplier_id = str(supplier_id)
+    return found

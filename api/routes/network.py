@@ -113,6 +113,8 @@ class ProfileOut(msgspec.Struct, omit_defaults=True):
     phone: str | None = None
     visibility: dict[str, str] | None = None
     distance_km: float | None = None
+    # The supplier the member business is (it sells through the co-op); members and staff see it.
+    supplier_id: str | None = None
 
 
 def _out(view: ProfileView) -> ProfileOut:
@@ -123,6 +125,7 @@ def _out(view: ProfileView) -> ProfileOut:
         listed=view.listed,
         visibility=view.visibility,
         distance_km=None if view.distance_km is None else round(view.distance_km, 3),
+        supplier_id=None if view.supplier_id is None else str(view.supplier_id),
         **view.fields,  # type: ignore[arg-type]  # the profile's own fields, each of its own type
     )
 

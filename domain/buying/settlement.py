@@ -30,6 +30,7 @@ from domain.buying.rules import (
 from domain.buying.rules import DeliveryLine as DeliveryLine  # noqa: PLC0414 - re-exported
 from domain.buying.rules.corrections import CorrectionLine as CorrectionLine  # noqa: PLC0414 - re-exported
 from domain.buying.rules.corrections import SettledProduct, correction_errors, plan_correction
+from domain.buying.rules.marketing import DEFAULT_MARKETING_POOL, SellerPatronage, seller_give_back, seller_sale
 from domain.buying.service import (
     GroupBuyView,
     get_group_buy,
@@ -38,6 +39,7 @@ from domain.buying.service import (
     visible_group_buy,
 )
 from domain.buying.tables import LINE_ITEM, BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.catalog.tables import Supplier
 from domain.errors import ConflictError, InvalidInputError
 from domain.jobs import service as outbox
 from domain.ledger import chart
@@ -198,14 +200,14 @@ async def _write_delivery(
     )
 
 
-async def _owe_supplier(session: AsyncSession, group_buy: GroupBuy, *, payable: int, cost: int, now: datetime) -> None:
-    """The co-op now owes the supplier the delivered units at the tier price fixed at close."""
+async def _owe_supplier(session: AsyncSession, group_buy: GroupBuy, *, payable: int, cost: int, now: datetime) -> int:
+    """The co-op now owes the supplier the delivered units at the tier price fixed at close; what it owes."""
     query = select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id)
     # populate_existing: the delivery was written by UPDATE statements after these rows were loaded
     items = (await session.exec(query.execution_options(populate_existing=True))).all()
     owed = sum(payable_cents(i.delivered_quantity, i.unit_price_cents) for i in items)
     if owed == 0:
-        return
+        return 0
     await ledger.post_entry(
         session,
         kind="supplier_payable",
@@ -213,6 +215,36 @@ async def _owe_supplier(session: AsyncSession, group_buy: GroupBuy, *, payable: 
         occurred_at=now,
         lines=[PostingLine(cost, Side.DEBIT, owed), PostingLine(payable, Side.CREDIT, owed)],
         memo=f"purchase order of group buy {group_buy.id}: {group_buy.title}"[:500],
+    )
+    return owed
+
+
+async def _seller_of(session: AsyncSession, supplier_id: int) -> int | None:
+    """The member business the supplier is, if it is one; the link is read FOR SHARE, so a change waits."""
+    linked = (
+        await session.execute(
+            sa.select(col(Supplier.member_id)).where(col(Supplier.id) == supplier_id).with_for_update(read=True)
+        )
+    ).scalar_one_or_none()
+    return None if linked is None else int(linked)
+
+
+async def _record_seller(
+    session: AsyncSession, group_buy_id: int, sale: SellerPatronage | None, key: str, at: datetime, fy_month: int
+) -> None:
+    """Write a member-supplier's marketing patronage (rules.marketing decided who gets what)."""
+    if sale is None:
+        return
+    member = (
+        await session.execute(
+            sa.select(col(Member.joined_at), col(Member.left_at)).where(col(Member.id) == sale.member_id)
+        )
+    ).one()
+    dates = patronage.MemberDates(sale.member_id, member[0], member[1])
+    await patronage.record_sales(
+        session,
+        [patronage.Sale(dates, sale.pool, sale.amount_cents, at, group_buy_id, key)],
+        fiscal_year_start_month=fy_month,
     )
 
 
@@ -273,7 +305,14 @@ async def _purchases(session: AsyncSession, group_buy_id: int) -> list[tuple[int
     return [(int(m), str(pool), int(cents)) for m, pool, cents in rows]
 
 
-async def settle(session: AsyncSession, group_buy_id: int, *, now: datetime, fiscal_year_start_month: int) -> bool:
+async def settle(
+    session: AsyncSession,
+    group_buy_id: int,
+    *,
+    now: datetime,
+    fiscal_year_start_month: int,
+    marketing_pool: str = DEFAULT_MARKETING_POOL,
+) -> bool:
     """The settlement job: charge each member's trade account, owe the supplier, write patronage.
 
     Set-based, so its statements do not grow with the orders: one statement posts every
@@ -298,7 +337,10 @@ async def settle(session: AsyncSession, group_buy_id: int, *, now: datetime, fis
     # Every account this settlement touches, locked up front in id order, so that it never
     # deadlocks with payments or other settlements touching the same accounts.
     await ledger.lock_accounts(session, [*trade.values(), sales, payable, cost])
-    await _owe_supplier(session, group_buy, payable=payable, cost=cost, now=at)
+    owed = await _owe_supplier(session, group_buy, payable=payable, cost=cost, now=at)
+    # A member-supplier's sale is its patronage in the marketing pool, dated as the payable.
+    sale = seller_sale(await _seller_of(session, group_buy.supplier_id), owed, marketing_pool)
+    await _record_seller(session, group_buy_id, sale, f"sale:group_buy:{group_buy_id}", at, fiscal_year_start_month)
     await ledger.post_transfers(
         session,
         kind="group_buy_charge",
@@ -482,6 +524,10 @@ async def correct_delivery(
             .values(delivered_quantity=units)
         )
     await _book_correction(session, group_buy, correction.id, plan.refunds, plan.supplier_cents, now)
+    # The seller's marketing patronage follows the payable down, in the same transaction.
+    sold = await patronage.sold_in_buy(session, group_buy_id)
+    back = seller_give_back(None if sold is None else SellerPatronage(*sold), plan.supplier_cents)
+    await _record_seller(session, group_buy_id, back, f"sale:correction:{correction.id}", now, fiscal_year_start_month)
     if group_buy.payment_mode == PaymentMode.CARD and plan.supplier_cents > 0:
         await supplier_transfers.request_reversal(session, group_buy, correction.id)  # if Connect paid it
     members = {

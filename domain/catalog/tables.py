@@ -12,13 +12,20 @@ from domain.db import utc_now
 
 
 class Supplier(SQLModel, table=True):
-    """A business the co-op buys from; its users fill purchase orders and report deliveries."""
+    """A business the co-op buys from; its users fill purchase orders and report deliveries.
+
+    `member_id` links it to a member business that is also this supplier (docs/network.md,
+    members as suppliers); unique, so a member is at most one supplier.
+    """
 
     __tablename__ = "supplier"
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     name: str = Field(max_length=200)
     email: str = Field(max_length=320)
+    member_id: int | None = Field(
+        default=None, sa_type=sa.BigInteger, foreign_key="member.id", sa_column_kwargs={"unique": True}
+    )
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )

@@ -23,4 +23,5 @@ class SupplierView(Protocol):
     id: int | None
     name: str
     email: str
+    member_id: int | None
     created_at: datetime

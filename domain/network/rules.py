@@ -593,3 +593,26 @@ class Guest:
     name: str
     email: str
     organisation: str
+
+
+# Members as suppliers: a catalog supplier linked to a member business (one business, two roles).
+SELLER_LINK_STATUSES = frozenset({Status.FULL})  # staff link only a full member, as for offers
+# While linked, the member's users act on the supplier side only while the member is in good
+# standing: a suspended member's users lose it (staff and the supplier's own users keep it).
+SELLER_SIDE_STATUSES = LISTED_STATUSES
+# The member roles that act for the business as a supplier: its admins, and its buyers, who
+# handle the goods; finance users keep to the member's accounts.
+SELLER_SIDE_ROLES = frozenset({"admin", "buyer"})
+MEMBER_ALREADY_SUPPLIER = "member_already_supplier"
+
+
+def check_seller_link(member_id: int, status: Status) -> None:
+    """A supplier is linked only to a full member, in good standing now (409 ``member_not_full``)."""
+    if status not in SELLER_LINK_STATUSES:
+        msg = f"member {member_id} is {status}; only a full member in good standing can be linked as a supplier"
+        raise ConflictError(msg, code=NOT_FULL_MEMBER)
+
+
+def acts_as_seller(member_role: str | None, status: Status) -> bool:
+    """Whether a user of a linked member reaches the supplier side now (by the supplier's own walls)."""
+    return member_role in SELLER_SIDE_ROLES and status in SELLER_SIDE_STATUSES

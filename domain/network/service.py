@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
+from domain.catalog.tables import Supplier
 from domain.errors import ConflictError, ForbiddenError, InvalidInputError, NotFoundError
 from domain.ledger import chart
 from domain.ledger import service as ledger
@@ -146,14 +147,17 @@ def _view(row: sa.Row[Any], audience: Audience, distance_km: float | None = None
         visibility=dict(row.visibility) if privileged else None,
         distance_km=distance_km,
         updated_at=row.updated_at,
+        supplier_id=None if audience is Audience.PUBLIC else row.seller_supplier_id,
     )
 
 
 def _profiles() -> sa.Select[Any]:
-    """Profiles with their member's name and status (read now, never copied into the profile)."""
+    """Profiles with their member's name, status and supplier, if it is one (read now, never copied)."""
     table: sa.Table = MemberProfile.__table__  # type: ignore[attr-defined]  # SQLModel sets it on table models
-    query: sa.Select[Any] = sa.select(table, col(Member.name), col(Member.status)).join(
-        Member, col(Member.id) == _PROFILE.member_id
+    query: sa.Select[Any] = (
+        sa.select(table, col(Member.name), col(Member.status), col(Supplier.id).label("seller_supplier_id"))
+        .join(Member, col(Member.id) == _PROFILE.member_id)
+        .outerjoin(Supplier, col(Supplier.member_id) == _PROFILE.member_id)
     )
     return query
 

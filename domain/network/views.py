@@ -27,6 +27,8 @@ class ProfileView:
     visibility: dict[str, str] | None
     distance_km: float | None
     updated_at: datetime
+    # The catalog supplier the member business is (it sells through the co-op); None for the public.
+    supplier_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,6 +197,56 @@ async def record_corrections(
     return await _insert(session, rows, "source_key") if rows else 0
 
 
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """A member-supplier's sale through the co-op to record (negative for a correction), under its own key."""
+
+    member: Buyer
+    pool: str
+    amount_cents: int
+    occurred_at: datetime
+    group_buy_id: int
+    source_key: str
+
+
+async def record_sales(session: AsyncSession, sales: Sequence[Sale], *, fiscal_year_start_month: int) -> int:
+    """One immutable `sale` record per sale or correction; the same key again writes nothing."""
+    rows = [
+        {
+            "member_id": s.member.id,
+            "member_business": is_member_business(s.member.joined_at, s.member.left_at, s.occurred_at),
+            "fiscal_year": _fiscal_year(s.occurred_at, fiscal_year_start_month),
+            "pool": s.pool,
+            "amount_cents": s.amount_cents,
+            "occurred_at": s.occurred_at,
+            "source": "sale",
+            "group_buy_id": s.group_buy_id,
+            "source_key": s.source_key,
+        }
+        for s in sales
+        if s.amount_cents
+    ]
+    return await _insert(session, rows, "source_key") if rows else 0
+
+
+async def sold_in_buy(session: AsyncSession, group_buy_id: int) -> tuple[int, str, int] | None:
+    """The seller's net `sale` patronage of one buy: (member, pool, cents), or None if none was recorded."""
+    row = (
+        await session.execute(
+            sa.select(
+                col(PatronageRecord.member_id),
+                col(PatronageRecord.pool),
+                sa.func.sum(col(PatronageRecord.amount_cents)),
+            )
+            .where(col(PatronageRecord.group_buy_id) == group_buy_id, col(PatronageRecord.source) == "sale")
+            .group_by(col(PatronageRecord.member_id), col(PatronageRecord.pool))
+        )
+    ).first()
+    if row is None or row[0] is None:
+        return None
+    return int(row[0]), str(row[1]), int(row[2])
+
+
 async def page(
     session: AsyncSession,
     *,

@@ -15,11 +15,13 @@ class PatronageRecord(SQLModel, table=True):
 
     `member_business` is whether the buyer was a member at `occurred_at` (DOMAIN.md section 3:
     status at the transaction date decides). Corrections are new records with negative amounts.
+    Source `sale` is a member-supplier's sales through the co-op (the marketing pool; its
+    corrections are negative `sale` records), the other sources are members' purchases.
     """
 
     __tablename__ = "patronage_record"
     __table_args__ = (
-        sa.CheckConstraint("source IN ('group_buy','import','correction','programme')", name="source"),
+        sa.CheckConstraint("source IN ('group_buy','import','correction','programme','sale')", name="source"),
         sa.CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
         sa.CheckConstraint("member_id IS NOT NULL OR NOT member_business", name="member_business_has_member"),
         sa.CheckConstraint("source <> 'group_buy' OR group_buy_id IS NOT NULL", name="group_buy_source"),

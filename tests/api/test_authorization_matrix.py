@@ -7,6 +7,10 @@ valid example body below, or this test fails and says so. For each principal:
   buy or product) answers 403 or 404, never 2xx;
 - a read naming nothing of another tenant answers without B's data in it;
 and after the whole matrix not one business row has changed.
+
+Both members are also suppliers (members as suppliers: A is "Own Mill", B "Other Mill"), so
+A's admins and buyers pass the supplier-side guards as Own Mill's users: every supplier-side
+route naming Other Mill's resources must refuse them as it refuses Own Mill's supplier user.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from api.auth import PUBLIC_PATHS, staff_only
+from api.route_helpers import staff_or_suppliers
 from domain.identity.rules import MemberRole, Role
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
 from tests.support.users import PASSWORD, bearer, make_user
@@ -60,6 +65,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "as_of": "2026-01-05",
     },
     ("POST", "/v1/suppliers/{supplier_id}/users"): {"email": "probe-s@tenant.test", "password": PASSWORD},
+    ("PUT", "/v1/suppliers/{supplier_id}/member"): {"member_id": "{member_id}"},
     ("PUT", "/v1/products/{product_id}/prices"): {"tiers": [{"min_quantity": 1, "unit_price_cents": 999_999}]},
     ("PATCH", "/v1/products/{product_id}"): {"name": "probe"},
     ("POST", "/v1/products/{product_id}/retire"): {},
@@ -142,6 +148,7 @@ class Route:
     template: str
     params: tuple[str, ...]
     staff_only: bool
+    supplier_side: bool = False  # guarded by staff_or_suppliers: a member-supplier's users pass as its supplier
 
 
 def _routes(app: Litestar) -> list[Route]:
@@ -156,7 +163,7 @@ def _routes(app: Litestar) -> list[Route]:
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
                 guards = [g for layer in handler.ownership_layers for g in (layer.guards or [])]
                 params = tuple(re.findall(r"\{([^}]+)\}", template))
-                found.append(Route(method, template, params, staff_only in guards))
+                found.append(Route(method, template, params, staff_only in guards, staff_or_suppliers in guards))
     return found
 
 
@@ -231,6 +238,12 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
     )
     assert registration.status_code == 201, registration.text
     member_a, _ = await ordering_member(client, session, "Tenant A Deli")
+    # Each member is also a supplier (set directly: the route wants full members, these are probationary).
+    for mill, member in ((own_mill, member_a), (other_mill, member_b)):
+        await session.execute(
+            sa.text("UPDATE supplier SET member_id = :m WHERE id = :s"), {"m": member.id, "s": mill.id}
+        )
+    await session.commit()
     contract, claim, line = await _other_mills_programme(client, staff, other_mill.id, member_b.member_number)
     principals = {}
     for role in MemberRole:
@@ -266,7 +279,9 @@ async def _world(client: httpx.AsyncClient, session: Any) -> tuple[dict[str, str
 
 def _hidden(route: Route, principal: str) -> bool:
     if principal.startswith("member"):
-        return bool(MEMBER_HIDDEN & set(route.params))
+        # On the supplier side, a member-supplier's users are walled as its supplier's users are.
+        as_supplier = route.supplier_side and bool((SUPPLIER_HIDDEN | SUPPLIER_HIDDEN_WRITES) & set(route.params))
+        return bool(MEMBER_HIDDEN & set(route.params)) or as_supplier
     writes = route.method != "GET"
     return bool(SUPPLIER_HIDDEN & set(route.params)) or (writes and bool(SUPPLIER_HIDDEN_WRITES & set(route.params)))
 
