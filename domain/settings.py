@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from domain.catalog.rules import pool_errors
+
 
 @dataclass(frozen=True, slots=True)
 class CoopPolicy:
@@ -27,8 +29,16 @@ class CoopPolicy:
             fiscal_year_start_month=int(e.get("COOP_FISCAL_YEAR_START_MONTH", "1")),
             preferred_cap_rate=Decimal(e.get("COOP_PREFERRED_CAP_RATE", "0.25")),
             preferred_max_dividend_rate=Decimal(e.get("COOP_PREFERRED_MAX_DIVIDEND_RATE", "0.08")),
-            marketing_pool=e.get("COOP_MARKETING_POOL") or "marketing",
+            marketing_pool=_pool(e.get("COOP_MARKETING_POOL") or "marketing", "COOP_MARKETING_POOL"),
         )
+
+
+def _pool(name: str, variable: str) -> str:
+    """A pool name as the catalog takes it; a bad one stops the process at start, naming the variable."""
+    if errors := pool_errors(name, variable):
+        msg = f"{variable}={name!r}: {errors[0].message}"
+        raise ValueError(msg)
+    return name
 
 
 DEFAULT_COOP_NAME = "Purchasing Co-operative"
