@@ -45,12 +45,14 @@ WITH lot AS (
 ),
 account AS (
   INSERT INTO ledger_account (code, name, kind, member_id, created_at)
-  SELECT :member_prefix || member_id || :lot_infix || id, 'Retained equity FY' || CAST(:fy AS integer), 'equity', member_id, now()
+  SELECT :member_prefix || member_id || :lot_infix || id, 'Retained equity FY' || CAST(:fy AS integer), 'equity',
+         member_id, now()
     FROM lot
   RETURNING id, code
 )
 INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, source_key, account_id, created_at)
-SELECT lot.id, lot.member_id, CAST(:fy AS integer), 'retained_patronage', lot.qualified, :prefix || lot.member_id, account.id, now()
+SELECT lot.id, lot.member_id, CAST(:fy AS integer), 'retained_patronage', lot.qualified, :prefix || lot.member_id,
+       account.id, now()
   FROM lot JOIN account ON account.code = :member_prefix || lot.member_id || :lot_infix || lot.id
 """)
 

@@ -399,13 +399,24 @@ async def _allocate_from_plan(session: AsyncSession, group_buy: GroupBuy, plan: 
     updates: dict[str, list[int]] = {"ids": [], "units": [], "prices": [], "totals": []}
     totals: dict[int, int] = defaultdict(int)
     limits: dict[int, int] = defaultdict(int)
+    # A product's lines share their price and markup and differ only in units: each distinct
+    # (product, units) is priced once, not once per line.
+    line_totals: dict[tuple[int, int], int] = {}
+    line_limits: dict[tuple[int, int], int] = {}
     for line_id, order_id, product_id, units_asked in rows:
         outcome = outcomes[product_id]
         units = outcome.allocations.get(order_id, 0)
-        total = line_total_cents(units, outcome.unit_price_cents, markups[product_id])
-        price = prices[product_id]
+        if (total := line_totals.get((product_id, units))) is None:
+            total = line_totals[product_id, units] = line_total_cents(
+                units, outcome.unit_price_cents, markups[product_id]
+            )
+        if (limit := line_limits.get((product_id, units_asked))) is None:
+            price = prices[product_id]
+            limit = line_limits[product_id, units_asked] = max_order_total_cents(
+                units_asked, price.tiers, price.markup_rate
+            )
         totals[order_id] += total
-        limits[order_id] += max_order_total_cents(units_asked, price.tiers, price.markup_rate)
+        limits[order_id] += limit
         updates["ids"].append(line_id)
         updates["units"].append(units)
         updates["prices"].append(outcome.unit_price_cents)
