@@ -34,25 +34,26 @@ def key_prefix(run_id: int) -> str:
     return f"allocation:{run_id}:"
 
 
+# Each member's retained lot and its ledger account in one statement: the lot's id is drawn
+# first, so the account's code (which names the lot) and the lot's account_id are written
+# once, not linked by a later UPDATE. Approval runs once per run (its status, under the
+# run's lock), so no lot of this run exists yet.
 _LOTS = sa.text("""
-INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, source_key, created_at)
-SELECT member_id, :fy, 'retained_patronage', qualified, :prefix || member_id, now()
-  FROM allocation_line WHERE run_id = :run AND retained_cents > 0
-ON CONFLICT (source_key) DO NOTHING
-""")
-
-_LOT_ACCOUNTS = sa.text("""
-INSERT INTO ledger_account (code, name, kind, member_id, created_at)
-SELECT :member_prefix || member_id || :lot_infix || id, 'Retained equity FY' || fiscal_year, 'equity',
-       member_id, now()
-  FROM equity_lot WHERE source_key LIKE :prefix || '%'
-ON CONFLICT (code) DO NOTHING
-""")
-
-_LINK_LOTS = sa.text("""
-UPDATE equity_lot l SET account_id = a.id
-  FROM ledger_account a
- WHERE l.source_key LIKE :prefix || '%' AND a.code = :member_prefix || l.member_id || :lot_infix || l.id
+WITH lot AS (
+  SELECT nextval(pg_get_serial_sequence('equity_lot', 'id')) AS id, member_id, qualified
+    FROM allocation_line WHERE run_id = :run AND retained_cents > 0
+),
+account AS (
+  INSERT INTO ledger_account (code, name, kind, member_id, created_at)
+  SELECT :member_prefix || member_id || :lot_infix || id, 'Retained equity FY' || CAST(:fy AS integer), 'equity',
+         member_id, now()
+    FROM lot
+  RETURNING id, code
+)
+INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, source_key, account_id, created_at)
+SELECT lot.id, lot.member_id, CAST(:fy AS integer), 'retained_patronage', lot.qualified, :prefix || lot.member_id,
+       account.id, now()
+  FROM lot JOIN account ON account.code = :member_prefix || lot.member_id || :lot_infix || lot.id
 """)
 
 _SHARE_ACCOUNTS = sa.text("""
@@ -130,7 +131,7 @@ async def approve(
     }
     summary = await ledger.account_id(session, chart.income_summary(run.fiscal_year))
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
-    for statement in (_LOTS, _LOT_ACCOUNTS, _LINK_LOTS, _SHARE_ACCOUNTS):
+    for statement in (_LOTS, _SHARE_ACCOUNTS):
         await session.execute(statement, params)
     await session.execute(
         _ENTRIES, params | {"memo": f"patronage allocation FY{run.fiscal_year}", "occurred": occurred}

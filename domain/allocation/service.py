@@ -15,6 +15,7 @@ from domain.db import utc_now
 from domain.equity.rules import (
     DEFAULT_BASE_CAPITAL_RATE,
     DEFAULT_BASE_CAPITAL_YEARS,
+    MIN_CASH_RATE,
     BaseCapitalPlan,
     BaseCapitalSplit,
     average_patronage,
@@ -25,17 +26,24 @@ from domain.equity.rules import (
 from domain.equity.tables import EquityLot
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.jobs import service as outbox
+from domain.ledger import chart
 from domain.ledger.tables import Posting
 from domain.membership.service import shares_paid
 from domain.membership.tables import Member, MemberConsent
 from domain.patronage.rules import (
+    QUALIFIED_CASH_RATE,
     AllocationResult,
+    AllocationRounding,
+    AllocationTotals,
     MemberAllocation,
     MemberPatronage,
     PoolInput,
+    allocation_totals,
     compute_allocation,
     fiscal_year_end,
+    payment_period_end,
     policy_from_profile,
+    pool_steps,
 )
 from domain.patronage.tables import PatronageRecord
 
@@ -198,12 +206,25 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     # leaves only the failed status (a run stored before a check existed fails here too).
     try:
         plan = plan_of(run.request)
-        result = await _allocate(session, run, fy_end)
-        splits = await _base_capital_splits(session, run, result.lines, plan) if plan else {}
+        if plan is None:
+            run.totals = await _compute_set_based(session, run, fy_end)
+        else:
+            await _compute_with_plan(session, run, fy_end, plan)
     except InvalidInputError as exc:
         fail(run, refusal_reason(exc))
         session.add(run)
         return run
+    rules.check_run_transition(run.status, rules.AllocationRunStatus.COMPUTED, run_id=run.id)
+    run.status = rules.AllocationRunStatus.COMPUTED.value
+    run.computed_at = utc_now()
+    session.add(run)
+    return run
+
+
+async def _compute_with_plan(session: AsyncSession, run: AllocationRun, fy_end: date, plan: BaseCapitalPlan) -> None:
+    """A run with a base capital plan: every member's line through the pure rules, then the plan's split."""
+    result = await _allocate(session, run, fy_end)
+    splits = await _base_capital_splits(session, run, result.lines, plan)
     loans = await _unpaid_shares(session, [line.member_key for line in result.lines if line.cash_cents > 0])
     rows = []
     for line in result.lines:
@@ -235,11 +256,146 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if splits:  # the plan moved amounts between cash and retained; the sums stay equal
         run.totals["cash_cents"] = sum(r["cash_cents"] for r in rows)
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
-    rules.check_run_transition(run.status, rules.AllocationRunStatus.COMPUTED, run_id=run.id)
-    run.status = rules.AllocationRunStatus.COMPUTED.value
-    run.computed_at = utc_now()
-    session.add(run)
-    return run
+
+
+# The year's patronage aggregated once (the run's one pass over patronage_record), per member,
+# pool and kind of business, with the member's number and bylaw consent on the notice date.
+_VOLUMES = sa.text("""
+CREATE TEMP TABLE allocation_volume ON COMMIT DROP AS
+SELECT v.member_id, m.member_number, v.pool, v.member_business, v.volume,
+       v.member_business AND EXISTS (
+         SELECT FROM member_consent c
+          WHERE c.member_id = v.member_id AND c.received_on <= :notice
+            AND (c.revoked_on IS NULL OR c.revoked_on > :notice)
+       ) AS consent
+  FROM (SELECT member_id, pool, member_business, sum(amount_cents) AS volume
+          FROM patronage_record WHERE fiscal_year = :fy
+         GROUP BY member_id, pool, member_business) v
+  LEFT JOIN member m ON m.id = v.member_id
+""")
+
+# Each pool's member volume (members' business, net above 0) and non-member volume.
+_POOL_VOLUMES = sa.text("""
+SELECT pool,
+       coalesce(sum(volume) FILTER (WHERE member_business AND volume > 0 AND member_number IS NOT NULL), 0),
+       coalesce(sum(volume) FILTER (WHERE NOT member_business), 0)
+  FROM allocation_volume GROUP BY pool
+""")
+
+# Steps 3-5 of compute_allocation for every member at once, and the loan deduction of
+# line_money. Per pool, the distributable amount D is split by member volume: largest
+# remainder (parts rounded down, the units left one each to the largest remainders, ties to
+# the larger volume, then the lower member number) or rounded down with the residue kept.
+# Per member: computed = the sum of its parts; below the minimum it allocates 0; cash is
+# CEIL(allocation x cash rate); a member that owes on its share repays it from the cash above
+# CEIL(allocation x the minimum cash rate). Answers the sums the totals need, and what each
+# pool gave its members.
+_LINES = sa.text("""
+WITH pool AS (
+  SELECT * FROM unnest(:pools, :distributable, :weights) AS p(pool, distributable, weights)
+),
+floored AS (
+  SELECT v.member_id, v.member_number, v.pool, v.volume, v.consent,
+         CAST(div(CAST(p.distributable AS numeric) * v.volume, p.weights) AS bigint) AS floor_part,
+         mod(CAST(p.distributable AS numeric) * v.volume, p.weights) AS remainder, p.distributable
+    FROM allocation_volume v JOIN pool p ON p.pool = v.pool
+   WHERE v.member_business AND v.volume > 0 AND v.member_number IS NOT NULL
+),
+part AS (
+  SELECT floored.*,
+         floor_part + CASE WHEN :largest_remainder AND
+           row_number() OVER (PARTITION BY pool ORDER BY remainder DESC, volume DESC, member_number)
+           <= distributable - CAST(sum(floor_part) OVER (PARTITION BY pool) AS bigint)
+         THEN 1 ELSE 0 END AS part
+    FROM floored
+),
+line AS (
+  SELECT member_id, member_number, bool_and(consent) AS consent, CAST(sum(volume) AS bigint) AS patronage,
+         CAST(sum(part) AS bigint) AS computed
+    FROM part GROUP BY member_id, member_number
+),
+money AS (
+  SELECT line.*, computed < :minimum AS below, allocation,
+         CAST(ceil(allocation * CAST(:cash_rate AS numeric)) AS bigint) AS cash
+    FROM line CROSS JOIN LATERAL (SELECT CASE WHEN computed < :minimum THEN 0 ELSE computed END AS allocation) a
+),
+paid AS (
+  SELECT a.member_id, sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END) AS paid
+    FROM ledger_account a JOIN posting p ON p.account_id = a.id
+   WHERE a.code LIKE :share_pattern AND a.member_id IN (SELECT member_id FROM money WHERE cash > 0)
+   GROUP BY a.member_id
+),
+owed AS (
+  SELECT money.*, greatest(m.share_par_cents - coalesce(paid.paid, 0), 0) AS unpaid
+    FROM money JOIN member m ON m.id = money.member_id LEFT JOIN paid ON paid.member_id = money.member_id
+),
+inserted AS (
+  INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents, allocation_cents,
+                               cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)
+  SELECT :run, member_id, member_number, patronage, computed, allocation, cash, allocation - cash,
+         CASE WHEN cash > 0 AND unpaid > 0
+              THEN greatest(0, least(cash - CAST(ceil(allocation * CAST(:minimum_cash_rate AS numeric)) AS bigint),
+                                     unpaid))
+              ELSE 0 END,
+         allocation > 0 AND :qualifies AND consent, below
+    FROM owed
+  RETURNING allocation_cents, cash_cents, retained_cents, computed_cents, below_minimum
+)
+SELECT CAST(coalesce(sum(allocation_cents), 0) AS bigint), CAST(coalesce(sum(cash_cents), 0) AS bigint),
+       CAST(coalesce(sum(retained_cents), 0) AS bigint),
+       CAST(coalesce(sum(computed_cents) FILTER (WHERE below_minimum), 0) AS bigint),
+       (SELECT coalesce(json_object_agg(pool, given), '{}') FROM
+          (SELECT pool, sum(part) AS given FROM part GROUP BY pool) g)
+  FROM inserted
+""").bindparams(
+    sa.bindparam("pools", type_=ARRAY(sa.Text)),
+    sa.bindparam("distributable", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("weights", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("cash_rate", type_=sa.Numeric),
+    sa.bindparam("minimum_cash_rate", type_=sa.Numeric),
+)
+
+
+async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
+    """Every member's line in SQL (one pass over the year's patronage), pool steps by the pure rules; the totals."""
+    margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
+    await session.execute(sa.text("DROP TABLE IF EXISTS pg_temp.allocation_volume"))
+    await session.execute(_VOLUMES, {"fy": run.fiscal_year, "notice": run.payment_date})
+    volumes = {str(pool): (int(m), int(n)) for pool, m, n in await session.execute(_POOL_VOLUMES)}
+    pools = [
+        PoolInput(pool, margin, volumes.get(pool, (0, 0))[0], max(volumes.get(pool, (0, 0))[1], 0))
+        for pool, margin in margins.items()
+    ]
+    policy = policy_of(run.request)
+    steps = pool_steps(pools, policy, fy_end, run.payment_date, await _deficit_carried_into(session, run.fiscal_year))
+    allocated, cash, retained, de_minimis, given = (
+        await session.execute(
+            _LINES,
+            {
+                "run": run.id,
+                "pools": [p.pool for p in steps.pools],
+                "distributable": list(steps.distributable),
+                "weights": [p.member_volume_cents for p in steps.pools],
+                "largest_remainder": policy.rounding == AllocationRounding.LARGEST_REMAINDER,
+                "minimum": policy.min_allocation_cents,
+                "cash_rate": policy.cash_rate,
+                "minimum_cash_rate": MIN_CASH_RATE,
+                "share_pattern": chart.MEMBER_SHARE_PATTERN,
+                "qualifies": policy.cash_rate >= QUALIFIED_CASH_RATE and steps.in_period,
+            },
+        )
+    ).one()
+    residues = [d - int(given.get(p.pool, 0)) for p, d in zip(steps.pools, steps.distributable, strict=True)]
+    totals = allocation_totals(
+        steps,
+        steps.results(residues),
+        policy,
+        allocated_cents=int(allocated),
+        cash_cents=int(cash),
+        retained_cents=int(retained),
+        de_minimis_cents=int(de_minimis),
+    )
+    return _totals_json(totals, payment_period_end(fy_end))
 
 
 def refusal_reason(exc: InvalidInputError) -> str:
@@ -424,7 +580,10 @@ async def _deficit_carried_into(session: AsyncSession, fiscal_year: int) -> int:
 
 def totals_json(result: AllocationResult[int]) -> dict[str, Any]:
     """The run's totals as stored (and shown): every figure reconciliation needs."""
-    t = result.totals
+    return _totals_json(result.totals, result.payment_period_end)
+
+
+def _totals_json(t: AllocationTotals, period_end: date) -> dict[str, Any]:
     return {
         "net_margin_cents": t.net_margin_cents,
         "member_share_cents": t.member_share_cents,
@@ -441,5 +600,5 @@ def totals_json(result: AllocationResult[int]) -> dict[str, Any]:
         "deficit_recovered_cents": t.deficit_recovered_cents,
         "loss_cents": t.loss_cents,
         "deficit_carried_forward_cents": t.deficit_carried_forward_cents,
-        "payment_period_end": result.payment_period_end.isoformat(),
+        "payment_period_end": period_end.isoformat(),
     }

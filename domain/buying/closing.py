@@ -24,6 +24,7 @@ from domain.buying.rules import (
     OrderStatus,
     PaymentMode,
     ProductDemand,
+    ProductTotals,
     charge_limit_errors,
     check_order_transition,
     line_total_cents,
@@ -31,6 +32,7 @@ from domain.buying.rules import (
     move_group_buy,
     next_status,
     plan_close,
+    plan_close_totals,
 )
 from domain.buying.service import (
     CLOSED,
@@ -45,6 +47,7 @@ from domain.buying.service import (
     supplier_audience,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError
 from domain.notifications import service as notifications
@@ -58,7 +61,9 @@ async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
     """Run the pure close rules on the stored lines (increments in time order, orders by first order).
 
     Prices are the versions pinned when the buy opened; a buy opened before pinning existed
-    is pinned to the current prices first.
+    is pinned to the current prices first. Pro rata needs only each product's sums here
+    (its allocation is shared set-based, see ``_ALLOCATE_PRO_RATA``); first come walks
+    every order's increments.
     """
     assert group_buy.id is not None  # noqa: S101 - loaded rows
     await pin_prices(session, group_buy.id)
@@ -74,6 +79,18 @@ async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
     )
     prices = await item_prices(session, items)
     tiers = {i.product_id: prices[i.group_buy_id, i.product_id].tiers for i in items}
+    policy = AllocationPolicy(group_buy.allocation_policy)
+    if policy is AllocationPolicy.PRO_RATA:
+        sums = await _product_sums(session, group_buy.id)
+        return plan_close_totals(
+            [
+                ProductTotals(i.product_id, i.case_size, tiers[i.product_id], *sums.get(i.product_id, (0, 0)))
+                for i in items
+            ],
+            group_buy.min_value_cents,
+            MinimumOutcome(group_buy.on_minimum_missed),
+            already_extended=group_buy.extended,
+        )
     demands = await demands_of(session, group_buy.id)
     products = [
         ProductDemand(item.product_id, item.case_size, tiers[item.product_id], tuple(demands.get(item.product_id, ())))
@@ -81,11 +98,28 @@ async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
     ]
     return plan_close(
         products,
-        AllocationPolicy(group_buy.allocation_policy),
+        policy,
         group_buy.min_value_cents,
         MinimumOutcome(group_buy.on_minimum_missed),
         already_extended=group_buy.extended,
     )
+
+
+async def _product_sums(session: AsyncSession, group_buy_id: int) -> dict[int, tuple[int, int]]:
+    """Each product's firm quantity Q and flex F over the buy's live orders."""
+    rows = (
+        await session.execute(
+            sa.select(
+                col(OrderLine.product_id),
+                sa.func.sum(col(OrderLine.quantity)),
+                sa.func.sum(col(OrderLine.flex_quantity)),
+            )
+            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) != OrderStatus.CANCELLED.value)
+            .group_by(col(OrderLine.product_id))
+        )
+    ).all()
+    return {int(product_id): (int(quantity), int(flex)) for product_id, quantity, flex in rows}
 
 
 async def demands_of(session: AsyncSession, group_buy_id: int) -> dict[int, list[Demand]]:
@@ -240,14 +274,112 @@ UPDATE order_line l SET allocated_quantity = u.units, unit_price_cents = u.price
     sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
 )
 
+# The largest remainder method (domain.money.allocate) over a CTE ``line`` with one row per
+# party: ``share`` (the product's units to share), ``weight``, ``weights`` (the product's sum
+# of weights) and the position ``placed_seq, order_id``. Each party gets ``share * weight /
+# weights`` rounded down, and the units left go one each to the largest remainders, ties to
+# the larger weight, then the earlier position. A product with no weight shares nothing
+# (``allocate`` of 0). Gives ``shared`` with ``units``; one sort per buy, not one per product.
+LARGEST_REMAINDER = """
+floored AS (
+  SELECT line.*,
+         CASE WHEN weights = 0 THEN 0 ELSE share * weight / weights END AS floor_units,
+         CASE WHEN weights = 0 THEN 0 ELSE share * weight % weights END AS remainder
+    FROM line
+),
+shared AS (
+  SELECT floored.*,
+         floor_units + CASE WHEN
+           row_number() OVER (PARTITION BY product_id ORDER BY remainder DESC, weight DESC, placed_seq, order_id)
+           <= share - CAST(sum(floor_units) OVER (PARTITION BY product_id) AS bigint)
+         THEN 1 ELSE 0 END AS units
+    FROM floored
+)"""
 
-async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, now: datetime) -> None:
-    """Allocate every line at the pinned tier price and markup, and tell members and the supplier.
+# Pro rata at close (allocate_units): A <= Q shares A by firm quantity; A > Q gives each
+# their firm quantity and shares A - Q by flex. Each line is priced once (line_total_cents:
+# HALF_UP, which round() is on these non-negative numerics) and held to what its member
+# was shown (max_order_total_cents: the dearest tier with the pinned markup). Lines are
+# written only if no order goes above that; every order's total comes back, with the breach.
+_ALLOCATE_PRO_RATA = sa.text(
+    f"""
+WITH product AS (
+  SELECT * FROM unnest(:products, :bought, :firm, :flex, :prices, :markups, :dearest, :hold_markups)
+           AS p(product_id, bought, firm, flex, price, markup, dearest, hold_markup)
+),
+line AS (
+  SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity + l.flex_quantity AS asked,
+         p.price, p.markup, p.dearest, p.hold_markup,
+         CASE WHEN p.bought <= p.firm THEN 0 ELSE l.quantity END AS base,
+         CAST(CASE WHEN p.bought <= p.firm THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
+         CASE WHEN p.bought <= p.firm THEN p.bought ELSE p.bought - p.firm END AS share,
+         CASE WHEN p.bought <= p.firm THEN p.firm ELSE p.flex END AS weights
+    FROM order_line l
+    JOIN buy_order o ON o.id = l.order_id
+    JOIN product p ON p.product_id = l.product_id
+   WHERE l.group_buy_id = :gb AND o.status = 'open'
+),{LARGEST_REMAINDER},
+priced AS (
+  SELECT id, order_id, price, base + units AS units,
+         CAST(round((base + units) * price * (1 + markup)) AS bigint) AS total,
+         CAST(round(asked * dearest * (1 + hold_markup)) AS bigint) AS limit_cents
+    FROM shared
+),
+per_order AS (
+  SELECT order_id, sum(total) AS total, sum(limit_cents) AS limit_cents FROM priced GROUP BY order_id
+),
+written AS (
+  UPDATE order_line l SET allocated_quantity = p.units, unit_price_cents = p.price, total_cents = p.total
+    FROM priced p
+   WHERE l.id = p.id AND NOT EXISTS (SELECT FROM per_order WHERE total > limit_cents)
+)
+SELECT order_id, CAST(total AS bigint), total > limit_cents FROM per_order
+"""  # noqa: S608 - a module constant; every value is a bound parameter
+).bindparams(
+    sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("bought", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("firm", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("flex", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("markups", type_=ARRAY(sa.Numeric)),
+    sa.bindparam("dearest", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("hold_markups", type_=ARRAY(sa.Numeric)),
+)
 
-    No order may cost more than its ``max_total_cents`` (what its member was shown): the
-    tier fixed at close is never dearer than the first one of the same pinned version, so
-    a breach is a bug, and the close is refused rather than charging it.
-    """
+
+async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> dict[int, int]:
+    """Allocate and price every line set-based; each order's total (a breach of max_total_cents is a 409)."""
+    items = (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id))).all()
+    prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
+    markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
+    outcomes = plan.products
+    # Q and F are the plan's sums of these same lines, read under the buy's lock. The lines'
+    # sort and their priced rows (10,000 orders x 50 products) fit in memory with this.
+    await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
+    rows = (
+        await session.execute(
+            _ALLOCATE_PRO_RATA,
+            {
+                "gb": group_buy.id,
+                "products": [o.product_id for o in outcomes],
+                "bought": [o.bought for o in outcomes],
+                "firm": [o.quantity for o in outcomes],
+                "flex": [o.flex for o in outcomes],
+                "prices": [o.unit_price_cents for o in outcomes],
+                "markups": [markups[o.product_id] for o in outcomes],
+                "dearest": [tier_for(prices[o.product_id].tiers, 0).unit_price_cents for o in outcomes],
+                "hold_markups": [prices[o.product_id].markup_rate for o in outcomes],
+            },
+        )
+    ).all()
+    if over := sorted(int(order_id) for order_id, _, breach in rows if breach):
+        msg = f"group buy {group_buy.id}: orders {over} would cost more than their max_total_cents"
+        raise ConflictError(msg, code="charge_above_max_total")
+    return {int(order_id): int(total) for order_id, total, _ in rows}
+
+
+async def _allocate_from_plan(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> dict[int, int]:
+    """Price every line by the plan's allocations (first come); each order's total."""
     items = (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id))).all()
     prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
     markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
@@ -268,12 +400,12 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
     totals: dict[int, int] = defaultdict(int)
     limits: dict[int, int] = defaultdict(int)
     # A product's lines share their price and markup and differ only in units: each distinct
-    # (product, units) is priced once, not once per line (10,000 orders of 50 lines).
+    # (product, units) is priced once, not once per line.
     line_totals: dict[tuple[int, int], int] = {}
     line_limits: dict[tuple[int, int], int] = {}
     for line_id, order_id, product_id, units_asked in rows:
         outcome = outcomes[product_id]
-        units = outcome.allocations[order_id]
+        units = outcome.allocations.get(order_id, 0)
         if (total := line_totals.get((product_id, units))) is None:
             total = line_totals[product_id, units] = line_total_cents(
                 units, outcome.unit_price_cents, markups[product_id]
@@ -294,6 +426,20 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
         raise ConflictError(msg, code="charge_above_max_total")
     if updates["ids"]:
         await session.execute(_ALLOCATE_LINES, updates)
+    return totals
+
+
+async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, now: datetime) -> None:
+    """Allocate every line at the pinned tier price and markup, and tell members and the supplier.
+
+    No order may cost more than its ``max_total_cents`` (what its member was shown): the
+    tier fixed at close is never dearer than the first one of the same pinned version, so
+    a breach is a bug, and the close is refused rather than charging it.
+    """
+    if AllocationPolicy(group_buy.allocation_policy) is AllocationPolicy.PRO_RATA:
+        totals = await _allocate_pro_rata(session, group_buy, plan)
+    else:
+        totals = await _allocate_from_plan(session, group_buy, plan)
     check_order_transition(OrderStatus.OPEN, OrderStatus.ALLOCATED)  # set-based: every open order of the buy
     members = (
         await session.execute(
@@ -313,7 +459,7 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
             notifications.Notice(
                 "order.allocated",
                 member_audience(member_id),
-                {"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals[order_id]},
+                {"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals.get(order_id, 0)},
                 f"group_buy:{group_buy.id}:allocated:{order_id}",
             )
             for order_id, member_id in sorted(members)

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.buying import supplier_transfers
-from domain.buying.closing import demands_of
+from domain.buying.closing import LARGEST_REMAINDER, demands_of
 from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
@@ -94,13 +94,19 @@ async def record_delivery(
     if errors := delivery_errors(lines, {p: i.bought_quantity or 0 for p, i in items.items()}):
         raise InvalidInputError("the delivery is not valid", errors)
     delivered = {line.product_id: line.delivered_quantity for line in lines}
-    plan = await _plan_delivery(session, group_buy, items, delivered)
+    if AllocationPolicy(group_buy.allocation_policy) is AllocationPolicy.PRO_RATA:
+        over = await _deliver_pro_rata(session, group_buy_id, items, delivered)
+    else:
+        plan = await _plan_delivery(session, group_buy, items, delivered)
+        over = charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id))
+        if not over:
+            await _write_lines(session, group_buy_id, plan)
     # Delivered units are at most the allocated ones, at the same price: a charge above the
     # order's total at close (itself within max_total_cents) is a bug, never a bill.
-    if over := charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id)):
+    if over:
         msg = f"group buy {group_buy_id}: orders {over} would be charged more than allocated at close"
         raise ConflictError(msg, code="charge_above_max_total")
-    await _write_delivery(session, group_buy_id, plan, delivered)
+    await _write_items(session, group_buy_id, items, delivered)
     group_buy.status = move_group_buy(group_buy.status, GroupBuyEvent.DELIVER, group_buy_id=group_buy_id).value
     group_buy.delivered_at = now
     session.add(group_buy)
@@ -160,6 +166,65 @@ def _markup(item: GroupBuyItem) -> Decimal:
     return item.markup_rate
 
 
+# Pro rata at delivery (reallocate_delivery): each product's delivered units D shared by the
+# units allocated at close, LRM(D, allocated_i), then each line priced once at the frozen
+# price and markup (line_total_cents, HALF_UP). The lines are written only if no order would
+# be charged more than its total at close; the orders that would are returned.
+_DELIVER_PRO_RATA = sa.text(
+    f"""
+WITH came AS (
+  SELECT * FROM unnest(:products, :delivered, :prices, :markups) AS c(product_id, delivered, price, markup)
+),
+line AS (
+  SELECT l.id, l.order_id, o.placed_seq, l.product_id, coalesce(l.total_cents, 0) AS allocated_total,
+         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup,
+         CAST(sum(coalesce(l.allocated_quantity, 0)) OVER (PARTITION BY l.product_id) AS bigint) AS weights
+    FROM order_line l
+    JOIN buy_order o ON o.id = l.order_id
+    JOIN came c ON c.product_id = l.product_id
+   WHERE l.group_buy_id = :gb AND o.status = 'allocated'
+),{LARGEST_REMAINDER},
+priced AS (
+  SELECT id, order_id, allocated_total, units, CAST(round(units * price * (1 + markup)) AS bigint) AS total
+    FROM shared
+),
+breach AS (
+  SELECT order_id FROM priced GROUP BY order_id HAVING sum(total) > sum(allocated_total)
+),
+written AS (
+  UPDATE order_line l SET delivered_quantity = p.units, total_cents = p.total
+    FROM priced p
+   WHERE l.id = p.id AND NOT EXISTS (SELECT FROM breach)
+)
+SELECT order_id FROM breach ORDER BY order_id
+"""  # noqa: S608 - a module constant; every value is a bound parameter
+).bindparams(
+    sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("delivered", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("markups", type_=ARRAY(sa.Numeric)),
+)
+
+
+async def _deliver_pro_rata(
+    session: AsyncSession, group_buy_id: int, items: dict[int, GroupBuyItem], delivered: dict[int, int]
+) -> list[int]:
+    """Re-allocate and price every line set-based; the orders that would be charged above their close total."""
+    products = sorted(items)
+    await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))  # the lines' sorts in memory
+    rows = await session.execute(
+        _DELIVER_PRO_RATA,
+        {
+            "gb": group_buy_id,
+            "products": products,
+            "delivered": [delivered.get(p, 0) for p in products],
+            "prices": [items[p].unit_price_cents or 0 for p in products],
+            "markups": [_markup(items[p]) for p in products],
+        },
+    )
+    return [int(order_id) for (order_id,) in rows]
+
+
 # Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line).
 _DELIVER_LINES = sa.text("""
 UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
@@ -173,9 +238,7 @@ UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
 )
 
 
-async def _write_delivery(
-    session: AsyncSession, group_buy_id: int, plan: DeliveryPlan, delivered: dict[int, int]
-) -> None:
+async def _write_lines(session: AsyncSession, group_buy_id: int, plan: DeliveryPlan) -> None:
     if plan.lines:
         await session.execute(
             _DELIVER_LINES,
@@ -187,16 +250,25 @@ async def _write_delivery(
                 "totals": [ln.total_cents for ln in plan.lines],
             },
         )
-    for product_id, units in delivered.items():
-        await session.execute(
-            sa.update(GroupBuyItem)
-            .where(col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.product_id) == product_id)
-            .values(delivered_quantity=units)
-        )
+
+
+# Every item's delivered units in one statement (0 for a product not reported).
+_DELIVER_ITEMS = sa.text("""
+UPDATE group_buy_item i SET delivered_quantity = u.delivered
+  FROM unnest(:products, :delivered) AS u(product_id, delivered)
+ WHERE i.group_buy_id = :gb AND i.product_id = u.product_id
+""").bindparams(
+    sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
+)
+
+
+async def _write_items(
+    session: AsyncSession, group_buy_id: int, items: dict[int, GroupBuyItem], delivered: dict[int, int]
+) -> None:
+    products = sorted(items)
     await session.execute(
-        sa.update(GroupBuyItem)
-        .where(col(GroupBuyItem.group_buy_id) == group_buy_id, col(GroupBuyItem.delivered_quantity).is_(None))
-        .values(delivered_quantity=0)
+        _DELIVER_ITEMS, {"gb": group_buy_id, "products": products, "delivered": [delivered.get(p, 0) for p in products]}
     )
 
 

@@ -33,8 +33,10 @@ from domain.buying.rules.closing import (
     MinimumOutcome,
     ProductDemand,
     ProductOutcome,
+    ProductTotals,
     close_decision,
     plan_close,
+    plan_close_totals,
 )
 from domain.buying.rules.creation import (
     OfferedProduct,
@@ -125,6 +127,7 @@ __all__ = [
     "PaymentMode",
     "ProductDemand",
     "ProductOutcome",
+    "ProductTotals",
     "Progress",
     "SettledLine",
     "allocate_units",
@@ -147,6 +150,7 @@ __all__ = [
     "order_line_errors",
     "payable_cents",
     "plan_close",
+    "plan_close_totals",
     "plan_delivery",
     "product_progress",
     "purchase_order_number",

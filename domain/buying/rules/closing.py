@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, assert_never
 
 from domain.buying.rules._checks import non_negative
@@ -132,21 +132,65 @@ def plan_close(
     minimum is checked on the value at supplier prices. A buy in which no case filled is
     cancelled whatever its minimum: there is nothing to order.
     """
+    totals = plan_close_totals(
+        [
+            ProductTotals(
+                p.product_id,
+                p.case_size,
+                p.tiers,
+                sum(d.quantity for d in p.demands),
+                sum(d.flex for d in p.demands),
+            )
+            for p in products
+        ],
+        min_value_cents,
+        outcome,
+        already_extended=already_extended,
+    )
+    outcomes = tuple(
+        replace(o, allocations=allocate_units(p.demands, o.bought, policy))
+        for o, p in zip(totals.products, products, strict=True)
+    )
+    return replace(totals, products=outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductTotals:
+    """One product of a closing buy by its sums only: case size, tiers, firm quantity Q and flex F."""
+
+    product_id: int
+    case_size: int
+    tiers: tuple[Tier, ...]
+    quantity: int
+    flex: int
+
+
+def plan_close_totals(
+    products: Sequence[ProductTotals],
+    min_value_cents: int | None = None,
+    outcome: MinimumOutcome = MinimumOutcome.CANCEL,
+    *,
+    already_extended: bool = False,
+) -> ClosePlan:
+    """``plan_close`` from each product's Q and F alone, every ``allocations`` left empty.
+
+    Cases, bought units, the tier and the decision depend only on the sums; who gets which
+    units is then shared by the caller (the close does pro rata set-based in SQL, the same
+    ``allocate_units`` rule, which a test holds equal).
+    """
     outcomes = []
     for product in products:
-        quantity = sum(d.quantity for d in product.demands)
-        flex = sum(d.flex for d in product.demands)
-        cases = cases_to_order(quantity, flex, product.case_size)
+        cases = cases_to_order(product.quantity, product.flex, product.case_size)
         bought = cases * product.case_size
         outcomes.append(
             ProductOutcome(
                 product_id=product.product_id,
-                quantity=quantity,
-                flex=flex,
+                quantity=product.quantity,
+                flex=product.flex,
                 cases=cases,
                 bought=bought,
                 unit_price_cents=tier_for(product.tiers, bought).unit_price_cents,
-                allocations=allocate_units(product.demands, bought, policy),
+                allocations={},
             )
         )
     value = sum(o.supplier_value_cents for o in outcomes)

@@ -16,9 +16,12 @@ from domain.patronage.rules.computation import (
     MemberPatronage,
     PoolAllocation,
     PoolInput,
+    PoolSteps,
+    allocation_totals,
     check_balanced,
     compute_allocation,
     loss_charges,
+    pool_steps,
 )
 from domain.patronage.rules.dating import (
     fiscal_year_end,
@@ -66,6 +69,8 @@ __all__ = [
     "PatronagePaymentKind",
     "PoolAllocation",
     "PoolInput",
+    "PoolSteps",
+    "allocation_totals",
     "check_balanced",
     "compute_allocation",
     "fiscal_year_end",
@@ -77,5 +82,6 @@ __all__ = [
     "payment_period_end",
     "policy_errors",
     "policy_from_profile",
+    "pool_steps",
     "utc_day_range",
 ]

@@ -61,9 +61,12 @@ __all__ = [
     "MemberPatronage",
     "PoolAllocation",
     "PoolInput",
+    "PoolSteps",
+    "allocation_totals",
     "check_balanced",
     "compute_allocation",
     "loss_charges",
+    "pool_steps",
 ]
 
 K = TypeVar("K")
@@ -322,6 +325,117 @@ def _sum_funds(pools: Iterable[PoolAllocation], policy: AllocationTerms) -> tupl
     return tuple(FundAmount(f.name, totals[f.name], f.indivisible) for f in policy.funds)
 
 
+@dataclass(frozen=True, slots=True)
+class PoolSteps:
+    """Steps 1-2 of every pool (by name), before the members' split: what each pool distributes."""
+
+    pools: tuple[PoolInput, ...]
+    shares: tuple[tuple[int, int, int, int], ...]
+    """(member share, non-member share, unattributed, loss) per pool."""
+    recoveries: tuple[int, ...]
+    funds: tuple[tuple[FundAmount, ...], ...]
+    distributable: tuple[int, ...]
+    recovered: int
+    deficit_carried_cents: int
+    in_period: bool
+
+    def results(self, residues: Sequence[int]) -> list[PoolAllocation]:
+        """Each pool's figures, given the rounding residue its split kept."""
+        rows = zip(self.pools, self.shares, self.recoveries, self.funds, self.distributable, residues, strict=True)
+        return [
+            PoolAllocation(
+                pool=pool.pool,
+                net_margin_cents=pool.net_margin_cents,
+                member_share_cents=share[0],
+                nonmember_share_cents=share[1],
+                unattributed_cents=share[2],
+                deficit_recovered_cents=recovery,
+                funds=funds,
+                distributable_cents=distributable,
+                rounding_residue_cents=residue,
+                loss_cents=share[3],
+            )
+            for pool, share, recovery, funds, distributable, residue in rows
+        ]
+
+
+def pool_steps(
+    pools: Iterable[PoolInput],
+    policy: AllocationTerms,
+    fiscal_year_end: date,
+    payment_date: date,
+    deficit_carried_cents: int = 0,
+) -> PoolSteps:
+    """Check the policy and inputs, then steps 1-2 per pool (and the deficit recovered, section 6).
+
+    Raises InvalidInputError as ``compute_allocation`` does for an invalid policy, a bad
+    deficit, a payment date before the year end or invalid pools.
+    """
+    errors = policy_errors(policy)
+    if errors:
+        raise InvalidInputError("invalid allocation policy", errors)
+    if not is_int(deficit_carried_cents) or deficit_carried_cents < 0:
+        raise bad("the carried deficit must be integer cents, at least 0", "deficit_carried_cents")
+    if payment_date < fiscal_year_end:
+        raise bad("the payment date must not be before the fiscal year end", "payment_date")
+    pool_list = _validated_pools(pools)
+    shares = [_member_share(pool) for pool in pool_list]
+    recovered = min(deficit_carried_cents, sum(share[0] for share in shares))
+    recoveries = allocate(recovered, [share[0] for share in shares])
+    funds = [
+        _fund_amounts(share[0] - recovery, policy.funds) for share, recovery in zip(shares, recoveries, strict=True)
+    ]
+    return PoolSteps(
+        pools=tuple(pool_list),
+        shares=tuple(shares),
+        recoveries=tuple(recoveries),
+        funds=tuple(funds),
+        distributable=tuple(
+            share[0] - recovery - sum(f.amount_cents for f in fs)
+            for share, recovery, fs in zip(shares, recoveries, funds, strict=True)
+        ),
+        recovered=recovered,
+        deficit_carried_cents=deficit_carried_cents,
+        in_period=is_within_payment_period(fiscal_year_end, payment_date),
+    )
+
+
+def allocation_totals(
+    steps: PoolSteps,
+    pool_results: Sequence[PoolAllocation],
+    policy: AllocationTerms,
+    *,
+    allocated_cents: int,
+    cash_cents: int,
+    retained_cents: int,
+    de_minimis_cents: int,
+) -> AllocationTotals:
+    """Step 7's totals from the pools and the sums of the members' lines."""
+    loss = sum(p.loss_cents for p in pool_results)
+    nonmember = sum(p.nonmember_share_cents for p in pool_results)
+    unattributed = sum(p.unattributed_cents for p in pool_results)
+    residue = sum(p.rounding_residue_cents for p in pool_results)
+    carried_loss = loss if policy.loss_policy == LossPolicy.CARRY_FORWARD else 0
+    recovered = steps.recovered
+    return AllocationTotals(
+        net_margin_cents=sum(max(pool.net_margin_cents, 0) for pool in steps.pools),
+        member_share_cents=sum(share[0] for share in steps.shares),
+        nonmember_share_cents=nonmember,
+        unattributed_cents=unattributed,
+        funds=_sum_funds(pool_results, policy),
+        distributable_cents=sum(p.distributable_cents for p in pool_results),
+        allocated_cents=allocated_cents,
+        cash_cents=cash_cents,
+        retained_cents=retained_cents,
+        de_minimis_cents=de_minimis_cents,
+        rounding_residue_cents=residue,
+        unallocated_cents=nonmember + unattributed + recovered + residue + de_minimis_cents,
+        deficit_recovered_cents=recovered,
+        loss_cents=loss,
+        deficit_carried_forward_cents=steps.deficit_carried_cents - recovered + carried_loss,
+    )
+
+
 def compute_allocation(
     pools: Iterable[PoolInput],
     member_patronage: Iterable[MemberPatronage[K]],
@@ -339,70 +453,25 @@ def compute_allocation(
     volumes not summing to the pool's member volume, a payment date before the
     fiscal year ends).
     """
-    errors = policy_errors(policy)
-    if errors:
-        raise InvalidInputError("invalid allocation policy", errors)
-    if not is_int(deficit_carried_cents) or deficit_carried_cents < 0:
-        raise bad("the carried deficit must be integer cents, at least 0", "deficit_carried_cents")
-    if payment_date < fiscal_year_end:
-        raise bad("the payment date must not be before the fiscal year end", "payment_date")
-    pool_list = _validated_pools(pools)
-    members, rows = _collect_patronage(member_patronage, pool_list)
-
-    shares = [_member_share(pool) for pool in pool_list]
-    member_share_total = sum(share[0] for share in shares)
-    recovered = min(deficit_carried_cents, member_share_total)
-    recoveries = allocate(recovered, [share[0] for share in shares])
-
-    pool_results: list[PoolAllocation] = []
-    for pool, (member_share, nonmember_share, unattributed, loss), recovery in zip(
-        pool_list, shares, recoveries, strict=True
-    ):
-        net_share = member_share - recovery
-        funds = _fund_amounts(net_share, policy.funds)
-        distributable = net_share - sum(f.amount_cents for f in funds)
+    steps = pool_steps(pools, policy, fiscal_year_end, payment_date, deficit_carried_cents)
+    members, rows = _collect_patronage(member_patronage, steps.pools)
+    residues = []
+    for pool, distributable in zip(steps.pools, steps.distributable, strict=True):
         pool_rows = rows[pool.pool]
         parts, residue = _split(distributable, pool_rows, policy.rounding)
         for (number, _), part in zip(pool_rows, parts, strict=True):
             members[number].computed += part
-        pool_results.append(
-            PoolAllocation(
-                pool=pool.pool,
-                net_margin_cents=pool.net_margin_cents,
-                member_share_cents=member_share,
-                nonmember_share_cents=nonmember_share,
-                unattributed_cents=unattributed,
-                deficit_recovered_cents=recovery,
-                funds=funds,
-                distributable_cents=distributable,
-                rounding_residue_cents=residue,
-                loss_cents=loss,
-            )
-        )
-
-    lines, de_minimis = _lines(members, policy, in_period=is_within_payment_period(fiscal_year_end, payment_date))
-    loss = sum(p.loss_cents for p in pool_results)
-    nonmember = sum(p.nonmember_share_cents for p in pool_results)
-    unattributed = sum(p.unattributed_cents for p in pool_results)
-    residue = sum(p.rounding_residue_cents for p in pool_results)
-    carried_loss = loss if policy.loss_policy == LossPolicy.CARRY_FORWARD else 0
-    carried_forward = deficit_carried_cents - recovered + carried_loss
-    totals = AllocationTotals(
-        net_margin_cents=sum(max(pool.net_margin_cents, 0) for pool in pool_list),
-        member_share_cents=member_share_total,
-        nonmember_share_cents=nonmember,
-        unattributed_cents=unattributed,
-        funds=_sum_funds(pool_results, policy),
-        distributable_cents=sum(p.distributable_cents for p in pool_results),
+        residues.append(residue)
+    pool_results = steps.results(residues)
+    lines, de_minimis = _lines(members, policy, in_period=steps.in_period)
+    totals = allocation_totals(
+        steps,
+        pool_results,
+        policy,
         allocated_cents=sum(line.allocation_cents for line in lines),
         cash_cents=sum(line.cash_cents for line in lines),
         retained_cents=sum(line.retained_cents for line in lines),
         de_minimis_cents=de_minimis,
-        rounding_residue_cents=residue,
-        unallocated_cents=nonmember + unattributed + recovered + residue + de_minimis,
-        deficit_recovered_cents=recovered,
-        loss_cents=loss,
-        deficit_carried_forward_cents=carried_forward,
     )
     return AllocationResult(
         fiscal_year_end=fiscal_year_end,
