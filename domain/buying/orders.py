@@ -53,7 +53,7 @@ from domain.buying.tables import (
 from domain.catalog import service as catalog
 from domain.catalog.rules import tier_for
 from domain.db import driver_connection, utc_now
-from domain.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, DomainError, FieldError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.notifications import service as notifications
 from domain.payments import card_holds
@@ -174,16 +174,29 @@ _ALLOWED = {write: sorted(s.value for s in Status if standing_refusal(s, write) 
 
 
 def _requested(lines: Sequence[LineRequest]) -> tuple[list[int], list[int], list[int]]:
-    """The lines as the functions' three arrays; lines no SQL int can carry are refused here, by the same rule."""
-    if not all(_storable(v) for line in lines for v in (line.product_id, line.quantity, line.flex)):
-        raise InvalidInputError(
-            "the order lines are not valid", order_line_errors(lines, {line.product_id for line in lines})
-        )
+    """The lines as the functions' three arrays (product ids bigint, amounts int).
+
+    What the arrays cannot carry is refused here, naming the field: a product id past bigint
+    (no buy offers one), an amount that is not an int or passes int (the API takes at most a
+    million). Everything else the function checks.
+    """
+    errors = []
+    for i, line in enumerate(lines):
+        if not _fits(line.product_id, _INT8):
+            errors.append(FieldError(f"lines[{i}].product_id", "the product is not offered in this group buy"))
+        for name, value in (("quantity", line.quantity), ("flex_quantity", line.flex)):
+            if not _fits(value, INT4):
+                errors.append(FieldError(f"lines[{i}].{name}", f"must be a non-negative integer below {INT4}"))
+    if errors:
+        raise InvalidInputError("the order lines are not valid", errors)
     return [ln.product_id for ln in lines], [ln.quantity for ln in lines], [ln.flex for ln in lines]
 
 
-def _storable(value: object) -> bool:
-    return is_int(value) and -INT4 < value < INT4
+_INT8 = 2**63
+
+
+def _fits(value: object, bound: int) -> bool:
+    return is_int(value) and -bound <= value < bound
 
 
 async def _call(

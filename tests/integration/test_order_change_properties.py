@@ -14,6 +14,7 @@ from domain.buying import orders
 from domain.buying import service as buying
 from domain.buying.rules import Increment, LineRequest, apply_change
 from domain.buying.tables import GroupBuyTotal, OrderIncrement, OrderLine
+from domain.errors import InvalidInputError
 from domain.membership import service as membership
 from tests.support.buying import make_product, make_supplier
 from tests.support.users import make_member
@@ -102,3 +103,19 @@ async def test_every_change_leaves_the_increments_apply_change_gives(session, bu
         assert sum(t.flex_quantity for t in totals if t.product_id == p) == sum(
             ln.flex_quantity for ln in lines if ln.product_id == p
         )
+
+
+async def test_a_product_id_past_int4_is_refused_as_not_offered_naming_the_field(session, buy):
+    # The API takes ids of up to 18 digits; the functions' arrays are bigint, the amounts int.
+    buy_id, products = buy
+    member = await make_member(session, f"Queue Shop {next(_names)}")
+    await membership.admit(session, member.id or 0, probation_days=30, now=datetime.now(UTC), actor=0)
+    for lines, field in (
+        ([LineRequest(products[0], 1), LineRequest(5_000_000_000, 1)], "lines[1].product_id"),
+        ([LineRequest(products[0], 1), LineRequest(products[1], 2**31)], "lines[1].quantity"),
+    ):
+        with pytest.raises(InvalidInputError) as refused:
+            await orders.place_order(
+                session, buy_id, member_id=member.id or 0, lines=lines, now=datetime.now(UTC), actor=0
+            )
+        assert [e.field for e in refused.value.errors] == [field]
