@@ -179,7 +179,6 @@ def create_app(
         ],
         dependencies={"db": Provide(provide_session), "caller": Provide(provide_principal, sync_to_thread=False)},
         middleware=[
-            http_metrics.middleware,
             RequestLogMiddleware(),
             RequestWorkMiddleware(),
             DefineMiddleware(BearerTokenMiddleware, exclude=list(PUBLIC_PATHS)),
@@ -190,7 +189,7 @@ def create_app(
         plugins=[ClosedStructSchemaPlugin(), *tracing_plugins(tracing)],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
-        before_send=[echo_request_id, http_metrics.record_escaped],
+        before_send=[echo_request_id],
         before_request=refuse_unknown_query_parameters,
         on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process

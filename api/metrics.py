@@ -16,7 +16,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get
-from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
@@ -29,13 +28,12 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from litestar.datastructures import State
-    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+    from litestar.types import Scope
     from prometheus_client.metrics_core import Metric
 
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-_ESCAPED = "metrics_started"
 
 
 class HttpMetrics:
@@ -57,42 +55,8 @@ class HttpMetrics:
             registry=self.registry,
         )
 
-    def middleware(self, app: ASGIApp) -> ASGIApp:
-        """An ASGI middleware recording each answered request."""
-
-        async def record(scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] != ScopeType.HTTP:
-                await app(scope, receive, send)
-                return
-            started = time.perf_counter()
-            status: int | None = None
-
-            async def remember_status(message: Message) -> None:
-                nonlocal status
-                if message["type"] == "http.response.start":
-                    status = int(message["status"])
-                await send(message)
-
-            try:
-                await app(scope, receive, remember_status)
-            except BaseException:
-                # Litestar answers this error outside the middleware; `record_escaped` counts it
-                # with the status that answer has (a refused token is a 401, not a 500).
-                scope.setdefault("state", {})[_ESCAPED] = started
-                raise
-            if status is not None:
-                self._observe(scope, status, started)
-
-        return record
-
-    async def record_escaped(self, message: Message, scope: Scope) -> None:
-        """App-level before-send hook: count a request whose error escaped the middleware."""
-        if message["type"] == "http.response.start":
-            started = scope.get("state", {}).pop(_ESCAPED, None)
-            if started is not None:
-                self._observe(scope, int(message["status"]), started)
-
-    def _observe(self, scope: Scope, status: int, started: float) -> None:
+    def observe(self, scope: Scope, status: int, started: float) -> None:
+        """Count an answered request; api/request_log.py calls it where it logs the request, timed once."""
         route = scope.get("path_template") or "unmatched"
         method = scope.get("method", "GET")
         self.requests.labels(method, route, str(status)).inc()

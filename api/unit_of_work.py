@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from api.auth import REQUEST_WORK, Principal
 from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
+from domain.db import driver_connection
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
 from domain.idempotency.rules import key_error, request_digest, should_store
@@ -204,6 +205,10 @@ async def _run(
     work = request_work_of(scope)
     uow = work.uow
     capture = _Capture(send, work)
+    if held is not None:
+        # The stored answer must commit with the work: a hot path that would write outside a
+        # transaction when none is open yet (domain.db.driver_connection) writes inside this one.
+        await driver_connection(uow.session)
     try:
         await next_app(scope, receive, capture)
     except BaseException:

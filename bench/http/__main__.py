@@ -241,6 +241,7 @@ def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[s
                 msg = "the server did not answer /health within 60 s"
                 raise RuntimeError(msg)
             time.sleep(0.3)
+        _wait_for_every_process(data_dir / "server.log", int(env.get("COOP_WORKERS") or 0) or os.cpu_count() or 1)
         yield base
     finally:
         server.send_signal(signal.SIGINT)
@@ -250,6 +251,20 @@ def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[s
             server.kill()
             server.wait()
         log.close()
+
+
+def _wait_for_every_process(server_log: Path, processes: int) -> None:
+    """Until every API process has started (under load the last can come up seconds after the first answers).
+
+    /health answers as soon as one does; a process that starts during the warm-up would meet
+    the measured calls with its token cache and statement caches cold.
+    """
+    deadline = time.monotonic() + 60
+    while server_log.read_text(errors="replace").count("Application startup complete") < processes:
+        if time.monotonic() > deadline:
+            msg = f"fewer than {processes} API processes started within 60 s; see {server_log}"
+            raise RuntimeError(msg)
+        time.sleep(0.3)
 
 
 _RESULT = re.compile(

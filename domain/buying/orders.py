@@ -8,9 +8,11 @@ two never deadlock.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -18,20 +20,18 @@ from sqlmodel import col, select
 
 from domain.buying.rules import (
     GroupBuyStatus,
-    Increment,
     LineRequest,
     OrderStatus,
     OrderWrite,
     PaymentMode,
-    apply_change,
     check_order_transition,
     deadline_refusal,
-    increment_writes,
     max_order_total_cents,
     member_unit_price_cents,
     order_line_errors,
     standing_refusal,
 )
+from domain.buying.rules._checks import is_int
 from domain.buying.service import (
     GROUP_BUY_LOCKS,
     INT4,
@@ -53,7 +53,7 @@ from domain.buying.tables import (
 from domain.catalog import service as catalog
 from domain.catalog.rules import tier_for
 from domain.db import driver_connection, utc_now
-from domain.errors import ConflictError, InvalidInputError, NotFoundError
+from domain.errors import ConflictError, DomainError, FieldError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.notifications import service as notifications
 from domain.payments import card_holds
@@ -61,9 +61,9 @@ from domain.payments.rules import CardStatus
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
     from decimal import Decimal
 
+    import asyncpg
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from domain.payments.views import CardPaymentView
@@ -122,28 +122,6 @@ def _require_open(group_buy: GroupBuy | _LockedBuy, now: datetime) -> datetime:
     return taken_at
 
 
-# The member's row FOR SHARE, then the buy's shared advisory lock (after it: the CTE is read first).
-_MEMBER_AND_BUY_LOCK = """
-WITH m AS MATERIALIZED (SELECT status FROM member WHERE id = $1 FOR SHARE)
-SELECT status, pg_advisory_xact_lock_shared($3::int, ($2::bigint % $4::bigint)::int) FROM m
-"""
-
-# After the advisory lock: the buy FOR SHARE with its items' pinned price versions.
-_BUY = """
-SELECT g.status, g.closes_at, g.payment_mode, i.product_id, i.price_version_id
-FROM group_buy g JOIN group_buy_item i ON i.group_buy_id = g.id
-WHERE g.id = $1
-FOR SHARE OF g
-"""
-
-_PLACE = """
-INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq, placed_by, created_at, updated_at)
-VALUES ($1, $2, 'open', nextval('order_change_seq'), $3, $4, $4)
-ON CONFLICT ON CONSTRAINT uq_buy_order_group_buy_member DO NOTHING
-RETURNING id, placed_seq
-"""
-
-
 async def place_order(
     session: AsyncSession,
     group_buy_id: int,
@@ -155,47 +133,117 @@ async def place_order(
 ) -> OrderView:
     """A member's one order in an open group buy; a second one is a 409 naming the first.
 
-    Locks as every order write does: the member FOR SHARE (its standing checked), the buy
-    shared; on the session's asyncpg connection, like the change.
+    One call of the SQL function coop_order_place (migration 0026): it locks as every order
+    write does (the member FOR SHARE, its standing checked; the buy shared), checks the buy
+    and the lines, and writes the order, its lines, increments and the buy's running totals.
     """
-    connection = await driver_connection(session)
-    standing = await connection.fetchrow(_MEMBER_AND_BUY_LOCK, member_id, group_buy_id, GROUP_BUY_LOCKS, INT4)
-    if standing is None:
-        raise NotFoundError(f"member {member_id} not found")
-    if reason := standing_refusal(Status(standing[0]), OrderWrite.PLACE):
-        raise ConflictError(f"member {member_id}: {reason}", code=NOT_IN_GOOD_STANDING)
-    rows = await connection.fetch(_BUY, group_buy_id)
-    if not rows:
-        raise NotFoundError(f"group buy {group_buy_id} not found")
-    group_buy = _LockedBuy(group_buy_id, rows[0][0], rows[0][1], rows[0][2])
-    now = _require_open(group_buy, now)
-    items = await _items(session, {row[3]: row[4] for row in rows})
-    _check_lines(items, lines)
-    if group_buy.payment_mode == PaymentMode.CARD:
+    requested = _requested(lines)
+    args = (group_buy_id, member_id, _ALLOWED[OrderWrite.PLACE], GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested)
+    connection = await driver_connection(session, begin=False)
+    card_ok = False
+    for _ in range(2):
+        row = await _call(connection, _PLACE, (*args, now, actor, card_ok), lines, OrderWrite.PLACE, member_id)
+        if row["o_order"] is not None:
+            break
+        # A card-mode buy: nothing was written; the member's saved card first, then the write,
+        # both in one transaction.
+        connection = await driver_connection(session)
         await card_holds.require_card_customer(session, member_id)
-    placed = await connection.fetchrow(_PLACE, group_buy_id, member_id, actor, now)
-    if placed is None:
-        existing = (
-            await session.exec(
-                select(BuyOrder.id).where(
-                    col(BuyOrder.group_buy_id) == group_buy_id, col(BuyOrder.member_id) == member_id
-                )
-            )
-        ).one()
-        raise ConflictError(f"member {member_id} already has order {existing} in this group buy; change it instead")
-    order_id, placed_seq = placed
+        card_ok = True
+    group_buy = _LockedBuy(group_buy_id, GroupBuyStatus.OPEN.value, row["o_taken_at"], row["o_payment_mode"])
+    taken_at = row["o_taken_at"]
     order = BuyOrder(
-        id=order_id,
+        id=row["o_order"],
         group_buy_id=group_buy_id,
         member_id=member_id,
         status=OrderStatus.OPEN.value,
-        placed_seq=placed_seq,
+        placed_seq=row["o_placed_seq"],
         placed_by=actor,
-        created_at=now,
-        updated_at=now,
+        created_at=taken_at,
+        updated_at=taken_at,
     )
-    await _write_lines(session, order, {}, lines, placed_seq, now)
-    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
+    items = await _items(session, dict(zip(row["o_products"], row["o_versions"], strict=True)))
+    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), taken_at)
+
+
+_PLACE = "SELECT * FROM coop_order_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+_CHANGE = "SELECT * FROM coop_order_change($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+
+# The statuses a member may be in for each write, from the rule itself (passed to the SQL functions).
+_ALLOWED = {write: sorted(s.value for s in Status if standing_refusal(s, write) is None) for write in OrderWrite}
+
+
+def _requested(lines: Sequence[LineRequest]) -> tuple[list[int], list[int], list[int]]:
+    """The lines as the functions' three arrays (product ids bigint, amounts int).
+
+    What the arrays cannot carry is refused here, naming the field: a product id past bigint
+    (no buy offers one), an amount that is not an int or passes int (the API takes at most a
+    million). Everything else the function checks.
+    """
+    errors = []
+    for i, line in enumerate(lines):
+        if not _fits(line.product_id, _INT8):
+            errors.append(FieldError(f"lines[{i}].product_id", "the product is not offered in this group buy"))
+        for name, value in (("quantity", line.quantity), ("flex_quantity", line.flex)):
+            if not _fits(value, INT4):
+                errors.append(FieldError(f"lines[{i}].{name}", f"must be a non-negative integer below {INT4}"))
+    if errors:
+        raise InvalidInputError("the order lines are not valid", errors)
+    return [ln.product_id for ln in lines], [ln.quantity for ln in lines], [ln.flex for ln in lines]
+
+
+_INT8 = 2**63
+
+
+def _fits(value: object, bound: int) -> bool:
+    return is_int(value) and -bound <= value < bound
+
+
+async def _call(
+    connection: asyncpg.Connection,
+    query: str,
+    args: tuple[object, ...],
+    lines: Sequence[LineRequest],
+    write: OrderWrite,
+    subject: int,
+) -> asyncpg.Record:
+    """The function's one row, or its refusal raised as the DomainError the checks gave before they moved into SQL."""
+    row: asyncpg.Record = await connection.fetchrow(query, *args)
+    if (code := row["o_refusal"]) is not None:
+        raise _refusal(code, json.loads(row["o_detail"] or "{}"), lines, write, subject)
+    return row
+
+
+def _refusal(  # noqa: PLR0911 - one answer per refusal the functions raise
+    code: str, detail: dict[str, Any], lines: Sequence[LineRequest], write: OrderWrite, subject: int
+) -> DomainError:
+    """The DomainError for a refusal of coop_order_place (``subject``: the member) or _change (the order)."""
+    if code == "order_not_found":
+        return NotFoundError(f"order {subject} not found")
+    if code == "member_not_found":
+        return NotFoundError(f"member {subject} not found")
+    if code == NOT_IN_GOOD_STANDING:
+        if detail.get("order_status") == OrderStatus.CANCELLED:
+            write = OrderWrite.REOPEN  # the same standing as a change; named for the refusal
+        reason = standing_refusal(Status(detail["standing"]), write)
+        return ConflictError(f"member {detail['member']}: {reason}", code=NOT_IN_GOOD_STANDING)
+    if code == NOT_OPEN:
+        msg = f"group buy {detail['group_buy']} is {detail['status']}; orders change only while it is open"
+        return ConflictError(msg, code=NOT_OPEN)
+    if code == DEADLINE_PASSED:
+        closes_at = datetime.fromisoformat(detail["closes_at"]).astimezone(UTC)
+        reason = deadline_refusal(closes_at, datetime.fromisoformat(detail["taken_at"]).astimezone(UTC))
+        return ConflictError(f"group buy {detail['group_buy']}: {reason}", code=DEADLINE_PASSED)
+    if code == "lines_invalid":
+        errors = order_line_errors(lines, set(detail["offered"] or ()))
+        return InvalidInputError("the order lines are not valid", errors)
+    if code == "order_exists":
+        msg = f"member {subject} already has order {detail['order_id']} in this group buy; change it instead"
+        return ConflictError(msg)
+    if code == "group_buy_not_found":
+        return NotFoundError(f"group buy {detail['group_buy']} not found")
+    msg = f"unknown refusal {code!r} from the order write"
+    raise RuntimeError(msg)
 
 
 async def _with_card_hold(
@@ -316,20 +364,34 @@ async def change_order(
     queue, a decrease is taken from the newest units first. A cancelled order comes back.
     The answer is built from what the write holds: nothing is read back.
     """
-    group_buy, order, versions = await _locked_order(session, order_id, only_member_id, OrderWrite.CHANGE)
-    now = _require_open(group_buy, now)
-    items = await _items(session, versions)
-    _check_lines(items, lines)
-    if group_buy.payment_mode == PaymentMode.CARD:
-        await card_holds.require_card_customer(session, order.member_id)
-    seq, stored = await _stored_lines(session, order_id)
-    if order.status == OrderStatus.CANCELLED:
-        check_order_transition(order.status, OrderStatus.OPEN, order_id=order.id)
-        order.status = OrderStatus.OPEN.value
-        order.placed_seq = seq
-    order.updated_at = now
-    await _write_lines(session, order, stored, lines, seq, now)
-    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), now)
+    requested = _requested(lines)
+    allowed = (_ALLOWED[OrderWrite.CHANGE], _ALLOWED[OrderWrite.REOPEN])
+    args = (order_id, only_member_id, *allowed, GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested, now)
+    connection = await driver_connection(session, begin=False)
+    card_ok = False
+    for _ in range(2):
+        row = await _call(connection, _CHANGE, (*args, card_ok), lines, OrderWrite.CHANGE, order_id)
+        if row["o_status"] is not None:
+            break
+        # A card-mode buy: nothing was written; the member's saved card first, then the write,
+        # both in one transaction.
+        connection = await driver_connection(session)
+        await card_holds.require_card_customer(session, row["o_member"])
+        card_ok = True
+    taken_at = row["o_taken_at"]
+    group_buy = _LockedBuy(row["o_group_buy"], GroupBuyStatus.OPEN.value, taken_at, row["o_payment_mode"])
+    order = BuyOrder(
+        id=order_id,
+        group_buy_id=row["o_group_buy"],
+        member_id=row["o_member"],
+        status=row["o_status"],
+        placed_seq=row["o_placed_seq"],
+        placed_by=row["o_placed_by"],
+        created_at=row["o_created_at"],
+        updated_at=taken_at,
+    )
+    items = await _items(session, dict(zip(row["o_products"], row["o_versions"], strict=True)))
+    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), taken_at)
 
 
 async def cancel_order(
@@ -447,154 +509,6 @@ async def add_to_totals(session: AsyncSession, group_buy_id: int, deltas: dict[i
 
 
 @dataclass(frozen=True, slots=True)
-class _StoredLine:
-    """An order line as stored, with its increments (oldest first) and their row ids by at_seq."""
-
-    line_id: int
-    quantity: int
-    flex: int
-    increments: tuple[Increment, ...]
-    increment_ids: dict[int, int]
-
-
-# The next change number and the order's lines with their increments, in one round trip,
-# read after the order's row lock (a statement of its own, so it sees the last writer's lines).
-_STORED_LINES = """
-WITH s AS MATERIALIZED (SELECT nextval('order_change_seq') AS seq)
-SELECT s.seq, l.id, l.product_id, l.quantity, l.flex_quantity, i.id, i.at_seq, i.quantity, i.flex_quantity
-FROM s LEFT JOIN (order_line l JOIN order_increment i ON i.order_line_id = l.id) ON l.order_id = $1
-ORDER BY l.product_id, i.at_seq
-"""
-
-
-async def _stored_lines(session: AsyncSession, order_id: int) -> tuple[int, dict[int, _StoredLine]]:
-    """The change's seq and the order's stored lines by product (the caller holds the order's lock)."""
-    rows = await (await driver_connection(session)).fetch(_STORED_LINES, order_id)
-    lines: dict[int, tuple[int, int, int]] = {}
-    increments: dict[int, list[tuple[int, Increment]]] = defaultdict(list)
-    for _, line_id, product_id, quantity, flex, increment_id, at_seq, inc_quantity, inc_flex in rows:
-        if line_id is not None:
-            lines[product_id] = (line_id, quantity, flex)
-            increments[product_id].append((increment_id, Increment(at_seq, inc_quantity, inc_flex)))
-    stored = {
-        product_id: _StoredLine(
-            line_id,
-            quantity,
-            flex,
-            tuple(inc for _, inc in increments[product_id]),
-            {inc.at_seq: increment_id for increment_id, inc in increments[product_id]},
-        )
-        for product_id, (line_id, quantity, flex) in lines.items()
-    }
-    return int(rows[0][0]), stored
-
-
-# The array parameters of _WRITE_LINES, in the order of its placeholders $1..$17.
-_WRITE_ARRAYS = (
-    "drop_increments", "shrink_ids", "shrink_q", "shrink_f", "drop_lines", "line_ids", "line_q", "line_f",
-    "new_products", "new_q", "new_f", "grow_lines", "grow_q", "grow_f", "total_products", "total_q", "total_f",
-)  # fmt: skip
-
-# Every write of an order change in one statement (data-modifying CTEs, one snapshot): the
-# increments dropped and shrunk, the lines emptied, changed and added, the new increments,
-# the running totals (quantity = quantity + delta, products in order) and the order row.
-# Empty arrays make a part a no-op, so the statement text never varies (prepared once).
-# $1-$17 are _WRITE_ARRAYS; then the order, its buy, the shards, seq, now, status, placed_seq.
-_WRITE_LINES = """
-WITH dropped_increments AS (
-    DELETE FROM order_increment WHERE id = ANY($1::bigint[])
-), shrunk_increments AS (
-    UPDATE order_increment AS i SET quantity = c.quantity, flex_quantity = c.flex
-    FROM unnest($2::bigint[], $3::int[], $4::int[]) AS c(id, quantity, flex)
-    WHERE i.id = c.id
-), dropped_lines AS (
-    DELETE FROM order_line WHERE id = ANY($5::bigint[])
-), changed_lines AS (
-    UPDATE order_line AS l SET quantity = c.quantity, flex_quantity = c.flex
-    FROM unnest($6::bigint[], $7::int[], $8::int[]) AS c(id, quantity, flex)
-    WHERE l.id = c.id
-), new_lines AS (
-    INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
-    SELECT $18, $19, c.product_id, c.quantity, c.flex
-    FROM unnest($9::bigint[], $10::int[], $11::int[]) AS c(product_id, quantity, flex)
-    RETURNING id, quantity, flex_quantity
-), new_increments AS (
-    INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
-    SELECT c.line_id, $21, c.quantity, c.flex, $22
-    FROM (
-        SELECT * FROM unnest($12::bigint[], $13::int[], $14::int[]) AS g(line_id, quantity, flex)
-        UNION ALL
-        SELECT id, quantity, flex_quantity FROM new_lines
-    ) AS c
-), totals AS (
-    INSERT INTO group_buy_total (group_buy_id, product_id, shard, quantity, flex_quantity)
-    SELECT $19, c.product_id, pg_backend_pid() % $20::int, c.quantity, c.flex
-    FROM unnest($15::bigint[], $16::bigint[], $17::bigint[]) AS c(product_id, quantity, flex)
-    ORDER BY c.product_id
-    ON CONFLICT (group_buy_id, product_id, shard) DO UPDATE
-    SET quantity = group_buy_total.quantity + excluded.quantity,
-        flex_quantity = group_buy_total.flex_quantity + excluded.flex_quantity
-)
-UPDATE buy_order SET status = $23, placed_seq = $24, updated_at = $22 WHERE id = $18
-"""
-
-
-async def _write_lines(
-    session: AsyncSession,
-    order: BuyOrder,
-    stored: dict[int, _StoredLine],
-    lines: Sequence[LineRequest],
-    seq: int,
-    now: datetime,
-) -> None:
-    """Bring the stored lines and increments to ``lines`` (rules.apply_change), and the order row, in one statement.
-
-    Only what changes is written: increments a decrease empties or shrinks, the new one at
-    ``seq``; untouched lines and increments stay as they are. The caller holds the order's
-    row lock, so nothing else writes these lines meanwhile.
-    """
-    wanted = {line.product_id: line for line in lines}
-    params: dict[str, list[int]] = {key: [] for key in _WRITE_ARRAYS}
-    for product_id in sorted(set(stored) | set(wanted)):
-        request = wanted.get(product_id, LineRequest(product_id, 0, 0))
-        line = stored.get(product_id)
-        old_q, old_f = (line.quantity, line.flex) if line is not None else (0, 0)
-        if (old_q, old_f) == (request.quantity, request.flex):
-            continue
-        _append(params, total_products=product_id, total_q=request.quantity - old_q, total_f=request.flex - old_f)
-        if line is None:
-            _append(params, new_products=product_id, new_q=request.quantity, new_f=request.flex)
-            continue
-        writes = increment_writes(line.increments, apply_change(line.increments, request.quantity, request.flex, seq))
-        for at_seq in writes.dropped:
-            _append(params, drop_increments=line.increment_ids[at_seq])
-        for inc in writes.shrunk:
-            _append(params, shrink_ids=line.increment_ids[inc.at_seq], shrink_q=inc.quantity, shrink_f=inc.flex)
-        if writes.added is not None:
-            _append(params, grow_lines=line.line_id, grow_q=writes.added.quantity, grow_f=writes.added.flex)
-        if request.quantity + request.flex == 0:
-            _append(params, drop_lines=line.line_id)
-        else:
-            _append(params, line_ids=line.line_id, line_q=request.quantity, line_f=request.flex)
-    await (await driver_connection(session)).execute(
-        _WRITE_LINES,
-        *(params[key] for key in _WRITE_ARRAYS),
-        order.id or 0,
-        order.group_buy_id,
-        TOTAL_SHARDS,
-        seq,
-        now,
-        order.status,
-        order.placed_seq,
-    )
-
-
-def _append(params: dict[str, list[int]], **values: int) -> None:
-    for key, value in values.items():
-        params[key].append(value)
-
-
-@dataclass(frozen=True, slots=True)
 class _Items:
     """The products a buy offers and the prices an order in it is shown."""
 
@@ -606,11 +520,6 @@ async def _items(session: AsyncSession, versions: dict[int, int | None]) -> _Ite
     pinned = await pinned_versions(session, {v for v in versions.values() if v is not None})
     unpinned = await catalog.prices_of(session, sorted(p for p, v in versions.items() if v is None))
     return _Items({p: pinned[v] if v is not None else unpinned[p] for p, v in versions.items()})
-
-
-def _check_lines(items: _Items, lines: Sequence[LineRequest]) -> None:
-    if errors := order_line_errors(lines, items.prices.keys()):
-        raise InvalidInputError("the order lines are not valid", errors)
 
 
 async def _view(session: AsyncSession, order: BuyOrder, items: _Items, lines: Sequence[LineRequest]) -> OrderView:

@@ -95,8 +95,10 @@ async def test_an_order_change_of_five_lines_takes_a_handful_of_statements(sessi
     # prices again to answer. Now: owner and member, advisory lock, buy with its items,
     # order, seq with lines and increments, one write. Now, on the session's asyncpg
     # connection: owner and member with the advisory lock, the buy and the order locked
-    # with the buy's items, seq with lines and increments, one write.
-    assert len(seen) <= 4, seen
+    # with the buy's items, seq with lines and increments, one write (4). Now one call of
+    # the SQL function coop_order_change (migration 0026) does all of it.
+    assert len(seen) == 1, seen
+    assert "coop_order_change" in seen[0]
 
 
 async def test_placing_an_order_takes_a_handful_of_statements(session):
@@ -117,5 +119,7 @@ async def test_placing_an_order_takes_a_handful_of_statements(session):
     assert view.max_total_cents == 5 * 2 * 500
     print(f"order placement: {len(seen)} statements")  # noqa: T201 - the figure reported in bench/results.md
     # 15 before; then member, advisory lock, buy with items, order, one write; now the member
-    # with the advisory lock, the buy with its items, the order, one write.
-    assert len(seen) <= 4, seen
+    # with the advisory lock, the buy with its items, the order, one write (4); now one call
+    # of coop_order_place.
+    assert len(seen) == 1, seen
+    assert "coop_order_place" in seen[0]
