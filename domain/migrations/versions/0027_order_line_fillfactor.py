@@ -7,7 +7,7 @@ heap-only tuple): 2,000 orders x 50 products closed in 1.3 s instead of 3.6 s of
 dev box. Pages written before this keep their layout until rewritten.
 
 Revision ID: 0027
-Revises: 0025
+Revises: 0026
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0027"
-down_revision: str | None = "0025"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
