@@ -17,7 +17,6 @@ from domain.buying.rules import (
     Delivered,
     Demand,
     Increment,
-    IncrementWrites,
     LineRequest,
     MinimumOutcome,
     NextTier,
@@ -27,7 +26,6 @@ from domain.buying.rules import (
     apply_change,
     cases_to_order,
     close_decision,
-    increment_writes,
     line_total_cents,
     max_order_total_cents,
     missing_units,
@@ -382,34 +380,6 @@ def test_apply_change_keeps_totals_and_cuts_newest_first(changes):
             if cut:  # every increment newer than the oldest cut one is emptied
                 assert all(after.get(s, 0) == 0 for s in seqs if s > cut[0])
             assert after.get(seq, 0) == max((new_q if field == "quantity" else new_f) - sum(before.values()), 0)
-
-
-@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 15)), max_size=12))
-def test_increment_writes_replayed_on_the_stored_increments_give_the_change(changes):
-    stored: dict[int, Increment] = {}
-    for seq, (new_q, new_f) in enumerate(changes, start=1):
-        old = tuple(stored[s] for s in sorted(stored))
-        new = apply_change(old, new_q, new_f, seq)
-        writes = increment_writes(old, new)
-        for at_seq in writes.dropped:
-            del stored[at_seq]
-        for inc in writes.shrunk:
-            assert inc.at_seq in stored
-            stored[inc.at_seq] = inc
-        if writes.added is not None:
-            assert writes.added.at_seq == seq
-            stored[seq] = writes.added
-        assert tuple(stored[s] for s in sorted(stored)) == new
-        assert len(writes.dropped) + len(writes.shrunk) + (writes.added is not None) <= len(old) + 1
-
-
-def test_increment_writes_leave_untouched_increments_alone():
-    old = (Increment(1, 3, 0), Increment(2, 2, 1))
-    assert increment_writes(old, apply_change(old, 4, 1, 3)) == IncrementWrites((), (Increment(2, 1, 1),), None)
-    assert increment_writes(old, apply_change(old, 7, 1, 3)) == IncrementWrites((), (), Increment(3, 2, 0))
-    assert increment_writes(old, apply_change(old, 0, 0, 3)) == IncrementWrites((1, 2), (), None)
-    with pytest.raises(ValueError, match="at most one"):
-        increment_writes((), (Increment(1, 1), Increment(2, 1)))
 
 
 # --- money -------------------------------------------------------------------------

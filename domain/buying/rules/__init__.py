@@ -55,9 +55,7 @@ from domain.buying.rules.delivery import (
 from domain.buying.rules.demand import (
     Demand,
     Increment,
-    IncrementWrites,
     apply_change,
-    increment_writes,
 )
 from domain.buying.rules.orders import (
     CANCELLING_STATUSES,
@@ -117,7 +115,6 @@ __all__ = [
     "GroupBuyEvent",
     "GroupBuyStatus",
     "Increment",
-    "IncrementWrites",
     "LineRequest",
     "MinimumOutcome",
     "NextTier",
@@ -139,7 +136,6 @@ __all__ = [
     "deadline_refusal",
     "delivery_errors",
     "group_buy_errors",
-    "increment_writes",
     "initial_status",
     "line_total_cents",
     "max_order_total_cents",

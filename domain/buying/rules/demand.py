@@ -110,30 +110,3 @@ def apply_change(increments: Sequence[Increment], new_quantity: int, new_flex: i
     if delta_q > 0 or delta_f > 0:
         kept.append(Increment(seq, max(delta_q, 0), max(delta_f, 0)))
     return tuple(kept)
-
-
-@dataclass(frozen=True, slots=True)
-class IncrementWrites:
-    """What to write to turn a line's stored increments into those ``apply_change`` gives.
-
-    ``dropped``: the ``at_seq`` of increments to delete; ``shrunk``: increments kept with
-    fewer units (same ``at_seq``); ``added``: the new increment at the change's seq, if any.
-    Increments left as they were are not written at all, so they keep their row and time.
-    """
-
-    dropped: tuple[int, ...]
-    shrunk: tuple[Increment, ...]
-    added: Increment | None
-
-
-def increment_writes(old: Sequence[Increment], new: Sequence[Increment]) -> IncrementWrites:
-    """The smallest set of writes from ``old`` to ``new`` (``new`` from ``apply_change(old, ...)``)."""
-    kept = {inc.at_seq: inc for inc in new}
-    known = {inc.at_seq for inc in old}
-    dropped = tuple(inc.at_seq for inc in old if inc.at_seq not in kept)
-    shrunk = tuple(kept[inc.at_seq] for inc in old if inc.at_seq in kept and kept[inc.at_seq] != inc)
-    added = [inc for inc in new if inc.at_seq not in known]
-    if len(added) > 1:
-        msg = "a change adds at most one increment"
-        raise ValueError(msg)
-    return IncrementWrites(dropped, shrunk, added[0] if added else None)
