@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from domain.catalog.tables import Supplier
+from domain.db import driver_connection
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.membership.tables import Member
-from domain.network.rules import MEMBER_ALREADY_SUPPLIER, acts_as_seller, check_seller_link
+from domain.network.rules import MEMBER_ALREADY_SUPPLIER, SELLER_SIDE_ROLES, acts_as_seller, check_seller_link
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,15 +58,16 @@ async def link_member(session: AsyncSession, supplier_id: int, member_id: int | 
     return supplier
 
 
+# One constant statement on the session's driver connection: /v1/me and every supplier-side
+# guard ask it for member users, so it is prepared once and opens no transaction of its own.
+_SELLER = "SELECT s.id, m.status FROM supplier s JOIN member m ON m.id = s.member_id WHERE s.member_id = $1"
+
+
 async def seller_supplier(session: AsyncSession, member_id: int, member_role: str | None) -> int | None:
     """The supplier a user of this member acts for now, if any (network rules `acts_as_seller`)."""
-    row = (
-        await session.execute(
-            sa.select(col(Supplier.id), col(Member.status))
-            .join(Member, col(Member.id) == col(Supplier.member_id))
-            .where(col(Supplier.member_id) == member_id)
-        )
-    ).one_or_none()
+    if member_role not in SELLER_SIDE_ROLES:
+        return None
+    row = await (await driver_connection(session, begin=False)).fetchrow(_SELLER, member_id)
     if row is None or not acts_as_seller(member_role, Status(row[1])):
         return None
     return int(row[0])
