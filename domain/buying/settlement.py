@@ -307,12 +307,7 @@ async def _record_seller(
     """Write a member-supplier's marketing patronage (rules.marketing decided who gets what)."""
     if sale is None:
         return
-    member = (
-        await session.execute(
-            sa.select(col(Member.joined_at), col(Member.left_at)).where(col(Member.id) == sale.member_id)
-        )
-    ).one()
-    dates = patronage.MemberDates(sale.member_id, member[0], member[1])
+    dates = (await _member_dates(session, [sale.member_id]))[sale.member_id]
     await patronage.record_sales(
         session,
         [patronage.Sale(dates, sale.pool, sale.amount_cents, at, group_buy_id, key)],
@@ -447,21 +442,21 @@ async def settle(
     return True
 
 
+async def _member_dates(session: AsyncSession, member_ids: Sequence[int]) -> dict[int, patronage.MemberDates]:
+    """When each member joined and left: a purchase or sale counts as member business by its date."""
+    rows = await session.execute(
+        sa.select(col(Member.id), col(Member.joined_at), col(Member.left_at)).where(
+            col(Member.id) == sa.any_(sa.bindparam("members", list(member_ids), type_=ARRAY(sa.BigInteger)))
+        )
+    )
+    return {m: patronage.MemberDates(m, joined, left) for m, joined, left in rows.all()}
+
+
 async def _record_patronage(
     session: AsyncSession, group_buy_id: int, at: datetime, fiscal_year_start_month: int
 ) -> None:
     purchases = await _purchases(session, group_buy_id)
-    member_ids = sorted({m for m, _, _ in purchases})
-    dates = {
-        m: patronage.MemberDates(m, joined, left)
-        for m, joined, left in (
-            await session.execute(
-                sa.select(col(Member.id), col(Member.joined_at), col(Member.left_at)).where(
-                    col(Member.id) == sa.any_(sa.bindparam("members", member_ids, type_=ARRAY(sa.BigInteger)))
-                )
-            )
-        ).all()
-    }
+    dates = await _member_dates(session, sorted({m for m, _, _ in purchases}))
     await patronage.record_purchases(
         session,
         [patronage.Purchase(dates[m], pool, cents, at, group_buy_id) for m, pool, cents in purchases],
