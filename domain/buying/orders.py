@@ -150,7 +150,6 @@ async def place_order(
         connection = await driver_connection(session)
         await card_holds.require_card_customer(session, member_id)
         card_ok = True
-    group_buy = _LockedBuy(group_buy_id, GroupBuyStatus.OPEN.value, row["o_taken_at"], row["o_payment_mode"])
     taken_at = row["o_taken_at"]
     order = BuyOrder(
         id=row["o_order"],
@@ -163,7 +162,7 @@ async def place_order(
         updated_at=taken_at,
     )
     items = await _items(session, dict(zip(row["o_products"], row["o_versions"], strict=True)))
-    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), taken_at)
+    return await _with_card_hold(session, row["o_payment_mode"], await _view(session, order, items, lines), taken_at)
 
 
 _PLACE = "SELECT * FROM coop_order_place($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
@@ -246,11 +245,9 @@ def _refusal(  # noqa: PLR0911 - one answer per refusal the functions raise
     raise RuntimeError(msg)
 
 
-async def _with_card_hold(
-    session: AsyncSession, group_buy: GroupBuy | _LockedBuy, view: OrderView, now: datetime
-) -> OrderView:
+async def _with_card_hold(session: AsyncSession, payment_mode: str, view: OrderView, now: datetime) -> OrderView:
     """In a card-mode buy, the order's hold follows its most: a new one when that changed (a job asks Stripe)."""
-    if group_buy.payment_mode != PaymentMode.CARD:
+    if payment_mode != PaymentMode.CARD:
         return view
     order_id = view.order.id or 0
     live = await card_holds.live_hold(session, order_id)
@@ -379,7 +376,6 @@ async def change_order(
         await card_holds.require_card_customer(session, row["o_member"])
         card_ok = True
     taken_at = row["o_taken_at"]
-    group_buy = _LockedBuy(row["o_group_buy"], GroupBuyStatus.OPEN.value, taken_at, row["o_payment_mode"])
     order = BuyOrder(
         id=order_id,
         group_buy_id=row["o_group_buy"],
@@ -391,7 +387,7 @@ async def change_order(
         updated_at=taken_at,
     )
     items = await _items(session, dict(zip(row["o_products"], row["o_versions"], strict=True)))
-    return await _with_card_hold(session, group_buy, await _view(session, order, items, lines), taken_at)
+    return await _with_card_hold(session, row["o_payment_mode"], await _view(session, order, items, lines), taken_at)
 
 
 async def cancel_order(
