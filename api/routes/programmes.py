@@ -34,7 +34,7 @@ from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import own_supplier, query_id, staff_or_suppliers, utc
 from domain.errors import FieldError, InvalidInputError
-from domain.programmes import service
+from domain.programmes import claims, contracts, margins, reports
 from domain.programmes.rules import (
     MAX_ELIGIBLE,
     MAX_LINES,
@@ -381,7 +381,7 @@ def _now() -> datetime:
 )
 async def create_contract(supplier_id: FromPath[str], data: JSONBody[NewContractIn], db: DbSession) -> ContractOut:
     """Staff only; terms that break a rule are a 400 naming the fields."""
-    new = service.NewContract(
+    new = contracts.NewContract(
         starts_on=data.starts_on,
         ends_on=data.ends_on,
         pool=data.pool,
@@ -392,7 +392,7 @@ async def create_contract(supplier_id: FromPath[str], data: JSONBody[NewContract
         pass_through_rate=_or_zero(data.pass_through_rate),
         eligible_members=None if data.eligible_members is None else tuple(data.eligible_members),
     )
-    view = await service.create_contract(db, path_id(supplier_id, "supplier"), new, today=_now().date())
+    view = await contracts.create_contract(db, path_id(supplier_id, "supplier"), new, today=_now().date())
     return contract_out(view)
 
 
@@ -403,7 +403,7 @@ async def _report(
         LineIn(line.external_ref, line.member_number, utc(line.occurred_at), line.amount_cents, line.invoice_ref)
         for line in data.lines
     ]
-    outcome = await service.report_purchases(
+    outcome = await reports.report_purchases(
         db,
         path_id(contract_id, "contract"),
         lines,
@@ -429,7 +429,7 @@ async def programme_margins(
     fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
 ) -> ProgrammeMarginsOut:
     """Each pool's rebate and fee income less the members' pass-through, with the figures it comes from."""
-    pools = await service.pool_margins(
+    pools = await margins.pool_margins(
         db, fiscal_year, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
     )
     return ProgrammeMarginsOut(
@@ -484,8 +484,8 @@ def _expense_out(view: ExpenseView) -> PoolExpenseOut:
 )
 async def record_expense(data: JSONBody[PoolExpenseIn], db: DbSession, caller: Caller, state: State) -> PoolExpenseOut:
     """Staff only: debits the pool's expense account, credits the bank, the till or accrued expenses."""
-    new = service.NewExpense(data.pool, data.incurred_on, data.amount_cents, data.paid_from, data.description)
-    view = await service.record_expense(
+    new = margins.NewExpense(data.pool, data.incurred_on, data.amount_cents, data.paid_from, data.description)
+    view = await margins.record_expense(
         db, new, actor=caller.user_id, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
     )
     return _expense_out(view)
@@ -504,7 +504,7 @@ async def list_expenses(
     pool: Annotated[str | None, Parameter(max_length=50, description="only this pool")] = None,
 ) -> list[PoolExpenseOut]:
     """Oldest first."""
-    return [_expense_out(v) for v in await service.list_expenses(db, fiscal_year, pool)]
+    return [_expense_out(v) for v in await margins.list_expenses(db, fiscal_year, pool)]
 
 
 class ContractController(Controller):
@@ -523,7 +523,7 @@ class ContractController(Controller):
         supplier_id: Annotated[str | None, Parameter(description="only this supplier's contracts")] = None,
     ) -> Page[ContractOut]:
         """Staff see every contract; a supplier's users their own."""
-        rows = await service.contract_page(
+        rows = await contracts.contract_page(
             db,
             after_id=after_id(cursor),
             limit=limit,
@@ -541,7 +541,7 @@ class ContractController(Controller):
     )
     async def show(self, contract_id: FromPath[str], db: DbSession, caller: Caller) -> ContractOut:
         """With the accrued rebate and fee of the current period (404 for another supplier's users)."""
-        view = await service.get_contract(
+        view = await contracts.get_contract(
             db, path_id(contract_id, "contract"), only_supplier_id=own_supplier(caller), today=_now().date()
         )
         return contract_out(view)
@@ -560,7 +560,7 @@ class ContractController(Controller):
         on: Annotated[date | None, Parameter(description="a day in the period (default: today)")] = None,
     ) -> AccrualOut:
         """Spend, rebate, fee and pass-through of the period `on` falls in, with each member's share."""
-        view = await service.accrual(
+        view = await contracts.accrual(
             db, path_id(contract_id, "contract"), only_supplier_id=own_supplier(caller), day=on or _now().date()
         )
         return accrual_out(view)
@@ -594,7 +594,7 @@ class ContractController(Controller):
         self, contract_id: FromPath[str], request: Request[Any, Any, Any], db: DbSession, caller: Caller, state: State
     ) -> PurchaseReportOut:
         """The same report as CSV; another supplier's contract is a 404 whatever the body."""
-        await service.check_visible(db, path_id(contract_id, "contract"), only_supplier_id=own_supplier(caller))
+        await contracts.check_visible(db, path_id(contract_id, "contract"), only_supplier_id=own_supplier(caller))
         return await _report(contract_id, report_from_csv(await request.body()), db, caller, state)
 
     @get(
@@ -613,7 +613,7 @@ class ContractController(Controller):
         status: Annotated[LineStatus | None, Parameter(description="only lines in this status")] = None,
     ) -> Page[PurchaseLineOut]:
         """Oldest first; `status=unmatched` lists the lines waiting for staff."""
-        rows = await service.line_page(
+        rows = await reports.line_page(
             db,
             path_id(contract_id, "contract"),
             only_supplier_id=own_supplier(caller),
@@ -631,7 +631,7 @@ class ContractController(Controller):
     )
     async def claim(self, contract_id: FromPath[str], data: JSONBody[NewClaimIn], db: DbSession) -> SupplierClaimOut:
         """Once per period, only after it ended (409 otherwise)."""
-        view = await service.create_claim(
+        view = await claims.create_claim(
             db, path_id(contract_id, "contract"), period_start=data.period_start, now=_now()
         )
         return claim_out(view)
@@ -654,7 +654,7 @@ class PurchaseLineController(Controller):
         self, line_id: FromPath[str], data: JSONBody[MatchIn], db: DbSession, state: State
     ) -> PurchaseLineOut:
         """The line is accepted as the member's patronage, or stays held (409 naming why)."""
-        view = await service.match_line(
+        view = await reports.match_line(
             db,
             path_id(line_id, "purchase line"),
             member_number=data.member_number,
@@ -672,7 +672,7 @@ class PurchaseLineController(Controller):
     )
     async def reject(self, line_id: FromPath[str], db: DbSession) -> PurchaseLineOut:
         """The line is kept, rejected, and never becomes patronage."""
-        return line_out(await service.reject_line(db, path_id(line_id, "purchase line"), now=_now()))
+        return line_out(await reports.reject_line(db, path_id(line_id, "purchase line"), now=_now()))
 
 
 class ClaimController(Controller):
@@ -692,7 +692,7 @@ class ClaimController(Controller):
         status: Annotated[ClaimStatus | None, Parameter(description="only claims in this status")] = None,
     ) -> Page[SupplierClaimOut]:
         """Staff see every claim; a supplier's users their own."""
-        rows = await service.claim_page(
+        rows = await claims.claim_page(
             db,
             after_id=after_id(cursor),
             limit=limit,
@@ -710,7 +710,7 @@ class ClaimController(Controller):
     )
     async def show(self, claim_id: FromPath[str], db: DbSession, caller: Caller) -> SupplierClaimOut:
         """With each member's spend and pass-through share (404 for another supplier's users)."""
-        return claim_out(await service.get_claim(db, path_id(claim_id, "claim"), only_supplier_id=own_supplier(caller)))
+        return claim_out(await claims.get_claim(db, path_id(claim_id, "claim"), only_supplier_id=own_supplier(caller)))
 
     @get(
         "/{claim_id:str}/statement",
@@ -722,7 +722,7 @@ class ClaimController(Controller):
         self, claim_id: FromPath[str], db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None
     ) -> Page[PurchaseLineOut]:
         """The accepted lines of the claimed period, oldest first."""
-        rows = await service.claim_statement(
+        rows = await claims.claim_statement(
             db,
             path_id(claim_id, "claim"),
             only_supplier_id=own_supplier(caller),
@@ -740,7 +740,7 @@ class ClaimController(Controller):
     )
     async def receipt(self, claim_id: FromPath[str], data: JSONBody[ReceiptIn], db: DbSession) -> SupplierClaimOut:
         """`short_paid` until covered; then `paid`, and the members' pass-through is credited, once."""
-        view = await service.record_receipt(
+        view = await claims.record_receipt(
             db,
             path_id(claim_id, "claim"),
             amount_cents=data.amount_cents,

@@ -22,7 +22,7 @@ from domain.ledger import service as ledger
 from domain.ledger.rules import PostingLine
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.patronage.rules import fiscal_year_end
-from domain.programmes import service as programmes
+from domain.programmes import margins as programmes
 from domain.programmes.rules import BookAccount, PoolBooks, closing_legs
 
 if TYPE_CHECKING:

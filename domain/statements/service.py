@@ -25,7 +25,7 @@ from domain.ledger.rules import Side
 from domain.ledger.tables import Account, JournalEntry, Posting
 from domain.membership.tables import Member
 from domain.patronage.tables import PatronageRecord
-from domain.programmes.service import fiscal_year_range
+from domain.programmes.margins import fiscal_year_range
 from domain.programmes.tables import Claim
 from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, statement_fiscal_year
 from domain.statements.views import ValueStatement

@@ -18,7 +18,7 @@ from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership import service as membership
 from domain.patronage.tables import PatronageRecord
-from domain.programmes import service
+from domain.programmes import claims, contracts, reports
 from domain.programmes.rules import LineIn, Period, RebateMode, Tier
 
 RACERS = 4
@@ -37,7 +37,7 @@ async def test_racing_reports_and_receipts_count_once(committing_engine):
         member.status, member.joined_at = "full", datetime(year - 1, 1, 1, tzinfo=UTC)
         s.add(member)
         await s.flush()
-        terms = service.NewContract(
+        terms = contracts.NewContract(
             starts_on=date(year, 1, 1),
             ends_on=date(year, 12, 31),
             pool=f"race_{tag}",  # its own pool: these commits stay in the shared database
@@ -48,14 +48,14 @@ async def test_racing_reports_and_receipts_count_once(committing_engine):
             pass_through_rate=Decimal(1),
             eligible_members=None,
         )
-        contract = await service.create_contract(s, supplier.id or 0, terms, today=now.date())
+        contract = await contracts.create_contract(s, supplier.id or 0, terms, today=now.date())
         await s.commit()
     number = member.member_number or 0
     lines = [LineIn(f"{tag}-{i}", number, datetime(year, 3, 1 + i, tzinfo=UTC), 10_000) for i in range(5)]
 
     async def report() -> tuple[int, int]:
         async with maker() as s:
-            outcome = await service.report_purchases(
+            outcome = await reports.report_purchases(
                 s, contract.id, lines, only_supplier_id=None, now=now, fiscal_year_start_month=1
             )
             await s.commit()
@@ -65,7 +65,7 @@ async def test_racing_reports_and_receipts_count_once(committing_engine):
     assert sum(a for a, _ in outcomes) == 5
     assert sorted(outcomes) == [(0, 5)] * (RACERS - 1) + [(5, 0)]
     async with maker() as s:
-        claim = await service.create_claim(s, contract.id, period_start=date(year, 1, 1), now=now)
+        claim = await claims.create_claim(s, contract.id, period_start=date(year, 1, 1), now=now)
         await s.commit()
     due = claim.rebate_cents + claim.fee_cents
     assert (claim.spend_cents, claim.rebate_cents, claim.fee_cents, claim.pass_through_cents) == (
@@ -78,7 +78,7 @@ async def test_racing_reports_and_receipts_count_once(committing_engine):
     async def pay(i: int) -> bool:
         async with maker() as s:
             try:
-                await service.record_receipt(
+                await claims.record_receipt(
                     s, claim.id, amount_cents=due, received_on=now.date(), reference=f"wire {i}", now=now
                 )
             except ConflictError:

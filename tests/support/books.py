@@ -84,7 +84,7 @@ async def patronage_in(session: AsyncSession, member_id: int, fiscal_year: int, 
 async def programme_income(
     session: AsyncSession, *, supplier_id: int, pool: str, at: datetime, rebate: int, fee: int, passed: int
 ) -> None:
-    """A claim's entry, as the programmes service posts it: rebate and fee income, the pass-through set aside."""
+    """A claim's entry, as domain.programmes.claims posts it: rebate and fee income, the pass-through set aside."""
     receivable = await ledger.account_id(session, chart.supplier_programme_receivable(supplier_id))
     await ledger.post_entry(
         session,
