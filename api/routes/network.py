@@ -29,7 +29,7 @@ from api.route_helpers import utc
 from api.routes.identity import client_address
 from domain.errors import ForbiddenError, InvalidInputError, NotFoundError, TooManyAttemptsError
 from domain.identity.rules import MemberRole, Role
-from domain.network import service
+from domain.network import events, offers, profiles
 from domain.network.rules import (
     MAX_RADIUS_KM,
     PUBLIC_DIRECTORY_LIMIT,
@@ -167,7 +167,7 @@ async def put_profile(member_id: FromPath[str], data: JSONBody[ProfileIn], db: D
         phone=data.phone,
         visibility={k: v for k, v in msgspec.structs.asdict(data.visibility).items() if v is not None},
     )
-    return _out(await service.save_profile(db, mid, given, datetime.now(UTC)))
+    return _out(await profiles.save_profile(db, mid, given, datetime.now(UTC)))
 
 
 @get(
@@ -184,7 +184,7 @@ async def put_profile(member_id: FromPath[str], data: JSONBody[ProfileIn], db: D
 async def get_profile(member_id: FromPath[str], db: DbSession, caller: Caller) -> ProfileOut:
     """The profile, cut to the fields the caller may see."""
     mid = path_id(member_id, "member")
-    return _out(await service.profile_for(db, mid, _audience(caller, mid)))
+    return _out(await profiles.profile_for(db, mid, _audience(caller, mid)))
 
 
 Query = Annotated[
@@ -211,7 +211,7 @@ async def _search(
     point, errors = parse_near(near, radius_km)
     if errors:
         raise InvalidInputError("the search is not valid", errors)
-    found = await service.directory(
+    found = await profiles.directory(
         db, audience, text=q, category=category, near=point, after_member_id=after_id(cursor), limit=limit
     )
     return Page([_out(v) for v in found], next_cursor([v.member_id for v in found], limit))
@@ -272,7 +272,7 @@ async def public_directory(  # noqa: PLR0913 - the search's own parameters
     """Public fields only."""
     limits: RateLimit = state.get("public_directory_limit", PUBLIC_DIRECTORY_LIMIT)
     now = datetime.now(UTC)
-    wait = await service.count_public_request(db, f"address:{client_address(request)}", now, limits)
+    wait = await profiles.count_public_request(db, f"address:{client_address(request)}", now, limits)
     if wait:
         msg = "too many directory requests from this address; try again later"
         raise TooManyAttemptsError(msg, wait)
@@ -394,7 +394,7 @@ async def publish_offer(data: JSONBody[OfferIn], db: DbSession, caller: Caller) 
         max_redemptions=data.max_redemptions,
         terms=data.terms,
     )
-    view = await service.publish_offer(db, member_id, offer, now=datetime.now(UTC), actor=caller.user_id)
+    view = await offers.publish_offer(db, member_id, offer, now=datetime.now(UTC), actor=caller.user_id)
     return _offer_out(view)
 
 
@@ -408,7 +408,7 @@ async def publish_offer(data: JSONBody[OfferIn], db: DbSession, caller: Caller) 
 )
 async def list_offers(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[OfferOut]:
     """Expired offers drop out by their dates; no job is needed."""
-    found = await service.current_offers(db, datetime.now(UTC), after_id=after_id(cursor), limit=limit)
+    found = await offers.current_offers(db, datetime.now(UTC), after_id=after_id(cursor), limit=limit)
     return Page([_offer_out(v) for v in found], next_cursor([v.id for v in found], limit))
 
 
@@ -425,7 +425,7 @@ async def list_offers(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -
 )
 async def claim_offer(offer_id: FromPath[str], db: DbSession, caller: Caller) -> OfferClaimOut:
     """Take one of the offer's redemptions."""
-    view = await service.claim_offer(
+    view = await offers.claim_offer(
         db,
         path_id(offer_id, "offer"),
         _acting_member(caller),
@@ -450,9 +450,7 @@ async def redeem_claim(offer_id: FromPath[str], code: FromPath[str], db: DbSessi
     oid = path_id(offer_id, "offer")
     if not _CODE.fullmatch(code):
         raise NotFoundError(f"offer {oid} has no claim with this code")
-    view = await service.redeem_claim(
-        db, oid, code, _acting_member(caller), now=datetime.now(UTC), actor=caller.user_id
-    )
+    view = await offers.redeem_claim(db, oid, code, _acting_member(caller), now=datetime.now(UTC), actor=caller.user_id)
     return _claim_out(view)
 
 
@@ -612,14 +610,14 @@ def _new_event(data: EventIn) -> NewEvent:
 async def create_event(data: JSONBody[EventIn], db: DbSession, caller: Caller) -> EventOut:
     """Published by staff, proposed by a member's admin (400 naming the field)."""
     proposed_by = None if caller.role is Role.STAFF else _acting_member(caller, admin=True)
-    view = await service.create_event(
+    view = await events.create_event(
         db, _new_event(data), now=datetime.now(UTC), actor=caller.user_id, proposed_by=proposed_by
     )
     return _event_out(view)
 
 
 async def _decide(event_id: str, target: EventStatus, db: DbSession, caller: Principal) -> EventOut:
-    view = await service.decide_event(
+    view = await events.decide_event(
         db, path_id(event_id, "event"), target, now=datetime.now(UTC), actor=caller.user_id
     )
     return _event_out(view)
@@ -662,7 +660,7 @@ async def decline_event(event_id: FromPath[str], db: DbSession, caller: Caller) 
 )
 async def list_events(db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None) -> Page[EventOut]:
     """Events not yet over, by id: published ones; staff also see proposals, a member its own."""
-    found = await service.upcoming_events(
+    found = await events.upcoming_events(
         db,
         datetime.now(UTC),
         after_id=after_id(cursor),
@@ -684,7 +682,7 @@ async def list_events(db: DbSession, caller: Caller, limit: Limit = 50, cursor: 
 async def events_calendar(db: DbSession) -> Response[str]:
     """RFC 5545, soonest first (at most 500)."""
     now = datetime.now(UTC)
-    events = [
+    entries = [
         CalendarEvent(
             uid=f"event-{v.id}@coop",
             title=v.title,
@@ -695,9 +693,9 @@ async def events_calendar(db: DbSession) -> Response[str]:
             url=v.online_url,
             stamp=now,
         )
-        for v in await service.calendar(db, now)
+        for v in await events.calendar(db, now)
     ]
-    return Response(render_calendar(events, "-//coop//member network//EN"), media_type="text/calendar")
+    return Response(render_calendar(entries, "-//coop//member network//EN"), media_type="text/calendar")
 
 
 @post(
@@ -715,7 +713,7 @@ async def register(
     event_id: FromPath[str], data: JSONBody[RegistrationIn], db: DbSession, caller: Caller
 ) -> RegistrationOut:
     """Confirmed or waitlisted."""
-    view = await service.register(
+    view = await events.register(
         db,
         path_id(event_id, "event"),
         _acting_member(caller),
@@ -743,7 +741,7 @@ async def register_guest(
 ) -> RegistrationOut:
     """Confirmed or waitlisted."""
     guest = Guest(name=data.name, email=data.email, organisation=data.organisation)
-    view = await service.register_guest(
+    view = await events.register_guest(
         db, path_id(event_id, "event"), guest, now=datetime.now(UTC), actor=caller.user_id
     )
     return _registration_out(view)
@@ -760,7 +758,7 @@ async def register_guest(
 async def list_registrations(event_id: FromPath[str], db: DbSession, caller: Caller) -> list[RegistrationOut]:
     """By id."""
     own = None if caller.role is Role.STAFF else _acting_member(caller)
-    return [_registration_out(v) for v in await service.registrations(db, path_id(event_id, "event"), own)]
+    return [_registration_out(v) for v in await events.registrations(db, path_id(event_id, "event"), own)]
 
 
 @post(
@@ -780,7 +778,7 @@ async def cancel_registration(
 ) -> RegistrationOut:
     """Cancel, refund, promote."""
     own = None if caller.role is Role.STAFF else _acting_member(caller)
-    view = await service.cancel_registration(
+    view = await events.cancel_registration(
         db, path_id(event_id, "event"), path_id(registration_id, "registration"), own, now=datetime.now(UTC)
     )
     return _registration_out(view)
@@ -805,7 +803,7 @@ async def record_attendance(
     caller: Caller,
 ) -> RegistrationOut:
     """Attended or no-show."""
-    view = await service.record_attendance(
+    view = await events.record_attendance(
         db,
         path_id(event_id, "event"),
         path_id(registration_id, "registration"),

@@ -11,7 +11,7 @@ from domain.identity.rules import MemberRole
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.rules import Status
-from domain.network.service import EVENT_FEES
+from domain.network.events import EVENT_FEES
 from tests.api.test_network_directory import _headers, _member
 from tests.support.buying import staff_headers
 

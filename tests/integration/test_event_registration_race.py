@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.db import make_session_maker
 from domain.membership import service as membership
-from domain.network import service
+from domain.network import events
 from domain.network.rules import NewEvent
 from domain.network.tables import NetworkEvent
 
@@ -39,14 +39,14 @@ async def test_twenty_concurrent_registrations_for_five_seats_confirm_exactly_fi
             "Free talk", "", now + timedelta(days=1), now + timedelta(days=1, hours=1), "Hall", None, CAPACITY, 0, 0,
             None,
         )  # fmt: skip
-        event_id = (await service.create_event(s, new, now=now, actor=0)).id
+        event_id = (await events.create_event(s, new, now=now, actor=0)).id
         await s.commit()
 
     outcomes: Counter[str] = Counter()
 
     async def register(member_id: int) -> None:
         async with maker() as s:
-            view = await service.register(
+            view = await events.register(
                 s, event_id, member_id, [("One", f"{member_id}@seat.test")], now=datetime.now(UTC), actor=0
             )
             await s.commit()

@@ -18,7 +18,7 @@ from sqlmodel import col, select
 from domain.db import make_session_maker
 from domain.errors import ConflictError
 from domain.membership import service as membership
-from domain.network import service
+from domain.network import offers
 from domain.network.rules import NewOffer
 from domain.network.tables import MemberOffer, OfferClaim
 
@@ -43,7 +43,7 @@ async def test_twenty_concurrent_claims_on_a_cap_of_five_give_exactly_five(commi
         offer = NewOffer(
             "Half price", "", None, 500, now - timedelta(hours=1), now + timedelta(days=1), CAP, None
         )  # fmt: skip
-        offer_id = (await service.publish_offer(s, members[0], offer, now=now, actor=0)).id
+        offer_id = (await offers.publish_offer(s, members[0], offer, now=now, actor=0)).id
         await s.commit()
 
     outcomes: Counter[str] = Counter()
@@ -51,7 +51,7 @@ async def test_twenty_concurrent_claims_on_a_cap_of_five_give_exactly_five(commi
     async def claim(member_id: int) -> None:
         async with maker() as s:
             try:
-                await service.claim_offer(
+                await offers.claim_offer(
                     s, offer_id, member_id, code=secrets.token_hex(8), now=datetime.now(UTC), actor=0
                 )
                 await s.commit()

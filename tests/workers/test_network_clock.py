@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col
 
-from domain.network import service
+from domain.network import events
 from domain.network.rules import PUBLIC_DIRECTORY_LIMIT, NewEvent, window_start
 from domain.network.tables import DirectoryRateWindow
 from tests.api.test_network_directory import _member
@@ -24,7 +24,7 @@ async def _reminders(session) -> list[str]:
 async def test_a_confirmed_registration_is_reminded_once_a_day_before_and_spent_windows_go(session_maker, session):
     now = datetime.now(UTC)
     starts = now + timedelta(days=3)
-    event = await service.create_event(
+    event = await events.create_event(
         session,
         NewEvent(
             title="Webinar",
@@ -41,10 +41,10 @@ async def test_a_confirmed_registration_is_reminded_once_a_day_before_and_spent_
         now=now,
         actor=0,
     )
-    seated = await service.register(
+    seated = await events.register(
         session, event.id, await _member(session, "Seated"), [("A", "a@x.test")], now=now, actor=0
     )
-    waiting = await service.register(
+    waiting = await events.register(
         session, event.id, await _member(session, "Waiting"), [("B", "b@x.test")], now=now, actor=0
     )
     assert (seated.status, waiting.status) == ("confirmed", "waitlisted")
