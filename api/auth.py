@@ -235,6 +235,7 @@ def allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRou
 
 
 staff_only = allow(Role.STAFF)
+members_only = allow(Role.MEMBER)
 
 
 def check_member_access(caller: Principal, member_id: int, *, admin: bool = False) -> None:

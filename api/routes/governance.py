@@ -14,7 +14,7 @@ import msgspec
 from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.auth import Principal, allow, staff_only, staff_or_members
+from api.auth import Principal, members_only, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.fields import Day, Id, Moment, Rate, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
@@ -35,9 +35,8 @@ from domain.governance.rules import (
     Threshold,
 )
 from domain.governance.views import BallotView, CastBallotRow, MeetingView, PetitionView, ProxyRow
-from domain.identity.rules import MemberRole, Role
+from domain.identity.rules import MemberRole
 
-members_only = allow(Role.MEMBER)
 Seats = Annotated[int, msgspec.Meta(ge=1, le=100)]
 Document = Annotated[
     str,
