@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from domain.governance import service
+from domain.governance import counting
 from domain.unit_of_work import UnitOfWork
 
 if TYPE_CHECKING:
@@ -27,12 +27,12 @@ async def run_clock(
     """
     now = now or datetime.now(UTC)
     async with UnitOfWork(session_maker) as uow:
-        steps = await service.due_steps(uow.session, now=now)
+        steps = await counting.due_steps(uow.session, now=now)
     counts = {"opened": 0, "closed": 0, "reminded": 0, "failed": 0}
     for step in steps:
         try:
             async with UnitOfWork(session_maker, queue) as uow:
-                done = await service.STEPS[step.name](uow.session, step.ballot_id, now=now)
+                done = await counting.STEPS[step.name](uow.session, step.ballot_id, now=now)
                 await uow.commit()
         except Exception:
             log.exception("ballot clock step failed", extra={"step": step.name, "ballot_id": step.ballot_id})

@@ -22,7 +22,7 @@ from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import utc
 from domain.catalog.rules import rate_text
 from domain.errors import ForbiddenError
-from domain.governance import meetings, service
+from domain.governance import ballots, counting, meetings, publication, votes
 from domain.governance.rules import (
     AttendanceMode,
     BallotKind,
@@ -280,7 +280,7 @@ class BallotController(Controller):
         """Open at once when `opens_at` has passed, else `scheduled`; the clock opens and closes it on time."""
         now = datetime.now(UTC)
         opens_at = now if data.opens_at is None else utc(data.opens_at)
-        new = service.NewBallot(
+        new = ballots.NewBallot(
             title=data.title,
             kind=data.kind,
             record_date=data.record_date or opens_at.date() - timedelta(days=1),
@@ -294,8 +294,8 @@ class BallotController(Controller):
             method=data.method,
             candidates=None if data.candidates is None else tuple(c.name for c in data.candidates),
         )
-        ballot = await service.create_ballot(db, new, now=now, actor=caller.user_id)
-        return ballot_out(await service.get_ballot(db, ballot.id or 0))
+        ballot = await ballots.create_ballot(db, new, now=now, actor=caller.user_id)
+        return ballot_out(await ballots.get_ballot(db, ballot.id or 0))
 
     @get("/", guards=[staff_or_members], summary="List ballots", responses=problems(400, *AUTHENTICATED))
     async def list_ballots(
@@ -306,7 +306,7 @@ class BallotController(Controller):
         status: Annotated[BallotStatus | None, Parameter(description="only ballots in this status")] = None,
     ) -> Page[BallotOut]:
         """Oldest first; with `result` once closed."""
-        views = await service.ballot_page(db, after_id=after_id(cursor), limit=limit, status=status)
+        views = await ballots.ballot_page(db, after_id=after_id(cursor), limit=limit, status=status)
         ids = [v.ballot.id for v in views if v.ballot.id is not None]
         return Page([ballot_out(v) for v in views], next_cursor(ids, limit))
 
@@ -318,7 +318,7 @@ class BallotController(Controller):
     )
     async def show(self, ballot_id: FromPath[str], db: DbSession) -> BallotOut:
         """With `result` (and for an election every round of the count) once closed."""
-        return ballot_out(await service.get_ballot(db, path_id(ballot_id, "ballot")))
+        return ballot_out(await ballots.get_ballot(db, path_id(ballot_id, "ballot")))
 
     @post(
         "/{ballot_id:str}/votes",
@@ -333,7 +333,7 @@ class BallotController(Controller):
         `ballot_not_open` outside the window. Voting again replaces the member's ballot
         (with a new receipt) until close: a member's vote is counted once.
         """
-        receipt = await service.cast_vote(
+        receipt = await votes.cast_vote(
             db,
             path_id(ballot_id, "ballot"),
             member_id=voting_member(caller),
@@ -358,7 +358,7 @@ class BallotController(Controller):
         409 `proxies_not_allowed`, `proxy_cap_reached`, `proxy_exists`, `already_voted`; 403
         `not_on_voter_roll`; 400 naming `holder_member_id` for itself or a member not on the roll.
         """
-        proxy = await service.appoint_proxy(
+        proxy = await votes.appoint_proxy(
             db,
             path_id(ballot_id, "ballot"),
             grantor=voting_member(caller),
@@ -379,7 +379,7 @@ class BallotController(Controller):
 
         404 `no_proxy` without one; 409 `proxy_used` once used, `ballot_not_open` after close.
         """
-        proxy = await service.revoke_proxy(
+        proxy = await votes.revoke_proxy(
             db, path_id(ballot_id, "ballot"), grantor=voting_member(caller), now=datetime.now(UTC)
         )
         return proxy_out(proxy)
@@ -393,7 +393,7 @@ class BallotController(Controller):
     )
     async def close(self, ballot_id: FromPath[str], db: DbSession) -> BallotOut:
         """Synchronous (200): the ballot with its `result`; a closed ballot is a 409 (`ballot_transition_refused`)."""
-        return ballot_out(await service.close_ballot(db, path_id(ballot_id, "ballot"), now=datetime.now(UTC)))
+        return ballot_out(await counting.close_ballot(db, path_id(ballot_id, "ballot"), now=datetime.now(UTC)))
 
     @get(
         "/{ballot_id:str}/ballots",
@@ -407,7 +407,7 @@ class BallotController(Controller):
         A member finds its receipt with its choice; the list is ordered by receipt, which is
         random, so the order tells nothing about when or by whom a ballot was cast.
         """
-        rows = await service.published_ballots(db, path_id(ballot_id, "ballot"))
+        rows = await publication.published_ballots(db, path_id(ballot_id, "ballot"))
         return Page([_published(r) for r in rows], None)
 
     @get(
@@ -422,7 +422,7 @@ class BallotController(Controller):
         409 `ballot_secret` for a secret ballot (no route shows who chose what on one), 409
         `ballot_not_closed` before close.
         """
-        rows = await service.recorded_choices(db, path_id(ballot_id, "ballot"))
+        rows = await publication.recorded_choices(db, path_id(ballot_id, "ballot"))
         return Page(
             [
                 RecordedChoiceOut(
@@ -447,7 +447,7 @@ class BallotController(Controller):
     async def voter_roll(self, ballot_id: FromPath[str], db: DbSession) -> Response[str]:
         """CSV (`text/csv`) of the members eligible to vote (full on the record date), by member number."""
         found = path_id(ballot_id, "ballot")
-        body = await service.voter_roll_csv(db, found)
+        body = await publication.voter_roll_csv(db, found)
         return Response(
             body,
             media_type="text/csv",

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
+from domain.governance.ballots import MEMBERS, eligible_count, was_full_on
 from domain.governance.rules import (
     AttendanceMode,
     BallotStatus,
@@ -31,7 +32,6 @@ from domain.governance.rules import (
     quorum_needed,
     signatures_needed,
 )
-from domain.governance.service import MEMBERS, eligible_count, was_full_on
 from domain.governance.tables import (
     Ballot,
     Meeting,

@@ -14,7 +14,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from domain.db import make_engine, make_session_maker
-from domain.governance import service
+from domain.governance import ballots, counting, votes
 from domain.governance.rules import BallotKind, Choice, Threshold
 from domain.membership import service as membership
 from domain.membership.rules import Status
@@ -51,9 +51,9 @@ async def test_two_admins_voting_at_once_count_once(own_database):
                 reason="race test",
                 actor_user_id=None,
             )
-            ballot = await service.create_ballot(
+            ballot = await ballots.create_ballot(
                 s,
-                service.NewBallot(
+                ballots.NewBallot(
                     title=f"Race {tag}",
                     kind=BallotKind.RESOLUTION,
                     record_date=date(1980, 6, 1),
@@ -70,7 +70,7 @@ async def test_two_admins_voting_at_once_count_once(own_database):
 
         async def vote(choice: Choice) -> str:
             async with maker() as s:
-                receipt = await service.cast_vote(
+                receipt = await votes.cast_vote(
                     s, ballot_id, member_id=member_id, choice=choice, ranking=None, now=datetime.now(UTC)
                 )
                 await s.commit()
@@ -92,7 +92,7 @@ async def test_two_admins_voting_at_once_count_once(own_database):
                 ).scalar()
                 assert roll == 1
         async with maker() as s:
-            closed = await service.close_ballot(s, ballot_id, now=datetime.now(UTC))
+            closed = await counting.close_ballot(s, ballot_id, now=datetime.now(UTC))
             await s.commit()
         assert closed.result is not None
         assert closed.result["cast"] == 1

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.governance import service
+from domain.governance import ballots
 from domain.governance.rules import status_at
 from domain.membership import service as membership
 from domain.membership.rules import Status
@@ -31,7 +31,7 @@ DAYS = [date(1970, 1, d) for d in range(1, 8)]
 @DB_SETTINGS
 @given(changes=CHANGES)
 async def test_the_roll_is_the_members_full_at_the_end_of_the_record_date(session, changes):
-    before = {d: await service.eligible_count(session, d) for d in DAYS}
+    before = {d: await ballots.eligible_count(session, d) for d in DAYS}
     member = await membership.apply(
         session, name=f"Roll {next(_names)}", email=f"roll{next(_names)}@shop.test", contact_name=None, par_cents=1
     )
@@ -52,6 +52,6 @@ async def test_the_roll_is_the_members_full_at_the_end_of_the_record_date(sessio
     session.add(member)
     await session.flush()
     for day in DAYS:
-        expected = status_at(history, service.end_of(day)) == Status.FULL.value
-        assert await service.was_full_on(session, member.id or 0, day) is expected
-        assert await service.eligible_count(session, day) - before[day] == int(expected)
+        expected = status_at(history, ballots.end_of(day)) == Status.FULL.value
+        assert await ballots.was_full_on(session, member.id or 0, day) is expected
+        assert await ballots.eligible_count(session, day) - before[day] == int(expected)

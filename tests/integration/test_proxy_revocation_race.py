@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from domain.db import make_engine, make_session_maker
 from domain.errors import DomainError
-from domain.governance import service
+from domain.governance import ballots, counting, votes
 from domain.governance.rules import BallotKind, Choice, Threshold
 from domain.membership import service as membership
 from domain.membership.rules import Status
@@ -61,7 +61,7 @@ async def test_a_revocation_and_the_holders_vote_never_both_succeed(own_database
         async def revoke(ballot_id: int) -> str:
             async with maker() as s:
                 try:
-                    await service.revoke_proxy(s, ballot_id, grantor=grantor, now=datetime.now(UTC))
+                    await votes.revoke_proxy(s, ballot_id, grantor=grantor, now=datetime.now(UTC))
                 except DomainError as refused:
                     return str(refused.code)
                 await s.commit()
@@ -70,7 +70,7 @@ async def test_a_revocation_and_the_holders_vote_never_both_succeed(own_database
         async def vote(ballot_id: int) -> str:
             async with maker() as s:
                 try:
-                    await service.cast_vote(
+                    await votes.cast_vote(
                         s,
                         ballot_id,
                         member_id=holder,
@@ -86,9 +86,9 @@ async def test_a_revocation_and_the_holders_vote_never_both_succeed(own_database
 
         for _ in range(ROUNDS):
             async with maker() as s:
-                ballot = await service.create_ballot(
+                ballot = await ballots.create_ballot(
                     s,
-                    service.NewBallot(
+                    ballots.NewBallot(
                         title=f"Proxy race {tag}",
                         kind=BallotKind.RESOLUTION,
                         record_date=date(1980, 6, 1),
@@ -101,7 +101,7 @@ async def test_a_revocation_and_the_holders_vote_never_both_succeed(own_database
                     now=now,
                     actor=0,
                 )
-                await service.appoint_proxy(s, ballot.id or 0, grantor=grantor, holder=holder, now=now)
+                await votes.appoint_proxy(s, ballot.id or 0, grantor=grantor, holder=holder, now=now)
                 await s.commit()
                 ballot_id = ballot.id or 0
                 ballot_ids.append(ballot_id)
@@ -117,7 +117,7 @@ async def test_a_revocation_and_the_holders_vote_never_both_succeed(own_database
                 ).scalar_one()
             assert (cast, proxies) == ((0, 0) if revoked == "revoked" else (1, 1))
             async with maker() as s:  # closed, so no ballot clock (a worker test's) reminds members of it
-                await service.close_ballot(s, ballot_id, now=datetime.now(UTC))
+                await counting.close_ballot(s, ballot_id, now=datetime.now(UTC))
                 await s.commit()
     finally:
         await engine.dispose()

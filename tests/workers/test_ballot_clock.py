@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from domain.governance import service
+from domain.governance import ballots, votes
 from domain.governance.rules import BallotKind, Choice, Threshold
 from domain.membership.rules import Status
 from tests.support.governance import LONG_AGO, member_with_history
@@ -25,9 +25,9 @@ async def _notices(session, ballot_id: int) -> list[str]:
 async def test_the_clock_opens_reminds_and_closes_on_time_and_twice_is_harmless(session_maker, session):
     member = await member_with_history(session, "Clock Voter", [(Status.FULL, LONG_AGO)])
     now = datetime.now(UTC)
-    ballot = await service.create_ballot(
+    ballot = await ballots.create_ballot(
         session,
-        service.NewBallot(
+        ballots.NewBallot(
             title="Clocked",
             kind=BallotKind.RESOLUTION,
             record_date=date(1990, 6, 1),
@@ -46,7 +46,7 @@ async def test_the_clock_opens_reminds_and_closes_on_time_and_twice_is_harmless(
     assert (opened["opened"], opened["failed"]) == (1, 0)
     # Opened and due for a reminder (closes within a day): the next tick reminds.
     assert (await run_clock(session_maker, None, now=now + timedelta(hours=2)))["reminded"] == 1
-    await service.cast_vote(
+    await votes.cast_vote(
         session, ballot_id, member_id=member.id or 0, choice=Choice.YES, ranking=None, now=now + timedelta(hours=3)
     )
     await session.commit()
@@ -54,7 +54,7 @@ async def test_the_clock_opens_reminds_and_closes_on_time_and_twice_is_harmless(
     assert (closed["closed"], closed["failed"]) == (1, 0)
     assert (await run_clock(session_maker, None, now=now + timedelta(hours=7)))["closed"] == 0
     session.expire_all()  # the clock's own sessions closed it
-    view = await service.get_ballot(session, ballot_id)
+    view = await ballots.get_ballot(session, ballot_id)
     assert view.ballot.status == "closed"
     assert view.result is not None
     assert view.result["counts"]["yes"] == 1
