@@ -66,6 +66,9 @@ Id = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="an id as given
 Cents = Annotated[int, msgspec.Meta(ge=0, le=MAX_CENTS, description="integer cents")]
 PositiveCents = Annotated[int, msgspec.Meta(ge=1, le=MAX_CENTS, description="integer cents, more than 0")]
 SignedCents = Annotated[int, msgspec.Meta(ge=-MAX_CENTS, le=MAX_CENTS, description="integer cents (negative: a loss)")]
+NonZeroCents = Annotated[
+    int, msgspec.Meta(ge=-(10**13), le=10**13, description="integer cents, not 0 (negative: a correction)")
+]
 MemberNumber = Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
 FiscalYear = Annotated[
     int, msgspec.Meta(ge=FIRST_YEAR, le=LAST_YEAR, description=f"a year in {FIRST_YEAR}..{LAST_YEAR}")

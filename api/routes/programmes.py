@@ -18,12 +18,10 @@ from litestar.params import FromPath, JSONBody, Parameter
 from api.auth import staff_only
 from api.deps import Caller, DbSession
 from api.fields import (
-    FIRST_YEAR,
-    LAST_YEAR,
     Day,
-    LongText,
     MemberNumber,
     Moment,
+    NonZeroCents,
     PositiveCents,
     Rate,
     ShortText,
@@ -34,24 +32,19 @@ from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import own_supplier, query_id, staff_or_suppliers, utc
 from domain.errors import FieldError, InvalidInputError
-from domain.programmes import claims, contracts, margins, reports
+from domain.programmes import claims, contracts, reports
 from domain.programmes.rules import (
     MAX_ELIGIBLE,
     MAX_LINES,
     MAX_TIERS,
     ClaimStatus,
-    ExpensePaidFrom,
     LineIn,
     LineStatus,
     Period,
 )
 from domain.programmes.rules import RebateMode as Mode
 from domain.programmes.rules import Tier as RuleTier
-from domain.programmes.views import AccrualView, ClaimView, ContractView, ExpenseView, LineView, MemberAccrual
-
-NonZeroCents = Annotated[
-    int, msgspec.Meta(ge=-(10**13), le=10**13, description="integer cents, not 0 (negative: a correction)")
-]
+from domain.programmes.views import AccrualView, ClaimView, ContractView, LineView, MemberAccrual
 
 
 class RebateTierIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -307,23 +300,6 @@ _INTEGER_COLUMNS = {"member_number", "amount_cents"}
 _INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
-class PoolMarginOut(msgspec.Struct):
-    """A pool's programme margin: rebate income + fee income - pass-through, from the ledger."""
-
-    pool: str
-    rebate_income_cents: int
-    fee_income_cents: int
-    pass_through_cents: int
-    net_margin_cents: int
-
-
-class ProgrammeMarginsOut(msgspec.Struct):
-    """Programme margins per pool for a fiscal year (claims count in the year their period ended)."""
-
-    fiscal_year: int
-    pools: list[PoolMarginOut]
-
-
 def _csv_refused(field: str, message: str) -> InvalidInputError:
     return InvalidInputError("the CSV report is not valid", [FieldError(field, message)])
 
@@ -414,97 +390,6 @@ async def _report(
     return PurchaseReportOut(
         outcome.accepted, outcome.duplicates, [UnmatchedOut(u.external_ref, u.reason) for u in outcome.unmatched]
     )
-
-
-@get(
-    "/v1/programme-margins",
-    guards=[staff_only],
-    summary="Programme margins per pool, from the books",
-    responses=problems(400, *AUTHENTICATED),
-    tags=["programmes"],
-)
-async def programme_margins(
-    db: DbSession,
-    state: State,
-    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
-) -> ProgrammeMarginsOut:
-    """Each pool's rebate and fee income less the members' pass-through, with the figures it comes from."""
-    pools = await margins.pool_margins(
-        db, fiscal_year, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
-    )
-    return ProgrammeMarginsOut(
-        fiscal_year,
-        [
-            PoolMarginOut(p.pool, p.rebate_income_cents, p.fee_income_cents, p.pass_through_cents, p.net_margin_cents)
-            for p in pools
-        ],
-    )
-
-
-class PoolExpenseIn(msgspec.Struct, forbid_unknown_fields=True):
-    """An expense of one pool: counted in the fiscal year of `incurred_on`, posted to the ledger."""
-
-    pool: ShortText
-    incurred_on: Day
-    amount_cents: NonZeroCents
-    description: LongText
-    paid_from: ExpensePaidFrom = ExpensePaidFrom.BANK
-
-
-class PoolExpenseOut(msgspec.Struct):
-    """An expense as recorded."""
-
-    id: str
-    pool: str
-    incurred_on: date
-    fiscal_year: int
-    amount_cents: int
-    paid_from: str
-    description: str
-
-
-def _expense_out(view: ExpenseView) -> PoolExpenseOut:
-    return PoolExpenseOut(
-        str(view.id),
-        view.pool,
-        view.incurred_on,
-        view.fiscal_year,
-        view.amount_cents,
-        view.paid_from,
-        view.description,
-    )
-
-
-@post(
-    "/v1/pool-expenses",
-    guards=[staff_only],
-    summary="Enter an expense of a pool",
-    responses=problems(*POSTED),
-    tags=["programmes"],
-)
-async def record_expense(data: JSONBody[PoolExpenseIn], db: DbSession, caller: Caller, state: State) -> PoolExpenseOut:
-    """Staff only: debits the pool's expense account, credits the bank, the till or accrued expenses."""
-    new = margins.NewExpense(data.pool, data.incurred_on, data.amount_cents, data.paid_from, data.description)
-    view = await margins.record_expense(
-        db, new, actor=caller.user_id, fiscal_year_start_month=state.settings.policy.fiscal_year_start_month
-    )
-    return _expense_out(view)
-
-
-@get(
-    "/v1/pool-expenses",
-    guards=[staff_only],
-    summary="A fiscal year's pool expenses",
-    responses=problems(400, *AUTHENTICATED),
-    tags=["programmes"],
-)
-async def list_expenses(
-    db: DbSession,
-    fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
-    pool: Annotated[str | None, Parameter(max_length=50, description="only this pool")] = None,
-) -> list[PoolExpenseOut]:
-    """Oldest first."""
-    return [_expense_out(v) for v in await margins.list_expenses(db, fiscal_year, pool)]
 
 
 class ContractController(Controller):
