@@ -198,6 +198,13 @@ async def _committed_entry(conn: Any, a: int, b: int) -> int:
     return entry
 
 
+async def _in_one_transaction(conn: Any, postings: list[tuple[int, int, str, int]]) -> None:
+    """Postings (entry, account, side, amount) inserted one by one and committed."""
+    async with conn.begin():
+        for entry, acc, side, amount in postings:
+            await raw_posting(conn, entry, acc, side, amount)
+
+
 async def test_unbalanced_entries_are_refused_at_a_real_commit(committing_engine):
     """One posting, two postings not summing to zero, no posting at all: each COMMIT fails, nothing stays."""
     shapes = {
@@ -239,6 +246,16 @@ async def test_a_posting_added_later_to_a_committed_entry_is_refused(committing_
             with pytest.raises(IntegrityError, match="is not allowed: the ledger is append-only"):
                 async with conn.begin():
                     await conn.execute(sa.text(statement), {"entry": entry})
+        assert await count(conn, Posting, col(Posting.entry_id) == entry) == 2
+
+
+async def test_a_balanced_pair_added_later_to_a_committed_entry_is_refused_at_insert(committing_engine):
+    """Even legs that keep the entry balanced: a committed entry is closed; a correction is its own entry."""
+    async with committing_engine.connect() as conn:
+        a, b = await _committed_accounts(conn)
+        entry = await _committed_entry(conn, a, b)
+        with pytest.raises(IntegrityError, match=f"journal entry {entry} is closed"):
+            await _in_one_transaction(conn, [(entry, a, "debit", 5), (entry, b, "credit", 5)])
         assert await count(conn, Posting, col(Posting.entry_id) == entry) == 2
 
 
