@@ -7,6 +7,9 @@ once at commit, with all its postings. What the per-posting check also guarded, 
 added by a later transaction to an entry already checked and committed, is refused at insert
 by a plain statement trigger on `posting`: the posting's entry must have been inserted by the
 current transaction. A correction is its own entry (a reversal), as the ledger already posts.
+One limit: `SET CONSTRAINTS ALL IMMEDIATE` runs the entry checks queued so far; a posting added
+after it, in the same transaction, to an entry already checked is not checked again (the code
+never sets constraints immediate; the tests do, to fire the checks before their rollback).
 
 "Inserted by the current transaction" is read from the entry row's `xmin`. In a savepoint
 the row's `xmin` is the subtransaction's id, not the top-level one (and above it), so a
