@@ -217,6 +217,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent writers (default 8)")
     parser.add_argument("--accounts", type=int, default=64, help="accounts the entries pick from (default 64)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random plan (default 1)")
+    parser.add_argument("--revision", default="head", help="schema revision to post against (default head)")
     args = parser.parse_args(argv)
     if args.entries < 2 or args.workers < 1 or args.accounts < 2:
         parser.error("need --entries >= 2, --workers >= 1 and --accounts >= 2")
@@ -225,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
     ):
         migrate.upgrade(urls.database_url)
+        if args.revision != "head":  # an older schema, to compare the ledger's triggers before and after
+            migrate.downgrade(urls.database_url, args.revision)
         results = asyncio.run(
             bench(urls.database_url, entries=args.entries, workers=args.workers, accounts=args.accounts, seed=args.seed)
         )

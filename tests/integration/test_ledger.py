@@ -5,9 +5,9 @@ Python checks bypassed by raw SQL. Part two covers the service's use cases.
 
 Tests run inside one rolled-back transaction (sessions commit into savepoints),
 so deferred constraint triggers never reach a real COMMIT there: the tests force
-them with `SET CONSTRAINTS ALL IMMEDIATE`, and one test uses its own connection
-and a real COMMIT. Whatever that test commits uses unique codes and keys, since
-the append-only ledger cannot be cleaned up.
+them with `SET CONSTRAINTS ALL IMMEDIATE`; the tests that need a real COMMIT use
+their own database (`committing_engine`), since the append-only ledger cannot be
+cleaned up.
 """
 
 from __future__ import annotations
@@ -171,6 +171,113 @@ async def test_the_deferred_check_fires_at_a_real_commit(committing_engine):
     async with committing_engine.connect() as conn:  # nothing of the refused entry survived
         assert await count(conn, JournalEntry, col(JournalEntry.idempotency_key) == key) == 0
         assert await count(conn, Posting, col(Posting.account_id).in_(ids)) == 0
+
+
+async def _committed_accounts(conn: Any) -> list[int]:
+    """Two accounts committed for real (unique codes: harmless leftovers in an own database)."""
+    async with conn.begin():
+        return [
+            (
+                await conn.execute(
+                    sa.text(
+                        "INSERT INTO ledger_account (code, name, kind) VALUES (:code, 'guard', 'asset') RETURNING id"
+                    ),
+                    {"code": unique("test:guard")},
+                )
+            ).scalar_one()
+            for _ in range(2)
+        ]
+
+
+async def _committed_entry(conn: Any, a: int, b: int) -> int:
+    """A balanced entry committed for real."""
+    async with conn.begin():
+        entry = await raw_entry(conn)
+        await raw_posting(conn, entry, a, "debit", 100)
+        await raw_posting(conn, entry, b, "credit", 100)
+    return entry
+
+
+async def _in_one_transaction(conn: Any, postings: list[tuple[int, int, str, int]]) -> None:
+    """Postings (entry, account, side, amount) inserted one by one and committed."""
+    async with conn.begin():
+        for entry, acc, side, amount in postings:
+            await raw_posting(conn, entry, acc, side, amount)
+
+
+async def test_unbalanced_entries_are_refused_at_a_real_commit(committing_engine):
+    """One posting, two postings not summing to zero, no posting at all: each COMMIT fails, nothing stays."""
+    shapes = {
+        "one posting": ([("debit", 100)], (100, 0)),
+        "two postings not summing to zero": ([("debit", 100), ("credit", 99)], (100, 99)),
+        "no posting": ([], (0, 0)),
+    }
+    async with committing_engine.connect() as conn:
+        a, b = await _committed_accounts(conn)
+    keys = []
+    for legs, (debits, credits) in shapes.values():
+        keys.append(unique("refused"))
+        async with committing_engine.connect() as conn:  # a connection per refused COMMIT
+            transaction = await conn.begin()
+            entry = await raw_entry(conn, keys[-1])
+            for (side, amount), acc in zip(legs, (a, b), strict=False):
+                await raw_posting(conn, entry, acc, side, amount)
+            with pytest.raises(IntegrityError, match=UNBALANCED.format(debits, credits)):
+                await transaction.commit()
+    async with committing_engine.connect() as conn:
+        assert await count(conn, JournalEntry, col(JournalEntry.idempotency_key).in_(keys)) == 0
+        assert await count(conn, Posting, col(Posting.account_id).in_([a, b])) == 0
+
+
+async def test_a_posting_added_later_to_a_committed_entry_is_refused(committing_engine):
+    """The entry was balanced at its commit; a later transaction cannot unbalance it, nor edit it."""
+    async with committing_engine.connect() as conn:
+        a, b = await _committed_accounts(conn)
+        entry = await _committed_entry(conn, a, b)
+        with pytest.raises(IntegrityError, match=rf"journal entry {entry} is (closed|unbalanced)"):
+            async with conn.begin():  # refused at the insert or, at the latest, at the commit
+                await raw_posting(conn, entry, a, "debit", 5)
+        for statement in (
+            "UPDATE posting SET amount_cents = 1 WHERE entry_id = :entry",
+            "DELETE FROM posting WHERE entry_id = :entry",
+            "UPDATE journal_entry SET memo = 'edited' WHERE id = :entry",
+            "DELETE FROM journal_entry WHERE id = :entry",
+        ):
+            with pytest.raises(IntegrityError, match="is not allowed: the ledger is append-only"):
+                async with conn.begin():
+                    await conn.execute(sa.text(statement), {"entry": entry})
+        assert await count(conn, Posting, col(Posting.entry_id) == entry) == 2
+
+
+async def test_a_balanced_pair_added_later_to_a_committed_entry_is_refused_at_insert(committing_engine):
+    """Even legs that keep the entry balanced: a committed entry is closed; a correction is its own entry."""
+    async with committing_engine.connect() as conn:
+        a, b = await _committed_accounts(conn)
+        entry = await _committed_entry(conn, a, b)
+        with pytest.raises(IntegrityError, match=f"journal entry {entry} is closed"):
+            await _in_one_transaction(conn, [(entry, a, "debit", 5), (entry, b, "credit", 5)])
+        assert await count(conn, Posting, col(Posting.entry_id) == entry) == 2
+
+
+async def test_postings_in_savepoints_of_the_entry_transaction_are_accepted(committing_engine):
+    """The entry and its postings written in savepoints (released, rolled back, nested) of one transaction."""
+    async with committing_engine.connect() as conn:
+        a, b = await _committed_accounts(conn)
+        async with conn.begin():
+            async with conn.begin_nested():  # the entry in a released savepoint
+                entry = await raw_entry(conn)
+            await raw_posting(conn, entry, a, "debit", 100)  # a posting at the top level
+            async with conn.begin_nested(), conn.begin_nested():  # a posting two savepoints deep
+                await raw_posting(conn, entry, b, "credit", 60)
+            rolled_back = await conn.begin_nested()
+            await raw_posting(conn, entry, b, "credit", 999)
+            await rolled_back.rollback()  # gone with its savepoint
+            async with conn.begin_nested():
+                await raw_posting(conn, entry, b, "credit", 40)
+                inner = await raw_entry(conn)  # an entry and its postings in one savepoint
+                await raw_posting(conn, inner, a, "debit", 7)
+                await raw_posting(conn, inner, b, "credit", 7)
+        assert await count(conn, Posting, col(Posting.entry_id).in_([entry, inner])) == 5
 
 
 @pytest.mark.parametrize("amount", [0, -1, -100])
