@@ -184,7 +184,7 @@ async def seed(url: str, members: int, years: int) -> None:
                 sa.text(SEED_ACCOUNTS),
                 {"codes": [s.code for s in specs], "names": [s.name for s in specs], "kinds": [s.kind for s in specs]},
             )
-            ids = dict(
+            ids: dict[str, int] = dict(
                 (await conn.execute(sa.text("SELECT code, id FROM ledger_account WHERE code LIKE 'coop:%'"))).all()
             )
             for year in range(FIRST_YEAR, FIRST_YEAR + years):

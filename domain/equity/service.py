@@ -204,6 +204,105 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 # --- redemption runs -----------------------------------------------------------
 
 
+# A FIFO run's lines in one statement, from the years it reaches (``rules.fifo_years``): each lot's
+# outstanding summed from its postings, a running sum of the years in FIFO order, whole years while
+# the budget lasts and the rest split over the next year pro rata to outstanding by the largest
+# remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
+# outstanding, then the lower member number, then the lower lot id). The product is NUMERIC so a
+# large budget times a large lot cannot overflow. Lines are inserted in the rule's order (year,
+# member number, lot), so their ids follow it. Answers the lines, members and cents written.
+_FIFO_LINES = sa.text("""
+WITH lot AS MATERIALIZED (
+  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified,
+         coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'credit'), 0)
+         - coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'debit'), 0) AS outstanding
+    FROM equity_lot l
+    JOIN member m ON m.id = l.member_id
+    JOIN posting p ON p.account_id = l.account_id
+   WHERE l.fiscal_year = ANY(:years)
+   GROUP BY l.id, m.member_number
+),
+live AS (SELECT * FROM lot WHERE outstanding > 0),
+year AS (
+  SELECT fiscal_year, total,
+         least(total, greatest(0, CAST(:budget AS numeric) - (sum(total) OVER (ORDER BY fiscal_year) - total))) AS spend
+    FROM (SELECT fiscal_year, CAST(sum(outstanding) AS numeric) AS total FROM live GROUP BY fiscal_year) t
+),
+share AS (
+  SELECT live.*, year.spend,
+         div(year.spend * live.outstanding, year.total) AS base,
+         mod(year.spend * live.outstanding, year.total) AS remainder
+    FROM live JOIN year USING (fiscal_year)
+   WHERE year.spend > 0
+),
+ranked AS (
+  SELECT share.*, spend - sum(base) OVER (PARTITION BY fiscal_year) AS residue,
+         row_number() OVER (PARTITION BY fiscal_year
+                            ORDER BY remainder DESC, outstanding DESC, member_number, id) AS place
+    FROM share
+),
+line AS (
+  INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+  SELECT :run, id, member_id, member_number, fiscal_year, qualified,
+         CAST(base AS bigint) + CASE WHEN remainder > 0 AND place <= residue THEN 1 ELSE 0 END
+    FROM ranked
+   WHERE base > 0 OR (remainder > 0 AND place <= residue)
+   ORDER BY fiscal_year, member_number, id
+  RETURNING member_id, amount_cents
+)
+SELECT count(*), count(DISTINCT member_id), coalesce(sum(amount_cents), 0) FROM line
+""").bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))
+
+
+def _new_run(
+    method: Method,
+    as_of: date,
+    board_budget_cents: int,
+    inputs: rules.BudgetInputs | None,
+    budget: int,
+    outstanding: int,
+) -> RedemptionRun:
+    return RedemptionRun(
+        method=method.value,
+        status=rules.RedemptionRunStatus.COMPUTED.value,
+        as_of=as_of,
+        board_budget_cents=board_budget_cents,
+        cash_available_cents=inputs.cash_available_cents if inputs else None,
+        minimum_cash_cents=inputs.minimum_cash_cents if inputs else None,
+        equity_cents=inputs.equity_cents if inputs else None,
+        assets_cents=inputs.assets_cents if inputs else None,
+        equity_ratio_floor=inputs.equity_ratio_floor if inputs else None,
+        budget_cents=budget,
+        outstanding_cents=outstanding,
+        redeemed_cents=0,
+        line_count=0,
+        member_count=0,
+    )
+
+
+async def _compute_fifo(
+    session: AsyncSession, *, budget: int, as_of: date, inputs: rules.BudgetInputs | None, board: int
+) -> RedemptionRun:
+    """A FIFO run: each year's outstanding summed in PostgreSQL, then the lines of the years the budget reaches.
+
+    Only those years' lots are read lot by lot (``rules.fifo_years``), and their lines are
+    computed and written by one statement, whatever their number.
+    """
+    by_year = await _outstanding_by_year(session, as_of.year)
+    years = rules.fifo_years(by_year, budget)
+    run = _new_run(Method.FIFO, as_of, board, inputs, budget, sum(by_year.values()))
+    session.add(run)
+    await session.flush()
+    if years:
+        lines, members, cents = (
+            await session.execute(_FIFO_LINES, {"run": run.id, "years": years, "budget": budget})
+        ).one()
+        run.line_count, run.member_count, run.redeemed_cents = int(lines), int(members), int(cents)
+        session.add(run)
+        await session.flush()
+    return run
+
+
 async def compute_run(
     session: AsyncSession,
     *,
@@ -230,34 +329,16 @@ async def compute_run(
             inputs.equity_ratio_floor,
         )
     if method is Method.FIFO:
-        # Only the oldest years the budget reaches are read lot by lot (fifo_years), not 15 years of them.
-        by_year = await _outstanding_by_year(session, as_of.year)
-        outstanding = sum(by_year.values())
-        years = rules.fifo_years(by_year, budget)
-        lots = await _lot_balances(session, years=years) if years else []
-    else:
-        lots = await _lot_balances(session, up_to_year=as_of.year)
-        outstanding = sum(lot.outstanding_cents for lot in lots)
+        return await _compute_fifo(session, budget=budget, as_of=as_of, inputs=inputs, board=board_budget_cents)
+    lots = await _lot_balances(session, up_to_year=as_of.year)
+    outstanding = sum(lot.outstanding_cents for lot in lots)
     rule_lots = [lot.as_rule_lot() for lot in lots]  # id order: the stable order for ties
-    spend = rules.fifo_redemption if method is Method.FIFO else rules.percentage_redemption
-    parts = spend(rule_lots, budget)
+    parts = rules.percentage_redemption(rule_lots, budget)
     by_id = {lot.lot_id: lot for lot in lots}
-    run = RedemptionRun(
-        method=method.value,
-        status=rules.RedemptionRunStatus.COMPUTED.value,
-        as_of=as_of,
-        board_budget_cents=board_budget_cents,
-        cash_available_cents=inputs.cash_available_cents if inputs else None,
-        minimum_cash_cents=inputs.minimum_cash_cents if inputs else None,
-        equity_cents=inputs.equity_cents if inputs else None,
-        assets_cents=inputs.assets_cents if inputs else None,
-        equity_ratio_floor=inputs.equity_ratio_floor if inputs else None,
-        budget_cents=budget,
-        outstanding_cents=outstanding,
-        redeemed_cents=sum(amount for _, amount in parts),
-        line_count=len(parts),
-        member_count=len({by_id[lot_id].member_id for lot_id, _ in parts}),
-    )
+    run = _new_run(method, as_of, board_budget_cents, inputs, budget, outstanding)
+    run.redeemed_cents = sum(amount for _, amount in parts)
+    run.line_count = len(parts)
+    run.member_count = len({by_id[lot_id].member_id for lot_id, _ in parts})
     session.add(run)
     await session.flush()
     if parts:
