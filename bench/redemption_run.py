@@ -9,9 +9,10 @@ year, every id drawn first. The seeded database is a template: each round runs i
 of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
 the next run at the same scale skips the seeding.
 
-Each round times, in its own copy: the floor, then a FIFO run whose budget redeems about a year
-and a half of the oldest lots: `compute_run`, `approve_run` and the commit (the ledger's deferred
-balance checks). The floor is the bare SQL the redemption cannot do without, in one transaction:
+Each round times, in its own copy, the floor and a FIFO run whose budget redeems about a year
+and a half of the oldest lots (odd rounds the floor first, even rounds the run first):
+`compute_run`, `approve_run` and the commit (the ledger's deferred balance checks). The floor
+is the bare SQL the redemption cannot do without, in one transaction:
 read the oldest years' lot balances until the budget is covered, write a line per lot reached,
 an entry with its two postings per line and a payout per member, fire the deferred balance
 checks (SET CONSTRAINTS ALL IMMEDIATE, which commit would do), and roll back.
@@ -332,14 +333,21 @@ async def run(url: str, members: int, years: int, rounds: int, *, statements: bo
         await _admin(url, f"DROP DATABASE IF EXISTS {copy}", f"CREATE DATABASE {copy} TEMPLATE {template}")
         round_url = _with_database(url, copy)
         load = os.getloadavg()[0]
-        floor_s, floor_parts = await floor(round_url, budget, as_of)
-        phases, lines = await redeem(round_url, budget, as_of, statements=statements)
+        # Odd rounds time the floor first, even rounds the run first: whichever goes first reads a cold cache.
+        if round_no % 2:
+            floor_s, floor_parts = await floor(round_url, budget, as_of)
+            phases, lines = await redeem(round_url, budget, as_of, statements=statements)
+        else:
+            phases, lines = await redeem(round_url, budget, as_of, statements=statements)
+            floor_s, floor_parts = await floor(round_url, budget, as_of)
         await _admin(url, f"DROP DATABASE {copy}")
         total = sum(phases.values())
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print("  floor: " + "; ".join(f"{k} {v:.2f} s" for k, v in floor_parts.items()))
+        first = "floor" if round_no % 2 else "run"
         print(
-            f"FIFO redemption (round {round_no}, load {load:.1f}): {total:.2f} s for {members:,} members / "
+            f"FIFO redemption (round {round_no}, {first} first, load {load:.1f}): {total:.2f} s"
+            f" for {members:,} members / "
             f"{members * years:,} lots ({lines:,} lines redeemed; compute {phases['compute']:.2f} s, approve "
             f"{phases['approve']:.2f} s, commit {phases['commit']:.2f} s); floor {floor_s:.2f} s, total/floor "
             f"{total / floor_s:.1f}x; peak RSS {peak_mb:.0f} MB",

@@ -2,7 +2,10 @@
 
 DOMAIN.md section 4. The rules (budget, methods, present value, set-off) are the pure
 functions of :mod:`domain.equity.rules`; this module loads lot balances from the
-ledger, stores what the rules decided, and posts it.
+ledger, stores what the rules decided, and posts it. A FIFO run's lines are computed
+by one SQL statement that applies ``rules.fifo_redemption`` set-based (a hypothesis
+test holds the two to the same cents), and approval posts from the stored lines in
+SQL, so neither holds a run's lots in Python.
 
 Locking, in one order so concurrent writers never deadlock: the run's row, then the
 members' rows in id order, then the equity lots' rows in id order, then every ledger
@@ -44,7 +47,6 @@ from domain.membership.tables import Member
 from domain.payments.service import create_payout
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
     from datetime import date, datetime
     from decimal import Decimal
 
@@ -100,10 +102,8 @@ class LotBalance:
 async def _lot_balances(
     session: AsyncSession,
     *,
-    lot_ids: Sequence[int] | None = None,
     member_id: int | None = None,
     up_to_year: int | None = None,
-    years: Sequence[int] | None = None,
 ) -> list[LotBalance]:
     """Lots with something outstanding, in id order; summed in the database, one row per lot."""
     credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
@@ -125,14 +125,10 @@ async def _lot_balances(
         .having(credits > debits)
         .order_by(col(EquityLot.id))
     )
-    if lot_ids is not None:  # one array parameter: a run may name more lots than a statement takes parameters
-        query = query.where(col(EquityLot.id) == sa.any_(sa.bindparam("lot_ids", list(lot_ids), type_=_IDS)))
     if member_id is not None:
         query = query.where(col(EquityLot.member_id) == member_id)
     if up_to_year is not None:
         query = query.where(col(EquityLot.fiscal_year) <= up_to_year)
-    if years is not None:
-        query = query.where(col(EquityLot.fiscal_year).in_(years))
     rows = (await session.execute(query)).all()
     return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
 
