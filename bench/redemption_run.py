@@ -1,13 +1,22 @@
 """FIFO redemption at scale: compute and approve a revolving-fund run over N members with Y years of lots.
 
-    python -m bench.redemption_run [--members 100000] [--years 15]
+    python -m bench.redemption_run [--members 100000] [--years 15] [--keep DIR] [--rounds 2] [--statements]
 
-Seeds N members, each with one retained-equity lot per fiscal year (its own ledger account,
-credited by one entry per lot), then times a FIFO run whose budget redeems about a year and a
-half of the oldest lots: `compute_run` (lot balances summed in PostgreSQL, the pure FIFO rule,
-lines stored), `approve_run` (set-based: every lot's entry in one statement, every member's
-payout in one) and the commit (the ledger's deferred balance checks). The floor, in the same
-run, is the bare per-lot balance query the computation starts from.
+Seeds N members, each with one retained-equity lot per fiscal year as year-end approval leaves
+it (its own ledger account; one entry debiting the year's income summary and crediting the lot
+with the retained part and the payouts payable with the cash), set-based: one statement per
+year, every id drawn first. The seeded database is a template: each round runs in a fresh copy
+of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
+the next run at the same scale skips the seeding.
+
+Each round times, in its own copy, the floor and a FIFO run whose budget redeems about a year
+and a half of the oldest lots (odd rounds the floor first, even rounds the run first):
+`compute_run`, `approve_run` and the commit (the ledger's deferred balance checks). The floor
+is the bare SQL the redemption cannot do without, in one transaction:
+read the oldest years' lot balances until the budget is covered, write a line per lot reached,
+an entry with its two postings per line and a payout per member, fire the deferred balance
+checks (SET CONSTRAINTS ALL IMMEDIATE, which commit would do), and roll back.
+``--statements`` prints every statement of the run that took more than 50 ms.
 """
 
 from __future__ import annotations
@@ -20,13 +29,17 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
 
 from deploy.stack import local_stack
 from domain import migrate
 from domain.db import make_engine, make_session_maker
 from domain.equity import service as equity
+from domain.ledger import chart
 
 FIRST_YEAR = 2010
 SEED_MEMBERS = """
@@ -34,106 +47,328 @@ INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)
 SELECT 'Member ' || g, 'm' || g || '@bench.test', 'full', 10000, '2005-01-01', now()
   FROM generate_series(1, :n) g
 """
-SEED_LOTS = """
-INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, source_key, created_at)
-SELECT m.id, y, 'retained_patronage', true, 'bench:' || m.id || ':' || y, now()
-  FROM member m, generate_series(CAST(:first AS int), CAST(:last AS int)) y
-"""
 SEED_ACCOUNTS = """
-INSERT INTO ledger_account (code, name, kind, member_id, created_at)
-SELECT 'member:' || member_id || ':equity_lot:' || id, 'Retained equity', 'equity', member_id, now() FROM equity_lot
+INSERT INTO ledger_account (code, name, kind, created_at)
+SELECT code, name, kind, now() FROM unnest(CAST(:codes AS text[]), CAST(:names AS text[]), CAST(:kinds AS text[]))
+    AS a(code, name, kind)
+ON CONFLICT (code) DO NOTHING
 """
-LINK_ACCOUNTS = """
-UPDATE equity_lot l SET account_id = a.id FROM ledger_account a
- WHERE a.code = 'member:' || l.member_id || ':equity_lot:' || l.id
-"""
-SEED_SUMMARY = """
-INSERT INTO ledger_account (code, name, kind, created_at) VALUES ('bench:summary', 'Bench summary', 'equity', now())
-"""
-SEED_ENTRIES = """
-INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
-SELECT 'patronage_allocation', '', make_date(fiscal_year + 1, 3, 15), now(), 'bench:lot:' || id FROM equity_lot
-"""
-# Faces from 10.00 to 510.00; balanced by construction (checked by the triggers the seeding skips).
-SEED_POSTINGS = """
+# One fiscal year's lots as year-end approval writes them (domain/allocation/posting.py): per
+# member a lot, its account, one entry debiting the income summary with the allocation and
+# crediting the lot (retained, 10.00 to 510.00) and the payouts payable (cash, a quarter of it).
+# The ids are drawn first, in member order, so each year's ids follow the previous year's.
+SEED_YEAR = """
+WITH seq AS MATERIALIZED (
+  SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry,
+         CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
+         CAST(pg_get_serial_sequence('ledger_account', 'id') AS regclass) AS account
+),
+line AS MATERIALIZED (
+  SELECT m.id AS member_id, nextval(seq.entry) AS entry_id, nextval(seq.lot) AS lot_id,
+         nextval(seq.account) AS account_id
+    FROM (SELECT id FROM member ORDER BY id) m CROSS JOIN seq
+),
+amount AS MATERIALIZED (
+  SELECT *, 1000 + (lot_id * 7919) % 50000 AS retained, (1000 + (lot_id * 7919) % 50000) / 4 AS cash FROM line
+),
+account AS (
+  INSERT INTO ledger_account (id, code, name, kind, member_id, created_at)
+  SELECT account_id, 'member:' || member_id || ':equity_lot:' || lot_id, 'Retained equity FY' || CAST(:fy AS int),
+         'equity', member_id, now()
+    FROM amount
+),
+lot AS (
+  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, source_key, account_id, created_at)
+  SELECT lot_id, member_id, CAST(:fy AS int), 'retained_patronage', true, 'allocation:bench' || :fy || ':' || member_id,
+         account_id, now()
+    FROM amount
+),
+entry AS (
+  INSERT INTO journal_entry (id, kind, memo, occurred_at, recorded_at, idempotency_key)
+  SELECT entry_id, 'patronage_allocation', 'patronage allocation FY' || CAST(:fy AS int),
+         make_date(CAST(:fy AS int) + 1, 3, 15), now(), 'allocation:bench' || :fy || ':' || member_id
+    FROM amount
+)
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT e.id, x.account, x.side, 1000 + (l.id * 7919) % 50000
-  FROM equity_lot l JOIN journal_entry e ON e.idempotency_key = 'bench:lot:' || l.id
- CROSS JOIN LATERAL (VALUES (l.account_id, 'credit'), ((SELECT id FROM ledger_account WHERE code = 'bench:summary'),
-                            'debit')) AS x(account, side)
+SELECT entry_id, :summary, 'debit', retained + cash FROM amount
+UNION ALL
+SELECT entry_id, account_id, 'credit', retained FROM amount
+UNION ALL
+SELECT entry_id, :payable, 'credit', cash FROM amount
 """
-FLOOR = """
-SELECT l.id, sum(p.amount_cents) FILTER (WHERE p.side = 'credit') - coalesce(sum(p.amount_cents)
-       FILTER (WHERE p.side = 'debit'), 0)
-  FROM equity_lot l JOIN posting p ON p.account_id = l.account_id
- WHERE l.fiscal_year <= :year GROUP BY l.id
+
+# --- the floor: the bare SQL of a FIFO redemption ----------------------------------------
+
+FLOOR_YEARS = "SELECT DISTINCT fiscal_year FROM equity_lot WHERE fiscal_year <= :year ORDER BY 1"
+FLOOR_YEAR_TOTAL = """
+SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0)
+  FROM equity_lot l JOIN posting p ON p.account_id = l.account_id WHERE l.fiscal_year = :year
+"""
+# Every lot of the years reached with its balance, a line each (the partial year's amounts pro
+# rata, rounded down: the floor writes as many rows, it does not need the cents right).
+FLOOR_LINES = """
+INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+SELECT :run, b.id, b.member_id, m.member_number, b.fiscal_year, b.qualified,
+       CASE WHEN b.fiscal_year < :last THEN b.outstanding
+            ELSE greatest(1, CAST(b.outstanding * CAST(:share AS float8) AS bigint)) END
+  FROM (SELECT l.id, l.member_id, l.fiscal_year, l.qualified,
+               sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END) AS outstanding
+          FROM equity_lot l JOIN posting p ON p.account_id = l.account_id
+         WHERE l.fiscal_year = ANY(CAST(:years AS int[])) GROUP BY l.id) b
+  JOIN member m ON m.id = b.member_id
+ WHERE b.outstanding > 0
+"""
+FLOOR_POSTINGS = """
+WITH seq AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry),
+line AS MATERIALIZED (
+  SELECT r.lot_id, r.amount_cents, l.account_id, nextval(seq.entry) AS entry_id
+    FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id CROSS JOIN seq WHERE r.run_id = :run
+),
+entry AS (
+  INSERT INTO journal_entry (id, kind, memo, occurred_at, recorded_at, idempotency_key)
+  SELECT entry_id, 'equity_redemption', '', now(), now(), CAST(:key AS text) || lot_id FROM line
+)
+INSERT INTO posting (entry_id, account_id, side, amount_cents)
+SELECT entry_id, account_id, 'debit', amount_cents FROM line
+UNION ALL
+SELECT entry_id, :payable, 'credit', amount_cents FROM line
+"""
+FLOOR_PAYOUTS = """
+INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+SELECT member_id, 'equity_redemption', sum(amount_cents), 'pending', CAST(:key AS text) || member_id, now()
+  FROM redemption_line WHERE run_id = :run GROUP BY member_id
+"""
+FLOOR_RUN = """
+INSERT INTO redemption_run (method, status, as_of, board_budget_cents, budget_cents, outstanding_cents,
+                            redeemed_cents, line_count, member_count, created_at)
+VALUES ('fifo', 'computed', :as_of, :budget, :budget, :budget, 0, 0, 0, now()) RETURNING id
 """
 
 
-async def run(url: str, members: int, years: int) -> None:
-    engine = make_engine(url, pool_size=2)
-    session_maker = make_session_maker(engine)
-    last = FIRST_YEAR + years - 1
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+async def _admin(url: str, *statements: str) -> None:
+    """Statements that cannot run in a transaction (CREATE/DROP DATABASE), on the maintenance database."""
+    engine = make_engine(_with_database(url, "postgres"), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for statement in statements:
+                await auto.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _template_exists(url: str, name: str) -> bool:
+    engine = make_engine(_with_database(url, "postgres"), pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+            return found.first() is not None
+    finally:
+        await engine.dispose()
+
+
+async def seed(url: str, members: int, years: int) -> None:
+    engine = make_engine(url, pool_size=1)
+    specs = [chart.income_summary(y) for y in range(FIRST_YEAR, FIRST_YEAR + years)] + [chart.PAYOUTS_PAYABLE]
     started = time.perf_counter()
-    async with engine.begin() as conn:
-        # Seeding only: the balance triggers are skipped (every entry is balanced by construction).
-        await conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(sa.text(SEED_MEMBERS), {"n": members})
-        await conn.execute(sa.text(SEED_LOTS), {"first": FIRST_YEAR, "last": last})
-        for statement in (SEED_ACCOUNTS, LINK_ACCOUNTS, SEED_SUMMARY, SEED_ENTRIES, SEED_POSTINGS):
-            await conn.execute(sa.text(statement))
-    async with engine.connect() as conn:
-        await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("VACUUM ANALYZE"))
+    try:
+        async with engine.begin() as conn:
+            # Seeding only: foreign keys and the balance triggers are skipped (every entry is balanced
+            # by construction, every id drawn from its table's sequence).
+            await conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(sa.text(SEED_MEMBERS), {"n": members})
+            await conn.execute(
+                sa.text(SEED_ACCOUNTS),
+                {"codes": [s.code for s in specs], "names": [s.name for s in specs], "kinds": [s.kind for s in specs]},
+            )
+            ids: dict[str, int] = dict(
+                (await conn.execute(sa.text("SELECT code, id FROM ledger_account WHERE code LIKE 'coop:%'"))).all()
+            )
+            for year in range(FIRST_YEAR, FIRST_YEAR + years):
+                await conn.execute(
+                    sa.text(SEED_YEAR),
+                    {
+                        "fy": year,
+                        "summary": ids[chart.income_summary(year).code],
+                        "payable": ids[chart.PAYOUTS_PAYABLE.code],
+                    },
+                )
+                print(f"  seeded FY{year}: {time.perf_counter() - started:.0f} s", flush=True)
+        async with engine.connect() as conn:
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(sa.text("VACUUM ANALYZE"))
+    finally:
+        await engine.dispose()
     print(
-        f"seed: {members:,} members x {years} years = {members * years:,} lots in {time.perf_counter() - started:.1f} s"
+        f"seed: {members:,} members x {years} years = {members * years:,} lots"
+        f" in {time.perf_counter() - started:.1f} s",
+        flush=True,
     )
-    as_of = date(last, 12, 31)
-    async with engine.connect() as conn:
-        started = time.perf_counter()
-        rows = len((await conn.execute(sa.text(FLOOR), {"year": as_of.year})).all())
-        floor = time.perf_counter() - started
-    print(f"floor (bare per-lot balances, {rows:,} lots): {floor:.2f} s")
-    budget = members * 3 * 25_500 // 2  # about a year and a half of the oldest lots (mean face 260.00)
+
+
+async def floor(url: str, budget: int, as_of: date) -> tuple[float, dict[str, float]]:
+    """The bare SQL of the redemption, timed, then rolled back."""
+    engine = make_engine(url, pool_size=1)
+    parts: dict[str, float] = {}
+    try:
+        async with engine.connect() as conn:
+            tx = await conn.begin()
+            payable = (
+                await conn.execute(
+                    sa.text("SELECT id FROM ledger_account WHERE code = :c"), {"c": chart.PAYOUTS_PAYABLE.code}
+                )
+            ).scalar_one()
+            run_id = (await conn.execute(sa.text(FLOOR_RUN), {"as_of": as_of, "budget": budget})).scalar_one()
+            started = time.perf_counter()
+            left, reached, share = budget, [], 1.0
+            for (year,) in (await conn.execute(sa.text(FLOOR_YEARS), {"year": as_of.year})).all():
+                total = int((await conn.execute(sa.text(FLOOR_YEAR_TOTAL), {"year": year})).scalar_one())
+                if total <= 0:
+                    continue
+                reached.append(year)
+                share = min(1.0, left / total)
+                left -= min(left, total)
+                if left == 0:
+                    break
+            parts["read the years reached"] = time.perf_counter() - started
+            mark = time.perf_counter()
+            await conn.execute(
+                sa.text(FLOOR_LINES), {"run": run_id, "years": reached, "last": reached[-1], "share": share}
+            )
+            parts["lines"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            await conn.execute(sa.text(FLOOR_POSTINGS), {"run": run_id, "payable": payable, "key": f"floor:{run_id}:"})
+            parts["entries and postings"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            await conn.execute(sa.text(FLOOR_PAYOUTS), {"run": run_id, "key": f"floor:{run_id}:"})
+            parts["payouts"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            await conn.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
+            parts["balance checks"] = time.perf_counter() - mark
+            total_s = time.perf_counter() - started
+            await tx.rollback()
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.execute(sa.text("VACUUM journal_entry, posting, redemption_line, payout, redemption_run"))
+    finally:
+        await engine.dispose()
+    return total_s, parts
+
+
+def _statement_timer(engine: Any, slow: list[tuple[float, str]]) -> None:  # noqa: ANN401 - SQLAlchemy's engine
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, *_: Any) -> None:  # noqa: ANN401, ARG001
+        conn.info.setdefault("started", []).append(time.perf_counter())
+
+    @event.listens_for(engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, *_: Any) -> None:  # noqa: ANN401, ARG001
+        seconds = time.perf_counter() - conn.info["started"].pop()
+        if seconds > 0.05:
+            slow.append((seconds, " ".join(statement.split())[:110]))
+
+
+async def redeem(url: str, budget: int, as_of: date, *, statements: bool) -> tuple[dict[str, float], int]:
+    engine = make_engine(url, pool_size=2)
+    slow: list[tuple[float, str]] = []
+    if statements:
+        _statement_timer(engine, slow)
+    session_maker = make_session_maker(engine)
     phases = {}
-    async with session_maker() as session:
-        started = time.perf_counter()
-        computed = await equity.compute_run(
-            session, method=equity.Method.FIFO, board_budget_cents=budget, as_of=as_of, inputs=None
+    try:
+        async with session_maker() as session:
+            started = time.perf_counter()
+            computed = await equity.compute_run(
+                session, method=equity.Method.FIFO, board_budget_cents=budget, as_of=as_of, inputs=None
+            )
+            await session.commit()
+            phases["compute"] = time.perf_counter() - started
+            run_id = computed.id or 0
+            lines = computed.line_count
+        if statements:
+            slow.append((0.0, "--- approve"))
+        async with session_maker() as session:
+            started = time.perf_counter()
+            posted = await equity.approve_run(session, run_id, now=datetime(as_of.year + 1, 6, 1, tzinfo=UTC))
+            phases["approve"] = time.perf_counter() - started
+            started = time.perf_counter()
+            await session.commit()
+            phases["commit"] = time.perf_counter() - started
+            assert posted.status == "posted"
+        async with engine.connect() as conn:  # every line posted once, to the cent
+            posted_cents = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT sum(p.amount_cents) FROM journal_entry e JOIN posting p ON p.entry_id = e.id"
+                        " WHERE e.idempotency_key LIKE :k AND p.side = 'debit'"
+                    ),
+                    {"k": f"redemption:{run_id}:%"},
+                )
+            ).scalar_one()
+            assert posted_cents == computed.redeemed_cents, (posted_cents, computed.redeemed_cents)
+    finally:
+        await engine.dispose()
+    for seconds, text in slow:
+        print(f"    {seconds:6.2f} s  {text}")
+    return phases, lines
+
+
+async def run(url: str, members: int, years: int, rounds: int, *, statements: bool) -> None:
+    template = f"bench_redemption_{members}x{years}"
+    if await _template_exists(url, template):
+        print(f"seed: reusing database {template}", flush=True)
+    else:
+        await _admin(url, f"CREATE DATABASE {template}_tmp")
+        seeded = _with_database(url, f"{template}_tmp")
+        await asyncio.to_thread(migrate.upgrade, seeded)  # alembic runs its own event loop
+        await seed(seeded, members, years)
+        await _admin(url, f"ALTER DATABASE {template}_tmp RENAME TO {template}")
+    last = FIRST_YEAR + years - 1
+    as_of = date(last, 12, 31)
+    budget = members * 3 * 25_500 // 2  # about a year and a half of the oldest lots (mean face 260.00)
+    copy = f"{template}_round"
+    for round_no in range(1, rounds + 1):
+        await _admin(url, f"DROP DATABASE IF EXISTS {copy}", f"CREATE DATABASE {copy} TEMPLATE {template}")
+        round_url = _with_database(url, copy)
+        load = os.getloadavg()[0]
+        # Odd rounds time the floor first, even rounds the run first: whichever goes first reads a cold cache.
+        if round_no % 2:
+            floor_s, floor_parts = await floor(round_url, budget, as_of)
+            phases, lines = await redeem(round_url, budget, as_of, statements=statements)
+        else:
+            phases, lines = await redeem(round_url, budget, as_of, statements=statements)
+            floor_s, floor_parts = await floor(round_url, budget, as_of)
+        await _admin(url, f"DROP DATABASE {copy}")
+        total = sum(phases.values())
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print("  floor: " + "; ".join(f"{k} {v:.2f} s" for k, v in floor_parts.items()))
+        first = "floor" if round_no % 2 else "run"
+        print(
+            f"FIFO redemption (round {round_no}, {first} first, load {load:.1f}): {total:.2f} s"
+            f" for {members:,} members / "
+            f"{members * years:,} lots ({lines:,} lines redeemed; compute {phases['compute']:.2f} s, approve "
+            f"{phases['approve']:.2f} s, commit {phases['commit']:.2f} s); floor {floor_s:.2f} s, total/floor "
+            f"{total / floor_s:.1f}x; peak RSS {peak_mb:.0f} MB",
+            flush=True,
         )
-        await session.commit()
-        phases["compute (balances + FIFO rule + store lines)"] = time.perf_counter() - started
-        run_id = computed.id or 0
-        lines = computed.line_count
-    async with session_maker() as session:
-        started = time.perf_counter()
-        posted = await equity.approve_run(session, run_id, now=datetime(last + 1, 6, 1, tzinfo=UTC))
-        phases["approve (entries, payouts)"] = time.perf_counter() - started
-        started = time.perf_counter()
-        await session.commit()
-        phases["commit (deferred balance checks)"] = time.perf_counter() - started
-        assert posted.status == "posted"
-    for name, seconds in phases.items():
-        print(f"{name}: {seconds:.2f} s")
-    total = sum(phases.values())
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"FIFO redemption: {total:.2f} s for {members:,} members / {members * years:,} lots "
-        f"({lines:,} lines redeemed); floor {floor:.2f} s, total/floor {total / floor:.1f}x; peak RSS {peak_mb:.0f} MB"
-    )
-    await engine.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--years", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=1, help="runs, each in a fresh copy of the seeded database")
+    parser.add_argument("--keep", type=Path, help="keep the PostgreSQL cluster (and the seeded database) here")
+    parser.add_argument("--statements", action="store_true", help="print each statement of the run over 50 ms")
     args = parser.parse_args()
-    with (
-        tempfile.TemporaryDirectory(prefix="coop-bench-") as tmp,
-        local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
-    ):
-        migrate.upgrade(urls.database_url)
-        asyncio.run(run(urls.database_url, args.members, args.years))
+    with tempfile.TemporaryDirectory(prefix="coop-bench-") as tmp:
+        data = args.keep or Path(tmp)
+        with local_stack(
+            data, os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=args.keep is not None
+        ) as urls:
+            asyncio.run(run(urls.database_url, args.members, args.years, args.rounds, statements=args.statements))
 
 
 if __name__ == "__main__":

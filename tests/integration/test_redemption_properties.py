@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
 from domain.db import make_engine, make_session_maker
 from domain.equity import imports as lot_imports
+from domain.equity import rules
 from domain.equity import service as equity
 from domain.equity.statements import capital_account
 from domain.equity.tables import EquityLot, RedemptionLine, RedemptionRun
@@ -131,6 +132,57 @@ async def test_a_run_never_redeems_more_than_the_budget_or_a_lot_and_posts_exact
             per_member[line.member_id] += line.amount_cents
         assert {p.member_id: p.amount_cents for p in payouts.all()} == per_member
         assert await ledger.balance_of(session, chart.PAYOUTS_PAYABLE) == redeemed
+    finally:
+        await savepoint.rollback()
+
+
+# Faces from a few values, so that remainders, outstanding amounts and member numbers tie often.
+tied_rows = st.lists(
+    st.tuples(
+        st.integers(0, 3), st.integers(2016, 2020), st.sampled_from([1, 2, 3, 7, 10, 333, 9_999]), st.integers(0, 10)
+    ),
+    min_size=1,
+    max_size=16,
+)
+
+
+@DB_SETTINGS
+@given(rows=lot_rows | tied_rows, budget=budgets | st.integers(0, 40))
+# Remainders tie: the cent goes to the larger outstanding, then the lower member number, then the lower lot id.
+@example(rows=[(0, 2018, 1, 0), (1, 2018, 2, 0), (2, 2018, 3, 0)], budget=3)
+@example(rows=[(1, 2018, 3, 0), (0, 2018, 3, 0), (2, 2017, 5, 0)], budget=6)
+@example(rows=[(0, 2018, 3, 0), (0, 2018, 3, 0)], budget=1)
+async def test_a_fifo_run_writes_exactly_the_lines_of_the_pure_rule(session, rows, budget):
+    """The set-based FIFO computation in SQL against ``rules.fifo_redemption`` over the same lots, cent for cent."""
+    savepoint = await session.begin_nested()
+    try:
+        await _coop(session, rows)
+        lots = await equity._lot_balances(session, up_to_year=AS_OF.year)
+        expected = rules.fifo_redemption([lot.as_rule_lot() for lot in lots], budget)
+
+        run = await equity.compute_run(
+            session, method=equity.Method.FIFO, board_budget_cents=budget, as_of=AS_OF, inputs=None
+        )
+        lines = sorted(await _lines(session, _id(run)), key=lambda line: line.id or 0)
+
+        assert [(line.lot_id, line.amount_cents) for line in lines] == expected
+        by_id = {lot.lot_id: lot for lot in lots}
+        assert all(
+            (line.member_id, line.member_number, line.fiscal_year, line.qualified)
+            == (
+                by_id[line.lot_id].member_id,
+                by_id[line.lot_id].member_number,
+                by_id[line.lot_id].fiscal_year,
+                by_id[line.lot_id].qualified,
+            )
+            for line in lines
+        )
+        assert (run.line_count, run.member_count, run.redeemed_cents) == (
+            len(expected),
+            len({by_id[lot_id].member_id for lot_id, _ in expected}),
+            sum(amount for _, amount in expected),
+        )
+        assert run.outstanding_cents == sum(lot.outstanding_cents for lot in lots)
     finally:
         await savepoint.rollback()
 
