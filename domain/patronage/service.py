@@ -93,21 +93,23 @@ async def record_purchases(
     """
     if not purchases:
         return 0
-    rows = [
-        {
-            "member_id": p.member.id,
-            "member_business": is_member_business(p.member.joined_at, p.member.left_at, p.occurred_at),
-            "fiscal_year": _fiscal_year(p.occurred_at, fiscal_year_start_month),
-            "pool": p.pool,
-            "amount_cents": p.amount_cents,
-            "occurred_at": p.occurred_at,
-            "source": "group_buy",
-            "group_buy_id": p.group_buy_id,
-            "source_key": f"group_buy:{p.group_buy_id}:member:{p.member.id}:pool:{p.pool}",
-        }
-        for p in purchases
-    ]
-    return await _insert_purchases(session, rows)
+    # A settlement's purchases all share one date: its fiscal year is worked out once, not per record.
+    years: dict[datetime, int] = {}
+    for p in purchases:
+        if p.occurred_at not in years:
+            years[p.occurred_at] = _fiscal_year(p.occurred_at, fiscal_year_start_month)
+    params = {
+        "member_id": [p.member.id for p in purchases],
+        "member_business": [is_member_business(p.member.joined_at, p.member.left_at, p.occurred_at) for p in purchases],
+        "fiscal_year": [years[p.occurred_at] for p in purchases],
+        "pool": [p.pool for p in purchases],
+        "amount_cents": [p.amount_cents for p in purchases],
+        "occurred_at": [p.occurred_at for p in purchases],
+        "group_buy_id": [p.group_buy_id for p in purchases],
+        "source_key": [f"group_buy:{p.group_buy_id}:member:{p.member.id}:pool:{p.pool}" for p in purchases],
+    }
+    result = await session.execute(_PURCHASES, params)
+    return int(getattr(result, "rowcount", 0))
 
 
 # One statement for a settlement's thousands of records: the rows as arrays, not 9 parameters each.
@@ -130,13 +132,6 @@ ON CONFLICT (source_key) DO NOTHING
     sa.bindparam("group_buy_id", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("source_key", type_=ARRAY(sa.Text)),
 )
-
-
-async def _insert_purchases(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    columns = ("member_id", "member_business", "fiscal_year", "pool", "amount_cents", "occurred_at", "group_buy_id")
-    params = {name: [r[name] for r in rows] for name in (*columns, "source_key")}
-    result = await session.execute(_PURCHASES, params)
-    return int(getattr(result, "rowcount", 0))
 
 
 @dataclass(frozen=True, slots=True)
