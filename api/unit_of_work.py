@@ -219,8 +219,11 @@ async def _run(
     answer = None if capture.streaming else capture.answer
     if held is None and not holds_transaction(uow.session):
         # Nothing was sent but statements that committed by themselves (an order change on a
-        # cached token), or nothing at all: no commit or rollback to send, only the session's
-        # bookkeeping to skip; closing it gives its connection back.
+        # cached token), or nothing at all: no commit or rollback to send. The connection goes
+        # back to the pool now, before the answer is sent, as a commit would give it back: held
+        # until the outer layer closes the session, 16 requests in flight per process took
+        # connections past the pool's size, opened and closed per request.
+        await uow.session.close()
         return answer
     if answer is not None and not work.failed:
         stored, instead = await _commit(uow, held, answer, scope["path"])

@@ -1,7 +1,7 @@
 """An order change on a cached token is one statement that commits by itself (issue 12, eighth part).
 
 The request's unit of work then has nothing to commit or undo: it skips both and gives its
-connection back. This test commits for real, so it uses a database of its own.
+connection back before the answer goes out. This test commits for real, so it uses a database of its own.
 """
 
 from __future__ import annotations
@@ -38,7 +38,17 @@ async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_
     monkeypatch.setattr(buying, "_VERSIONS", {})  # price version ids restart in this database
     sessions = make_session_maker(committing_engine)
     app = shared_app.for_test(sessions, queue)
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]  # litestar's ASGI types are narrower
+    checked_out_at_answer: list[int] = []
+
+    async def watching(scope: Any, receive: Any, send: Any) -> None:
+        async def watched_send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                checked_out_at_answer.append(committing_engine.pool.checkedout())  # type: ignore[attr-defined]
+            await send(message)
+
+        await app(scope, receive, watched_send)
+
+    transport = httpx.ASGITransport(app=watching)
     async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as client:
         now = datetime.now(UTC)
         async with sessions() as session:
@@ -64,6 +74,7 @@ async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_
             committed.append(session)
 
         event.listen(Session, "after_commit", note)
+        checked_out_at_answer.clear()
         try:
             answer = await client.put(
                 order, json={"lines": [{"product_id": str(product), "quantity": 5}]}, headers=headers
@@ -72,7 +83,8 @@ async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_
             event.remove(Session, "after_commit", note)
         assert answer.status_code == 200, answer.text
         assert committed == []
-        assert committing_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # Its connection went back to the pool before the answer went out, as after a commit.
+        assert checked_out_at_answer == [0]
 
     connection = await asyncpg.connect(own_database)
     try:
