@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from api.auth import REQUEST_WORK, Principal
 from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
-from domain.db import driver_connection
+from domain.db import driver_connection, holds_transaction
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
 from domain.idempotency.rules import key_error, request_digest, should_store
@@ -217,6 +217,14 @@ async def _run(
             await _forget(state.session_maker, held)
         raise
     answer = None if capture.streaming else capture.answer
+    if held is None and not holds_transaction(uow.session):
+        # Nothing was sent but statements that committed by themselves (an order change on a
+        # cached token), or nothing at all: no commit or rollback to send. The connection goes
+        # back to the pool now, before the answer is sent, as a commit would give it back: held
+        # until the outer layer closes the session, 16 requests in flight per process took
+        # connections past the pool's size, opened and closed per request.
+        await uow.session.close()
+        return answer
     if answer is not None and not work.failed:
         stored, instead = await _commit(uow, held, answer, scope["path"])
         if instead is not None:

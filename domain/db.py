@@ -123,3 +123,24 @@ async def driver_connection(session: AsyncSession, *, begin: bool = True) -> asy
                 await adapted._start_transaction()  # type: ignore[union-attr]  # noqa: SLF001
     driver: asyncpg.Connection = raw.driver_connection
     return driver
+
+
+def holds_transaction(session: AsyncSession) -> bool:
+    """Whether ending the session's work means anything: rows wait to be flushed, or the server holds a transaction.
+
+    False when all the session sent went through `driver_connection(begin=False)` with no
+    transaction open (those statements committed by themselves) or nothing was sent: then
+    commit and rollback would send nothing and cost only the session's bookkeeping. Reads the
+    adapter's own transaction, as `driver_connection` does (tests/integration/test_driver_connection.py).
+    """
+    sync = session.sync_session
+    if sync.new or sync.dirty or sync.deleted:
+        return True
+    transaction = sync.get_transaction()
+    if transaction is None:
+        return False
+    for connection, *_ in transaction._connections.values():  # noqa: SLF001
+        proxied = connection._dbapi_connection  # noqa: SLF001
+        if proxied is None or getattr(proxied.dbapi_connection, "_transaction", True) is not None:
+            return True
+    return False
