@@ -17,7 +17,7 @@ from litestar import Controller, delete, get, post, put
 from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
-from api.auth import Principal, allow, check_member_access, staff_only, staff_or_members
+from api.auth import Principal, check_member_access, members_only, staff_only, staff_or_members
 from api.deps import Caller, DbSession
 from api.fields import Cents, Id, Moment, PositiveCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 Units = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 UtcTime = Moment
 
-members_only = allow(Role.MEMBER)
 ORDERING_ROLES = frozenset({MemberRole.ADMIN, MemberRole.BUYER})
 
 

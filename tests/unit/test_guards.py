@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from litestar.utils.predicates import is_async_callable
 
-from api.auth import staff_only, staff_or_members
+from api.auth import members_only, staff_only, staff_or_members
 from api.route_helpers import anyone_signed_in, staff_or_suppliers
-from api.routes.buying import members_only
 
 
 def test_every_role_guard_is_a_coroutine_function():
