@@ -1,7 +1,7 @@
 """Year-end allocation at scale: compute and approve a run over N members and M patronage records.
 
     python -m bench.allocation_run [--members 100000] [--records 10000000]
-    python -m bench.allocation_run --keep-seed /var/tmp/coop-bench --revisions 0028,head --repeat 2
+    python -m bench.allocation_run --keep /var/tmp/coop-bench --revisions 0028,head --repeat 2
 
 Prints the time of each phase and, as a floor measured in the same run, the bare
 aggregation query the computation is built on.
@@ -9,7 +9,7 @@ aggregation query the computation is built on.
 The members and records are seeded once into a database kept as a template
 (`bench_seed_<members>_<records>`); each run works on a fresh copy of it, migrated to head
 (or down to one of `--revisions`, to measure a schema before and after on the same data).
-With `--keep-seed DIR` the embedded PostgreSQL lives in DIR and the template survives
+With `--keep DIR` the embedded PostgreSQL lives in DIR and the template survives
 between invocations, so a second 10M-record run skips the seeding.
 """
 
@@ -223,16 +223,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=10_000_000)
-    parser.add_argument("--keep-seed", type=Path, help="keep the embedded PostgreSQL and the seeded template here")
+    parser.add_argument("--keep", type=Path, help="keep the embedded PostgreSQL and the seeded template here")
     parser.add_argument("--revisions", default="head", help="comma-separated: run on a copy at each (e.g. 0028,head)")
     parser.add_argument("--repeat", type=int, default=1, help="run every revision this many times, alternating")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
-        data_dir = args.keep_seed or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coop-bench-")))
+        data_dir = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coop-bench-")))
         urls = stack.enter_context(
-            local_stack(
-                data_dir, os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=bool(args.keep_seed)
-            )
+            local_stack(data_dir, os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=bool(args.keep))
         )
         template = seeded_template(urls.database_url, args.members, args.records)
         for _ in range(args.repeat):
