@@ -140,7 +140,7 @@ async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[i
     exceed its credits (every redemption is checked against the lot's outstanding under the
     lot's lock, and an import's redeemed part against its face), so a year's postings sum to
     the outstanding of its lots that have some. At 1.5M lots the per-lot grouping took 4x as
-    long (docs/performance.md, eighth part).
+    long (docs/performance.md, ninth part).
     """
     signed = sa.case(
         (col(Posting.side) == Side.CREDIT.value, col(Posting.amount_cents)), else_=-col(Posting.amount_cents)
