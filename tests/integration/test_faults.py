@@ -100,6 +100,8 @@ def test_the_worker_outlives_a_queue_outage_and_delivers_what_was_recorded_meanw
         wait_for(lambda: asyncio.run(_job(scratch_url, "notify:during"))["done_at"] is not None, 30, "the late job")
         assert worker.poll() is None, "the worker process must outlive the outage"
         assert asyncio.run(_job(scratch_url, "notify:during"))["attempts"] == 1
+        # The log writer thread writes what is queued in batches, up to a pause after the job is done.
+        wait_for(lambda: log.read_text().count('"event": "fault.test"') >= 2, 10, "both deliveries logged")
         assert log.read_text().count('"event": "fault.test"') == 2, "each notification delivered once"
     finally:
         stop(worker)
