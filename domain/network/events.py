@@ -29,6 +29,7 @@ from domain.network.rules import (
     cancellation_refusal,
     check_event_move,
     check_proposer_standing,
+    check_registrant_standing,
     check_registration_move,
     event_errors,
     fee_owed_cents,
@@ -37,7 +38,7 @@ from domain.network.rules import (
     registration_fee_cents,
     waitlist_priority,
 )
-from domain.network.standing import NOT_IN_GOOD_STANDING, locked_statuses
+from domain.network.standing import locked_status
 from domain.network.tables import (
     EventRegistration,
     NetworkEvent,
@@ -100,10 +101,7 @@ async def create_event(
     The proposer's status is read `FOR SHARE`, so a suspension waits for the proposal in flight.
     """
     if proposed_by is not None:
-        status = (await locked_statuses(session, {proposed_by})).get(proposed_by)
-        if status is None:
-            raise NotFoundError(f"member {proposed_by} not found")
-        check_proposer_standing(proposed_by, status)
+        check_proposer_standing(proposed_by, await locked_status(session, proposed_by))
     deadline = new.cancellation_deadline or new.starts_at
     errors = event_errors(
         starts_at=new.starts_at,
@@ -243,11 +241,7 @@ async def register(
     The event's row is locked for the whole decision, so seats are never given twice; a
     CHECK (taken <= capacity) backs it.
     """
-    status = (await locked_statuses(session, {member_id})).get(member_id)
-    if status is None:
-        raise NotFoundError(f"member {member_id} not found")
-    if status not in LISTED_STATUSES:
-        raise ConflictError(f"member {member_id} is {status}", code=NOT_IN_GOOD_STANDING)
+    check_registrant_standing(member_id, await locked_status(session, member_id))
     return await _insert_registration(
         session, event_id, {"member_id": member_id}, attendees, now=now, actor=actor, who=f"member {member_id}"
     )

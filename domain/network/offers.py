@@ -22,7 +22,7 @@ from domain.network.rules import (
     checked_offer,
     claim_refusal,
 )
-from domain.network.standing import locked_statuses
+from domain.network.standing import locked_status, locked_statuses
 from domain.network.tables import (
     MemberOffer,
     OfferClaim,
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sqlmodel.ext.asyncio.session import AsyncSession
-
-    from domain.membership.rules import Status
 
 
 def _offer_view(offer: MemberOffer, member_name: str) -> OfferView:
@@ -56,18 +54,12 @@ def _offer_view(offer: MemberOffer, member_name: str) -> OfferView:
     )
 
 
-def _require_full(member_id: int, status: Status | None, what: str) -> None:
-    if status is None:
-        raise NotFoundError(f"member {member_id} not found")
-    check_offer_standing(member_id, status, what)
-
-
 async def publish_offer(
     session: AsyncSession, member_id: int, offer: NewOffer, *, now: datetime, actor: int
 ) -> OfferView:
     """A full member's offer to the other members (400 naming the field; 409 unless the member is full now)."""
     checked = checked_offer(offer, now)
-    _require_full(member_id, (await locked_statuses(session, {member_id})).get(member_id), "the offering")
+    check_offer_standing(member_id, await locked_status(session, member_id), "the offering")
     row = MemberOffer(
         member_id=member_id,
         title=checked.title,
@@ -125,8 +117,11 @@ async def claim_offer(
     offer = await _offer(session, offer_id)
     if offer.member_id == member_id:
         raise ForbiddenError("a member does not claim its own offer", code="own_offer")
-    statuses = await locked_statuses(session, {member_id, offer.member_id})
-    _require_full(member_id, statuses.get(member_id), "the claiming")
+    statuses = await locked_statuses(session, {member_id, offer.member_id})  # both at once, in id order
+    claiming = statuses.get(member_id)
+    if claiming is None:
+        raise NotFoundError(f"member {member_id} not found")
+    check_offer_standing(member_id, claiming, "the claiming")
     if statuses.get(offer.member_id) not in OFFERS_BY:
         raise ConflictError(f"offer {offer_id}: its member is not in good standing", code=OFFER_UNAVAILABLE)
     claim_table = OfferClaim.__table__.c  # type: ignore[attr-defined]  # SQLModel sets it on table models
@@ -168,7 +163,7 @@ async def redeem_claim(
     offer = await _offer(session, offer_id)
     if offer.member_id != member_id:
         raise NotFoundError(f"offer {offer_id} not found")
-    _require_full(member_id, (await locked_statuses(session, {member_id})).get(member_id), "the offering")
+    check_offer_standing(member_id, await locked_status(session, member_id), "the offering")
     claim_table = OfferClaim.__table__.c  # type: ignore[attr-defined]  # SQLModel sets it on table models
     redeemed = (
         await session.execute(

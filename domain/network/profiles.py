@@ -9,18 +9,18 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col
 
 from domain.catalog.tables import Supplier
-from domain.errors import ConflictError, NotFoundError
+from domain.errors import NotFoundError
 from domain.membership.rules import Status
 from domain.membership.tables import Member
 from domain.network.rules import (
     EARTH_RADIUS_KM,
     LISTED_STATUSES,
     PROFILE_FIELDS,
-    PROFILE_WRITERS,
     Audience,
     Near,
     ProfileInput,
     RateLimit,
+    check_profile_writer,
     checked_profile,
     filter_fields,
     levels_seen,
@@ -28,7 +28,7 @@ from domain.network.rules import (
     rate_retry_after,
     window_start,
 )
-from domain.network.standing import NOT_IN_GOOD_STANDING, locked_status
+from domain.network.standing import locked_status
 from domain.network.tables import (
     DirectoryRateWindow,
     MemberProfile,
@@ -46,10 +46,7 @@ _PROFILE = MemberProfile.__table__.c  # type: ignore[attr-defined]  # SQLModel s
 async def save_profile(session: AsyncSession, member_id: int, given: ProfileInput, now: datetime) -> ProfileView:
     """Create or replace the member's profile; a member that has left keeps none (409)."""
     profile = checked_profile(given)
-    status = await locked_status(session, member_id)
-    if status not in PROFILE_WRITERS:
-        msg = f"member {member_id} is {status}; a member that has left has no directory profile"
-        raise ConflictError(msg, code=NOT_IN_GOOD_STANDING)
+    check_profile_writer(member_id, await locked_status(session, member_id))
     values: dict[str, Any] = {
         "listed": profile.listed,
         "description": profile.description,

@@ -198,6 +198,7 @@ OFFER_ALREADY_CLAIMED = "offer_already_claimed"
 OFFER_UNAVAILABLE = "offer_unavailable"
 CLAIM_ALREADY_REDEEMED = "claim_already_redeemed"
 NOT_FULL_MEMBER = "member_not_full"
+NOT_IN_GOOD_STANDING = "member_not_in_good_standing"
 
 
 def check_offer_standing(member_id: int, status: Status, what: str) -> None:
@@ -332,6 +333,13 @@ def checked_profile(given: ProfileInput) -> ProfileInput:
 PROFILE_WRITERS = frozenset(Status) - {Status.FORMER, Status.EXPELLED}
 
 
+def check_profile_writer(member_id: int, status: Status) -> None:
+    """A member that has left keeps no directory profile (409)."""
+    if status not in PROFILE_WRITERS:
+        msg = f"member {member_id} is {status}; a member that has left has no directory profile"
+        raise ConflictError(msg, code=NOT_IN_GOOD_STANDING)
+
+
 def like_pattern(text: str) -> str:
     """An ILIKE pattern matching `text` anywhere, its own %, _ and backslash taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -457,6 +465,12 @@ PROPOSERS = frozenset({Status.FULL})  # as for offers: the full members speak to
 def check_event_move(current: EventStatus, target: EventStatus) -> None:
     """Refuse a move the event's table does not allow (409 `event_transition_refused`)."""
     check_move(EVENT_TRANSITIONS, current, target, what="the event", code=EVENT_TRANSITION_REFUSED)
+
+
+def check_registrant_standing(member_id: int, status: Status) -> None:
+    """A member registers its people while listed: probationary, full or resigning (409 otherwise)."""
+    if status not in LISTED_STATUSES:
+        raise ConflictError(f"member {member_id} is {status}", code=NOT_IN_GOOD_STANDING)
 
 
 def check_proposer_standing(member_id: int, status: Status) -> None:

@@ -14,8 +14,6 @@ from domain.membership.tables import Member
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-NOT_IN_GOOD_STANDING = "member_not_in_good_standing"
-
 
 async def locked_statuses(session: AsyncSession, member_ids: set[int]) -> dict[int, Status]:
     """The members' statuses, their rows locked FOR SHARE in id order: a status change waits for this write."""

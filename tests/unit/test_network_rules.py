@@ -32,7 +32,9 @@ from domain.network.rules import (
     cancellation_refusal,
     check_event_move,
     check_offer_standing,
+    check_profile_writer,
     check_proposer_standing,
+    check_registrant_standing,
     check_registration_move,
     checked_profile,
     claim_refusal,
@@ -399,3 +401,20 @@ def test_the_waitlist_serves_full_members_then_other_members_then_non_members():
     ]
     assert promotions(1, line) == [2]
     assert promotions(2, line) == [2, 1]
+
+
+def test_members_register_while_listed_and_keep_a_profile_until_they_have_left():
+    listed = {Status.PROBATIONARY, Status.FULL, Status.RESIGNING}
+    for status in Status:
+        if status in listed:
+            check_registrant_standing(7, status)
+        else:
+            with pytest.raises(ConflictError) as refused:
+                check_registrant_standing(7, status)
+            assert refused.value.code == "member_not_in_good_standing"
+        if status in {Status.FORMER, Status.EXPELLED}:
+            with pytest.raises(ConflictError) as refused:
+                check_profile_writer(7, status)
+            assert refused.value.code == "member_not_in_good_standing"
+        else:
+            check_profile_writer(7, status)
