@@ -353,7 +353,8 @@ SELECT p.id, p.member_id, m.joined_at, m.left_at, p.pool, p.charge, p.purchase, 
 
 
 _READ_LINES = ("SET LOCAL enable_nestloop = off", "SET LOCAL work_mem = '64MB'")
-_AFTER_READING_LINES = "SET LOCAL enable_nestloop TO DEFAULT"
+# The rest of the job's statements are planned as any other (both settings back as they were).
+_AFTER_READING_LINES = ("SET LOCAL enable_nestloop TO DEFAULT", "SET LOCAL work_mem TO DEFAULT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +372,8 @@ async def _settled_orders(session: AsyncSession, group_buy_id: int) -> _Delivere
     for setting in _READ_LINES:
         await session.execute(sa.text(setting))
     rows = (await session.execute(_SETTLED, {"gb": group_buy_id})).all()
-    await session.execute(sa.text(_AFTER_READING_LINES))
+    for setting in _AFTER_READING_LINES:
+        await session.execute(sa.text(setting))
     for order_id, member_id, joined, left, pool, charge, purchase, short in rows:
         if orders and orders[-1].order_id == order_id:  # the order's next pool
             last = orders[-1]
