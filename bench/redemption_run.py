@@ -14,7 +14,7 @@ and a half of the oldest lots (odd rounds the floor first, even rounds the run f
 `compute_run`, `approve_run` and the commit (the ledger's deferred balance checks). The floor
 is the bare SQL the redemption cannot do without, in one transaction:
 read the oldest years' lot balances until the budget is covered, write a line per lot reached,
-an entry with its two postings per line and a payout per member, fire the deferred balance
+the run's one entry (a debit per line, one credit) and a payout per member, fire the deferred balance
 checks (SET CONSTRAINTS ALL IMMEDIATE, which commit would do), and roll back.
 ``--statements`` prints every statement of the run that took more than 50 ms.
 """
@@ -118,20 +118,19 @@ SELECT :run, b.id, b.member_id, m.member_number, b.fiscal_year, b.qualified,
   JOIN member m ON m.id = b.member_id
  WHERE b.outstanding > 0
 """
+# The run's one entry: each line's lot debited, payouts payable credited with the total.
 FLOOR_POSTINGS = """
-WITH seq AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry),
-line AS MATERIALIZED (
-  SELECT r.lot_id, r.amount_cents, l.account_id, nextval(seq.entry) AS entry_id
-    FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id CROSS JOIN seq WHERE r.run_id = :run
+WITH entry AS (
+  INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
+  VALUES ('equity_redemption', '', now(), now(), CAST(:key AS text) || 'lots') RETURNING id
 ),
-entry AS (
-  INSERT INTO journal_entry (id, kind, memo, occurred_at, recorded_at, idempotency_key)
-  SELECT entry_id, 'equity_redemption', '', now(), now(), CAST(:key AS text) || lot_id FROM line
+line AS MATERIALIZED (
+  SELECT r.amount_cents, l.account_id FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id WHERE r.run_id = :run
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry_id, account_id, 'debit', amount_cents FROM line
+SELECT entry.id, account_id, 'debit', amount_cents FROM entry CROSS JOIN line
 UNION ALL
-SELECT entry_id, :payable, 'credit', amount_cents FROM line
+SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
 """
 FLOOR_PAYOUTS = """
 INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)

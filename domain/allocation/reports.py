@@ -295,9 +295,9 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
     rows = await session.execute(
         sa.text("""
         WITH redeemed AS (
-          -- Per redemption entry and lot: the lot's debit less any discount kept by the co-op
-          -- (a special redemption at present value credits the discount to unallocated equity).
-          SELECT je.id AS entry_id, je.idempotency_key,
+          -- A special redemption's entry redeems one lot: its debit less any discount kept by the
+          -- co-op (at present value the discount is credited to unallocated equity).
+          SELECT je.idempotency_key,
                  max(l.member_id) AS member_id, bool_and(l.qualified) AS qualified,
                  sum(CASE WHEN l.id IS NOT NULL AND p.side = 'debit' THEN p.amount_cents ELSE 0 END)
                  - sum(CASE WHEN a.code = :unallocated AND p.side = 'credit'
@@ -306,8 +306,16 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
             JOIN posting p ON p.entry_id = je.id
             JOIN ledger_account a ON a.id = p.account_id
             LEFT JOIN equity_lot l ON l.account_id = p.account_id
-           WHERE je.kind IN ('equity_redemption', 'special_redemption')
+           WHERE je.kind = 'special_redemption'
            GROUP BY je.id, je.idempotency_key
+          UNION ALL
+          -- A redemption run's entry debits many members' lots at face: per member and kind of lot.
+          SELECT je.idempotency_key, l.member_id, l.qualified, sum(p.amount_cents)
+            FROM journal_entry je
+            JOIN posting p ON p.entry_id = je.id AND p.side = 'debit'
+            JOIN equity_lot l ON l.account_id = p.account_id
+           WHERE je.kind = 'equity_redemption'
+           GROUP BY je.id, je.idempotency_key, l.member_id, l.qualified
         )
         SELECT m.member_number, m.id, r.qualified, sum(r.amount_cents), max(po.paid_at)::date
           FROM redeemed r

@@ -212,30 +212,27 @@ SELECT a.id FROM ledger_account a
                 SELECT l.account_id FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id WHERE r.run_id = :run)
  ORDER BY a.id FOR UPDATE
 """)
-# Every line's entry (its lot debited, the payouts payable credited) in one statement, as
-# allocation approval posts (domain/allocation/posting.py): the entry ids are drawn first, so no
-# posting is joined back to its entry through a key built as text, and the sequence is named once.
-# Approval runs once per run (its status, under the run's lock), so none of these keys exists yet;
-# the deferred balance trigger checks every entry at commit.
+# The run is one money movement, so one journal entry: each line's lot debited, payouts payable
+# credited once with the run's total (each member's part is its payout row). Rows are per line,
+# not per line x 3 (an entry, two postings) as when every lot had its own entry: at 200,000 lines
+# that was 200,000 entries and their balance checks at commit. Approval runs once per run (its
+# status, under the run's lock), so the key does not exist yet; a run without lines posts nothing.
 _POST_RUN = sa.text("""
-WITH seq AS MATERIALIZED (SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry),
-line AS MATERIALIZED (
-  SELECT r.lot_id, r.fiscal_year, r.amount_cents, r.account_id, nextval(seq.entry) AS entry_id
-    FROM (SELECT r.id, r.lot_id, r.fiscal_year, r.amount_cents, l.account_id
-            FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id
-           WHERE r.run_id = :run ORDER BY r.id) r
-   CROSS JOIN seq
+WITH entry AS (
+  INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+  SELECT 'equity_redemption', :memo, :occurred, CAST(:prefix AS text) || 'lots'
+   WHERE EXISTS (SELECT FROM redemption_line WHERE run_id = :run)
+  RETURNING id
 ),
-entry AS (
-  INSERT INTO journal_entry (id, kind, memo, occurred_at, idempotency_key)
-  SELECT entry_id, 'equity_redemption', 'FY' || fiscal_year || CAST(:memo AS text), :occurred,
-         CAST(:prefix AS text) || lot_id
-    FROM line
+line AS MATERIALIZED (
+  SELECT r.amount_cents, l.account_id
+    FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id
+   WHERE r.run_id = :run
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry_id, account_id, 'debit', amount_cents FROM line
+SELECT entry.id, line.account_id, 'debit', line.amount_cents FROM entry CROSS JOIN line
 UNION ALL
-SELECT entry_id, :payable, 'credit', amount_cents FROM line
+SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
 """).bindparams(sa.bindparam("occurred", type_=sa.DateTime(timezone=True)))
 
 
@@ -473,7 +470,7 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         | {
             "payable": payable,
             "prefix": f"redemption:{run_id}:",
-            "memo": f" retained equity redeemed by redemption run {run_id}",
+            "memo": f"retained equity redeemed by redemption run {run_id}",
             "occurred": now,
         },
     )

@@ -104,6 +104,17 @@ async def _entries(session) -> int:
     return int((await session.execute(sa.select(sa.func.count()).select_from(JournalEntry))).scalar_one())
 
 
+async def _run_postings(session, run_id: str) -> list[tuple[str, int]]:
+    """The sides and amounts of the run's journal entries' postings; fails unless the run posted one entry."""
+    keyed = JournalEntry.idempotency_key.like(f"redemption:{run_id}:%")
+    entries = (await session.scalars(sa.select(JournalEntry.id).where(keyed))).all()
+    assert len(entries) == 1, entries
+    rows = await session.execute(
+        sa.text("SELECT side, amount_cents FROM posting WHERE entry_id = :entry"), {"entry": entries[0]}
+    )
+    return [(str(side), int(amount)) for side, amount in rows]
+
+
 async def test_fifo_run_redeems_whole_oldest_years_then_the_next_pro_rata_and_posts_once(client, session):
     staff = await _staff(client, session)
     members = await _coop(client, staff)
@@ -165,6 +176,11 @@ async def test_fifo_run_redeems_whole_oldest_years_then_the_next_pro_rata_and_po
         payouts = await payouts_of(session, int(members[name][0]))
         assert [(p.kind, p.amount_cents, p.status) for p in payouts] == [("equity_redemption", amount, "pending")]
     assert await ledger.balance_of(session, chart.PAYOUTS_PAYABLE) == 32_000
+    # The run is one money movement: one entry debits each redeemed lot and credits payouts payable once.
+    posted = await _run_postings(session, run["id"])
+    assert sorted(posted) == sorted(
+        [("debit", amount) for amount in (10_000, 5_000, 5_000, 8_000, 1_242, 1_379, 1_379)] + [("credit", 32_000)]
+    )
 
     # Approving again changes nothing and answers the posted run.
     entries = await _entries(session)

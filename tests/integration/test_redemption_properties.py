@@ -267,7 +267,7 @@ async def test_concurrent_approvals_post_once_and_special_redemptions_never_doub
                 .select_from(JournalEntry)
                 .where(col(JournalEntry.idempotency_key).like(f"redemption:{_id(run)}:%"))
             )
-            assert keys.scalar_one() == len(lines)
+            assert keys.scalar_one() == 1  # the run is one entry, whatever its number of lines
             payouts = (
                 await s.exec(select(Payout).where(col(Payout.business_key).like(f"redemption:{_id(run)}:%")))
             ).all()
