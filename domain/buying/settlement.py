@@ -66,6 +66,11 @@ def settle_job_key(group_buy_id: int) -> str:
     return f"group_buy:{group_buy_id}:settle"
 
 
+def settlement_entry_key(group_buy_id: int) -> str:
+    """The key of the one journal entry that charges every member of a settled buy."""
+    return f"settle:{group_buy_id}"
+
+
 async def record_delivery(
     session: AsyncSession,
     group_buy_id: int,
@@ -425,18 +430,18 @@ async def settle(
     # A member-supplier's sale is its patronage in the marketing pool, dated as the payable.
     sale = seller_sale(await _seller_of(session, group_buy.supplier_id), owed, marketing_pool)
     await _record_seller(session, group_buy_id, sale, f"sale:group_buy:{group_buy_id}", at, fiscal_year_start_month)
-    await ledger.post_transfers(
-        session,
-        kind="group_buy_charge",
-        memo=f"group buy {group_buy_id}: {group_buy.title}"[:500],
-        occurred_at=at,
-        transfers=[
-            ledger.Transfer(
-                f"settle:{group_buy_id}:{o.member_id}", trade[specs[o.member_id].code], sales, o.charge_cents
-            )
-            for o in charged
-        ],
-    )
+    if charged:  # one movement, one entry: each member's trade account debited, the sales credited with the sum
+        await ledger.post_entry_lines(
+            session,
+            kind="group_buy_charge",
+            idempotency_key=settlement_entry_key(group_buy_id),
+            memo=f"group buy {group_buy_id}: {group_buy.title}"[:500],
+            occurred_at=at,
+            lines=[
+                *(PostingLine(trade[specs[o.member_id].code], Side.DEBIT, o.charge_cents) for o in charged),
+                PostingLine(sales, Side.CREDIT, sum(o.charge_cents for o in charged)),
+            ],
+        )
     await patronage.record_purchases(
         session,
         [patronage.Purchase(dates, pool, cents, at, group_buy_id) for dates, pool, cents in delivered.purchases],
@@ -471,29 +476,21 @@ async def _member_dates(session: AsyncSession, member_ids: Sequence[int]) -> dic
 
 
 def _notices(group_buy_id: int, settled: Sequence[_Settled]) -> list[notifications.Notice]:
-    """A shortage notice to each member who got less than allocated, and a settled notice to every member."""
-    notices = []
-    for o in settled:
-        data = {"group_buy_id": str(group_buy_id), "order_id": str(o.order_id)}
-        audience = member_audience(o.member_id)
-        if o.short_units > 0:
-            notices.append(
-                notifications.Notice(
-                    "order.shortage",
-                    audience,
-                    {**data, "short_units": o.short_units},
-                    f"group_buy:{group_buy_id}:shortage:{o.order_id}",
-                )
-            )
-        notices.append(
-            notifications.Notice(
-                "order.settled",
-                audience,
-                {**data, "charged_cents": o.charge_cents},
-                f"group_buy:{group_buy_id}:settled:{o.order_id}",
-            )
+    """One notice to each member: the order settled, what it was charged and how many units came short."""
+    return [
+        notifications.Notice(
+            "order.settled",
+            member_audience(o.member_id),
+            {
+                "group_buy_id": str(group_buy_id),
+                "order_id": str(o.order_id),
+                "charged_cents": o.charge_cents,
+                "short_units": o.short_units,
+            },
+            f"group_buy:{group_buy_id}:settled:{o.order_id}",
         )
-    return notices
+        for o in settled
+    ]
 
 
 @dataclass(frozen=True, slots=True)
