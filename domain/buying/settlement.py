@@ -178,11 +178,12 @@ def _markup(item: GroupBuyItem) -> Decimal:
 _DELIVER_PRO_RATA = sa.text(
     f"""
 WITH came AS (
-  SELECT * FROM unnest(:products, :delivered, :prices, :markups) AS c(product_id, delivered, price, markup)
+  SELECT * FROM unnest(:products, :delivered, :prices, :markups, :pools)
+           AS c(product_id, delivered, price, markup, pool)
 ),
 line AS (
   SELECT l.id, l.order_id, o.placed_seq, l.product_id, coalesce(l.total_cents, 0) AS allocated_total,
-         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup,
+         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup, c.pool,
          CAST(sum(coalesce(l.allocated_quantity, 0)) OVER (PARTITION BY l.product_id) AS bigint) AS weights
     FROM order_line l
     JOIN buy_order o ON o.id = l.order_id
@@ -190,7 +191,8 @@ line AS (
    WHERE l.group_buy_id = :gb AND o.status = 'allocated'
 ),{LARGEST_REMAINDER},
 priced AS (
-  SELECT id, order_id, allocated_total, units, CAST(round(units * price * (1 + markup)) AS bigint) AS total
+  SELECT id, order_id, pool, allocated_total, weight, units,
+         CAST(round(units * price * (1 + markup)) AS bigint) AS total
     FROM shared
 ),
 breach AS (
@@ -200,6 +202,13 @@ written AS (
   UPDATE order_line l SET delivered_quantity = p.units, total_cents = p.total
     FROM priced p
    WHERE l.id = p.id AND NOT EXISTS (SELECT FROM breach)
+),
+totals AS (
+  INSERT INTO order_delivery_total (group_buy_id, order_id, pool, delivered_cents, short_units)
+  SELECT :gb, order_id, pool, sum(total), sum(weight - units)
+    FROM priced
+   WHERE NOT EXISTS (SELECT FROM breach)
+   GROUP BY order_id, pool
 )
 SELECT order_id FROM breach ORDER BY order_id
 """  # noqa: S608 - a module constant; every value is a bound parameter
@@ -208,6 +217,7 @@ SELECT order_id FROM breach ORDER BY order_id
     sa.bindparam("delivered", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("markups", type_=ARRAY(sa.Numeric)),
+    sa.bindparam("pools", type_=ARRAY(sa.Text)),
 )
 
 
@@ -225,20 +235,33 @@ async def _deliver_pro_rata(
             "delivered": [delivered.get(p, 0) for p in products],
             "prices": [items[p].unit_price_cents or 0 for p in products],
             "markups": [_markup(items[p]) for p in products],
+            "pools": [items[p].pool for p in products],
         },
     )
     return [int(order_id) for (order_id,) in rows]
 
 
-# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line).
+# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line),
+# and in the same statement each order's delivered total and units short per pool, which the
+# settlement reads instead of the lines.
 _DELIVER_LINES = sa.text("""
-UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
-  FROM unnest(:orders, :products, :delivered, :totals) AS u(order_id, product_id, delivered, total)
- WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+WITH u AS (
+  SELECT * FROM unnest(:orders, :products, :pools, :delivered, :short, :totals)
+           AS u(order_id, product_id, pool, delivered, short, total)
+),
+written AS (
+  UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
+    FROM u
+   WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+)
+INSERT INTO order_delivery_total (group_buy_id, order_id, pool, delivered_cents, short_units)
+SELECT :gb, order_id, pool, sum(total), sum(short) FROM u GROUP BY order_id, pool
 """).bindparams(
     sa.bindparam("orders", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("pools", type_=ARRAY(sa.Text)),
     sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
+    sa.bindparam("short", type_=ARRAY(sa.Integer)),
     sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
 )
 
@@ -251,7 +274,9 @@ async def _write_lines(session: AsyncSession, group_buy_id: int, plan: DeliveryP
                 "gb": group_buy_id,
                 "orders": [ln.order_key for ln in plan.lines],
                 "products": [ln.product_id for ln in plan.lines],
+                "pools": [ln.pool for ln in plan.lines],
                 "delivered": [ln.delivered for ln in plan.lines],
+                "short": [ln.allocated - ln.delivered for ln in plan.lines],
                 "totals": [ln.total_cents for ln in plan.lines],
             },
         )
@@ -330,36 +355,20 @@ class _Settled:
     short_units: int
 
 
-# One pass over the buy's lines for everything settlement needs from them: each allocated
-# order's lines summed by pool (its charge is the sum of its pools; the member's purchase in a
-# pool is the sum of its lines of non-zero total) with the member's dates, so neither the lines
-# nor the members are read a second time. The job runs right after the delivery rewrote every
-# line and before autovacuum has analyzed them: the statistics still take every order for
-# open, so the planner expects one allocated order and walks the lines by nested loops (an
-# index probe per order and per line, 3.6 s at 10,000 x 50; inlined, the whole aggregate
-# inside a loop over the orders, 82 s). The sums are MATERIALIZED and read with hash joins
-# only (`_READ_LINES`), in memory, which does not depend on the estimates.
+# Everything settlement needs, without reading the lines: each allocated order's delivered
+# total and units short per pool, stored by the delivery in the statement that priced the
+# lines (order_delivery_total), with the member's dates. The order's charge and shortage are
+# the sums of its pools; the member's purchase in a pool is the pool's total when above zero
+# (one order a member in a buy, `uq_buy_order_group_buy_member`). An allocated order with no
+# row (no lines) is still settled, with nothing charged.
 _SETTLED = sa.text("""
-WITH pool AS MATERIALIZED (
-  SELECT o.id, o.member_id, i.pool, coalesce(sum(l.total_cents), 0) AS charge,
-         sum(l.total_cents) FILTER (WHERE l.total_cents <> 0 AND i.pool IS NOT NULL) AS purchase,
-         coalesce(sum(coalesce(l.allocated_quantity, 0) - coalesce(l.delivered_quantity, 0)), 0) AS short
-    FROM buy_order o
-    LEFT JOIN order_line l ON l.order_id = o.id AND l.group_buy_id = o.group_buy_id
-    LEFT JOIN group_buy_item i ON i.group_buy_id = l.group_buy_id AND i.product_id = l.product_id
-   WHERE o.group_buy_id = :gb AND o.status = 'allocated'
-   GROUP BY o.id, o.member_id, i.pool
-)
-SELECT p.id, p.member_id, m.joined_at, m.left_at, p.pool, p.charge, p.purchase, p.short
-  FROM pool p
-  JOIN member m ON m.id = p.member_id
- ORDER BY p.id, p.pool
+SELECT o.id, o.member_id, m.joined_at, m.left_at, t.pool, coalesce(t.delivered_cents, 0), coalesce(t.short_units, 0)
+  FROM buy_order o
+  JOIN member m ON m.id = o.member_id
+  LEFT JOIN order_delivery_total t ON t.group_buy_id = o.group_buy_id AND t.order_id = o.id
+ WHERE o.group_buy_id = :gb AND o.status = 'allocated'
+ ORDER BY o.id, t.pool
 """)
-
-
-_READ_LINES = ("SET LOCAL enable_nestloop = off", "SET LOCAL work_mem = '64MB'")
-# The rest of the job's statements are planned as any other (both settings back as they were).
-_AFTER_READING_LINES = ("SET LOCAL enable_nestloop TO DEFAULT", "SET LOCAL work_mem TO DEFAULT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,15 +380,11 @@ class _Delivered:
 
 
 async def _settled_orders(session: AsyncSession, group_buy_id: int) -> _Delivered:
-    """Every allocated order with its delivered lines summed (the lines were priced at delivery)."""
+    """Every allocated order with its delivered totals (the delivery priced the lines and summed them)."""
     orders: list[_Settled] = []
     purchases = []
-    for setting in _READ_LINES:
-        await session.execute(sa.text(setting))
     rows = (await session.execute(_SETTLED, {"gb": group_buy_id})).all()
-    for setting in _AFTER_READING_LINES:
-        await session.execute(sa.text(setting))
-    for order_id, member_id, joined, left, pool, charge, purchase, short in rows:
+    for order_id, member_id, joined, left, pool, charge, short in rows:
         if orders and orders[-1].order_id == order_id:  # the order's next pool
             last = orders[-1]
             orders[-1] = _Settled(
@@ -387,8 +392,8 @@ async def _settled_orders(session: AsyncSession, group_buy_id: int) -> _Delivere
             )
         else:
             orders.append(_Settled(int(order_id), int(member_id), int(charge), int(short)))
-        if purchase is not None:  # one order a member in a buy: the member's purchase in the pool
-            purchases.append((patronage.MemberDates(int(member_id), joined, left), str(pool), int(purchase)))
+        if charge > 0:  # one order a member in a buy: the member's purchase in the pool
+            purchases.append((patronage.MemberDates(int(member_id), joined, left), str(pool), int(charge)))
     return _Delivered(orders, purchases)
 
 
