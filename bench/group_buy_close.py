@@ -335,9 +335,13 @@ async def bench(
         ]
         async with maker() as s:
             started = time.perf_counter()
+            _time(timer, on=True)
             delivered = await settlement.record_delivery(s, group_buy_id, lines, now=datetime.now(UTC))
+            _time(timer, on=False)
             await s.commit()
             delivery_seconds = time.perf_counter() - started
+        if timer:
+            timer.report("delivery statements")
         print(f"delivery (re-allocate, price lines, queue settlement): {delivery_seconds:.2f} s")
 
         async with maker() as s:
@@ -372,7 +376,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent order writers (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random orders (default 1)")
     parser.add_argument("--seed-sql", action="store_true", help="write the orders set-based, not through orders")
-    parser.add_argument("--statements", action="store_true", help="time each statement of close and settlement")
+    parser.add_argument(
+        "--statements", action="store_true", help="time each statement of close, delivery and settlement"
+    )
     args = parser.parse_args(argv)
     if args.members < 1 or args.products < 1 or args.workers < 1:
         parser.error("need --members, --products and --workers >= 1")
