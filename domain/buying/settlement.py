@@ -407,11 +407,12 @@ async def settle(
 ) -> bool:
     """The settlement job: charge each member's trade account, owe the supplier, write patronage.
 
-    Set-based, so its statements do not grow with the orders: one statement posts every
-    member's charge, one writes every patronage record, one settles every order, one records
-    every notice. Done-ness is the buy's status, set in the same transaction: a second run
-    (or a run after a worker died mid-job, whose transaction rolled back) finds the buy
-    `settled` and changes nothing. Entries and patronage are dated at the delivery.
+    Set-based, so its statements do not grow with the orders: one reads the orders' totals the
+    delivery stored, one posts the buy's one charge entry (a debit a member), one writes every
+    patronage record, one settles every order, one records every notice (one an order).
+    Done-ness is the buy's status, set in the same transaction: a second run (or a run after
+    a worker died mid-job, whose transaction rolled back) finds the buy `settled` and changes
+    nothing. Entries and patronage are dated at the delivery.
     """
     group_buy = await locked_group_buy(session, group_buy_id)
     status = GroupBuyStatus(group_buy.status)
