@@ -20,8 +20,11 @@ It starts its own embedded PostgreSQL (or uses DATABASE_URL), applies the migrat
 
 Floors, measured on the same buy in the same run, in transactions rolled back: for close,
 reading the demand (the close's own query) and writing every line and order once; for
-settlement, one INSERT ... SELECT of the entries, of their postings and of the patronage
-records, and one UPDATE of the orders. Each figure is printed with its ratio to its floor.
+settlement, one INSERT of the entry, one INSERT ... SELECT of its postings (a debit an order,
+the credit once) and of the patronage records, from the orders' delivered totals, and one
+UPDATE of the orders. Each figure is printed with its ratio to its floor; the settlement also
+with the floor it had before it was one entry (an entry with both legs a member, summed from
+every line).
 """
 
 from __future__ import annotations
@@ -134,7 +137,32 @@ CLOSE_FLOOR = [
                              total_cents = (quantity + flex_quantity) * 864 WHERE group_buy_id = :gb""",
     "UPDATE buy_order SET status = 'allocated', updated_at = now() WHERE group_buy_id = :gb AND status = 'open'",
 ]
+# What a settlement must write, bare: one entry charging every member (a debit an order, the
+# credit once), one patronage record per member and pool, every order settled; the amounts read
+# from the orders' totals the delivery stored (order_delivery_total), as the job reads them.
 SETTLE_FLOOR = [
+    """INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+       VALUES ('floor', '', now(), 'floor:' || CAST(:gb AS bigint))""",
+    """INSERT INTO posting (entry_id, account_id, side, amount_cents)
+       WITH c AS (SELECT sum(t.delivered_cents) AS cents FROM order_delivery_total t
+                    JOIN buy_order o ON o.id = t.order_id
+                   WHERE t.group_buy_id = :gb AND o.status = 'allocated' GROUP BY t.order_id),
+            e AS (SELECT id FROM journal_entry WHERE idempotency_key = 'floor:' || CAST(:gb AS bigint))
+       SELECT e.id, CAST(:account AS bigint), 'debit', c.cents FROM c CROSS JOIN e WHERE c.cents > 0
+       UNION ALL
+       SELECT e.id, CAST(:account AS bigint), 'credit', sum(c.cents) FROM c CROSS JOIN e WHERE c.cents > 0
+        GROUP BY e.id""",
+    """INSERT INTO patronage_record (member_id, member_business, fiscal_year, pool, amount_cents, occurred_at,
+                                    source, group_buy_id, source_key)
+       SELECT o.member_id, true, 2026, t.pool, t.delivered_cents, now(), 'group_buy', :gb,
+              'floor:' || o.member_id || ':' || t.pool
+         FROM order_delivery_total t JOIN buy_order o ON o.id = t.order_id
+        WHERE t.group_buy_id = :gb AND o.status = 'allocated' AND t.delivered_cents <> 0""",
+    "UPDATE buy_order SET status = 'settled', updated_at = now() WHERE group_buy_id = :gb AND status = 'allocated'",
+]
+# The floor as it was until the settlement was one entry and read the stored totals: an entry
+# with both legs a member, the amounts summed from every line. Printed beside, for comparison.
+SETTLE_FLOOR_BEFORE = [
     """INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
        SELECT 'floor', '', now(), 'floor:' || CAST(:gb AS bigint) || ':' || o.member_id
          FROM buy_order o WHERE o.group_buy_id = :gb AND o.status = 'allocated'""",
@@ -307,22 +335,30 @@ async def bench(
         ]
         async with maker() as s:
             started = time.perf_counter()
+            _time(timer, on=True)
             delivered = await settlement.record_delivery(s, group_buy_id, lines, now=datetime.now(UTC))
+            _time(timer, on=False)
             await s.commit()
             delivery_seconds = time.perf_counter() - started
+        if timer:
+            timer.report("delivery statements")
         print(f"delivery (re-allocate, price lines, queue settlement): {delivery_seconds:.2f} s")
 
         async with maker() as s:
             sales = await ledger.account_id(s, chart.SALES)
             await s.commit()
-        settle_floor = sum(await _floor(engine, SETTLE_FLOOR, params | {"account": sales}))
+        floor_params = params | {"account": sales}
+        settle_floor = sum(await _floor(engine, SETTLE_FLOOR, floor_params))
+        floor_before = sum(await _floor(engine, SETTLE_FLOOR_BEFORE, floor_params))
         settle_seconds = await _settle(maker, group_buy_id, timer, delivered.group_buy.status)
         close_ratio, settle_ratio = close_seconds / close_floor, settle_seconds / settle_floor
         print(
             f"close {close_seconds:.2f} s, floor {close_floor:.2f} s, ratio {close_ratio:.1f}x "
             f"(writes alone {close_writes:.2f} s, {close_seconds / close_writes:.1f}x); "
+            f"delivery {delivery_seconds:.2f} s; "
             f"settlement {settle_seconds:.2f} s, floor {settle_floor:.2f} s, ratio {settle_ratio:.1f}x "
-            f"({members} orders x {products} products)"
+            f"(the floor as before, an entry a member from the lines: {floor_before:.2f} s, "
+            f"{settle_seconds / floor_before:.1f}x) ({members} orders x {products} products)"
         )
     finally:
         await engine.dispose()
@@ -340,7 +376,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=8, help="concurrent order writers (default 8)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the random orders (default 1)")
     parser.add_argument("--seed-sql", action="store_true", help="write the orders set-based, not through orders")
-    parser.add_argument("--statements", action="store_true", help="time each statement of close and settlement")
+    parser.add_argument(
+        "--statements", action="store_true", help="time each statement of close, delivery and settlement"
+    )
     args = parser.parse_args(argv)
     if args.members < 1 or args.products < 1 or args.workers < 1:
         parser.error("need --members, --products and --workers >= 1")

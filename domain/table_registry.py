@@ -7,6 +7,7 @@ from domain.buying.tables import (
     GroupBuy,
     GroupBuyItem,
     GroupBuyTotal,
+    OrderDeliveryTotal,
     OrderIncrement,
     OrderLine,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "MemberStatusChange",
     "NetworkEvent",
     "OfferClaim",
+    "OrderDeliveryTotal",
     "OrderIncrement",
     "OrderLine",
     "OutboxJob",

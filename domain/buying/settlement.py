@@ -66,6 +66,11 @@ def settle_job_key(group_buy_id: int) -> str:
     return f"group_buy:{group_buy_id}:settle"
 
 
+def settlement_entry_key(group_buy_id: int) -> str:
+    """The key of the one journal entry that charges every member of a settled buy."""
+    return f"settle:{group_buy_id}"
+
+
 async def record_delivery(
     session: AsyncSession,
     group_buy_id: int,
@@ -173,11 +178,12 @@ def _markup(item: GroupBuyItem) -> Decimal:
 _DELIVER_PRO_RATA = sa.text(
     f"""
 WITH came AS (
-  SELECT * FROM unnest(:products, :delivered, :prices, :markups) AS c(product_id, delivered, price, markup)
+  SELECT * FROM unnest(:products, :delivered, :prices, :markups, :pools)
+           AS c(product_id, delivered, price, markup, pool)
 ),
 line AS (
   SELECT l.id, l.order_id, o.placed_seq, l.product_id, coalesce(l.total_cents, 0) AS allocated_total,
-         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup,
+         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup, c.pool,
          CAST(sum(coalesce(l.allocated_quantity, 0)) OVER (PARTITION BY l.product_id) AS bigint) AS weights
     FROM order_line l
     JOIN buy_order o ON o.id = l.order_id
@@ -185,7 +191,8 @@ line AS (
    WHERE l.group_buy_id = :gb AND o.status = 'allocated'
 ),{LARGEST_REMAINDER},
 priced AS (
-  SELECT id, order_id, allocated_total, units, CAST(round(units * price * (1 + markup)) AS bigint) AS total
+  SELECT id, order_id, pool, allocated_total, weight, units,
+         CAST(round(units * price * (1 + markup)) AS bigint) AS total
     FROM shared
 ),
 breach AS (
@@ -195,6 +202,13 @@ written AS (
   UPDATE order_line l SET delivered_quantity = p.units, total_cents = p.total
     FROM priced p
    WHERE l.id = p.id AND NOT EXISTS (SELECT FROM breach)
+),
+totals AS (
+  INSERT INTO order_delivery_total (group_buy_id, order_id, pool, delivered_cents, short_units)
+  SELECT :gb, order_id, pool, sum(total), sum(weight - units)
+    FROM priced
+   WHERE NOT EXISTS (SELECT FROM breach)
+   GROUP BY order_id, pool
 )
 SELECT order_id FROM breach ORDER BY order_id
 """  # noqa: S608 - a module constant; every value is a bound parameter
@@ -203,6 +217,7 @@ SELECT order_id FROM breach ORDER BY order_id
     sa.bindparam("delivered", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("markups", type_=ARRAY(sa.Numeric)),
+    sa.bindparam("pools", type_=ARRAY(sa.Text)),
 )
 
 
@@ -220,20 +235,33 @@ async def _deliver_pro_rata(
             "delivered": [delivered.get(p, 0) for p in products],
             "prices": [items[p].unit_price_cents or 0 for p in products],
             "markups": [_markup(items[p]) for p in products],
+            "pools": [items[p].pool for p in products],
         },
     )
     return [int(order_id) for (order_id,) in rows]
 
 
-# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line).
+# Every line's delivery in one statement, the rows passed as arrays (not one UPDATE per line),
+# and in the same statement each order's delivered total and units short per pool, which the
+# settlement reads instead of the lines.
 _DELIVER_LINES = sa.text("""
-UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
-  FROM unnest(:orders, :products, :delivered, :totals) AS u(order_id, product_id, delivered, total)
- WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+WITH u AS (
+  SELECT * FROM unnest(:orders, :products, :pools, :delivered, :short, :totals)
+           AS u(order_id, product_id, pool, delivered, short, total)
+),
+written AS (
+  UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
+    FROM u
+   WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
+)
+INSERT INTO order_delivery_total (group_buy_id, order_id, pool, delivered_cents, short_units)
+SELECT :gb, order_id, pool, sum(total), sum(short) FROM u GROUP BY order_id, pool
 """).bindparams(
     sa.bindparam("orders", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("pools", type_=ARRAY(sa.Text)),
     sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
+    sa.bindparam("short", type_=ARRAY(sa.Integer)),
     sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
 )
 
@@ -246,7 +274,9 @@ async def _write_lines(session: AsyncSession, group_buy_id: int, plan: DeliveryP
                 "gb": group_buy_id,
                 "orders": [ln.order_key for ln in plan.lines],
                 "products": [ln.product_id for ln in plan.lines],
+                "pools": [ln.pool for ln in plan.lines],
                 "delivered": [ln.delivered for ln in plan.lines],
+                "short": [ln.allocated - ln.delivered for ln in plan.lines],
                 "totals": [ln.total_cents for ln in plan.lines],
             },
         )
@@ -325,36 +355,20 @@ class _Settled:
     short_units: int
 
 
-# One pass over the buy's lines for everything settlement needs from them: each allocated
-# order's lines summed by pool (its charge is the sum of its pools; the member's purchase in a
-# pool is the sum of its lines of non-zero total) with the member's dates, so neither the lines
-# nor the members are read a second time. The job runs right after the delivery rewrote every
-# line and before autovacuum has analyzed them: the statistics still take every order for
-# open, so the planner expects one allocated order and walks the lines by nested loops (an
-# index probe per order and per line, 3.6 s at 10,000 x 50; inlined, the whole aggregate
-# inside a loop over the orders, 82 s). The sums are MATERIALIZED and read with hash joins
-# only (`_READ_LINES`), in memory, which does not depend on the estimates.
+# Everything settlement needs, without reading the lines: each allocated order's delivered
+# total and units short per pool, stored by the delivery in the statement that priced the
+# lines (order_delivery_total), with the member's dates. The order's charge and shortage are
+# the sums of its pools; the member's purchase in a pool is the pool's total when above zero
+# (one order a member in a buy, `uq_buy_order_group_buy_member`). An allocated order with no
+# row (no lines) is still settled, with nothing charged.
 _SETTLED = sa.text("""
-WITH pool AS MATERIALIZED (
-  SELECT o.id, o.member_id, i.pool, coalesce(sum(l.total_cents), 0) AS charge,
-         sum(l.total_cents) FILTER (WHERE l.total_cents <> 0 AND i.pool IS NOT NULL) AS purchase,
-         coalesce(sum(coalesce(l.allocated_quantity, 0) - coalesce(l.delivered_quantity, 0)), 0) AS short
-    FROM buy_order o
-    LEFT JOIN order_line l ON l.order_id = o.id AND l.group_buy_id = o.group_buy_id
-    LEFT JOIN group_buy_item i ON i.group_buy_id = l.group_buy_id AND i.product_id = l.product_id
-   WHERE o.group_buy_id = :gb AND o.status = 'allocated'
-   GROUP BY o.id, o.member_id, i.pool
-)
-SELECT p.id, p.member_id, m.joined_at, m.left_at, p.pool, p.charge, p.purchase, p.short
-  FROM pool p
-  JOIN member m ON m.id = p.member_id
- ORDER BY p.id, p.pool
+SELECT o.id, o.member_id, m.joined_at, m.left_at, t.pool, coalesce(t.delivered_cents, 0), coalesce(t.short_units, 0)
+  FROM buy_order o
+  JOIN member m ON m.id = o.member_id
+  LEFT JOIN order_delivery_total t ON t.group_buy_id = o.group_buy_id AND t.order_id = o.id
+ WHERE o.group_buy_id = :gb AND o.status = 'allocated'
+ ORDER BY o.id, t.pool
 """)
-
-
-_READ_LINES = ("SET LOCAL enable_nestloop = off", "SET LOCAL work_mem = '64MB'")
-# The rest of the job's statements are planned as any other (both settings back as they were).
-_AFTER_READING_LINES = ("SET LOCAL enable_nestloop TO DEFAULT", "SET LOCAL work_mem TO DEFAULT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -366,15 +380,11 @@ class _Delivered:
 
 
 async def _settled_orders(session: AsyncSession, group_buy_id: int) -> _Delivered:
-    """Every allocated order with its delivered lines summed (the lines were priced at delivery)."""
+    """Every allocated order with its delivered totals (the delivery priced the lines and summed them)."""
     orders: list[_Settled] = []
     purchases = []
-    for setting in _READ_LINES:
-        await session.execute(sa.text(setting))
     rows = (await session.execute(_SETTLED, {"gb": group_buy_id})).all()
-    for setting in _AFTER_READING_LINES:
-        await session.execute(sa.text(setting))
-    for order_id, member_id, joined, left, pool, charge, purchase, short in rows:
+    for order_id, member_id, joined, left, pool, charge, short in rows:
         if orders and orders[-1].order_id == order_id:  # the order's next pool
             last = orders[-1]
             orders[-1] = _Settled(
@@ -382,8 +392,8 @@ async def _settled_orders(session: AsyncSession, group_buy_id: int) -> _Delivere
             )
         else:
             orders.append(_Settled(int(order_id), int(member_id), int(charge), int(short)))
-        if purchase is not None:  # one order a member in a buy: the member's purchase in the pool
-            purchases.append((patronage.MemberDates(int(member_id), joined, left), str(pool), int(purchase)))
+        if charge > 0:  # one order a member in a buy: the member's purchase in the pool
+            purchases.append((patronage.MemberDates(int(member_id), joined, left), str(pool), int(charge)))
     return _Delivered(orders, purchases)
 
 
@@ -397,11 +407,12 @@ async def settle(
 ) -> bool:
     """The settlement job: charge each member's trade account, owe the supplier, write patronage.
 
-    Set-based, so its statements do not grow with the orders: one statement posts every
-    member's charge, one writes every patronage record, one settles every order, one records
-    every notice. Done-ness is the buy's status, set in the same transaction: a second run
-    (or a run after a worker died mid-job, whose transaction rolled back) finds the buy
-    `settled` and changes nothing. Entries and patronage are dated at the delivery.
+    Set-based, so its statements do not grow with the orders: one reads the orders' totals the
+    delivery stored, one posts the buy's one charge entry (a debit a member), one writes every
+    patronage record, one settles every order, one records every notice (one an order).
+    Done-ness is the buy's status, set in the same transaction: a second run (or a run after
+    a worker died mid-job, whose transaction rolled back) finds the buy `settled` and changes
+    nothing. Entries and patronage are dated at the delivery.
     """
     group_buy = await locked_group_buy(session, group_buy_id)
     status = GroupBuyStatus(group_buy.status)
@@ -425,18 +436,18 @@ async def settle(
     # A member-supplier's sale is its patronage in the marketing pool, dated as the payable.
     sale = seller_sale(await _seller_of(session, group_buy.supplier_id), owed, marketing_pool)
     await _record_seller(session, group_buy_id, sale, f"sale:group_buy:{group_buy_id}", at, fiscal_year_start_month)
-    await ledger.post_transfers(
-        session,
-        kind="group_buy_charge",
-        memo=f"group buy {group_buy_id}: {group_buy.title}"[:500],
-        occurred_at=at,
-        transfers=[
-            ledger.Transfer(
-                f"settle:{group_buy_id}:{o.member_id}", trade[specs[o.member_id].code], sales, o.charge_cents
-            )
-            for o in charged
-        ],
-    )
+    if charged:  # one movement, one entry: each member's trade account debited, the sales credited with the sum
+        await ledger.post_entry_lines(
+            session,
+            kind="group_buy_charge",
+            idempotency_key=settlement_entry_key(group_buy_id),
+            memo=f"group buy {group_buy_id}: {group_buy.title}"[:500],
+            occurred_at=at,
+            lines=[
+                *(PostingLine(trade[specs[o.member_id].code], Side.DEBIT, o.charge_cents) for o in charged),
+                PostingLine(sales, Side.CREDIT, sum(o.charge_cents for o in charged)),
+            ],
+        )
     await patronage.record_purchases(
         session,
         [patronage.Purchase(dates, pool, cents, at, group_buy_id) for dates, pool, cents in delivered.purchases],
@@ -471,29 +482,21 @@ async def _member_dates(session: AsyncSession, member_ids: Sequence[int]) -> dic
 
 
 def _notices(group_buy_id: int, settled: Sequence[_Settled]) -> list[notifications.Notice]:
-    """A shortage notice to each member who got less than allocated, and a settled notice to every member."""
-    notices = []
-    for o in settled:
-        data = {"group_buy_id": str(group_buy_id), "order_id": str(o.order_id)}
-        audience = member_audience(o.member_id)
-        if o.short_units > 0:
-            notices.append(
-                notifications.Notice(
-                    "order.shortage",
-                    audience,
-                    {**data, "short_units": o.short_units},
-                    f"group_buy:{group_buy_id}:shortage:{o.order_id}",
-                )
-            )
-        notices.append(
-            notifications.Notice(
-                "order.settled",
-                audience,
-                {**data, "charged_cents": o.charge_cents},
-                f"group_buy:{group_buy_id}:settled:{o.order_id}",
-            )
+    """One notice to each member: the order settled, what it was charged and how many units came short."""
+    return [
+        notifications.Notice(
+            "order.settled",
+            member_audience(o.member_id),
+            {
+                "group_buy_id": str(group_buy_id),
+                "order_id": str(o.order_id),
+                "charged_cents": o.charge_cents,
+                "short_units": o.short_units,
+            },
+            f"group_buy:{group_buy_id}:settled:{o.order_id}",
         )
-    return notices
+        for o in settled
+    ]
 
 
 @dataclass(frozen=True, slots=True)

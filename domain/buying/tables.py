@@ -140,6 +140,24 @@ class OrderLine(SQLModel, table=True):
     total_cents: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
+class OrderDeliveryTotal(SQLModel, table=True):
+    """An allocated order's lines of one pool as the delivery priced them: what the settlement charges.
+
+    Written by the delivery in the statement that prices the lines, read by the settlement
+    (one row an order and pool instead of every line). The delivery as reported: a later
+    correction is its own record and does not change it.
+    """
+
+    __tablename__ = "order_delivery_total"
+    __table_args__ = (sa.CheckConstraint("delivered_cents >= 0 AND short_units >= 0", name="not_negative"),)
+
+    group_buy_id: int = Field(sa_type=sa.BigInteger, foreign_key="group_buy.id", primary_key=True)
+    order_id: int = Field(sa_type=sa.BigInteger, foreign_key="buy_order.id", primary_key=True)
+    pool: str = Field(max_length=50, primary_key=True)
+    delivered_cents: int = Field(sa_type=sa.BigInteger)
+    short_units: int
+
+
 class OrderIncrement(SQLModel, table=True):
     """Units added to a line at one change (`at_seq`, `created_at`); decreases eat the newest first."""
 

@@ -166,6 +166,68 @@ async def post_transfers(
     )
 
 
+# One entry and all its postings in one statement, the lines passed as arrays: an entry of
+# 10,000 lines would take 40,000 bind parameters as a multi-row VALUES (asyncpg stops at 32,767).
+_POST_ENTRY_LINES = sa.text("""
+WITH e AS (
+  INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+  VALUES (:kind, :memo, :occurred, :key)
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING id
+), p AS (
+  INSERT INTO posting (entry_id, account_id, side, amount_cents)
+  SELECT e.id, u.account, u.side, u.amount
+    FROM e CROSS JOIN unnest(:accounts, :sides, :amounts) WITH ORDINALITY AS u(account, side, amount, n)
+   ORDER BY u.n
+)
+SELECT id FROM e
+""").bindparams(
+    sa.bindparam("accounts", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("sides", type_=ARRAY(sa.Text)),
+    sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("occurred", type_=sa.DateTime(timezone=True)),
+)
+
+
+async def post_entry_lines(
+    session: AsyncSession,
+    *,
+    kind: str,
+    idempotency_key: str,
+    occurred_at: datetime,
+    lines: Sequence[PostingLine],
+    memo: str = "",
+) -> int:
+    """Write one balanced entry of any number of lines in one statement; its id.
+
+    `post_entry` for an entry of thousands of lines (a settlement's charge to every member):
+    the caller has locked the accounts (sorted ids). The same key again with the same lines
+    answers the entry already written; with other lines, a 409.
+    """
+    check_balanced(lines)
+    entry_id = (
+        await session.execute(
+            _POST_ENTRY_LINES,
+            {
+                "kind": kind,
+                "memo": memo,
+                "occurred": occurred_at,
+                "key": idempotency_key,
+                "accounts": [ln.account_id for ln in lines],
+                "sides": [ln.side.value for ln in lines],
+                "amounts": [ln.amount_cents for ln in lines],
+            },
+        )
+    ).scalar_one_or_none()
+    if entry_id is not None:
+        return int(entry_id)
+    existing = await entry_by_key(session, idempotency_key)
+    assert existing is not None  # noqa: S101 - the conflict proves it exists
+    await _same_or_conflict(session, existing, lines)
+    assert existing.id is not None  # noqa: S101 - loaded from the database
+    return existing.id
+
+
 def _legs(transfer: Transfer) -> tuple[PostingLine, PostingLine]:
     return (
         PostingLine(transfer.debit_account_id, Side.DEBIT, transfer.amount_cents),

@@ -134,10 +134,21 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
         await settlement.record_delivery(
             session, gid, [settlement.DeliveryLine(p, units) for p, units in came.items()], now=datetime.now(UTC)
         )
+        stored: dict[int, tuple[int, int]] = {}
         for product_id, order_id, *_, allocated, delivered, total in await _lines(session, gid):
             outcome = outcomes[product_id]
             shares = reallocate_delivery(outcome.allocations, came[product_id], AllocationPolicy.PRO_RATA)
             assert (allocated, delivered) == (outcome.allocations[order_id], shares[order_id]), (product_id, order_id)
             assert total == line_total_cents(delivered or 0, outcome.unit_price_cents, markups[product_id])
+            cents, short = stored.get(order_id, (0, 0))
+            stored[order_id] = (cents + (total or 0), short + (allocated or 0) - (delivered or 0))
+        # The delivery stored each order's sums of its lines (one pool here) for the settlement.
+        totals = await session.execute(
+            sa.text(
+                "SELECT order_id, pool, delivered_cents, short_units FROM order_delivery_total WHERE group_buy_id = :g"
+            ),
+            {"g": gid},
+        )
+        assert {o: (pool, c, u) for o, pool, c, u in totals} == {o: ("purchases", *s) for o, s in stored.items()}
     finally:
         await savepoint.rollback()

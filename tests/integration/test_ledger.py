@@ -578,3 +578,32 @@ async def test_trial_balance_totals_are_equal(session):
             mine[acc].balance_cents,
         )
     await check_now(session)
+
+
+async def test_post_entry_lines_writes_one_entry_of_many_lines_once(session):
+    members = [await account(session, AccountKind.ASSET) for _ in range(3)]
+    sales = await account(session, AccountKind.INCOME)
+    key = unique("settle")
+    lines = [*(PostingLine(m, D, 100 * (i + 1)) for i, m in enumerate(members)), PostingLine(sales, C, 600)]
+    entry_id = await service.post_entry_lines(
+        session, kind="charge", idempotency_key=key, occurred_at=WHEN, lines=lines
+    )
+    rows = (
+        await session.execute(
+            sa.select(col(Posting.account_id), col(Posting.side), col(Posting.amount_cents))
+            .where(col(Posting.entry_id) == entry_id)
+            .order_by(col(Posting.id))
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [(ln.account_id, ln.side.value, ln.amount_cents) for ln in lines]
+    # The same key with the same lines is the entry already written; with other lines, a conflict.
+    again = await service.post_entry_lines(session, kind="charge", idempotency_key=key, occurred_at=WHEN, lines=lines)
+    assert again == entry_id
+    other = [PostingLine(members[0], D, 600), PostingLine(sales, C, 600)]
+    with pytest.raises(ConflictError):
+        await service.post_entry_lines(session, kind="charge", idempotency_key=key, occurred_at=WHEN, lines=other)
+    with pytest.raises(UnbalancedEntryError):
+        await service.post_entry_lines(
+            session, kind="charge", idempotency_key=unique("settle"), occurred_at=WHEN, lines=lines[:-1]
+        )
+    await check_now(session)

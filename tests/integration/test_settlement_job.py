@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain.buying import closing, orders, settlement
 from domain.buying import service as buying
@@ -102,16 +103,97 @@ async def test_settlement_statements_do_not_grow_with_the_orders(session):
     assert counts[0] == counts[1], counts
 
 
-async def test_settlement_reads_the_lines_once_and_joins_no_entry_back_by_its_key(session):
+async def test_settlement_reads_no_line_and_joins_no_entry_back_by_its_key(session):
     gid, _ = await _delivered_buy(session, 2, uuid.uuid4().hex[:8])
     async with statements(session) as seen:
         await _settle(session, gid)
         await session.flush()
-    # The charges, shortages and purchases come from one pass over the lines (with the members'
-    # dates); the postings are written with their entries' ids, not joined back by key.
-    assert len([sql for sql in seen if "order_line" in sql]) == 1, seen
+    # The charges, shortages and purchases are the orders' totals the delivery stored (read
+    # with the members' dates); the postings are written with their entry's id.
+    assert len([sql for sql in seen if "order_line" in sql]) == 0, seen
     assert len([sql for sql in seen if "FROM member" in sql]) == 0, seen
     assert not [sql for sql in seen if "= e.idempotency_key" in sql], seen
+
+
+async def test_a_settlement_charges_every_member_in_one_entry_and_each_statement_reads_as_before(session):
+    tag = uuid.uuid4().hex[:8]
+    gid, members = await _delivered_buy(session, 3, tag)
+    await _settle(session, gid)
+    await session.flush()
+    # One movement, one entry: a debit on each member's trade account, the sales credited once with the sum.
+    entries = (
+        await session.execute(
+            sa.text("SELECT id, kind, memo FROM journal_entry WHERE idempotency_key = :k OR idempotency_key LIKE :m"),
+            {"k": f"settle:{gid}", "m": f"settle:{gid}:%"},
+        )
+    ).all()
+    assert [(kind, memo) for _, kind, memo in entries] == [("group_buy_charge", f"group buy {gid}: Settle {tag}")]
+    entry_id = entries[0][0]
+    postings = (
+        await session.execute(
+            sa.text(
+                "SELECT a.code, p.side, p.amount_cents FROM posting p JOIN ledger_account a ON a.id = p.account_id "
+                "WHERE p.entry_id = :e ORDER BY a.code, p.side"
+            ),
+            {"e": entry_id},
+        )
+    ).all()
+    charges = {m: (await ledger.balance_of(session, chart.member_trade(m))) for m in members}
+    assert sorted(charges.values()) == [699 + 699, 1049 + 699, 1049 + 699]
+    assert sorted(postings) == sorted(
+        [(chart.member_trade(m).code, "debit", c) for m, c in charges.items()]
+        + [(chart.SALES.code, "credit", sum(charges.values()))]
+    )
+    for m, charge in charges.items():  # each member's statement: one line of its own charge, as before
+        lines = await ledger.statement(session, chart.member_trade(m))
+        assert [(ln.entry_id, ln.kind, ln.amount_cents, ln.balance_cents) for ln in lines] == [
+            (entry_id, "group_buy_charge", charge, charge)
+        ]
+    # One notice a member: the settled order, its shortage in the same notice.
+    notices = (
+        await session.execute(
+            sa.select(col(OutboxJob.payload)).where(
+                col(OutboxJob.job_name) == "deliver_notification",
+                col(OutboxJob.business_key).like(f"notify:group_buy:{gid}:%"),
+            )
+        )
+    ).scalars()
+    sent = sorted(
+        (n["event"], n["data"]["short_units"], n["data"]["charged_cents"])
+        for n in notices
+        if n["event"] in {"order.settled", "order.shortage"}
+    )
+    # The member who got 2 of its 3 units of the first product was charged 699 + 699.
+    assert sent == sorted(("order.settled", 1 if c == 699 + 699 else 0, c) for c in charges.values())
+    # A correction after it gives each member back its difference on its own statement; the books still balance.
+    first = (
+        await session.execute(
+            sa.text("SELECT product_id FROM group_buy_item WHERE group_buy_id = :g ORDER BY position LIMIT 1"),
+            {"g": gid},
+        )
+    ).scalar_one()
+    corrected = await settlement.correct_delivery(
+        session,
+        gid,
+        [settlement.CorrectionLine(first, 3 * 3 - 2)],
+        reason="one sack torn",
+        actor=None,
+        now=datetime.now(UTC),
+        fiscal_year_start_month=1,
+    )
+    assert sum(corrected.refunds.values()) > 0
+    await session.flush()
+    orders_of_buy = sa.text("SELECT member_id, id FROM buy_order WHERE group_buy_id = :g")
+    order_of = dict((await session.execute(orders_of_buy, {"g": gid})).all())
+    for m, charge in charges.items():
+        refund = corrected.refunds.get(order_of[m], 0)
+        lines = await ledger.statement(session, chart.member_trade(m))
+        assert [(ln.kind, ln.amount_cents) for ln in lines] == [("group_buy_charge", charge)] + (
+            [("group_buy_correction", -refund)] if refund else []
+        )
+        assert lines[-1].balance_cents == charge - refund
+    trial = await ledger.trial_balance(session)
+    assert sum(t.debits_cents for t in trial) == sum(t.credits_cents for t in trial)
 
 
 async def test_close_statements_do_not_grow_with_the_orders(session):
@@ -132,12 +214,16 @@ async def test_delivery_statements_do_not_grow_with_the_orders(session):
 
 async def _settled_figures(
     session: AsyncSession, gid: int, members: list[int]
-) -> tuple[str, int, tuple[int, int], list[int]]:
+) -> tuple[str, tuple[int, int], tuple[int, int], list[int]]:
     entries = (
         await session.execute(
-            sa.text("SELECT count(*) FROM journal_entry WHERE idempotency_key LIKE :k"), {"k": f"settle:{gid}:%"}
+            sa.text(
+                "SELECT count(DISTINCT e.id), count(p.id) FROM journal_entry e JOIN posting p ON p.entry_id = e.id "
+                "WHERE e.idempotency_key = :k OR e.idempotency_key LIKE :m"
+            ),
+            {"k": f"settle:{gid}", "m": f"settle:{gid}:%"},
         )
-    ).scalar_one()
+    ).one()
     patronage = (
         await session.execute(
             sa.text("SELECT count(*), coalesce(sum(amount_cents), 0) FROM patronage_record WHERE group_buy_id = :g"),
@@ -146,7 +232,7 @@ async def _settled_figures(
     ).one()
     trade = [await ledger.balance_of(session, chart.member_trade(m)) for m in members]
     status = (await buying.get_group_buy(session, gid)).group_buy.status
-    return status, int(entries), (int(patronage[0]), int(patronage[1])), trade
+    return status, (int(entries[0]), int(entries[1])), (int(patronage[0]), int(patronage[1])), trade
 
 
 async def _waiting_on_lock(engine: AsyncEngine) -> int | None:
@@ -201,7 +287,7 @@ async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_
 
     async with maker() as s:
         status, entries, patronage, trade = await _settled_figures(s, gid, members)
-        assert (status, entries, patronage, trade) == ("delivered", 0, (0, 0), [0, 0, 0])
+        assert (status, entries, patronage, trade) == ("delivered", (0, 0), (0, 0), [0, 0, 0])
 
     for _ in range(2):  # the rerun settles; a second rerun changes nothing
         async with maker() as s:
@@ -211,6 +297,6 @@ async def test_a_settlement_killed_mid_job_leaves_nothing_and_the_rerun_settles_
             status, entries, patronage, trade = await _settled_figures(s, gid, members)
             # 3 units at 3.33 + 5% = 1049 (one member got 2: 699), 2 at 3.33 + 5% = 699 each
             assert status == "settled"
-            assert entries == 3
+            assert entries == (1, 3 + 1)  # one entry: a debit a member, the sales credited once
             assert patronage == (6, 3 * 1049 + 3 * 699 - 350)
             assert sorted(trade) == [699 + 699, 1049 + 699, 1049 + 699]
