@@ -40,7 +40,7 @@ from domain.network.tables import (
     NetworkEvent,
     OfferClaim,
 )
-from domain.patronage.tables import PatronageRecord
+from domain.patronage.tables import PatronageRecord, PatronageTotal, PatronageTotalFlush, PatronageTotalPending
 from domain.payments.tables import (
     CardHold,
     Payout,
@@ -105,6 +105,9 @@ __all__ = [
     "OrderLine",
     "OutboxJob",
     "PatronageRecord",
+    "PatronageTotal",
+    "PatronageTotalFlush",
+    "PatronageTotalPending",
     "Payout",
     "PayoutEvent",
     "Petition",
