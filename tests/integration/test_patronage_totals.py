@@ -169,6 +169,12 @@ async def test_a_total_cannot_be_changed_by_hand(session, statement):
         await session.execute(sa.text(statement))
 
 
+async def test_records_cannot_be_truncated_behind_the_totals(session):
+    # The totals follow INSERT only: a TRUNCATE of the records would leave them standing (0003 refuses it).
+    with pytest.raises(DBAPIError, match="TRUNCATE on patronage_record is not allowed"):
+        await session.execute(sa.text("TRUNCATE patronage_record"))
+
+
 RACERS = 4
 
 
