@@ -41,7 +41,7 @@ from domain.network.tables import (
     NetworkEvent,
     OfferClaim,
 )
-from domain.patronage.tables import PatronageRecord
+from domain.patronage.tables import PatronageRecord, PatronageTotal, PatronageTotalFlush, PatronageTotalPending
 from domain.payments.tables import (
     CardHold,
     Payout,
@@ -107,6 +107,9 @@ __all__ = [
     "OrderLine",
     "OutboxJob",
     "PatronageRecord",
+    "PatronageTotal",
+    "PatronageTotalFlush",
+    "PatronageTotalPending",
     "Payout",
     "PayoutEvent",
     "Petition",

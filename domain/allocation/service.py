@@ -45,7 +45,8 @@ from domain.patronage.rules import (
     policy_from_profile,
     pool_steps,
 )
-from domain.patronage.tables import PatronageRecord
+from domain.patronage.service import count_own_records
+from domain.patronage.tables import PatronageTotal
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
@@ -150,10 +151,11 @@ def _margin_errors(pools: Sequence[Mapping[str, Any]], *, from_books: bool) -> l
 
 
 async def _pools_with_patronage(session: AsyncSession, fiscal_year: int, pools: list[str]) -> set[str]:
-    """Which of the pools have any patronage record (member or not) in the fiscal year."""
+    """Which of the pools have any patronage record (member or not) in the fiscal year (a total has one)."""
+    await count_own_records(session)
     found = await session.execute(
-        sa.select(col(PatronageRecord.pool))
-        .where(col(PatronageRecord.fiscal_year) == fiscal_year, col(PatronageRecord.pool).in_(pools))
+        sa.select(col(PatronageTotal.pool))
+        .where(col(PatronageTotal.fiscal_year) == fiscal_year, col(PatronageTotal.pool).in_(pools))
         .distinct()
     )
     return {str(pool) for (pool,) in found}
@@ -200,8 +202,9 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if run.status != rules.AllocationRunStatus.COMPUTING:
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
-    # A year of patronage is aggregated in one pass; give the grouping room to stay in memory.
+    # The year's totals are joined and grouped per member in one pass; give it room to stay in memory.
     await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
+    await count_own_records(session)
     # Nothing is written before the rules have accepted every input, so a refusal
     # leaves only the failed status (a run stored before a check existed fails here too).
     try:
@@ -258,20 +261,20 @@ async def _compute_with_plan(session: AsyncSession, run: AllocationRun, fy_end: 
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
 
 
-# The year's patronage aggregated once (the run's one pass over patronage_record), per member,
-# pool and kind of business, with the member's number and bylaw consent on the notice date.
+# The year's patronage per member, pool and kind of business, as kept current in patronage_total
+# (one row per group: the records are not summed again), with the member's number and bylaw
+# consent on the notice date.
 _VOLUMES = sa.text("""
 CREATE TEMP TABLE allocation_volume ON COMMIT DROP AS
-SELECT v.member_id, m.member_number, v.pool, v.member_business, v.volume,
+SELECT v.member_id, m.member_number, v.pool, v.member_business, v.amount_cents AS volume,
        v.member_business AND EXISTS (
          SELECT FROM member_consent c
           WHERE c.member_id = v.member_id AND c.received_on <= :notice
             AND (c.revoked_on IS NULL OR c.revoked_on > :notice)
        ) AS consent
-  FROM (SELECT member_id, pool, member_business, sum(amount_cents) AS volume
-          FROM patronage_record WHERE fiscal_year = :fy
-         GROUP BY member_id, pool, member_business) v
+  FROM patronage_total v
   LEFT JOIN member m ON m.id = v.member_id
+ WHERE v.fiscal_year = :fy
 """)
 
 # Each pool's member volume (members' business, net above 0) and non-member volume.
@@ -357,7 +360,7 @@ SELECT CAST(coalesce(sum(allocation_cents), 0) AS bigint), CAST(coalesce(sum(cas
 
 
 async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
-    """Every member's line in SQL (one pass over the year's patronage), pool steps by the pure rules; the totals."""
+    """Every member's line in SQL (one pass over the year's totals), pool steps by the pure rules; the totals."""
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
     await session.execute(sa.text("DROP TABLE IF EXISTS pg_temp.allocation_volume"))
     await session.execute(_VOLUMES, {"fy": run.fiscal_year, "notice": run.payment_date})
@@ -420,7 +423,7 @@ async def give_up(session: AsyncSession, run_id: int, reason: str) -> None:
 
 async def _allocate(session: AsyncSession, run: AllocationRun, fy_end: date) -> AllocationResult[int]:
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
-    # One pass over the year's records gives both the members' volumes and the pools' totals.
+    # One pass over the year's totals gives both the members' volumes and the pools' totals.
     member_volume: dict[str, int] = defaultdict(int)
     nonmember_volume: dict[str, int] = defaultdict(int)
     patronage = []
@@ -447,20 +450,19 @@ _STREAM_BATCH = 5_000
 async def _volumes(
     session: AsyncSession, fiscal_year: int, notice_date: date
 ) -> AsyncIterator[tuple[int | None, int | None, str, bool, int, bool]]:
-    """Stream (member_id, member_number, pool, member_business, volume, has_consent), one aggregation pass.
+    """Stream (member_id, member_number, pool, member_business, volume, has_consent), one pass over the totals.
 
     Net patronage per member, pool and kind of business (corrections included), members
     in member-number order; non-member business (no member, or before joining) last.
     """
     volume = (
         sa.select(
-            col(PatronageRecord.member_id),
-            col(PatronageRecord.pool),
-            col(PatronageRecord.member_business),
-            sa.func.sum(col(PatronageRecord.amount_cents)).label("volume"),
+            col(PatronageTotal.member_id),
+            col(PatronageTotal.pool),
+            col(PatronageTotal.member_business),
+            col(PatronageTotal.amount_cents).label("volume"),
         )
-        .where(col(PatronageRecord.fiscal_year) == fiscal_year)
-        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.pool), col(PatronageRecord.member_business))
+        .where(col(PatronageTotal.fiscal_year) == fiscal_year)
         .subquery()
     )
     consent = (
@@ -506,19 +508,20 @@ async def _base_capital_splits(
     if not ids:
         return {}
     members = sa.literal(ids, ARRAY(sa.BigInteger))
+    # Each year's member business summed over pools from the kept totals (a few rows a member-year).
     yearly = await session.execute(
         sa.select(
-            col(PatronageRecord.member_id),
-            col(PatronageRecord.fiscal_year),
-            sa.func.sum(col(PatronageRecord.amount_cents)),
+            col(PatronageTotal.member_id),
+            col(PatronageTotal.fiscal_year),
+            sa.func.sum(col(PatronageTotal.amount_cents)),
         )
         .where(
-            col(PatronageRecord.member_id) == sa.any_(members),
-            col(PatronageRecord.member_business).is_(True),
-            col(PatronageRecord.fiscal_year).between(run.fiscal_year - years + 1, run.fiscal_year),
+            col(PatronageTotal.member_id) == sa.any_(members),
+            col(PatronageTotal.member_business).is_(True),
+            col(PatronageTotal.fiscal_year).between(run.fiscal_year - years + 1, run.fiscal_year),
         )
-        .group_by(col(PatronageRecord.member_id), col(PatronageRecord.fiscal_year))
-        .order_by(col(PatronageRecord.member_id), col(PatronageRecord.fiscal_year))
+        .group_by(col(PatronageTotal.member_id), col(PatronageTotal.fiscal_year))
+        .order_by(col(PatronageTotal.member_id), col(PatronageTotal.fiscal_year))
     )
     history: dict[int, list[int]] = {}
     for member_id, _, cents in yearly:

@@ -44,6 +44,16 @@ async def _insert(session: AsyncSession, rows: Sequence[dict[str, Any]], key: st
     return written
 
 
+async def count_own_records(session: AsyncSession) -> None:
+    """Add this transaction's own new records to `patronage_total` now, before reading it.
+
+    Records reach the totals when their transaction commits (migration 0030); a transaction
+    that writes records and then reads the totals (year-end reads them) would miss its own.
+    From here on, its later records are added at the end of each statement.
+    """
+    await session.execute(sa.text("SET CONSTRAINTS patronage_total_flush IMMEDIATE"))
+
+
 def _fiscal_year(occurred_at: datetime, start_month: int) -> int:
     return fiscal_year_of(occurred_at.astimezone(UTC).date(), start_month)
 

@@ -49,3 +49,66 @@ class PatronageRecord(SQLModel, table=True):
     recorded_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
+
+
+_GROUP = ("fiscal_year", "member_id", "pool", "member_business")
+
+
+class PatronageTotal(SQLModel, table=True):
+    """A fiscal year's patronage per (member, pool, kind of business), kept current as records are written.
+
+    `amount_cents` and `record_count` always equal the SUM and COUNT of the group's committed
+    records, so the year end reads one row per group instead of re-summing every record.
+    Kept by triggers (migration 0030): each INSERT's new records are summed into
+    `patronage_total_pending` under the transaction, and added here at COMMIT in one upsert in
+    key order (so writers for the same members never deadlock). Rows are written only by that
+    trigger (a by-hand write is refused). Non-member business with no member is one group per
+    year and pool: the key treats NULL member as one value. No check on the amount: corrections
+    make a group's sum negative or zero, as they do its records'.
+    """
+
+    __tablename__ = "patronage_total"
+    __table_args__ = (
+        sa.UniqueConstraint(*_GROUP, name="uq_patronage_total_group", postgresql_nulls_not_distinct=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    fiscal_year: int
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    pool: str = Field(max_length=50)
+    member_business: bool
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    record_count: int = Field(sa_type=sa.BigInteger)
+
+
+class PatronageTotalPending(SQLModel, table=True):
+    """A transaction's new records summed per group, until its COMMIT adds them to `patronage_total`.
+
+    Unlogged: a row lives only inside its transaction (deleted by the flush before commit).
+    """
+
+    __tablename__ = "patronage_total_pending"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "txid", *_GROUP, name="uq_patronage_total_pending_group", postgresql_nulls_not_distinct=True
+        ),
+        {"prefixes": ["UNLOGGED"]},
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    txid: int = Field(sa_type=sa.BigInteger)
+    fiscal_year: int
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    pool: str = Field(max_length=50)
+    member_business: bool
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    record_count: int = Field(sa_type=sa.BigInteger)
+
+
+class PatronageTotalFlush(SQLModel, table=True):
+    """One row per transaction with pending sums: its deferred trigger adds them to the totals at COMMIT."""
+
+    __tablename__ = "patronage_total_flush"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    txid: int = Field(primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False})

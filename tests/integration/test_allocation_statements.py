@@ -1,4 +1,4 @@
-"""The year-end computation reads the year's patronage in one aggregation pass, not one per figure."""
+"""The year-end computation reads the year's kept patronage totals in one pass, and never the records."""
 
 from __future__ import annotations
 
@@ -49,5 +49,8 @@ async def test_compute_aggregates_the_year_once(session):
     assert computed.totals is not None
     # Member volume 60,000 of 120,000: half the margin is the members' share.
     assert computed.totals["member_share_cents"] == 3_000
-    passes = [s for s in seen if "FROM patronage_record" in s]
-    assert len(passes) == 1, passes  # 3 before: member volumes by pool, non-member volumes, each member's
+    # Wave 6: one aggregation of the records (3 before: member volumes by pool, non-member volumes,
+    # each member's); now the records are not read at all, the totals kept as they were written once.
+    assert [s for s in seen if "patronage_record" in s] == []
+    passes = [s for s in seen if "FROM patronage_total" in s]
+    assert len(passes) == 1, passes
