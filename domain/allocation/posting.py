@@ -56,7 +56,11 @@ ON CONFLICT (code) DO NOTHING
 # this run exists yet. A share account may exist from before, so it is still looked up by its
 # code. The sequences are named once (seq): pg_get_serial_sequence per row reads the catalog
 # each time. One entry, not one a member: a third fewer rows to write and to check, and one
-# balance check at commit instead of one per member.
+# balance check at commit instead of one per member. The payouts are written from the same
+# lines as the payable's one credit, so the credit is their sum by construction; a plain
+# INSERT, not ON CONFLICT DO NOTHING: a payout of this run cannot exist yet, and if one did,
+# skipping it silently would leave the payable credited for a payout that is not there
+# (and speculative insertion cost a third of the payouts' insert).
 _POST_LINES = sa.text("""
 WITH seq AS MATERIALIZED (
   SELECT CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
@@ -91,6 +95,11 @@ lot AS (
   SELECT lot_id, member_id, CAST(:fy AS integer), 'retained_patronage', qualified, :prefix || member_id,
          lot_account_id, now()
     FROM line WHERE lot_id IS NOT NULL
+),
+payout AS (
+  INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+  SELECT member_id, 'patronage_cash', paid_cents, 'pending', :prefix || member_id, now()
+    FROM line WHERE paid_cents > 0
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
 SELECT entry.id, :summary, 'debit', total.allocated_cents FROM entry CROSS JOIN total
@@ -104,13 +113,6 @@ SELECT entry.id, share.id, 'credit', line.loan_deduction_cents
   FROM entry CROSS JOIN line
   JOIN ledger_account share ON share.code = :member_prefix || line.member_id || :share_suffix
  WHERE line.loan_deduction_cents > 0
-""")
-
-_PAYOUTS = sa.text("""
-INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
-SELECT member_id, 'patronage_cash', cash_cents - loan_deduction_cents, 'pending', :prefix || member_id, now()
-  FROM allocation_line WHERE run_id = :run AND cash_cents - loan_deduction_cents > 0
-ON CONFLICT (business_key) DO NOTHING
 """)
 
 
@@ -157,7 +159,6 @@ async def approve(
             "payable": payable,
         },
     )
-    await session.execute(_PAYOUTS, params)
     await _post_coop_shares(session, run, summary, occurred)
     if run.margin_derivation:
         await close_books(

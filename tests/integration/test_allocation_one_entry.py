@@ -144,7 +144,7 @@ async def test_a_run_is_one_balanced_entry_each_lot_holds_its_retained_and_payab
     assert await _counts(session) == before
 
 
-async def test_a_backend_killed_between_approvals_statements_leaves_nothing_and_approval_then_posts_once(
+async def test_a_backend_killed_before_approvals_commit_leaves_nothing_and_approval_then_posts_once(
     committing_engine, own_database
 ):
     maker = make_session_maker(committing_engine)
@@ -153,11 +153,12 @@ async def test_a_backend_killed_between_approvals_statements_leaves_nothing_and_
         await s.commit()
         before = await _counts(s)
     url = own_database.replace("postgresql+asyncpg://", "postgresql://")
-    # Payouts are approval's last write: hold them back until the entry and lots are written, then kill it.
+    # The run's status is approval's last write (flushed at commit): hold it back once every
+    # entry, lot and payout is written, then kill the backend, as a crash before COMMIT would.
     blocker = await asyncpg.connect(url)
     blocking = blocker.transaction()
     await blocking.start()
-    await blocker.execute("LOCK TABLE payout IN SHARE MODE")
+    await blocker.execute("LOCK TABLE allocation_run IN SHARE MODE")
 
     async def approve() -> None:
         async with maker() as s:
@@ -169,12 +170,12 @@ async def test_a_backend_killed_between_approvals_statements_leaves_nothing_and_
     for _ in range(600):
         waiting_pid = await blocker.fetchval(
             "SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
-            " WHERE NOT l.granted AND c.relname = 'payout'"
+            " WHERE NOT l.granted AND c.relname = 'allocation_run'"
         )
         if waiting_pid is not None or approving.done():
             break
         await asyncio.sleep(0.05)
-    assert waiting_pid is not None, "approval never reached the payouts"
+    assert waiting_pid is not None, "approval never reached its status update"
     await blocker.fetchval("SELECT pg_terminate_backend($1)", waiting_pid)
     await blocking.rollback()
     await blocker.close()
