@@ -6,8 +6,8 @@ stores each order's delivered cents and units short per pool (one row an order a
 every line again (437,500 at 10,000 x 50). The rows are the delivery as reported: a later
 correction is its own record and leaves them as they were.
 
-Revision ID: 0032
-Revises: 0029
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-12-01
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision: str = "0032"
-down_revision: str | None = "0029"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
