@@ -98,74 +98,6 @@ async def account_ids(session: AsyncSession, specs: Sequence[chart.AccountSpec])
     return {code: int(account_id) for code, account_id, _ in rows}
 
 
-@dataclass(frozen=True, slots=True)
-class Transfer:
-    """One two-line entry of a batch: ``amount_cents`` from the debit account to the credit account."""
-
-    idempotency_key: str
-    debit_account_id: int
-    credit_account_id: int
-    amount_cents: int
-    memo: str = ""  # this entry's own memo; empty: the batch's
-
-
-# The entries and both legs of each in one statement; the deferred balance trigger still checks each entry.
-# Each entry's id is drawn first (the sequence named once, not per row), so both legs are
-# written with it and nothing is joined back through the idempotency key (as approval posts).
-_POST_TRANSFERS = sa.text("""
-WITH seq AS MATERIALIZED (
-  SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry
-), t AS MATERIALIZED (
-  SELECT nextval(seq.entry) AS id, u.*
-    FROM unnest(:keys, :debits, :credits, :amounts, :memos) AS u(key, debit, credit, amount, memo) CROSS JOIN seq
-), e AS (
-  INSERT INTO journal_entry (id, kind, memo, occurred_at, idempotency_key)
-  SELECT id, :kind, coalesce(nullif(memo, ''), :memo), :occurred, key FROM t
-)
-INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT id, debit, 'debit', amount FROM t
-UNION ALL
-SELECT id, credit, 'credit', amount FROM t
-""").bindparams(
-    sa.bindparam("keys", type_=ARRAY(sa.Text)),
-    sa.bindparam("debits", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("credits", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("memos", type_=ARRAY(sa.Text)),
-    sa.bindparam("occurred", type_=sa.DateTime(timezone=True)),
-)
-
-
-async def post_transfers(
-    session: AsyncSession, *, kind: str, memo: str, occurred_at: datetime, transfers: Sequence[Transfer]
-) -> None:
-    """Post many two-line entries in one statement; the caller has locked the accounts (sorted ids).
-
-    Unlike `post_entry`, a key used before is not forgiven: the unique key fails the whole
-    batch, so the caller must guard the batch by its own state (a buy settled once).
-    """
-    if not transfers:
-        return
-    # Both legs of a transfer carry its amount, so the batch balances if every amount is
-    # positive integer cents; the ledger's own check words the refusal of the first that is not.
-    for t in transfers:
-        if isinstance(t.amount_cents, bool) or not isinstance(t.amount_cents, int) or t.amount_cents <= 0:
-            check_balanced(_legs(t))
-    await session.execute(
-        _POST_TRANSFERS,
-        {
-            "kind": kind,
-            "memo": memo,
-            "occurred": occurred_at,
-            "keys": [t.idempotency_key for t in transfers],
-            "debits": [t.debit_account_id for t in transfers],
-            "credits": [t.credit_account_id for t in transfers],
-            "amounts": [t.amount_cents for t in transfers],
-            "memos": [t.memo for t in transfers],
-        },
-    )
-
-
 # One entry and all its postings in one statement, the lines passed as arrays: an entry of
 # 10,000 lines would take 40,000 bind parameters as a multi-row VALUES (asyncpg stops at 32,767).
 _POST_ENTRY_LINES = sa.text("""
@@ -226,13 +158,6 @@ async def post_entry_lines(
     await _same_or_conflict(session, existing, lines)
     assert existing.id is not None  # noqa: S101 - loaded from the database
     return existing.id
-
-
-def _legs(transfer: Transfer) -> tuple[PostingLine, PostingLine]:
-    return (
-        PostingLine(transfer.debit_account_id, Side.DEBIT, transfer.amount_cents),
-        PostingLine(transfer.credit_account_id, Side.CREDIT, transfer.amount_cents),
-    )
 
 
 async def _lines_of(session: AsyncSession, entry_id: int) -> list[PostingLine]:
