@@ -3,8 +3,8 @@
     python -m bench.redemption_run [--members 100000] [--years 15] [--keep DIR] [--rounds 2] [--statements]
 
 Seeds N members, each with one retained-equity lot per fiscal year as year-end approval leaves
-it (its own ledger account; one entry debiting the year's income summary and crediting the lot
-with the retained part and the payouts payable with the cash), set-based: one statement per
+it (its own ledger account; the year's one entry debiting the income summary and crediting each
+lot with its retained part and the payouts payable with the cash), set-based: one statement per
 year, every id drawn first. The seeded database is a template: each round runs in a fresh copy
 of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
 the next run at the same scale skips the seeding.
@@ -54,23 +54,23 @@ SELECT code, name, kind, now() FROM unnest(CAST(:codes AS text[]), CAST(:names A
 ON CONFLICT (code) DO NOTHING
 """
 # One fiscal year's lots as year-end approval writes them (domain/allocation/posting.py): per
-# member a lot, its account, one entry debiting the income summary with the allocation and
-# crediting the lot (retained, 10.00 to 510.00) and the payouts payable (cash, a quarter of it).
-# The ids are drawn first, in member order, so each year's ids follow the previous year's.
+# member a lot and its account, and the year's one entry debiting the income summary with the
+# allocations and crediting each lot (retained, 10.00 to 510.00) and the payouts payable (the
+# cash, a quarter of each retained part). The ids are drawn first, in member order, so each
+# year's ids follow the previous year's.
 SEED_YEAR = """
 WITH seq AS MATERIALIZED (
-  SELECT CAST(pg_get_serial_sequence('journal_entry', 'id') AS regclass) AS entry,
-         CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
+  SELECT CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
          CAST(pg_get_serial_sequence('ledger_account', 'id') AS regclass) AS account
 ),
 line AS MATERIALIZED (
-  SELECT m.id AS member_id, nextval(seq.entry) AS entry_id, nextval(seq.lot) AS lot_id,
-         nextval(seq.account) AS account_id
+  SELECT m.id AS member_id, nextval(seq.lot) AS lot_id, nextval(seq.account) AS account_id
     FROM (SELECT id FROM member ORDER BY id) m CROSS JOIN seq
 ),
 amount AS MATERIALIZED (
   SELECT *, 1000 + (lot_id * 7919) % 50000 AS retained, (1000 + (lot_id * 7919) % 50000) / 4 AS cash FROM line
 ),
+total AS MATERIALIZED (SELECT sum(retained) AS retained, sum(cash) AS cash FROM amount),
 account AS (
   INSERT INTO ledger_account (id, code, name, kind, member_id, created_at)
   SELECT account_id, 'member:' || member_id || ':equity_lot:' || lot_id, 'Retained equity FY' || CAST(:fy AS int),
@@ -84,17 +84,17 @@ lot AS (
     FROM amount
 ),
 entry AS (
-  INSERT INTO journal_entry (id, kind, memo, occurred_at, recorded_at, idempotency_key)
-  SELECT entry_id, 'patronage_allocation', 'patronage allocation FY' || CAST(:fy AS int),
-         make_date(CAST(:fy AS int) + 1, 3, 15), now(), 'allocation:bench' || :fy || ':' || member_id
-    FROM amount
+  INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
+  VALUES ('patronage_allocation', 'patronage allocation FY' || CAST(:fy AS int),
+          make_date(CAST(:fy AS int) + 1, 3, 15), now(), 'allocation:bench' || :fy || ':' || 'members')
+  RETURNING id
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry_id, :summary, 'debit', retained + cash FROM amount
+SELECT entry.id, :summary, 'debit', total.retained + total.cash FROM entry CROSS JOIN total
 UNION ALL
-SELECT entry_id, account_id, 'credit', retained FROM amount
+SELECT entry.id, amount.account_id, 'credit', amount.retained FROM entry CROSS JOIN amount
 UNION ALL
-SELECT entry_id, :payable, 'credit', cash FROM amount
+SELECT entry.id, :payable, 'credit', total.cash FROM entry CROSS JOIN total
 """
 
 # --- the floor: the bare SQL of a FIFO redemption ----------------------------------------
