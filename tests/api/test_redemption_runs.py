@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from domain.identity.rules import MemberRole
 from domain.ledger import chart
@@ -106,8 +107,8 @@ async def _entries(session) -> int:
 
 async def _run_postings(session, run_id: str) -> list[tuple[str, int]]:
     """The sides and amounts of the run's journal entries' postings; fails unless the run posted one entry."""
-    keyed = JournalEntry.idempotency_key.like(f"redemption:{run_id}:%")
-    entries = (await session.scalars(sa.select(JournalEntry.id).where(keyed))).all()
+    keyed = col(JournalEntry.idempotency_key).like(f"redemption:{run_id}:%")
+    entries = (await session.scalars(sa.select(col(JournalEntry.id)).where(keyed))).all()
     assert len(entries) == 1, entries
     rows = await session.execute(
         sa.text("SELECT side, amount_cents FROM posting WHERE entry_id = :entry"), {"entry": entries[0]}
