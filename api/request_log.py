@@ -38,16 +38,17 @@ _UNLOGGED = "request_log_started"
 
 def _log(scope: Scope, status: int, started: float) -> None:
     """The request's log line and, where the app keeps them, its HTTP metrics: one timing for both."""
+    seconds = time.perf_counter() - started
     metrics = scope["litestar_app"].state.get("http_metrics")
     if metrics is not None:
-        metrics.observe(scope, status, started)
+        metrics.observe(scope, status, seconds)
     log.info(
         "request",
         extra={
             "method": scope.get("method", ""),
             "path": scope["path"],
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(seconds * 1000, 2),
         },
     )
 
