@@ -90,7 +90,8 @@ def create_app(
                 stack.push_async_callback(engine.dispose)
                 app.state.session_maker = make_session_maker(engine)
                 app.state.autocommit_pool = await stack.enter_async_context(
-                    autocommit_pool(settings.database_url, size=settings.db_pool_size)
+                    # Half the engine's pool: a call holds its connection for one round trip only.
+                    autocommit_pool(settings.database_url, size=max(1, settings.db_pool_size // 2))
                 )
                 await stack.enter_async_context(listening_for_revocations(settings.database_url, app.state.token_cache))
             else:
