@@ -105,7 +105,7 @@ async def test_with_the_apps_autocommit_pool_an_order_write_takes_no_connection_
     app = shared_app.for_test(sessions, queue)
     checkouts: list[object] = []
     event.listen(committing_engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
-    transport = httpx.ASGITransport(app=app)
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with (
         autocommit_pool(own_database, size=2) as pool,
         httpx.AsyncClient(transport=transport, base_url="http://coop.test") as client,
