@@ -178,3 +178,13 @@ def holds_transaction(session: AsyncSession) -> bool:
         if proxied is None or getattr(proxied.dbapi_connection, "_transaction", True) is not None:
             return True
     return False
+
+
+def untouched(session: AsyncSession) -> bool:
+    """Whether the session never began a transaction nor holds a row: closing it would do nothing.
+
+    Closing still costs a greenlet hand-off (about 3 % of an order change's API CPU for the two
+    closes of a request whose one statement went through the autocommit pool), so it is skipped.
+    """
+    sync = session.sync_session
+    return sync.get_transaction() is None and not sync.identity_map and not sync.new
