@@ -95,7 +95,7 @@ def test_lines_logged_together_are_written_together_in_order(stalled, monkeypatc
 
 
 def test_a_line_has_the_records_time_to_the_millisecond_and_its_extras_in_order() -> None:
-    # The formatter renders a line per request cheaply (the second cached, msgspec): the same line as before.
+    # The formatter renders a line per request cheaply (the second cached): the same line as before.
     from datetime import UTC, datetime
 
     from domain.logs import JsonFormatter
