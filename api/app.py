@@ -55,7 +55,7 @@ from api.routes import (
 )
 from api.tracing import tracer_provider, tracing_plugins
 from api.unit_of_work import RequestWorkMiddleware, UnitOfWorkMiddleware
-from domain.db import SessionMaker, make_engine, make_session_maker
+from domain.db import SessionMaker, autocommit_pool, make_engine, make_session_maker
 from domain.identity.service import LoginPolicy, ensure_staff
 from domain.jobs.queue import ArqJobQueue
 from domain.logs import configure
@@ -89,6 +89,10 @@ def create_app(
                 engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
                 stack.push_async_callback(engine.dispose)
                 app.state.session_maker = make_session_maker(engine)
+                app.state.autocommit_pool = await stack.enter_async_context(
+                    # Half the engine's pool: a call holds its connection for one round trip only.
+                    autocommit_pool(settings.database_url, size=max(1, settings.db_pool_size // 2))
+                )
                 await stack.enter_async_context(listening_for_revocations(settings.database_url, app.state.token_cache))
             else:
                 app.state.session_maker = session_maker
@@ -225,6 +229,9 @@ def _initial_state(settings: Settings, http_metrics: HttpMetrics) -> State:
         {
             "settings": settings,
             "http_metrics": http_metrics,
+            # Statements that commit by themselves run on it (the order writes); None: on
+            # the request's session, as in the tests, whose apps are given their transaction's sessions.
+            "autocommit_pool": None,
             "token_cache": TokenCache(settings.token_cache_seconds),
             "payment_gateway": payments_wiring.gateway_for(settings),
             "login_policy": LoginPolicy(

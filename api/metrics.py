@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hmac
 import os
-import time
 from typing import TYPE_CHECKING, Any
 
 from litestar import Request, Response, get
@@ -54,13 +53,21 @@ class HttpMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
             registry=self.registry,
         )
+        self._children: dict[tuple[object, str, int], tuple[Any, Any]] = {}
 
-    def observe(self, scope: Scope, status: int, started: float) -> None:
-        """Count an answered request; api/request_log.py calls it where it logs the request, timed once."""
-        route = scope.get("path_template") or "unmatched"
-        method = scope.get("method", "GET")
-        self.requests.labels(method, route, str(status)).inc()
-        self.duration.labels(method, route).observe(time.perf_counter() - started)
+    def observe(self, scope: Scope, status: int, seconds: float) -> None:
+        """Count an answered request that took `seconds`; api/request_log.py calls it where it logs the request."""
+        key = (scope.get("method", "GET"), scope.get("path_template") or "unmatched", status)
+        children = self._children.get(key)
+        if children is None:
+            # `labels` checks and looks its arguments up each time: the pair is kept per key.
+            method, route, _ = key
+            children = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 def _authorized(request: Request[Any, Any, Any]) -> None:

@@ -35,6 +35,8 @@ def remember_query_names(app: Litestar) -> None:
 
 async def refuse_unknown_query_parameters(request: Request[Any, Any, Any]) -> None:
     """A `before_request` hook: runs after authentication and guards, before anything is parsed or written."""
+    if not request.scope.get("query_string"):
+        return  # nothing to refuse: no parameters parsed for the hot paths, which take none
     names: dict[int, frozenset[str]] | None = request.app.state.get("query_names")
     if names is None:  # an app started without its start-up hook (a bare test app)
         names = _accepted_names(request.app)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from api.auth import REQUEST_WORK, Principal
 from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
-from domain.db import driver_connection, holds_transaction
+from domain.db import driver_connection, holds_transaction, untouched
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
 from domain.idempotency.rules import key_error, request_digest, should_store
@@ -223,7 +223,8 @@ async def _run(
         # back to the pool now, before the answer is sent, as a commit would give it back: held
         # until the outer layer closes the session, 16 requests in flight per process took
         # connections past the pool's size, opened and closed per request.
-        await uow.session.close()
+        if not untouched(uow.session):
+            await uow.session.close()
         return answer
     if answer is not None and not work.failed:
         stored, instead = await _commit(uow, held, answer, scope["path"])

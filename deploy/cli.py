@@ -10,6 +10,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -71,6 +72,8 @@ def cmd_serve(settings: Settings, workers: int | None = None) -> int:
     """
     import uvicorn  # noqa: PLC0415 - only this command needs it
 
+    from deploy.api_processes import OwnSocketPerProcess  # noqa: PLC0415 - uvicorn's, as above
+
     count = workers or int(os.environ.get("COOP_WORKERS") or 0) or os.cpu_count() or 1
     with _stack(settings) as urls:
         migrate.upgrade(urls.database_url)
@@ -82,18 +85,22 @@ def cmd_serve(settings: Settings, workers: int | None = None) -> int:
             shutil.rmtree(metrics_dir, ignore_errors=True)
             metrics_dir.mkdir(parents=True)
             os.environ[METRICS_DIR_ENV] = str(metrics_dir)
+        options = {
+            "factory": True,
+            "host": settings.host,
+            "port": settings.port,
+            "workers": count,
+            "log_config": None,
+            "access_log": False,  # our own request log replaces it
+            "loop": "auto",  # uvloop and httptools are installed: uvicorn picks them
+            "http": "auto",
+        }
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.run(
-                "api.app:app_from_env",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=count,
-                log_config=None,
-                access_log=False,  # our own request log replaces it
-                loop="auto",  # uvloop and httptools are installed: uvicorn picks them
-                http="auto",
-            )
+            if count > 1 and hasattr(socket, "SO_REUSEPORT"):
+                # A socket per process, so the kernel spreads connections evenly (deploy/api_processes.py).
+                OwnSocketPerProcess(uvicorn.Config("api.app:app_from_env", **options)).run()  # type: ignore[arg-type]
+            else:
+                uvicorn.run("api.app:app_from_env", **options)  # type: ignore[arg-type]
     return 0
 
 

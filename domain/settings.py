@@ -92,7 +92,8 @@ class Settings:
     token_cache_seconds: int = 30
     # Connections each API process keeps open (and as many more at peaks). Below the requests
     # in flight per process, connections past the pool are opened and closed per request,
-    # each preparing its statements anew. Processes x 2 x this must stay under max_connections.
+    # each preparing its statements anew. The autocommit pool (domain.db.autocommit_pool) adds
+    # up to half this again. Processes x 2.5 x this must stay under max_connections.
     db_pool_size: int = 16
     coop: CoopIdentity = field(default_factory=CoopIdentity)
     # The bearer token Prometheus sends to GET /metrics; unset, /metrics answers 401 to all.

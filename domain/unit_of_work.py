@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Self
 
+from domain.db import untouched
 from domain.jobs import service as outbox
 
 if TYPE_CHECKING:
@@ -38,7 +39,8 @@ class UnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self.session.close()  # closing rolls back whatever was not committed
+        if not untouched(self.session):
+            await self.session.close()  # closing rolls back whatever was not committed
 
     async def commit(self) -> None:
         """Commit, then relay the jobs this work recorded."""

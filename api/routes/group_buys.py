@@ -278,7 +278,7 @@ class GroupBuyController(Controller):
         responses=problems(404, *POSTED),
     )
     async def place_order(
-        self, group_buy_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller
+        self, group_buy_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller, state: State
     ) -> OrderOut:
         """One order per member and buy (a second is a 409); only while the buy is open.
 
@@ -292,6 +292,7 @@ class GroupBuyController(Controller):
             lines=line_requests(data),
             now=datetime.now(UTC),
             actor=caller.user_id,
+            autocommit=state.autocommit_pool,
         )
         return order_out(view)
 

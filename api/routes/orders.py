@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import msgspec
 from litestar import Controller, delete, get, put
+from litestar.datastructures import State
 from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, check_member_access, members_only, staff_or_members
@@ -210,7 +211,9 @@ class OrderController(Controller):
         summary="Change the order",
         responses=problems(400, 404, 401, 403, 409),
     )
-    async def change(self, order_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller) -> OrderOut:
+    async def change(
+        self, order_id: FromPath[str], data: JSONBody[OrderIn], db: DbSession, caller: Caller, state: State
+    ) -> OrderOut:
         """Replace the lines while the buy is open (409 after); a decrease takes the newest units first."""
         view = await orders.change_order(
             db,
@@ -218,6 +221,7 @@ class OrderController(Controller):
             lines=line_requests(data),
             now=datetime.now(UTC),
             only_member_id=ordering_member(caller),
+            autocommit=state.autocommit_pool,
         )
         return order_out(view)
 

@@ -86,9 +86,11 @@ class Figure:
     p50_ms: float
     p99_ms: float
     failed: int
+    api_cpu_ms: float | None = None  # CPU of the API processes per request (user + system), from /proc
 
     def row(self) -> str:
-        return f"{self.call:<10} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7}"
+        cpu = f"{self.api_cpu_ms:>8.2f}" if self.api_cpu_ms is not None else f"{'':>8}"
+        return f"{self.call:<10} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7} {cpu}"
 
 
 async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
@@ -208,9 +210,72 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (None when the process is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()
+
+
+def api_processes(server_pid: int) -> list[int]:
+    """The API processes under `coop run`: every descendant but the job worker (`deploy.cli worker`)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [server_pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            try:
+                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"worker" not in command:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU these processes used so far."""
+    ticks = 0
+    for pid in pids:
+        if (fields := _stat(pid)) is not None:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / _CLOCK_TICKS
+
+
+def connections_per_process(port: int) -> dict[int, int]:
+    """Established connections to `port` per process that holds them (`ss -tnp`); wrk's side is not counted."""
+    out = subprocess.run(  # noqa: S603 - a fixed command
+        ["ss", "-Htnp", "state", "established", "( sport = :" + str(port) + " )"],  # noqa: S607
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    counts: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", out.stdout):
+        counts[int(pid)] = counts.get(int(pid), 0) + 1
+    return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """The running `coop run`: its base URL, port and process id."""
+
+    base: str
+    port: int
+    pid: int
+
+
 @contextlib.contextmanager
-def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[str, str]) -> Iterator[str]:
-    """`coop run` against the given servers, as `make run` starts it; yields its base URL."""
+def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[str, str]) -> Iterator[Server]:
+    """`coop run` against the given servers, as `make run` starts it; yields it once every API process is up."""
     port = _free_port()
     env = {
         **os.environ,
@@ -242,7 +307,7 @@ def serving(database_url: str, redis_url: str, data_dir: Path, env_extra: dict[s
                 raise RuntimeError(msg)
             time.sleep(0.3)
         _wait_for_every_process(data_dir / "server.log", int(env.get("COOP_WORKERS") or 0) or os.cpu_count() or 1)
-        yield base
+        yield Server(base, port, server.pid)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -272,16 +337,28 @@ _RESULT = re.compile(
 )
 
 
-def drive(wrk: str, base: str, call: str, data: Path, *, seconds: int, connections: int) -> Figure:
-    """One wrk run of one call kind."""
+def drive(wrk: str, server: Server, call: str, data: Path, *, seconds: int, connections: int) -> Figure:
+    """One wrk run of one call kind, with the API processes' CPU per request over it."""
     env = {**os.environ, "COOP_BENCH_DATA": str(data), "COOP_BENCH_CALL": call}
-    out = subprocess.run(  # noqa: S603 - wrk with our script
-        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), base],
+    pids = api_processes(server.pid)
+    cpu_before = cpu_seconds(pids)
+    load = subprocess.Popen(  # noqa: S603 - wrk with our script
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA), server.base],
         env=env,
-        check=True,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
+    time.sleep(min(1.0, seconds / 2))
+    spread = connections_per_process(server.port)
+    stdout, stderr = load.communicate()
+    cpu = cpu_seconds(pids) - cpu_before
+    if load.returncode:
+        msg = f"wrk failed ({load.returncode}): {stderr}"
+        raise RuntimeError(msg)
+    if len(spread) > 1 or os.environ.get("COOP_BENCH_SPREAD"):
+        print(f"{call}: connections per API process {sorted(spread.values(), reverse=True)}", flush=True)
+    out = subprocess.CompletedProcess(load.args, load.returncode, stdout, stderr)
     if out.stderr.strip():
         print(out.stderr.strip(), file=sys.stderr)
     found = _RESULT.search(out.stdout)
@@ -289,7 +366,10 @@ def drive(wrk: str, base: str, call: str, data: Path, *, seconds: int, connectio
         msg = f"no RESULT line from wrk:\n{out.stdout}"
         raise RuntimeError(msg)
     requests, duration_us, p50, p99, status_errors, socket_errors = (int(g) for g in found.groups())
-    return Figure(call, requests, requests / (duration_us / 1e6), p50 / 1000, p99 / 1000, status_errors + socket_errors)
+    per_second = requests / (duration_us / 1e6)
+    failed = status_errors + socket_errors
+    cpu_ms = cpu * 1000 / requests if requests else None
+    return Figure(call, requests, per_second, p50 / 1000, p99 / 1000, failed, cpu_ms)
 
 
 FLOOR_LINES = """
@@ -355,7 +435,7 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
 
 
 def report(figures: list[Figure], floor_figure: Figure) -> list[str]:
-    lines = [f"{'call':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'vs floor':>9}"]
+    lines = [f"{'call':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'cpu ms':>8} {'vs floor':>9}"]
     for f in [*figures, floor_figure]:
         ratio = f.per_second / floor_figure.per_second if floor_figure.per_second else 0.0
         lines.append(f"{f.row()} {ratio:>8.2f}x")
@@ -386,10 +466,10 @@ def run(args: argparse.Namespace) -> list[str]:
         if args.workers is not None:
             env_extra["COOP_WORKERS"] = str(args.workers)
         figures = []
-        with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as base:
-            drive(wrk, base, "me", data, seconds=2, connections=args.connections)  # warm pools and caches
+        with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as server:
+            drive(wrk, server, "me", data, seconds=2, connections=args.connections)  # warm pools and caches
             for call in args.calls:
-                figures.append(drive(wrk, base, call, data, seconds=args.seconds, connections=args.connections))
+                figures.append(drive(wrk, server, call, data, seconds=args.seconds, connections=args.connections))
                 print(figures[-1].row(), flush=True)
         floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
     header = (

@@ -53,7 +53,7 @@ from domain.buying.tables import (
 )
 from domain.catalog import service as catalog
 from domain.catalog.rules import tier_for
-from domain.db import driver_connection, utc_now
+from domain.db import driver_connection, holds_transaction, utc_now
 from domain.errors import ConflictError, DomainError, FieldError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
 from domain.notifications import service as notifications
@@ -131,26 +131,36 @@ async def place_order(
     lines: Sequence[LineRequest],
     now: datetime,
     actor: int,
+    autocommit: asyncpg.Pool | None = None,
 ) -> OrderView:
     """A member's one order in an open group buy; a second one is a 409 naming the first.
 
     One call of the SQL function coop_order_place (migration 0026): it locks as every order
     write does (the member FOR SHARE, its standing checked; the buy shared), checks the buy
     and the lines, and writes the order, its lines, increments and the buy's running totals.
+    With `autocommit` (the app's pool for such calls) and no transaction in the session, the
+    call runs on a connection of that pool and commits by itself.
     """
     requested = _requested(lines)
     args = (group_buy_id, member_id, _ALLOWED[OrderWrite.PLACE], GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested)
-    connection = await driver_connection(session, begin=False)
-    card_ok = False
-    for _ in range(2):
-        row = await _call(connection, _PLACE, (*args, now, actor, card_ok), lines, OrderWrite.PLACE, member_id)
-        if row["o_order"] is not None:
-            break
-        # A card-mode buy: nothing was written; the member's saved card first, then the write,
-        # both in one transaction.
-        connection = await driver_connection(session)
-        await card_holds.require_card_customer(session, member_id)
-        card_ok = True
+    row = await _autocommitted(
+        session, autocommit, _PLACE, (*args, now, actor, False), lines=lines, write=OrderWrite.PLACE, subject=member_id
+    )
+    if row is None or row["o_order"] is None:
+        # Not placed yet: the session holds a transaction (the call joins it), or the buy is in
+        # card mode and nothing was written (the member's saved card first, then the write,
+        # both in one transaction).
+        connection = await driver_connection(session, begin=row is not None)
+        card_ok = row is not None
+        for _ in range(2):
+            if card_ok:
+                await card_holds.require_card_customer(session, member_id)
+            row = await _call(connection, _PLACE, (*args, now, actor, card_ok), lines, OrderWrite.PLACE, member_id)
+            if row["o_order"] is not None:
+                break
+            connection = await driver_connection(session)
+            card_ok = True
+    assert row is not None  # noqa: S101 - set by the call above or the loop
     taken_at = row["o_taken_at"]
     order = BuyOrder.model_construct(  # as in change_order: the row as written, only read
         id=row["o_order"],
@@ -197,6 +207,29 @@ _INT8 = 2**63
 
 def _fits(value: object, bound: int) -> bool:
     return is_int(value) and -bound <= value < bound
+
+
+async def _autocommitted(
+    session: AsyncSession,
+    autocommit: asyncpg.Pool | None,
+    query: str,
+    args: tuple[object, ...],
+    *,
+    lines: Sequence[LineRequest],
+    write: OrderWrite,
+    subject: int,
+) -> asyncpg.Record | None:
+    """The call on a connection of the autocommit pool, where it would commit by itself anyway.
+
+    None (not called) without a pool (the tests' apps: their rolled-back transaction is the
+    session's) or when the session holds a transaction: an Idempotency-Key's stored answer, a
+    token looked up in this request, or rows waiting to be flushed must commit with the write.
+    """
+    if autocommit is None or holds_transaction(session):
+        return None
+    async with autocommit.acquire() as connection:
+        row: asyncpg.Record = await _call(connection, query, args, lines, write, subject)
+    return row
 
 
 async def _call(
@@ -355,27 +388,34 @@ async def change_order(
     lines: Sequence[LineRequest],
     now: datetime,
     only_member_id: int | None = None,
+    autocommit: asyncpg.Pool | None = None,
 ) -> OrderView:
     """Replace the order's lines while the buy is open (products left out go to zero).
 
     Each changed line records the change as increments: an increase joins the back of the
     queue, a decrease is taken from the newest units first. A cancelled order comes back.
-    The answer is built from what the write holds: nothing is read back.
+    The answer is built from what the write holds: nothing is read back. `autocommit`: as in
+    place_order.
     """
     requested = _requested(lines)
     allowed = (_ALLOWED[OrderWrite.CHANGE], _ALLOWED[OrderWrite.REOPEN])
     args = (order_id, only_member_id, *allowed, GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested, now)
-    connection = await driver_connection(session, begin=False)
-    card_ok = False
-    for _ in range(2):
-        row = await _call(connection, _CHANGE, (*args, card_ok), lines, OrderWrite.CHANGE, order_id)
-        if row["o_status"] is not None:
-            break
-        # A card-mode buy: nothing was written; the member's saved card first, then the write,
-        # both in one transaction.
-        connection = await driver_connection(session)
-        await card_holds.require_card_customer(session, row["o_member"])
-        card_ok = True
+    row = await _autocommitted(
+        session, autocommit, _CHANGE, (*args, False), lines=lines, write=OrderWrite.CHANGE, subject=order_id
+    )
+    if row is None or row["o_status"] is None:
+        # As in place_order: in the session's transaction, or a card-mode buy's second call.
+        connection = await driver_connection(session, begin=row is not None)
+        card_ok = row is not None
+        for _ in range(2):
+            if row is not None and card_ok:
+                await card_holds.require_card_customer(session, row["o_member"])
+            row = await _call(connection, _CHANGE, (*args, card_ok), lines, OrderWrite.CHANGE, order_id)
+            if row["o_status"] is not None:
+                break
+            connection = await driver_connection(session)
+            card_ok = True
+    assert row is not None  # noqa: S101 - set by the call above or the loop
     taken_at = row["o_taken_at"]
     # The row as written, detached and only read: no validation or ORM state to build (2 % of a change's API CPU).
     order = BuyOrder.model_construct(

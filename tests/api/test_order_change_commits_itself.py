@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from domain.buying import orders
 from domain.buying import service as buying
 from domain.buying.rules import LineRequest
-from domain.db import make_session_maker
+from domain.db import autocommit_pool, make_session_maker
 from tests.support.buying import make_product, make_supplier, ordering_member
 
 if TYPE_CHECKING:
@@ -89,5 +89,64 @@ async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_
     connection = await asyncpg.connect(own_database)
     try:
         assert await connection.fetchval("SELECT quantity FROM order_line WHERE order_id = $1", view.order.id) == 5
+    finally:
+        await connection.close()
+
+
+async def test_with_the_apps_autocommit_pool_an_order_write_takes_no_connection_of_the_sessions(
+    shared_app: SharedApp,
+    committing_engine: AsyncEngine,
+    own_database: str,
+    queue: ArqRedis,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(buying, "_VERSIONS", {})
+    sessions = make_session_maker(committing_engine)
+    app = shared_app.for_test(sessions, queue)
+    checkouts: list[object] = []
+    event.listen(committing_engine.sync_engine, "checkout", lambda *args: checkouts.append(args))
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with (
+        autocommit_pool(own_database, size=2) as pool,
+        httpx.AsyncClient(transport=transport, base_url="http://coop.test") as client,
+    ):
+        app.state.autocommit_pool = pool  # as the app's own start-up makes it (api/app.py)
+        now = datetime.now(UTC)
+        async with sessions() as session:
+            supplier = await make_supplier(session)
+            product = await make_product(session, supplier.id, tiers=[(1, 500)])
+            _, headers = await ordering_member(client, session)
+            buy = await buying.create_group_buy(
+                session,
+                buying.NewGroupBuy(supplier.id or 0, "Hot", now + timedelta(days=1), (product,)),
+                now=now,
+                actor=0,
+            )
+            await session.commit()
+        placing = f"/v1/group-buys/{buy.id}/orders"
+        assert (await client.get("/v1/me", headers=headers)).status_code == 200  # the token is cached now
+        await client.get(f"/v1/group-buys/{buy.id}", headers=headers)  # the price versions are read
+        checkouts.clear()
+        placed = await client.post(
+            placing, json={"lines": [{"product_id": str(product), "quantity": 2}]}, headers=headers
+        )
+        assert placed.status_code == 201, placed.text
+        order = placed.json()["id"]
+        changed = await client.put(
+            f"/v1/orders/{order}", json={"lines": [{"product_id": str(product), "quantity": 7}]}, headers=headers
+        )
+        assert changed.status_code == 200, changed.text
+        assert changed.json()["lines"][0]["quantity"] == 7
+        assert checkouts == []
+        # A refusal is still worded as before: another member's order is not found.
+        refused = await client.put(
+            f"/v1/orders/{int(order) + 1000}",
+            json={"lines": [{"product_id": str(product), "quantity": 1}]},
+            headers=headers,
+        )
+        assert refused.status_code == 404, refused.text
+    connection = await asyncpg.connect(own_database)
+    try:
+        assert await connection.fetchval("SELECT quantity FROM order_line WHERE order_id = $1", int(order)) == 7
     finally:
         await connection.close()

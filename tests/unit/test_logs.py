@@ -92,3 +92,24 @@ def test_lines_logged_together_are_written_together_in_order(stalled, monkeypatc
     lines = [json.loads(text) for text in "".join(counting.writes).splitlines()]
     assert [line["message"] for line in lines] == [f"line {n}" for n in range(200)]
     assert len(counting.writes) < 20
+
+
+def test_a_line_has_the_records_time_to_the_millisecond_and_its_extras_in_order() -> None:
+    # The formatter renders a line per request cheaply (the second cached): the same line as before.
+    from datetime import UTC, datetime
+
+    from domain.logs import JsonFormatter
+
+    formatter = JsonFormatter()
+    record = logging.getLogger("coop.test").makeRecord(
+        "coop.test", logging.INFO, __file__, 1, "hi %s", ("there",), None, extra={"b": 1, "a": {(1, 2): "odd key"}}
+    )
+    for created in (1_764_612_345.9996, 1_764_612_346.0421):
+        record.created = created
+        line = json.loads(formatter.format(record))
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert line["time"][:19] == expected[:19]
+        assert line["time"] == f"{expected[:19]}.{int(created * 1000) % 1000:03d}+00:00"
+        assert line["message"] == "hi there"
+        assert list(line)[-2:] == ["b", "a"]
+        assert line["a"] == {"(1, 2)": "odd key"}  # a key JSON has no type for is written as its str
