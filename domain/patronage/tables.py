@@ -54,7 +54,18 @@ class PatronageRecord(SQLModel, table=True):
 _GROUP = ("fiscal_year", "member_id", "pool", "member_business")
 
 
-class PatronageTotal(SQLModel, table=True):
+class _GroupSums(SQLModel):
+    """A patronage group (fiscal year, member, pool, kind of business) with its records' sum and count."""
+
+    fiscal_year: int
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    pool: str = Field(max_length=50)
+    member_business: bool
+    amount_cents: int = Field(sa_type=sa.BigInteger)
+    record_count: int = Field(sa_type=sa.BigInteger)
+
+
+class PatronageTotal(_GroupSums, table=True):
     """A fiscal year's patronage per (member, pool, kind of business), kept current as records are written.
 
     `amount_cents` and `record_count` always equal the SUM and COUNT of the group's committed
@@ -73,15 +84,9 @@ class PatronageTotal(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    fiscal_year: int
-    member_id: int | None = Field(default=None, sa_type=sa.BigInteger)
-    pool: str = Field(max_length=50)
-    member_business: bool
-    amount_cents: int = Field(sa_type=sa.BigInteger)
-    record_count: int = Field(sa_type=sa.BigInteger)
 
 
-class PatronageTotalPending(SQLModel, table=True):
+class PatronageTotalPending(_GroupSums, table=True):
     """A transaction's new records summed per group, until its COMMIT adds them to `patronage_total`.
 
     Unlogged: a row lives only inside its transaction (deleted by the flush before commit).
@@ -97,12 +102,6 @@ class PatronageTotalPending(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     txid: int = Field(sa_type=sa.BigInteger)
-    fiscal_year: int
-    member_id: int | None = Field(default=None, sa_type=sa.BigInteger)
-    pool: str = Field(max_length=50)
-    member_business: bool
-    amount_cents: int = Field(sa_type=sa.BigInteger)
-    record_count: int = Field(sa_type=sa.BigInteger)
 
 
 class PatronageTotalFlush(SQLModel, table=True):
