@@ -3,7 +3,7 @@
 uvicorn's own `--workers` binds one socket in the parent and every process accepts from it.
 Under load the process that wakes first accepts whatever is queued (uvloop accepts in a
 loop), so a client that opens its keep-alive connections at once lands unevenly: 32 wrk
-connections were spread 25/7 and 28/4 over two processes (issue 12, thirteenth part), and the
+connections were spread 25/7 and 28/4 over two processes (issue 12, sixteenth part), and the
 busier process's queue was the order change's p99. With a socket per process bound with
 SO_REUSEPORT the kernel spreads new connections over the processes by their addresses.
 

@@ -97,7 +97,7 @@ async def autocommit_pool(url: str, *, size: int = 10) -> AsyncIterator[asyncpg.
 
     Such a request needs nothing of SQLAlchemy's session: checking a connection out of the
     engine's pool for it and closing the session afterwards was about a tenth of an order
-    change's API CPU (issue 12, thirteenth part). Its connections only ever run statements
+    change's API CPU (issue 12, sixteenth part). Its connections only ever run statements
     outside a transaction that leave no session state (no SET, LISTEN or session-level
     advisory lock), so a connection goes back without asyncpg's reset, which is a round
     trip per release. Behind PgBouncer's transaction mode (`?pooling=transaction`) the

@@ -30,7 +30,7 @@ _OWN_ATTRIBUTES = len(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request or job id, extras.
 
-    Every request writes a line, so it is made cheaply (issue 12, thirteenth part): the time's
+    Every request writes a line, so it is made cheaply (issue 12, sixteenth part): the time's
     date and second are rendered once per second and the extras are read past the record's
     own attributes. What json.dumps refuses (a dict with tuple keys) is written by msgspec.
     """
