@@ -61,7 +61,7 @@ from domain.payments import card_holds
 from domain.payments.rules import CardStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from decimal import Decimal
 
     import asyncpg
@@ -143,24 +143,16 @@ async def place_order(
     """
     requested = _requested(lines)
     args = (group_buy_id, member_id, _ALLOWED[OrderWrite.PLACE], GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested)
-    row = await _autocommitted(
-        session, autocommit, _PLACE, (*args, now, actor, False), lines=lines, write=OrderWrite.PLACE, subject=member_id
+    row = await _write(
+        session,
+        autocommit,
+        _PLACE,
+        (*args, now, actor),
+        lines=lines,
+        write=OrderWrite.PLACE,
+        subject=member_id,
+        needs_card=lambda row: member_id if row["o_order"] is None else None,
     )
-    if row is None or row["o_order"] is None:
-        # Not placed yet: the session holds a transaction (the call joins it), or the buy is in
-        # card mode and nothing was written (the member's saved card first, then the write,
-        # both in one transaction).
-        connection = await driver_connection(session, begin=row is not None)
-        card_ok = row is not None
-        for _ in range(2):
-            if card_ok:
-                await card_holds.require_card_customer(session, member_id)
-            row = await _call(connection, _PLACE, (*args, now, actor, card_ok), lines, OrderWrite.PLACE, member_id)
-            if row["o_order"] is not None:
-                break
-            connection = await driver_connection(session)
-            card_ok = True
-    assert row is not None  # noqa: S101 - set by the call above or the loop
     taken_at = row["o_taken_at"]
     order = BuyOrder.model_construct(  # as in change_order: the row as written, only read
         id=row["o_order"],
@@ -209,7 +201,7 @@ def _fits(value: object, bound: int) -> bool:
     return is_int(value) and -bound <= value < bound
 
 
-async def _autocommitted(
+async def _write(
     session: AsyncSession,
     autocommit: asyncpg.Pool | None,
     query: str,
@@ -218,18 +210,29 @@ async def _autocommitted(
     lines: Sequence[LineRequest],
     write: OrderWrite,
     subject: int,
-) -> asyncpg.Record | None:
-    """The call on a connection of the autocommit pool, where it would commit by itself anyway.
+    needs_card: Callable[[asyncpg.Record], int | None],
+) -> asyncpg.Record:
+    """The order write's one call (its last argument: whether the member's saved card was checked).
 
-    None (not called) without a pool (the tests' apps: their rolled-back transaction is the
-    session's) or when the session holds a transaction: an Idempotency-Key's stored answer, a
-    token looked up in this request, or rows waiting to be flushed must commit with the write.
+    On a connection of the autocommit pool where the call would commit by itself anyway; in
+    the session when there is no pool (the tests' apps: their rolled-back transaction is the
+    session's) or the session holds a transaction (an Idempotency-Key's stored answer, a token
+    looked up in this request, or rows waiting to be flushed must commit with the write).
+    A card-mode buy writes nothing until the member's saved card is checked (`needs_card`
+    names the member then): the check and the write again, in one transaction of the session.
     """
-    if autocommit is None or holds_transaction(session):
-        return None
-    async with autocommit.acquire() as connection:
-        row: asyncpg.Record = await _call(connection, query, args, lines, write, subject)
-    return row
+    if autocommit is not None and not holds_transaction(session):
+        async with autocommit.acquire() as connection:
+            row: asyncpg.Record = await _call(connection, query, (*args, False), lines, write, subject)
+    else:
+        connection = await driver_connection(session, begin=False)
+        row = await _call(connection, query, (*args, False), lines, write, subject)
+    card_member = needs_card(row)
+    if card_member is None:
+        return row
+    connection = await driver_connection(session)
+    await card_holds.require_card_customer(session, card_member)
+    return await _call(connection, query, (*args, True), lines, write, subject)
 
 
 async def _call(
@@ -400,22 +403,16 @@ async def change_order(
     requested = _requested(lines)
     allowed = (_ALLOWED[OrderWrite.CHANGE], _ALLOWED[OrderWrite.REOPEN])
     args = (order_id, only_member_id, *allowed, GROUP_BUY_LOCKS, INT4, TOTAL_SHARDS, *requested, now)
-    row = await _autocommitted(
-        session, autocommit, _CHANGE, (*args, False), lines=lines, write=OrderWrite.CHANGE, subject=order_id
+    row = await _write(
+        session,
+        autocommit,
+        _CHANGE,
+        args,
+        lines=lines,
+        write=OrderWrite.CHANGE,
+        subject=order_id,
+        needs_card=lambda row: int(row["o_member"]) if row["o_status"] is None else None,
     )
-    if row is None or row["o_status"] is None:
-        # As in place_order: in the session's transaction, or a card-mode buy's second call.
-        connection = await driver_connection(session, begin=row is not None)
-        card_ok = row is not None
-        for _ in range(2):
-            if row is not None and card_ok:
-                await card_holds.require_card_customer(session, row["o_member"])
-            row = await _call(connection, _CHANGE, (*args, card_ok), lines, OrderWrite.CHANGE, order_id)
-            if row["o_status"] is not None:
-                break
-            connection = await driver_connection(session)
-            card_ok = True
-    assert row is not None  # noqa: S101 - set by the call above or the loop
     taken_at = row["o_taken_at"]
     # The row as written, detached and only read: no validation or ORM state to build (2 % of a change's API CPU).
     order = BuyOrder.model_construct(
