@@ -153,9 +153,7 @@ async def post_entry_lines(
     ).scalar_one_or_none()
     if entry_id is not None:
         return int(entry_id)
-    existing = await entry_by_key(session, idempotency_key)
-    assert existing is not None  # noqa: S101 - the conflict proves it exists
-    await _same_or_conflict(session, existing, lines)
+    existing = await _posted_before(session, idempotency_key, lines)
     assert existing.id is not None  # noqa: S101 - loaded from the database
     return existing.id
 
@@ -199,9 +197,7 @@ async def post_entry(
         )
     ).one_or_none()
     if entry is None:  # the key was used before, by an earlier call or a concurrent writer
-        existing = await entry_by_key(session, idempotency_key)
-        assert existing is not None  # noqa: S101 - the conflict proves it exists
-        return await _same_or_conflict(session, existing, lines)
+        return await _posted_before(session, idempotency_key, lines)
     await session.execute(
         sa.insert(Posting).values(
             [
@@ -224,11 +220,14 @@ async def entry_by_key(session: AsyncSession, key: str) -> JournalEntry | None:
     return result.one_or_none()
 
 
-async def _same_or_conflict(session: AsyncSession, entry: JournalEntry, lines: Sequence[PostingLine]) -> JournalEntry:
+async def _posted_before(session: AsyncSession, key: str, lines: Sequence[PostingLine]) -> JournalEntry:
+    """The entry a key refused by ON CONFLICT names, if it has these lines; otherwise a 409."""
+    entry = await entry_by_key(session, key)
+    assert entry is not None  # noqa: S101 - the conflict proves it exists
     assert entry.id is not None  # noqa: S101 - loaded from the database
-    key = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in lines)
+    asked = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in lines)
     stored = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in await _lines_of(session, entry.id))
-    if key != stored:
+    if asked != stored:
         msg = f"journal key {entry.idempotency_key} was already used for different postings"
         raise ConflictError(msg)
     return entry
