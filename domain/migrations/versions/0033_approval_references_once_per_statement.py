@@ -1,0 +1,124 @@
+"""The references of the rows year-end approval writes are checked once per statement, not once per row.
+
+Approval writes, per member, a ledger account, an equity lot, a posting and a payout: 400,000
+rows at 100k members, and each foreign key ran one lookup per row (six per member: the
+member of the account, of the lot and of the payout; the lot's account; the posting's entry
+and account). Under EXPLAIN those lookups were more than half of the statement. Here each of
+the six foreign keys becomes a statement trigger of the same name, run once per INSERT or
+UPDATE over its transition table, that refuses the statement if a new row's key has no
+parent row (one anti-join; same SQLSTATE 23503, same constraint name, checked at the same
+moment: the end of the statement).
+
+A foreign key also keeps its parent from going away. Here the parents keep their keys by
+triggers: a journal entry is append-only (0001); a ledger account and a member can be neither
+deleted, nor truncated, nor given another id (nothing in the code does either; a member who
+leaves keeps its row, with its history). So a child row, once checked, keeps its parent.
+
+Revision ID: 0033
+Revises: 0031
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0033"
+down_revision: str | None = "0031"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# (child table, column, parent table, the foreign key's name), each checked by its trigger.
+REFERENCES = (
+    ("posting", "entry_id", "journal_entry", "fk_posting_entry_id_journal_entry"),
+    ("posting", "account_id", "ledger_account", "fk_posting_account_id_ledger_account"),
+    ("equity_lot", "member_id", "member", "fk_equity_lot_member_id_member"),
+    ("equity_lot", "account_id", "ledger_account", "fk_equity_lot_account_id_ledger_account"),
+    ("ledger_account", "member_id", "member", "fk_ledger_account_member_id_member"),
+    ("payout", "member_id", "member", "fk_payout_member_id_member"),
+)
+KEPT_PARENTS = ("ledger_account", "member")  # journal_entry is append-only since 0001
+
+# The query is planned at each call (EXECUTE): the transition table holds 2 rows for one
+# posting entry and 100,000 for approval, and a plan cached for the first would be kept.
+REFERENCE_PRESENT = """
+CREATE FUNCTION coop_reference_present() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    missing bigint;
+BEGIN
+    EXECUTE format(
+        'SELECT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL'
+        ' AND NOT EXISTS (SELECT FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1',
+        TG_ARGV[0], TG_ARGV[1]
+    ) INTO missing;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, TG_ARGV[2]
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key (%s)=(%s) is not present in table "%s".', TG_ARGV[0], missing, TG_ARGV[1]),
+                  SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME, COLUMN = TG_ARGV[0], CONSTRAINT = TG_ARGV[2];
+    END IF;
+    RETURN NULL;
+END $$
+"""
+KEY_KEPT = """
+CREATE FUNCTION coop_referenced_key_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on % is not allowed: its rows are referenced by key (postings, lots, payouts)',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'restrict_violation';
+END $$
+"""
+
+
+def _upgrade_statements() -> list[str]:
+    statements = [REFERENCE_PRESENT, KEY_KEPT]
+    for table, column, parent, name in REFERENCES:
+        statements.append(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
+        args = f"'{column}', '{parent}', '{name}'"
+        statements.append(
+            f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION coop_reference_present({args})"
+        )
+        if table != "posting":  # append-only: an UPDATE is refused (0001)
+            statements.append(
+                f"CREATE TRIGGER {name}_upd AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION coop_reference_present({args})"
+            )
+    for parent in KEPT_PARENTS:
+        statements += [
+            f"CREATE TRIGGER {parent}_not_deleted BEFORE DELETE ON {parent}"
+            " FOR EACH ROW EXECUTE FUNCTION coop_referenced_key_kept()",
+            f"CREATE TRIGGER {parent}_id_kept BEFORE UPDATE OF id ON {parent}"
+            " FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION coop_referenced_key_kept()",
+            f"CREATE TRIGGER {parent}_no_truncate BEFORE TRUNCATE ON {parent}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION coop_referenced_key_kept()",
+        ]
+    return statements
+
+
+def _downgrade_statements() -> list[str]:
+    statements = []
+    for parent in KEPT_PARENTS:
+        statements += [
+            f"DROP TRIGGER {parent}_no_truncate ON {parent}",
+            f"DROP TRIGGER {parent}_id_kept ON {parent}",
+            f"DROP TRIGGER {parent}_not_deleted ON {parent}",
+        ]
+    for table, column, parent, name in REFERENCES:
+        if table != "posting":
+            statements.append(f"DROP TRIGGER {name}_upd ON {table}")
+        statements += [
+            f"DROP TRIGGER {name} ON {table}",
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) REFERENCES {parent} (id)",
+        ]
+    return [*statements, "DROP FUNCTION coop_referenced_key_kept()", "DROP FUNCTION coop_reference_present()"]
+
+
+def upgrade() -> None:
+    # One statement per execute: the migrations run on asyncpg, which prepares each one.
+    for statement in _upgrade_statements():
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    for statement in _downgrade_statements():
+        op.execute(statement)
