@@ -148,11 +148,6 @@ async def approve(
     summary = await ledger.account_id(session, chart.income_summary(run.fiscal_year))
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
     await session.execute(_SHARE_ACCOUNTS, params)
-    # The `line` CTE is read six times; at 100k members (about 7 MB) it spilled to disk with the
-    # default 4 MB. Approval runs in the API's unit of work: LOCAL ends with its transaction, so
-    # the pooled connection goes back with its default; what else this request runs after
-    # approval is a few small statements.
-    await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     await session.execute(
         _POST_LINES,
         params
