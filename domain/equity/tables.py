@@ -22,11 +22,12 @@ class EquityLot(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    member_id: int = Field(sa_type=sa.BigInteger, index=True)  # member.id, checked per statement (0033)
     fiscal_year: int
     kind: str = Field(max_length=24)
     qualified: bool
-    account_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="ledger_account.id")
+    # ledger_account.id, checked per statement (0033)
+    account_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     external_ref: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(

@@ -20,7 +20,8 @@ class Account(SQLModel, table=True):
     code: str = Field(sa_column_kwargs={"unique": True}, max_length=200)
     name: str = Field(max_length=200)
     kind: str = Field(max_length=16)
-    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    # member.id, checked per statement (0033)
+    member_id: int | None = Field(default=None, sa_type=sa.BigInteger, index=True)
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
@@ -54,7 +55,7 @@ class Posting(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    entry_id: int = Field(sa_type=sa.BigInteger, foreign_key="journal_entry.id", index=True)
-    account_id: int = Field(sa_type=sa.BigInteger, foreign_key="ledger_account.id", index=True)
+    entry_id: int = Field(sa_type=sa.BigInteger, index=True)  # journal_entry.id, checked per statement (0033)
+    account_id: int = Field(sa_type=sa.BigInteger, index=True)  # ledger_account.id, checked per statement (0033)
     side: str = Field(max_length=6)
     amount_cents: int = Field(sa_type=sa.BigInteger)

@@ -23,7 +23,7 @@ class Payout(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    member_id: int = Field(sa_type=sa.BigInteger, index=True)  # member.id, checked per statement (0033)
     kind: str = Field(max_length=24)
     amount_cents: int = Field(sa_type=sa.BigInteger)
     status: str = Field(default="pending", max_length=16, index=True)

@@ -1,0 +1,171 @@
+"""The references of the rows approval writes, checked once per statement (0033), hold as foreign keys did.
+
+A posting, lot, ledger account or payout whose parent row is missing is refused (SQLSTATE
+23503, the foreign key's name), also as one bad row of a set-based insert and as an update
+of the key; and the parents keep their keys: a referenced member or ledger account can be
+neither deleted, nor re-keyed, nor truncated, so a child row once checked keeps its parent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+MISSING = 9_000_000_000  # no row has this id
+
+
+async def _one(session: Any, statement: str, **params: Any) -> int:
+    value: int = (await session.execute(sa.text(statement), params)).scalar_one()
+    return value
+
+
+async def _family(session: Any) -> dict[str, int]:
+    """A member written in plain SQL (no other rows point at it) with an account, a lot, an entry and a payout."""
+    key = uuid.uuid4().hex
+    member = await _one(
+        session,
+        "INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)"
+        " VALUES ('Refs', :email, 'full', 10000, '2020-01-01', now()) RETURNING id",
+        email=f"{key}@refs.test",
+    )
+    account = await _one(
+        session,
+        "INSERT INTO ledger_account (code, name, kind, member_id, created_at)"
+        " VALUES (:code, 'lot', 'equity', :member, now()) RETURNING id",
+        code=f"refs:{key}",
+        member=member,
+    )
+    entry = await _one(
+        session,
+        "INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)"
+        " VALUES ('refs', '', now(), :key) RETURNING id",
+        key=f"refs:{key}",
+    )
+    lot = await _one(
+        session,
+        "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
+        " VALUES (:member, 2025, 'retained_patronage', true, :account, now()) RETURNING id",
+        member=member,
+        account=account,
+    )
+    await session.execute(
+        sa.text(
+            "INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)"
+            " VALUES (:member, 'patronage_cash', 100, 'pending', :key, now())"
+        ),
+        {"member": member, "key": f"refs:{key}"},
+    )
+    return {"member": member, "account": account, "entry": entry, "lot": lot, "key": key}  # type: ignore[dict-item]
+
+
+# Each statement writes two rows set-based: one with a parent, one whose parent is missing.
+MISSING_PARENT = [
+    (
+        "fk_posting_entry_id_journal_entry",
+        (
+            "INSERT INTO posting (entry_id, account_id, side, amount_cents)"
+            " VALUES (:entry, :account, 'debit', 5), (:missing, :account, 'credit', 5)"
+        ),
+    ),
+    (
+        "fk_posting_account_id_ledger_account",
+        (
+            "INSERT INTO posting (entry_id, account_id, side, amount_cents)"
+            " VALUES (:entry, :account, 'debit', 5), (:entry, :missing, 'credit', 5)"
+        ),
+    ),
+    (
+        "fk_equity_lot_member_id_member",
+        (
+            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, created_at)"
+            " VALUES (:member, 2024, 'imported', true, now()), (:missing, 2024, 'imported', true, now())"
+        ),
+    ),
+    (
+        "fk_equity_lot_account_id_ledger_account",
+        (
+            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
+            " VALUES (:member, 2024, 'imported', true, :account, now()),"
+            " (:member, 2024, 'imported', true, :missing, now())"
+        ),
+    ),
+    (
+        "fk_equity_lot_account_id_ledger_account",  # as an import sets a lot's account after the lot
+        "UPDATE equity_lot SET account_id = :missing WHERE id = :lot",
+    ),
+    (
+        "fk_ledger_account_member_id_member",
+        (
+            "INSERT INTO ledger_account (code, name, kind, member_id, created_at)"
+            " VALUES (:key || '-a', 'a', 'equity', :member, now()), (:key || '-b', 'b', 'equity', :missing, now())"
+        ),
+    ),
+    (
+        "fk_payout_member_id_member",
+        (
+            "INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)"
+            " VALUES (:member, 'patronage_cash', 1, 'pending', :key || '-a', now()),"
+            " (:missing, 'patronage_cash', 1, 'pending', :key || '-b', now())"
+        ),
+    ),
+    ("fk_payout_member_id_member", "UPDATE payout SET member_id = :missing WHERE business_key = 'refs:' || :key"),
+]
+
+
+@pytest.mark.parametrize(("name", "statement"), MISSING_PARENT)
+async def test_a_row_whose_parent_is_missing_is_refused(session, name, statement):
+    family = await _family(session)
+    with pytest.raises(IntegrityError, match=f'violates foreign key constraint "{name}"') as caught:
+        await session.execute(sa.text(statement), {**family, "missing": MISSING})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23503"
+
+
+async def test_parents_written_by_the_same_statement_are_found(session):
+    """As approval writes them: the account, the lot pointing at it and the posting, in one statement."""
+    family = await _family(session)
+    written = await _one(
+        session,
+        """
+        WITH account AS (
+          INSERT INTO ledger_account (code, name, kind, member_id, created_at)
+          VALUES (:key || '-same', 'lot', 'equity', :member, now()) RETURNING id
+        ), lot AS (
+          INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)
+          SELECT :member, 2024, 'retained_patronage', true, id, now() FROM account RETURNING account_id
+        ), posted AS (
+          INSERT INTO posting (entry_id, account_id, side, amount_cents) SELECT :entry, account_id, 'credit', 5 FROM lot
+          RETURNING id
+        )
+        SELECT count(*) FROM posted
+        """,
+        **family,
+    )
+    assert written == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM member WHERE id = :member",
+        "UPDATE member SET id = :missing WHERE id = :member",
+        "DELETE FROM ledger_account WHERE id = :account",
+        "UPDATE ledger_account SET id = :missing WHERE id = :account",
+    ],
+)
+async def test_a_referenced_parent_keeps_its_key(session, statement):
+    """The member's only children are the rows approval writes: without 0033's triggers the delete would pass."""
+    family = await _family(session)
+    with pytest.raises(IntegrityError, match=r"is not allowed: its rows are referenced by key") as caught:
+        await session.execute(sa.text(statement), {**family, "missing": MISSING})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23001"  # restrict_violation
+
+
+@pytest.mark.parametrize("table", ["member", "ledger_account"])
+async def test_a_parent_table_cannot_be_truncated(session, table):
+    # CASCADE empties the tables that still have a foreign key to it, not the ones checked by trigger.
+    with pytest.raises(DBAPIError, match=f"TRUNCATE on {table} is not allowed"):
+        await session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
