@@ -127,7 +127,7 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
         outcomes = {o.product_id: o for o in expected.products}
         # What members see: the close stores units only where they are not the firm quantity.
         seen = await orders.order_page(session, after_id=0, limit=100, group_buy_id=gid, status=OrderStatus.ALLOCATED)
-        closed = [(ln.product_id, v.order.id, ln) for v in seen for ln in v.lines]
+        closed = [(ln.product_id, v.order.id or 0, ln) for v in seen for ln in v.lines]
         assert len(closed) == len(await _lines(session, gid))
         for product_id, order_id, line in closed:
             outcome = outcomes[product_id]
@@ -136,9 +136,9 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
             assert line.total_cents == line_total_cents(
                 outcome.allocations[order_id], outcome.unit_price_cents, markups[product_id]
             )
-        stored = {(p, o): (q, a) for p, o, q, _, a, *_ in await _lines(session, gid)}
-        written = {k for k, (q, a) in stored.items() if a is not None}
-        assert written == {k for k, (q, _) in stored.items() if outcomes[k[0]].allocations[k[1]] != q}
+        raw = {(p, o): (q, a) for p, o, q, _, a, *_ in await _lines(session, gid)}
+        written = {k for k, (_, a) in raw.items() if a is not None}
+        assert written == {k for k, (q, _) in raw.items() if outcomes[k[0]].allocations[k[1]] != q}
 
         came = {p: o.bought * cut // 100 for p, o in outcomes.items()}
         await settlement.record_delivery(
