@@ -262,16 +262,16 @@ async def _cancel(session: AsyncSession, group_buy: GroupBuy, now: datetime, rea
         )
 
 
-# Every line's allocation in one statement, the rows passed as arrays (not one UPDATE per line).
+# The lines whose allocation is not their firm quantity, in one statement (the rows passed as
+# arrays, not one UPDATE per line). A line left alone keeps ``allocated_quantity`` NULL, which
+# after close means its firm quantity (see ``allocated_units``).
 _ALLOCATE_LINES = sa.text("""
-UPDATE order_line l SET allocated_quantity = u.units, unit_price_cents = u.price, total_cents = u.total
-  FROM unnest(:ids, :units, :prices, :totals) AS u(id, units, price, total)
+UPDATE order_line l SET allocated_quantity = u.units
+  FROM unnest(:ids, :units) AS u(id, units)
  WHERE l.id = u.id
 """).bindparams(
     sa.bindparam("ids", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("units", type_=ARRAY(sa.Integer)),
-    sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
 )
 
 # The largest remainder method (domain.money.allocate) over a CTE ``line`` with one row per
@@ -299,8 +299,11 @@ shared AS (
 # Pro rata at close (allocate_units): A <= Q shares A by firm quantity; A > Q gives each
 # their firm quantity and shares A - Q by flex. Each line is priced once (line_total_cents:
 # HALF_UP, which round() is on these non-negative numerics) and held to what its member
-# was shown (max_order_total_cents: the dearest tier with the pinned markup). Lines are
-# written only if no order goes above that; every order's total comes back, with the breach.
+# was shown (max_order_total_cents: the dearest tier with the pinned markup). Only a line
+# whose units are not its firm quantity is written (whole cases keep A within a case of Q,
+# so that is at most case size - 1 lines a product), and only if no order goes above its
+# limit; the unit price is the item's and a line's total a function of both (written on
+# every line by the delivery). Every order's total comes back, with the breach.
 _ALLOCATE_PRO_RATA = sa.text(
     f"""
 WITH product AS (
@@ -309,7 +312,7 @@ WITH product AS (
 ),
 line AS (
   SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity + l.flex_quantity AS asked,
-         p.price, p.markup, p.dearest, p.hold_markup,
+         coalesce(l.allocated_quantity, l.quantity) AS stored, p.price, p.markup, p.dearest, p.hold_markup,
          CASE WHEN p.bought <= p.firm THEN 0 ELSE l.quantity END AS base,
          CAST(CASE WHEN p.bought <= p.firm THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
          CASE WHEN p.bought <= p.firm THEN p.bought ELSE p.bought - p.firm END AS share,
@@ -320,7 +323,7 @@ line AS (
    WHERE l.group_buy_id = :gb AND o.status = 'open'
 ),{LARGEST_REMAINDER},
 priced AS (
-  SELECT id, order_id, price, base + units AS units,
+  SELECT id, order_id, stored, base + units AS units,
          CAST(round((base + units) * price * (1 + markup)) AS bigint) AS total,
          CAST(round(asked * dearest * (1 + hold_markup)) AS bigint) AS limit_cents
     FROM shared
@@ -329,9 +332,9 @@ per_order AS (
   SELECT order_id, sum(total) AS total, sum(limit_cents) AS limit_cents FROM priced GROUP BY order_id
 ),
 written AS (
-  UPDATE order_line l SET allocated_quantity = p.units, unit_price_cents = p.price, total_cents = p.total
+  UPDATE order_line l SET allocated_quantity = p.units
     FROM priced p
-   WHERE l.id = p.id AND NOT EXISTS (SELECT FROM per_order WHERE total > limit_cents)
+   WHERE l.id = p.id AND p.units <> p.stored AND NOT EXISTS (SELECT FROM per_order WHERE total > limit_cents)
 )
 SELECT order_id, CAST(total AS bigint), total > limit_cents FROM per_order
 """  # noqa: S608 - a module constant; every value is a bound parameter
@@ -390,20 +393,21 @@ async def _allocate_from_plan(session: AsyncSession, group_buy: GroupBuy, plan: 
                 col(OrderLine.order_id),
                 col(OrderLine.product_id),
                 col(OrderLine.quantity) + col(OrderLine.flex_quantity),
+                sa.func.coalesce(col(OrderLine.allocated_quantity), col(OrderLine.quantity)),
             )
             .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
             .where(col(OrderLine.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
         )
     ).all()
     outcomes = {o.product_id: o for o in plan.products}
-    updates: dict[str, list[int]] = {"ids": [], "units": [], "prices": [], "totals": []}
+    updates: dict[str, list[int]] = {"ids": [], "units": []}
     totals: dict[int, int] = defaultdict(int)
     limits: dict[int, int] = defaultdict(int)
     # A product's lines share their price and markup and differ only in units: each distinct
     # (product, units) is priced once, not once per line.
     line_totals: dict[tuple[int, int], int] = {}
     line_limits: dict[tuple[int, int], int] = {}
-    for line_id, order_id, product_id, units_asked in rows:
+    for line_id, order_id, product_id, units_asked, stored in rows:
         outcome = outcomes[product_id]
         units = outcome.allocations.get(order_id, 0)
         if (total := line_totals.get((product_id, units))) is None:
@@ -417,10 +421,9 @@ async def _allocate_from_plan(session: AsyncSession, group_buy: GroupBuy, plan: 
             )
         totals[order_id] += total
         limits[order_id] += limit
-        updates["ids"].append(line_id)
-        updates["units"].append(units)
-        updates["prices"].append(outcome.unit_price_cents)
-        updates["totals"].append(total)
+        if units != stored:  # a line left alone is allocated its firm quantity
+            updates["ids"].append(line_id)
+            updates["units"].append(units)
     if over := charge_limit_errors(totals, limits):
         msg = f"group buy {group_buy.id}: orders {over} would cost more than their max_total_cents"
         raise ConflictError(msg, code="charge_above_max_total")

@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -26,6 +27,7 @@ from domain.buying.rules import (
     OrderWrite,
     PaymentMode,
     check_order_transition,
+    closed_line,
     deadline_refusal,
     max_order_total_cents,
     member_unit_price_cents,
@@ -62,7 +64,6 @@ from domain.payments.rules import CardStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from decimal import Decimal
 
     import asyncpg
     from sqlmodel.ext.asyncio.session import AsyncSession
@@ -637,10 +638,34 @@ async def group_buy_orders(session: AsyncSession, group_buy_id: int, *, after_id
     return await order_page(session, after_id=after_id, limit=limit, group_buy_id=group_buy_id)
 
 
-def _member_unit_price(line: OrderLine, price: catalog.Prices) -> int:
-    """The tier price fixed at close with markup; before close the first (dearest) tier's, as ``max_total_cents``."""
-    unit = line.unit_price_cents if line.unit_price_cents is not None else tier_for(price.tiers, 0).unit_price_cents
-    return member_unit_price_cents(unit, price.markup_rate)
+def _line_view(order: BuyOrder, line: OrderLine, item: GroupBuyItem, price: catalog.Prices) -> LineView:
+    """The line as its member sees it: after close, what the close left to the item comes from it.
+
+    Before close the member unit price is the first (dearest) tier's with markup, as
+    ``max_total_cents``; after it the tier price fixed at close with markup.
+    """
+    allocated, unit, total = line.allocated_quantity, line.unit_price_cents, line.total_cents
+    if order.status in {OrderStatus.ALLOCATED, OrderStatus.SETTLED} and item.unit_price_cents is not None:
+        allocated, unit, total = closed_line(
+            line.quantity, (allocated, unit, total), item.unit_price_cents, _frozen_markup(item)
+        )
+    shown = unit if unit is not None else tier_for(price.tiers, 0).unit_price_cents
+    return LineView(
+        line.product_id,
+        line.quantity,
+        line.flex_quantity,
+        allocated,
+        line.delivered_quantity,
+        unit,
+        total,
+        price.markup_rate,
+        member_unit_price_cents(shown, price.markup_rate),
+    )
+
+
+def _frozen_markup(item: GroupBuyItem) -> Decimal:
+    """The markup the close priced the item's lines with (none recorded: none)."""
+    return item.markup_rate if item.markup_rate is not None else Decimal(0)
 
 
 async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list[OrderView]:
@@ -664,6 +689,7 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
         )
     ).all()
     prices = await item_prices(session, items)
+    by_product = {(i.group_buy_id, i.product_id): i for i in items}
     payments = await card_holds.payments_of(session, ids)
     views = []
     for order in orders:
@@ -676,16 +702,11 @@ async def order_views(session: AsyncSession, orders: Sequence[BuyOrder]) -> list
             OrderView(
                 order,
                 [
-                    LineView(
-                        line.product_id,
-                        line.quantity,
-                        line.flex_quantity,
-                        line.allocated_quantity,
-                        line.delivered_quantity,
-                        line.unit_price_cents,
-                        line.total_cents,
-                        prices[order.group_buy_id, line.product_id].markup_rate,
-                        _member_unit_price(line, prices[order.group_buy_id, line.product_id]),
+                    _line_view(
+                        order,
+                        line,
+                        by_product[order.group_buy_id, line.product_id],
+                        prices[order.group_buy_id, line.product_id],
                     )
                     for line in lines[order.id]
                 ],

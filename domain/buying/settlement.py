@@ -38,7 +38,7 @@ from domain.buying.service import (
     member_audience,
     visible_group_buy,
 )
-from domain.buying.tables import BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
+from domain.buying.tables import LINE_ITEM, BuyCorrection, BuyOrder, GroupBuy, GroupBuyItem, OrderLine
 from domain.catalog.tables import Supplier
 from domain.errors import ConflictError, InvalidInputError
 from domain.jobs import service as outbox
@@ -105,7 +105,7 @@ async def record_delivery(
         plan = await _plan_delivery(session, group_buy, items, delivered)
         over = charge_limit_errors(plan.charges, await _allocated_totals(session, group_buy_id))
         if not over:
-            await _write_lines(session, group_buy_id, plan)
+            await _write_lines(session, group_buy_id, items, plan)
     # Delivered units are at most the allocated ones, at the same price: a charge above the
     # order's total at close (itself within max_total_cents) is a bug, never a bill.
     if over:
@@ -120,12 +120,24 @@ async def record_delivery(
     return await get_group_buy(session, group_buy_id)
 
 
+# A line's units after close: stored only where the close did not give it its firm quantity.
+_ALLOCATED = sa.func.coalesce(col(OrderLine.allocated_quantity), col(OrderLine.quantity))
+# A line's total at close, priced as the close priced it (line_total_cents; round() is HALF_UP here).
+_ALLOCATED_TOTAL = sa.cast(
+    sa.func.round(
+        _ALLOCATED * col(GroupBuyItem.unit_price_cents) * (1 + sa.func.coalesce(col(GroupBuyItem.markup_rate), 0))
+    ),
+    sa.BigInteger,
+)
+
+
 async def _allocated_totals(session: AsyncSession, group_buy_id: int) -> dict[int, int]:
-    """Each allocated order's total as fixed at close."""
+    """Each allocated order's total as fixed at close (its lines priced at the items' frozen prices)."""
     rows = (
         await session.execute(
-            sa.select(col(OrderLine.order_id), sa.func.coalesce(sa.func.sum(col(OrderLine.total_cents)), 0))
+            sa.select(col(OrderLine.order_id), sa.func.coalesce(sa.func.sum(_ALLOCATED_TOTAL), 0))
             .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
+            .join(GroupBuyItem, LINE_ITEM)
             .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
             .group_by(col(OrderLine.order_id))
         )
@@ -139,7 +151,7 @@ async def _plan_delivery(
     policy = AllocationPolicy(group_buy.allocation_policy)
     rows = (
         await session.execute(
-            sa.select(col(OrderLine.product_id), col(OrderLine.order_id), col(OrderLine.allocated_quantity))
+            sa.select(col(OrderLine.product_id), col(OrderLine.order_id), _ALLOCATED)
             .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
             .where(col(OrderLine.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.ALLOCATED.value)
             .order_by(col(OrderLine.product_id), col(BuyOrder.placed_seq), col(BuyOrder.id))
@@ -172,9 +184,11 @@ def _markup(item: GroupBuyItem) -> Decimal:
 
 
 # Pro rata at delivery (reallocate_delivery): each product's delivered units D shared by the
-# units allocated at close, LRM(D, allocated_i), then each line priced once at the frozen
-# price and markup (line_total_cents, HALF_UP). The lines are written only if no order would
-# be charged more than its total at close; the orders that would are returned.
+# units allocated at close (a line the close left alone has its firm quantity), LRM(D,
+# allocated_i), then each line priced once at the frozen price and markup (line_total_cents,
+# HALF_UP). Every line gets its allocation, unit price, delivered units and total, so after
+# delivery nothing is left to the item. The lines are written only if no order would be
+# charged more than its total at close; the orders that would are returned.
 _DELIVER_PRO_RATA = sa.text(
     f"""
 WITH came AS (
@@ -182,16 +196,17 @@ WITH came AS (
            AS c(product_id, delivered, price, markup, pool)
 ),
 line AS (
-  SELECT l.id, l.order_id, o.placed_seq, l.product_id, coalesce(l.total_cents, 0) AS allocated_total,
-         CAST(coalesce(l.allocated_quantity, 0) AS bigint) AS weight, c.delivered AS share, c.price, c.markup, c.pool,
-         CAST(sum(coalesce(l.allocated_quantity, 0)) OVER (PARTITION BY l.product_id) AS bigint) AS weights
+  SELECT l.id, l.order_id, o.placed_seq, l.product_id, CAST(round(a.units * c.price * (1 + c.markup)) AS bigint)
+         AS allocated_total, a.units AS weight, c.delivered AS share, c.price, c.markup, c.pool,
+         CAST(sum(a.units) OVER (PARTITION BY l.product_id) AS bigint) AS weights
     FROM order_line l
+    CROSS JOIN LATERAL (SELECT CAST(coalesce(l.allocated_quantity, l.quantity) AS bigint) AS units) a
     JOIN buy_order o ON o.id = l.order_id
     JOIN came c ON c.product_id = l.product_id
    WHERE l.group_buy_id = :gb AND o.status = 'allocated'
 ),{LARGEST_REMAINDER},
 priced AS (
-  SELECT id, order_id, pool, allocated_total, weight, units,
+  SELECT id, order_id, pool, allocated_total, weight, units, price,
          CAST(round(units * price * (1 + markup)) AS bigint) AS total
     FROM shared
 ),
@@ -199,7 +214,8 @@ breach AS (
   SELECT order_id FROM priced GROUP BY order_id HAVING sum(total) > sum(allocated_total)
 ),
 written AS (
-  UPDATE order_line l SET delivered_quantity = p.units, total_cents = p.total
+  UPDATE order_line l
+     SET allocated_quantity = p.weight, delivered_quantity = p.units, unit_price_cents = p.price, total_cents = p.total
     FROM priced p
    WHERE l.id = p.id AND NOT EXISTS (SELECT FROM breach)
 ),
@@ -246,11 +262,13 @@ async def _deliver_pro_rata(
 # settlement reads instead of the lines.
 _DELIVER_LINES = sa.text("""
 WITH u AS (
-  SELECT * FROM unnest(:orders, :products, :pools, :delivered, :short, :totals)
-           AS u(order_id, product_id, pool, delivered, short, total)
+  SELECT * FROM unnest(:orders, :products, :pools, :allocated, :delivered, :short, :prices, :totals)
+           AS u(order_id, product_id, pool, allocated, delivered, short, price, total)
 ),
 written AS (
-  UPDATE order_line l SET delivered_quantity = u.delivered, total_cents = u.total
+  UPDATE order_line l
+     SET allocated_quantity = u.allocated, delivered_quantity = u.delivered, unit_price_cents = u.price,
+         total_cents = u.total
     FROM u
    WHERE l.group_buy_id = :gb AND l.order_id = u.order_id AND l.product_id = u.product_id
 )
@@ -260,13 +278,18 @@ SELECT :gb, order_id, pool, sum(total), sum(short) FROM u GROUP BY order_id, poo
     sa.bindparam("orders", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("pools", type_=ARRAY(sa.Text)),
+    sa.bindparam("allocated", type_=ARRAY(sa.Integer)),
     sa.bindparam("delivered", type_=ARRAY(sa.Integer)),
     sa.bindparam("short", type_=ARRAY(sa.Integer)),
+    sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("totals", type_=ARRAY(sa.BigInteger)),
 )
 
 
-async def _write_lines(session: AsyncSession, group_buy_id: int, plan: DeliveryPlan) -> None:
+async def _write_lines(
+    session: AsyncSession, group_buy_id: int, items: dict[int, GroupBuyItem], plan: DeliveryPlan
+) -> None:
+    """Every line's delivery, with the allocation and unit price the close left to the item (see closed_line)."""
     if plan.lines:
         await session.execute(
             _DELIVER_LINES,
@@ -275,8 +298,10 @@ async def _write_lines(session: AsyncSession, group_buy_id: int, plan: DeliveryP
                 "orders": [ln.order_key for ln in plan.lines],
                 "products": [ln.product_id for ln in plan.lines],
                 "pools": [ln.pool for ln in plan.lines],
+                "allocated": [ln.allocated for ln in plan.lines],
                 "delivered": [ln.delivered for ln in plan.lines],
                 "short": [ln.allocated - ln.delivered for ln in plan.lines],
+                "prices": [items[ln.product_id].unit_price_cents or 0 for ln in plan.lines],
                 "totals": [ln.total_cents for ln in plan.lines],
             },
         )

@@ -22,6 +22,7 @@ from domain.buying.rules import (
     Demand,
     Increment,
     LineRequest,
+    OrderStatus,
     ProductDemand,
     line_total_cents,
     plan_close,
@@ -124,11 +125,20 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
         assert view.group_buy.status == "ordered"
         markups = {p: Decimal(m) for p, (_, m) in zip(ids, products, strict=True)}
         outcomes = {o.product_id: o for o in expected.products}
-        closed = await _lines(session, gid)
-        for product_id, order_id, *_, allocated, _, total in closed:
+        # What members see: the close stores units only where they are not the firm quantity.
+        seen = await orders.order_page(session, after_id=0, limit=100, group_buy_id=gid, status=OrderStatus.ALLOCATED)
+        closed = [(ln.product_id, v.order.id or 0, ln) for v in seen for ln in v.lines]
+        assert len(closed) == len(await _lines(session, gid))
+        for product_id, order_id, line in closed:
             outcome = outcomes[product_id]
-            assert allocated == outcome.allocations[order_id], (product_id, order_id)
-            assert total == line_total_cents(allocated, outcome.unit_price_cents, markups[product_id])
+            assert line.allocated_quantity == outcome.allocations[order_id], (product_id, order_id)
+            assert line.unit_price_cents == outcome.unit_price_cents
+            assert line.total_cents == line_total_cents(
+                outcome.allocations[order_id], outcome.unit_price_cents, markups[product_id]
+            )
+        raw = {(p, o): (q, a) for p, o, q, _, a, *_ in await _lines(session, gid)}
+        written = {k for k, (_, a) in raw.items() if a is not None}
+        assert written == {k for k, (q, _) in raw.items() if outcomes[k[0]].allocations[k[1]] != q}
 
         came = {p: o.bought * cut // 100 for p, o in outcomes.items()}
         await settlement.record_delivery(

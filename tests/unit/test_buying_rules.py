@@ -26,6 +26,7 @@ from domain.buying.rules import (
     apply_change,
     cases_to_order,
     close_decision,
+    closed_line,
     line_total_cents,
     max_order_total_cents,
     missing_units,
@@ -383,6 +384,15 @@ def test_apply_change_keeps_totals_and_cuts_newest_first(changes):
 
 
 # --- money -------------------------------------------------------------------------
+
+
+def test_a_closed_line_left_alone_is_its_firm_quantity_at_the_items_price():
+    # The close wrote nothing on this line: 3 firm units at the item's 333 with 10 % markup.
+    assert closed_line(3, (None, None, None), 333, Decimal("0.10")) == (3, 333, 1099)
+    # A line whose allocation the close wrote: 2 units, priced the same way.
+    assert closed_line(3, (2, None, None), 333, Decimal("0.10")) == (2, 333, 733)
+    # After delivery every figure is stored, and the stored ones win (total = delivered units').
+    assert closed_line(3, (2, 333, 366), 340, Decimal("0.10")) == (2, 333, 366)
 
 
 def test_line_total_rounds_once_per_line():

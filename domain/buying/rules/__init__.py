@@ -68,6 +68,7 @@ from domain.buying.rules.orders import (
     standing_refusal,
 )
 from domain.buying.rules.prices import (
+    closed_line,
     line_total_cents,
     max_order_total_cents,
     member_unit_price_cents,
@@ -133,6 +134,7 @@ __all__ = [
     "charge_limit_errors",
     "check_order_transition",
     "close_decision",
+    "closed_line",
     "deadline_refusal",
     "delivery_errors",
     "group_buy_errors",

@@ -45,3 +45,23 @@ def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decima
     This is the card hold amount; the tier fixed at close can only be cheaper.
     """
     return line_total_cents(units, tier_for(tiers, 0).unit_price_cents, markup_rate)
+
+
+def closed_line(
+    quantity: int,
+    stored: tuple[int | None, int | None, int | None],
+    item_unit_price_cents: int,
+    markup_rate: Decimal | Fraction = Decimal(0),
+) -> tuple[int, int, int]:
+    """A line of an allocated (closed) order: its allocated units, unit price and total.
+
+    ``stored`` is the line's ``(allocated_quantity, unit_price_cents, total_cents)``. The close
+    writes a line's units only where they are not its firm quantity and leaves its price to
+    the item (frozen once per product), its total a function of both; the delivery writes
+    all three on every line. What is stored wins; what is missing comes from the item.
+    """
+    allocated, unit_price_cents, total_cents = stored
+    units = quantity if allocated is None else allocated
+    unit = item_unit_price_cents if unit_price_cents is None else unit_price_cents
+    total = line_total_cents(units, unit, markup_rate) if total_cents is None else total_cents
+    return units, unit, total
