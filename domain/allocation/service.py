@@ -262,11 +262,11 @@ async def _compute_with_plan(session: AsyncSession, run: AllocationRun, fy_end: 
 
 
 # The year's patronage per member, pool and kind of business, as kept current in patronage_total
-# (one row per group: the records are not summed again), with the member's number and bylaw
-# consent on the notice date.
+# (one row per group: the records are not summed again), with the member's number, share par and
+# bylaw consent on the notice date (the member is read here once, not again per line).
 _VOLUMES = sa.text("""
 CREATE TEMP TABLE allocation_volume ON COMMIT DROP AS
-SELECT v.member_id, m.member_number, v.pool, v.member_business, v.amount_cents AS volume,
+SELECT v.member_id, m.member_number, m.share_par_cents, v.pool, v.member_business, v.amount_cents AS volume,
        v.member_business AND EXISTS (
          SELECT FROM member_consent c
           WHERE c.member_id = v.member_id AND c.received_on <= :notice
@@ -277,11 +277,13 @@ SELECT v.member_id, m.member_number, v.pool, v.member_business, v.amount_cents A
  WHERE v.fiscal_year = :fy
 """)
 
-# Each pool's member volume (members' business, net above 0) and non-member volume.
+# Each pool's member volume (members' business, net above 0), non-member volume, and the largest
+# member volume (which bounds the products the split multiplies).
 _POOL_VOLUMES = sa.text("""
 SELECT pool,
        coalesce(sum(volume) FILTER (WHERE member_business AND volume > 0 AND member_number IS NOT NULL), 0),
-       coalesce(sum(volume) FILTER (WHERE NOT member_business), 0)
+       coalesce(sum(volume) FILTER (WHERE NOT member_business), 0),
+       coalesce(max(volume) FILTER (WHERE member_business AND volume > 0 AND member_number IS NOT NULL), 0)
   FROM allocation_volume GROUP BY pool
 """)
 
@@ -293,70 +295,122 @@ SELECT pool,
 # CEIL(allocation x cash rate); a member that owes on its share repays it from the cash above
 # CEIL(allocation x the minimum cash rate). Answers the sums the totals need, and what each
 # pool gave its members.
-_LINES = sa.text("""
+#
+# The arithmetic is filled in by _lines_statement: in bigint when every product fits in 63 bits
+# (a machine multiply and divide per row, and a sort of bigint remainders), in numeric otherwise.
+# One window (its frame the whole pool) gives both the rank and the pool's sum of floors, so the
+# rows are sorted once; pools are partitioned by their position, not compared as text. The share
+# paid in is looked up by the member's share account code (a unique index), not by LIKE over every
+# account, and the lines are inserted in member order (the indexes and the member FK probes then
+# walk their pages in order).
+_LINES_TEMPLATE = """
 WITH pool AS (
-  SELECT * FROM unnest(:pools, :distributable, :weights) AS p(pool, distributable, weights)
+  SELECT * FROM unnest(:pools, :distributable, :weights) WITH ORDINALITY AS p(pool, distributable, weights, n)
 ),
 floored AS (
-  SELECT v.member_id, v.member_number, v.pool, v.volume, v.consent,
-         CAST(div(CAST(p.distributable AS numeric) * v.volume, p.weights) AS bigint) AS floor_part,
-         mod(CAST(p.distributable AS numeric) * v.volume, p.weights) AS remainder, p.distributable
+  SELECT v.member_id, v.member_number, v.share_par_cents, p.n, v.volume, v.consent, p.distributable,
+         {floor_part} AS floor_part, {remainder} AS remainder
     FROM allocation_volume v JOIN pool p ON p.pool = v.pool
    WHERE v.member_business AND v.volume > 0 AND v.member_number IS NOT NULL
 ),
 part AS (
-  SELECT floored.*,
-         floor_part + CASE WHEN :largest_remainder AND
-           row_number() OVER (PARTITION BY pool ORDER BY remainder DESC, volume DESC, member_number)
-           <= distributable - CAST(sum(floor_part) OVER (PARTITION BY pool) AS bigint)
-         THEN 1 ELSE 0 END AS part
+  SELECT member_id, member_number, share_par_cents, n, volume, consent,
+         floor_part + CASE WHEN :largest_remainder
+                            AND row_number() OVER w <= distributable - CAST(sum(floor_part) OVER w AS bigint)
+                           THEN 1 ELSE 0 END AS part
     FROM floored
+  WINDOW w AS (PARTITION BY n ORDER BY remainder DESC, volume DESC, member_number
+               ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 line AS (
-  SELECT member_id, member_number, bool_and(consent) AS consent, CAST(sum(volume) AS bigint) AS patronage,
-         CAST(sum(part) AS bigint) AS computed
-    FROM part GROUP BY member_id, member_number
+  SELECT member_id, member_number, share_par_cents, bool_and(consent) AS consent,
+         CAST(sum(volume) AS bigint) AS patronage, CAST(sum(part) AS bigint) AS computed
+    FROM part GROUP BY member_id, member_number, share_par_cents
 ),
 money AS (
-  SELECT line.*, computed < :minimum AS below, allocation,
-         CAST(ceil(allocation * CAST(:cash_rate AS numeric)) AS bigint) AS cash
+  SELECT line.*, computed < :minimum AS below, allocation, {cash} AS cash
     FROM line CROSS JOIN LATERAL (SELECT CASE WHEN computed < :minimum THEN 0 ELSE computed END AS allocation) a
 ),
 paid AS (
-  SELECT a.member_id, sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END) AS paid
-    FROM ledger_account a JOIN posting p ON p.account_id = a.id
-   WHERE a.code LIKE :share_pattern AND a.member_id IN (SELECT member_id FROM money WHERE cash > 0)
-   GROUP BY a.member_id
+  SELECT money.member_id, sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END) AS paid
+    FROM money
+    JOIN ledger_account a
+      ON a.code = CAST(:share_prefix AS text) || CAST(money.member_id AS text) || CAST(:share_suffix AS text)
+    JOIN posting p ON p.account_id = a.id
+   WHERE money.cash > 0
+   GROUP BY money.member_id
 ),
 owed AS (
-  SELECT money.*, greatest(m.share_par_cents - coalesce(paid.paid, 0), 0) AS unpaid
-    FROM money JOIN member m ON m.id = money.member_id LEFT JOIN paid ON paid.member_id = money.member_id
+  SELECT money.*, greatest(share_par_cents - coalesce(paid.paid, 0), 0) AS unpaid
+    FROM money LEFT JOIN paid ON paid.member_id = money.member_id
 ),
 inserted AS (
   INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents, allocation_cents,
                                cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)
   SELECT :run, member_id, member_number, patronage, computed, allocation, cash, allocation - cash,
-         CASE WHEN cash > 0 AND unpaid > 0
-              THEN greatest(0, least(cash - CAST(ceil(allocation * CAST(:minimum_cash_rate AS numeric)) AS bigint),
-                                     unpaid))
-              ELSE 0 END,
+         CASE WHEN cash > 0 AND unpaid > 0 THEN greatest(0, least(cash - {minimum_cash}, unpaid)) ELSE 0 END,
          allocation > 0 AND :qualifies AND consent, below
-    FROM owed
+    FROM owed ORDER BY member_id
   RETURNING allocation_cents, cash_cents, retained_cents, computed_cents, below_minimum
 )
 SELECT CAST(coalesce(sum(allocation_cents), 0) AS bigint), CAST(coalesce(sum(cash_cents), 0) AS bigint),
        CAST(coalesce(sum(retained_cents), 0) AS bigint),
        CAST(coalesce(sum(computed_cents) FILTER (WHERE below_minimum), 0) AS bigint),
-       (SELECT coalesce(json_object_agg(pool, given), '{}') FROM
-          (SELECT pool, sum(part) AS given FROM part GROUP BY pool) g)
+       (SELECT coalesce(json_object_agg(n, given), '{{}}') FROM (SELECT n, sum(part) AS given FROM part GROUP BY n) g)
   FROM inserted
-""").bindparams(
-    sa.bindparam("pools", type_=ARRAY(sa.Text)),
-    sa.bindparam("distributable", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("weights", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("cash_rate", type_=sa.Numeric),
-    sa.bindparam("minimum_cash_rate", type_=sa.Numeric),
-)
+"""
+
+
+def _lines_statement(*, in_bigint: bool) -> sa.TextClause:
+    if in_bigint:
+        # Integer division truncates toward zero: the floor here, as D >= 0 and the volumes > 0;
+        # CEIL(a x num / den) for a >= 0 is (a x num + den - 1) / den.
+        arithmetic = {
+            "floor_part": "p.distributable * v.volume / p.weights",
+            "remainder": "p.distributable * v.volume % p.weights",
+            "cash": "(allocation * :cash_num + :cash_den - 1) / :cash_den",
+            "minimum_cash": "(allocation * :minimum_cash_num + :minimum_cash_den - 1) / :minimum_cash_den",
+        }
+    else:
+        arithmetic = {
+            "floor_part": "CAST(div(CAST(p.distributable AS numeric) * v.volume, p.weights) AS bigint)",
+            "remainder": "mod(CAST(p.distributable AS numeric) * v.volume, p.weights)",
+            "cash": "CAST(ceil(allocation * CAST(:cash_rate AS numeric)) AS bigint)",
+            "minimum_cash": "CAST(ceil(allocation * CAST(:minimum_cash_rate AS numeric)) AS bigint)",
+        }
+    rates = (
+        [
+            sa.bindparam(name, type_=sa.BigInteger)
+            for name in ("cash_num", "cash_den", "minimum_cash_num", "minimum_cash_den")
+        ]
+        if in_bigint
+        else [sa.bindparam(name, type_=sa.Numeric) for name in ("cash_rate", "minimum_cash_rate")]
+    )
+    return sa.text(_LINES_TEMPLATE.format(**arithmetic)).bindparams(
+        sa.bindparam("pools", type_=ARRAY(sa.Text)),
+        sa.bindparam("distributable", type_=ARRAY(sa.BigInteger)),
+        sa.bindparam("weights", type_=ARRAY(sa.BigInteger)),
+        *rates,
+    )
+
+
+_LINES_BIGINT = _lines_statement(in_bigint=True)
+_LINES_NUMERIC = _lines_statement(in_bigint=False)
+_BIGINT_MAX = 2**63 - 1
+
+
+def lines_fit_bigint(
+    distributable: Sequence[int], largest_volume: Sequence[int], rates: Sequence[tuple[int, int]]
+) -> bool:
+    """Whether every product the lines statement forms fits in a signed 64-bit integer.
+
+    Per pool D x the largest member volume (the split), and for a member's allocation (at most
+    the sum of every D) x each rate's numerator plus its denominator (the CEIL of cash).
+    """
+    most = sum(distributable)
+    return all(d * v <= _BIGINT_MAX for d, v in zip(distributable, largest_volume, strict=True)) and all(
+        most * num + den <= _BIGINT_MAX for num, den in rates
+    )
 
 
 async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
@@ -364,16 +418,25 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
     await session.execute(sa.text("DROP TABLE IF EXISTS pg_temp.allocation_volume"))
     await session.execute(_VOLUMES, {"fy": run.fiscal_year, "notice": run.payment_date})
-    volumes = {str(pool): (int(m), int(n)) for pool, m, n in await session.execute(_POOL_VOLUMES)}
+    # A new temporary table has no statistics: without them the planner takes 200,000 rows for a few hundred.
+    await session.execute(sa.text("ANALYZE pg_temp.allocation_volume"))
+    volumes = {str(pool): (int(m), int(n), int(v)) for pool, m, n, v in await session.execute(_POOL_VOLUMES)}
     pools = [
-        PoolInput(pool, margin, volumes.get(pool, (0, 0))[0], max(volumes.get(pool, (0, 0))[1], 0))
+        PoolInput(pool, margin, volumes.get(pool, (0, 0, 0))[0], max(volumes.get(pool, (0, 0, 0))[1], 0))
         for pool, margin in margins.items()
     ]
     policy = policy_of(run.request)
     steps = pool_steps(pools, policy, fy_end, run.payment_date, await _deficit_carried_into(session, run.fiscal_year))
+    cash_num, cash_den = policy.cash_rate.as_integer_ratio()
+    minimum_num, minimum_den = MIN_CASH_RATE.as_integer_ratio()
+    in_bigint = lines_fit_bigint(
+        steps.distributable,
+        [volumes.get(p.pool, (0, 0, 0))[2] for p in steps.pools],
+        [(cash_num, cash_den), (minimum_num, minimum_den)],
+    )
     allocated, cash, retained, de_minimis, given = (
         await session.execute(
-            _LINES,
+            _LINES_BIGINT if in_bigint else _LINES_NUMERIC,
             {
                 "run": run.id,
                 "pools": [p.pool for p in steps.pools],
@@ -381,14 +444,20 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
                 "weights": [p.member_volume_cents for p in steps.pools],
                 "largest_remainder": policy.rounding == AllocationRounding.LARGEST_REMAINDER,
                 "minimum": policy.min_allocation_cents,
+                "cash_num": cash_num,
+                "cash_den": cash_den,
+                "minimum_cash_num": minimum_num,
+                "minimum_cash_den": minimum_den,
                 "cash_rate": policy.cash_rate,
                 "minimum_cash_rate": MIN_CASH_RATE,
-                "share_pattern": chart.MEMBER_SHARE_PATTERN,
+                "share_prefix": chart.MEMBER_CODE_PREFIX,
+                "share_suffix": chart.SHARE_SUFFIX,
                 "qualifies": policy.cash_rate >= QUALIFIED_CASH_RATE and steps.in_period,
             },
         )
     ).one()
-    residues = [d - int(given.get(p.pool, 0)) for p, d in zip(steps.pools, steps.distributable, strict=True)]
+    # `given` is keyed by the pool's position in the statement's arrays (1-based).
+    residues = [d - int(given.get(str(n), 0)) for n, d in enumerate(steps.distributable, start=1)]
     totals = allocation_totals(
         steps,
         steps.results(residues),

@@ -60,6 +60,19 @@ margins_st = st.tuples(st.integers(-5_000, 400_000), st.integers(0, 400_000))
     terms={"profile": "us", "cash_rate": "0.20", "min_allocation_cents": 0, "rounding": "largest_remainder"},
     margins=(0, 2),
 )
+# A margin so large that D x volume passes 63 bits: the lines are computed in numeric, not bigint.
+@example(
+    members=[(True, 0), (False, 9_300), (True, PAR)],
+    records=[
+        (0, True, "fuel", 77_777),
+        (1, True, "fuel", 33_333),
+        (2, True, "fuel", 33_334),
+        (0, True, "purchases", 100),
+        (1, False, "purchases", 500),
+    ],
+    terms={"profile": "us", "cash_rate": "0.35", "min_allocation_cents": 1_000, "rounding": "largest_remainder"},
+    margins=(10**16 + 7, 2),
+)
 @DB_SETTINGS
 @given(members=members_st, records=records_st, terms=terms_st, margins=margins_st)
 async def test_set_based_year_end_equals_the_pure_rules(session, members, records, terms, margins):
@@ -190,3 +203,12 @@ async def test_set_based_year_end_equals_the_pure_rules(session, members, record
         assert computed.totals == allocation.totals_json(expected)
     finally:
         await savepoint.rollback()
+
+
+def test_lines_go_to_numeric_only_past_63_bits():
+    most = 2**63 - 1
+    assert allocation.lines_fit_bigint([most // 3], [3], [(1, 5)])  # every product just fits
+    assert allocation.lines_fit_bigint([most // 3], [3], [(4, 1)]) is False  # allocation x the rate passes
+    assert allocation.lines_fit_bigint([2**62], [2], [(0, 1)]) is False  # D x the largest volume passes
+    assert allocation.lines_fit_bigint([2**61, 5], [3, 2**60], [(1, 5), (3, 1)])
+    assert allocation.lines_fit_bigint([], [], [(1, 5)])
