@@ -11,11 +11,10 @@ Locking, in one order so concurrent writers never deadlock: the run's row, then 
 members' rows in id order, then the equity lots' rows in id order, then every ledger
 account the change touches in id order. A run's approval takes each lot's own account
 right after the lot (one pass; nobody takes a lot's account without the lot first), then
-payouts payable. Lots and members are locked ``FOR NO KEY
-UPDATE``, which rows inserted with a foreign key to them (lines, payouts, accounts)
-do not wait for; approval takes ``FOR KEY SHARE`` on its members up front, which is
-the lock its payouts would otherwise take late, behind a member's exit holding the
-member and waiting for the payables account.
+payouts payable. Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
+with a foreign key to them (lines, payouts, accounts) do not wait for; approval takes
+``FOR KEY SHARE`` on its members up front, which is the lock its payouts would otherwise
+take late, behind a member's exit holding the member and waiting for the payables account.
 """
 
 from __future__ import annotations
@@ -194,8 +193,8 @@ SELECT m.id FROM member m WHERE m.id IN (SELECT member_id FROM redemption_line W
 """)
 # The lots and their accounts in one pass over the lines, a lot then its account, in lot id order
 # (a lot's account is its own, so whoever waits for one waits for the other first); the payouts
-# payable account after them. Two passes (lots, then every account in id order)
-# read the lines and their lots twice (docs/performance.md, twenty-second part).
+# payable account after them. Two passes (lots, then every account in id order) read the lines
+# and their lots twice (docs/performance.md, twenty-second part).
 _LOCK_RUN_LOTS = sa.text("""
 SELECT l.id
   FROM redemption_line r
