@@ -9,11 +9,12 @@ SQL, so neither holds a run's lots in Python.
 
 Locking, in one order so concurrent writers never deadlock: the run's row, then the
 members' rows in id order, then the equity lots' rows in id order, then every ledger
-account the change touches in id order. Lots and members are locked ``FOR NO KEY
-UPDATE``, which rows inserted with a foreign key to them (lines, payouts, accounts)
-do not wait for; approval takes ``FOR KEY SHARE`` on its members up front, which is
-the lock its payouts would otherwise take late, behind a member's exit holding the
-member and waiting for the payables account.
+account the change touches in id order. A run's approval takes each lot's own account
+right after the lot (one pass; nobody takes a lot's account without the lot first), then
+payouts payable. Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
+with a foreign key to them (lines, payouts, accounts) do not wait for; approval takes
+``FOR KEY SHARE`` on its members up front, which is the lock its payouts would otherwise
+take late, behind a member's exit holding the member and waiting for the payables account.
 """
 
 from __future__ import annotations
@@ -184,33 +185,39 @@ SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
 
 # Approval, set-based from the run's lines: no statement grows with the lots (no id arrays, no
 # rows through Python). Locks in the module's order: members FOR KEY SHARE, lots FOR NO KEY
-# UPDATE, then the accounts FOR UPDATE, each in id order (the sort is below the lock).
+# UPDATE with their accounts FOR UPDATE, then payouts payable, each in id order (the sort is below
+# the lock).
 _LOCK_RUN_MEMBERS = sa.text("""
 SELECT m.id FROM member m WHERE m.id IN (SELECT member_id FROM redemption_line WHERE run_id = :run)
  ORDER BY m.id FOR KEY SHARE
 """)
+# The lots and their accounts in one pass over the lines, a lot then its account, in lot id order
+# (a lot's account is its own, so whoever waits for one waits for the other first); the payouts
+# payable account after them. Two passes (lots, then every account in id order) read the lines
+# and their lots twice (docs/performance.md, twenty-second part).
 _LOCK_RUN_LOTS = sa.text("""
-SELECT l.id FROM equity_lot l WHERE l.id IN (SELECT lot_id FROM redemption_line WHERE run_id = :run)
- ORDER BY l.id FOR NO KEY UPDATE
+SELECT l.id
+  FROM redemption_line r
+  JOIN equity_lot l ON l.id = r.lot_id
+  JOIN ledger_account a ON a.id = l.account_id
+ WHERE r.run_id = :run
+ ORDER BY l.id
+   FOR NO KEY UPDATE OF l
+   FOR UPDATE OF a
 """)
 # The lines whose lot now has less outstanding than the line redeems (redeemed since the run was
-# computed), read under the lots' locks: their fiscal years.
+# computed), read under the lots' locks and in a statement of its own (READ COMMITTED: a statement
+# that waited for a lock still reads the snapshot it started with): their fiscal years. Each lot's
+# outstanding is an index-only scan of its account's postings (ix_posting_account_id covers them).
 _STALE_LINES = sa.text("""
 SELECT r.fiscal_year
   FROM redemption_line r
   JOIN equity_lot l ON l.id = r.lot_id
-  LEFT JOIN posting p ON p.account_id = l.account_id
- WHERE r.run_id = :run
- GROUP BY r.id, r.fiscal_year, r.amount_cents
-HAVING coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'credit'), 0)
-       - coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'debit'), 0) < r.amount_cents
-""")
-_LOCK_RUN_ACCOUNTS = sa.text("""
-SELECT a.id FROM ledger_account a
- WHERE a.id IN (SELECT CAST(:payable AS bigint)
-                UNION ALL
-                SELECT l.account_id FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id WHERE r.run_id = :run)
- ORDER BY a.id FOR UPDATE
+  CROSS JOIN LATERAL (
+    SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
+      FROM posting p WHERE p.account_id = l.account_id
+  ) b
+ WHERE r.run_id = :run AND b.outstanding < r.amount_cents
 """)
 # The run is one money movement, so one journal entry: each line's lot debited, payouts payable
 # credited once with the run's total (each member's part is its payout row). Rows are per line,
@@ -258,7 +265,8 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 
 
 # A FIFO run's lines in one statement, from the years it reaches (``rules.fifo_years``): each lot's
-# outstanding summed from its postings, a running sum of the years in FIFO order, whole years while
+# outstanding summed from its own postings (an index-only scan a lot: the ledger's other postings
+# are not read), a running sum of the years in FIFO order, whole years while
 # the budget lasts and the rest split over the next year pro rata to outstanding by the largest
 # remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
 # outstanding, then the lower member number, then the lower lot id). The product is NUMERIC so a
@@ -266,14 +274,14 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 # member number, lot), so their ids follow it. Answers the lines, members and cents written.
 _FIFO_LINES = sa.text("""
 WITH lot AS MATERIALIZED (
-  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified,
-         coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'credit'), 0)
-         - coalesce(sum(p.amount_cents) FILTER (WHERE p.side = 'debit'), 0) AS outstanding
+  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, b.outstanding
     FROM equity_lot l
     JOIN member m ON m.id = l.member_id
-    JOIN posting p ON p.account_id = l.account_id
+    CROSS JOIN LATERAL (
+      SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
+        FROM posting p WHERE p.account_id = l.account_id
+    ) b
    WHERE l.fiscal_year = ANY(:years)
-   GROUP BY l.id, m.member_number
 ),
 live AS (SELECT * FROM lot WHERE outstanding > 0),
 year AS (
@@ -463,7 +471,7 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
             " redeems from them; they were redeemed since it was computed. Compute a new run."
         )
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
-    await session.execute(_LOCK_RUN_ACCOUNTS, params | {"payable": payable})
+    await ledger.lock_accounts(session, [payable])
     await session.execute(
         _POST_RUN,
         params

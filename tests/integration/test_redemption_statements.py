@@ -5,8 +5,14 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, date, datetime
 
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
 from domain.equity import imports as lot_imports
 from domain.equity import service as equity
+from domain.equity.tables import RedemptionLine
 from domain.membership import imports
 from domain.membership.rules import Status
 from tests.integration.test_order_write_statements import statements
@@ -46,3 +52,25 @@ async def test_approving_a_run_takes_the_same_statements_for_few_or_many_lots(se
         counts.append(len(seen))
     print(f"redemption approval: {counts} statements")  # noqa: T201 - reported in bench/results.md
     assert counts[0] == counts[1], counts
+
+
+async def test_a_line_is_refused_unless_its_member_holds_its_lot(session):
+    """One foreign key on (lot, member): a line naming another member than its lot's is refused."""
+    await _lots(session, 2)
+    run = await equity.compute_run(
+        session, method=equity.Method.FIFO, board_budget_cents=10**9, as_of=date(2024, 12, 31), inputs=None
+    )
+    lines = (
+        await session.execute(
+            sa.select(col(RedemptionLine.id), col(RedemptionLine.member_id))
+            .where(col(RedemptionLine.run_id) == run.id)
+            .order_by(col(RedemptionLine.id))
+        )
+    ).all()
+    first, other = lines[0], next(line for line in lines if line.member_id != lines[0].member_id)
+    savepoint = await session.begin_nested()
+    with pytest.raises(IntegrityError, match="fk_redemption_line_lot_id_equity_lot"):
+        await session.execute(
+            sa.update(RedemptionLine).where(col(RedemptionLine.id) == first.id).values(member_id=other.member_id)
+        )
+    await savepoint.rollback()
