@@ -50,8 +50,8 @@ class AllocationLine(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("run_id", "member_id", name="uq_allocation_line_run_member"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    run_id: int = Field(sa_type=sa.BigInteger, foreign_key="allocation_run.id", index=True)
-    member_id: int = Field(sa_type=sa.BigInteger, foreign_key="member.id", index=True)
+    run_id: int = Field(sa_type=sa.BigInteger)  # allocation_run.id, checked per statement (0036)
+    member_id: int = Field(sa_type=sa.BigInteger, index=True)  # member.id, checked per statement (0036)
     member_number: int = Field(sa_type=sa.BigInteger)
     patronage_cents: int = Field(sa_type=sa.BigInteger)
     computed_cents: int = Field(sa_type=sa.BigInteger)

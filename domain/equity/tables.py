@@ -90,7 +90,7 @@ class RedemptionLine(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    run_id: int = Field(sa_type=sa.BigInteger, foreign_key="redemption_run.id")
+    run_id: int = Field(sa_type=sa.BigInteger)  # redemption_run.id, checked per statement (0036)
     lot_id: int = Field(sa_type=sa.BigInteger, index=True)
     member_id: int = Field(sa_type=sa.BigInteger, index=True)
     member_number: int = Field(sa_type=sa.BigInteger)

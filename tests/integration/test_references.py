@@ -1,9 +1,10 @@
-"""The references of the rows approval writes, checked once per statement (0033), hold as foreign keys did.
+"""References checked once per statement (0033, 0036) hold as the foreign keys they replace did.
 
-A posting, lot, ledger account or payout whose parent row is missing is refused (SQLSTATE
-23503, the foreign key's name), also as one bad row of a set-based insert and as an update
-of the key; and the parents keep their keys: a referenced member or ledger account can be
-neither deleted, nor re-keyed, nor truncated, so a child row once checked keeps its parent.
+A posting, lot, ledger account, payout, allocation line or redemption line whose parent row
+is missing is refused (SQLSTATE 23503, the foreign key's name), also as one bad row of a
+set-based insert and as an update of the key; and the parents keep their keys: a referenced
+member, ledger account, allocation run or redemption run can be neither deleted, nor
+re-keyed, nor truncated, so a child row once checked keeps its parent.
 """
 
 from __future__ import annotations
@@ -59,7 +60,26 @@ async def _family(session: Any) -> dict[str, int]:
         ),
         {"member": member, "key": f"refs:{key}"},
     )
-    return {"member": member, "account": account, "entry": entry, "lot": lot, "key": key}  # type: ignore[dict-item]
+    allocation_run = await _one(
+        session,
+        "INSERT INTO allocation_run (fiscal_year, status, payment_date, request, created_at)"
+        " VALUES (2025, 'computed', '2026-03-01', '{}', now()) RETURNING id",
+    )
+    redemption_run = await _one(
+        session,
+        "INSERT INTO redemption_run (method, status, as_of, board_budget_cents, budget_cents, outstanding_cents,"
+        " redeemed_cents, line_count, member_count, created_at)"
+        " VALUES ('fifo', 'computed', '2026-03-01', 100, 100, 100, 0, 0, 0, now()) RETURNING id",
+    )
+    return {
+        "member": member,
+        "account": account,
+        "entry": entry,
+        "lot": lot,
+        "key": key,  # type: ignore[dict-item]
+        "allocation_run": allocation_run,
+        "redemption_run": redemption_run,
+    }
 
 
 # Each statement writes two rows set-based: one with a parent, one whose parent is missing.
@@ -113,6 +133,32 @@ MISSING_PARENT = [
         ),
     ),
     ("fk_payout_member_id_member", "UPDATE payout SET member_id = :missing WHERE business_key = 'refs:' || :key"),
+    (
+        "fk_allocation_line_run_id_allocation_run",
+        (
+            "INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents,"
+            " allocation_cents, cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)"
+            " VALUES (:allocation_run, :member, 1, 1, 1, 1, 0, 1, 0, false, false),"
+            " (:missing, :member, 1, 1, 1, 1, 0, 1, 0, false, false)"
+        ),
+    ),
+    (
+        "fk_allocation_line_member_id_member",
+        (
+            "INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents,"
+            " allocation_cents, cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)"
+            " VALUES (:allocation_run, :member, 1, 1, 1, 1, 0, 1, 0, false, false),"
+            " (:allocation_run, :missing, 1, 1, 1, 1, 0, 1, 0, false, false)"
+        ),
+    ),
+    (
+        "fk_redemption_line_run_id_redemption_run",
+        (
+            "INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified,"
+            " amount_cents) VALUES (:redemption_run, :lot, :member, 1, 2025, true, 5),"
+            " (:missing, :lot, :member, 1, 2025, true, 5)"
+        ),
+    ),
 ]
 
 
@@ -154,17 +200,21 @@ async def test_parents_written_by_the_same_statement_are_found(session):
         "UPDATE member SET id = :missing WHERE id = :member",
         "DELETE FROM ledger_account WHERE id = :account",
         "UPDATE ledger_account SET id = :missing WHERE id = :account",
+        "DELETE FROM allocation_run WHERE id = :allocation_run",
+        "UPDATE allocation_run SET id = :missing WHERE id = :allocation_run",
+        "DELETE FROM redemption_run WHERE id = :redemption_run",
+        "UPDATE redemption_run SET id = :missing WHERE id = :redemption_run",
     ],
 )
 async def test_a_referenced_parent_keeps_its_key(session, statement):
-    """The member's only children are the rows approval writes: without 0033's triggers the delete would pass."""
+    """The parent's only children are rows checked per statement: without the triggers the delete would pass."""
     family = await _family(session)
     with pytest.raises(IntegrityError, match=r"is not allowed: its rows are referenced by key") as caught:
         await session.execute(sa.text(statement), {**family, "missing": MISSING})
     assert getattr(caught.value.orig, "sqlstate", None) == "23001"  # restrict_violation
 
 
-@pytest.mark.parametrize("table", ["member", "ledger_account"])
+@pytest.mark.parametrize("table", ["member", "ledger_account", "allocation_run", "redemption_run"])
 async def test_a_parent_table_cannot_be_truncated(session, table):
     # CASCADE empties the tables that still have a foreign key to it, not the ones checked by trigger.
     with pytest.raises(DBAPIError, match=f"TRUNCATE on {table} is not allowed"):
