@@ -222,6 +222,11 @@ def app_from_env() -> Litestar:
     """The app of one `coop serve` worker process: settings and logging from the environment."""
     settings = Settings.from_env()
     configure(settings.log_level)
+    return served_app(settings)
+
+
+def served_app(settings: Settings) -> Litestar:
+    """The app as a server process runs it (tests build theirs with `create_app`)."""
     app = create_app(settings)
     app.on_startup.append(freeze_startup_objects)
     return app

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gc
 
-from api.app import app_from_env, freeze_startup_objects
+from api.app import freeze_startup_objects, served_app
+from domain.settings import Settings
 
 
 def test_a_served_app_freezes_what_startup_built():
-    assert freeze_startup_objects in app_from_env().on_startup
+    assert freeze_startup_objects in served_app(Settings.from_env({})).on_startup
 
 
 def test_what_startup_built_is_no_longer_walked_by_the_collector():
