@@ -238,8 +238,8 @@ def freeze_startup_objects() -> None:
     About 270,000 objects exist after startup (modules, the app, the pools), and a full
     (oldest-generation) pass walks them all: under load each API process made one such pass
     within seconds of the first requests, stalling its event loop 0.7-0.9 s on a busy machine
-    (docs/performance.md, the GC part). Frozen, they are never walked again; objects made later
-    are collected as usual. Only `coop serve` processes do it, not apps built in tests.
+    (docs/performance.md, twenty-third part). Frozen, they are never walked again; objects
+    made later are collected as usual. Only `coop serve` processes do it, not test apps.
     """
     gc.collect()
     gc.freeze()
