@@ -205,20 +205,22 @@ SELECT l.id
    FOR NO KEY UPDATE OF l
    FOR UPDATE OF a
 """)
+# A lot ``l``'s outstanding as ``b.outstanding``: its own account's postings only, an index-only
+# scan a lot (ix_posting_account_id covers them), never a pass over the ledger's other postings.
+_LOT_OUTSTANDING = """CROSS JOIN LATERAL (
+    SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
+      FROM posting p WHERE p.account_id = l.account_id
+  ) b"""
 # The lines whose lot now has less outstanding than the line redeems (redeemed since the run was
 # computed), read under the lots' locks and in a statement of its own (READ COMMITTED: a statement
-# that waited for a lock still reads the snapshot it started with): their fiscal years. Each lot's
-# outstanding is an index-only scan of its account's postings (ix_posting_account_id covers them).
-_STALE_LINES = sa.text("""
+# that waited for a lock still reads the snapshot it started with): their fiscal years.
+_STALE_LINES = sa.text(f"""
 SELECT r.fiscal_year
   FROM redemption_line r
   JOIN equity_lot l ON l.id = r.lot_id
-  CROSS JOIN LATERAL (
-    SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
-      FROM posting p WHERE p.account_id = l.account_id
-  ) b
+  {_LOT_OUTSTANDING}
  WHERE r.run_id = :run AND b.outstanding < r.amount_cents
-""")
+""")  # noqa: S608 - module constants; every value is a bound parameter
 # The run is one money movement, so one journal entry: each line's lot debited, payouts payable
 # credited once with the run's total (each member's part is its payout row). Rows are per line,
 # not per line x 3 (an entry, two postings) as when every lot had its own entry: at 200,000 lines
@@ -265,22 +267,18 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 
 
 # A FIFO run's lines in one statement, from the years it reaches (``rules.fifo_years``): each lot's
-# outstanding summed from its own postings (an index-only scan a lot: the ledger's other postings
-# are not read), a running sum of the years in FIFO order, whole years while
+# outstanding (``_LOT_OUTSTANDING``), a running sum of the years in FIFO order, whole years while
 # the budget lasts and the rest split over the next year pro rata to outstanding by the largest
 # remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
 # outstanding, then the lower member number, then the lower lot id). The product is NUMERIC so a
 # large budget times a large lot cannot overflow. Lines are inserted in the rule's order (year,
 # member number, lot), so their ids follow it. Answers the lines, members and cents written.
-_FIFO_LINES = sa.text("""
+_FIFO_LINES = sa.text(f"""
 WITH lot AS MATERIALIZED (
   SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, b.outstanding
     FROM equity_lot l
     JOIN member m ON m.id = l.member_id
-    CROSS JOIN LATERAL (
-      SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
-        FROM posting p WHERE p.account_id = l.account_id
-    ) b
+    {_LOT_OUTSTANDING}
    WHERE l.fiscal_year = ANY(:years)
 ),
 live AS (SELECT * FROM lot WHERE outstanding > 0),
@@ -312,7 +310,7 @@ line AS (
   RETURNING member_id, amount_cents
 )
 SELECT count(*), count(DISTINCT member_id), coalesce(sum(amount_cents), 0) FROM line
-""").bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))
+""").bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))  # noqa: S608 - module constants; values are bound
 
 
 def _new_run(
