@@ -421,8 +421,9 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
     # A new temporary table has no statistics: without them the planner takes 200,000 rows for a few hundred.
     await session.execute(sa.text("ANALYZE pg_temp.allocation_volume"))
     volumes = {str(pool): (int(m), int(n), int(v)) for pool, m, n, v in await session.execute(_POOL_VOLUMES)}
+    none = (0, 0, 0)  # a pool without patronage this year
     pools = [
-        PoolInput(pool, margin, volumes.get(pool, (0, 0, 0))[0], max(volumes.get(pool, (0, 0, 0))[1], 0))
+        PoolInput(pool, margin, volumes.get(pool, none)[0], max(volumes.get(pool, none)[1], 0))
         for pool, margin in margins.items()
     ]
     policy = policy_of(run.request)
@@ -431,7 +432,7 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
     minimum_num, minimum_den = MIN_CASH_RATE.as_integer_ratio()
     in_bigint = lines_fit_bigint(
         steps.distributable,
-        [volumes.get(p.pool, (0, 0, 0))[2] for p in steps.pools],
+        [volumes.get(p.pool, none)[2] for p in steps.pools],
         [(cash_num, cash_den), (minimum_num, minimum_den)],
     )
     allocated, cash, retained, de_minimis, given = (
