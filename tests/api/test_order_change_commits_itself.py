@@ -24,8 +24,24 @@ if TYPE_CHECKING:
     import pytest
     from arq.connections import ArqRedis
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from domain.buying.tables import GroupBuy
+    from domain.membership.tables import Member
     from tests.support.apps import SharedApp
+
+
+async def _hot_buy(
+    client: httpx.AsyncClient, session: AsyncSession, now: datetime
+) -> tuple[GroupBuy, int, Member, dict[str, str]]:
+    """An open buy of one product, and a member who may order into it with its user's headers."""
+    supplier = await make_supplier(session)
+    product = await make_product(session, supplier.id, tiers=[(1, 500)])
+    member, headers = await ordering_member(client, session)
+    buy = await buying.create_group_buy(
+        session, buying.NewGroupBuy(supplier.id or 0, "Hot", now + timedelta(days=1), (product,)), now=now, actor=0
+    )
+    return buy, product, member, headers
 
 
 async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_commits_nothing(
@@ -52,15 +68,7 @@ async def test_an_order_change_on_a_cached_token_commits_itself_and_the_request_
     async with httpx.AsyncClient(transport=transport, base_url="http://coop.test") as client:
         now = datetime.now(UTC)
         async with sessions() as session:
-            supplier = await make_supplier(session)
-            product = await make_product(session, supplier.id, tiers=[(1, 500)])
-            member, headers = await ordering_member(client, session)
-            buy = await buying.create_group_buy(
-                session,
-                buying.NewGroupBuy(supplier.id or 0, "Hot", now + timedelta(days=1), (product,)),
-                now=now,
-                actor=0,
-            )
+            buy, product, member, headers = await _hot_buy(client, session, now)
             view = await orders.place_order(
                 session, buy.id or 0, member_id=member.id or 0, lines=[LineRequest(product, 2)], now=now, actor=0
             )
@@ -111,17 +119,8 @@ async def test_with_the_apps_autocommit_pool_an_order_write_takes_no_connection_
         httpx.AsyncClient(transport=transport, base_url="http://coop.test") as client,
     ):
         app.state.autocommit_pool = pool  # as the app's own start-up makes it (api/app.py)
-        now = datetime.now(UTC)
         async with sessions() as session:
-            supplier = await make_supplier(session)
-            product = await make_product(session, supplier.id, tiers=[(1, 500)])
-            _, headers = await ordering_member(client, session)
-            buy = await buying.create_group_buy(
-                session,
-                buying.NewGroupBuy(supplier.id or 0, "Hot", now + timedelta(days=1), (product,)),
-                now=now,
-                actor=0,
-            )
+            buy, product, _, headers = await _hot_buy(client, session, datetime.now(UTC))
             await session.commit()
         placing = f"/v1/group-buys/{buy.id}/orders"
         assert (await client.get("/v1/me", headers=headers)).status_code == 200  # the token is cached now
