@@ -46,7 +46,7 @@ from domain.buying.service import (
     pin_prices,
     supplier_audience,
 )
-from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, OrderIncrement, OrderLine
+from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, GroupBuyTotal, OrderIncrement, OrderLine
 from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError
@@ -106,17 +106,20 @@ async def _plan(session: AsyncSession, group_buy: GroupBuy) -> ClosePlan:
 
 
 async def _product_sums(session: AsyncSession, group_buy_id: int) -> dict[int, tuple[int, int]]:
-    """Each product's firm quantity Q and flex F over the buy's live orders."""
+    """Each product's firm quantity Q and flex F over the buy's live orders: its running totals.
+
+    Every order write keeps them equal to the live lines (orders.add_to_totals; a withdrawn
+    order's lines go and are taken off), so a few rows a product are read, not every line.
+    """
     rows = (
         await session.execute(
             sa.select(
-                col(OrderLine.product_id),
-                sa.func.sum(col(OrderLine.quantity)),
-                sa.func.sum(col(OrderLine.flex_quantity)),
+                col(GroupBuyTotal.product_id),
+                sa.func.sum(col(GroupBuyTotal.quantity)),
+                sa.func.sum(col(GroupBuyTotal.flex_quantity)),
             )
-            .join(BuyOrder, col(BuyOrder.id) == col(OrderLine.order_id))
-            .where(col(OrderLine.group_buy_id) == group_buy_id, col(BuyOrder.status) != OrderStatus.CANCELLED.value)
-            .group_by(col(OrderLine.product_id))
+            .where(col(GroupBuyTotal.group_buy_id) == group_buy_id)
+            .group_by(col(GroupBuyTotal.product_id))
         )
     ).all()
     return {int(product_id): (int(quantity), int(flex)) for product_id, quantity, flex in rows}
@@ -296,49 +299,81 @@ shared AS (
     FROM floored
 )"""
 
-# Pro rata at close (allocate_units): A <= Q shares A by firm quantity; A > Q gives each
-# their firm quantity and shares A - Q by flex. Each line is priced once (line_total_cents:
-# HALF_UP, which round() is on these non-negative numerics) and held to what its member
-# was shown (max_order_total_cents: the dearest tier with the pinned markup). Only a line
-# whose units are not its firm quantity is written (whole cases keep A within a case of Q,
-# so that is at most case size - 1 lines a product), and only if no order goes above its
-# limit; the unit price is the item's and a line's total a function of both (written on
-# every line by the delivery). Every order's total comes back, with the breach.
-_ALLOCATE_PRO_RATA = sa.text(
-    f"""
+# Pro rata at close (allocate_units) without sorting every line. Whole cases keep a product's
+# bought units A within a case of its firm sum Q, so pro rata only moves a small share s from
+# the firm quantities: A <= Q cuts s = Q - A units, shared LRM(s, quantity_i) with the ties
+# reversed (the units a line keeps are LRM(A, quantity_i) = quantity_i - that share, since
+# their remainders mirror each other); A > Q adds s = A - Q units, shared LRM(s, flex_i). Each
+# line's share of s is ``s * weight / weights`` rounded down (``floor_units``), and the s - sum
+# of those units left go one each to the largest remainders. A line's remainder is a function
+# of its weight, so the remainders are ranked by weight, counted per (product, weight): a
+# product's lines of one weight all take a unit, or none, or (the one weight where the units
+# run out) the first ``takes`` of them by first order (the last ones when cutting), the only
+# lines sorted. Every line is priced at its firm quantity (line_total_cents: HALF_UP, which
+# round() is on these non-negative numerics) and held to what its member was shown
+# (max_order_total_cents: the dearest tier with the pinned markup); the moved lines (at most
+# s < case size a product) correct their order's total. Each order comes back with its total,
+# whether it breaches its limit, and its moved lines and their units.
+_ALLOCATE_PRO_RATA = sa.text("""
 WITH product AS (
-  SELECT * FROM unnest(:products, :bought, :firm, :flex, :prices, :markups, :dearest, :hold_markups)
-           AS p(product_id, bought, firm, flex, price, markup, dearest, hold_markup)
+  SELECT p.*, p.bought <= p.firm AS cut, abs(p.bought - p.firm) AS share,
+         CASE WHEN p.bought <= p.firm THEN p.firm ELSE p.flex END AS weights,
+         CASE WHEN p.bought <= p.firm THEN -1 ELSE 1 END AS direction
+    FROM unnest(:products, :bought, :firm, :flex, :prices, :markups, :dearest, :hold_markups)
+         AS p(product_id, bought, firm, flex, price, markup, dearest, hold_markup)
 ),
 line AS (
-  SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity + l.flex_quantity AS asked,
-         coalesce(l.allocated_quantity, l.quantity) AS stored, p.price, p.markup, p.dearest, p.hold_markup,
-         CASE WHEN p.bought <= p.firm THEN 0 ELSE l.quantity END AS base,
-         CAST(CASE WHEN p.bought <= p.firm THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
-         CASE WHEN p.bought <= p.firm THEN p.bought ELSE p.bought - p.firm END AS share,
-         CASE WHEN p.bought <= p.firm THEN p.firm ELSE p.flex END AS weights
+  SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity,
+         CAST(CASE WHEN p.cut THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
+         CAST(round(l.quantity * p.price * (1 + p.markup)) AS bigint) AS firm_total,
+         CAST(round((l.quantity + l.flex_quantity) * p.dearest * (1 + p.hold_markup)) AS bigint) AS limit_cents
     FROM order_line l
     JOIN buy_order o ON o.id = l.order_id
     JOIN product p ON p.product_id = l.product_id
    WHERE l.group_buy_id = :gb AND o.status = 'open'
-),{LARGEST_REMAINDER},
-priced AS (
-  SELECT id, order_id, stored, base + units AS units,
-         CAST(round((base + units) * price * (1 + markup)) AS bigint) AS total,
-         CAST(round(asked * dearest * (1 + hold_markup)) AS bigint) AS limit_cents
-    FROM shared
+),
+weighed AS (
+  SELECT p.product_id, p.cut, p.price, p.markup, p.share, p.direction, w.weight, w.lines,
+         p.share * w.weight / p.weights AS floor_units, p.share * w.weight % p.weights AS remainder
+    FROM (SELECT product_id, weight, count(*) AS lines FROM line WHERE weight > 0 GROUP BY product_id, weight) w
+    JOIN product p ON p.product_id = w.product_id
+   WHERE p.share > 0
+),
+ranked AS (
+  SELECT weighed.*,
+         share - sum(floor_units * lines) OVER (PARTITION BY product_id) AS left_over,
+         coalesce(sum(lines) OVER (PARTITION BY product_id ORDER BY remainder DESC, direction * weight DESC
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS ahead
+    FROM weighed
+),
+weight_share AS (
+  SELECT ranked.*, CASE WHEN remainder > 0 THEN greatest(least(lines, left_over - ahead), 0) ELSE 0 END AS takes
+    FROM ranked
+),
+moving AS (
+  SELECT line.id, line.order_id, line.quantity, line.firm_total, w.cut, w.price, w.markup,
+         w.floor_units + CASE WHEN row_number() OVER (
+             PARTITION BY w.product_id, w.weight ORDER BY w.direction * line.placed_seq, w.direction * line.order_id
+           ) <= w.takes THEN 1 ELSE 0 END AS moved
+    FROM line
+    JOIN weight_share w ON w.product_id = line.product_id AND w.weight = line.weight
+   -- a semi-join first, so the planner hashes the few weights that move, not the lines
+   WHERE (line.product_id, line.weight) IN (
+           SELECT product_id, weight FROM weight_share WHERE floor_units > 0 OR takes > 0)
+),
+moved AS (
+  SELECT id, order_id, units, CAST(round(units * price * (1 + markup)) AS bigint) - firm_total AS change
+    FROM (SELECT moving.*, CASE WHEN cut THEN quantity - moved ELSE quantity + moved END AS units FROM moving) m
+   WHERE moved > 0
 ),
 per_order AS (
-  SELECT order_id, sum(total) AS total, sum(limit_cents) AS limit_cents FROM priced GROUP BY order_id
-),
-written AS (
-  UPDATE order_line l SET allocated_quantity = p.units
-    FROM priced p
-   WHERE l.id = p.id AND p.units <> p.stored AND NOT EXISTS (SELECT FROM per_order WHERE total > limit_cents)
+  SELECT o.order_id, o.total + coalesce(m.change, 0) AS total, o.limit_cents, m.line_ids, m.units
+    FROM (SELECT order_id, sum(firm_total) AS total, sum(limit_cents) AS limit_cents FROM line GROUP BY order_id) o
+    LEFT JOIN (SELECT order_id, sum(change) AS change, array_agg(id) AS line_ids, array_agg(units) AS units
+                 FROM moved GROUP BY order_id) m ON m.order_id = o.order_id
 )
-SELECT order_id, CAST(total AS bigint), total > limit_cents FROM per_order
-"""  # noqa: S608 - a module constant; every value is a bound parameter
-).bindparams(
+SELECT order_id, CAST(total AS bigint), total > limit_cents, line_ids, units FROM per_order
+""").bindparams(
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("bought", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("firm", type_=ARRAY(sa.BigInteger)),
@@ -351,13 +386,18 @@ SELECT order_id, CAST(total AS bigint), total > limit_cents FROM per_order
 
 
 async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> dict[int, int]:
-    """Allocate and price every line set-based; each order's total (a breach of max_total_cents is a 409)."""
+    """Allocate and price every line set-based; each order's total (a breach of max_total_cents is a 409).
+
+    Only the lines whose allocation is not their firm quantity are written (an open order's
+    lines hold no allocation: only the close writes one, as it moves the order on).
+    """
     items = (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id))).all()
     prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
     markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
     outcomes = plan.products
-    # Q and F are the plan's sums of these same lines, read under the buy's lock. The lines'
-    # sort and their priced rows (10,000 orders x 50 products) fit in memory with this.
+    # Q and F are the plan's running totals of these same lines, read under the buy's lock.
+    # The lines (10,000 orders x 50 products), kept once for the statement's passes, fit in
+    # memory with this.
     await session.execute(sa.text("SET LOCAL work_mem = '64MB'"))
     rows = (
         await session.execute(
@@ -375,10 +415,17 @@ async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: C
             },
         )
     ).all()
-    if over := sorted(int(order_id) for order_id, _, breach in rows if breach):
+    if over := sorted(int(order_id) for order_id, _, breach, *_ in rows if breach):
         msg = f"group buy {group_buy.id}: orders {over} would cost more than their max_total_cents"
         raise ConflictError(msg, code="charge_above_max_total")
-    return {int(order_id): int(total) for order_id, total, _ in rows}
+    moved: dict[str, list[int]] = {"ids": [], "units": []}
+    for *_, line_ids, units in rows:
+        if line_ids:
+            moved["ids"] += line_ids
+            moved["units"] += units
+    if moved["ids"]:
+        await session.execute(_ALLOCATE_LINES, moved)
+    return {int(order_id): int(total) for order_id, total, *_ in rows}
 
 
 async def _allocate_from_plan(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> dict[int, int]:

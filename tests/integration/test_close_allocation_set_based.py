@@ -98,6 +98,13 @@ async def _lines(session, gid: int) -> list[tuple[int, int, int, int, int | None
 
 # A tie of remainders (12 mod 8 = 36 mod 8): the larger weight gets the unit, [1, 5] not [2, 4].
 @example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=100)
+# The close only sorts the lines of the weight where the units run out. Cutting one unit of
+# four equal lines: the last order gives it up, [1, 1, 1, 0].
+@example(products=[(3, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=100)
+# Flex completing a case: the one extra unit goes to the first order, [2, 1, 1].
+@example(products=[(4, "0.085")], member_lines=[[(1, 1)]] * 3, withdraw_first=False, cut=100)
+# Cutting 4 of 10 units: a line gives up whole units before the remainders are ranked, [5, 1].
+@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=100)
 @DB_SETTINGS
 @given(products=products_st, member_lines=orders_st, withdraw_first=st.booleans(), cut=st.integers(0, 100))
 async def test_set_based_pro_rata_equals_the_pure_rules(session, products, member_lines, withdraw_first, cut):
