@@ -420,8 +420,10 @@ def test_a_worker_killed_while_closing_a_group_buy_closes_it_once_after_restart(
     log = tmp_path / "worker.log"
 
     async def kill_while_writing() -> None:
-        # The clock closes due buys one by one at worker start; the first blocks on its writes.
-        async with _TableLock(kill_url, "order_line") as lock:
+        # The clock closes due buys one by one at worker start; the first blocks on its writes
+        # (every order's status: here no line's allocation differs from its firm quantity, so
+        # the close writes no line).
+        async with _TableLock(kill_url, "buy_order") as lock:
             worker = start_coop("worker", log, **env)
             try:
                 deadline = asyncio.get_running_loop().time() + 30
