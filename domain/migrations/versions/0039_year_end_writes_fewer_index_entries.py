@@ -1,5 +1,10 @@
 """Year end writes fewer index entries and probes: retained lots stay out of the import key's index.
 
+The computation's 100,000 allocation lines no longer enter an index on member_id alone: its one
+reader, a member's notices (domain/allocation/listing.py), joins the posted runs and was already
+planned on the unique (run_id, member_id), one probe a run, with or without it; every other
+reader of the lines names the run.
+
 Approval writes 100,000 retained lots at 100k members, all with no `external_ref` (only an
 imported lot has the sender's key); the unique index on it held a NULL entry for each, which no
 query reads: the one reader, the lot import's look-up of refs already imported
@@ -46,9 +51,11 @@ def upgrade() -> None:
     )
     for table, column, parent in ONE_PARENT_PER_STATEMENT:
         op.execute(probed_once_per_key(table, column, parent))
+    op.drop_index("ix_allocation_line_member_id", table_name="allocation_line")
 
 
 def downgrade() -> None:
+    op.create_index("ix_allocation_line_member_id", "allocation_line", ["member_id"], unique=False)
     for table, column, parent in ONE_PARENT_PER_STATEMENT:
         op.execute(probed_once_per_row(table, column, parent))
     op.drop_index("uq_equity_lot_external_ref", table_name="equity_lot")

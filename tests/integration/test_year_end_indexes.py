@@ -1,7 +1,10 @@
-"""An imported lot's key (external_ref) stays unique; retained lots, which have none, stay out of its index (0039).
+"""Indexes the year end writes only where a reader needs them (0039).
 
-Approval writes 100,000 retained lots at 100k members; before 0039 each put a NULL entry in the
-unique index that only the lot import reads, by refs it was given.
+An imported lot's key (external_ref) stays unique, and retained lots, which have none, stay out
+of its index: approval writes 100,000 of them at 100k members, and before 0039 each put a NULL
+entry in the unique index that only the lot import reads, by refs it was given. Allocation lines
+are indexed by run and member together only: the computation writes 100,000 at 100k members, and
+a member's notices find its lines run by run.
 """
 
 from __future__ import annotations
@@ -61,3 +64,27 @@ async def test_only_keyed_lots_are_in_the_index_and_the_import_look_up_uses_it(s
         )
     )
     assert "uq_equity_lot_external_ref" in plan
+
+
+async def test_allocation_lines_are_indexed_by_run_and_member_only_and_notices_use_it(session):
+    indexes = {
+        row[0]
+        for row in await session.execute(
+            sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'allocation_line'")
+        )
+    }
+    assert indexes == {"pk_allocation_line", "uq_allocation_line_run_member"}
+    # A member's notices (domain/allocation/listing.py): the posted runs, then one probe of each run's line.
+    await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(
+        row[0]
+        for row in await session.execute(
+            sa.text(
+                "EXPLAIN SELECT r.id, l.allocation_cents"
+                " FROM allocation_run r JOIN allocation_line l ON l.run_id = r.id"
+                " WHERE l.member_id = 1 AND r.status = 'posted' AND l.allocation_cents <> 0 AND r.id > 0"
+                " ORDER BY r.id LIMIT 50"
+            )
+        )
+    )
+    assert "uq_allocation_line_run_member" in plan
