@@ -51,7 +51,9 @@ class AllocationLine(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     run_id: int = Field(sa_type=sa.BigInteger)  # allocation_run.id, checked per statement (0036)
-    member_id: int = Field(sa_type=sa.BigInteger, index=True)  # member.id, checked per statement (0036)
+    # member.id, checked per statement (0036). No index of its own (0039): a member's notices are
+    # found run by run through the unique (run_id, member_id).
+    member_id: int = Field(sa_type=sa.BigInteger)
     member_number: int = Field(sa_type=sa.BigInteger)
     patronage_cents: int = Field(sa_type=sa.BigInteger)
     computed_cents: int = Field(sa_type=sa.BigInteger)

@@ -21,6 +21,13 @@ class EquityLot(SQLModel, table=True):
         sa.Index("ix_equity_lot_fiscal_year_member", "fiscal_year", "member_id"),
         # What a redemption line's one foreign key refers to: the lot and its member (migration 0035).
         sa.UniqueConstraint("id", "member_id"),
+        # Only an imported lot has the sender's key; retained lots (100,000 a year end) stay out (0039).
+        sa.Index(
+            "uq_equity_lot_external_ref",
+            "external_ref",
+            unique=True,
+            postgresql_where=sa.text("external_ref IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -30,7 +37,7 @@ class EquityLot(SQLModel, table=True):
     qualified: bool
     # ledger_account.id, checked per statement (0033)
     account_id: int | None = Field(default=None, sa_type=sa.BigInteger)
-    external_ref: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
+    external_ref: str | None = Field(default=None, max_length=200)
     source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}

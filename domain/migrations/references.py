@@ -18,13 +18,13 @@ from __future__ import annotations
 # kept for calls it does not fit (a parent table seen nearly empty, then 100,000 parents
 # written by the statement checked; or a hash of millions of parents built for a two-row insert).
 _PRESENT = """
-CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
+CREATE {or_replace}FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
 SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
 SET enable_material = off AS $$
 DECLARE
     missing bigint;
 BEGIN
-    SELECT n.{column} INTO missing FROM new_rows n
+    SELECT n.{column} INTO missing FROM {rows} n
      WHERE n.{column} IS NOT NULL AND NOT EXISTS (SELECT FROM {parent} p WHERE p.id = n.{column}) LIMIT 1;
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'insert or update on table "{table}" violates foreign key constraint "{name}"'
@@ -35,6 +35,12 @@ BEGIN
     RETURN NULL;
 END $$
 """
+# Every new row, probed one by one.
+_EACH_ROW = "new_rows"
+# Each distinct key once (0039): for a key that a set-based statement writes with one value (the
+# entry of a run's postings, the run of its lines), 100,000 probes of the same parent become one,
+# for a hash of the statement's keys.
+_EACH_KEY = "(SELECT DISTINCT {column} FROM new_rows)"
 KEY_KEPT_FUNCTION = """
 CREATE FUNCTION coop_referenced_key_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -53,7 +59,7 @@ def checked_per_statement(table: str, column: str, parent: str, *, updates: bool
     name = _name(table, column, parent)
     statements = [
         f"ALTER TABLE {table} DROP CONSTRAINT {name}",
-        _PRESENT.format(table=table, column=column, parent=parent, name=name),
+        _PRESENT.format(table=table, column=column, parent=parent, name=name, or_replace="", rows=_EACH_ROW),
         (
             f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
@@ -65,6 +71,21 @@ def checked_per_statement(table: str, column: str, parent: str, *, updates: bool
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
     return statements
+
+
+def probed_once_per_key(table: str, column: str, parent: str) -> str:
+    """The statement check of table.column replaced by one that probes each distinct key once."""
+    name = _name(table, column, parent)
+    rows = _EACH_KEY.format(column=column)
+    return _PRESENT.format(table=table, column=column, parent=parent, name=name, or_replace="OR REPLACE ", rows=rows)
+
+
+def probed_once_per_row(table: str, column: str, parent: str) -> str:
+    """Back to probing each new row (downgrade)."""
+    name = _name(table, column, parent)
+    return _PRESENT.format(
+        table=table, column=column, parent=parent, name=name, or_replace="OR REPLACE ", rows=_EACH_ROW
+    )
 
 
 def checked_per_row(table: str, column: str, parent: str, *, updates: bool) -> list[str]:

@@ -219,3 +219,48 @@ async def test_a_parent_table_cannot_be_truncated(session, table):
     # CASCADE empties the tables that still have a foreign key to it, not the ones checked by trigger.
     with pytest.raises(DBAPIError, match=f"TRUNCATE on {table} is not allowed"):
         await session.execute(sa.text(f"TRUNCATE {table} CASCADE"))
+
+
+# A set-based statement whose rows all have one parent, as a run's postings (its one entry) and a
+# run's lines (the run) are written: 0039 probes the parent once per distinct key, not per row.
+ONE_PARENT_MANY_ROWS = [
+    (
+        "pk_journal_entry",
+        (
+            "INSERT INTO posting (entry_id, account_id, side, amount_cents)"
+            " SELECT :entry, :account, 'credit', 1 FROM generate_series(1, :rows)"
+        ),
+    ),
+    (
+        "pk_allocation_run",
+        (  # one line a member: the members are written first, by the same statement
+            "WITH m AS (INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)"
+            " SELECT 'Refs', :key || '-' || g || '@refs.test', 'full', 10000, '2020-01-01', now()"
+            " FROM generate_series(1, :rows) g RETURNING id)"
+            " INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents,"
+            " allocation_cents, cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)"
+            " SELECT :allocation_run, id, id, 1, 1, 1, 0, 1, 0, false, false FROM m"
+        ),
+    ),
+    (
+        "pk_redemption_run",
+        (  # one line a lot: the lots are written first, by the same statement
+            "WITH lot AS (INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
+            " SELECT :member, 2025, 'retained_patronage', true, :account, now() FROM generate_series(1, :rows)"
+            " RETURNING id)"
+            " INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified,"
+            " amount_cents) SELECT :redemption_run, id, :member, 1, 2025, true, 5 FROM lot"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("parent_key", "statement"), ONE_PARENT_MANY_ROWS)
+async def test_one_parent_of_many_rows_is_probed_once(session, parent_key, statement):
+    """Counted by the transaction's own scans of the parent's key (pg_stat_get_xact_numscans), no other session's."""
+    family = await _family(session)
+    probes = "SELECT pg_stat_get_xact_numscans(CAST(:name AS regclass))"
+    before = await _one(session, probes, name=parent_key)
+    await session.execute(sa.text(statement), {**family, "rows": 50})
+    after = await _one(session, probes, name=parent_key)
+    assert after - before <= 2  # the check's one probe (and the open-entry check's, for postings); was 50

@@ -1,0 +1,90 @@
+"""Indexes the year end writes only where a reader needs them (0039).
+
+An imported lot's key (external_ref) stays unique, and retained lots, which have none, stay out
+of its index: approval writes 100,000 of them at 100k members, and before 0039 each put a NULL
+entry in the unique index that only the lot import reads, by refs it was given. Allocation lines
+are indexed by run and member together only: the computation writes 100,000 at 100k members, and
+a member's notices find its lines run by run.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+INSERT_LOT = (
+    "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, external_ref, created_at)"
+    " VALUES (:member, 2020, :kind, true, :ref, now())"
+)
+
+
+async def _member(session) -> int:
+    member: int = (
+        await session.execute(
+            sa.text(
+                "INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)"
+                " VALUES ('Lot key', :email, 'full', 10000, '2015-01-01', now()) RETURNING id"
+            ),
+            {"email": f"{uuid.uuid4().hex}@lots.test"},
+        )
+    ).scalar_one()
+    return member
+
+
+async def test_an_imported_lot_key_is_refused_twice_and_retained_lots_have_none(session):
+    member = await _member(session)
+    ref = f"lot-{uuid.uuid4().hex}"
+    for _ in range(2):  # many lots without a key, as approval writes them
+        await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "retained_patronage", "ref": None})
+    await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "imported", "ref": ref})
+    with pytest.raises(IntegrityError, match="uq_equity_lot_external_ref") as caught:
+        await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "imported", "ref": ref})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23505"
+
+
+async def test_only_keyed_lots_are_in_the_index_and_the_import_look_up_uses_it(session):
+    predicate = (
+        await session.execute(
+            sa.text(
+                "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+                " WHERE indexrelid = CAST('uq_equity_lot_external_ref' AS regclass) AND indisunique"
+            )
+        )
+    ).scalar_one()
+    assert predicate == "(external_ref IS NOT NULL)"
+    # The import asks for the refs it was given (domain/equity/imports.py); that implies NOT NULL.
+    await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(
+        row[0]
+        for row in await session.execute(
+            sa.text("EXPLAIN SELECT external_ref FROM equity_lot WHERE external_ref IN ('a', 'b')")
+        )
+    )
+    assert "uq_equity_lot_external_ref" in plan
+
+
+async def test_allocation_lines_are_indexed_by_run_and_member_only_and_notices_use_it(session):
+    indexes = {
+        row[0]
+        for row in await session.execute(
+            sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'allocation_line'")
+        )
+    }
+    assert indexes == {"pk_allocation_line", "uq_allocation_line_run_member"}
+    # A member's notices (domain/allocation/listing.py): the posted runs, then one probe of each run's line.
+    await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    plan = "\n".join(
+        row[0]
+        for row in await session.execute(
+            sa.text(
+                "EXPLAIN SELECT r.id, l.allocation_cents"
+                " FROM allocation_run r JOIN allocation_line l ON l.run_id = r.id"
+                " WHERE l.member_id = 1 AND r.status = 'posted' AND l.allocation_cents <> 0 AND r.id > 0"
+                " ORDER BY r.id LIMIT 50"
+            )
+        )
+    )
+    assert "uq_allocation_line_run_member" in plan
