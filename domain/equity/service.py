@@ -270,32 +270,36 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 # outstanding (``_LOT_OUTSTANDING``), a running sum of the years in FIFO order, whole years while
 # the budget lasts and the rest split over the next year pro rata to outstanding by the largest
 # remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
-# outstanding, then the lower member number, then the lower lot id). The product is NUMERIC so a
-# large budget times a large lot cannot overflow. Lines are inserted in the rule's order (year,
-# member number, lot), so their ids follow it. Answers the lines, members and cents written.
-_FIFO_LINES = sa.text(f"""
+# outstanding, then the lower member number, then the lower lot id). Lines are inserted in the
+# rule's order (year, member number, lot), so their ids follow it. Answers the lines, members and
+# cents written. The split's products (a year's spend x a lot's outstanding) are BIGINT when
+# ``rules.fifo_products_fit_bigint`` says they fit, else NUMERIC so a large budget times a large lot
+# cannot overflow: the NUMERIC products, divisions and the sort on their remainders were most of
+# the statement's windows (docs/performance.md, twenty-sixth part).
+_FIFO_LINES_TEMPLATE = """
 WITH lot AS MATERIALIZED (
-  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, b.outstanding
+  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, CAST(b.outstanding AS {exact}) AS outstanding
     FROM equity_lot l
     JOIN member m ON m.id = l.member_id
-    {_LOT_OUTSTANDING}
+    {lot_outstanding}
    WHERE l.fiscal_year = ANY(:years)
 ),
 live AS (SELECT * FROM lot WHERE outstanding > 0),
 year AS (
-  SELECT fiscal_year, total,
-         least(total, greatest(0, CAST(:budget AS numeric) - (sum(total) OVER (ORDER BY fiscal_year) - total))) AS spend
-    FROM (SELECT fiscal_year, CAST(sum(outstanding) AS numeric) AS total FROM live GROUP BY fiscal_year) t
+  SELECT fiscal_year, CAST(total AS {exact}) AS total,
+         CAST(least(total, greatest(0, CAST(:budget AS numeric) - (sum(total) OVER (ORDER BY fiscal_year) - total)))
+              AS {exact}) AS spend
+    FROM (SELECT fiscal_year, sum(outstanding) AS total FROM live GROUP BY fiscal_year) t
 ),
 share AS (
   SELECT live.*, year.spend,
-         div(year.spend * live.outstanding, year.total) AS base,
-         mod(year.spend * live.outstanding, year.total) AS remainder
+         {base} AS base,
+         {remainder} AS remainder
     FROM live JOIN year USING (fiscal_year)
    WHERE year.spend > 0
 ),
 ranked AS (
-  SELECT share.*, spend - sum(base) OVER (PARTITION BY fiscal_year) AS residue,
+  SELECT share.*, CAST(spend - sum(base) OVER (PARTITION BY fiscal_year) AS {exact}) AS residue,
          row_number() OVER (PARTITION BY fiscal_year
                             ORDER BY remainder DESC, outstanding DESC, member_number, id) AS place
     FROM share
@@ -310,7 +314,26 @@ line AS (
   RETURNING member_id, amount_cents
 )
 SELECT count(*), count(DISTINCT member_id), coalesce(sum(amount_cents), 0) FROM line
-""").bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))  # noqa: S608 - module constants; values are bound
+"""
+
+
+def _fifo_lines_statement(*, in_bigint: bool) -> sa.TextClause:
+    """The lines statement with a lot's outstanding, a year's total and spend, and so every product, in one type."""
+    exact, quotient, remainder = (
+        ("bigint", "({}) / {}", "({}) % {}") if in_bigint else ("numeric", "div({}, {})", "mod({}, {})")
+    )
+    product, total = "year.spend * live.outstanding", "year.total"
+    statement = _FIFO_LINES_TEMPLATE.format(
+        lot_outstanding=_LOT_OUTSTANDING,
+        exact=exact,
+        base=quotient.format(product, total),
+        remainder=remainder.format(product, total),
+    )
+    return sa.text(statement).bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))
+
+
+_FIFO_LINES_BIGINT = _fifo_lines_statement(in_bigint=True)
+_FIFO_LINES_NUMERIC = _fifo_lines_statement(in_bigint=False)
 
 
 def _new_run(
@@ -354,8 +377,12 @@ async def _compute_fifo(
     session.add(run)
     await session.flush()
     if years:
+        in_bigint = rules.fifo_products_fit_bigint(by_year, years, budget)
         lines, members, cents = (
-            await session.execute(_FIFO_LINES, {"run": run.id, "years": years, "budget": budget})
+            await session.execute(
+                _FIFO_LINES_BIGINT if in_bigint else _FIFO_LINES_NUMERIC,
+                {"run": run.id, "years": years, "budget": budget},
+            )
         ).one()
         run.line_count, run.member_count, run.redeemed_cents = int(lines), int(members), int(cents)
         session.add(run)

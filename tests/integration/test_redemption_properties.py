@@ -152,6 +152,8 @@ tied_rows = st.lists(
 @example(rows=[(0, 2018, 1, 0), (1, 2018, 2, 0), (2, 2018, 3, 0)], budget=3)
 @example(rows=[(1, 2018, 3, 0), (0, 2018, 3, 0), (2, 2017, 5, 0)], budget=6)
 @example(rows=[(0, 2018, 3, 0), (0, 2018, 3, 0)], budget=1)
+# Products past BIGINT (4e9 x 6e9): the split in NUMERIC.
+@example(rows=[(0, 2018, 2_999_999_999, 0), (1, 2018, 3_000_000_001, 0), (2, 2019, 7, 0)], budget=4_000_000_003)
 async def test_a_fifo_run_writes_exactly_the_lines_of_the_pure_rule(session, rows, budget):
     """The set-based FIFO computation in SQL against ``rules.fifo_redemption`` over the same lots, cent for cent."""
     savepoint = await session.begin_nested()
