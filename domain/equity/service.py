@@ -12,9 +12,11 @@ members' rows in id order, then the equity lots' rows in id order, then every le
 account the change touches in id order. A run's approval takes each lot's own account
 right after the lot (one pass; nobody takes a lot's account without the lot first), then
 payouts payable. Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
-with a foreign key to them (lines, payouts, accounts) do not wait for; approval takes
-``FOR KEY SHARE`` on its members up front, which is the lock its payouts would otherwise
-take late, behind a member's exit holding the member and waiting for the payables account.
+with a foreign key to them (lines, payouts, accounts) do not wait for. Approval takes no
+member's row: its payouts' member key is checked per statement (migration 0033), which
+locks no member, and a member's row is never deleted or re-keyed, so there is no key lock
+to take early (before 0033 it took ``FOR KEY SHARE`` on every member up front, the lock each
+payout's foreign key would otherwise have taken late, behind a member's exit).
 """
 
 from __future__ import annotations
@@ -157,12 +159,14 @@ async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[i
 
 _IDS = ARRAY(sa.BigInteger)
 
-# Each member's pending payout of a run in one statement.
+# Each member's pending payout of a run in one statement. Approval runs once per run (its status,
+# under the run's lock), so no key exists yet: a plain insert, which a duplicate would fail, not an
+# ON CONFLICT that skips it (a member unpaid while payouts payable holds the cents) and pays a
+# speculative insertion per row.
 _RUN_PAYOUTS = sa.text("""
 INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
 SELECT member_id, 'equity_redemption', sum(amount_cents), 'pending', :prefix || member_id, now()
   FROM redemption_line WHERE run_id = :run GROUP BY member_id
-ON CONFLICT (business_key) DO NOTHING
 """)
 
 
@@ -184,13 +188,8 @@ SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
 
 
 # Approval, set-based from the run's lines: no statement grows with the lots (no id arrays, no
-# rows through Python). Locks in the module's order: members FOR KEY SHARE, lots FOR NO KEY
-# UPDATE with their accounts FOR UPDATE, then payouts payable, each in id order (the sort is below
-# the lock).
-_LOCK_RUN_MEMBERS = sa.text("""
-SELECT m.id FROM member m WHERE m.id IN (SELECT member_id FROM redemption_line WHERE run_id = :run)
- ORDER BY m.id FOR KEY SHARE
-""")
+# rows through Python). Locks in the module's order: lots FOR NO KEY UPDATE with their accounts
+# FOR UPDATE, then payouts payable, each in id order (the sort is below the lock).
 # The lots and their accounts in one pass over the lines, a lot then its account, in lot id order
 # (a lot's account is its own, so whoever waits for one waits for the other first); the payouts
 # payable account after them. Two passes (lots, then every account in id order) read the lines
@@ -486,7 +485,6 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         return run
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     params = {"run": run_id}
-    await session.execute(_LOCK_RUN_MEMBERS, params)
     await session.execute(_LOCK_RUN_LOTS, params)
     stale = (await session.execute(_STALE_LINES, params)).scalars().all()
     if stale:
