@@ -267,9 +267,10 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 
 # A FIFO run's lines in one statement, from the years it reaches (``rules.fifo_years``): each lot's
 # outstanding (``_LOT_OUTSTANDING``), a running sum of the years in FIFO order, whole years while
-# the budget lasts and the rest split over the next year pro rata to outstanding by the largest
-# remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
-# outstanding, then the lower member number, then the lower lot id). Lines are inserted in the
+# the budget lasts (each lot its outstanding) and the rest split over the next year pro rata to
+# outstanding by the largest remainder, exactly as ``rules.fifo_redemption`` does (ties to the
+# larger remainder, then the larger outstanding, then the lower member number, then the lower lot
+# id); only that one year's lots are ranked. Lines are inserted in the
 # rule's order (year, member number, lot), so their ids follow it. Answers the lines, members and
 # cents written. The split's products (a year's spend x a lot's outstanding) are BIGINT when
 # ``rules.fifo_products_fit_bigint`` says they fit, else NUMERIC so a large budget times a large lot
@@ -295,7 +296,7 @@ share AS (
          {base} AS base,
          {remainder} AS remainder
     FROM live JOIN year USING (fiscal_year)
-   WHERE year.spend > 0
+   WHERE year.spend > 0 AND year.spend < year.total
 ),
 ranked AS (
   SELECT share.*, CAST(spend - sum(base) OVER (PARTITION BY fiscal_year) AS {exact}) AS residue,
@@ -303,12 +304,20 @@ ranked AS (
                             ORDER BY remainder DESC, outstanding DESC, member_number, id) AS place
     FROM share
 ),
-line AS (
-  INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
-  SELECT :run, id, member_id, member_number, fiscal_year, qualified,
+redeemed AS (
+  SELECT id, member_id, member_number, fiscal_year, qualified, CAST(outstanding AS bigint) AS amount
+    FROM live JOIN year USING (fiscal_year)
+   WHERE year.spend = year.total
+  UNION ALL
+  SELECT id, member_id, member_number, fiscal_year, qualified,
          CAST(base AS bigint) + CASE WHEN remainder > 0 AND place <= residue THEN 1 ELSE 0 END
     FROM ranked
    WHERE base > 0 OR (remainder > 0 AND place <= residue)
+),
+line AS (
+  INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+  SELECT :run, id, member_id, member_number, fiscal_year, qualified, amount
+    FROM redeemed
    ORDER BY fiscal_year, member_number, id
   RETURNING member_id, amount_cents
 )
