@@ -12,9 +12,11 @@ members' rows in id order, then the equity lots' rows in id order, then every le
 account the change touches in id order. A run's approval takes each lot's own account
 right after the lot (one pass; nobody takes a lot's account without the lot first), then
 payouts payable. Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
-with a foreign key to them (lines, payouts, accounts) do not wait for; approval takes
-``FOR KEY SHARE`` on its members up front, which is the lock its payouts would otherwise
-take late, behind a member's exit holding the member and waiting for the payables account.
+with a foreign key to them (lines, payouts, accounts) do not wait for. Approval takes no
+member's row: its payouts' member key is checked per statement (migration 0033), which
+locks no member, and a member's row is never deleted or re-keyed, so there is no key lock
+to take early (before 0033 it took ``FOR KEY SHARE`` on every member up front, the lock each
+payout's foreign key would otherwise have taken late, behind a member's exit).
 """
 
 from __future__ import annotations
@@ -157,12 +159,14 @@ async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[i
 
 _IDS = ARRAY(sa.BigInteger)
 
-# Each member's pending payout of a run in one statement.
+# Each member's pending payout of a run in one statement. Approval runs once per run (its status,
+# under the run's lock), so no key exists yet: a plain insert, which a duplicate would fail, not an
+# ON CONFLICT that skips it (a member unpaid while payouts payable holds the cents) and pays a
+# speculative insertion per row.
 _RUN_PAYOUTS = sa.text("""
 INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
 SELECT member_id, 'equity_redemption', sum(amount_cents), 'pending', :prefix || member_id, now()
   FROM redemption_line WHERE run_id = :run GROUP BY member_id
-ON CONFLICT (business_key) DO NOTHING
 """)
 
 
@@ -184,13 +188,8 @@ SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
 
 
 # Approval, set-based from the run's lines: no statement grows with the lots (no id arrays, no
-# rows through Python). Locks in the module's order: members FOR KEY SHARE, lots FOR NO KEY
-# UPDATE with their accounts FOR UPDATE, then payouts payable, each in id order (the sort is below
-# the lock).
-_LOCK_RUN_MEMBERS = sa.text("""
-SELECT m.id FROM member m WHERE m.id IN (SELECT member_id FROM redemption_line WHERE run_id = :run)
- ORDER BY m.id FOR KEY SHARE
-""")
+# rows through Python). Locks in the module's order: lots FOR NO KEY UPDATE with their accounts
+# FOR UPDATE, then payouts payable, each in id order (the sort is below the lock).
 # The lots and their accounts in one pass over the lines, a lot then its account, in lot id order
 # (a lot's account is its own, so whoever waits for one waits for the other first); the payouts
 # payable account after them. Two passes (lots, then every account in id order) read the lines
@@ -268,49 +267,81 @@ async def _lock_member(session: AsyncSession, member_id: int) -> None:
 
 # A FIFO run's lines in one statement, from the years it reaches (``rules.fifo_years``): each lot's
 # outstanding (``_LOT_OUTSTANDING``), a running sum of the years in FIFO order, whole years while
-# the budget lasts and the rest split over the next year pro rata to outstanding by the largest
-# remainder, exactly as ``rules.fifo_redemption`` does (ties to the larger remainder, then the larger
-# outstanding, then the lower member number, then the lower lot id). The product is NUMERIC so a
-# large budget times a large lot cannot overflow. Lines are inserted in the rule's order (year,
-# member number, lot), so their ids follow it. Answers the lines, members and cents written.
-_FIFO_LINES = sa.text(f"""
+# the budget lasts (each lot its outstanding) and the rest split over the next year pro rata to
+# outstanding by the largest remainder, exactly as ``rules.fifo_redemption`` does (ties to the
+# larger remainder, then the larger outstanding, then the lower member number, then the lower lot
+# id); only that one year's lots are ranked. Lines are inserted in the
+# rule's order (year, member number, lot), so their ids follow it. Answers the lines, members and
+# cents written. The split's products (a year's spend x a lot's outstanding) are BIGINT when
+# ``rules.fifo_products_fit_bigint`` says they fit, else NUMERIC so a large budget times a large lot
+# cannot overflow: the NUMERIC products, divisions and the sort on their remainders were most of
+# the statement's windows (docs/performance.md, twenty-sixth part).
+_FIFO_LINES_TEMPLATE = """
 WITH lot AS MATERIALIZED (
-  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, b.outstanding
+  SELECT l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified, CAST(b.outstanding AS {exact}) AS outstanding
     FROM equity_lot l
     JOIN member m ON m.id = l.member_id
-    {_LOT_OUTSTANDING}
+    {lot_outstanding}
    WHERE l.fiscal_year = ANY(:years)
 ),
 live AS (SELECT * FROM lot WHERE outstanding > 0),
 year AS (
-  SELECT fiscal_year, total,
-         least(total, greatest(0, CAST(:budget AS numeric) - (sum(total) OVER (ORDER BY fiscal_year) - total))) AS spend
-    FROM (SELECT fiscal_year, CAST(sum(outstanding) AS numeric) AS total FROM live GROUP BY fiscal_year) t
+  SELECT fiscal_year, CAST(total AS {exact}) AS total,
+         CAST(least(total, greatest(0, CAST(:budget AS numeric) - (sum(total) OVER (ORDER BY fiscal_year) - total)))
+              AS {exact}) AS spend
+    FROM (SELECT fiscal_year, sum(outstanding) AS total FROM live GROUP BY fiscal_year) t
 ),
 share AS (
   SELECT live.*, year.spend,
-         div(year.spend * live.outstanding, year.total) AS base,
-         mod(year.spend * live.outstanding, year.total) AS remainder
+         {base} AS base,
+         {remainder} AS remainder
     FROM live JOIN year USING (fiscal_year)
-   WHERE year.spend > 0
+   WHERE year.spend > 0 AND year.spend < year.total
 ),
 ranked AS (
-  SELECT share.*, spend - sum(base) OVER (PARTITION BY fiscal_year) AS residue,
+  SELECT share.*, CAST(spend - sum(base) OVER (PARTITION BY fiscal_year) AS {exact}) AS residue,
          row_number() OVER (PARTITION BY fiscal_year
                             ORDER BY remainder DESC, outstanding DESC, member_number, id) AS place
     FROM share
 ),
-line AS (
-  INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
-  SELECT :run, id, member_id, member_number, fiscal_year, qualified,
+redeemed AS (
+  SELECT id, member_id, member_number, fiscal_year, qualified, CAST(outstanding AS bigint) AS amount
+    FROM live JOIN year USING (fiscal_year)
+   WHERE year.spend = year.total
+  UNION ALL
+  SELECT id, member_id, member_number, fiscal_year, qualified,
          CAST(base AS bigint) + CASE WHEN remainder > 0 AND place <= residue THEN 1 ELSE 0 END
     FROM ranked
    WHERE base > 0 OR (remainder > 0 AND place <= residue)
+),
+line AS (
+  INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
+  SELECT :run, id, member_id, member_number, fiscal_year, qualified, amount
+    FROM redeemed
    ORDER BY fiscal_year, member_number, id
   RETURNING member_id, amount_cents
 )
 SELECT count(*), count(DISTINCT member_id), coalesce(sum(amount_cents), 0) FROM line
-""").bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))  # noqa: S608 - module constants; values are bound
+"""
+
+
+def _fifo_lines_statement(*, in_bigint: bool) -> sa.TextClause:
+    """The lines statement with a lot's outstanding, a year's total and spend, and so every product, in one type."""
+    exact, quotient, remainder = (
+        ("bigint", "({}) / {}", "({}) % {}") if in_bigint else ("numeric", "div({}, {})", "mod({}, {})")
+    )
+    product, total = "year.spend * live.outstanding", "year.total"
+    statement = _FIFO_LINES_TEMPLATE.format(
+        lot_outstanding=_LOT_OUTSTANDING,
+        exact=exact,
+        base=quotient.format(product, total),
+        remainder=remainder.format(product, total),
+    )
+    return sa.text(statement).bindparams(sa.bindparam("years", type_=ARRAY(sa.Integer)))
+
+
+_FIFO_LINES_BIGINT = _fifo_lines_statement(in_bigint=True)
+_FIFO_LINES_NUMERIC = _fifo_lines_statement(in_bigint=False)
 
 
 def _new_run(
@@ -354,8 +385,12 @@ async def _compute_fifo(
     session.add(run)
     await session.flush()
     if years:
+        in_bigint = rules.fifo_products_fit_bigint(by_year, years, budget)
         lines, members, cents = (
-            await session.execute(_FIFO_LINES, {"run": run.id, "years": years, "budget": budget})
+            await session.execute(
+                _FIFO_LINES_BIGINT if in_bigint else _FIFO_LINES_NUMERIC,
+                {"run": run.id, "years": years, "budget": budget},
+            )
         ).one()
         run.line_count, run.member_count, run.redeemed_cents = int(lines), int(members), int(cents)
         session.add(run)
@@ -459,7 +494,6 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         return run
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     params = {"run": run_id}
-    await session.execute(_LOCK_RUN_MEMBERS, params)
     await session.execute(_LOCK_RUN_LOTS, params)
     stale = (await session.execute(_STALE_LINES, params)).scalars().all()
     if stale:

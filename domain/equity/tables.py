@@ -19,8 +19,6 @@ class EquityLot(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("kind IN ('retained_patronage','imported')", name="kind"),
         sa.Index("ix_equity_lot_fiscal_year_member", "fiscal_year", "member_id"),
-        # What a redemption line's one foreign key refers to: the lot and its member (migration 0035).
-        sa.UniqueConstraint("id", "member_id"),
         # Only an imported lot has the sender's key; retained lots (100,000 a year end) stay out (0039).
         sa.Index(
             "uq_equity_lot_external_ref",
@@ -91,14 +89,13 @@ class RedemptionLine(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
         sa.UniqueConstraint("run_id", "lot_id", name="uq_redemption_line_run_lot"),
-        # One check a line for the lot and its member (the lot's own key keeps the member): two
-        # keys were two checks, 400,000 for a run of 200,000 lines (migration 0035).
-        sa.ForeignKeyConstraint(["lot_id", "member_id"], ["equity_lot.id", "equity_lot.member_id"]),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     run_id: int = Field(sa_type=sa.BigInteger)  # redemption_run.id, checked per statement (0036)
-    lot_id: int = Field(sa_type=sa.BigInteger, index=True)
+    # (lot_id, member_id) is a lot and its own member, (equity_lot.id, equity_lot.member_id): one key checked
+    # per statement (0038; 0035 made the two keys one). Read by run, never by lot, so lot_id has no index.
+    lot_id: int = Field(sa_type=sa.BigInteger)
     member_id: int = Field(sa_type=sa.BigInteger, index=True)
     member_number: int = Field(sa_type=sa.BigInteger)
     fiscal_year: int

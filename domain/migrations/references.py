@@ -1,4 +1,4 @@
-"""Foreign keys checked once per statement instead of once per row (migrations 0033 and 0036).
+"""Foreign keys checked once per statement instead of once per row (migrations 0033, 0036, 0038 and 0039).
 
 A foreign key runs one lookup of the parent per written row; the year end and a redemption run
 write 100,000-400,000 rows a statement. Here a key becomes a statement trigger of the same
@@ -41,6 +41,28 @@ _EACH_ROW = "new_rows"
 # entry of a run's postings, the run of its lines), 100,000 probes of the same parent become one,
 # for a hash of the statement's keys.
 _EACH_KEY = "(SELECT DISTINCT {column} FROM new_rows)"
+# A key of two columns, (first, second) -> parent (id, second): the same check, one probe of the
+# parent's primary key per new row with the second column compared on the row found.
+_PAIR_PRESENT = """
+CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
+SET enable_seqscan = off SET enable_bitmapscan = off SET enable_hashjoin = off SET enable_mergejoin = off
+SET enable_material = off AS $$
+DECLARE
+    missing record;
+BEGIN
+    SELECT n.{first} AS first, n.{second} AS second INTO missing FROM new_rows n
+     WHERE n.{first} IS NOT NULL AND n.{second} IS NOT NULL
+       AND NOT EXISTS (SELECT FROM {parent} p WHERE p.id = n.{first} AND p.{second} = n.{second}) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "{table}" violates foreign key constraint "{name}"'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key ({first}, {second})=(%s, %s) is not present in table "{parent}".',
+                                  missing.first, missing.second),
+                  SCHEMA = TG_TABLE_SCHEMA, TABLE = '{table}', COLUMN = '{first}', CONSTRAINT = '{name}';
+    END IF;
+    RETURN NULL;
+END $$
+"""
 KEY_KEPT_FUNCTION = """
 CREATE FUNCTION coop_referenced_key_kept() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -54,12 +76,8 @@ def _name(table: str, column: str, parent: str) -> str:
     return f"fk_{table}_{column}_{parent}"
 
 
-def checked_per_statement(table: str, column: str, parent: str, *, updates: bool) -> list[str]:
-    """The foreign key table.column -> parent.id dropped and checked by its statement trigger."""
-    name = _name(table, column, parent)
+def _triggers(table: str, name: str, *, updates: bool) -> list[str]:
     statements = [
-        f"ALTER TABLE {table} DROP CONSTRAINT {name}",
-        _PRESENT.format(table=table, column=column, parent=parent, name=name, or_replace="", rows=_EACH_ROW),
         (
             f"CREATE TRIGGER {name} AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
@@ -71,6 +89,16 @@ def checked_per_statement(table: str, column: str, parent: str, *, updates: bool
             f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
         )
     return statements
+
+
+def checked_per_statement(table: str, column: str, parent: str, *, updates: bool) -> list[str]:
+    """The foreign key table.column -> parent.id dropped and checked by its statement trigger."""
+    name = _name(table, column, parent)
+    return [
+        f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+        _PRESENT.format(table=table, column=column, parent=parent, name=name, or_replace="", rows=_EACH_ROW),
+        *_triggers(table, name, updates=updates),
+    ]
 
 
 def probed_once_per_key(table: str, column: str, parent: str) -> str:
@@ -88,28 +116,50 @@ def probed_once_per_row(table: str, column: str, parent: str) -> str:
     )
 
 
+def pair_checked_per_statement(table: str, first: str, second: str, parent: str, *, updates: bool) -> list[str]:
+    """The foreign key table (first, second) -> parent (id, second), named by first, checked per statement."""
+    name = _name(table, first, parent)
+    return [
+        f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+        _PAIR_PRESENT.format(table=table, first=first, second=second, parent=parent, name=name),
+        *_triggers(table, name, updates=updates),
+    ]
+
+
+def _dropped_triggers(table: str, name: str, *, updates: bool) -> list[str]:
+    statements = [f"DROP TRIGGER {name}_upd ON {table}"] if updates else []
+    return [*statements, f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {name}()"]
+
+
+def pair_checked_per_row(table: str, first: str, second: str, parent: str, *, updates: bool) -> list[str]:
+    """Back to the two-column foreign key (downgrade)."""
+    name = _name(table, first, parent)
+    return [
+        *_dropped_triggers(table, name, updates=updates),
+        f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({first}, {second}) REFERENCES {parent} (id, {second})",
+    ]
+
+
 def checked_per_row(table: str, column: str, parent: str, *, updates: bool) -> list[str]:
     """Back to the foreign key (downgrade)."""
     name = _name(table, column, parent)
-    statements = [f"DROP TRIGGER {name}_upd ON {table}"] if updates else []
     return [
-        *statements,
-        f"DROP TRIGGER {name} ON {table}",
-        f"DROP FUNCTION {name}()",
+        *_dropped_triggers(table, name, updates=updates),
         f"ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({column}) REFERENCES {parent} (id)",
     ]
 
 
-def key_kept(parent: str) -> list[str]:
-    """The parent's rows can be neither deleted, nor re-keyed, nor truncated."""
+def key_kept(parent: str, key: tuple[str, ...] = ("id",)) -> list[str]:
+    """The parent's rows can be neither deleted, nor re-keyed (any column of ``key`` changed), nor truncated."""
+    changed = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in key)
     return [
         (
             f"CREATE TRIGGER {parent}_not_deleted BEFORE DELETE ON {parent}"
             " FOR EACH ROW EXECUTE FUNCTION coop_referenced_key_kept()"
         ),
         (
-            f"CREATE TRIGGER {parent}_id_kept BEFORE UPDATE OF id ON {parent}"
-            " FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION coop_referenced_key_kept()"
+            f"CREATE TRIGGER {parent}_id_kept BEFORE UPDATE OF {', '.join(key)} ON {parent}"
+            f" FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION coop_referenced_key_kept()"
         ),
         (
             f"CREATE TRIGGER {parent}_no_truncate BEFORE TRUNCATE ON {parent}"

@@ -26,6 +26,7 @@ from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.ledger.tables import JournalEntry
 from domain.membership import imports
+from domain.membership import service as membership
 from domain.membership.rules import Status
 from domain.payments.tables import Payout
 from tests.support.scratch_db import migrated_database
@@ -152,6 +153,8 @@ tied_rows = st.lists(
 @example(rows=[(0, 2018, 1, 0), (1, 2018, 2, 0), (2, 2018, 3, 0)], budget=3)
 @example(rows=[(1, 2018, 3, 0), (0, 2018, 3, 0), (2, 2017, 5, 0)], budget=6)
 @example(rows=[(0, 2018, 3, 0), (0, 2018, 3, 0)], budget=1)
+# Products past BIGINT (4e9 x 6e9): the split in NUMERIC.
+@example(rows=[(0, 2018, 2_999_999_999, 0), (1, 2018, 3_000_000_001, 0), (2, 2019, 7, 0)], budget=4_000_000_003)
 async def test_a_fifo_run_writes_exactly_the_lines_of_the_pure_rule(session, rows, budget):
     """The set-based FIFO computation in SQL against ``rules.fifo_redemption`` over the same lots, cent for cent."""
     savepoint = await session.begin_nested()
@@ -315,3 +318,31 @@ async def test_concurrent_approvals_post_once_and_special_redemptions_never_doub
 async def _lots_of(session, member_id: int) -> set[int]:
     result = await session.exec(select(EquityLot.id).where(col(EquityLot.member_id) == member_id))
     return {i for i in result.all() if i is not None}
+
+
+async def test_approval_takes_no_members_row(scratch_url):
+    """A member's change in progress (its row held FOR UPDATE) does not hold up a run's approval, nor it the change.
+
+    The payouts' member key is checked per statement (0033) and a member is never deleted, so
+    approval has no key lock to take; before, it took FOR KEY SHARE on every member of the run.
+    """
+    engine = make_engine(scratch_url, pool_size=2)
+    maker = make_session_maker(engine)
+    try:
+        async with maker() as s:
+            await _coop(s, [(0, 2018, 10_000, 0), (1, 2018, 6_000, 0)])
+            await s.commit()
+            run = await equity.compute_run(
+                s, method=equity.Method.FIFO, board_budget_cents=12_000, as_of=AS_OF, inputs=None
+            )
+            await s.commit()
+            held = (await _lines(s, _id(run)))[0].member_id
+        async with maker() as changing, maker() as approving:
+            await membership.locked(changing, held)  # as a status change or an exit holds it
+            await approving.execute(sa.text("SET LOCAL lock_timeout = '5s'"))  # fails here if approval waited
+            posted = await equity.approve_run(approving, _id(run), now=datetime.now(UTC))
+            await approving.commit()
+            await changing.commit()
+        assert posted.status == "posted"
+    finally:
+        await engine.dispose()

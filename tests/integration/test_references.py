@@ -1,10 +1,11 @@
-"""References checked once per statement (0033, 0036) hold as the foreign keys they replace did.
+"""References checked once per statement (0033, 0036, 0038) hold as the foreign keys they replace did.
 
 A posting, lot, ledger account, payout, allocation line or redemption line whose parent row
 is missing is refused (SQLSTATE 23503, the foreign key's name), also as one bad row of a
-set-based insert and as an update of the key; and the parents keep their keys: a referenced
-member, ledger account, allocation run or redemption run can be neither deleted, nor
-re-keyed, nor truncated, so a child row once checked keeps its parent.
+set-based insert and as an update of the key; a redemption line's lot must be held by the
+line's member; and the parents keep their keys: a referenced member, ledger account, equity
+lot (its member too), allocation run or redemption run can be neither deleted, nor re-keyed,
+nor truncated, so a child row once checked keeps its parent.
 """
 
 from __future__ import annotations
@@ -159,6 +160,25 @@ MISSING_PARENT = [
             " (:missing, :lot, :member, 1, 2025, true, 5)"
         ),
     ),
+    (
+        "fk_redemption_line_lot_id_equity_lot",
+        (
+            "INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified,"
+            " amount_cents) VALUES (:redemption_run, :lot, :member, 1, 2025, true, 5),"
+            " (:redemption_run, :missing, :member, 1, 2025, true, 5)"
+        ),
+    ),
+    (
+        "fk_redemption_line_lot_id_equity_lot",  # the lot exists, but another member holds it
+        (
+            "WITH other AS (INSERT INTO redemption_run (method, status, as_of, board_budget_cents, budget_cents,"
+            " outstanding_cents, redeemed_cents, line_count, member_count, created_at)"
+            " VALUES ('fifo', 'computed', '2026-03-01', 1, 1, 1, 0, 0, 0, now()) RETURNING id)"
+            " INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified,"
+            " amount_cents) VALUES (:redemption_run, :lot, :member, 1, 2025, true, 5),"
+            " ((SELECT id FROM other), :lot, :missing, 1, 2025, true, 5)"
+        ),
+    ),
 ]
 
 
@@ -204,6 +224,9 @@ async def test_parents_written_by_the_same_statement_are_found(session):
         "UPDATE allocation_run SET id = :missing WHERE id = :allocation_run",
         "DELETE FROM redemption_run WHERE id = :redemption_run",
         "UPDATE redemption_run SET id = :missing WHERE id = :redemption_run",
+        "DELETE FROM equity_lot WHERE id = :lot",
+        "UPDATE equity_lot SET id = :missing WHERE id = :lot",
+        "UPDATE equity_lot SET member_id = :missing WHERE id = :lot",
     ],
 )
 async def test_a_referenced_parent_keeps_its_key(session, statement):
@@ -214,7 +237,7 @@ async def test_a_referenced_parent_keeps_its_key(session, statement):
     assert getattr(caught.value.orig, "sqlstate", None) == "23001"  # restrict_violation
 
 
-@pytest.mark.parametrize("table", ["member", "ledger_account", "allocation_run", "redemption_run"])
+@pytest.mark.parametrize("table", ["member", "ledger_account", "equity_lot", "allocation_run", "redemption_run"])
 async def test_a_parent_table_cannot_be_truncated(session, table):
     # CASCADE empties the tables that still have a foreign key to it, not the ones checked by trigger.
     with pytest.raises(DBAPIError, match=f"TRUNCATE on {table} is not allowed"):

@@ -19,6 +19,7 @@ from domain.equity.rules import (
     base_capital_requirement,
     base_capital_split,
     excess_redemption,
+    fifo_products_fit_bigint,
     fifo_redemption,
     fifo_years,
     loan_deduction,
@@ -189,6 +190,15 @@ def test_fifo_years_stop_where_the_budget_does():
     assert fifo_years(by_year, 150) == [2018]
     assert fifo_years(by_year, 151) == [2018, 2019]
     assert fifo_years(by_year, 10**9) == [2018, 2019, 2020]
+
+
+def test_fifo_products_fit_bigint_up_to_the_largest_signed_64_bit_product():
+    assert fifo_products_fit_bigint({2018: 3_037_000_499}, [2018], 10**12)  # its square is just below 2**63
+    assert not fifo_products_fit_bigint({2018: 3_037_000_500}, [2018], 10**12)
+    assert fifo_products_fit_bigint({2018: 2**62}, [2018], 1)  # a small budget spends at most itself
+    assert not fifo_products_fit_bigint({2018: 2**62}, [2018], 2)
+    assert fifo_products_fit_bigint({2017: 2**62, 2018: 10}, [2018], 10**9)  # only the years reached count
+    assert not fifo_products_fit_bigint({2017: 2**62, 2018: 10}, [2017, 2018], 10**9)
 
 
 # --- percentage ----------------------------------------------------------------

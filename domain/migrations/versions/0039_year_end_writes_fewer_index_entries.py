@@ -17,7 +17,7 @@ probe each distinct key once instead of once per row (domain/migrations/referenc
 probes of the same parent became one.
 
 Revision ID: 0039
-Revises: 0036
+Revises: 0038
 Create Date: 2026-12-02
 """
 
@@ -29,7 +29,7 @@ from alembic import op
 from domain.migrations.references import probed_once_per_key, probed_once_per_row
 
 revision: str = "0039"
-down_revision: str | None = "0036"
+down_revision: str | None = "0038"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
