@@ -264,10 +264,13 @@ class GroupBuyController(Controller):
         summary="One group buy",
         responses=problems(400, 404, 401, 403),
     )
-    async def show(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller) -> GroupBuyOut:
+    async def show(self, group_buy_id: FromPath[str], db: DbSession, caller: Caller, state: State) -> GroupBuyOut:
         """With live progress per product while open; final figures once closed."""
         view = await service.get_group_buy(
-            db, path_id(group_buy_id, "group buy"), only_supplier_id=own_supplier(caller)
+            db,
+            path_id(group_buy_id, "group buy"),
+            only_supplier_id=own_supplier(caller),
+            autocommit=state.autocommit_pool,
         )
         return group_buy_out(view)
 

@@ -123,11 +123,20 @@ def next_tier(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, int] | None:
     Tiers that only repeat the current price are skipped, since reaching them
     changes nothing. ``None`` when no cheaper tier exists.
     """
+    return tier_and_next(tiers, quantity)[1]
+
+
+def tier_and_next(tiers: Sequence[Tier], quantity: int) -> tuple[Tier, tuple[Tier, int] | None]:
+    """``tier_for`` and ``next_tier`` of one quantity, the tiers checked once.
+
+    A group buy's live read asks both for every product: asked apart, the tiers' checks ran
+    twice (issue 12, twenty-eighth part).
+    """
     current = tier_for(tiers, quantity)
     for tier in tiers:
         if tier.min_quantity > quantity and tier.unit_price_cents < current.unit_price_cents:
-            return tier, tier.min_quantity - quantity
-    return None
+            return current, (tier, tier.min_quantity - quantity)
+    return current, None
 
 
 def no_dearer(old: Sequence[Tier], old_markup: Decimal, new: Sequence[Tier], new_markup: Decimal) -> bool:

@@ -36,7 +36,8 @@ from domain.buying.rules import (
     product_progress,
     reallocate_delivery,
 )
-from domain.catalog.rules import Tier, next_tier, tier_errors, tier_for
+from domain.catalog import rules as catalog_rules
+from domain.catalog.rules import Tier, next_tier, tier_and_next, tier_errors, tier_for
 from domain.errors import FieldError
 from domain.money import Rounding, round_to_cents
 
@@ -182,6 +183,28 @@ def test_tier_prices_never_rise_with_quantity(tiers, q, more):
         assert needed > 0
         assert tier_for(tiers, q + needed) == tier
         assert tier.unit_price_cents < tier_for(tiers, q + needed - 1).unit_price_cents
+
+
+@given(valid_tiers(), st.integers(0, 150))
+def test_tier_and_next_is_tier_for_and_next_tier(tiers, q):
+    assert tier_and_next(tiers, q) == (tier_for(tiers, q), next_tier(tiers, q))
+
+
+def test_live_progress_checks_the_tiers_once_and_still_refuses_invalid_ones(monkeypatch):
+    # The live read asks the tier and the next one for every product: the tiers' checks ran twice.
+    checked = []
+
+    def counted(tiers):
+        checked.append(tiers)
+        return []
+
+    monkeypatch.setattr(catalog_rules, "tier_errors", counted)
+    progress = product_progress(30, 0, 12, [Tier(1, 1000), Tier(36, 900)])
+    assert (progress.unit_price_cents, progress.next_tier) == (1000, NextTier(36, 900, 6))
+    assert len(checked) == 1
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="invalid price tiers"):
+        product_progress(30, 0, 12, [Tier(2, 100)])
 
 
 # --- allocation: worked examples ----------------------------------------------------

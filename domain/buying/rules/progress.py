@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from domain.buying.rules.cases import cases_to_order, missing_units
-from domain.catalog.rules import Tier, next_tier, tier_for
+from domain.catalog.rules import Tier, tier_and_next
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -53,8 +53,7 @@ def product_progress(quantity: int, flex: int, case_size: int, tiers: Sequence[T
     """
     cases = cases_to_order(quantity, flex, case_size)
     bought = cases * case_size
-    current = tier_for(tiers, bought)
-    upcoming = next_tier(tiers, bought)
+    current, upcoming = tier_and_next(tiers, bought)
     target = None
     if upcoming is not None:
         tier, _ = upcoming
