@@ -92,9 +92,8 @@ def cmd_serve(settings: Settings, workers: int | None = None) -> int:
             "workers": count,
             "log_config": None,
             "access_log": False,  # our own request log replaces it
-            "loop": "auto",  # uvloop is installed: uvicorn picks it
-            # httptools, with an answer's head and body sent in one write (deploy/joined_writes.py)
-            "http": "deploy.joined_writes:JoinedWritesProtocol",
+            "loop": "auto",  # uvloop and httptools are installed: uvicorn picks them
+            "http": "auto",
         }
         with contextlib.suppress(KeyboardInterrupt):
             if count > 1 and hasattr(socket, "SO_REUSEPORT"):
