@@ -210,38 +210,41 @@ _LOT_OUTSTANDING = """CROSS JOIN LATERAL (
     SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
       FROM posting p WHERE p.account_id = l.account_id
   ) b"""
-# The lines whose lot now has less outstanding than the line redeems (redeemed since the run was
-# computed), read under the lots' locks and in a statement of its own (READ COMMITTED: a statement
-# that waited for a lock still reads the snapshot it started with): their fiscal years.
-_STALE_LINES = sa.text(f"""
-SELECT r.fiscal_year
-  FROM redemption_line r
-  JOIN equity_lot l ON l.id = r.lot_id
-  {_LOT_OUTSTANDING}
- WHERE r.run_id = :run AND b.outstanding < r.amount_cents
-""")  # noqa: S608 - module constants; every value is a bound parameter
 # The run is one money movement, so one journal entry: each line's lot debited, payouts payable
 # credited once with the run's total (each member's part is its payout row). Rows are per line,
 # not per line x 3 (an entry, two postings) as when every lot had its own entry: at 200,000 lines
 # that was 200,000 entries and their balance checks at commit. Approval runs once per run (its
 # status, under the run's lock), so the key does not exist yet; a run without lines posts nothing.
-_POST_RUN = sa.text("""
-WITH entry AS (
+# The stale check is in the same statement, from the same read of the lines and their lots: the
+# lines whose lot now has less outstanding than the line redeems (redeemed since the run was
+# computed) are answered with their fiscal years, and then no entry is inserted, so no posting.
+# It runs after the lots' locks in a statement of its own (READ COMMITTED: a statement that waited
+# for a lock still reads the snapshot it started with), and its postings are not in its own
+# snapshot, so each lot's outstanding is read before the run's debit. A separate check statement
+# read the lines and their lots a second time (docs/performance.md, twenty-ninth part).
+_POST_RUN = sa.text(f"""
+WITH line AS MATERIALIZED (
+  SELECT r.amount_cents, r.fiscal_year, l.account_id, b.outstanding
+    FROM redemption_line r
+    JOIN equity_lot l ON l.id = r.lot_id
+    {_LOT_OUTSTANDING}
+   WHERE r.run_id = :run
+),
+stale AS MATERIALIZED (SELECT fiscal_year FROM line WHERE outstanding < amount_cents),
+entry AS (
   INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
   SELECT 'equity_redemption', :memo, :occurred, CAST(:prefix AS text) || 'lots'
-   WHERE EXISTS (SELECT FROM redemption_line WHERE run_id = :run)
+   WHERE EXISTS (SELECT FROM line) AND NOT EXISTS (SELECT FROM stale)
   RETURNING id
 ),
-line AS MATERIALIZED (
-  SELECT r.amount_cents, l.account_id
-    FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id
-   WHERE r.run_id = :run
+posted AS (
+  INSERT INTO posting (entry_id, account_id, side, amount_cents)
+  SELECT entry.id, line.account_id, 'debit', line.amount_cents FROM entry CROSS JOIN line
+  UNION ALL
+  SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
 )
-INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry.id, line.account_id, 'debit', line.amount_cents FROM entry CROSS JOIN line
-UNION ALL
-SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
-""").bindparams(sa.bindparam("occurred", type_=sa.DateTime(timezone=True)))
+SELECT fiscal_year FROM stale
+""").bindparams(sa.bindparam("occurred", type_=sa.DateTime(timezone=True)))  # noqa: S608 - module constants; every value is a bound parameter
 
 
 async def _lock_lots(session: AsyncSession, where: sa.ColumnElement[bool]) -> None:
@@ -495,25 +498,21 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     params = {"run": run_id}
     await session.execute(_LOCK_RUN_LOTS, params)
-    stale = (await session.execute(_STALE_LINES, params)).scalars().all()
-    if stale:
+    payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
+    await ledger.lock_accounts(session, [payable])
+    posting = params | {
+        "payable": payable,
+        "prefix": f"redemption:{run_id}:",
+        "memo": f"retained equity redeemed by redemption run {run_id}",
+        "occurred": now,
+    }
+    stale = (await session.execute(_POST_RUN, posting)).scalars().all()
+    if stale:  # nothing was posted
         years = sorted(set(stale))
         raise ConflictError(
             f"{len(stale)} lot(s) (fiscal years {', '.join(map(str, years))}) have less outstanding than this run"
             " redeems from them; they were redeemed since it was computed. Compute a new run."
         )
-    payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
-    await ledger.lock_accounts(session, [payable])
-    await session.execute(
-        _POST_RUN,
-        params
-        | {
-            "payable": payable,
-            "prefix": f"redemption:{run_id}:",
-            "memo": f"retained equity redeemed by redemption run {run_id}",
-            "occurred": now,
-        },
-    )
     await session.execute(_RUN_PAYOUTS, {"run": run_id, "prefix": f"redemption:{run_id}:"})
     run.status = rules.RedemptionRunStatus.POSTED.value
     run.posted_at = now

@@ -13,6 +13,7 @@ from sqlmodel import col
 from domain.equity import imports as lot_imports
 from domain.equity import service as equity
 from domain.equity.tables import RedemptionLine
+from domain.errors import ConflictError
 from domain.membership import imports
 from domain.membership.rules import Status
 from tests.integration.test_order_write_statements import statements
@@ -74,3 +75,22 @@ async def test_a_line_is_refused_unless_its_member_holds_its_lot(session):
             sa.update(RedemptionLine).where(col(RedemptionLine.id) == first.id).values(member_id=other.member_id)
         )
     await savepoint.rollback()
+
+
+async def test_a_stale_approval_posts_nothing_before_it_is_refused(session):
+    """The stale check and the entry are one statement: a stale line stops the entry, not only the commit."""
+    await _lots(session, 2)
+    as_of, now = date(2024, 12, 31), datetime(2025, 1, 15, tzinfo=UTC)
+    one, two = [
+        await equity.compute_run(session, method=equity.Method.FIFO, board_budget_cents=10**9, as_of=as_of, inputs=None)
+        for _ in range(2)
+    ]
+    await equity.approve_run(session, one.id or 0, now=now)
+    postings = sa.text("SELECT count(*) FROM posting")
+    before = (await session.execute(postings)).scalar_one()
+    with pytest.raises(ConflictError, match=r"4 lot\(s\) \(fiscal years 2018, 2019\)"):
+        await equity.approve_run(session, two.id or 0, now=now)
+    # Still inside the transaction the 409 will roll back: nothing of the second run was written.
+    entry = sa.text("SELECT count(*) FROM journal_entry WHERE idempotency_key = :key")
+    assert (await session.execute(entry, {"key": f"redemption:{two.id}:lots"})).scalar_one() == 0
+    assert (await session.execute(postings)).scalar_one() == before
