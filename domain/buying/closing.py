@@ -277,28 +277,6 @@ UPDATE order_line l SET allocated_quantity = u.units
     sa.bindparam("units", type_=ARRAY(sa.Integer)),
 )
 
-# The largest remainder method (domain.money.allocate) over a CTE ``line`` with one row per
-# party: ``share`` (the product's units to share), ``weight``, ``weights`` (the product's sum
-# of weights) and the position ``placed_seq, order_id``. Each party gets ``share * weight /
-# weights`` rounded down, and the units left go one each to the largest remainders, ties to
-# the larger weight, then the earlier position. A product with no weight shares nothing
-# (``allocate`` of 0). Gives ``shared`` with ``units``; one sort per buy, not one per product.
-LARGEST_REMAINDER = """
-floored AS (
-  SELECT line.*,
-         CASE WHEN weights = 0 THEN 0 ELSE share * weight / weights END AS floor_units,
-         CASE WHEN weights = 0 THEN 0 ELSE share * weight % weights END AS remainder
-    FROM line
-),
-shared AS (
-  SELECT floored.*,
-         floor_units + CASE WHEN
-           row_number() OVER (PARTITION BY product_id ORDER BY remainder DESC, weight DESC, placed_seq, order_id)
-           <= share - CAST(sum(floor_units) OVER (PARTITION BY product_id) AS bigint)
-         THEN 1 ELSE 0 END AS units
-    FROM floored
-)"""
-
 # Pro rata at close (allocate_units) without sorting every line. Whole cases keep a product's
 # bought units A within a case of its firm sum Q, so pro rata only moves a small share s from
 # the firm quantities: A <= Q cuts s = Q - A units, shared LRM(s, quantity_i) with the ties

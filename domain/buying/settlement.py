@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.buying import supplier_transfers
-from domain.buying.closing import LARGEST_REMAINDER, demands_of
+from domain.buying.closing import demands_of
 from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
@@ -186,27 +186,67 @@ def _markup(item: GroupBuyItem) -> Decimal:
 # Pro rata at delivery (reallocate_delivery): each product's delivered units D shared by the
 # units allocated at close (a line the close left alone has its firm quantity), LRM(D,
 # allocated_i), then each line priced once at the frozen price and markup (line_total_cents,
-# HALF_UP). Every line gets its allocation, unit price, delivered units and total, so after
+# HALF_UP). A line's share of D rounded down and its remainder depend only on its weight, so,
+# as the close does, the lines are counted per (product, weight) and those groups ranked by
+# remainder and weight: a group's lines all take a unit, or none, or (the one group a product
+# where the units run out) the first ``takes`` by first order, the only lines sorted. The
+# lines are read once into ``line`` (materialised: every later step scans it); the groups
+# are few, so each join to them hashes the groups, whatever the planner guesses of their
+# count. Every line gets its allocation, unit price, delivered units and total, so after
 # delivery nothing is left to the item. The lines are written only if no order would be
 # charged more than its total at close; the orders that would are returned.
 _DELIVER_PRO_RATA = sa.text(
-    f"""
+    """
 WITH came AS (
   SELECT * FROM unnest(:products, :delivered, :prices, :markups, :pools)
            AS c(product_id, delivered, price, markup, pool)
 ),
-line AS (
-  SELECT l.id, l.order_id, o.placed_seq, l.product_id, CAST(round(a.units * c.price * (1 + c.markup)) AS bigint)
-         AS allocated_total, a.units AS weight, c.delivered AS share, c.price, c.markup, c.pool,
-         CAST(sum(a.units) OVER (PARTITION BY l.product_id) AS bigint) AS weights
+line AS MATERIALIZED (
+  SELECT l.id, l.order_id, o.placed_seq, l.product_id,
+         CAST(coalesce(l.allocated_quantity, l.quantity) AS bigint) AS weight
     FROM order_line l
-    CROSS JOIN LATERAL (SELECT CAST(coalesce(l.allocated_quantity, l.quantity) AS bigint) AS units) a
     JOIN buy_order o ON o.id = l.order_id
-    JOIN came c ON c.product_id = l.product_id
    WHERE l.group_buy_id = :gb AND o.status = 'allocated'
-),{LARGEST_REMAINDER},
+),
+weighed AS (
+  SELECT w.product_id, w.weight, w.lines, c.delivered AS share,
+         CAST(sum(w.weight * w.lines) OVER (PARTITION BY w.product_id) AS bigint) AS weights
+    FROM (SELECT product_id, weight, count(*) AS lines FROM line WHERE weight > 0 GROUP BY product_id, weight) w
+    JOIN came c ON c.product_id = w.product_id
+),
+ranked AS (
+  SELECT f.*,
+         share - CAST(sum(floor_units * lines) OVER (PARTITION BY product_id) AS bigint) AS left_over,
+         coalesce(CAST(sum(lines) OVER (PARTITION BY product_id ORDER BY remainder DESC, weight DESC
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS bigint), 0) AS ahead
+    FROM (SELECT weighed.*, share * weight / weights AS floor_units, share * weight % weights AS remainder
+            FROM weighed) f
+),
+weight_share AS MATERIALIZED (
+  SELECT product_id, weight, lines, floor_units,
+         CASE WHEN remainder > 0 THEN greatest(least(lines, left_over - ahead), 0) ELSE 0 END AS takes
+    FROM ranked
+),
+boundary AS (
+  SELECT line.id,
+         row_number() OVER (PARTITION BY line.product_id ORDER BY line.placed_seq, line.order_id) <= w.takes AS takes
+    FROM line
+    JOIN weight_share w ON w.product_id = line.product_id AND w.weight = line.weight
+   -- a semi-join first, so the planner hashes the one weight a product, not the lines
+   WHERE (line.product_id, line.weight) IN (
+           SELECT product_id, weight FROM weight_share WHERE 0 < takes AND takes < lines)
+),
+shared AS (
+  SELECT line.id, line.order_id, line.weight, c.pool, c.price, c.markup,
+         coalesce(w.floor_units, 0) + CASE WHEN w.takes = w.lines OR b.takes THEN 1 ELSE 0 END AS units
+    FROM line
+    JOIN came c ON c.product_id = line.product_id
+    LEFT JOIN weight_share w ON w.product_id = line.product_id AND w.weight = line.weight
+    LEFT JOIN boundary b ON b.id = line.id
+),
 priced AS (
-  SELECT id, order_id, pool, allocated_total, weight, units, price,
+  SELECT id, order_id, pool, weight, units, price,
+         CAST(round(weight * price * (1 + markup)) AS bigint) AS allocated_total,
          CAST(round(units * price * (1 + markup)) AS bigint) AS total
     FROM shared
 ),
@@ -227,7 +267,7 @@ totals AS (
    GROUP BY order_id, pool
 )
 SELECT order_id FROM breach ORDER BY order_id
-"""  # noqa: S608 - a module constant; every value is a bound parameter
+"""
 ).bindparams(
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("delivered", type_=ARRAY(sa.BigInteger)),

@@ -105,6 +105,12 @@ async def _lines(session, gid: int) -> list[tuple[int, int, int, int, int | None
 @example(products=[(4, "0.085")], member_lines=[[(1, 1)]] * 3, withdraw_first=False, cut=100)
 # Cutting 4 of 10 units: a line gives up whole units before the remainders are ranked, [5, 1].
 @example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=100)
+# The delivery ranks weights too. Three of four equal lines delivered: the first three
+# orders get them, [1, 1, 1, 0]; a tie of remainders at delivery goes to the larger weight,
+# [1, 5] delivered 3 is [0, 3]; whole units first, [5, 1] delivered 5 is [4, 1].
+@example(products=[(4, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=75)
+@example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=50)
+@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=84)
 @DB_SETTINGS
 @given(products=products_st, member_lines=orders_st, withdraw_first=st.booleans(), cut=st.integers(0, 100))
 async def test_set_based_pro_rata_equals_the_pure_rules(session, products, member_lines, withdraw_first, cut):
