@@ -27,6 +27,11 @@ class Rounding(enum.StrEnum):
     HALF_UP = "half_up"
 
 
+# The largest signed 64-bit integer: a SQL statement may compute in bigint only while every
+# product it forms stays at or below this (else NUMERIC).
+BIGINT_MAX = 2**63 - 1
+
+
 def _exact(value: object, what: str) -> Fraction:
     """Return ``value`` as a Fraction; only int, Fraction and finite Decimal pass."""
     # bool is an int subclass: True as an amount or weight is always a bug.

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from domain.equity.rules import BaseCapitalSplit, loan_deduction
 from domain.errors import FieldError
+from domain.money import BIGINT_MAX
 from domain.patronage.rules import fiscal_year_end, payment_period_end
 from domain.transitions import check_move
 
@@ -155,3 +156,17 @@ def payout_cents(cash_cents: int, loan_deduction_cents: int) -> int:
     every line; a test holds the two equal.
     """
     return cash_cents - loan_deduction_cents
+
+
+def lines_fit_bigint(
+    distributable: Sequence[int], largest_volume: Sequence[int], rates: Sequence[tuple[int, int]]
+) -> bool:
+    """Whether every product the lines statement forms fits in a signed 64-bit integer.
+
+    Per pool D x the largest member volume (the split), and for a member's allocation (at most
+    the sum of every D) x each rate's numerator plus its denominator (the CEIL of cash).
+    """
+    most = sum(distributable)
+    return all(d * v <= BIGINT_MAX for d, v in zip(distributable, largest_volume, strict=True)) and all(
+        most * num + den <= BIGINT_MAX for num, den in rates
+    )

@@ -396,21 +396,6 @@ def _lines_statement(*, in_bigint: bool) -> sa.TextClause:
 
 _LINES_BIGINT = _lines_statement(in_bigint=True)
 _LINES_NUMERIC = _lines_statement(in_bigint=False)
-_BIGINT_MAX = 2**63 - 1
-
-
-def lines_fit_bigint(
-    distributable: Sequence[int], largest_volume: Sequence[int], rates: Sequence[tuple[int, int]]
-) -> bool:
-    """Whether every product the lines statement forms fits in a signed 64-bit integer.
-
-    Per pool D x the largest member volume (the split), and for a member's allocation (at most
-    the sum of every D) x each rate's numerator plus its denominator (the CEIL of cash).
-    """
-    most = sum(distributable)
-    return all(d * v <= _BIGINT_MAX for d, v in zip(distributable, largest_volume, strict=True)) and all(
-        most * num + den <= _BIGINT_MAX for num, den in rates
-    )
 
 
 async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
@@ -430,7 +415,7 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
     steps = pool_steps(pools, policy, fy_end, run.payment_date, await _deficit_carried_into(session, run.fiscal_year))
     cash_num, cash_den = policy.cash_rate.as_integer_ratio()
     minimum_num, minimum_den = MIN_CASH_RATE.as_integer_ratio()
-    in_bigint = lines_fit_bigint(
+    in_bigint = rules.lines_fit_bigint(
         steps.distributable,
         [volumes.get(p.pool, none)[2] for p in steps.pools],
         [(cash_num, cash_den), (minimum_num, minimum_den)],

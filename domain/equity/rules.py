@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from domain.errors import FieldError, InvalidInputError
-from domain.money import Rounding, allocate, apply_rate, round_to_cents
+from domain.money import BIGINT_MAX, Rounding, allocate, apply_rate, round_to_cents
 from domain.patronage.rules import fiscal_year_end, fiscal_year_of
 from domain.transitions import check_move
 
@@ -216,16 +216,13 @@ def fifo_years(outstanding_by_year: Mapping[int, int], budget_cents: int) -> lis
     return years
 
 
-_BIGINT_MAX = 2**63 - 1
-
-
 def fifo_products_fit_bigint(outstanding_by_year: Mapping[int, int], years: Iterable[int], budget_cents: int) -> bool:
     """Whether every product a FIFO run's pro rata split forms fits in a signed 64-bit integer.
 
     A year's split multiplies what the run spends on it (at most the budget and the year's
     outstanding) by each lot's outstanding (at most the year's), so the bound is per year.
     """
-    return all(min(budget_cents, outstanding_by_year[y]) * outstanding_by_year[y] <= _BIGINT_MAX for y in years)
+    return all(min(budget_cents, outstanding_by_year[y]) * outstanding_by_year[y] <= BIGINT_MAX for y in years)
 
 
 def percentage_redemption(lots: Iterable[LotBalance[L]], budget_cents: int) -> list[tuple[L, int]]:

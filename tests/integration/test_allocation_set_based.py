@@ -203,12 +203,3 @@ async def test_set_based_year_end_equals_the_pure_rules(session, members, record
         assert computed.totals == allocation.totals_json(expected)
     finally:
         await savepoint.rollback()
-
-
-def test_lines_go_to_numeric_only_past_63_bits():
-    most = 2**63 - 1
-    assert allocation.lines_fit_bigint([most // 3], [3], [(1, 5)])  # every product just fits
-    assert allocation.lines_fit_bigint([most // 3], [3], [(4, 1)]) is False  # allocation x the rate passes
-    assert allocation.lines_fit_bigint([2**62], [2], [(0, 1)]) is False  # D x the largest volume passes
-    assert allocation.lines_fit_bigint([2**61, 5], [3, 2**60], [(1, 5), (3, 1)])
-    assert allocation.lines_fit_bigint([], [], [(1, 5)])

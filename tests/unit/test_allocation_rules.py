@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.allocation.rules import CashExplained, pool_errors, run_date_errors
+from domain.allocation.rules import CashExplained, lines_fit_bigint, pool_errors, run_date_errors
 
 
 def _fields(errors) -> list[str]:
@@ -48,3 +48,12 @@ def test_cash_is_explained_only_when_the_parts_add_up(parts):
     explained = CashExplained(sum(parts), *parts)
     assert explained.unexplained_cents == 0
     assert CashExplained(sum(parts) + 1, *parts).unexplained_cents == 1
+
+
+def test_lines_go_to_numeric_only_past_63_bits():
+    most = 2**63 - 1
+    assert lines_fit_bigint([most // 3], [3], [(1, 5)])  # every product just fits
+    assert lines_fit_bigint([most // 3], [3], [(4, 1)]) is False  # allocation x the rate passes
+    assert lines_fit_bigint([2**62], [2], [(0, 1)]) is False  # D x the largest volume passes
+    assert lines_fit_bigint([2**61, 5], [3, 2**60], [(1, 5), (3, 1)])
+    assert lines_fit_bigint([], [], [(1, 5)])
