@@ -277,22 +277,42 @@ UPDATE order_line l SET allocated_quantity = u.units
     sa.bindparam("units", type_=ARRAY(sa.Integer)),
 )
 
+# The largest remainder method (domain.money.allocate) ranked by weight, not by line, over a CTE
+# ``weighed`` with a row per (product, weight): ``lines`` of that weight, the product's
+# ``share``, each line's ``floor_units`` (share * weight / weights, rounded down) and
+# ``remainder``, and ``direction`` (1, or -1 where the close cuts: the ties reversed). A line's
+# remainder depends only on its weight, so the product's left-over units go to whole weights in
+# order of remainder, then weight: a weight's lines all take a unit, or none, or (the one weight
+# a product where the units run out) the first ``takes`` of them, the only lines a statement
+# then sorts. Gives ``weight_share`` with ``takes``; the groups are few, so each join to them
+# hashes the groups, whatever the planner guesses of their count.
+WEIGHT_SHARES = """
+ranked AS (
+  SELECT weighed.*,
+         share - CAST(sum(floor_units * lines) OVER (PARTITION BY product_id) AS bigint) AS left_over,
+         coalesce(CAST(sum(lines) OVER (PARTITION BY product_id ORDER BY remainder DESC, direction * weight DESC
+                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS bigint), 0) AS ahead
+    FROM weighed
+),
+weight_share AS MATERIALIZED (
+  SELECT ranked.*, CASE WHEN remainder > 0 THEN greatest(least(lines, left_over - ahead), 0) ELSE 0 END AS takes
+    FROM ranked
+)"""
+
 # Pro rata at close (allocate_units) without sorting every line. Whole cases keep a product's
 # bought units A within a case of its firm sum Q, so pro rata only moves a small share s from
 # the firm quantities: A <= Q cuts s = Q - A units, shared LRM(s, quantity_i) with the ties
-# reversed (the units a line keeps are LRM(A, quantity_i) = quantity_i - that share, since
-# their remainders mirror each other); A > Q adds s = A - Q units, shared LRM(s, flex_i). Each
-# line's share of s is ``s * weight / weights`` rounded down (``floor_units``), and the s - sum
-# of those units left go one each to the largest remainders. A line's remainder is a function
-# of its weight, so the remainders are ranked by weight, counted per (product, weight): a
-# product's lines of one weight all take a unit, or none, or (the one weight where the units
-# run out) the first ``takes`` of them by first order (the last ones when cutting), the only
-# lines sorted. Every line is priced at its firm quantity (line_total_cents: HALF_UP, which
-# round() is on these non-negative numerics) and held to what its member was shown
-# (max_order_total_cents: the dearest tier with the pinned markup); the moved lines (at most
-# s < case size a product) correct their order's total. Each order comes back with its total,
-# whether it breaches its limit, and its moved lines and their units.
-_ALLOCATE_PRO_RATA = sa.text("""
+# reversed (the units a line keeps are LRM(A, quantity_i) = quantity_i - that share, since their
+# remainders mirror each other); A > Q adds s = A - Q units, shared LRM(s, flex_i). Each line's
+# share of s is ranked by weight (``WEIGHT_SHARES``): at the weight where the units run out, the
+# first ``takes`` lines by first order take one (the last ones when cutting). Every line is
+# priced at its firm quantity (line_total_cents: HALF_UP, which round() is on these non-negative
+# numerics) and held to what its member was shown (max_order_total_cents: the dearest tier with
+# the pinned markup); the moved lines (at most s < case size a product) correct their order's
+# total. Each order comes back with its total, whether it breaches its limit, and its moved
+# lines and their units.
+_ALLOCATE_PRO_RATA = sa.text(
+    f"""
 WITH product AS (
   SELECT p.*, p.bought <= p.firm AS cut, abs(p.bought - p.firm) AS share,
          CASE WHEN p.bought <= p.firm THEN p.firm ELSE p.flex END AS weights,
@@ -316,18 +336,7 @@ weighed AS (
     FROM (SELECT product_id, weight, count(*) AS lines FROM line WHERE weight > 0 GROUP BY product_id, weight) w
     JOIN product p ON p.product_id = w.product_id
    WHERE p.share > 0
-),
-ranked AS (
-  SELECT weighed.*,
-         share - sum(floor_units * lines) OVER (PARTITION BY product_id) AS left_over,
-         coalesce(sum(lines) OVER (PARTITION BY product_id ORDER BY remainder DESC, direction * weight DESC
-                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS ahead
-    FROM weighed
-),
-weight_share AS (
-  SELECT ranked.*, CASE WHEN remainder > 0 THEN greatest(least(lines, left_over - ahead), 0) ELSE 0 END AS takes
-    FROM ranked
-),
+),{WEIGHT_SHARES},
 moving AS (
   SELECT line.id, line.order_id, line.quantity, line.firm_total, w.cut, w.price, w.markup,
          w.floor_units + CASE WHEN row_number() OVER (
@@ -351,7 +360,8 @@ per_order AS (
                  FROM moved GROUP BY order_id) m ON m.order_id = o.order_id
 )
 SELECT order_id, CAST(total AS bigint), total > limit_cents, line_ids, units FROM per_order
-""").bindparams(
+"""  # noqa: S608 - module constants; every value is a bound parameter
+).bindparams(
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("bought", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("firm", type_=ARRAY(sa.BigInteger)),

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col, select
 
 from domain.buying import supplier_transfers
-from domain.buying.closing import demands_of
+from domain.buying.closing import WEIGHT_SHARES, demands_of
 from domain.buying.rules import (
     AllocationPolicy,
     Delivered,
@@ -186,17 +186,15 @@ def _markup(item: GroupBuyItem) -> Decimal:
 # Pro rata at delivery (reallocate_delivery): each product's delivered units D shared by the
 # units allocated at close (a line the close left alone has its firm quantity), LRM(D,
 # allocated_i), then each line priced once at the frozen price and markup (line_total_cents,
-# HALF_UP). A line's share of D rounded down and its remainder depend only on its weight, so,
-# as the close does, the lines are counted per (product, weight) and those groups ranked by
-# remainder and weight: a group's lines all take a unit, or none, or (the one group a product
-# where the units run out) the first ``takes`` by first order, the only lines sorted. The
-# lines are read once into ``line`` (materialised: every later step scans it); the groups
-# are few, so each join to them hashes the groups, whatever the planner guesses of their
-# count. Every line gets its allocation, unit price, delivered units and total, so after
-# delivery nothing is left to the item. The lines are written only if no order would be
-# charged more than its total at close; the orders that would are returned.
+# HALF_UP). As the close does, the lines are counted per (product, weight) and those groups
+# ranked (``WEIGHT_SHARES``); at the weight where the units run out the first ``takes`` lines by
+# first order take one, the only lines sorted. The lines are read once into ``line``
+# (materialised: every later step scans it). Every line gets its allocation, unit price,
+# delivered units and total, so after delivery nothing is left to the item. The lines are
+# written only if no order would be charged more than its total at close; the orders that would
+# are returned.
 _DELIVER_PRO_RATA = sa.text(
-    """
+    f"""
 WITH came AS (
   SELECT * FROM unnest(:products, :delivered, :prices, :markups, :pools)
            AS c(product_id, delivered, price, markup, pool)
@@ -208,25 +206,16 @@ line AS MATERIALIZED (
     JOIN buy_order o ON o.id = l.order_id
    WHERE l.group_buy_id = :gb AND o.status = 'allocated'
 ),
-weighed AS (
+grouped AS (
   SELECT w.product_id, w.weight, w.lines, c.delivered AS share,
          CAST(sum(w.weight * w.lines) OVER (PARTITION BY w.product_id) AS bigint) AS weights
     FROM (SELECT product_id, weight, count(*) AS lines FROM line WHERE weight > 0 GROUP BY product_id, weight) w
     JOIN came c ON c.product_id = w.product_id
 ),
-ranked AS (
-  SELECT f.*,
-         share - CAST(sum(floor_units * lines) OVER (PARTITION BY product_id) AS bigint) AS left_over,
-         coalesce(CAST(sum(lines) OVER (PARTITION BY product_id ORDER BY remainder DESC, weight DESC
-                                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS bigint), 0) AS ahead
-    FROM (SELECT weighed.*, share * weight / weights AS floor_units, share * weight % weights AS remainder
-            FROM weighed) f
-),
-weight_share AS MATERIALIZED (
-  SELECT product_id, weight, lines, floor_units,
-         CASE WHEN remainder > 0 THEN greatest(least(lines, left_over - ahead), 0) ELSE 0 END AS takes
-    FROM ranked
-),
+weighed AS (
+  SELECT grouped.*, share * weight / weights AS floor_units, share * weight % weights AS remainder, 1 AS direction
+    FROM grouped
+),{WEIGHT_SHARES},
 boundary AS (
   SELECT line.id,
          row_number() OVER (PARTITION BY line.product_id ORDER BY line.placed_seq, line.order_id) <= w.takes AS takes
@@ -267,7 +256,7 @@ totals AS (
    GROUP BY order_id, pool
 )
 SELECT order_id FROM breach ORDER BY order_id
-"""
+"""  # noqa: S608 - module constants; every value is a bound parameter
 ).bindparams(
     sa.bindparam("products", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("delivered", type_=ARRAY(sa.BigInteger)),
