@@ -33,6 +33,7 @@ from domain.buying.rules import (
     next_status,
     plan_close,
     plan_close_totals,
+    unit_cost_millionths,
 )
 from domain.buying.service import (
     CLOSED,
@@ -306,39 +307,44 @@ weight_share AS MATERIALIZED (
 # remainders mirror each other); A > Q adds s = A - Q units, shared LRM(s, flex_i). Each line's
 # share of s is ranked by weight (``WEIGHT_SHARES``): at the weight where the units run out, the
 # first ``takes`` lines by first order take one (the last ones when cutting). Every line is
-# priced at its firm quantity (line_total_cents: HALF_UP, which round() is on these non-negative
-# numerics) and held to what its member was shown (max_order_total_cents: the dearest tier with
-# the pinned markup); the moved lines (at most s < case size a product) correct their order's
-# total. Each order comes back with its total, whether it breaches its limit, and its moved
-# lines and their units.
+# priced at its firm quantity (line_total_cents) and held to what its member was shown
+# (max_order_total_cents: the dearest tier with the pinned markup); the moved lines (at most
+# s < case size a product) correct their order's total. Each line is priced in bigint from its
+# unit's cost in millionths of a cent (unit_cost_millionths; numeric pricing was a third of the
+# statement), or, for a product whose cost is NULL (it would not fit), in numeric: round() is
+# HALF_UP on these non-negative numerics. Each order comes back with its total, whether it
+# breaches its limit, and its moved lines and their units.
 _ALLOCATE_PRO_RATA = sa.text(
     f"""
 WITH product AS (
   SELECT p.*, p.bought <= p.firm AS cut, abs(p.bought - p.firm) AS share,
          CASE WHEN p.bought <= p.firm THEN p.firm ELSE p.flex END AS weights,
          CASE WHEN p.bought <= p.firm THEN -1 ELSE 1 END AS direction
-    FROM unnest(:products, :bought, :firm, :flex, :prices, :markups, :dearest, :hold_markups)
-         AS p(product_id, bought, firm, flex, price, markup, dearest, hold_markup)
+    FROM unnest(:products, :bought, :firm, :flex, :prices, :markups, :costs, :dearest, :hold_markups, :hold_costs)
+         AS p(product_id, bought, firm, flex, price, markup, cost, dearest, hold_markup, hold_cost)
 ),
 line AS (
   SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity,
          CAST(CASE WHEN p.cut THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
-         CAST(round(l.quantity * p.price * (1 + p.markup)) AS bigint) AS firm_total,
-         CAST(round((l.quantity + l.flex_quantity) * p.dearest * (1 + p.hold_markup)) AS bigint) AS limit_cents
+         coalesce((l.quantity * p.cost + 500000) / 1000000,
+                  CAST(round(l.quantity * p.price * (1 + p.markup)) AS bigint)) AS firm_total,
+         coalesce(((l.quantity + l.flex_quantity) * p.hold_cost + 500000) / 1000000,
+                  CAST(round((l.quantity + l.flex_quantity) * p.dearest * (1 + p.hold_markup)) AS bigint))
+           AS limit_cents
     FROM order_line l
     JOIN buy_order o ON o.id = l.order_id
     JOIN product p ON p.product_id = l.product_id
    WHERE l.group_buy_id = :gb AND o.status = 'open'
 ),
 weighed AS (
-  SELECT p.product_id, p.cut, p.price, p.markup, p.share, p.direction, w.weight, w.lines,
+  SELECT p.product_id, p.cut, p.price, p.markup, p.cost, p.share, p.direction, w.weight, w.lines,
          p.share * w.weight / p.weights AS floor_units, p.share * w.weight % p.weights AS remainder
     FROM (SELECT product_id, weight, count(*) AS lines FROM line WHERE weight > 0 GROUP BY product_id, weight) w
     JOIN product p ON p.product_id = w.product_id
    WHERE p.share > 0
 ),{WEIGHT_SHARES},
 moving AS (
-  SELECT line.id, line.order_id, line.quantity, line.firm_total, w.cut, w.price, w.markup,
+  SELECT line.id, line.order_id, line.quantity, line.firm_total, w.cut, w.price, w.markup, w.cost,
          w.floor_units + CASE WHEN row_number() OVER (
              PARTITION BY w.product_id, w.weight ORDER BY w.direction * line.placed_seq, w.direction * line.order_id
            ) <= w.takes THEN 1 ELSE 0 END AS moved
@@ -349,7 +355,9 @@ moving AS (
            SELECT product_id, weight FROM weight_share WHERE floor_units > 0 OR takes > 0)
 ),
 moved AS (
-  SELECT id, order_id, units, CAST(round(units * price * (1 + markup)) AS bigint) - firm_total AS change
+  SELECT id, order_id, units,
+         coalesce((units * cost + 500000) / 1000000, CAST(round(units * price * (1 + markup)) AS bigint))
+           - firm_total AS change
     FROM (SELECT moving.*, CASE WHEN cut THEN quantity - moved ELSE quantity + moved END AS units FROM moving) m
    WHERE moved > 0
 ),
@@ -368,8 +376,10 @@ SELECT order_id, CAST(total AS bigint), total > limit_cents, line_ids, units FRO
     sa.bindparam("flex", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("prices", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("markups", type_=ARRAY(sa.Numeric)),
+    sa.bindparam("costs", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("dearest", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("hold_markups", type_=ARRAY(sa.Numeric)),
+    sa.bindparam("hold_costs", type_=ARRAY(sa.BigInteger)),
 )
 
 
@@ -383,6 +393,7 @@ async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: C
     prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
     markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
     outcomes = plan.products
+    dearest = {o.product_id: tier_for(prices[o.product_id].tiers, 0).unit_price_cents for o in outcomes}
     # Q and F are the plan's running totals of these same lines, read under the buy's lock.
     # The lines (10,000 orders x 50 products), kept once for the statement's passes, fit in
     # memory with this.
@@ -398,8 +409,17 @@ async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: C
                 "flex": [o.flex for o in outcomes],
                 "prices": [o.unit_price_cents for o in outcomes],
                 "markups": [markups[o.product_id] for o in outcomes],
-                "dearest": [tier_for(prices[o.product_id].tiers, 0).unit_price_cents for o in outcomes],
+                # No line of a product has more units than its Q + F.
+                "costs": [
+                    unit_cost_millionths(o.unit_price_cents, markups[o.product_id], o.quantity + o.flex)
+                    for o in outcomes
+                ],
+                "dearest": [dearest[o.product_id] for o in outcomes],
                 "hold_markups": [prices[o.product_id].markup_rate for o in outcomes],
+                "hold_costs": [
+                    unit_cost_millionths(dearest[o.product_id], prices[o.product_id].markup_rate, o.quantity + o.flex)
+                    for o in outcomes
+                ],
             },
         )
     ).all()

@@ -42,7 +42,11 @@ products_st = st.lists(
 orders_st = st.lists(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 4)), min_size=3, max_size=3), max_size=7)
 
 
-async def _buy(session, products, member_lines, *, withdraw_first: bool) -> tuple[int, list[int]]:
+def _tiers(price: int) -> tuple[Tier, Tier]:
+    return (Tier(1, price), Tier(8, price - 36))
+
+
+async def _buy(session, products, member_lines, *, withdraw_first: bool, price: int) -> tuple[int, list[int]]:
     tag = next(_tags)
     now = datetime.now(UTC)
     supplier = await catalog.create_supplier(session, name=f"Pro Rata Mill {tag}", email=f"pr{tag}@mill.test")
@@ -56,7 +60,7 @@ async def _buy(session, products, member_lines, *, withdraw_first: bool) -> tupl
             case_size,
             "purchases",
             Decimal(markup),
-            (Tier(1, 337), Tier(8, 301)),
+            _tiers(price),
         )
         ids.append((await catalog.create_product(session, new, actor=0)).product.id or 0)
     buy = await buying.create_group_buy(
@@ -96,27 +100,51 @@ async def _lines(session, gid: int) -> list[tuple[int, int, int, int, int | None
     return [tuple(r) for r in rows]
 
 
+async def _notified_totals(session, gid: int) -> dict[int, int]:
+    """Each order's total as the close told its member (order.allocated), which the close's statement sums."""
+    rows = await session.execute(
+        sa.text("SELECT payload FROM outbox_job WHERE business_key LIKE 'notify:group_buy:' || :g || ':allocated:%'"),
+        {"g": str(gid)},
+    )
+    return {int(p["data"]["order_id"]): p["data"]["total_cents"] for (p,) in rows}
+
+
 # A tie of remainders (12 mod 8 = 36 mod 8): the larger weight gets the unit, [1, 5] not [2, 4].
-@example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=100)
+@example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=100, price=337)
 # The close only sorts the lines of the weight where the units run out. Cutting one unit of
 # four equal lines: the last order gives it up, [1, 1, 1, 0].
-@example(products=[(3, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=100)
+@example(products=[(3, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=100, price=337)
 # Flex completing a case: the one extra unit goes to the first order, [2, 1, 1].
-@example(products=[(4, "0.085")], member_lines=[[(1, 1)]] * 3, withdraw_first=False, cut=100)
+@example(products=[(4, "0.085")], member_lines=[[(1, 1)]] * 3, withdraw_first=False, cut=100, price=337)
 # Cutting 4 of 10 units: a line gives up whole units before the remainders are ranked, [5, 1].
-@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=100)
+@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=100, price=337)
 # The delivery ranks weights too. Three of four equal lines delivered: the first three
 # orders get them, [1, 1, 1, 0]; a tie of remainders at delivery goes to the larger weight,
 # [1, 5] delivered 3 is [0, 3]; whole units first, [5, 1] delivered 5 is [4, 1].
-@example(products=[(4, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=75)
-@example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=50)
-@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=84)
+@example(products=[(4, "0")], member_lines=[[(1, 0)]] * 4, withdraw_first=False, cut=75, price=337)
+@example(products=[(3, "0")], member_lines=[[(2, 0)], [(6, 0)]], withdraw_first=False, cut=50, price=337)
+@example(products=[(6, "0")], member_lines=[[(9, 0)], [(1, 0)]], withdraw_first=False, cut=84, price=337)
+# A unit price so high that a line's cost in millionths of a cent would not fit 64 bits: the
+# close prices that product in numeric (unit_cost_millionths gives None), to the same cents.
+@example(
+    products=[(4, "0.085"), (3, "0")],
+    member_lines=[[(3, 1), (2, 0)], [(2, 2), (1, 1)]],
+    withdraw_first=False,
+    cut=100,
+    price=10**14,
+)
 @DB_SETTINGS
-@given(products=products_st, member_lines=orders_st, withdraw_first=st.booleans(), cut=st.integers(0, 100))
-async def test_set_based_pro_rata_equals_the_pure_rules(session, products, member_lines, withdraw_first, cut):
+@given(
+    products=products_st,
+    member_lines=orders_st,
+    withdraw_first=st.booleans(),
+    cut=st.integers(0, 100),
+    price=st.sampled_from([337, 10**14]),
+)
+async def test_set_based_pro_rata_equals_the_pure_rules(session, products, member_lines, withdraw_first, cut, price):
     savepoint = await session.begin_nested()
     try:
-        gid, ids = await _buy(session, products, member_lines, withdraw_first=withdraw_first)
+        gid, ids = await _buy(session, products, member_lines, withdraw_first=withdraw_first, price=price)
         before = await _lines(session, gid)
         items = {i.product_id: i for i in (await buying.get_group_buy(session, gid)).items}
         expected = plan_close(
@@ -124,7 +152,7 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
                 ProductDemand(
                     p,
                     items[p].case_size,
-                    (Tier(1, 337), Tier(8, 301)),
+                    _tiers(price),
                     tuple(Demand.from_increments(o, [Increment(1, q, f)]) for pp, o, q, f, *_ in before if pp == p),
                 )
                 for p in ids
@@ -149,6 +177,10 @@ async def test_set_based_pro_rata_equals_the_pure_rules(session, products, membe
             assert line.total_cents == line_total_cents(
                 outcome.allocations[order_id], outcome.unit_price_cents, markups[product_id]
             )
+        told: dict[int, int] = {}
+        for _, order_id, line in closed:
+            told[order_id] = told.get(order_id, 0) + (line.total_cents or 0)
+        assert await _notified_totals(session, gid) == told
         raw = {(p, o): (q, a) for p, o, q, _, a, *_ in await _lines(session, gid)}
         written = {k for k, (_, a) in raw.items() if a is not None}
         assert written == {k for k, (q, _) in raw.items() if outcomes[k[0]].allocations[k[1]] != q}

@@ -35,11 +35,12 @@ from domain.buying.rules import (
     plan_delivery,
     product_progress,
     reallocate_delivery,
+    unit_cost_millionths,
 )
 from domain.catalog import rules as catalog_rules
 from domain.catalog.rules import Tier, next_tier, tier_and_next, tier_errors, tier_for
 from domain.errors import FieldError
-from domain.money import Rounding, round_to_cents
+from domain.money import BIGINT_MAX, Rounding, round_to_cents
 
 PRO, FIRST = AllocationPolicy.PRO_RATA, AllocationPolicy.FIRST_COME
 POLICIES = st.sampled_from(list(AllocationPolicy))
@@ -452,6 +453,33 @@ def test_charges_sum_exactly(lines, markup, tiers):
     for units, _ in lines:  # the hold covers every tier the buy can close at
         hold = max_order_total_cents(units, tiers, markup)
         assert all(hold >= line_total_cents(units, t.unit_price_cents, markup) for t in tiers)
+
+
+@given(
+    st.integers(0, 10**6),
+    st.integers(0, 10**7),
+    st.decimals(min_value=0, max_value=999_999, places=6, allow_nan=False, allow_infinity=False),
+)
+def test_pricing_in_millionths_is_the_line_total(units, price, markup):
+    # What the close's statement computes in bigint, for every line of at most `units` units.
+    cost = unit_cost_millionths(price, markup, units)
+    if cost is None:  # only when the largest line would pass 64 bits
+        assert units * price * (1 + Fraction(markup)) * 10**6 + 500_000 > BIGINT_MAX
+        return
+    for n in {0, 1, units // 2, units}:
+        assert (n * cost + 500_000) // 1_000_000 == line_total_cents(n, price, markup)
+        assert n * cost + 500_000 <= BIGINT_MAX
+
+
+def test_pricing_in_millionths_refuses_what_it_cannot_do_exactly():
+    assert unit_cost_millionths(333, Decimal("0.10"), 3) == 366_300_000
+    assert unit_cost_millionths(5, Decimal("0.1"), 1) == 5_500_000  # 5.5 cents: HALF_UP gives 6
+    assert unit_cost_millionths(333, Decimal("0.0000001"), 3) is None  # finer than a millionth
+    assert unit_cost_millionths(100, Fraction(1, 3), 3) is None
+    assert unit_cost_millionths(10**9, Decimal(0), 10**4) is None  # 10**19 millionths
+    assert unit_cost_millionths(10**9, Decimal(0), 9 * 10**3) == 10**15
+    with pytest.raises(ValueError, match="negative"):
+        unit_cost_millionths(100, Decimal("-0.1"), 1)
 
 
 # --- minimum at close --------------------------------------------------------------

@@ -72,6 +72,7 @@ from domain.buying.rules.prices import (
     line_total_cents,
     max_order_total_cents,
     member_unit_price_cents,
+    unit_cost_millionths,
 )
 from domain.buying.rules.progress import (
     NextTier,
@@ -157,4 +158,5 @@ __all__ = [
     "supplier_outstanding_cents",
     "supplier_payment_refusal",
     "supplier_value_cents",
+    "unit_cost_millionths",
 ]

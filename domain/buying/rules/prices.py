@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from domain.buying.rules._checks import non_negative
 from domain.catalog.rules import Tier, tier_for
-from domain.money import Rounding, apply_rate
+from domain.money import BIGINT_MAX, Rounding, apply_rate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,6 +45,27 @@ def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decima
     This is the card hold amount; the tier fixed at close can only be cheaper.
     """
     return line_total_cents(units, tier_for(tiers, 0).unit_price_cents, markup_rate)
+
+
+# Millionths of a cent: a markup is stored with six decimals (NUMERIC(12, 6)), so a unit's member
+# price is a whole number of them.
+MILLIONTHS = 1_000_000
+
+
+def unit_cost_millionths(unit_price_cents: int, markup_rate: Decimal | Fraction, most_units: int) -> int | None:
+    """A unit's member price in millionths of a cent, for pricing many lines in 64-bit integers.
+
+    With ``c`` this, ``(units * c + MILLIONTHS // 2) // MILLIONTHS`` is ``line_total_cents(units,
+    unit_price_cents, markup_rate)`` exactly (HALF_UP of a non-negative quotient) for any
+    ``units <= most_units``. None when that cannot hold: a markup finer than a millionth, or
+    ``most_units`` units past 64 bits (the caller then prices in exact decimals).
+    """
+    non_negative(most_units, "most_units")
+    line_total_cents(0, unit_price_cents, markup_rate)  # the same checks of price and markup
+    cost = unit_price_cents * (1 + Fraction(markup_rate)) * MILLIONTHS
+    if cost.denominator != 1 or most_units * cost + MILLIONTHS // 2 > BIGINT_MAX:
+        return None
+    return int(cost)
 
 
 def closed_line(
