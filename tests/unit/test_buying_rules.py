@@ -464,7 +464,7 @@ def test_pricing_in_millionths_is_the_line_total(units, price, markup):
     # What the close's statement computes in bigint, for every line of at most `units` units.
     cost = unit_cost_millionths(price, markup, units)
     if cost is None:  # only when the largest line would pass 64 bits
-        assert units * price * (1 + Fraction(markup)) * 10**6 + 500_000 > BIGINT_MAX
+        assert max(units, 1) * price * (1 + Fraction(markup)) * 10**6 + 500_000 > BIGINT_MAX
         return
     for n in {0, 1, units // 2, units}:
         assert (n * cost + 500_000) // 1_000_000 == line_total_cents(n, price, markup)
@@ -478,6 +478,7 @@ def test_pricing_in_millionths_refuses_what_it_cannot_do_exactly():
     assert unit_cost_millionths(100, Fraction(1, 3), 3) is None
     assert unit_cost_millionths(10**9, Decimal(0), 10**4) is None  # 10**19 millionths
     assert unit_cost_millionths(10**9, Decimal(0), 9 * 10**3) == 10**15
+    assert unit_cost_millionths(10**14, Decimal(0), 0) is None  # no line, but the cost is bound as a bigint
     with pytest.raises(ValueError, match="negative"):
         unit_cost_millionths(100, Decimal("-0.1"), 1)
 

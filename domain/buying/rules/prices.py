@@ -58,12 +58,13 @@ def unit_cost_millionths(unit_price_cents: int, markup_rate: Decimal | Fraction,
     With ``c`` this, ``(units * c + MILLIONTHS // 2) // MILLIONTHS`` is ``line_total_cents(units,
     unit_price_cents, markup_rate)`` exactly (HALF_UP of a non-negative quotient) for any
     ``units <= most_units``. None when that cannot hold: a markup finer than a millionth, or
-    ``most_units`` units past 64 bits (the caller then prices in exact decimals).
+    ``max(most_units, 1)`` units past 64 bits (the cost is bound as a bigint even where no line has
+    units; the caller then prices in exact decimals).
     """
     non_negative(most_units, "most_units")
     line_total_cents(0, unit_price_cents, markup_rate)  # the same checks of price and markup
     cost = unit_price_cents * (1 + Fraction(markup_rate)) * MILLIONTHS
-    if cost.denominator != 1 or most_units * cost + MILLIONTHS // 2 > BIGINT_MAX:
+    if cost.denominator != 1 or max(most_units, 1) * cost + MILLIONTHS // 2 > BIGINT_MAX:  # the cost a bigint too
         return None
     return int(cost)
 
