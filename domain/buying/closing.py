@@ -499,29 +499,30 @@ async def _order(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan, no
     else:
         totals = await _allocate_from_plan(session, group_buy, plan)
     check_order_transition(OrderStatus.OPEN, OrderStatus.ALLOCATED)  # set-based: every open order of the buy
-    members = (
-        await session.execute(
+    members = sorted(
+        (int(order_id), int(member_id))
+        for order_id, member_id in await session.execute(
             sa.update(BuyOrder)
             .where(col(BuyOrder.group_buy_id) == group_buy.id, col(BuyOrder.status) == OrderStatus.OPEN.value)
             .values(status=OrderStatus.ALLOCATED.value, updated_at=now)
             .returning(col(BuyOrder.id), col(BuyOrder.member_id))
         )
-    ).all()
+    )
     # A held buy goes ahead by the staff's decision; an open one is ordered by its close.
     event = GroupBuyEvent.PROCEED if group_buy.status == GroupBuyStatus.ON_HOLD else GroupBuyEvent.ORDER
     group_buy.status = move_group_buy(group_buy.status, event, group_buy_id=group_buy.id).value
     group_buy.held = False
-    await notifications.record_many(
+    # Every order is told its total: one notice an order, as columns (10,000 in the bench).
+    await notifications.record_each(
         session,
-        [
-            notifications.Notice(
-                "order.allocated",
-                member_audience(member_id),
-                {"group_buy_id": str(group_buy.id), "order_id": str(order_id), "total_cents": totals.get(order_id, 0)},
-                f"group_buy:{group_buy.id}:allocated:{order_id}",
-            )
-            for order_id, member_id in sorted(members)
-        ],
+        event="order.allocated",
+        business_keys=[f"group_buy:{group_buy.id}:allocated:{order_id}" for order_id, _ in members],
+        audiences=[member_audience(member_id) for _, member_id in members],
+        data={
+            "group_buy_id": [str(group_buy.id)] * len(members),
+            "order_id": [str(order_id) for order_id, _ in members],
+            "total_cents": [totals.get(order_id, 0) for order_id, _ in members],
+        },
     )
     await notifications.record(
         session,

@@ -37,7 +37,7 @@ async def add(session: AsyncSession, job_name: str, business_key: str, payload: 
         .values(job_name=job_name, business_key=business_key, payload=dict(payload))
         .on_conflict_do_nothing(index_elements=["business_key"])
     )
-    session.info.setdefault(_PENDING_KEYS, []).append(business_key)
+    remember(session, [business_key])
 
 
 _ADD_MANY = sa.text("""
@@ -59,7 +59,12 @@ async def add_many(session: AsyncSession, job_name: str, jobs: Sequence[tuple[st
             "payloads": [json.dumps(dict(payload)) for _, payload in jobs],
         },
     )
-    session.info.setdefault(_PENDING_KEYS, []).extend(key for key, _ in jobs)
+    remember(session, [key for key, _ in jobs])
+
+
+def remember(session: AsyncSession, business_keys: Sequence[str]) -> None:
+    """Note jobs recorded in this session, to relay once it commits (``take_pending_keys``)."""
+    session.info.setdefault(_PENDING_KEYS, []).extend(business_keys)
 
 
 def take_pending_keys(session: AsyncSession) -> list[str]:

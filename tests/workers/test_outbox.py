@@ -69,6 +69,50 @@ async def test_recording_the_same_business_key_twice_keeps_one_job(session_maker
     assert count == 1
 
 
+async def test_notices_recorded_as_columns_are_the_notices_recorded_one_by_one(session_maker, session):
+    # What the close tells every order: record_each builds in SQL the payloads record_many builds in Python.
+    data = [("a", 5, "member:5", "0", 1_099), ("b", 6, "member:6", "7", 0), ("c", 7, "member:7", "8", 2**40)]
+    async with session_maker() as s:
+        await notifications.record_many(
+            s,
+            [
+                notifications.Notice("order.allocated", audience, {"order_id": oid, "total_cents": c}, f"each:{k}:one")
+                for k, _, audience, oid, c in data
+            ],
+        )
+        await notifications.record_each(
+            s,
+            event="order.allocated",
+            business_keys=[f"each:{k}:cols" for k, *_ in data],
+            audiences=[audience for _, _, audience, *_ in data],
+            data={"order_id": [oid for *_, oid, _ in data], "total_cents": [c for *_, c in data]},
+        )
+        # The same key again is recorded once, as with record_many.
+        await notifications.record_each(
+            s, event="order.allocated", business_keys=["each:a:cols"], audiences=["member:1"], data={"x": [1]}
+        )
+        await s.commit()
+        keys = outbox.take_pending_keys(s)
+    assert keys[3:6] == [f"notify:each:{k}:cols" for k, *_ in data]
+    jobs = (
+        await session.exec(
+            select(OutboxJob).where(col(OutboxJob.business_key).like("notify:each:%")).order_by(col(OutboxJob.id))
+        )
+    ).all()
+    one = {
+        j.business_key.removesuffix(":one"): (j.job_name, j.payload) for j in jobs if j.business_key.endswith(":one")
+    }
+    cols = {
+        j.business_key.removesuffix(":cols"): (j.job_name, j.payload) for j in jobs if j.business_key.endswith(":cols")
+    }
+    assert cols == one
+    assert [j.business_key for j in jobs if j.business_key.endswith(":cols")] == keys[3:6]  # in the given order
+    with pytest.raises(ValueError, match="one value per business key"):
+        await notifications.record_each(
+            session, event="e", business_keys=["k1", "k2"], audiences=["member:1"], data={"x": [1, 2]}
+        )
+
+
 async def test_the_sweeper_finds_jobs_that_were_never_handed_over(settings, session_maker, session, queue):
     await _record(session_maker, "gb:5:opened")  # committed, but the process died before the relay
     ctx = {"session_maker": session_maker, "job_queue": ArqJobQueue(queue)}
