@@ -153,20 +153,21 @@ async def demands_of(session: AsyncSession, group_buy_id: int) -> dict[int, list
 
 
 async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> None:
-    """Write the close figures on the items (their prices were pinned when the buy opened)."""
+    """Write the close figures on the items (their prices were pinned when the buy opened).
+
+    On the items the session holds (``_plan`` loaded them): the flush sends one UPDATE for all,
+    executemany, not a statement and a round trip per product (50 in the bench).
+    """
+    items = {
+        i.product_id: i
+        for i in (await session.exec(select(GroupBuyItem).where(col(GroupBuyItem.group_buy_id) == group_buy.id)))
+    }
     for outcome in plan.products:
-        values: dict[str, object] = {
-            "quantity": outcome.quantity,
-            "flex_quantity": outcome.flex,
-            "cases": outcome.cases,
-            "bought_quantity": outcome.bought,
-            "unit_price_cents": outcome.unit_price_cents,
-        }
-        await session.execute(
-            sa.update(GroupBuyItem)
-            .where(col(GroupBuyItem.group_buy_id) == group_buy.id, col(GroupBuyItem.product_id) == outcome.product_id)
-            .values(**values)
-        )
+        item = items[outcome.product_id]
+        item.quantity, item.flex_quantity = outcome.quantity, outcome.flex
+        item.cases, item.bought_quantity = outcome.cases, outcome.bought
+        item.unit_price_cents = outcome.unit_price_cents
+    session.add_all(items.values())
     group_buy.supplier_value_cents = plan.supplier_value_cents
     group_buy.minimum_met = plan.decision.minimum_met
 
