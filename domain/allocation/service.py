@@ -202,7 +202,7 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if run.status != rules.AllocationRunStatus.COMPUTING:
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
-    # The year's totals are joined and grouped per member in one pass; give it room to stay in memory.
+    # The year's totals are joined and grouped per member in one statement; give it room to stay in memory.
     await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
     await count_own_records(session)
     # Nothing is written before the rules have accepted every input, so a refusal
@@ -396,7 +396,7 @@ _LINES_NUMERIC = _lines_statement(in_bigint=False)
 
 
 async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
-    """Every member's line in SQL (one pass over the year's totals), pool steps by the pure rules; the totals."""
+    """Every member's line in SQL (from the year's kept totals), pool steps by the pure rules; the totals."""
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
     volumes = {
         str(pool): (int(m), int(n), int(v))
