@@ -202,7 +202,7 @@ async def compute(session: AsyncSession, run_id: int, *, fiscal_year_start_month
     if run.status != rules.AllocationRunStatus.COMPUTING:
         return run
     fy_end = fiscal_year_end(run.fiscal_year, fiscal_year_start_month)
-    # The year's totals are joined and grouped per member in one pass; give it room to stay in memory.
+    # The year's totals are joined and grouped per member in one statement; give it room to stay in memory.
     await session.execute(sa.text("SET LOCAL work_mem = '128MB'"))
     await count_own_records(session)
     # Nothing is written before the rules have accepted every input, so a refusal
@@ -261,30 +261,18 @@ async def _compute_with_plan(session: AsyncSession, run: AllocationRun, fy_end: 
         run.totals["retained_cents"] = sum(r["retained_cents"] for r in rows)
 
 
-# The year's patronage per member, pool and kind of business, as kept current in patronage_total
-# (one row per group: the records are not summed again), with the member's number, share par and
-# bylaw consent on the notice date (the member is read here once, not again per line).
-_VOLUMES = sa.text("""
-CREATE TEMP TABLE allocation_volume ON COMMIT DROP AS
-SELECT v.member_id, m.member_number, m.share_par_cents, v.pool, v.member_business, v.amount_cents AS volume,
-       v.member_business AND EXISTS (
-         SELECT FROM member_consent c
-          WHERE c.member_id = v.member_id AND c.received_on <= :notice
-            AND (c.revoked_on IS NULL OR c.revoked_on > :notice)
-       ) AS consent
-  FROM patronage_total v
-  LEFT JOIN member m ON m.id = v.member_id
- WHERE v.fiscal_year = :fy
-""")
-
-# Each pool's member volume (members' business, net above 0), non-member volume, and the largest
-# member volume (which bounds the products the split multiplies).
+# Each pool's member volume (members' business, net above 0, of a member on the roll), non-member
+# volume, and the largest member volume (which bounds the products the split multiplies), read
+# from the year's totals as kept current in patronage_total (one row per group: the records are
+# not summed again).
 _POOL_VOLUMES = sa.text("""
-SELECT pool,
-       coalesce(sum(volume) FILTER (WHERE member_business AND volume > 0 AND member_number IS NOT NULL), 0),
-       coalesce(sum(volume) FILTER (WHERE NOT member_business), 0),
-       coalesce(max(volume) FILTER (WHERE member_business AND volume > 0 AND member_number IS NOT NULL), 0)
-  FROM allocation_volume GROUP BY pool
+SELECT v.pool,
+       coalesce(sum(v.amount_cents) FILTER (WHERE v.member_business AND v.amount_cents > 0 AND m.id IS NOT NULL), 0),
+       coalesce(sum(v.amount_cents) FILTER (WHERE NOT v.member_business), 0),
+       coalesce(max(v.amount_cents) FILTER (WHERE v.member_business AND v.amount_cents > 0 AND m.id IS NOT NULL), 0)
+  FROM patronage_total v LEFT JOIN member m ON m.id = v.member_id
+ WHERE v.fiscal_year = :fy
+ GROUP BY v.pool
 """)
 
 # Steps 3-5 of compute_allocation for every member at once, and the loan deduction of
@@ -302,19 +290,24 @@ SELECT pool,
 # rows are sorted once; pools are partitioned by their position, not compared as text. The share
 # paid in is looked up by the member's share account code (a unique index), not by LIKE over every
 # account, and the lines are inserted in member order (the indexes and the member FK probes then
-# walk their pages in order).
+# walk their pages in order). The year's totals are read here again, with the member's number and
+# share par by a join, rather than once into a temporary table: creating it, ANALYZEing it (its
+# plans need the statistics) and dropping it at commit cost more than a second read of a row or
+# two a member. Bylaw consent is looked up only for a line that could be qualified.
 _LINES_TEMPLATE = """
 WITH pool AS (
   SELECT * FROM unnest(:pools, :distributable, :weights) WITH ORDINALITY AS p(pool, distributable, weights, n)
 ),
 floored AS (
-  SELECT v.member_id, v.member_number, v.share_par_cents, p.n, v.volume, v.consent, p.distributable,
+  SELECT v.member_id, m.member_number, m.share_par_cents, p.n, v.volume, p.distributable,
          {floor_part} AS floor_part, {remainder} AS remainder
-    FROM allocation_volume v JOIN pool p ON p.pool = v.pool
-   WHERE v.member_business AND v.volume > 0 AND v.member_number IS NOT NULL
+    FROM (SELECT member_id, pool, amount_cents AS volume FROM patronage_total
+           WHERE fiscal_year = :fy AND member_business AND amount_cents > 0) v
+    JOIN member m ON m.id = v.member_id
+    JOIN pool p ON p.pool = v.pool
 ),
 part AS (
-  SELECT member_id, member_number, share_par_cents, n, volume, consent,
+  SELECT member_id, member_number, share_par_cents, n, volume,
          floor_part + CASE WHEN :largest_remainder
                             AND row_number() OVER w <= distributable - CAST(sum(floor_part) OVER w AS bigint)
                            THEN 1 ELSE 0 END AS part
@@ -323,7 +316,7 @@ part AS (
                ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
 ),
 line AS (
-  SELECT member_id, member_number, share_par_cents, bool_and(consent) AS consent,
+  SELECT member_id, member_number, share_par_cents,
          CAST(sum(volume) AS bigint) AS patronage, CAST(sum(part) AS bigint) AS computed
     FROM part GROUP BY member_id, member_number, share_par_cents
 ),
@@ -349,7 +342,11 @@ inserted AS (
                                cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)
   SELECT :run, member_id, member_number, patronage, computed, allocation, cash, allocation - cash,
          CASE WHEN cash > 0 AND unpaid > 0 THEN greatest(0, least(cash - {minimum_cash}, unpaid)) ELSE 0 END,
-         allocation > 0 AND :qualifies AND consent, below
+         allocation > 0 AND :qualifies AND EXISTS (
+           SELECT FROM member_consent c
+            WHERE c.member_id = owed.member_id AND c.received_on <= :notice
+              AND (c.revoked_on IS NULL OR c.revoked_on > :notice)
+         ), below
     FROM owed ORDER BY member_id
   RETURNING allocation_cents, cash_cents, retained_cents, computed_cents, below_minimum
 )
@@ -399,13 +396,12 @@ _LINES_NUMERIC = _lines_statement(in_bigint=False)
 
 
 async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: date) -> dict[str, Any]:
-    """Every member's line in SQL (one pass over the year's totals), pool steps by the pure rules; the totals."""
+    """Every member's line in SQL (from the year's kept totals), pool steps by the pure rules; the totals."""
     margins = {p["pool"]: int(p["net_margin_cents"]) for p in run.request["pools"]}
-    await session.execute(sa.text("DROP TABLE IF EXISTS pg_temp.allocation_volume"))
-    await session.execute(_VOLUMES, {"fy": run.fiscal_year, "notice": run.payment_date})
-    # A new temporary table has no statistics: without them the planner takes 200,000 rows for a few hundred.
-    await session.execute(sa.text("ANALYZE pg_temp.allocation_volume"))
-    volumes = {str(pool): (int(m), int(n), int(v)) for pool, m, n, v in await session.execute(_POOL_VOLUMES)}
+    volumes = {
+        str(pool): (int(m), int(n), int(v))
+        for pool, m, n, v in await session.execute(_POOL_VOLUMES, {"fy": run.fiscal_year})
+    }
     none = (0, 0, 0)  # a pool without patronage this year
     pools = [
         PoolInput(pool, margin, volumes.get(pool, none)[0], max(volumes.get(pool, none)[1], 0))
@@ -425,6 +421,8 @@ async def _compute_set_based(session: AsyncSession, run: AllocationRun, fy_end: 
             _LINES_BIGINT if in_bigint else _LINES_NUMERIC,
             {
                 "run": run.id,
+                "fy": run.fiscal_year,
+                "notice": run.payment_date,
                 "pools": [p.pool for p in steps.pools],
                 "distributable": list(steps.distributable),
                 "weights": [p.member_volume_cents for p in steps.pools],
