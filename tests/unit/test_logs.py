@@ -147,9 +147,8 @@ def test_an_info_line_goes_through_logging_where_another_handler_or_level_is_set
 
     monkeypatch.setattr(sys, "stderr", CountingStream())
     configure("INFO")
-    records: list[logging.LogRecord] = []
-    capture = logging.Handler()
-    capture.emit = records.append  # type: ignore[method-assign]
+    capture = _Capture()
+    records = capture.records
     logger = logging.getLogger("coop.test")
     logger.addHandler(capture)
     try:
@@ -159,3 +158,12 @@ def test_an_info_line_goes_through_logging_where_another_handler_or_level_is_set
     logging.getLogger().setLevel("WARNING")
     log_info(logger, "request", {"status": 202})  # below the level: nothing
     assert [r.status for r in records] == [201]  # type: ignore[attr-defined]
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
