@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 from sqlalchemy.sql.elements import TextClause
 
+from api.scope_headers import header_of
 from domain.errors import ForbiddenError, NotFoundError
 from domain.identity.rules import Access, MemberRole, Role, member_access, token_digest
 from domain.identity.service import token_holder
@@ -183,7 +184,7 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         """From the token cache, else the token's digest looked up in the request's own session."""
-        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        scheme, _, token = (header_of(connection.scope, b"authorization") or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             msg = "a bearer token is required: Authorization: Bearer <token>"
