@@ -5,17 +5,17 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from arq import create_pool
 from arq.connections import RedisSettings
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
-from api.auth import PUBLIC_PATHS, BearerTokenMiddleware, TokenCache
+from api.auth import ACCESS, PUBLIC_PATHS, BearerTokenMiddleware, TokenCache, check_access
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
 from api.fields import MAX_BODY_BYTES, ClosedStructSchemaPlugin, StrictRequest
@@ -202,7 +202,7 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
         before_send=[echo_request_id],
-        before_request=refuse_unknown_query_parameters,
+        before_request=before_handler,
         on_startup=[remember_query_names],
         logging_config=None,  # domain.logs configures JSON logging for the process
         state=_initial_state(settings, http_metrics),
@@ -215,7 +215,31 @@ def create_app(
         ),
     )
     add_contract(app)
+    check_every_guard_runs(app)
     return app
+
+
+async def before_handler(request: Request[Any, Any, Any]) -> None:
+    """Every route's before_request hook: who may call it, then which query parameters it takes."""
+    await check_access(request)
+    await refuse_unknown_query_parameters(request)
+
+
+def check_every_guard_runs(app: Litestar) -> None:
+    """Refuse to build an app with a route whose guard would not run as the others do.
+
+    A route's guard, `access=`, runs from the app's before_request hook (`check_access`): a
+    route with a before_request hook of its own (which replaces the app's) would skip it, and a
+    route with Litestar's `guards=` is copied per call and missed by the authorization tests.
+    Routes without `access=` take any signed-in caller (or none, on the public paths).
+    """
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if handler.resolve_guards() or (
+                ACCESS in handler.opt and handler.resolve_before_request() is not before_handler
+            ):
+                msg = f"{sorted(handler.http_methods)} {route.path}: its guard must be access=, run by before_handler"
+                raise RuntimeError(msg)
 
 
 def app_from_env() -> Litestar:

@@ -200,12 +200,19 @@ class _DuplicateKeyError(ValueError):
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in seen:
+    seen = dict(pairs)
+    if len(seen) == len(pairs):
+        return seen
+    keys: set[str] = set()
+    for key, _ in pairs:
+        if key in keys:
             raise _DuplicateKeyError(key)
-        seen[key] = value
-    return seen
+        keys.add(key)
+    raise AssertionError  # unreachable: fewer keys than pairs means one came twice
+
+
+# One decoder for every body: json.loads(..., object_pairs_hook=...) built one per call.
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicates)
 
 
 def _refused(key: str, message: str) -> ValidationException:
@@ -236,7 +243,8 @@ def decode_body(body: bytes, target: Any) -> Any:  # noqa: ANN401 - whatever typ
     """
     try:
         value = msgspec.json.decode(body or b"null", type=target, strict=True)
-        json.loads(body or b"null", object_pairs_hook=_refuse_duplicates)
+        # msgspec took it, so it is UTF-8 (json.loads's own choice for such bytes, surrogates let through).
+        _PAIRS_DECODER.decode((body or b"null").decode("utf-8", "surrogatepass"))
     except RecursionError:
         raise _refused("body", "the JSON is nested too deeply") from None
     except _DuplicateKeyError as exc:

@@ -12,7 +12,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
-from domain.logs import request_id
+from domain.logs import log_info, request_id
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,9 +47,10 @@ def _log(scope: Scope, status: int, started: float) -> None:
     metrics = scope["litestar_app"].state.get("http_metrics")
     if metrics is not None:
         metrics.observe(scope, status, seconds)
-    log.info(
+    log_info(
+        log,
         "request",
-        extra={
+        {
             "method": scope.get("method", ""),
             "path": scope["path"],
             "status": status,

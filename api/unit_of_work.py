@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from api.auth import REQUEST_WORK, Principal
 from api.fields import MAX_BODY_BYTES
 from api.problems import PROBLEM_JSON
+from api.scope_headers import header_of
 from domain.db import driver_connection, holds_transaction, untouched
 from domain.errors import ConflictError, IdempotencyKeyReusedError
 from domain.idempotency import service
@@ -122,7 +123,7 @@ class UnitOfWorkMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         """Claim the key, run the request in a unit of work, commit it with its answer, then answer."""
         state = scope["litestar_app"].state
-        key = _header(scope, b"idempotency-key")
+        key = header_of(scope, b"idempotency-key")
         user = scope.get("user")
         held: service.Claim | None = None
         if scope.get("method") == "POST" and key is not None and isinstance(user, Principal):
@@ -320,7 +321,7 @@ async def _limited_body(scope: Scope, receive: Receive) -> bytes | _Answer:
 
 def _announced_too_large(scope: Scope, limit: int) -> bool | None:
     """True when Content-Length passes the limit; None when it is not a number."""
-    length = _header(scope, b"content-length")
+    length = header_of(scope, b"content-length")
     if length is None:
         return False
     if not (length.isascii() and length.isdigit()):
@@ -339,10 +340,3 @@ def _replaying(body: bytes) -> Receive:
         return {"type": "http.request", "body": body, "more_body": False}
 
     return receive
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for k, v in scope.get("headers", []):
-        if k.lower() == name:
-            return str(v.decode("latin-1"))
-    return None

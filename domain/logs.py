@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import TextIO
+from typing import TextIO, cast
 
 import msgspec
 
@@ -41,32 +41,47 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         """Render the record as JSON."""
-        created = record.created
+        fields = record.__dict__
+        extras = {key: fields[key] for key in itertools.islice(fields, _OWN_ATTRIBUTES, None) if key not in _STANDARD}
+        exception = self.formatException(record.exc_info) if record.exc_info else None
+        return self.line(record.created, record.levelname, record.name, record.getMessage(), extras, exception)
+
+    def line(
+        self,
+        created: float,
+        level: str,
+        logger: str,
+        message: str,
+        extras: dict[str, object],
+        exception: str | None = None,
+    ) -> str:
+        """The line of a record made at `created` (time.time()) with these `extras`."""
         second = int(created)
         cached, stamp = self._second
         if cached != second:
             stamp = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = (second, stamp)
-        line = {
+        line: dict[str, object] = {
             "time": f"{stamp}.{int((created - second) * 1000):03d}+00:00",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
+            "level": level.lower(),
+            "logger": logger,
+            "message": message,
         }
         if (rid := request_id.get()) is not None:
             line["request_id"] = rid
         if (jid := job_id.get()) is not None:
             line["job_id"] = jid
-        fields = record.__dict__
-        for key in itertools.islice(fields, _OWN_ATTRIBUTES, None):
-            if key not in _STANDARD:
-                line[key] = fields[key]
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+        line.update(extras)
+        if exception is not None:
+            line["exception"] = exception
         try:
-            return json.dumps(line, default=str)  # the lines' format, which readers grep, unchanged
+            return _ENCODE(line)  # the lines' format, which readers grep, unchanged
         except (TypeError, ValueError):  # e.g. a dict with tuple keys: still logged, not dropped
             return msgspec.json.encode(line, enc_hook=str).decode()
+
+
+# What json.dumps(line, default=str) does, without making an encoder per line.
+_ENCODE = json.JSONEncoder(default=str).encode
 
 
 class _QueuedLines(logging.Handler):
@@ -82,6 +97,10 @@ class _QueuedLines(logging.Handler):
             self._lines.put(self.format(record))
         except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
             self.handleError(record)
+
+    def put_line(self, line: str) -> None:
+        """Queue a line rendered without a record (`log_info`)."""
+        self._lines.put(line)
 
 
 class _Writer:
@@ -133,6 +152,46 @@ class _Writer:
 
 
 atexit.register(_Writer.stop)
+
+
+def log_info(logger: logging.Logger, message: str, fields: dict[str, object]) -> None:
+    """`logger.info(message, extra=fields)`: rendered and queued directly when that is all logging would do.
+
+    Every request logs a line; logging's record, caller lookup, handler lock and handler chain
+    cost about 2.5 % of an order change's samples (issue 12, thirty-third part) for a line the
+    formatter renders from four values. Wherever the configuration differs from `configure`'s
+    (a test's capturing handler, a filter, a level above INFO), the line goes through logging.
+    """
+    handler = _sole_handler(logger)
+    if handler is None:
+        logger.info(message, extra=fields)
+        return
+    formatter = cast("JsonFormatter", handler.formatter)
+    handler.put_line(formatter.line(time.time(), "INFO", logger.name, message, fields))
+
+
+def _sole_handler(logger: logging.Logger) -> _QueuedLines | None:
+    """The one handler an INFO record of `logger` would reach, when it is `configure`'s and nothing filters."""
+    if logger.disabled or logger.filters or not logger.isEnabledFor(logging.INFO):
+        return None
+    if logging.getLogRecordFactory() is not logging.LogRecord:
+        return None
+    found: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        found.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    if len(found) != 1:
+        return None
+    handler = found[0]
+    if (
+        not isinstance(handler, _QueuedLines)
+        or handler.filters
+        or handler.level > logging.INFO
+        or not isinstance(handler.formatter, JsonFormatter)
+    ):
+        return None
+    return handler
 
 
 def configure(level: str = "INFO") -> None:

@@ -244,7 +244,7 @@ def _line_out(line: AllocationLineView) -> AllocationLineOut:
 @post(
     "/v1/allocation-runs",
     status_code=202,
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="Start an allocation run",
     responses=problems(*POSTED),
@@ -270,7 +270,7 @@ async def start_run(data: JSONBody[RunIn], db: DbSession, caller: Caller, state:
 
 @get(
     "/v1/allocation-runs/{run_id:str}",
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="An allocation run",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -282,7 +282,7 @@ async def show_run(run_id: FromPath[str], db: DbSession) -> RunOut:
 
 @get(
     "/v1/allocation-runs/{run_id:str}/lines",
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="A run's lines",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -300,7 +300,7 @@ async def run_lines(
 @post(
     "/v1/allocation-runs/{run_id:str}/approve",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="Approve and post a run",
     responses=problems(404, *POSTED),
@@ -351,7 +351,7 @@ async def notice(
 
 @get(
     "/v1/fiscal-years/{fiscal_year:str}/reconciliation",
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="Year-end reconciliation",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -398,7 +398,7 @@ async def reconcile(fiscal_year: FromPath[str], db: DbSession) -> Reconciliation
 
 @get(
     "/v1/reports/1099-patr",
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="Form 1099-PATR data",
     media_type="text/csv",

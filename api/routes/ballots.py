@@ -262,7 +262,7 @@ class BallotController(Controller):
     path = "/v1/ballots"
     tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_only], summary="Create a ballot", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Create a ballot", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewBallotIn], db: DbSession, caller: Caller) -> BallotOut:
         """Open at once when `opens_at` has passed, else `scheduled`; the clock opens and closes it on time."""
         now = datetime.now(UTC)
@@ -284,7 +284,7 @@ class BallotController(Controller):
         ballot = await ballots.create_ballot(db, new, now=now, actor=caller.user_id)
         return ballot_out(await ballots.get_ballot(db, ballot.id or 0))
 
-    @get("/", guards=[staff_or_members], summary="List ballots", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_members, summary="List ballots", responses=problems(400, *AUTHENTICATED))
     async def list_ballots(
         self,
         db: DbSession,
@@ -299,7 +299,7 @@ class BallotController(Controller):
 
     @get(
         "/{ballot_id:str}",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="One ballot",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -309,7 +309,7 @@ class BallotController(Controller):
 
     @post(
         "/{ballot_id:str}/votes",
-        guards=[members_only],
+        access=members_only,
         summary="Cast the member's vote",
         responses=problems(404, *POSTED),
     )
@@ -333,7 +333,7 @@ class BallotController(Controller):
 
     @post(
         "/{ballot_id:str}/proxies",
-        guards=[members_only],
+        access=members_only,
         summary="Appoint a proxy for the member",
         responses=problems(404, *POSTED),
     )
@@ -357,7 +357,7 @@ class BallotController(Controller):
     @delete(
         "/{ballot_id:str}/proxies",
         status_code=200,
-        guards=[members_only],
+        access=members_only,
         summary="Revoke the member's proxy",
         responses=problems(400, 404, 401, 403, 409),
     )
@@ -374,7 +374,7 @@ class BallotController(Controller):
     @post(
         "/{ballot_id:str}/close",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Close and count the ballot now",
         responses=problems(400, 404, 401, 403, 409, 422),
     )
@@ -384,7 +384,7 @@ class BallotController(Controller):
 
     @get(
         "/{ballot_id:str}/ballots",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="The published ballots",
         responses=problems(400, 404, 409, *AUTHENTICATED),
     )
@@ -399,7 +399,7 @@ class BallotController(Controller):
 
     @get(
         "/{ballot_id:str}/choices",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="Who chose what (ballots that are not secret)",
         responses=problems(400, 404, 409, *AUTHENTICATED),
     )
@@ -426,7 +426,7 @@ class BallotController(Controller):
 
     @get(
         "/{ballot_id:str}/voter-roll",
-        guards=[staff_only],
+        access=staff_only,
         summary="Voter roll (CSV)",
         media_type="text/csv",
         responses=problems(400, 404, *AUTHENTICATED),

@@ -57,7 +57,7 @@ def _card_member(caller: Caller, member_id: str) -> int:
 
 @post(
     "/v1/members/{member_id:str}/card-setups",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["payments"],
     summary="Start saving a card",
     responses=problems(404, 502, *POSTED),
@@ -70,7 +70,7 @@ async def start_card_setup(member_id: FromPath[str], db: DbSession, caller: Call
 
 @get(
     "/v1/members/{member_id:str}/cards",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["payments"],
     summary="The member's saved cards",
     responses=problems(400, 404, 502, *AUTHENTICATED),
@@ -103,7 +103,7 @@ class CardReconciliationOut(msgspec.Struct):
 
 @get(
     "/v1/payments/card-reconciliation",
-    guards=[staff_only],
+    access=staff_only,
     tags=["payments"],
     summary="Reconcile the card clearing account for a period",
     responses=problems(400, *AUTHENTICATED),
@@ -166,7 +166,7 @@ def _share_out(payment: ShareCardPaymentView) -> ShareCardPaymentOut:
 
 @post(
     "/v1/members/{member_id:str}/share-card-payments",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["payments"],
     summary="Pay the membership share by saved card",
     responses=problems(404, *POSTED),
@@ -187,7 +187,7 @@ async def pay_share_by_card(
 
 @get(
     "/v1/members/{member_id:str}/share-card-payments/{payment_id:str}",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["payments"],
     summary="A share payment by card",
     responses=problems(400, 404, *AUTHENTICATED),

@@ -154,12 +154,12 @@ class SupplierController(Controller):
     path = "/v1/suppliers"
     tags = ["catalog"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_only], summary="Add a supplier", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Add a supplier", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewSupplier], db: DbSession) -> SupplierOut:
         """Staff register a supplier."""
         return supplier_out(await service.create_supplier(db, name=data.name, email=data.email))
 
-    @get("/", guards=[anyone_signed_in], summary="List suppliers", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=anyone_signed_in, summary="List suppliers", responses=problems(400, *AUTHENTICATED))
     async def list_suppliers(
         self, db: DbSession, caller: Caller, limit: Limit = 50, cursor: Cursor = None
     ) -> Page[SupplierOut]:
@@ -169,9 +169,7 @@ class SupplierController(Controller):
         )
         return Page([supplier_out(s) for s in rows], next_cursor([s.id for s in rows if s.id is not None], limit))
 
-    @get(
-        "/{supplier_id:str}", guards=[anyone_signed_in], summary="One supplier", responses=problems(400, 404, 401, 403)
-    )
+    @get("/{supplier_id:str}", access=anyone_signed_in, summary="One supplier", responses=problems(400, 404, 401, 403))
     async def show(self, supplier_id: FromPath[str], db: DbSession, caller: Caller) -> SupplierOut:
         """The supplier (404 for another supplier's users)."""
         sid = path_id(supplier_id, "supplier")
@@ -179,7 +177,7 @@ class SupplierController(Controller):
 
     @put(
         "/{supplier_id:str}/member",
-        guards=[staff_only],
+        access=staff_only,
         summary="Link the supplier to a member business",
         description=(
             "Staff say which member business the supplier is (members as suppliers), or clear it with null. The"
@@ -199,7 +197,7 @@ class SupplierController(Controller):
 
     @post(
         "/{supplier_id:str}/users",
-        guards=[staff_only],
+        access=staff_only,
         summary="Add a user to a supplier",
         responses=problems(404, *POSTED),
     )
@@ -219,7 +217,7 @@ class ProductController(Controller):
     path = "/v1/products"
     tags = ["catalog"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_or_suppliers], summary="Add a product", responses=problems(*POSTED))
+    @post("/", access=staff_or_suppliers, summary="Add a product", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewProduct], db: DbSession, caller: Caller) -> ProductOut:
         """Staff, or the supplier's own users; a SKU is unique per supplier (409)."""
         new = service.NewProduct(
@@ -235,7 +233,7 @@ class ProductController(Controller):
         view = await service.create_product(db, new, actor=caller.user_id, only_supplier_id=own_supplier(caller))
         return product_out(view)
 
-    @get("/", guards=[anyone_signed_in], summary="List products", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=anyone_signed_in, summary="List products", responses=problems(400, *AUTHENTICATED))
     async def list_products(
         self,
         db: DbSession,
@@ -257,7 +255,7 @@ class ProductController(Controller):
         ids = [v.product.id for v in views if v.product.id is not None]
         return Page([product_out(v) for v in views], next_cursor(ids, limit))
 
-    @get("/{product_id:str}", guards=[anyone_signed_in], summary="One product", responses=problems(400, 404, 401, 403))
+    @get("/{product_id:str}", access=anyone_signed_in, summary="One product", responses=problems(400, 404, 401, 403))
     async def show(self, product_id: FromPath[str], db: DbSession, caller: Caller) -> ProductOut:
         """The product with its current prices (404 for another supplier's users)."""
         pid = path_id(product_id, "product")
@@ -265,7 +263,7 @@ class ProductController(Controller):
 
     @put(
         "/{product_id:str}/prices",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="Change a product's prices",
         responses=problems(400, 404, 401, 403),
     )
@@ -289,7 +287,7 @@ class ProductController(Controller):
 
     @patch(
         "/{product_id:str}",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="Edit a product",
         responses=problems(400, 404, 401, 403, 409, 422),
     )
@@ -305,7 +303,7 @@ class ProductController(Controller):
     @post(
         "/{product_id:str}/retire",
         status_code=200,
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="Retire a product",
         responses=problems(404, *POSTED),
     )

@@ -126,7 +126,7 @@ def _audience(caller: Principal, member_id: int | None = None) -> Audience:
 
 @put(
     "/v1/members/{member_id:str}/profile",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Set the member's directory profile",
     description=(
@@ -158,7 +158,7 @@ async def put_profile(member_id: FromPath[str], data: JSONBody[ProfileIn], db: D
 
 @get(
     "/v1/members/{member_id:str}/profile",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="A member's directory profile",
     description=(
@@ -205,7 +205,7 @@ async def _search(
 
 @get(
     "/v1/directory",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Search the member directory",
     description=(

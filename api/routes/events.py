@@ -171,7 +171,7 @@ def _new_event(data: EventIn) -> NewEvent:
 
 @post(
     "/v1/events",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Publish an event, or propose one",
     description=(
@@ -200,7 +200,7 @@ async def _decide(event_id: str, target: EventStatus, db: DbSession, caller: Pri
 @post(
     "/v1/events/{event_id:str}/approve",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     tags=["network"],
     summary="Publish a member's proposed event",
     description="409 `event_transition_refused` unless proposed; 409 `event_started` once its start has passed.",
@@ -214,7 +214,7 @@ async def approve_event(event_id: FromPath[str], db: DbSession, caller: Caller) 
 @post(
     "/v1/events/{event_id:str}/decline",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     tags=["network"],
     summary="Decline a member's proposed event",
     description="409 `event_transition_refused` unless proposed.",
@@ -227,7 +227,7 @@ async def decline_event(event_id: FromPath[str], db: DbSession, caller: Caller) 
 
 @get(
     "/v1/events",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Upcoming events",
     responses=problems(400, *AUTHENTICATED),
@@ -247,7 +247,7 @@ async def list_events(db: DbSession, caller: Caller, limit: Limit = 50, cursor: 
 
 @get(
     "/v1/events.ics",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Upcoming events as an iCalendar feed",
     media_type="text/calendar",
@@ -274,7 +274,7 @@ async def events_calendar(db: DbSession) -> Response[str]:
 
 @post(
     "/v1/events/{event_id:str}/registrations",
-    guards=[members_only],
+    access=members_only,
     tags=["network"],
     summary="Register the member's people for an event",
     description=(
@@ -300,7 +300,7 @@ async def register(
 
 @post(
     "/v1/events/{event_id:str}/guest-registrations",
-    guards=[staff_only],
+    access=staff_only,
     tags=["network"],
     summary="Register a non-member for an event",
     description=(
@@ -323,7 +323,7 @@ async def register_guest(
 
 @get(
     "/v1/events/{event_id:str}/registrations",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="An event's registrations",
     description="Staff see all; a member's users see their member's own.",
@@ -338,7 +338,7 @@ async def list_registrations(event_id: FromPath[str], db: DbSession, caller: Cal
 @post(
     "/v1/events/{event_id:str}/registrations/{registration_id:str}/cancel",
     status_code=200,
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Cancel a registration",
     description=(
@@ -360,7 +360,7 @@ async def cancel_registration(
 
 @put(
     "/v1/events/{event_id:str}/registrations/{registration_id:str}/attendance",
-    guards=[staff_only],
+    access=staff_only,
     tags=["network"],
     summary="Record a registration's attendance",
     description=(

@@ -213,7 +213,7 @@ class GroupBuyController(Controller):
     path = "/v1/group-buys"
     tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_only], summary="Create a group buy", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Create a group buy", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewGroupBuyIn], db: DbSession, caller: Caller, state: State) -> GroupBuyOut:
         """Open now, or `scheduled` until `opens_at`; the clock opens and closes it on time."""
         new = service.NewGroupBuy(
@@ -237,7 +237,7 @@ class GroupBuyController(Controller):
         )
         return group_buy_out(await service.get_group_buy(db, group_buy.id or 0))
 
-    @get("/", guards=[anyone_signed_in], summary="List group buys", responses=problems(400, 404, *AUTHENTICATED))
+    @get("/", access=anyone_signed_in, summary="List group buys", responses=problems(400, 404, *AUTHENTICATED))
     async def list_group_buys(
         self,
         db: DbSession,
@@ -260,7 +260,7 @@ class GroupBuyController(Controller):
 
     @get(
         "/{group_buy_id:str}",
-        guards=[anyone_signed_in],
+        access=anyone_signed_in,
         summary="One group buy",
         responses=problems(400, 404, 401, 403),
     )
@@ -276,7 +276,7 @@ class GroupBuyController(Controller):
 
     @post(
         "/{group_buy_id:str}/orders",
-        guards=[members_only],
+        access=members_only,
         summary="Place the member's order",
         responses=problems(404, *POSTED),
     )
@@ -301,7 +301,7 @@ class GroupBuyController(Controller):
 
     @get(
         "/{group_buy_id:str}/orders",
-        guards=[staff_only],
+        access=staff_only,
         summary="The buy's orders",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -317,7 +317,7 @@ class GroupBuyController(Controller):
     @post(
         "/{group_buy_id:str}/close",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Close the buy now",
         responses=problems(400, 404, 401, 403, 409, 422),
     )
@@ -333,7 +333,7 @@ class GroupBuyController(Controller):
     @post(
         "/{group_buy_id:str}/proceed",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Order a held buy anyway",
         responses=problems(400, 404, 401, 403, 409, 422),
     )
@@ -345,7 +345,7 @@ class GroupBuyController(Controller):
     @post(
         "/{group_buy_id:str}/cancel",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Cancel the buy",
         responses=problems(404, *POSTED),
     )
@@ -358,7 +358,7 @@ class GroupBuyController(Controller):
 
     @get(
         "/{group_buy_id:str}/purchase-order",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="The supplier's purchase order",
         responses=problems(400, 404, 401, 403, 409),
     )
@@ -390,7 +390,7 @@ class GroupBuyController(Controller):
     @post(
         "/{group_buy_id:str}/delivery",
         status_code=202,
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="Report the delivery; settlement follows as a job",
         responses=problems(404, *POSTED),
     )
@@ -415,7 +415,7 @@ class GroupBuyController(Controller):
     @post(
         "/{group_buy_id:str}/corrections",
         status_code=201,
-        guards=[staff_only],
+        access=staff_only,
         summary="Correct the delivered units of a settled buy",
         responses=problems(404, *POSTED),
     )

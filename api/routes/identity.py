@@ -202,7 +202,7 @@ def user_out(user: UserView) -> UserOut:
 
 @get(
     "/v1/users",
-    guards=[staff_or_members],
+    access=staff_or_members,
     summary="Users",
     description=(
         "Staff see every user, or a member's with `member_id`; a member's admins see their own member's users"
@@ -237,7 +237,7 @@ class UserChange(msgspec.Struct, forbid_unknown_fields=True):
 
 @patch(
     "/v1/users/{user_id:str}",
-    guards=[staff_or_members],
+    access=staff_or_members,
     summary="Change a user's role, disable or re-enable them",
     description=(
         "Staff for any user; a member's admins for their own member's users (others: 404). A member always"
@@ -267,7 +267,7 @@ async def change_user(user_id: FromPath[str], data: JSONBody[UserChange], db: Db
 @post(
     "/v1/users/{user_id:str}/unlock",
     status_code=204,
-    guards=[staff_only],
+    access=staff_only,
     summary="Unlock an account",
     description="Forget the account's failed sign-ins, so its owner may sign in at once from anywhere.",
     responses=problems(400, 404, *AUTHENTICATED, 422),
@@ -287,7 +287,7 @@ class NewStaffUser(msgspec.Struct, forbid_unknown_fields=True):
 
 @post(
     "/v1/staff-users",
-    guards=[staff_only],
+    access=staff_only,
     summary="Add a staff user",
     description="Staff add colleagues; an e-mail address belongs to one user only (409).",
     responses=problems(*POSTED),

@@ -88,7 +88,7 @@ def _aware(moment: datetime) -> datetime:
 @post(
     "/v1/members/imports",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     tags=["imports"],
     summary="Import the member register",
     responses=problems(*POSTED),
@@ -123,7 +123,7 @@ async def import_members(data: JSONBody[MemberImport], db: DbSession, state: Sta
 @post(
     "/v1/equity/imports",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     tags=["imports"],
     summary="Import existing equity lots",
     responses=problems(*POSTED),

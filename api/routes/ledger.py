@@ -34,7 +34,7 @@ class TrialBalance(msgspec.Struct):
 
 @get(
     "/v1/ledger/trial-balance",
-    guards=[staff_only],
+    access=staff_only,
     summary="Trial balance",
     description="Every ledger account with its debits, credits and balance, derived from postings.",
     responses=problems(*AUTHENTICATED),

@@ -69,7 +69,7 @@ async def _visible_member(db: DbSession, caller: Caller, member_id: str) -> int:
 
 @get(
     "/v1/members/{member_id:str}/notices",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["members"],
     summary="The member's notices of allocation",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -100,7 +100,7 @@ async def member_notices(
 
 @get(
     "/v1/members/{member_id:str}/payouts",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["members"],
     summary="The member's payouts",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -127,7 +127,7 @@ async def member_payouts(
 
 @get(
     "/v1/members/{member_id:str}/redemptions",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["members"],
     summary="The member's equity redemptions",
     responses=problems(400, 404, *AUTHENTICATED),
@@ -156,7 +156,7 @@ async def member_redemptions(
 
 @get(
     "/v1/allocation-runs",
-    guards=[staff_only],
+    access=staff_only,
     tags=["year-end"],
     summary="List allocation runs",
     responses=problems(400, *AUTHENTICATED),
@@ -177,7 +177,7 @@ async def list_allocation_runs(
 
 @get(
     "/v1/redemption-runs",
-    guards=[staff_only],
+    access=staff_only,
     tags=["redemption"],
     summary="List redemption runs",
     responses=problems(400, *AUTHENTICATED),

@@ -157,7 +157,7 @@ class MeetingController(Controller):
     path = "/v1/meetings"
     tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_only], summary="Schedule a general meeting", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Schedule a general meeting", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewMeetingIn], db: DbSession, caller: Caller) -> MeetingOut:
         """The notice goes to members (outbox) with the agenda; 409 `notice_too_short` under 14 days ahead."""
         now = datetime.now(UTC)
@@ -173,7 +173,7 @@ class MeetingController(Controller):
         meeting = await meetings.schedule_meeting(db, new, now=now, actor=caller.user_id)
         return meeting_out(await meetings.get_meeting(db, meeting.id or 0))
 
-    @get("/", guards=[staff_or_members], summary="List meetings", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_members, summary="List meetings", responses=problems(400, *AUTHENTICATED))
     async def list_meetings(self, db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[MeetingOut]:
         """Oldest first."""
         views = await meetings.meeting_page(db, after_id=after_id(cursor), limit=limit)
@@ -182,7 +182,7 @@ class MeetingController(Controller):
 
     @get(
         "/{meeting_id:str}",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="One meeting",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -192,7 +192,7 @@ class MeetingController(Controller):
 
     @post(
         "/{meeting_id:str}/attendance",
-        guards=[staff_only],
+        access=staff_only,
         summary="Record a member present",
         responses=problems(404, *POSTED),
     )
@@ -215,7 +215,7 @@ class MeetingController(Controller):
 
     @put(
         "/{meeting_id:str}/minutes",
-        guards=[staff_only],
+        access=staff_only,
         summary="Record the minutes",
         responses=problems(404, *POSTED),
     )
@@ -227,7 +227,7 @@ class MeetingController(Controller):
     @post(
         "/{meeting_id:str}/minutes/approval",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Approve the minutes at the next meeting",
         responses=problems(404, *POSTED),
     )

@@ -251,7 +251,7 @@ class MemberController(Controller):
     path = "/v1/members"
     tags = ["members"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[staff_only], summary="Register an applicant", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Register an applicant", responses=problems(*POSTED))
     async def apply(self, data: JSONBody[NewMember], db: DbSession, state: State) -> MemberOut:
         """A business applies; it gets its member number now and becomes a member on admission."""
         member = await membership.apply(
@@ -263,7 +263,7 @@ class MemberController(Controller):
         )
         return _shape(member, 0)
 
-    @get("/", guards=[staff_or_members], summary="List members", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_members, summary="List members", responses=problems(400, *AUTHENTICATED))
     async def list_members(
         self,
         db: DbSession,
@@ -313,7 +313,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/admit",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Admit an applicant",
         responses=problems(404, *POSTED),
     )
@@ -332,7 +332,7 @@ class MemberController(Controller):
 
     @post(
         "/{member_id:str}/share-payments",
-        guards=[staff_only],
+        access=staff_only,
         summary="Record a share payment",
         responses=problems(404, *POSTED),
     )
@@ -355,7 +355,7 @@ class MemberController(Controller):
 
     @post(
         "/{member_id:str}/payments",
-        guards=[staff_only],
+        access=staff_only,
         summary="Record a payment on the trade account",
         responses=problems(404, *POSTED),
     )
@@ -375,7 +375,7 @@ class MemberController(Controller):
 
     @post(
         "/{member_id:str}/credits",
-        guards=[staff_only],
+        access=staff_only,
         summary="Grant a credit on the trade account",
         responses=problems(404, *POSTED),
     )
@@ -428,7 +428,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/share-redemption/approve",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Approve a leaving member's share redemption",
         responses=problems(404, *POSTED),
     )
@@ -447,7 +447,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/share-redemption/decline",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Decline a leaving member's share redemption for now",
         responses=problems(404, *POSTED),
     )
@@ -468,7 +468,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/suspend",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Suspend a member",
         responses=problems(404, *POSTED),
     )
@@ -481,7 +481,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/reinstate",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Reinstate a member",
         responses=problems(404, *POSTED),
     )
@@ -494,7 +494,7 @@ class MemberController(Controller):
     @post(
         "/{member_id:str}/expel",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Expel a member",
         responses=problems(404, *POSTED),
     )
@@ -524,9 +524,7 @@ class MemberController(Controller):
         ]
         return Page(changes, next_cursor=None)
 
-    @post(
-        "/{member_id:str}/consents", guards=[staff_only], summary="Record a consent", responses=problems(404, *POSTED)
-    )
+    @post("/{member_id:str}/consents", access=staff_only, summary="Record a consent", responses=problems(404, *POSTED))
     async def add_consent(self, member_id: FromPath[str], data: JSONBody[ConsentIn], db: DbSession) -> ConsentOut:
         """Consent lets allocations be qualified notices (recording the same one twice changes nothing)."""
         consent = await membership.record_consent(

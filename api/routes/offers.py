@@ -120,7 +120,7 @@ def _claim_out(view: ClaimView) -> OfferClaimOut:
 
 @post(
     "/v1/offers",
-    guards=[members_only],
+    access=members_only,
     tags=["network"],
     summary="Publish an offer to the other members",
     description="A full member's admin. 400 naming the field; 409 `member_not_full` unless the member is full now.",
@@ -145,7 +145,7 @@ async def publish_offer(data: JSONBody[OfferIn], db: DbSession, caller: Caller) 
 
 @get(
     "/v1/offers",
-    guards=[staff_or_members],
+    access=staff_or_members,
     tags=["network"],
     summary="Current offers among members",
     description="Offers running now (valid_from <= now < valid_until) of members who are full now, by id.",
@@ -159,7 +159,7 @@ async def list_offers(db: DbSession, limit: Limit = 50, cursor: Cursor = None) -
 
 @post(
     "/v1/offers/{offer_id:str}/claims",
-    guards=[members_only],
+    access=members_only,
     tags=["network"],
     summary="Claim an offer",
     description=(
@@ -184,7 +184,7 @@ async def claim_offer(offer_id: FromPath[str], db: DbSession, caller: Caller) ->
 @post(
     "/v1/offers/{offer_id:str}/claims/{code:str}/redeem",
     status_code=200,
-    guards=[members_only],
+    access=members_only,
     tags=["network"],
     summary="Confirm a claim was redeemed",
     description="The offering member's users; once per claim (409 `claim_already_redeemed`).",

@@ -174,7 +174,7 @@ class OrderController(Controller):
     path = "/v1/orders"
     tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_or_members], summary="List orders", responses=problems(400, 404, *AUTHENTICATED))
+    @get("/", access=staff_or_members, summary="List orders", responses=problems(400, 404, *AUTHENTICATED))
     async def list_orders(
         self,
         db: DbSession,
@@ -200,14 +200,14 @@ class OrderController(Controller):
         )
         return order_page(views, limit)
 
-    @get("/{order_id:str}", guards=[staff_or_members], summary="One order", responses=problems(400, 404, 401, 403))
+    @get("/{order_id:str}", access=staff_or_members, summary="One order", responses=problems(400, 404, 401, 403))
     async def show(self, order_id: FromPath[str], db: DbSession, caller: Caller) -> OrderOut:
         """The member's users and staff; another member's order is a 404."""
         return order_out(await orders.get_order(db, path_id(order_id, "order"), only_member_id=own_member(caller)))
 
     @put(
         "/{order_id:str}",
-        guards=[members_only],
+        access=members_only,
         summary="Change the order",
         responses=problems(400, 404, 401, 403, 409),
     )
@@ -228,7 +228,7 @@ class OrderController(Controller):
     @delete(
         "/{order_id:str}",
         status_code=200,
-        guards=[members_only],
+        access=members_only,
         summary="Cancel the order",
         responses=problems(400, 404, 401, 403, 409),
     )

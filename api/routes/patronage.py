@@ -60,7 +60,7 @@ class ImportOut(msgspec.Struct):
 
 @get(
     "/v1/patronage",
-    guards=[staff_or_members],
+    access=staff_or_members,
     summary="Patronage records",
     description=(
         "Staff see every record (filter by member, fiscal year, pool and days); a member's users see their own."
@@ -119,7 +119,7 @@ async def list_patronage(  # noqa: PLR0913 - each filter is a query parameter Li
 @post(
     "/v1/patronage/imports",
     status_code=200,
-    guards=[staff_only],
+    access=staff_only,
     summary="Import patronage",
     description=(
         "History and purchases made outside the platform. Idempotent by `external_ref`; any bad row "

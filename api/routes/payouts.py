@@ -139,7 +139,7 @@ class PayoutController(Controller):
     path = "/v1/payouts"
     tags = ["payouts"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_only], summary="List payouts", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_only, summary="List payouts", responses=problems(400, *AUTHENTICATED))
     async def list_payouts(
         self,
         db: DbSession,
@@ -164,7 +164,7 @@ class PayoutController(Controller):
 
     @get(
         "/export",
-        guards=[staff_only],
+        access=staff_only,
         summary="Payment run: pending payouts as a check register",
         media_type="text/csv",
         responses=problems(400, *AUTHENTICATED),
@@ -191,7 +191,7 @@ class PayoutController(Controller):
 
     @get(
         "/{payout_id:str}",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="One payout with its history",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -209,7 +209,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/mark-paid",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Mark a payout paid",
         responses=problems(404, *POSTED),
     )
@@ -237,7 +237,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/fail",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Mark a payout failed",
         responses=problems(404, *POSTED),
     )
@@ -255,7 +255,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/void",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Void a payout",
         description=(
             "pending, failed or unclaimed -> void (final). " + _VOID_POLICY + " Debit payouts payable (or unclaimed "
@@ -272,7 +272,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/reissue",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Reissue a payout",
         responses=problems(404, *POSTED),
     )
@@ -290,7 +290,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/mark-unclaimed",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Hold a payout as unclaimed",
         responses=problems(404, *POSTED),
     )
@@ -306,7 +306,7 @@ class PayoutController(Controller):
     @post(
         "/{payout_id:str}/set-off",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Set a payout off against the trade balance",
         responses=problems(404, *POSTED),
     )

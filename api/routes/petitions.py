@@ -72,7 +72,7 @@ class PetitionController(Controller):
     path = "/v1/petitions"
     tags = ["governance"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @post("/", guards=[members_only], summary="Open a petition", responses=problems(*POSTED))
+    @post("/", access=members_only, summary="Open a petition", responses=problems(*POSTED))
     async def create(self, data: JSONBody[NewPetitionIn], db: DbSession, caller: Caller) -> PetitionOut:
         """A full member's admin opens it; the member's signature is the first (403 `member_not_full`)."""
         view = await meetings.open_petition(
@@ -85,7 +85,7 @@ class PetitionController(Controller):
         )
         return petition_out(view)
 
-    @get("/", guards=[staff_or_members], summary="List petitions", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_members, summary="List petitions", responses=problems(400, *AUTHENTICATED))
     async def list_petitions(self, db: DbSession, limit: Limit = 50, cursor: Cursor = None) -> Page[PetitionOut]:
         """Oldest first, with signatures and the number needed."""
         views = await meetings.petition_page(db, after_id=after_id(cursor), limit=limit)
@@ -93,7 +93,7 @@ class PetitionController(Controller):
 
     @get(
         "/{petition_id:str}",
-        guards=[staff_or_members],
+        access=staff_or_members,
         summary="One petition",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -103,7 +103,7 @@ class PetitionController(Controller):
 
     @post(
         "/{petition_id:str}/signatures",
-        guards=[members_only],
+        access=members_only,
         summary="Sign a petition for the member",
         responses=problems(404, *POSTED),
     )

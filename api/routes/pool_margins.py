@@ -47,7 +47,7 @@ class ProgrammeMarginsOut(msgspec.Struct):
 
 @get(
     "/v1/programme-margins",
-    guards=[staff_only],
+    access=staff_only,
     summary="Programme margins per pool, from the books",
     responses=problems(400, *AUTHENTICATED),
     tags=["programmes"],
@@ -106,7 +106,7 @@ def _expense_out(view: ExpenseView) -> PoolExpenseOut:
 
 @post(
     "/v1/pool-expenses",
-    guards=[staff_only],
+    access=staff_only,
     summary="Enter an expense of a pool",
     responses=problems(*POSTED),
     tags=["programmes"],
@@ -122,7 +122,7 @@ async def record_expense(data: JSONBody[PoolExpenseIn], db: DbSession, caller: C
 
 @get(
     "/v1/pool-expenses",
-    guards=[staff_only],
+    access=staff_only,
     summary="A fiscal year's pool expenses",
     responses=problems(400, *AUTHENTICATED),
     tags=["programmes"],

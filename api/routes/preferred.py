@@ -47,7 +47,7 @@ class DividendRunOut(msgspec.Struct):
 
 @post(
     "/v1/members/{member_id:str}/preferred-shares",
-    guards=[staff_only],
+    access=staff_only,
     tags=["members"],
     summary="Issue preferred shares",
     responses=problems(404, *POSTED),
@@ -70,7 +70,7 @@ async def issue_preferred(member_id: FromPath[str], data: JSONBody[MoneyIn], db:
 
 @post(
     "/v1/preferred-dividend-runs",
-    guards=[staff_only],
+    access=staff_only,
     tags=["members"],
     summary="Declare the preferred dividend",
     responses=problems(*POSTED),

@@ -350,7 +350,7 @@ def _now() -> datetime:
 
 @post(
     "/v1/suppliers/{supplier_id:str}/contracts",
-    guards=[staff_only],
+    access=staff_only,
     summary="Sign a supplier contract",
     responses=problems(404, *POSTED),
     tags=["programmes"],
@@ -398,7 +398,7 @@ class ContractController(Controller):
     path = "/v1/contracts"
     tags = ["programmes"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_or_suppliers], summary="List supplier contracts", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_suppliers, summary="List supplier contracts", responses=problems(400, *AUTHENTICATED))
     async def list_contracts(
         self,
         db: DbSession,
@@ -420,7 +420,7 @@ class ContractController(Controller):
 
     @get(
         "/{contract_id:str}",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="One supplier contract",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -433,7 +433,7 @@ class ContractController(Controller):
 
     @get(
         "/{contract_id:str}/accruals",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="A period's accrual, per member",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -452,7 +452,7 @@ class ContractController(Controller):
 
     @post(
         "/{contract_id:str}/purchase-reports",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         status_code=200,
         summary="Report members' purchases under the contract",
         responses=problems(404, *POSTED),
@@ -465,7 +465,7 @@ class ContractController(Controller):
 
     @post(
         "/{contract_id:str}/purchase-reports/csv",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         status_code=200,
         summary="Report members' purchases under the contract as CSV",
         description=(
@@ -484,7 +484,7 @@ class ContractController(Controller):
 
     @get(
         "/{contract_id:str}/purchase-lines",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="Reported lines under the contract",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -510,7 +510,7 @@ class ContractController(Controller):
 
     @post(
         "/{contract_id:str}/claims",
-        guards=[staff_only],
+        access=staff_only,
         summary="Claim an ended period's rebate and fee",
         responses=problems(404, *POSTED),
     )
@@ -530,7 +530,7 @@ class PurchaseLineController(Controller):
 
     @post(
         "/{line_id:str}/match",
-        guards=[staff_only],
+        access=staff_only,
         status_code=200,
         summary="Match a held line to a member",
         responses=problems(404, *POSTED),
@@ -550,7 +550,7 @@ class PurchaseLineController(Controller):
 
     @post(
         "/{line_id:str}/reject",
-        guards=[staff_only],
+        access=staff_only,
         status_code=200,
         summary="Reject a held line",
         responses=problems(404, *POSTED),
@@ -566,7 +566,7 @@ class ClaimController(Controller):
     path = "/v1/claims"
     tags = ["programmes"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_or_suppliers], summary="List claims", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_suppliers, summary="List claims", responses=problems(400, *AUTHENTICATED))
     async def list_claims(
         self,
         db: DbSession,
@@ -589,7 +589,7 @@ class ClaimController(Controller):
 
     @get(
         "/{claim_id:str}",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="One claim",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -599,7 +599,7 @@ class ClaimController(Controller):
 
     @get(
         "/{claim_id:str}/statement",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="The purchases a claim bills",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -618,7 +618,7 @@ class ClaimController(Controller):
 
     @post(
         "/{claim_id:str}/receipts",
-        guards=[staff_only],
+        access=staff_only,
         status_code=200,
         summary="Record money received against a claim",
         responses=problems(404, *POSTED),

@@ -102,7 +102,7 @@ class PurchaseOrderController(Controller):
     path = "/v1/purchase-orders"
     tags = ["group buys"]  # noqa: RUF012 - litestar's declared attribute type
 
-    @get("/", guards=[staff_or_suppliers], summary="List purchase orders", responses=problems(400, *AUTHENTICATED))
+    @get("/", access=staff_or_suppliers, summary="List purchase orders", responses=problems(400, *AUTHENTICATED))
     async def list_purchase_orders(
         self,
         db: DbSession,
@@ -120,7 +120,7 @@ class PurchaseOrderController(Controller):
 
     @get(
         "/{purchase_order_id:str}",
-        guards=[staff_or_suppliers],
+        access=staff_or_suppliers,
         summary="One purchase order",
         responses=problems(400, 404, 401, 403),
     )
@@ -133,7 +133,7 @@ class PurchaseOrderController(Controller):
 
     @post(
         "/{purchase_order_id:str}/payments",
-        guards=[staff_only],
+        access=staff_only,
         summary="Pay the supplier",
         responses=problems(404, *POSTED),
     )

@@ -204,7 +204,7 @@ class RedemptionRunController(Controller):
     # Guards sit on each handler, not the controller: a controller's guards also run on the
     # OPTIONS answers litestar adds, which skip authentication, so they failed with a 500.
 
-    @post("/", guards=[staff_only], summary="Compute a redemption run", responses=problems(*POSTED))
+    @post("/", access=staff_only, summary="Compute a redemption run", responses=problems(*POSTED))
     async def create(self, data: JSONBody[RedemptionRunIn], db: DbSession) -> RedemptionRunOut:
         """FIFO revolving fund (whole oldest years, then the next year pro rata) or a percentage of all equities.
 
@@ -225,7 +225,7 @@ class RedemptionRunController(Controller):
 
     @get(
         "/{run_id:str}",
-        guards=[staff_only],
+        access=staff_only,
         summary="One redemption run",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -235,7 +235,7 @@ class RedemptionRunController(Controller):
 
     @get(
         "/{run_id:str}/lines",
-        guards=[staff_only],
+        access=staff_only,
         summary="A redemption run's lines",
         responses=problems(400, 404, *AUTHENTICATED),
     )
@@ -249,7 +249,7 @@ class RedemptionRunController(Controller):
     @post(
         "/{run_id:str}/approve",
         status_code=200,
-        guards=[staff_only],
+        access=staff_only,
         summary="Approve a redemption run",
         responses=problems(404, *POSTED),
     )
@@ -264,7 +264,7 @@ class RedemptionRunController(Controller):
 
 @post(
     "/v1/members/{member_id:str}/special-redemptions",
-    guards=[staff_only],
+    access=staff_only,
     tags=["redemption"],
     summary="Redeem a member's equity early",
     responses=problems(404, *POSTED),

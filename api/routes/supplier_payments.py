@@ -42,7 +42,7 @@ PATH = "/v1/suppliers/{supplier_id:str}/payment-settings"
 
 @put(
     PATH,
-    guards=[staff_only],
+    access=staff_only,
     tags=["payments"],
     summary="Set a supplier's Stripe connected account",
     responses=problems(400, 404, 409, 413, 422, *AUTHENTICATED),
@@ -60,7 +60,7 @@ async def set_payment_settings(
 
 @get(
     PATH,
-    guards=[staff_or_suppliers],
+    access=staff_or_suppliers,
     tags=["payments"],
     summary="A supplier's payment settings",
     responses=problems(400, 404, *AUTHENTICATED),

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from api.auth import PUBLIC_PATHS, staff_only
+from api.auth import ACCESS, PUBLIC_PATHS, staff_only
 from api.route_helpers import staff_or_suppliers
 from domain.identity.rules import MemberRole, Role
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
@@ -161,7 +161,7 @@ def _routes(app: Litestar) -> list[Route]:
             continue
         for handler in getattr(route, "route_handlers", []):
             for method in sorted(handler.http_methods - {"OPTIONS", "HEAD"}):
-                guards = [g for layer in handler.ownership_layers for g in (layer.guards or [])]
+                guards = [handler.opt.get(ACCESS)]  # the route's one guard (check_access runs it)
                 params = tuple(re.findall(r"\{([^}]+)\}", template))
                 found.append(Route(method, template, params, staff_only in guards, staff_or_suppliers in guards))
     return found

@@ -113,3 +113,57 @@ def test_a_line_has_the_records_time_to_the_millisecond_and_its_extras_in_order(
         assert line["message"] == "hi there"
         assert list(line)[-2:] == ["b", "a"]
         assert line["a"] == {"(1, 2)": "odd key"}  # a key JSON has no type for is written as its str
+
+
+def test_an_info_line_under_the_configured_handler_is_the_line_logging_writes_without_a_record(stalled, monkeypatch):
+    # The request line skips logging's record and handler chain (issue 12, thirty-third part): the same line.
+    from domain.logs import log_info
+
+    counting = CountingStream()
+    monkeypatch.setattr(sys, "stderr", counting)
+    configure("INFO")
+    logger = logging.getLogger("coop.test")
+    fields = {"method": "PUT", "path": '/v1/orders/7"\u00e9', "status": 200, "duration_ms": 1.25}
+    token = request_id.set("req-2")
+    try:
+        logger.info("request", extra=fields)
+        with monkeypatch.context() as patched:
+            patched.setattr(logging.Logger, "makeRecord", _no_record)
+            log_info(logger, "request", fields)
+    finally:
+        request_id.reset(token)
+    _Writer.stop()
+    through_logging, direct = "".join(counting.writes).splitlines()
+    assert direct.partition('"level"')[2] == through_logging.partition('"level"')[2]
+    assert json.loads(direct)["request_id"] == "req-2"
+
+
+def _no_record(*_: object, **__: object) -> logging.LogRecord:
+    raise AssertionError("a record was made")
+
+
+def test_an_info_line_goes_through_logging_where_another_handler_or_level_is_set(stalled, monkeypatch):
+    from domain.logs import log_info
+
+    monkeypatch.setattr(sys, "stderr", CountingStream())
+    configure("INFO")
+    capture = _Capture()
+    records = capture.records
+    logger = logging.getLogger("coop.test")
+    logger.addHandler(capture)
+    try:
+        log_info(logger, "request", {"status": 201})
+    finally:
+        logger.removeHandler(capture)
+    logging.getLogger().setLevel("WARNING")
+    log_info(logger, "request", {"status": 202})  # below the level: nothing
+    assert [r.status for r in records] == [201]  # type: ignore[attr-defined]
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
