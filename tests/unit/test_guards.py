@@ -25,6 +25,8 @@ def test_every_role_guard_is_a_coroutine_function():
 
 
 async def test_a_routes_guard_gets_the_route_handler_itself_and_its_refusal_is_the_answer():
+    # The apps here take logging_config=None: Litestar's default configures the root logger
+    # (INFO, its own handler) for every test after, in the same process.
     # Litestar's guards= hands each guard call a copy of the handler (2 % of an order change's CPU);
     # access= is run by the app's before_request hook with the handler as it is.
     seen: list[BaseRouteHandler] = []
@@ -38,7 +40,7 @@ async def test_a_routes_guard_gets_the_route_handler_itself_and_its_refusal_is_t
     def guarded() -> str:
         return "in"
 
-    app = Litestar([guarded], before_request=before_handler)
+    app = Litestar([guarded], before_request=before_handler, logging_config=None)
     async with AsyncTestClient(app) as client:
         assert (await client.get("/guarded", headers={"x-let": "in"})).text == "in"
         assert (await client.get("/guarded")).status_code == 403
@@ -60,4 +62,4 @@ def test_an_app_whose_route_would_skip_or_copy_its_guard_is_refused():
 
     for handler in (copied, skipped):
         with pytest.raises(RuntimeError, match="access="):
-            check_every_guard_runs(Litestar([handler], before_request=before_handler))
+            check_every_guard_runs(Litestar([handler], before_request=before_handler, logging_config=None))
