@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import col, select
 
 from domain.db import utc_now
@@ -38,28 +37,6 @@ async def add(session: AsyncSession, job_name: str, business_key: str, payload: 
         .on_conflict_do_nothing(index_elements=["business_key"])
     )
     remember(session, [business_key])
-
-
-_ADD_MANY = sa.text("""
-INSERT INTO outbox_job (job_name, business_key, payload, attempts)
-SELECT :job_name, u.key, u.payload::jsonb, 0 FROM unnest(:keys, :payloads) AS u(key, payload)
-ON CONFLICT (business_key) DO NOTHING
-""").bindparams(sa.bindparam("keys", type_=ARRAY(sa.Text)), sa.bindparam("payloads", type_=ARRAY(sa.Text)))
-
-
-async def add_many(session: AsyncSession, job_name: str, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-    """Record many jobs (business key, payload) in one statement; each key is recorded once."""
-    if not jobs:
-        return
-    await session.execute(
-        _ADD_MANY,
-        {
-            "job_name": job_name,
-            "keys": [key for key, _ in jobs],
-            "payloads": [json.dumps(dict(payload)) for _, payload in jobs],
-        },
-    )
-    remember(session, [key for key, _ in jobs])
 
 
 def remember(session: AsyncSession, business_keys: Sequence[str]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
@@ -45,28 +44,6 @@ async def record(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One notification to record with others in one statement."""
-
-    event: str
-    audience: str
-    data: Mapping[str, Any]
-    business_key: str
-
-
-async def record_many(session: AsyncSession, notices: Sequence[Notice]) -> None:
-    """Queue many notifications in the caller's transaction, one statement; each business key once."""
-    await outbox.add_many(
-        session,
-        DELIVER_JOB,
-        [
-            (f"notify:{n.business_key}", {"event": n.event, "audience": n.audience, "data": dict(n.data)})
-            for n in notices
-        ],
-    )
-
-
 async def record_each(
     session: AsyncSession,
     *,
@@ -75,12 +52,12 @@ async def record_each(
     audiences: Sequence[str],
     data: Mapping[str, Sequence[str] | Sequence[int]],
 ) -> None:
-    """Queue one notification per business key, as ``record_many`` would, its payload built in SQL.
+    """Queue one notification per business key, as ``record`` would each, in one statement; payloads built in SQL.
 
     ``data`` gives each field of the notifications' data a column, one value per key (str or
     int). For thousands at once (a close tells every order): in Python each notice's dicts and
     JSON cost about 30 us, 0.3 s for 10,000 on a busy machine; here they are columns bound
-    as arrays, and jsonb_build_object gives the payload ``record_many`` would have stored.
+    as arrays, and jsonb_build_object gives the payload ``record`` would have stored.
     """
     if not business_keys:
         return

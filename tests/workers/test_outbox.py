@@ -70,16 +70,17 @@ async def test_recording_the_same_business_key_twice_keeps_one_job(session_maker
 
 
 async def test_notices_recorded_as_columns_are_the_notices_recorded_one_by_one(session_maker, session):
-    # What the close tells every order: record_each builds in SQL the payloads record_many builds in Python.
+    # What the close and settlement tell every order: record_each builds in SQL the payloads record builds in Python.
     data = [("a", 5, "member:5", "0", 1_099), ("b", 6, "member:6", "7", 0), ("c", 7, "member:7", "8", 2**40)]
     async with session_maker() as s:
-        await notifications.record_many(
-            s,
-            [
-                notifications.Notice("order.allocated", audience, {"order_id": oid, "total_cents": c}, f"each:{k}:one")
-                for k, _, audience, oid, c in data
-            ],
-        )
+        for k, _, audience, oid, c in data:
+            await notifications.record(
+                s,
+                event="order.allocated",
+                audience=audience,
+                data={"order_id": oid, "total_cents": c},
+                business_key=f"each:{k}:one",
+            )
         await notifications.record_each(
             s,
             event="order.allocated",
@@ -87,7 +88,7 @@ async def test_notices_recorded_as_columns_are_the_notices_recorded_one_by_one(s
             audiences=[audience for _, _, audience, *_ in data],
             data={"order_id": [oid for *_, oid, _ in data], "total_cents": [c for *_, c in data]},
         )
-        # The same key again is recorded once, as with record_many.
+        # The same key again is recorded once, as with record.
         await notifications.record_each(
             s, event="order.allocated", business_keys=["each:a:cols"], audiences=["member:1"], data={"x": [1]}
         )
