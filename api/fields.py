@@ -204,11 +204,11 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(seen) == len(pairs):
         return seen
     keys: set[str] = set()
-    for key, _ in pairs:
+    for key, _ in pairs:  # a key came twice: the first repeat is named
         if key in keys:
-            raise _DuplicateKeyError(key)
+            break
         keys.add(key)
-    raise AssertionError  # unreachable: fewer keys than pairs means one came twice
+    raise _DuplicateKeyError(key)
 
 
 # One decoder for every body: json.loads(..., object_pairs_hook=...) built one per call.
