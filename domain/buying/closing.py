@@ -31,6 +31,7 @@ from domain.buying.rules import (
     max_order_total_cents,
     move_group_buy,
     next_status,
+    opening_unit_price_cents,
     plan_close,
     plan_close_totals,
     unit_cost_millionths,
@@ -48,7 +49,6 @@ from domain.buying.service import (
     supplier_audience,
 )
 from domain.buying.tables import BuyOrder, GroupBuy, GroupBuyItem, GroupBuyTotal, OrderIncrement, OrderLine
-from domain.catalog.rules import tier_for
 from domain.db import utc_now
 from domain.errors import ConflictError
 from domain.notifications import service as notifications
@@ -394,7 +394,7 @@ async def _allocate_pro_rata(session: AsyncSession, group_buy: GroupBuy, plan: C
     prices = {product_id: p for (_, product_id), p in (await item_prices(session, items)).items()}
     markups = {i.product_id: i.markup_rate if i.markup_rate is not None else Decimal(0) for i in items}
     outcomes = plan.products
-    dearest = {o.product_id: tier_for(prices[o.product_id].tiers, 0).unit_price_cents for o in outcomes}
+    dearest = {o.product_id: opening_unit_price_cents(prices[o.product_id].tiers) for o in outcomes}
     # Q and F are the plan's running totals of these same lines, read under the buy's lock.
     # The lines (10,000 orders x 50 products), kept once for the statement's passes, fit in
     # memory with this.

@@ -31,6 +31,7 @@ from domain.buying.rules import (
     deadline_refusal,
     max_order_total_cents,
     member_unit_price_cents,
+    opening_unit_price_cents,
     order_line_errors,
     standing_refusal,
 )
@@ -54,7 +55,6 @@ from domain.buying.tables import (
     OrderLine,
 )
 from domain.catalog import service as catalog
-from domain.catalog.rules import Tier, tier_for
 from domain.db import driver_connection, holds_transaction, utc_now
 from domain.errors import ConflictError, DomainError, FieldError, InvalidInputError, NotFoundError
 from domain.membership.rules import Status
@@ -564,11 +564,9 @@ _max_total_cents = functools.lru_cache(maxsize=8192, typed=True)(max_order_total
 _member_unit_price_cents = functools.lru_cache(maxsize=8192, typed=True)(member_unit_price_cents)
 
 
-@functools.lru_cache(maxsize=8192)
-def _opening_unit_price_cents(tiers: tuple[Tier, ...]) -> int:
-    # The first (dearest) tier's price, which an open order shows: tier_for checks the tiers on
-    # every call, 1.3 % of an order change's samples for five lines (issue 12, thirty-third part).
-    return tier_for(tiers, 0).unit_price_cents
+# tier_for checks the tiers on every call: 1.3 % of an order change's samples for five lines
+# (issue 12, thirty-third part).
+_opening_unit_price_cents = functools.lru_cache(maxsize=8192)(opening_unit_price_cents)
 
 
 async def _view(session: AsyncSession, order: BuyOrder, items: _Items, lines: Sequence[LineRequest]) -> OrderView:
@@ -656,7 +654,7 @@ def _line_view(order: BuyOrder, line: OrderLine, item: GroupBuyItem, price: cata
         allocated, unit, total = closed_line(
             line.quantity, (allocated, unit, total), item.unit_price_cents, _frozen_markup(item)
         )
-    shown = unit if unit is not None else tier_for(price.tiers, 0).unit_price_cents
+    shown = unit if unit is not None else opening_unit_price_cents(price.tiers)
     return LineView(
         line.product_id,
         line.quantity,

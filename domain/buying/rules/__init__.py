@@ -68,10 +68,12 @@ from domain.buying.rules.orders import (
     standing_refusal,
 )
 from domain.buying.rules.prices import (
+    MILLIONTHS,
     closed_line,
     line_total_cents,
     max_order_total_cents,
     member_unit_price_cents,
+    opening_unit_price_cents,
     unit_cost_millionths,
 )
 from domain.buying.rules.progress import (
@@ -102,6 +104,7 @@ from domain.buying.rules.supplier_payable import (
 __all__ = [
     "CANCELLING_STATUSES",
     "GROUP_BUY_TRANSITION_REFUSED",
+    "MILLIONTHS",
     "ORDERING_STATUSES",
     "ORDER_TRANSITIONS",
     "ORDER_TRANSITION_REFUSED",
@@ -146,6 +149,7 @@ __all__ = [
     "missing_units",
     "move_group_buy",
     "next_status",
+    "opening_unit_price_cents",
     "order_line_errors",
     "payable_cents",
     "plan_close",

@@ -39,12 +39,17 @@ def member_unit_price_cents(unit_price_cents: int, markup_rate: Decimal | Fracti
     return line_total_cents(1, unit_price_cents, markup_rate)
 
 
+def opening_unit_price_cents(tiers: Sequence[Tier]) -> int:
+    """The unit price an open order shows and holds to: the first, dearest tier's (before markup)."""
+    return tier_for(tiers, 0).unit_price_cents
+
+
 def max_order_total_cents(units: int, tiers: Sequence[Tier], markup_rate: Decimal | Fraction = Decimal(0)) -> int:
     """The most a line of ``units`` (quantity + flex) can cost: the first, dearest tier with markup.
 
     This is the card hold amount; the tier fixed at close can only be cheaper.
     """
-    return line_total_cents(units, tier_for(tiers, 0).unit_price_cents, markup_rate)
+    return line_total_cents(units, opening_unit_price_cents(tiers), markup_rate)
 
 
 # Millionths of a cent: a markup is stored with six decimals (NUMERIC(12, 6)), so a unit's member
