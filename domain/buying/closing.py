@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from domain.buying.orders import withdraw_with_notice
 from domain.buying.rules import (
+    MILLIONTHS,
     AllocationPolicy,
     CloseAction,
     ClosePlan,
@@ -155,8 +156,9 @@ async def demands_of(session: AsyncSession, group_buy_id: int) -> dict[int, list
 async def _freeze(session: AsyncSession, group_buy: GroupBuy, plan: ClosePlan) -> None:
     """Write the close figures on the items (their prices were pinned when the buy opened).
 
-    On the items the session holds (``_plan`` loaded them): the flush sends one UPDATE for all,
-    executemany, not a statement and a round trip per product (50 in the bench).
+    Set on the buy's item rows (the session's own, as ``_plan`` loaded them; read again in one
+    statement): the flush sends one UPDATE for all, executemany, not a statement and a round trip
+    per product (50 in the bench).
     """
     items = {
         i.product_id: i
@@ -301,6 +303,19 @@ weight_share AS MATERIALIZED (
     FROM ranked
 )"""
 
+
+def _priced(units: str, cost: str, price: str, markup: str) -> str:
+    """line_total_cents of ``units`` in SQL.
+
+    In bigint from the unit's cost in millionths of a cent (unit_cost_millionths, rounded
+    HALF_UP); in numeric where that cost is NULL (round() is HALF_UP on non-negative numerics).
+    """
+    return (
+        f"coalesce(({units} * {cost} + {MILLIONTHS // 2}) / {MILLIONTHS}, "
+        f"CAST(round({units} * {price} * (1 + {markup})) AS bigint))"
+    )
+
+
 # Pro rata at close (allocate_units) without sorting every line. Whole cases keep a product's
 # bought units A within a case of its firm sum Q, so pro rata only moves a small share s from
 # the firm quantities: A <= Q cuts s = Q - A units, shared LRM(s, quantity_i) with the ties
@@ -310,11 +325,9 @@ weight_share AS MATERIALIZED (
 # first ``takes`` lines by first order take one (the last ones when cutting). Every line is
 # priced at its firm quantity (line_total_cents) and held to what its member was shown
 # (max_order_total_cents: the dearest tier with the pinned markup); the moved lines (at most
-# s < case size a product) correct their order's total. Each line is priced in bigint from its
-# unit's cost in millionths of a cent (unit_cost_millionths; numeric pricing was a third of the
-# statement), or, for a product whose cost is NULL (it would not fit), in numeric: round() is
-# HALF_UP on these non-negative numerics. Each order comes back with its total, whether it
-# breaches its limit, and its moved lines and their units.
+# s < case size a product) correct their order's total. Lines are priced by ``_priced``, in bigint
+# where the cost fits (numeric pricing was a third of the statement). Each order comes back with
+# its total, whether it breaches its limit, and its moved lines and their units.
 _ALLOCATE_PRO_RATA = sa.text(
     f"""
 WITH product AS (
@@ -327,11 +340,8 @@ WITH product AS (
 line AS (
   SELECT l.id, l.order_id, o.placed_seq, l.product_id, l.quantity,
          CAST(CASE WHEN p.cut THEN l.quantity ELSE l.flex_quantity END AS bigint) AS weight,
-         coalesce((l.quantity * p.cost + 500000) / 1000000,
-                  CAST(round(l.quantity * p.price * (1 + p.markup)) AS bigint)) AS firm_total,
-         coalesce(((l.quantity + l.flex_quantity) * p.hold_cost + 500000) / 1000000,
-                  CAST(round((l.quantity + l.flex_quantity) * p.dearest * (1 + p.hold_markup)) AS bigint))
-           AS limit_cents
+         {_priced("l.quantity", "p.cost", "p.price", "p.markup")} AS firm_total,
+         {_priced("(l.quantity + l.flex_quantity)", "p.hold_cost", "p.dearest", "p.hold_markup")} AS limit_cents
     FROM order_line l
     JOIN buy_order o ON o.id = l.order_id
     JOIN product p ON p.product_id = l.product_id
@@ -357,8 +367,7 @@ moving AS (
 ),
 moved AS (
   SELECT id, order_id, units,
-         coalesce((units * cost + 500000) / 1000000, CAST(round(units * price * (1 + markup)) AS bigint))
-           - firm_total AS change
+         {_priced("units", "cost", "price", "markup")} - firm_total AS change
     FROM (SELECT moving.*, CASE WHEN cut THEN quantity - moved ELSE quantity + moved END AS units FROM moving) m
    WHERE moved > 0
 ),
