@@ -19,19 +19,40 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("results.md")
 HEADER = "| date (UTC) | machine | commit | scale | figures |\n|---|---|---|---|---|\n"
 
-# (module, small-scale arguments, full-scale arguments, how many trailing lines summarise it)
-BENCHMARKS: list[tuple[str, list[str], list[str], int]] = [
-    ("bench.http", ["--members", "200", "--seconds", "6"], ["--members", "300", "--seconds", "15"], 6),
-    ("bench.ledger_posting", ["--entries", "500"], [], 1),
+# (module, the small scale's runs, the full scale's runs, how many trailing lines summarise a run).
+# The full scale is issue 12's table: the HTTP calls into one buy and into 20, the group buy read
+# at 10,000 orders, the close and settlement of 10,000 orders x 50 products, the year end at 10k,
+# 100k and 1M members (to show how its cost grows), the FIFO redemption at 100k members x 15 years.
+BENCHMARKS: list[tuple[str, list[list[str]], list[list[str]], int]] = [
+    (
+        "bench.http",
+        [["--members", "200", "--seconds", "6"]],
+        [
+            ["--members", "300", "--seconds", "15"],
+            ["--members", "300", "--seconds", "15", "--group-buys", "20", "--calls", "change"],
+            ["--members", "300", "--seconds", "15", "--calls", "group_buy", "--orders", "10000"],
+        ],
+        6,
+    ),
+    ("bench.ledger_posting", [["--entries", "500"]], [[]], 1),
     (
         "bench.group_buy_close",
-        ["--members", "500"],
-        ["--members", "10000", "--products", "50", "--seed-sql"],
+        [["--members", "500"]],
+        [["--members", "10000", "--products", "50", "--seed-sql"]],
         4,
     ),
-    ("bench.member_import", ["--rows", "2000"], [], 1),
-    ("bench.allocation_run", ["--members", "2000", "--records", "50000"], [], 2),
-    ("bench.redemption_run", ["--members", "2000", "--years", "15"], [], 1),
+    ("bench.member_import", [["--rows", "2000"]], [[]], 1),
+    (
+        "bench.allocation_run",
+        [["--members", "2000", "--records", "50000"]],
+        [
+            ["--members", "10000", "--records", "1000000"],
+            ["--members", "100000", "--records", "10000000"],
+            ["--members", "1000000", "--records", "100000000"],
+        ],
+        2,
+    ),
+    ("bench.redemption_run", [["--members", "2000", "--years", "15"]], [["--members", "100000", "--years", "15"]], 1),
 ]
 
 
@@ -66,9 +87,11 @@ def run(module: str, args: list[str], keep: int) -> list[str]:
 
 def main() -> None:
     full = os.environ.get("SCALE", "small") == "full"
-    figures: list[str] = []
-    for module, small, large, keep in BENCHMARKS:
-        figures.append(f"**{module}**: " + "; ".join(run(module, large if full else small, keep)))
+    figures = [
+        f"**{' '.join([module, *args])}**: " + "; ".join(run(module, args, keep))
+        for module, small, large, keep in BENCHMARKS
+        for args in (large if full else small)
+    ]
     row = " <br> ".join(f.replace("|", "/") for f in figures)
     if not RESULTS.exists():
         RESULTS.write_text(
