@@ -1,11 +1,13 @@
 """Approving a run: post it once to the ledger, set-based, so 100k members take a few statements.
 
 The run's allocation to members is ONE journal entry (`allocation:<run>:members`), as it is
-one movement: the year's income summary is debited once with the total allocated; each
-member's new equity lot account is credited with its retained part, the payouts payable once
-with the run's cash less loan repayments (each member's part is its pending payout row, keyed
-`allocation:<run>:<member>`), and each repaid membership share with its repayment. Funds and
-the unallocated remainder, non-patronage income and losses are one entry each beside it.
+one movement: the year's income summary is debited once with the total allocated; credited
+once each are the retained equity account with the members' retained parts (each member's
+part is its new equity lot, the account's subsidiary ledger), the payouts payable with the
+run's cash less loan repayments (each member's part is its pending payout row), and each
+repaid membership share with its repayment. Lots and payouts are keyed
+`allocation:<run>:<member>`. Funds and the unallocated remainder, non-patronage income and
+losses are one entry each beside it.
 """
 
 from __future__ import annotations
@@ -47,35 +49,30 @@ SELECT :member_prefix || member_id || :share_suffix, 'Membership share', 'equity
 ON CONFLICT (code) DO NOTHING
 """)
 
-# Every member's retained lot and its ledger account, and the run's one journal entry with its
-# postings, in one statement. The lot and account ids are drawn first, per line, so each row is
-# written with the ids it points to, and nothing is joined back through keys built as text
-# (code, source_key); those joins were a third of approval's time. The parent rows are
-# inserted by the CTEs of the same statement, so the foreign keys (checked at its end) see
-# them. Approval runs once per run (its status, under the run's lock), so no lot or entry of
-# this run exists yet. A share account may exist from before, so it is still looked up by its
-# code. The sequences are named once (seq): pg_get_serial_sequence per row reads the catalog
-# each time. One entry, not one a member: a third fewer rows to write and to check, and one
-# balance check at commit instead of one per member. The payouts are written from the same
-# lines as the payable's one credit, so the credit is their sum by construction; a plain
-# INSERT, not ON CONFLICT DO NOTHING: a payout of this run cannot exist yet, and if one did,
-# skipping it silently would leave the payable credited for a payout that is not there
-# (and speculative insertion cost a third of the payouts' insert).
+# Every member's retained lot, the payouts and the run's one journal entry with its postings, in
+# one statement. The lots are the subsidiary ledger of the retained equity account (migration
+# 0041): each carries its face and the entry, and the entry credits the account once with their
+# sum, taken from the same lines, so the control account and its lots agree by construction. An
+# account and a posting per lot were half of approval's time (docs/performance.md, part 39).
+# The parent rows (the entry) are inserted by a CTE of the same statement, so the references
+# (checked at its end) see them. Approval runs once per run (its status, under the run's lock),
+# so no lot or entry of this run exists yet. A share account may exist from before, so it is
+# looked up by its code. One entry, not one a member: one balance check at commit instead of
+# one per member. The payouts are written from the same lines as the payable's one credit, so
+# the credit is their sum by construction; a plain INSERT, not ON CONFLICT DO NOTHING: a payout
+# of this run cannot exist yet, and if one did, skipping it silently would leave the payable
+# credited for a payout that is not there (and speculative insertion cost a third of the
+# payouts' insert).
 _POST_LINES = sa.text("""
-WITH seq AS MATERIALIZED (
-  SELECT CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
-         CAST(pg_get_serial_sequence('ledger_account', 'id') AS regclass) AS account
-),
-line AS MATERIALIZED (
+WITH line AS MATERIALIZED (
   SELECT member_id, qualified, allocation_cents, retained_cents, cash_cents - loan_deduction_cents AS paid_cents,
-         loan_deduction_cents,
-         CASE WHEN retained_cents > 0 THEN nextval(seq.lot) END AS lot_id,
-         CASE WHEN retained_cents > 0 THEN nextval(seq.account) END AS lot_account_id
-    FROM allocation_line CROSS JOIN seq
+         loan_deduction_cents
+    FROM allocation_line
    WHERE run_id = :run AND allocation_cents > 0
 ),
 total AS MATERIALIZED (
   SELECT sum(allocation_cents) AS allocated_cents,
+         coalesce(sum(retained_cents), 0) AS retained_cents,
          coalesce(sum(paid_cents) FILTER (WHERE paid_cents > 0), 0) AS paid_cents
     FROM line
 ),
@@ -84,17 +81,11 @@ entry AS MATERIALIZED (
   SELECT 'patronage_allocation', :memo, :occurred, now(), :key FROM total WHERE allocated_cents > 0
   RETURNING id
 ),
-account AS (
-  INSERT INTO ledger_account (id, code, name, kind, member_id, created_at)
-  SELECT lot_account_id, :member_prefix || member_id || :lot_infix || lot_id,
-         'Retained equity FY' || CAST(:fy AS integer), 'equity', member_id, now()
-    FROM line WHERE lot_id IS NOT NULL
-),
 lot AS (
-  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, source_key, account_id, created_at)
-  SELECT lot_id, member_id, CAST(:fy AS integer), 'retained_patronage', qualified, :prefix || member_id,
-         lot_account_id, now()
-    FROM line WHERE lot_id IS NOT NULL
+  INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, source_key, created_at)
+  SELECT line.member_id, CAST(:fy AS integer), 'retained_patronage', line.qualified, line.retained_cents, entry.id,
+         :prefix || line.member_id, now()
+    FROM entry CROSS JOIN line WHERE line.retained_cents > 0
 ),
 payout AS (
   INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
@@ -102,12 +93,11 @@ payout AS (
     FROM line WHERE paid_cents > 0
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry.id, :summary, 'debit', total.allocated_cents FROM entry CROSS JOIN total
+SELECT entry.id, CAST(:summary AS bigint), 'debit', total.allocated_cents FROM entry CROSS JOIN total
 UNION ALL
-SELECT entry.id, line.lot_account_id, 'credit', line.retained_cents FROM entry CROSS JOIN line
- WHERE line.lot_id IS NOT NULL
+SELECT entry.id, CAST(:retained AS bigint), 'credit', total.retained_cents FROM entry CROSS JOIN total WHERE total.retained_cents > 0
 UNION ALL
-SELECT entry.id, :payable, 'credit', total.paid_cents FROM entry CROSS JOIN total WHERE total.paid_cents > 0
+SELECT entry.id, CAST(:payable AS bigint), 'credit', total.paid_cents FROM entry CROSS JOIN total WHERE total.paid_cents > 0
 UNION ALL
 SELECT entry.id, share.id, 'credit', line.loan_deduction_cents
   FROM entry CROSS JOIN line
@@ -142,11 +132,11 @@ async def approve(
         "fy": run.fiscal_year,
         "prefix": key_prefix(run.id),
         "member_prefix": chart.MEMBER_CODE_PREFIX,
-        "lot_infix": chart.EQUITY_LOT_INFIX,
         "share_suffix": chart.SHARE_SUFFIX,
     }
     summary = await ledger.account_id(session, chart.income_summary(run.fiscal_year))
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
+    retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
     await session.execute(_SHARE_ACCOUNTS, params)
     await session.execute(
         _POST_LINES,
@@ -157,6 +147,7 @@ async def approve(
             "occurred": occurred,
             "summary": summary,
             "payable": payable,
+            "retained": retained,
         },
     )
     await _post_coop_shares(session, run, summary, occurred)

@@ -73,7 +73,7 @@ class Reconciliation:
 def _category(code: str) -> str | None:
     if code == chart.PAYOUTS_PAYABLE.code or chart.is_member_share(code):
         return "cash"  # a membership-loan repayment is cash applied to the member's share
-    if chart.is_equity_lot(code):
+    if chart.is_retained_equity(code):
         return "retained"
     if chart.is_fund(code):
         return "funds"
@@ -305,7 +305,7 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
             FROM journal_entry je
             JOIN posting p ON p.entry_id = je.id
             JOIN ledger_account a ON a.id = p.account_id
-            LEFT JOIN equity_lot l ON l.account_id = p.account_id
+            LEFT JOIN equity_lot l ON l.id = p.equity_lot_id
            WHERE je.kind = 'special_redemption'
            GROUP BY je.id, je.idempotency_key
           UNION ALL
@@ -313,7 +313,7 @@ async def _redemptions_paid(session: AsyncSession, calendar_year: int) -> list[P
           SELECT je.idempotency_key, l.member_id, l.qualified, sum(p.amount_cents)
             FROM journal_entry je
             JOIN posting p ON p.entry_id = je.id AND p.side = 'debit'
-            JOIN equity_lot l ON l.account_id = p.account_id
+            JOIN equity_lot l ON l.id = p.equity_lot_id
            WHERE je.kind = 'equity_redemption'
            GROUP BY je.id, je.idempotency_key, l.member_id, l.qualified
         )

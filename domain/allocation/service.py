@@ -580,11 +580,16 @@ async def _base_capital_splits(
     for member_id, _, cents in yearly:
         history.setdefault(int(member_id), []).append(max(int(cents), 0))
     net = sa.case((col(Posting.side) == "credit", col(Posting.amount_cents)), else_=-col(Posting.amount_cents))
+    # A member's retained equity: each lot's face and the postings that name it.
+    moved = (
+        sa.select(sa.func.coalesce(sa.func.sum(net), 0))
+        .where(col(Posting.equity_lot_id) == col(EquityLot.id))
+        .scalar_subquery()
+    )
     held = dict(
         (
             await session.execute(
-                sa.select(col(EquityLot.member_id), sa.func.sum(net))
-                .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+                sa.select(col(EquityLot.member_id), sa.func.sum(col(EquityLot.face_cents) + moved))
                 .where(col(EquityLot.member_id) == sa.any_(members))
                 .group_by(col(EquityLot.member_id))
             )

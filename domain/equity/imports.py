@@ -18,6 +18,7 @@ from domain.errors import FieldError, InvalidInputError
 from domain.import_rows import EXTERNAL_REF, import_row_errors
 from domain.ledger import chart
 from domain.ledger import service as ledger
+from domain.ledger.rules import PostingLine, Side
 from domain.membership.tables import Member
 
 if TYPE_CHECKING:
@@ -93,39 +94,43 @@ async def import_lots(
 
 
 async def _add_lot(session: AsyncSession, member_id: int, row: LotRow) -> None:
-    lot = EquityLot(
-        member_id=member_id,
-        fiscal_year=row.fiscal_year,
-        kind="imported",
-        qualified=row.qualified,
-        external_ref=row.external_ref,
-    )
-    session.add(lot)
-    await session.flush()
-    assert lot.id is not None  # noqa: S101 - flushed
-    spec = chart.equity_lot(member_id, lot.id)
-    lot.account_id = await ledger.account_id(session, spec)
-    session.add(lot)
+    """The lot's face credited to retained equity, then the lot; what was redeemed before, against the lot."""
     # Lots are dated at their fiscal year's end, so history reads as it happened.
     year_end = datetime(row.fiscal_year, 12, 31, tzinfo=UTC)
-    await ledger.transfer(
+    face = await ledger.transfer(
         session,
         debit=chart.OPENING_BALANCES,
-        credit=spec,
+        credit=chart.RETAINED_EQUITY,
         amount_cents=row.face_cents,
         kind="opening_equity_lot",
         idempotency_key=f"import:lot:{row.external_ref}:face",
         occurred_at=year_end,
         memo=f"retained equity FY{row.fiscal_year} brought over",
     )
+    assert face.id is not None  # noqa: S101 - posted
+    lot = EquityLot(
+        member_id=member_id,
+        fiscal_year=row.fiscal_year,
+        kind="imported",
+        qualified=row.qualified,
+        face_cents=row.face_cents,
+        entry_id=face.id,
+        external_ref=row.external_ref,
+    )
+    session.add(lot)
+    await session.flush()
+    assert lot.id is not None  # noqa: S101 - flushed
     if row.redeemed_cents:
-        await ledger.transfer(
+        opening = await ledger.account_id(session, chart.OPENING_BALANCES)
+        retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
+        await ledger.post_entry(
             session,
-            debit=spec,
-            credit=chart.OPENING_BALANCES,
-            amount_cents=row.redeemed_cents,
             kind="opening_equity_redeemed",
             idempotency_key=f"import:lot:{row.external_ref}:redeemed",
             occurred_at=year_end,
+            lines=[
+                PostingLine(retained, Side.DEBIT, row.redeemed_cents, equity_lot_id=lot.id),
+                PostingLine(opening, Side.CREDIT, row.redeemed_cents),
+            ],
             memo=f"FY{row.fiscal_year} equity redeemed before the move",
         )

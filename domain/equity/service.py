@@ -2,16 +2,17 @@
 
 DOMAIN.md section 4. The rules (budget, methods, present value, set-off) are the pure
 functions of :mod:`domain.equity.rules`; this module loads lot balances from the
-ledger, stores what the rules decided, and posts it. A FIFO run's lines are computed
+ledger, stores what the rules decided, and posts it. The lots are the subsidiary ledger of the
+retained equity account (migration 0041): a lot's outstanding is its face plus the postings
+that name it (its redemptions are debits). A FIFO run's lines are computed
 by one SQL statement that applies ``rules.fifo_redemption`` set-based (a hypothesis
 test holds the two to the same cents), and approval posts from the stored lines in
 SQL, so neither holds a run's lots in Python.
 
 Locking, in one order so concurrent writers never deadlock: the run's row, then the
 members' rows in id order, then the equity lots' rows in id order, then every ledger
-account the change touches in id order. A run's approval takes each lot's own account
-right after the lot (one pass; nobody takes a lot's account without the lot first), then
-payouts payable. Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
+account the change touches in id order (the retained equity account, payouts payable, and
+the own accounts of lots written before 0041). Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
 with a foreign key to them (lines, payouts, accounts) do not wait for. Approval takes no
 member's row: its payouts' member key is checked per statement (migration 0033), which
 locks no member, and a member's row is never deleted or re-keyed, so there is no key lock
@@ -79,14 +80,15 @@ class Reason(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class LotBalance:
-    """An equity lot with its face (credits) and redemptions (debits) from the ledger."""
+    """An equity lot with its face and its redemptions (the debits that name it) from the ledger."""
 
     lot_id: int
     member_id: int
     member_number: int
     fiscal_year: int
     qualified: bool
-    account_id: int
+    own_account_id: int | None
+    """The lot's own account, for a lot written before migration 0041; else it is in the retained equity account."""
     face_cents: int
     redeemed_cents: int
 
@@ -108,9 +110,13 @@ async def _lot_balances(
     member_id: int | None = None,
     up_to_year: int | None = None,
 ) -> list[LotBalance]:
-    """Lots with something outstanding, in id order; summed in the database, one row per lot."""
+    """Lots with something outstanding, in id order; summed in the database, one row per lot.
+
+    A credit that names a lot (a reversed redemption) adds to its face as it did to its account's.
+    """
     credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
     debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
+    face = col(EquityLot.face_cents) + credits
     query = (
         sa.select(
             col(EquityLot.id),
@@ -119,13 +125,13 @@ async def _lot_balances(
             col(EquityLot.fiscal_year),
             col(EquityLot.qualified),
             col(EquityLot.account_id),
-            credits,
+            face,
             debits,
         )
         .join(Member, col(Member.id) == col(EquityLot.member_id))
-        .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+        .outerjoin(Posting, col(Posting.equity_lot_id) == col(EquityLot.id))
         .group_by(col(EquityLot.id), col(Member.member_number))
-        .having(credits > debits)
+        .having(face > debits)
         .order_by(col(EquityLot.id))
     )
     if member_id is not None:
@@ -136,24 +142,27 @@ async def _lot_balances(
     return [LotBalance(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows]
 
 
-async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[int, int]:
-    """Per fiscal year, the sum of its lots' outstanding.
+_OUTSTANDING_BY_YEAR = sa.text("""
+SELECT fiscal_year, sum(cents) FROM (
+  SELECT fiscal_year, sum(face_cents) AS cents FROM equity_lot WHERE fiscal_year <= :year GROUP BY fiscal_year
+  UNION ALL
+  SELECT l.fiscal_year, sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END)
+    FROM posting p JOIN equity_lot l ON l.id = p.equity_lot_id
+   WHERE p.equity_lot_id IS NOT NULL AND l.fiscal_year <= :year
+   GROUP BY l.fiscal_year
+) t GROUP BY fiscal_year
+""")
 
-    Summed per year straight from the postings, not lot by lot first: a lot's debits never
-    exceed its credits (every redemption is checked against the lot's outstanding under the
-    lot's lock, and an import's redeemed part against its face), so a year's postings sum to
-    the outstanding of its lots that have some. At 1.5M lots the per-lot grouping took 4x as
-    long (docs/performance.md, ninth part).
+
+async def _outstanding_by_year(session: AsyncSession, up_to_year: int) -> dict[int, int]:
+    """Per fiscal year, the sum of its lots' outstanding: their faces plus the postings that name them.
+
+    Summed per year, not lot by lot first: a lot's debits never exceed its face (every
+    redemption is checked against the lot's outstanding under the lot's lock, and an import's
+    redeemed part against its face), so a year's sums are the outstanding of its lots that have
+    some. At 1.5M lots the per-lot grouping took 4x as long (docs/performance.md, ninth part).
     """
-    signed = sa.case(
-        (col(Posting.side) == Side.CREDIT.value, col(Posting.amount_cents)), else_=-col(Posting.amount_cents)
-    )
-    rows = await session.execute(
-        sa.select(col(EquityLot.fiscal_year), sa.func.sum(signed))
-        .join(Posting, col(Posting.account_id) == col(EquityLot.account_id))
-        .where(col(EquityLot.fiscal_year) <= up_to_year)
-        .group_by(col(EquityLot.fiscal_year))
-    )
+    rows = await session.execute(_OUTSTANDING_BY_YEAR, {"year": up_to_year})
     return {int(year): int(cents) for year, cents in rows.all() if cents > 0}
 
 
@@ -188,30 +197,30 @@ SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
 
 
 # Approval, set-based from the run's lines: no statement grows with the lots (no id arrays, no
-# rows through Python). Locks in the module's order: lots FOR NO KEY UPDATE with their accounts
-# FOR UPDATE, then payouts payable, each in id order (the sort is below the lock).
-# The lots and their accounts in one pass over the lines, a lot then its account, in lot id order
-# (a lot's account is its own, so whoever waits for one waits for the other first); the payouts
-# payable account after them. Two passes (lots, then every account in id order) read the lines
-# and their lots twice (docs/performance.md, twenty-second part).
+# rows through Python). Locks in the module's order: the lots FOR NO KEY UPDATE in id order, then
+# the accounts in id order: the retained equity account, payouts payable and the own accounts of
+# lots written before 0041, which this statement answers (none once those are redeemed).
 _LOCK_RUN_LOTS = sa.text("""
-SELECT l.id
-  FROM redemption_line r
-  JOIN equity_lot l ON l.id = r.lot_id
-  JOIN ledger_account a ON a.id = l.account_id
- WHERE r.run_id = :run
- ORDER BY l.id
-   FOR NO KEY UPDATE OF l
-   FOR UPDATE OF a
+WITH locked AS MATERIALIZED (
+  SELECT l.id, l.account_id
+    FROM redemption_line r
+    JOIN equity_lot l ON l.id = r.lot_id
+   WHERE r.run_id = :run
+   ORDER BY l.id
+     FOR NO KEY UPDATE OF l
+)
+SELECT DISTINCT account_id FROM locked WHERE account_id IS NOT NULL
 """)
-# A lot ``l``'s outstanding as ``b.outstanding``: its own account's postings only, an index-only
-# scan a lot (ix_posting_account_id covers them), never a pass over the ledger's other postings.
+# A lot ``l``'s outstanding as ``b.outstanding``: its face and the postings that name it, an
+# index-only scan a lot (ix_posting_equity_lot_id covers them), never a pass over other postings.
 _LOT_OUTSTANDING = """CROSS JOIN LATERAL (
-    SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
-      FROM posting p WHERE p.account_id = l.account_id
+    SELECT l.face_cents
+           + coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
+      FROM posting p WHERE p.equity_lot_id = l.id
   ) b"""
-# The run is one money movement, so one journal entry: each line's lot debited, payouts payable
-# credited once with the run's total (each member's part is its payout row). Rows are per line,
+# The run is one money movement, so one journal entry: each line debits its lot (a posting that
+# names it, on the retained equity account or a pre-0041 lot's own), payouts payable is credited
+# once with the run's total (each member's part is its payout row). Rows are per line,
 # not per line x 3 (an entry, two postings) as when every lot had its own entry: at 200,000 lines
 # that was 200,000 entries and their balance checks at commit. Approval runs once per run (its
 # status, under the run's lock), so the key does not exist yet; a run without lines posts nothing.
@@ -224,7 +233,7 @@ _LOT_OUTSTANDING = """CROSS JOIN LATERAL (
 # read the lines and their lots a second time (docs/performance.md, twenty-ninth part).
 _POST_RUN = sa.text(f"""
 WITH line AS MATERIALIZED (
-  SELECT r.amount_cents, r.fiscal_year, l.account_id, b.outstanding
+  SELECT r.amount_cents, r.fiscal_year, l.id AS lot_id, coalesce(l.account_id, :retained) AS account_id, b.outstanding
     FROM redemption_line r
     JOIN equity_lot l ON l.id = r.lot_id
     {_LOT_OUTSTANDING}
@@ -238,10 +247,10 @@ entry AS (
   RETURNING id
 ),
 posted AS (
-  INSERT INTO posting (entry_id, account_id, side, amount_cents)
-  SELECT entry.id, line.account_id, 'debit', line.amount_cents FROM entry CROSS JOIN line
+  INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)
+  SELECT entry.id, line.account_id, 'debit', line.amount_cents, line.lot_id FROM entry CROSS JOIN line
   UNION ALL
-  SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
+  SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line), NULL FROM entry
 )
 SELECT fiscal_year FROM stale
 """).bindparams(sa.bindparam("occurred", type_=sa.DateTime(timezone=True)))  # noqa: S608 - module constants; every value is a bound parameter
@@ -497,11 +506,13 @@ async def approve_run(session: AsyncSession, run_id: int, *, now: datetime) -> R
         return run
     rules.check_run_transition(run.status, rules.RedemptionRunStatus.POSTED, run_id=run_id)
     params = {"run": run_id}
-    await session.execute(_LOCK_RUN_LOTS, params)
+    own_accounts = (await session.execute(_LOCK_RUN_LOTS, params)).scalars().all()
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
-    await ledger.lock_accounts(session, [payable])
+    retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
+    await ledger.lock_accounts(session, [payable, retained, *own_accounts])
     posting = params | {
         "payable": payable,
+        "retained": retained,
         "prefix": f"redemption:{run_id}:",
         "memo": f"retained equity redeemed by redemption run {run_id}",
         "occurred": now,
@@ -575,14 +586,17 @@ async def special_redemption(
     payable = await ledger.account_id(session, chart.PAYOUTS_PAYABLE)
     unallocated = await ledger.account_id(session, chart.UNALLOCATED_EQUITY)
     trade = await ledger.account_id(session, chart.member_trade(member_id))
-    await ledger.lock_accounts(session, [payable, unallocated, trade, *(lot.account_id for lot in lots)])
+    retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
+    own = [lot.own_account_id for lot in lots if lot.own_account_id is not None]
+    await ledger.lock_accounts(session, [payable, unallocated, trade, retained, *own])
     occurred_at = membership.start_of(terms.as_of)
     key = f"special_redemption:{member_id}:{terms.as_of.isoformat()}"
     lines = []
     for lot in lots:
         years = rules.years_to_revolvement(lot.fiscal_year, terms.revolving_years, terms.as_of.year)
         present, discount = rules.special_redemption_value(lot.outstanding_cents, terms.discount_rate, years)
-        legs = [PostingLine(lot.account_id, Side.DEBIT, lot.outstanding_cents)]
+        account = retained if lot.own_account_id is None else lot.own_account_id
+        legs = [PostingLine(account, Side.DEBIT, lot.outstanding_cents, equity_lot_id=lot.lot_id)]
         legs += [PostingLine(payable, Side.CREDIT, present)] if present else []
         legs += [PostingLine(unallocated, Side.CREDIT, discount)] if discount else []
         await ledger.post_entry(

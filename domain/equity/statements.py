@@ -1,6 +1,7 @@
 """The member's capital account statement: membership share, preferred shares and equity lots.
 
-Derived from postings: a lot's face is its credits, its redemptions its debits.
+A lot's face is fixed when it is posted; its redemptions are the debits that name it (the
+lots are the subsidiary ledger of the retained equity account, migration 0041).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class CapitalAccount:
 
 
 async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccount:
-    """Derived from postings: a lot's face is its credits, its redemptions its debits."""
+    """The share and preferred accounts' balances; each lot's face and the postings that name it."""
     credits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.CREDIT.value), 0)
     debits = sa.func.coalesce(sa.func.sum(col(Posting.amount_cents)).filter(col(Posting.side) == Side.DEBIT.value), 0)
     rows = (
@@ -64,10 +65,10 @@ async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccou
                 col(EquityLot.fiscal_year),
                 col(EquityLot.kind),
                 col(EquityLot.qualified),
-                credits,
+                col(EquityLot.face_cents) + credits,
                 debits,
             )
-            .outerjoin(Posting, col(Posting.account_id) == col(EquityLot.account_id))
+            .outerjoin(Posting, col(Posting.equity_lot_id) == col(EquityLot.id))
             .where(col(EquityLot.member_id) == member_id)
             .group_by(col(EquityLot.id))
             .order_by(col(EquityLot.fiscal_year), col(EquityLot.id))

@@ -13,11 +13,17 @@ from domain.equity.rules import RedemptionRunStatus
 
 
 class EquityLot(SQLModel, table=True):
-    """A lot's face and redemptions live in its own ledger account; this row says what it is."""
+    """A lot in the subsidiary ledger of retained equity (migration 0041).
+
+    Its face is fixed when it is written, by the entry that credits the retained equity account
+    with it (``entry_id``); every later movement is a posting that names the lot. A lot written
+    before 0041 has its own account (``account_id``), which its movements still post to.
+    """
 
     __tablename__ = "equity_lot"
     __table_args__ = (
         sa.CheckConstraint("kind IN ('retained_patronage','imported')", name="kind"),
+        sa.CheckConstraint("face_cents > 0", name="face_positive"),
         sa.Index("ix_equity_lot_fiscal_year_member", "fiscal_year", "member_id"),
         # Only an imported lot has the sender's key; retained lots (100,000 a year end) stay out (0039).
         sa.Index(
@@ -33,7 +39,9 @@ class EquityLot(SQLModel, table=True):
     fiscal_year: int
     kind: str = Field(max_length=24)
     qualified: bool
-    # ledger_account.id, checked per statement (0033)
+    face_cents: int = Field(sa_type=sa.BigInteger)
+    entry_id: int = Field(sa_type=sa.BigInteger)  # journal_entry.id, checked per statement (0041)
+    # ledger_account.id of a lot written before 0041, checked per statement (0033)
     account_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     external_ref: str | None = Field(default=None, max_length=200)
     source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
@@ -83,7 +91,7 @@ class RedemptionRun(SQLModel, table=True):
 
 
 class RedemptionLine(SQLModel, table=True):
-    """What one lot gives up in a run; approval debits the lot's account by ``amount_cents``."""
+    """What one lot gives up in a run; approval posts ``amount_cents`` against the lot."""
 
     __tablename__ = "redemption_line"
     __table_args__ = (

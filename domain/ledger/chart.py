@@ -37,6 +37,9 @@ PAYOUTS_PAYABLE = AccountSpec("coop:payouts_payable", AccountKind.LIABILITY, "Pa
 UNCLAIMED_PAYOUTS = AccountSpec("coop:unclaimed_payouts", AccountKind.LIABILITY, "Unclaimed payouts held for members")
 OPENING_BALANCES = AccountSpec("coop:opening_balances", AccountKind.EQUITY, "Opening balances brought over")
 UNALLOCATED_EQUITY = AccountSpec("coop:unallocated_equity", AccountKind.EQUITY, "Unallocated equity")
+# Members' retained equity: the control account of the equity lots, their subsidiary ledger
+# (migration 0041). A member's part of it is the outstanding of the member's lots.
+RETAINED_EQUITY = AccountSpec("coop:retained_equity", AccountKind.EQUITY, "Retained patronage equity")
 # Group-buy goods pass straight to members at settlement (credited to SALES), so what the
 # co-op owes the supplier for them is their cost, never inventory held.
 COST_OF_GOODS = AccountSpec("coop:cost_of_goods", AccountKind.EXPENSE, "Cost of goods sold to members")
@@ -58,6 +61,7 @@ MEMBER_CODE_PREFIX = "member:"
 SHARE_SUFFIX = ":share"
 PREFERRED_SUFFIX = ":preferred"
 TRADE_SUFFIX = ":trade"
+# A lot written before migration 0041 has its own account, ``member:<id>:equity_lot:<lot>``.
 EQUITY_LOT_INFIX = ":equity_lot:"
 FUND_CODE_PREFIX = "coop:fund:"
 
@@ -89,13 +93,6 @@ def member_preferred(member_id: int) -> AccountSpec:
     )
 
 
-def equity_lot(member_id: int, lot_id: int) -> AccountSpec:
-    """One lot of retained equity (a fiscal year's allocation) in the member's capital account."""
-    return AccountSpec(
-        f"{MEMBER_CODE_PREFIX}{member_id}{EQUITY_LOT_INFIX}{lot_id}", AccountKind.EQUITY, "Retained equity", member_id
-    )
-
-
 def supplier_payable(supplier_id: int) -> AccountSpec:
     """What the co-op owes one supplier for delivered goods (a liability: positive = the co-op owes)."""
     return AccountSpec(f"supplier:{supplier_id}:payable", AccountKind.LIABILITY, "Supplier payable")
@@ -118,9 +115,9 @@ def is_member_share(code: str) -> bool:
     return code.startswith(MEMBER_CODE_PREFIX) and code.endswith(SHARE_SUFFIX)
 
 
-def is_equity_lot(code: str) -> bool:
-    """Whether ``code`` is some member's retained equity lot account."""
-    return code.startswith(MEMBER_CODE_PREFIX) and EQUITY_LOT_INFIX in code
+def is_retained_equity(code: str) -> bool:
+    """Whether ``code`` holds members' retained equity: the control account, or a lot's own from before 0041."""
+    return code == RETAINED_EQUITY.code or (code.startswith(MEMBER_CODE_PREFIX) and EQUITY_LOT_INFIX in code)
 
 
 def is_fund(code: str) -> bool:

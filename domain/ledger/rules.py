@@ -47,6 +47,8 @@ class PostingLine:
     account_id: int
     side: Side
     amount_cents: int
+    equity_lot_id: int | None = None
+    """The equity lot this leg moves, on the retained equity account (a lot's redemption)."""
 
 
 def check_balanced(lines: Sequence[PostingLine]) -> None:
@@ -67,7 +69,7 @@ def check_balanced(lines: Sequence[PostingLine]) -> None:
 
 def reversal_of(lines: Iterable[PostingLine]) -> list[PostingLine]:
     """The entry that undoes `lines`: same accounts and amounts, sides swapped."""
-    return [PostingLine(line.account_id, line.side.opposite(), line.amount_cents) for line in lines]
+    return [PostingLine(line.account_id, line.side.opposite(), line.amount_cents, line.equity_lot_id) for line in lines]
 
 
 def signed_balance(kind: AccountKind, debits_cents: int, credits_cents: int) -> int:

@@ -107,9 +107,9 @@ WITH e AS (
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING id
 ), p AS (
-  INSERT INTO posting (entry_id, account_id, side, amount_cents)
-  SELECT e.id, u.account, u.side, u.amount
-    FROM e CROSS JOIN unnest(:accounts, :sides, :amounts) WITH ORDINALITY AS u(account, side, amount, n)
+  INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)
+  SELECT e.id, u.account, u.side, u.amount, u.lot
+    FROM e CROSS JOIN unnest(:accounts, :sides, :amounts, :lots) WITH ORDINALITY AS u(account, side, amount, lot, n)
    ORDER BY u.n
 )
 SELECT id FROM e
@@ -117,6 +117,7 @@ SELECT id FROM e
     sa.bindparam("accounts", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("sides", type_=ARRAY(sa.Text)),
     sa.bindparam("amounts", type_=ARRAY(sa.BigInteger)),
+    sa.bindparam("lots", type_=ARRAY(sa.BigInteger)),
     sa.bindparam("occurred", type_=sa.DateTime(timezone=True)),
 )
 
@@ -148,6 +149,7 @@ async def post_entry_lines(
                 "accounts": [ln.account_id for ln in lines],
                 "sides": [ln.side.value for ln in lines],
                 "amounts": [ln.amount_cents for ln in lines],
+                "lots": [ln.equity_lot_id for ln in lines],
             },
         )
     ).scalar_one_or_none()
@@ -161,12 +163,12 @@ async def post_entry_lines(
 async def _lines_of(session: AsyncSession, entry_id: int) -> list[PostingLine]:
     rows = (
         await session.execute(
-            sa.select(col(Posting.account_id), col(Posting.side), col(Posting.amount_cents))
+            sa.select(col(Posting.account_id), col(Posting.side), col(Posting.amount_cents), col(Posting.equity_lot_id))
             .where(col(Posting.entry_id) == entry_id)
             .order_by(col(Posting.id))
         )
     ).all()
-    return [PostingLine(r.account_id, Side(r.side), r.amount_cents) for r in rows]
+    return [PostingLine(r.account_id, Side(r.side), r.amount_cents, r.equity_lot_id) for r in rows]
 
 
 async def post_entry(
@@ -206,6 +208,7 @@ async def post_entry(
                     "account_id": ln.account_id,
                     "side": ln.side.value,
                     "amount_cents": ln.amount_cents,
+                    "equity_lot_id": ln.equity_lot_id,
                 }
                 for ln in lines
             ]
@@ -225,8 +228,10 @@ async def _posted_before(session: AsyncSession, key: str, lines: Sequence[Postin
     entry = await entry_by_key(session, key)
     assert entry is not None  # noqa: S101 - the conflict proves it exists
     assert entry.id is not None  # noqa: S101 - loaded from the database
-    asked = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in lines)
-    stored = sorted((ln.account_id, ln.side, ln.amount_cents) for ln in await _lines_of(session, entry.id))
+    asked = sorted((ln.account_id, ln.side, ln.amount_cents, ln.equity_lot_id or 0) for ln in lines)
+    stored = sorted(
+        (ln.account_id, ln.side, ln.amount_cents, ln.equity_lot_id or 0) for ln in await _lines_of(session, entry.id)
+    )
     if asked != stored:
         msg = f"journal key {entry.idempotency_key} was already used for different postings"
         raise ConflictError(msg)

@@ -55,6 +55,13 @@ class Posting(SQLModel, table=True):
         # Covering: an account's balance is an index-only scan of its entries (a lot's outstanding
         # in a redemption run, migration 0035).
         sa.Index("ix_posting_account_id", "account_id", postgresql_include=["side", "amount_cents"]),
+        # A lot's outstanding is its face and an index-only scan of its postings (migration 0041).
+        sa.Index(
+            "ix_posting_equity_lot_id",
+            "equity_lot_id",
+            postgresql_include=["side", "amount_cents"],
+            postgresql_where=sa.text("equity_lot_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
@@ -62,3 +69,5 @@ class Posting(SQLModel, table=True):
     account_id: int = Field(sa_type=sa.BigInteger)  # ledger_account.id, checked per statement (0033)
     side: str = Field(max_length=6)
     amount_cents: int = Field(sa_type=sa.BigInteger)
+    # equity_lot.id: a movement of that lot, on the retained equity account (checked per statement, 0041)
+    equity_lot_id: int | None = Field(default=None, sa_type=sa.BigInteger)

@@ -37,13 +37,15 @@ def _net_credit() -> sa.ColumnElement[int]:
     return credit - debit
 
 
-# Where the co-op's capital lives: membership shares, preferred shares, retained equity
-# lots, reserve funds and unallocated equity. An income summary is a clearing account
+# Where the co-op's capital lives: membership shares, preferred shares, retained equity (its
+# account, and the own accounts of lots written before migration 0041), reserve funds and
+# unallocated equity. An income summary is a clearing account
 # (debited as the year's margin is distributed), and opening balances brought over on
 # import are a bookkeeping offset: neither is capital, so neither counts.
 _CAPITAL_CODES = (
     chart.MEMBER_SHARE_PATTERN,
     chart.MEMBER_PREFERRED_PATTERN,
+    chart.RETAINED_EQUITY.code,
     chart.EQUITY_LOT_PATTERN,
     chart.FUND_PATTERN,
     chart.UNALLOCATED_EQUITY.code,

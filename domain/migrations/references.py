@@ -1,4 +1,4 @@
-"""Foreign keys checked once per statement instead of once per row (migrations 0033, 0036, 0038 and 0039).
+"""Foreign keys checked once per statement instead of once per row (migrations 0033, 0036, 0038, 0039 and 0041).
 
 A foreign key runs one lookup of the parent per written row; the year end and a redemption run
 write 100,000-400,000 rows a statement. Here a key becomes a statement trigger of the same
@@ -96,9 +96,22 @@ def checked_per_statement(table: str, column: str, parent: str, *, updates: bool
     name = _name(table, column, parent)
     return [
         f"ALTER TABLE {table} DROP CONSTRAINT {name}",
+        *checked_per_statement_added(table, column, parent, updates=updates),
+    ]
+
+
+def checked_per_statement_added(table: str, column: str, parent: str, *, updates: bool) -> list[str]:
+    """A reference table.column -> parent.id, new, checked by its statement trigger from the start."""
+    name = _name(table, column, parent)
+    return [
         _PRESENT.format(table=table, column=column, parent=parent, name=name, or_replace="", rows=_EACH_ROW),
         *_triggers(table, name, updates=updates),
     ]
+
+
+def checks_dropped(table: str, column: str, parent: str, *, updates: bool) -> list[str]:
+    """The statement check of a reference added by ``checked_per_statement_added`` dropped (downgrade)."""
+    return _dropped_triggers(table, _name(table, column, parent), updates=updates)
 
 
 def probed_once_per_key(table: str, column: str, parent: str) -> str:

@@ -33,7 +33,6 @@ from domain.statements.views import ValueStatement
 if TYPE_CHECKING:
     from datetime import date, datetime
 
-    from sqlalchemy.orm import Mapped
     from sqlmodel.ext.asyncio.session import AsyncSession
 
 PASS_THROUGH_KEY_PREFIX = "programme_pass_through:"  # noqa: S105 - a journal key, not a password
@@ -107,29 +106,46 @@ async def _rebates(session: AsyncSession, member_id: int, start: datetime, end: 
     return int(total.scalar_one())
 
 
+# The member's capital movements: its share and preferred accounts' postings; its equity lots'
+# faces, dated by the entries that posted them, and the postings that name its lots (migration
+# 0041; a lot written before it also has its own account, left out of the first part so that
+# nothing is counted twice: its face is the lot's, its other postings name it).
+_EQUITY_MOVES = sa.text("""
+WITH move AS (
+  SELECT je.occurred_at, p.side, p.amount_cents, false AS lot
+    FROM posting p
+    JOIN ledger_account a ON a.id = p.account_id
+    JOIN journal_entry je ON je.id = p.entry_id
+   WHERE a.member_id = :member AND a.kind = 'equity' AND a.code NOT LIKE :lot_accounts
+  UNION ALL
+  SELECT je.occurred_at, p.side, p.amount_cents, true
+    FROM equity_lot l
+    JOIN posting p ON p.equity_lot_id = l.id
+    JOIN journal_entry je ON je.id = p.entry_id
+   WHERE l.member_id = :member
+  UNION ALL
+  SELECT je.occurred_at, 'credit', l.face_cents, true
+    FROM equity_lot l
+    JOIN journal_entry je ON je.id = l.entry_id
+   WHERE l.member_id = :member
+)
+SELECT coalesce(sum(CASE WHEN side = 'credit' THEN amount_cents ELSE -amount_cents END)
+                FILTER (WHERE occurred_at < :start), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE during AND side = 'credit' AND NOT lot), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE during AND side = 'credit' AND lot), 0),
+       coalesce(sum(amount_cents) FILTER (WHERE during AND side = 'debit'), 0)
+  FROM (SELECT move.*, occurred_at >= :start AND occurred_at < :end AS during FROM move) m
+""").bindparams(
+    sa.bindparam("start", type_=sa.DateTime(timezone=True)), sa.bindparam("end", type_=sa.DateTime(timezone=True))
+)
+
+
 async def _equity(session: AsyncSession, member_id: int, start: datetime, end: datetime) -> EquityRollForward:
     """The member's capital accounts (shares, preferred shares, retained equity lots) over the year."""
-    before = col(JournalEntry.occurred_at) < start
-    during = sa.and_(col(JournalEntry.occurred_at) >= start, col(JournalEntry.occurred_at) < end)
-    credit = col(Posting.side) == Side.CREDIT.value
-    lot = col(Account.code).like(chart.EQUITY_LOT_PATTERN)
-    signed = sa.case((credit, col(Posting.amount_cents)), else_=-col(Posting.amount_cents))
-
-    def total(expression: sa.ColumnElement[int] | Mapped[int], where: sa.ColumnElement[bool]) -> sa.ColumnElement[int]:
-        return sa.func.coalesce(sa.func.sum(sa.case((where, expression), else_=0)), 0)
-
     row = (
         await session.execute(
-            sa.select(
-                total(signed, before),
-                total(col(Posting.amount_cents), sa.and_(during, credit, sa.not_(lot))),
-                total(col(Posting.amount_cents), sa.and_(during, credit, lot)),
-                total(col(Posting.amount_cents), sa.and_(during, sa.not_(credit))),
-            )
-            .select_from(Posting)
-            .join(Account, col(Account.id) == col(Posting.account_id))
-            .join(JournalEntry, col(JournalEntry.id) == col(Posting.entry_id))
-            .where(col(Account.member_id) == member_id, col(Account.kind) == "equity")
+            _EQUITY_MOVES,
+            {"member": member_id, "lot_accounts": chart.EQUITY_LOT_PATTERN, "start": start, "end": end},
         )
     ).one()
     return EquityRollForward(int(row[0]), int(row[1]), int(row[2]), int(row[3]))

@@ -23,7 +23,6 @@ from domain.db import make_session_maker
 from domain.equity.statements import capital_account
 from domain.equity.tables import EquityLot
 from domain.ledger import chart
-from domain.ledger import service as ledger
 from domain.membership import imports
 from domain.membership.rules import Status
 from domain.patronage.tables import PatronageRecord
@@ -101,7 +100,7 @@ async def _counts(session) -> dict[str, int]:
     return {t: int((await session.execute(sa.text(f"SELECT count(*) FROM {t}"))).scalar_one()) for t in COUNTED}  # noqa: S608
 
 
-async def test_a_run_is_one_balanced_entry_each_lot_holds_its_retained_and_payable_its_payouts(session):
+async def test_a_run_is_one_balanced_entry_its_lots_hold_retained_and_payable_its_payouts(session):
     run_id = await _computed_run(session)
     await posting.approve(session, run_id)
 
@@ -132,10 +131,12 @@ async def test_a_run_is_one_balanced_entry_each_lot_holds_its_retained_and_payab
     assert shares == {code: cents for code, cents in repaid.items() if cents > 0}
     assert len(shares) == 2
 
+    retained = [r.amount_cents for r in rows if r.code == chart.RETAINED_EQUITY.code]
+    assert retained == [sum(ln.retained_cents for ln in allocated)]
     for line in allocated:
         (lot,) = (await session.exec(select(EquityLot).where(col(EquityLot.member_id) == line.member_id))).all()
-        assert lot.account_id is not None
-        assert (await ledger.balance(session, lot.account_id)).balance_cents == line.retained_cents
+        assert lot.account_id is None  # in the retained equity account's subsidiary ledger
+        assert (lot.face_cents, lot.entry_id) == (line.retained_cents, rows[0].id)
         (statement_lot,) = (await capital_account(session, line.member_id)).lots
         assert statement_lot.face_cents == line.retained_cents
 

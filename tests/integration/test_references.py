@@ -1,9 +1,10 @@
-"""References checked once per statement (0033, 0036, 0038) hold as the foreign keys they replace did.
+"""References checked once per statement (0033, 0036, 0038, 0041) hold as the foreign keys they replace did.
 
 A posting, lot, ledger account, payout, allocation line or redemption line whose parent row
 is missing is refused (SQLSTATE 23503, the foreign key's name), also as one bad row of a
 set-based insert and as an update of the key; a redemption line's lot must be held by the
-line's member; and the parents keep their keys: a referenced member, ledger account, equity
+line's member; a posting that names a lot is on the retained equity account or the lot's own;
+a lot's face is fixed; and the parents keep their keys: a referenced member, ledger account, equity
 lot (its member too), allocation run or redemption run can be neither deleted, nor re-keyed,
 nor truncated, so a child row once checked keeps its parent.
 """
@@ -49,9 +50,10 @@ async def _family(session: Any) -> dict[str, int]:
     )
     lot = await _one(
         session,
-        "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
-        " VALUES (:member, 2025, 'retained_patronage', true, :account, now()) RETURNING id",
+        "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, account_id, created_at)"
+        " VALUES (:member, 2025, 'retained_patronage', true, 100, :entry, :account, now()) RETURNING id",
         member=member,
+        entry=entry,
         account=account,
     )
     await session.execute(
@@ -102,16 +104,32 @@ MISSING_PARENT = [
     (
         "fk_equity_lot_member_id_member",
         (
-            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, created_at)"
-            " VALUES (:member, 2024, 'imported', true, now()), (:missing, 2024, 'imported', true, now())"
+            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, created_at)"
+            " VALUES (:member, 2024, 'imported', true, 1, :entry, now()),"
+            " (:missing, 2024, 'imported', true, 1, :entry, now())"
         ),
     ),
     (
         "fk_equity_lot_account_id_ledger_account",
         (
-            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
-            " VALUES (:member, 2024, 'imported', true, :account, now()),"
-            " (:member, 2024, 'imported', true, :missing, now())"
+            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, account_id,"
+            " created_at) VALUES (:member, 2024, 'imported', true, 1, :entry, :account, now()),"
+            " (:member, 2024, 'imported', true, 1, :entry, :missing, now())"
+        ),
+    ),
+    (
+        "fk_equity_lot_entry_id_journal_entry",
+        (
+            "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, created_at)"
+            " VALUES (:member, 2024, 'imported', true, 1, :entry, now()),"
+            " (:member, 2024, 'imported', true, 1, :missing, now())"
+        ),
+    ),
+    (
+        "fk_posting_equity_lot_id_equity_lot",
+        (
+            "INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)"
+            " VALUES (:entry, :account, 'debit', 5, :lot), (:entry, :account, 'credit', 5, :missing)"
         ),
     ),
     (
@@ -191,7 +209,7 @@ async def test_a_row_whose_parent_is_missing_is_refused(session, name, statement
 
 
 async def test_parents_written_by_the_same_statement_are_found(session):
-    """As approval writes them: the account, the lot pointing at it and the posting, in one statement."""
+    """The account, the entry, the lot pointing at both and postings naming the lot, in one statement."""
     family = await _family(session)
     written = await _one(
         session,
@@ -199,18 +217,81 @@ async def test_parents_written_by_the_same_statement_are_found(session):
         WITH account AS (
           INSERT INTO ledger_account (code, name, kind, member_id, created_at)
           VALUES (:key || '-same', 'lot', 'equity', :member, now()) RETURNING id
+        ), entry AS (
+          INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)
+          VALUES ('refs', '', now(), :key || '-same') RETURNING id
         ), lot AS (
-          INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)
-          SELECT :member, 2024, 'retained_patronage', true, id, now() FROM account RETURNING account_id
+          INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, account_id, created_at)
+          SELECT :member, 2024, 'retained_patronage', true, 5, entry.id, account.id, now()
+            FROM account CROSS JOIN entry RETURNING id, account_id, entry_id
         ), posted AS (
-          INSERT INTO posting (entry_id, account_id, side, amount_cents) SELECT :entry, account_id, 'credit', 5 FROM lot
+          INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)
+          SELECT entry_id, account_id, 'credit', 5, NULL FROM lot
+          UNION ALL
+          SELECT entry_id, account_id, 'debit', 5, id FROM lot
           RETURNING id
         )
         SELECT count(*) FROM posted
         """,
         **family,
     )
-    assert written == 1
+    assert written == 2
+
+
+async def test_a_posting_that_names_a_lot_is_on_retained_equity_or_the_lots_own_account(session):
+    family = await _family(session)
+    other = await _one(
+        session,
+        "INSERT INTO ledger_account (code, name, kind, created_at)"
+        " VALUES (:key || '-x', 'x', 'asset', now()) RETURNING id",
+        key=family["key"],
+    )
+    statement = (
+        "INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)"
+        " VALUES (:entry, :account, 'debit', 5, :lot), (:entry, :other, 'credit', 5, :lot)"
+    )
+    with pytest.raises(IntegrityError, match="must be on the retained equity account") as caught:
+        await session.execute(sa.text(statement), {**family, "other": other})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23514"  # check_violation
+
+
+async def test_a_posting_on_retained_equity_may_name_any_lot(session):
+    family = await _family(session)
+    retained = await _one(
+        session,
+        "INSERT INTO ledger_account (code, name, kind, created_at)"
+        " VALUES ('coop:retained_equity', 'r', 'equity', now())"
+        " ON CONFLICT (code) DO UPDATE SET name = ledger_account.name RETURNING id",
+    )
+    written = await _one(
+        session,
+        "WITH p AS (INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)"
+        " VALUES (:entry, :retained, 'debit', 5, :lot), (:entry, :account, 'credit', 5, NULL) RETURNING id)"
+        " SELECT count(*) FROM p",
+        **family,
+        retained=retained,
+    )
+    assert written == 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE equity_lot SET face_cents = face_cents + 1 WHERE id = :lot",
+        "UPDATE equity_lot SET entry_id = :entry WHERE id = :lot",
+    ],
+)
+async def test_a_lots_face_and_its_entry_are_fixed(session, statement):
+    family = await _family(session)
+    other_entry = await _one(
+        session,
+        "INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)"
+        " VALUES ('refs', '', now(), :key || '-other') RETURNING id",
+        key=family["key"],
+    )
+    with pytest.raises(IntegrityError, match="cannot change") as caught:
+        await session.execute(sa.text(statement), {**family, "entry": other_entry})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23001"  # restrict_violation
 
 
 @pytest.mark.parametrize(
@@ -268,9 +349,9 @@ ONE_PARENT_MANY_ROWS = [
     (
         "pk_redemption_run",
         (  # one line a lot: the lots are written first, by the same statement
-            "WITH lot AS (INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, account_id, created_at)"
-            " SELECT :member, 2025, 'retained_patronage', true, :account, now() FROM generate_series(1, :rows)"
-            " RETURNING id)"
+            "WITH lot AS (INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id,"
+            " account_id, created_at) SELECT :member, 2025, 'retained_patronage', true, 5, :entry, :account, now()"
+            " FROM generate_series(1, :rows) RETURNING id)"
             " INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified,"
             " amount_cents) SELECT :redemption_run, id, :member, 1, 2025, true, 5 FROM lot"
         ),
