@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from pypdf import PdfReader
 from sqlmodel import col
 
+from domain.equity.statements import capital_account
 from domain.ledger import chart
 from domain.ledger import service as ledger
 from domain.membership.tables import Member
@@ -349,11 +350,7 @@ async def _allocate_from_the_books_and_state_the_value(
     )
     assert statement["return_on_equity"]["value"] is None
     following = (await client.get(f"/v1/members/{a.id}/value-statement?fiscal_year={FY + 1}", headers=staff)).json()
-    capital = sum(
-        t.credits_cents - t.debits_cents
-        for t in await ledger.trial_balance(session)
-        if t.code.startswith(f"member:{a.id}:") and t.kind == "equity"
-    )
+    capital = (await capital_account(session, a.id)).total_equity_cents
     assert following["equity"]["retained_cents"] == 123_907
     assert (
         following["equity"]["closing_cents"]

@@ -89,6 +89,22 @@ async def _outstanding(session) -> dict[int, tuple[int, int]]:
     return found
 
 
+# In one statement, so one snapshot: the retained equity account's balance, and the outstanding
+# of the lots it holds (every lot but those written before 0041 with their own account).
+_CONTROL_AND_LOTS = sa.text("""
+SELECT (SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0)
+          FROM posting p JOIN ledger_account a ON a.id = p.account_id WHERE a.code = :retained),
+       (SELECT coalesce(sum(face_cents), 0) FROM equity_lot WHERE account_id IS NULL)
+       + (SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0)
+            FROM posting p JOIN equity_lot l ON l.id = p.equity_lot_id WHERE l.account_id IS NULL)
+""")
+
+
+async def _assert_retained_equity_is_its_lots(session) -> None:
+    account, lots = (await session.execute(_CONTROL_AND_LOTS, {"retained": chart.RETAINED_EQUITY.code})).one()
+    assert account == lots
+
+
 async def _lines(session, run_id: int) -> list[RedemptionLine]:
     result = await session.exec(select(RedemptionLine).where(col(RedemptionLine.run_id) == run_id))
     return list(result.all())
@@ -102,6 +118,7 @@ async def test_a_run_never_redeems_more_than_the_budget_or_a_lot_and_posts_exact
     savepoint = await session.begin_nested()
     try:
         await _coop(session, rows)
+        await _assert_retained_equity_is_its_lots(session)
         before = await _outstanding(session)
         eligible = {lot_id: out for lot_id, (year, out) in before.items() if year <= AS_OF.year and out > 0}
 
@@ -133,6 +150,7 @@ async def test_a_run_never_redeems_more_than_the_budget_or_a_lot_and_posts_exact
             per_member[line.member_id] += line.amount_cents
         assert {p.member_id: p.amount_cents for p in payouts.all()} == per_member
         assert await ledger.balance_of(session, chart.PAYOUTS_PAYABLE) == redeemed
+        await _assert_retained_equity_is_its_lots(session)
     finally:
         await savepoint.rollback()
 
@@ -304,6 +322,7 @@ async def test_concurrent_approvals_post_once_and_special_redemptions_never_doub
             left = await _outstanding(s)
             assert all(out >= 0 for _, out in left.values())
             assert all(left[lot_id][1] == 0 for lot_id in await _lots_of(s, target))  # all redeemed, once
+            await _assert_retained_equity_is_its_lots(s)
             assert outcomes[0] in {"posted", "stale"}
             special_entries = await s.execute(
                 sa.select(sa.func.count())

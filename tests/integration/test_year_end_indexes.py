@@ -16,8 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 INSERT_LOT = (
-    "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, external_ref, created_at)"
-    " VALUES (:member, 2020, :kind, true, :ref, now())"
+    "WITH entry AS (INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)"
+    " VALUES ('lots', '', now(), gen_random_uuid()::text) RETURNING id)"
+    " INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, external_ref, created_at)"
+    " SELECT :member, 2020, :kind, true, 100, entry.id, :ref, now() FROM entry"
 )
 
 
