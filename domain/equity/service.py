@@ -12,8 +12,9 @@ SQL, so neither holds a run's lots in Python.
 Locking, in one order so concurrent writers never deadlock: the run's row, then the
 members' rows in id order, then the equity lots' rows in id order, then every ledger
 account the change touches in id order (the retained equity account, payouts payable, and
-the own accounts of lots written before 0041). Lots and members are locked ``FOR NO KEY UPDATE``, which rows inserted
-with a foreign key to them (lines, payouts, accounts) do not wait for. Approval takes no
+the own accounts of lots written before 0041). Lots and members are locked ``FOR NO KEY
+UPDATE``, which rows inserted with a foreign key to them (lines, payouts) do not wait for.
+Approval takes no
 member's row: its payouts' member key is checked per statement (migration 0033), which
 locks no member, and a member's row is never deleted or re-keyed, so there is no key lock
 to take early (before 0033 it took ``FOR KEY SHARE`` on every member up front, the lock each
@@ -199,7 +200,7 @@ SELECT :run, u.lot, u.member, u.number, u.year, u.qualified, u.amount
 # Approval, set-based from the run's lines: no statement grows with the lots (no id arrays, no
 # rows through Python). Locks in the module's order: the lots FOR NO KEY UPDATE in id order, then
 # the accounts in id order: the retained equity account, payouts payable and the own accounts of
-# lots written before 0041, which this statement answers (none once those are redeemed).
+# lots written before 0041, which this statement answers (none once those lots are redeemed).
 _LOCK_RUN_LOTS = sa.text("""
 WITH locked AS MATERIALIZED (
   SELECT l.id, l.account_id
