@@ -642,6 +642,8 @@ async def test_old_lots_read_the_same_after_0041_and_redeem_on_their_own_account
     finally:
         await engine.dispose()
     assert read == outstanding | {lots["b16"]: 6_000, lots["c16"]: 3_000, lots["a18"]: 0, lots["a19"]: 0}
+    own_balances = (await _old_ledger(copy_url)).lot_accounts
+    assert {lot: credits - debits for lot, (credits, debits) in own_balances.items()} == read
 
     # Every lot still has its own account, so 0040 takes the database back, and its reading of
     # each lot (its account's credits less debits) is what the new code said; 0041 again names
