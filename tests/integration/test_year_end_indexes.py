@@ -16,10 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 INSERT_LOT = (
-    "WITH entry AS (INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)"
-    " VALUES ('lots', '', now(), gen_random_uuid()::text) RETURNING id)"
-    " INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, external_ref, created_at)"
-    " SELECT :member, 2020, :kind, true, 100, entry.id, :ref, now() FROM entry"
+    "INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, external_ref, created_at)"
+    " VALUES (:member, 2020, :kind, true, 100, :entry, :ref, now())"
 )
 
 
@@ -36,14 +34,34 @@ async def _member(session) -> int:
     return member
 
 
+async def _entry(session) -> int:
+    """A balanced entry for the lots' face to name (migration 0041)."""
+    key = f"lot-key:{uuid.uuid4().hex}"
+    entry: int = (
+        await session.execute(
+            sa.text(
+                "WITH account AS (INSERT INTO ledger_account (code, name, kind) VALUES (:key, 'Lot key', 'equity')"
+                " RETURNING id),"
+                " entry AS (INSERT INTO journal_entry (kind, memo, occurred_at, idempotency_key)"
+                " VALUES ('lot_key', '', now(), :key) RETURNING id),"
+                " posted AS (INSERT INTO posting (entry_id, account_id, side, amount_cents)"
+                " SELECT entry.id, account.id, side, 100 FROM entry, account, unnest(ARRAY['debit', 'credit']) AS side)"
+                " SELECT id FROM entry"
+            ),
+            {"key": key},
+        )
+    ).scalar_one()
+    return entry
+
+
 async def test_an_imported_lot_key_is_refused_twice_and_retained_lots_have_none(session):
-    member = await _member(session)
+    lot = {"member": await _member(session), "entry": await _entry(session)}
     ref = f"lot-{uuid.uuid4().hex}"
     for _ in range(2):  # many lots without a key, as approval writes them
-        await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "retained_patronage", "ref": None})
-    await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "imported", "ref": ref})
+        await session.execute(sa.text(INSERT_LOT), lot | {"kind": "retained_patronage", "ref": None})
+    await session.execute(sa.text(INSERT_LOT), lot | {"kind": "imported", "ref": ref})
     with pytest.raises(IntegrityError, match="uq_equity_lot_external_ref") as caught:
-        await session.execute(sa.text(INSERT_LOT), {"member": member, "kind": "imported", "ref": ref})
+        await session.execute(sa.text(INSERT_LOT), lot | {"kind": "imported", "ref": ref})
     assert getattr(caught.value.orig, "sqlstate", None) == "23505"
 
 
