@@ -95,9 +95,11 @@ payout AS (
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
 SELECT entry.id, CAST(:summary AS bigint), 'debit', total.allocated_cents FROM entry CROSS JOIN total
 UNION ALL
-SELECT entry.id, CAST(:retained AS bigint), 'credit', total.retained_cents FROM entry CROSS JOIN total WHERE total.retained_cents > 0
+SELECT entry.id, CAST(:retained AS bigint), 'credit', total.retained_cents FROM entry CROSS JOIN total
+ WHERE total.retained_cents > 0
 UNION ALL
-SELECT entry.id, CAST(:payable AS bigint), 'credit', total.paid_cents FROM entry CROSS JOIN total WHERE total.paid_cents > 0
+SELECT entry.id, CAST(:payable AS bigint), 'credit', total.paid_cents FROM entry CROSS JOIN total
+ WHERE total.paid_cents > 0
 UNION ALL
 SELECT entry.id, share.id, 'credit', line.loan_deduction_cents
   FROM entry CROSS JOIN line
