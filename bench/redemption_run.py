@@ -3,9 +3,10 @@
     python -m bench.redemption_run [--members 100000] [--years 15] [--keep DIR] [--rounds 2] [--statements]
 
 Seeds N members, each with one retained-equity lot per fiscal year as year-end approval leaves
-it (its own ledger account; the year's one entry debiting the income summary and crediting each
-lot with its retained part and the payouts payable with the cash), set-based: one statement per
-year, every id drawn first. The seeded database is a template: each round runs in a fresh copy
+it since migration 0041 (the lot with its face and its entry, no account of its own; the year's
+one entry debiting the income summary and crediting the retained equity account once with the
+lots' faces and the payouts payable with the cash), set-based: one statement per year, every id
+drawn first. The seeded database is a template: each round runs in a fresh copy
 of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
 the next run at the same scale skips the seeding.
 
@@ -16,8 +17,9 @@ is the bare SQL the redemption cannot do without, in one transaction:
 read the oldest years' lot balances until the budget is covered, write a line per lot reached,
 the run's one entry (a debit per line, one credit) and a payout per member, fire the deferred balance
 checks (SET CONSTRAINTS ALL IMMEDIATE, which commit would do), and roll back. Each lot's balance
-is read as the run reads it, an index-only scan of its account's postings (migration 0035); the
-old floor, which grouped a join of the lots with every posting, is timed and printed beside it.
+is read as the run reads it, its face and an index-only scan of the postings that name it
+(migration 0041); the old floor, which grouped a join of the lots with those postings, is timed
+and printed beside it.
 ``--statements`` prints every statement of the run that took more than 50 ms.
 """
 
@@ -55,66 +57,59 @@ SELECT code, name, kind, now() FROM unnest(CAST(:codes AS text[]), CAST(:names A
     AS a(code, name, kind)
 ON CONFLICT (code) DO NOTHING
 """
-# One fiscal year's lots as year-end approval writes them (domain/allocation/posting.py): per
-# member a lot and its account, and the year's one entry debiting the income summary with the
-# allocations and crediting each lot (retained, 10.00 to 510.00) and the payouts payable (the
-# cash, a quarter of each retained part). The ids are drawn first, in member order, so each
-# year's ids follow the previous year's.
+# One fiscal year's lots as year-end approval writes them (domain/allocation/posting.py,
+# `_POST_LINES`): per member a lot with its face (retained, 10.00 to 510.00) and the entry that
+# posted it, and the year's one entry debiting the income summary with the allocations and
+# crediting the retained equity account once with the lots' faces and the payouts payable once
+# with the cash (a quarter of each retained part). The lot ids are drawn first, in member order,
+# so each year's ids follow the previous year's and a lot's face is what the seed before 0041
+# gave the lot of the same id (its account's one credit): the old and the new seed hold the
+# same lots.
 SEED_YEAR = """
-WITH seq AS MATERIALIZED (
-  SELECT CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass) AS lot,
-         CAST(pg_get_serial_sequence('ledger_account', 'id') AS regclass) AS account
-),
-line AS MATERIALIZED (
-  SELECT m.id AS member_id, nextval(seq.lot) AS lot_id, nextval(seq.account) AS account_id
-    FROM (SELECT id FROM member ORDER BY id) m CROSS JOIN seq
+WITH line AS MATERIALIZED (
+  SELECT m.id AS member_id, nextval(CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass)) AS lot_id
+    FROM (SELECT id FROM member ORDER BY id) m
 ),
 amount AS MATERIALIZED (
   SELECT *, 1000 + (lot_id * 7919) % 50000 AS retained, (1000 + (lot_id * 7919) % 50000) / 4 AS cash FROM line
 ),
 total AS MATERIALIZED (SELECT sum(retained) AS retained, sum(cash) AS cash FROM amount),
-account AS (
-  INSERT INTO ledger_account (id, code, name, kind, member_id, created_at)
-  SELECT account_id, 'member:' || member_id || ':equity_lot:' || lot_id, 'Retained equity FY' || CAST(:fy AS int),
-         'equity', member_id, now()
-    FROM amount
-),
-lot AS (
-  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, source_key, account_id, created_at)
-  SELECT lot_id, member_id, CAST(:fy AS int), 'retained_patronage', true, 'allocation:bench' || :fy || ':' || member_id,
-         account_id, now()
-    FROM amount
-),
-entry AS (
+entry AS MATERIALIZED (
   INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
   VALUES ('patronage_allocation', 'patronage allocation FY' || CAST(:fy AS int),
           make_date(CAST(:fy AS int) + 1, 3, 15), now(), 'allocation:bench' || :fy || ':' || 'members')
   RETURNING id
+),
+lot AS (
+  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, face_cents, entry_id, source_key, created_at)
+  SELECT amount.lot_id, amount.member_id, CAST(:fy AS int), 'retained_patronage', true, amount.retained, entry.id,
+         'allocation:bench' || :fy || ':' || amount.member_id, now()
+    FROM entry CROSS JOIN amount
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry.id, :summary, 'debit', total.retained + total.cash FROM entry CROSS JOIN total
+SELECT entry.id, CAST(:summary AS bigint), 'debit', total.retained + total.cash FROM entry CROSS JOIN total
 UNION ALL
-SELECT entry.id, amount.account_id, 'credit', amount.retained FROM entry CROSS JOIN amount
+SELECT entry.id, CAST(:retained AS bigint), 'credit', total.retained FROM entry CROSS JOIN total
 UNION ALL
-SELECT entry.id, :payable, 'credit', total.cash FROM entry CROSS JOIN total
+SELECT entry.id, CAST(:payable AS bigint), 'credit', total.cash FROM entry CROSS JOIN total
 """
 
 # --- the floor: the bare SQL of a FIFO redemption ----------------------------------------
 
 FLOOR_YEARS = "SELECT DISTINCT fiscal_year FROM equity_lot WHERE fiscal_year <= :year ORDER BY 1"
-# Each lot's balance the way the run reads it: an index-only scan of its own account's postings
-# (ix_posting_account_id covers side and amount, migration 0035), not a hash of every posting.
+# A year's outstanding the way the run sums it (domain/equity/service.py, `_OUTSTANDING_BY_YEAR`,
+# here for one year): its lots' faces, plus the postings that name them (the partial index
+# ix_posting_equity_lot_id, migration 0041), never a pass over other postings.
 FLOOR_YEAR_TOTAL = """
-SELECT coalesce(sum(bal.outstanding), 0)
-  FROM equity_lot l
- CROSS JOIN LATERAL (
-   SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
-     FROM posting p WHERE p.account_id = l.account_id
- ) bal
- WHERE l.fiscal_year = :year
+SELECT (SELECT coalesce(sum(face_cents), 0) FROM equity_lot WHERE fiscal_year = :year)
+     + (SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0)
+          FROM posting p JOIN equity_lot l ON l.id = p.equity_lot_id
+         WHERE p.equity_lot_id IS NOT NULL AND l.fiscal_year = :year)
 """
 # Every lot of the years reached with its balance, a line each (the partial year's amounts pro
-# rata, rounded down: the floor writes as many rows, it does not need the cents right).
+# rata, rounded down: the floor writes as many rows, it does not need the cents right). Each
+# lot's balance as the run reads it (`_LOT_OUTSTANDING`): its face and an index-only scan of the
+# postings that name it.
 FLOOR_LINES = """
 INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
 SELECT :run, l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified,
@@ -122,17 +117,22 @@ SELECT :run, l.id, l.member_id, m.member_number, l.fiscal_year, l.qualified,
             ELSE greatest(1, CAST(bal.outstanding * CAST(:share AS float8) AS bigint)) END
   FROM equity_lot l
  CROSS JOIN LATERAL (
-   SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
-     FROM posting p WHERE p.account_id = l.account_id
+   SELECT l.face_cents
+          + coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0) AS outstanding
+     FROM posting p WHERE p.equity_lot_id = l.id
  ) bal
   JOIN member m ON m.id = l.member_id
  WHERE l.fiscal_year = ANY(CAST(:years AS int[])) AND bal.outstanding > 0
 """
-# The floor before the twenty-second part of docs/performance.md, printed beside the new one: each
-# lot's balance grouped from a join of the reached years' lots with every posting.
+# The floor's shape before the twenty-second part of docs/performance.md, printed beside the new
+# one: each lot's balance grouped from a join of the reached years' lots with the postings (now:
+# its face and the postings that name it).
 OLD_FLOOR_YEAR_TOTAL = """
-SELECT coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END), 0)
-  FROM equity_lot l JOIN posting p ON p.account_id = l.account_id WHERE l.fiscal_year = :year
+SELECT coalesce(sum(b.outstanding), 0)
+  FROM (SELECT l.face_cents + coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents
+                                                ELSE -p.amount_cents END), 0) AS outstanding
+          FROM equity_lot l LEFT JOIN posting p ON p.equity_lot_id = l.id
+         WHERE l.fiscal_year = :year GROUP BY l.id) b
 """
 OLD_FLOOR_LINES = """
 INSERT INTO redemption_line (run_id, lot_id, member_id, member_number, fiscal_year, qualified, amount_cents)
@@ -140,25 +140,26 @@ SELECT :run, b.id, b.member_id, m.member_number, b.fiscal_year, b.qualified,
        CASE WHEN b.fiscal_year < :last THEN b.outstanding
             ELSE greatest(1, CAST(b.outstanding * CAST(:share AS float8) AS bigint)) END
   FROM (SELECT l.id, l.member_id, l.fiscal_year, l.qualified,
-               sum(CASE WHEN p.side = 'credit' THEN p.amount_cents ELSE -p.amount_cents END) AS outstanding
-          FROM equity_lot l JOIN posting p ON p.account_id = l.account_id
+               l.face_cents + coalesce(sum(CASE WHEN p.side = 'credit' THEN p.amount_cents
+                                                ELSE -p.amount_cents END), 0) AS outstanding
+          FROM equity_lot l LEFT JOIN posting p ON p.equity_lot_id = l.id
          WHERE l.fiscal_year = ANY(CAST(:years AS int[])) GROUP BY l.id) b
   JOIN member m ON m.id = b.member_id
  WHERE b.outstanding > 0
 """
-# The run's one entry: each line's lot debited, payouts payable credited with the total.
+# The run's one entry (`_POST_RUN`): each line a debit of the retained equity account naming its
+# lot, payouts payable credited with the total. The lot is on the line, so the floor does not read
+# the lots again (the run does, for the stale check, which the floor leaves out).
 FLOOR_POSTINGS = """
 WITH entry AS (
   INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
   VALUES ('equity_redemption', '', now(), now(), CAST(:key AS text) || 'lots') RETURNING id
 ),
-line AS MATERIALIZED (
-  SELECT r.amount_cents, l.account_id FROM redemption_line r JOIN equity_lot l ON l.id = r.lot_id WHERE r.run_id = :run
-)
-INSERT INTO posting (entry_id, account_id, side, amount_cents)
-SELECT entry.id, account_id, 'debit', amount_cents FROM entry CROSS JOIN line
+line AS MATERIALIZED (SELECT amount_cents, lot_id FROM redemption_line WHERE run_id = :run)
+INSERT INTO posting (entry_id, account_id, side, amount_cents, equity_lot_id)
+SELECT entry.id, CAST(:retained AS bigint), 'debit', amount_cents, lot_id FROM entry CROSS JOIN line
 UNION ALL
-SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line) FROM entry
+SELECT entry.id, :payable, 'credit', (SELECT sum(amount_cents) FROM line), NULL FROM entry
 """
 FLOOR_PAYOUTS = """
 INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
@@ -200,7 +201,8 @@ async def _template_exists(url: str, name: str) -> bool:
 
 async def seed(url: str, members: int, years: int) -> None:
     engine = make_engine(url, pool_size=1)
-    specs = [chart.income_summary(y) for y in range(FIRST_YEAR, FIRST_YEAR + years)] + [chart.PAYOUTS_PAYABLE]
+    specs = [chart.income_summary(y) for y in range(FIRST_YEAR, FIRST_YEAR + years)]
+    specs += [chart.PAYOUTS_PAYABLE, chart.RETAINED_EQUITY]
     started = time.perf_counter()
     try:
         async with engine.begin() as conn:
@@ -222,6 +224,7 @@ async def seed(url: str, members: int, years: int) -> None:
                         "fy": year,
                         "summary": ids[chart.income_summary(year).code],
                         "payable": ids[chart.PAYOUTS_PAYABLE.code],
+                        "retained": ids[chart.RETAINED_EQUITY.code],
                     },
                 )
                 print(f"  seeded FY{year}: {time.perf_counter() - started:.0f} s", flush=True)
@@ -237,18 +240,21 @@ async def seed(url: str, members: int, years: int) -> None:
 
 
 async def floor(url: str, budget: int, as_of: date, *, old: bool = False) -> tuple[float, dict[str, float]]:
-    """The bare SQL of the redemption, timed, then rolled back (``old``: the lots read as before 0035)."""
+    """The bare SQL of the redemption, timed, then rolled back (``old``: the lots' balances grouped from a join)."""
     year_total, lines = (OLD_FLOOR_YEAR_TOTAL, OLD_FLOOR_LINES) if old else (FLOOR_YEAR_TOTAL, FLOOR_LINES)
     engine = make_engine(url, pool_size=1)
     parts: dict[str, float] = {}
     try:
         async with engine.connect() as conn:
             tx = await conn.begin()
-            payable = (
-                await conn.execute(
-                    sa.text("SELECT id FROM ledger_account WHERE code = :c"), {"c": chart.PAYOUTS_PAYABLE.code}
-                )
-            ).scalar_one()
+            accounts: dict[str, int] = dict(
+                (
+                    await conn.execute(
+                        sa.text("SELECT code, id FROM ledger_account WHERE code IN (:payable, :retained)"),
+                        {"payable": chart.PAYOUTS_PAYABLE.code, "retained": chart.RETAINED_EQUITY.code},
+                    )
+                ).all()
+            )
             run_id = (await conn.execute(sa.text(FLOOR_RUN), {"as_of": as_of, "budget": budget})).scalar_one()
             started = time.perf_counter()
             left, reached, share = budget, [], 1.0
@@ -266,7 +272,15 @@ async def floor(url: str, budget: int, as_of: date, *, old: bool = False) -> tup
             await conn.execute(sa.text(lines), {"run": run_id, "years": reached, "last": reached[-1], "share": share})
             parts["lines"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            await conn.execute(sa.text(FLOOR_POSTINGS), {"run": run_id, "payable": payable, "key": f"floor:{run_id}:"})
+            await conn.execute(
+                sa.text(FLOOR_POSTINGS),
+                {
+                    "run": run_id,
+                    "payable": accounts[chart.PAYOUTS_PAYABLE.code],
+                    "retained": accounts[chart.RETAINED_EQUITY.code],
+                    "key": f"floor:{run_id}:",
+                },
+            )
             parts["entries and postings"] = time.perf_counter() - mark
             mark = time.perf_counter()
             await conn.execute(sa.text(FLOOR_PAYOUTS), {"run": run_id, "key": f"floor:{run_id}:"})
@@ -342,7 +356,9 @@ async def redeem(url: str, budget: int, as_of: date, *, statements: bool) -> tup
 
 
 async def run(url: str, members: int, years: int, rounds: int, *, statements: bool) -> None:
-    template = f"bench_redemption_{members}x{years}"
+    # Named for the lots' layout: a seed kept from before 0041 (a ledger account per lot) holds the
+    # same lots, but migrated to head they would take the run's path for old lots, not new ones.
+    template = f"bench_redemption_subledger_{members}x{years}"
     if await _template_exists(url, template):
         print(f"seed: reusing database {template}", flush=True)
     else:
