@@ -31,10 +31,12 @@ def _run(connection: Connection) -> None:
 
 async def _run_with_url(url: str) -> None:
     engine = make_engine(url, pool_size=1)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run)
+            await connection.commit()
+    finally:  # a refused migration must not leave its connection open in the caller's process
+        await engine.dispose()
 
 
 connection = config.attributes.get("connection")
