@@ -5,7 +5,8 @@
 Seeds N members, each with one retained-equity lot per fiscal year as year-end approval leaves
 it since migration 0041 (the lot with its face and its entry, no account of its own; the year's
 one entry debiting the income summary and crediting the retained equity account once with the
-lots' faces and the payouts payable with the cash), set-based: one statement per year, every id
+lots' faces and the payouts payable with the cash; then the cash paid out, a posting a member),
+set-based: one statement per year, every id
 drawn first. The seeded database is a template: each round runs in a fresh copy
 of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
 the next run at the same scale skips the seeding.
@@ -64,7 +65,10 @@ ON CONFLICT (code) DO NOTHING
 # with the cash (a quarter of each retained part). The lot ids are drawn first, in member order,
 # so each year's ids follow the previous year's and a lot's face is what the seed before 0041
 # gave the lot of the same id (its account's one credit): the old and the new seed hold the
-# same lots.
+# same lots. Then the year's cash paid out, a debit of payouts payable per member and the bank
+# credited once: a real co-op's ledger holds at least that beside the lots, and the run's plans
+# are chosen for a ledger of that size (a seed with its 45 postings alone had the lots' balances
+# read by a scan of the one-page posting table, docs/performance.md part 40).
 SEED_YEAR = """
 WITH line AS MATERIALIZED (
   SELECT m.id AS member_id, nextval(CAST(pg_get_serial_sequence('equity_lot', 'id') AS regclass)) AS lot_id
@@ -85,6 +89,18 @@ lot AS (
   SELECT amount.lot_id, amount.member_id, CAST(:fy AS int), 'retained_patronage', true, amount.retained, entry.id,
          'allocation:bench' || :fy || ':' || amount.member_id, now()
     FROM entry CROSS JOIN amount
+),
+paid AS MATERIALIZED (
+  INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
+  VALUES ('payout', 'patronage cash paid FY' || CAST(:fy AS int),
+          make_date(CAST(:fy AS int) + 1, 4, 1), now(), 'payout:bench' || :fy)
+  RETURNING id
+),
+paid_out AS (
+  INSERT INTO posting (entry_id, account_id, side, amount_cents)
+  SELECT paid.id, CAST(:payable AS bigint), 'debit', amount.cash FROM paid CROSS JOIN amount
+  UNION ALL
+  SELECT paid.id, CAST(:bank AS bigint), 'credit', total.cash FROM paid CROSS JOIN total
 )
 INSERT INTO posting (entry_id, account_id, side, amount_cents)
 SELECT entry.id, CAST(:summary AS bigint), 'debit', total.retained + total.cash FROM entry CROSS JOIN total
@@ -202,7 +218,7 @@ async def _template_exists(url: str, name: str) -> bool:
 async def seed(url: str, members: int, years: int) -> None:
     engine = make_engine(url, pool_size=1)
     specs = [chart.income_summary(y) for y in range(FIRST_YEAR, FIRST_YEAR + years)]
-    specs += [chart.PAYOUTS_PAYABLE, chart.RETAINED_EQUITY]
+    specs += [chart.PAYOUTS_PAYABLE, chart.RETAINED_EQUITY, chart.BANK]
     started = time.perf_counter()
     try:
         async with engine.begin() as conn:
@@ -225,6 +241,7 @@ async def seed(url: str, members: int, years: int) -> None:
                         "summary": ids[chart.income_summary(year).code],
                         "payable": ids[chart.PAYOUTS_PAYABLE.code],
                         "retained": ids[chart.RETAINED_EQUITY.code],
+                        "bank": ids[chart.BANK.code],
                     },
                 )
                 print(f"  seeded FY{year}: {time.perf_counter() - started:.0f} s", flush=True)
@@ -358,7 +375,7 @@ async def redeem(url: str, budget: int, as_of: date, *, statements: bool) -> tup
 async def run(url: str, members: int, years: int, rounds: int, *, statements: bool) -> None:
     # Named for the lots' layout: a seed kept from before 0041 (a ledger account per lot) holds the
     # same lots, but migrated to head they would take the run's path for old lots, not new ones.
-    template = f"bench_redemption_subledger_{members}x{years}"
+    template = f"bench_redemption_paid_out_{members}x{years}"
     if await _template_exists(url, template):
         print(f"seed: reusing database {template}", flush=True)
     else:
