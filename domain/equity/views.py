@@ -43,7 +43,7 @@ class RedemptionRunView(Protocol):
 class RedemptionLineView(Protocol):
     """The transports' view of a stored `RedemptionLine`.
 
-    What one lot gives up in a run; approval debits the lot's account by ``amount_cents``.
+    What one lot gives up in a run; approval posts ``amount_cents`` against the lot.
     """
 
     id: int | None
