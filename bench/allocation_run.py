@@ -74,7 +74,7 @@ SELECT member_id, pool, sum(amount_cents) FROM patronage_record
 FLOOR_COUNTED = f"SELECT count(*) FROM ({FLOOR}) f"  # noqa: S608 - a constant
 # What approval wrote, so a run's work per member is seen (members below the minimum get neither).
 WRITTEN = """
-SELECT (SELECT count(*) FROM equity_lot WHERE starts_with(source_key, :prefix)),
+SELECT (SELECT count(*) FROM equity_lot l JOIN journal_entry e ON e.id = l.entry_id WHERE e.idempotency_key = :key),
        (SELECT count(*) FROM payout WHERE starts_with(business_key, :prefix))
 """
 # The kept totals (0030) against the floor's GROUP BY on this seed (however they were made: the
@@ -241,7 +241,8 @@ async def run(url: str, members: int, records: int) -> None:
     for name, seconds in phases.items():
         print(f"{name}: {seconds:.2f} s")
     async with engine.connect() as conn:
-        lots, payouts = (await conn.execute(sa.text(WRITTEN), {"prefix": posting.key_prefix(run_id)})).one()
+        written = {"key": posting.members_key(run_id), "prefix": posting.key_prefix(run_id)}
+        lots, payouts = (await conn.execute(sa.text(WRITTEN), written)).one()
     print(f"approval wrote {lots:,} equity lots and {payouts:,} payouts")
     total = sum(phases.values())
     # This process did what the worker does (compute, approve): its peak is the worker's.

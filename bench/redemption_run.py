@@ -85,9 +85,9 @@ entry AS MATERIALIZED (
   RETURNING id
 ),
 lot AS (
-  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, face_cents, entry_id, source_key, created_at)
+  INSERT INTO equity_lot (id, member_id, fiscal_year, kind, qualified, face_cents, entry_id, created_at)
   SELECT amount.lot_id, amount.member_id, CAST(:fy AS int), 'retained_patronage', true, amount.retained, entry.id,
-         'allocation:bench' || :fy || ':' || amount.member_id, now()
+         now()
     FROM entry CROSS JOIN amount
 ),
 paid AS MATERIALIZED (

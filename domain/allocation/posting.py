@@ -5,9 +5,9 @@ one movement: the year's income summary is debited once with the total allocated
 once each are the retained equity account with the members' retained parts (each member's
 part is its new equity lot, the account's subsidiary ledger), the payouts payable with the
 run's cash less loan repayments (each member's part is its pending payout row), and each
-repaid membership share with its repayment. Lots and payouts are keyed
-`allocation:<run>:<member>`. Funds and the unallocated remainder, non-patronage income and
-losses are one entry each beside it.
+repaid membership share with its repayment. Payouts are keyed `allocation:<run>:<member>`;
+a lot names the entry, whose key names the run (migration 0042). Funds and the unallocated
+remainder, non-patronage income and losses are one entry each beside it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 
 def key_prefix(run_id: int) -> str:
-    """Every entry of a run starts with this idempotency key, and so do its payouts' and lots' keys."""
+    """Every entry of a run starts with this idempotency key, and so do its payouts' keys."""
     return f"allocation:{run_id}:"
 
 
@@ -82,9 +82,9 @@ entry AS MATERIALIZED (
   RETURNING id
 ),
 lot AS (
-  INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, source_key, created_at)
+  INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, created_at)
   SELECT line.member_id, CAST(:fy AS integer), 'retained_patronage', line.qualified, line.retained_cents, entry.id,
-         :prefix || line.member_id, now()
+         now()
     FROM entry CROSS JOIN line WHERE line.retained_cents > 0
 ),
 payout AS (

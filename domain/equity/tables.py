@@ -44,7 +44,6 @@ class EquityLot(SQLModel, table=True):
     # ledger_account.id of a lot written before 0041, checked per statement (0033)
     account_id: int | None = Field(default=None, sa_type=sa.BigInteger)
     external_ref: str | None = Field(default=None, max_length=200)
-    source_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(
         default_factory=utc_now, sa_type=sa.DateTime(timezone=True), sa_column_kwargs={"server_default": sa.func.now()}
     )
