@@ -23,11 +23,10 @@ from domain.equity.rules import (
     base_capital_requirement,
     base_capital_split,
 )
-from domain.equity.tables import EquityLot
+from domain.equity.statements import retained_by_member
 from domain.errors import ConflictError, FieldError, InvalidInputError, NotFoundError
 from domain.jobs import service as outbox
 from domain.ledger import chart
-from domain.ledger.tables import Posting
 from domain.membership.service import shares_paid
 from domain.membership.tables import Member, MemberConsent
 from domain.patronage.rules import (
@@ -579,28 +578,13 @@ async def _base_capital_splits(
     history: dict[int, list[int]] = {}
     for member_id, _, cents in yearly:
         history.setdefault(int(member_id), []).append(max(int(cents), 0))
-    net = sa.case((col(Posting.side) == "credit", col(Posting.amount_cents)), else_=-col(Posting.amount_cents))
-    # A member's retained equity: each lot's face and the postings that name it.
-    moved = (
-        sa.select(sa.func.coalesce(sa.func.sum(net), 0))
-        .where(col(Posting.equity_lot_id) == col(EquityLot.id))
-        .scalar_subquery()
-    )
-    held = dict(
-        (
-            await session.execute(
-                sa.select(col(EquityLot.member_id), sa.func.sum(col(EquityLot.face_cents) + moved))
-                .where(col(EquityLot.member_id) == sa.any_(members))
-                .group_by(col(EquityLot.member_id))
-            )
-        ).all()
-    )
+    held = await retained_by_member(session, ids)
     splits = {}
     for line in lines:
         if line.allocation_cents > 0:
             requirement = base_capital_requirement(average_patronage(history.get(line.member_key, []), years), k)
             splits[line.member_key] = base_capital_split(
-                line.allocation_cents, requirement, int(held.get(line.member_key, 0))
+                line.allocation_cents, requirement, held.get(line.member_key, 0)
             )
     return splits
 

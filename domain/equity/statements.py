@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import col
 
 from domain.equity import rules
@@ -78,3 +79,25 @@ async def capital_account(session: AsyncSession, member_id: int) -> CapitalAccou
     share = await ledger.balance_of(session, chart.member_share(member_id))
     preferred = await ledger.balance_of(session, chart.member_preferred(member_id))
     return CapitalAccount(share, preferred, lots)
+
+
+async def retained_by_member(session: AsyncSession, member_ids: list[int]) -> dict[int, int]:
+    """Each member's retained equity outstanding: its lots' faces and the postings that name them.
+
+    Members without lots are left out. One statement for any number of members (a year end asks
+    for every member of its run).
+    """
+    signed = sa.case(
+        (col(Posting.side) == Side.CREDIT.value, col(Posting.amount_cents)), else_=-col(Posting.amount_cents)
+    )
+    moved = (
+        sa.select(sa.func.coalesce(sa.func.sum(signed), 0))
+        .where(col(Posting.equity_lot_id) == col(EquityLot.id))
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        sa.select(col(EquityLot.member_id), sa.func.sum(col(EquityLot.face_cents) + moved))
+        .where(col(EquityLot.member_id) == sa.any_(sa.literal(member_ids, ARRAY(sa.BigInteger))))
+        .group_by(col(EquityLot.member_id))
+    )
+    return {int(member_id): int(cents) for member_id, cents in rows.all()}
