@@ -82,29 +82,33 @@ async def import_lots(
     already = set(
         (await session.exec(select(EquityLot.external_ref).where(col(EquityLot.external_ref).in_(refs)))).all()
     )
+    # Every lot moves between the same two accounts: looked up once, not twice a lot.
+    opening = await ledger.account_id(session, chart.OPENING_BALANCES)
+    retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
     imported = 0
     for row in rows:
         if row.external_ref in already:
             continue
         member = members[row.member_number]
         assert member.id is not None  # noqa: S101 - stored members
-        await _add_lot(session, member.id, row)
+        await _add_lot(session, member.id, row, opening=opening, retained=retained)
         imported += 1
     return imported, len(rows) - imported
 
 
-async def _add_lot(session: AsyncSession, member_id: int, row: LotRow) -> None:
+async def _add_lot(session: AsyncSession, member_id: int, row: LotRow, *, opening: int, retained: int) -> None:
     """The lot's face credited to retained equity, then the lot; what was redeemed before, against the lot."""
     # Lots are dated at their fiscal year's end, so history reads as it happened.
     year_end = datetime(row.fiscal_year, 12, 31, tzinfo=UTC)
-    face = await ledger.transfer(
+    face = await ledger.post_entry(
         session,
-        debit=chart.OPENING_BALANCES,
-        credit=chart.RETAINED_EQUITY,
-        amount_cents=row.face_cents,
         kind="opening_equity_lot",
         idempotency_key=f"import:lot:{row.external_ref}:face",
         occurred_at=year_end,
+        lines=[
+            PostingLine(opening, Side.DEBIT, row.face_cents),
+            PostingLine(retained, Side.CREDIT, row.face_cents),
+        ],
         memo=f"retained equity FY{row.fiscal_year} brought over",
     )
     assert face.id is not None  # noqa: S101 - posted
@@ -121,8 +125,6 @@ async def _add_lot(session: AsyncSession, member_id: int, row: LotRow) -> None:
     await session.flush()
     assert lot.id is not None  # noqa: S101 - flushed
     if row.redeemed_cents:
-        opening = await ledger.account_id(session, chart.OPENING_BALANCES)
-        retained = await ledger.account_id(session, chart.RETAINED_EQUITY)
         await ledger.post_entry(
             session,
             kind="opening_equity_redeemed",
