@@ -7,8 +7,8 @@ it since migration 0041 (the lot with its face and its entry, no account of its 
 one entry debiting the income summary and crediting the retained equity account once with the
 lots' faces and the payouts payable with the cash; then the cash paid out, a posting a member),
 set-based: one statement per year, every id drawn first. The seeded database is a template:
-each round runs in a fresh copy of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR and the template stays there, so
-the next run at the same scale skips the seeding.
+each round runs in a fresh copy of it. With ``--keep DIR`` the PostgreSQL cluster lives in DIR
+and the template stays there, so the next run at the same scale skips the seeding.
 
 Each round times, in its own copy, the floor and a FIFO run whose budget redeems about a year
 and a half of the oldest lots (odd rounds the floor first, even rounds the run first):
