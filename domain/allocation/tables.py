@@ -44,16 +44,14 @@ class AllocationRun(SQLModel, table=True):
 
 
 class AllocationLine(SQLModel, table=True):
-    """One member's allocation in a run."""
+    """One member's allocation in a run, keyed by the run and the member (0043: no surrogate id)."""
 
     __tablename__ = "allocation_line"
-    __table_args__ = (sa.UniqueConstraint("run_id", "member_id", name="uq_allocation_line_run_member"),)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
-    run_id: int = Field(sa_type=sa.BigInteger)  # allocation_run.id, checked per statement (0036)
+    run_id: int = Field(primary_key=True, sa_type=sa.BigInteger)  # allocation_run.id, checked per statement (0036)
     # member.id, checked per statement (0036). No index of its own (0039): a member's notices are
-    # found run by run through the unique (run_id, member_id).
-    member_id: int = Field(sa_type=sa.BigInteger)
+    # found run by run through the primary key (run_id, member_id).
+    member_id: int = Field(primary_key=True, sa_type=sa.BigInteger)
     member_number: int = Field(sa_type=sa.BigInteger)
     patronage_cents: int = Field(sa_type=sa.BigInteger)
     computed_cents: int = Field(sa_type=sa.BigInteger)

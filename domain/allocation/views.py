@@ -37,7 +37,6 @@ class AllocationRunView(Protocol):
 class AllocationLineView(Protocol):
     """The transports' view of a stored `AllocationLine`: one member's allocation in a run."""
 
-    id: int | None
     run_id: int
     member_id: int
     member_number: int

@@ -86,14 +86,14 @@ async def test_only_keyed_lots_are_in_the_index_and_the_import_look_up_uses_it(s
     assert "uq_equity_lot_external_ref" in plan
 
 
-async def test_allocation_lines_are_indexed_by_run_and_member_only_and_notices_use_it(session):
+async def test_allocation_lines_are_keyed_by_run_and_member_only_and_notices_use_it(session):
     indexes = {
         row[0]
         for row in await session.execute(
             sa.text("SELECT indexname FROM pg_indexes WHERE tablename = 'allocation_line'")
         )
     }
-    assert indexes == {"pk_allocation_line", "uq_allocation_line_run_member"}
+    assert indexes == {"pk_allocation_line"}
     # A member's notices (domain/allocation/listing.py): the posted runs, then one probe of each run's line.
     await session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join(
@@ -107,4 +107,26 @@ async def test_allocation_lines_are_indexed_by_run_and_member_only_and_notices_u
             )
         )
     )
-    assert "uq_allocation_line_run_member" in plan
+    assert "pk_allocation_line" in plan
+
+
+async def test_a_second_line_for_the_same_run_and_member_is_refused(session):
+    member = await _member(session)
+    run = (
+        await session.execute(
+            sa.text(
+                "INSERT INTO allocation_run (fiscal_year, status, payment_date, request, created_at)"
+                " VALUES (2025, 'computing', '2026-03-15', '{}', now()) RETURNING id"
+            )
+        )
+    ).scalar_one()
+    line = sa.text(
+        "INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents,"
+        " allocation_cents, cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)"
+        " VALUES (:run, :member, 1, 100, 100, 100, 20, 80, 0, true, false)"
+    )
+    await session.execute(line, {"run": run, "member": member})
+    with pytest.raises(IntegrityError, match="pk_allocation_line") as caught:
+        async with session.begin_nested():
+            await session.execute(line, {"run": run, "member": member})
+    assert getattr(caught.value.orig, "sqlstate", None) == "23505"
