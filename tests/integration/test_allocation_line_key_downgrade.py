@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from domain import migrate
-from tests.support.scratch_db import drop, empty_database
+from tests.support.scratch_db import migrated_database
 
 pytestmark = pytest.mark.slow
 
@@ -69,9 +69,7 @@ async def _after_downgrade(url: str) -> tuple[list[tuple[int, int, int]], int, s
 
 
 def test_the_downgrade_numbers_the_lines_in_run_and_member_order(stack):
-    url = empty_database(stack.database_url, SCRATCH)
-    try:
-        migrate.upgrade(url)
+    with migrated_database(stack.database_url, SCRATCH) as url:
         asyncio.run(_write(url))
         migrate.downgrade(url, "0042")
         lines, new_id, duplicate = asyncio.run(_after_downgrade(url))
@@ -80,5 +78,3 @@ def test_the_downgrade_numbers_the_lines_in_run_and_member_order(stack):
         assert new_id == 7
         assert duplicate == "uq_allocation_line_run_member"
         migrate.upgrade(url)
-    finally:
-        asyncio.run(drop(stack.database_url, SCRATCH))

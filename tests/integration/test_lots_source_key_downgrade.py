@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from domain import migrate
-from tests.support.scratch_db import drop, empty_database
+from tests.support.scratch_db import migrated_database
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,7 @@ async def _keys(url: str) -> list[tuple[str, str | None]]:
 
 
 def test_the_downgrade_gives_retained_lots_their_key_from_their_entry(stack):
-    url = empty_database(stack.database_url, SCRATCH)
-    try:
-        migrate.upgrade(url)
+    with migrated_database(stack.database_url, SCRATCH) as url:
         asyncio.run(_write(url))
         migrate.downgrade(url, "0041")
         member = asyncio.run(_keys(url))
@@ -69,5 +67,3 @@ def test_the_downgrade_gives_retained_lots_their_key_from_their_entry(stack):
             ("import:lot:x:face", None),
         ]
         migrate.upgrade(url)
-    finally:
-        asyncio.run(drop(stack.database_url, SCRATCH))
