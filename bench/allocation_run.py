@@ -2,6 +2,7 @@
 
     python -m bench.allocation_run [--members 100000] [--records 10000000]
     python -m bench.allocation_run --keep /var/tmp/coop-bench --revisions 0028,head --repeat 2
+    python -m bench.allocation_run --keep /var/tmp/coop-bench --explain 500
 
 Prints the time of each phase and, as a floor measured in the same run, the bare
 aggregation query the computation is built on.
@@ -24,16 +25,22 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import sqlalchemy as sa
+from sqlalchemy import event
 
 from deploy.stack import local_stack
 from domain import migrate
 from domain.allocation import posting
 from domain.allocation import service as allocation
 from domain.db import make_engine, make_session_maker
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine.interfaces import AdaptedConnection
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 SEED_MEMBERS = """
 INSERT INTO member (name, email, status, share_par_cents, joined_at, created_at)
@@ -187,8 +194,44 @@ def fresh_copy(url: str, template: str, revision: str) -> str:
     return copy
 
 
-async def run(url: str, members: int, records: int) -> None:
+def print_plans(engine: AsyncEngine, min_ms: int) -> None:
+    """Print the plan of every statement of this engine's sessions that takes `min_ms` or more.
+
+    auto_explain (shipped with PostgreSQL; LOAD needs a superuser, as the embedded server's
+    is) sends each plan to the client as a NOTICE, so it is printed here whatever server runs
+    the bench and whoever can read its log. The plans carry actual rows, buffers, WAL and
+    per-node times, the statements the triggers run included. Per-node timing slows the
+    statements it measures: compare a plan's nodes with each other, and take the phases'
+    seconds from a run without it.
+    """
+
+    def on_notice(_connection: object, message: asyncpg.PostgresLogMessage) -> None:
+        print(message.message, flush=True)
+
+    settings = ";".join(
+        (
+            "LOAD 'auto_explain'",
+            f"SET auto_explain.log_min_duration = {min_ms}",
+            "SET auto_explain.log_analyze = on",
+            "SET auto_explain.log_buffers = on",
+            "SET auto_explain.log_wal = on",
+            "SET auto_explain.log_nested_statements = on",
+            "SET auto_explain.log_level = notice",
+        )
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def explain(dbapi_connection: AdaptedConnection, _record: object) -> None:
+        # On the driver's connection, outside a transaction: the pool's rollback would undo a SET made in one.
+        connection = dbapi_connection.driver_connection
+        dbapi_connection.run_async(lambda _: connection.execute(settings))
+        connection.add_log_listener(on_notice)
+
+
+async def run(url: str, members: int, records: int, *, explain_ms: int | None = None) -> None:
     engine = make_engine(url, pool_size=2)
+    if explain_ms is not None:
+        print_plans(engine, explain_ms)
     session_maker = make_session_maker(engine)
     async with engine.connect() as conn:
         await conn.execute(sa.text("SET work_mem = '128MB'"))  # as the allocation job sets it
@@ -269,6 +312,12 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep the embedded PostgreSQL and the seeded template here")
     parser.add_argument("--revisions", default="head", help="comma-separated: run on a copy at each (e.g. 0028,head)")
     parser.add_argument("--repeat", type=int, default=1, help="run every revision this many times, alternating")
+    parser.add_argument(
+        "--explain",
+        type=int,
+        metavar="MS",
+        help="print the plan (actual rows, buffers, WAL, per-node times) of every statement taking MS or more",
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         data_dir = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="coop-bench-")))
@@ -281,10 +330,13 @@ def main() -> None:
             # A seed thrown away after one run at head (in a temporary server) is run on as it
             # is: a copy would double the disk it takes (about 28 GB at 1M members / 100M records).
             # On a given server the seed outlives the run, so it is copied as always.
-            asyncio.run(run(_database(urls.database_url, template), args.members, args.records))
+            asyncio.run(
+                run(_database(urls.database_url, template), args.members, args.records, explain_ms=args.explain)
+            )
             return
         for revision in revisions:
-            asyncio.run(run(fresh_copy(urls.database_url, template, revision), args.members, args.records))
+            copy = fresh_copy(urls.database_url, template, revision)
+            asyncio.run(run(copy, args.members, args.records, explain_ms=args.explain))
         asyncio.run(_admin(urls.database_url, 'DROP DATABASE IF EXISTS "bench_run" WITH (FORCE)'))
 
 
