@@ -32,7 +32,7 @@ BENCHMARKS: list[tuple[str, list[list[str]], list[list[str]], int]] = [
             ["--members", "300", "--seconds", "15", "--group-buys", "20", "--calls", "change"],
             ["--members", "300", "--seconds", "15", "--calls", "group_buy", "--orders", "10000"],
         ],
-        6,
+        9,
     ),
     ("bench.ledger_posting", [["--entries", "500"]], [[]], 1),
     (

@@ -9,6 +9,8 @@ as `make run` does) against those servers and drives it with Debian's `wrk` and
 bench/http/load.lua, one call at a time:
 
 - change: PUT /v1/orders/{id} by the member users, each with its own token, every line changed;
+- place: POST /v1/group-buys/{id}/orders by the same users, each placing once in every buy of a
+  series: all connections place into one buy until every member has, then into the next;
 - group_buy: GET /v1/group-buys/{id} (live progress);
 - me: GET /v1/me (authentication only);
 - health: GET /health.
@@ -16,7 +18,9 @@ bench/http/load.lua, one call at a time:
 The floor is raw asyncpg on the same server, as many connections as wrk has, doing per
 change what the order change does at its core: lock the group buy FOR SHARE, the order FOR
 UPDATE, insert the increments, update the lines and the order, add to the buy's running
-totals (the connection's shard), commit.
+totals (the connection's shard), commit. The placement has a floor of its own, doing what the
+placement does at its core: lock the group buy FOR SHARE, insert the order, its lines and
+their increments, add to the running totals, commit.
 """
 
 from __future__ import annotations
@@ -62,10 +66,14 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
 LUA = Path(__file__).with_name("load.lua")
-CALLS = ("change", "group_buy", "me", "health")
+CALLS = ("change", "place", "group_buy", "me", "health")
 PRODUCTS = 5
 # Seconds each call (and the floor) runs unmeasured before its figures are taken.
 WARM_UP_SECONDS = 2
+# The placements per second the series of buys is made for (every member places once a buy): about
+# twice the fastest placement floor seen on two cores. A faster run would place into buys that do
+# not exist, each answered 404 and counted as failed.
+PLACEMENTS_PER_SECOND = 5_000
 INSTALL_WRK = "wrk is not installed: `apt-get install -y wrk` (Debian/Ubuntu) or see https://github.com/wg/wrk"
 
 
@@ -76,6 +84,8 @@ class Seeded:
     group_buy_id: int
     product_ids: list[int]
     users: list[tuple[str, int, int]]  # token, order, the order's group buy
+    member_ids: list[int]  # each user's member, in the order of `users`
+    place_buys: list[int]  # open buys with no orders: wrk places into the first ones, then the floor
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +102,14 @@ class Figure:
 
     def row(self) -> str:
         cpu = f"{self.api_cpu_ms:>8.2f}" if self.api_cpu_ms is not None else f"{'':>8}"
-        return f"{self.call:<10} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7} {cpu}"
+        return f"{self.call:<11} {self.per_second:>9.1f} {self.p50_ms:>8.2f} {self.p99_ms:>8.2f} {self.failed:>7} {cpu}"
 
 
-async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
+async def seed(url: str, members: int, group_buys: int = 1, place_buys: int = 0) -> Seeded:
     """One co-op: `members` full members, each with a buyer user, a token and an order in one of `group_buys` open buys.
 
-    Member i orders in buy i mod `group_buys`; all buys offer the same five products.
+    Member i orders in buy i mod `group_buys`; all buys offer the same five products, and so do
+    `place_buys` more, without orders, for the placements.
     """
     tag = uuid.uuid4().hex[:8]
     now = datetime.now(UTC)
@@ -126,7 +137,14 @@ async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
                     supplier.id or 0, f"Bench {tag} {b}", now + timedelta(days=1), tuple(product_ids)
                 )
                 buy_ids.append((await buying.create_group_buy(s, new_buy, now=now, actor=0)).id or 0)
+            place_buy_ids = []
+            for b in range(place_buys):
+                new_buy = buying.NewGroupBuy(
+                    supplier.id or 0, f"Bench {tag} place {b}", now + timedelta(days=1), tuple(product_ids)
+                )
+                place_buy_ids.append((await buying.create_group_buy(s, new_buy, now=now, actor=0)).id or 0)
             users = []
+            member_ids = []
             for i in range(members):
                 member = await membership.apply(
                     s, name=f"Bench {tag} {i}", email=f"{tag}.{i}@bench.test", contact_name=None, par_cents=10_000
@@ -151,10 +169,17 @@ async def seed(url: str, members: int, group_buys: int = 1) -> Seeded:
                     s, buy, member_id=member.id or 0, lines=lines, now=now, actor=user_id
                 )
                 users.append((token, view.order.id or 0, buy))
+                member_ids.append(member.id or 0)
             await s.commit()
     finally:
         await engine.dispose()
-    return Seeded(buy_ids[0], product_ids, users)
+    return Seeded(buy_ids[0], product_ids, users, member_ids, place_buy_ids)
+
+
+def place_buys_needed(members: int, seconds: int) -> int:
+    """Buys enough for PLACEMENTS_PER_SECOND over wrk's warm-up and measured run, and the floor's."""
+    placements = PLACEMENTS_PER_SECOND * (3 * WARM_UP_SECONDS + 2 * seconds)
+    return -(-placements // members) + 4  # a buy more for each run's placements in flight at its end
 
 
 # Orders of members who call nothing, added set-based to the first buy (one increment per
@@ -207,7 +232,11 @@ async def add_orders(url: str, seeded: Seeded, orders: int) -> None:
 def write_lua_data(path: Path, seeded: Seeded) -> None:
     users = ",".join(f'{{"{token}",{order},{buy}}}' for token, order, buy in seeded.users)
     products = ",".join(str(p) for p in seeded.product_ids)
-    path.write_text(f"return {{group_buy={seeded.group_buy_id}, products={{{products}}}, users={{{users}}}}}\n")
+    place_buys = ",".join(str(b) for b in seeded.place_buys)
+    path.write_text(
+        f"return {{group_buy={seeded.group_buy_id}, products={{{products}}}, users={{{users}}}, "
+        f"place_buys={{{place_buys}}}}}\n"
+    )
 
 
 def _free_port() -> int:
@@ -343,9 +372,19 @@ _RESULT = re.compile(
 )
 
 
-def drive(wrk: str, server: Server, call: str, data: Path, *, seconds: int, connections: int) -> Figure:
-    """One wrk run of one call kind, with the API processes' CPU per request over it."""
-    env = {**os.environ, "COOP_BENCH_DATA": str(data), "COOP_BENCH_CALL": call}
+def drive(
+    wrk: str, server: Server, call: str, data: Path, *, seconds: int, connections: int, first_buy: int = 0
+) -> Figure:
+    """One wrk run of one call kind, with the API processes' CPU per request over it.
+
+    `first_buy`: where in the series of placement buys this run starts (each run places anew).
+    """
+    env = {
+        **os.environ,
+        "COOP_BENCH_DATA": str(data),
+        "COOP_BENCH_CALL": call,
+        "COOP_BENCH_FIRST_BUY": str(first_buy),
+    }
     pids = api_processes(server.pid)
     cpu_before = cpu_seconds(pids)
     load = subprocess.Popen(  # noqa: S603 - wrk with our script
@@ -436,23 +475,102 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
         elapsed = time.perf_counter() - measure_from
     finally:
         await pool.close()
+    return _figure("floor", latencies, elapsed, failed)
+
+
+FLOOR_PLACE_ORDER = """
+INSERT INTO buy_order (group_buy_id, member_id, status, placed_seq, placed_by, created_at, updated_at)
+VALUES ($1, $2, 'open', nextval('order_change_seq'), 0, now(), now())
+RETURNING id, placed_seq
+"""
+FLOOR_PLACE_LINES = """
+INSERT INTO order_line (order_id, group_buy_id, product_id, quantity, flex_quantity)
+SELECT $1, $2, c.product_id, c.quantity, c.flex
+FROM unnest($3::bigint[], $4::int[], $5::int[]) AS c(product_id, quantity, flex)
+RETURNING id, quantity, flex_quantity
+"""
+FLOOR_PLACE_INCREMENTS = """
+INSERT INTO order_increment (order_line_id, at_seq, quantity, flex_quantity, created_at)
+SELECT line_id, $2, q, f, now() FROM unnest($1::bigint[], $3::int[], $4::int[]) AS c(line_id, q, f)
+"""
+
+
+async def floor_place(database_url: str, seeded: Seeded, *, first_buy: int, seconds: float, connections: int) -> Figure:
+    """Raw asyncpg: the placement's lock and writes, one transaction each, from `first_buy` of the series on."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
+    latencies: list[float] = []
+    failed = 0
+    members = len(seeded.member_ids)
+    try:
+        measure_from = time.perf_counter() + WARM_UP_SECONDS
+        stop_at = measure_from + seconds
+        counter = iter(range(sys.maxsize))
+
+        async def writer() -> None:
+            nonlocal failed
+            async with pool.acquire() as con:
+                while time.perf_counter() < stop_at:
+                    n = next(counter)
+                    member_id = seeded.member_ids[n % members]
+                    group_buy_id = seeded.place_buys[first_buy + n // members]
+                    quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
+                    flex = [n % 2] * len(quantities)
+                    started = time.perf_counter()
+                    try:
+                        async with con.transaction():
+                            await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
+                            order_id, placed_seq = await con.fetchrow(FLOOR_PLACE_ORDER, group_buy_id, member_id)
+                            lines = await con.fetch(
+                                FLOOR_PLACE_LINES, order_id, group_buy_id, seeded.product_ids, quantities, flex
+                            )
+                            await con.execute(
+                                FLOOR_PLACE_INCREMENTS,
+                                [r[0] for r in lines],
+                                placed_seq,
+                                [r[1] for r in lines],
+                                [r[2] for r in lines],
+                            )
+                            await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
+                    except asyncpg.PostgresError:
+                        if started >= measure_from:
+                            failed += 1
+                        continue
+                    if started >= measure_from:
+                        latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(writer() for _ in range(connections)))
+        elapsed = time.perf_counter() - measure_from
+    finally:
+        await pool.close()
+    return _figure("place floor", latencies, elapsed, failed)
+
+
+def _figure(call: str, latencies: list[float], elapsed: float, failed: int) -> Figure:
     latencies.sort()
     p50 = latencies[len(latencies) // 2] * 1000
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-    return Figure("floor", len(latencies), len(latencies) / elapsed, p50, p99, failed)
+    return Figure(call, len(latencies), len(latencies) / elapsed, p50, p99, failed)
 
 
-def report(figures: list[Figure], floor_figure: Figure) -> list[str]:
-    lines = [f"{'call':<10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'cpu ms':>8} {'vs floor':>9}"]
-    for f in [*figures, floor_figure]:
-        ratio = f.per_second / floor_figure.per_second if floor_figure.per_second else 0.0
+def report(figures: list[Figure], floor_figure: Figure, place_floor: Figure | None = None) -> list[str]:
+    """Each call against its floor: the placement against the placement's, every other call against the change's."""
+    lines = [f"{'call':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'cpu ms':>8} {'vs floor':>9}"]
+    floors = [floor_figure] if place_floor is None else [floor_figure, place_floor]
+    for f in [*figures, *floors]:
+        own = place_floor if f.call in ("place", "place floor") and place_floor is not None else floor_figure
+        ratio = f.per_second / own.per_second if own.per_second else 0.0
         lines.append(f"{f.row()} {ratio:>8.2f}x")
-    change = next((f for f in figures if f.call == "change"), None)
-    if change is not None and floor_figure.per_second:
-        lines.append(
-            f"order change / floor: throughput {change.per_second / floor_figure.per_second:.2f}x, "
-            f"p99 {change.p99_ms / floor_figure.p99_ms:.1f}x the floor's"
-        )
+    summaries = [("change", "order change", floor_figure)]
+    if place_floor is not None:
+        summaries.append(("place", "order placement", place_floor))
+    for call, name, own in summaries:
+        figure = next((f for f in figures if f.call == call), None)
+        if figure is not None and own.per_second:
+            lines.append(
+                f"{name} / floor: throughput {figure.per_second / own.per_second:.2f}x, "
+                f"p99 {figure.p99_ms / own.p99_ms:.1f}x the floor's"
+            )
     return lines
 
 
@@ -465,7 +583,8 @@ def run(args: argparse.Namespace) -> list[str]:
         local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
     ):
         migrate.upgrade(urls.database_url)
-        seeded = asyncio.run(seed(urls.database_url, args.members, args.group_buys))
+        place_buys = place_buys_needed(args.members, args.seconds) if "place" in args.calls else 0
+        seeded = asyncio.run(seed(urls.database_url, args.members, args.group_buys, place_buys))
         if args.orders:
             asyncio.run(add_orders(urls.database_url, seeded, args.orders))
         data = Path(tmp) / "users.lua"
@@ -474,15 +593,31 @@ def run(args: argparse.Namespace) -> list[str]:
         if args.workers is not None:
             env_extra["COOP_WORKERS"] = str(args.workers)
         figures = []
+        next_buy = 0  # the first placement buy no run has placed into yet
+
+        def driven(call: str, seconds: int) -> Figure:
+            nonlocal next_buy
+            figure = drive(wrk, server, call, data, seconds=seconds, connections=args.connections, first_buy=next_buy)
+            if call == "place":  # the buys it filled, and one for placements still in flight when wrk stopped
+                next_buy += -(-figure.requests // args.members) + 1
+            return figure
+
         with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as server:
             # Steady state: every call driven unmeasured first, so the figures are not the first
             # seconds' pool growth, new backends' plans and caches, which the floor warms too.
             for call in dict.fromkeys(["me", *args.calls]):
-                drive(wrk, server, call, data, seconds=WARM_UP_SECONDS, connections=args.connections)
+                driven(call, WARM_UP_SECONDS)
             for call in args.calls:
-                figures.append(drive(wrk, server, call, data, seconds=args.seconds, connections=args.connections))
+                figures.append(driven(call, args.seconds))
                 print(figures[-1].row(), flush=True)
         floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
+        place_floor = None
+        if "place" in args.calls:
+            place_floor = asyncio.run(
+                floor_place(
+                    urls.database_url, seeded, first_buy=next_buy, seconds=args.seconds, connections=args.connections
+                )
+            )
     header = (
         f"http: {args.members} members in {args.group_buys} group buy(s), "
         + (f"{args.orders} orders in the first, " if args.orders else "")
@@ -490,7 +625,7 @@ def run(args: argparse.Namespace) -> list[str]:
         f"{args.seconds} s per call, "
         f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
-    return [header, *report(figures, floor_figure)]
+    return [header, *report(figures, floor_figure, place_floor)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,10 +1,16 @@
 -- One call kind per wrk run, chosen by COOP_BENCH_CALL; per-request tokens and bodies.
--- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order, buy}, ...}}.
+-- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order, buy}, ...},
+-- place_buys = {ids}}; a placement run starts at place_buys[COOP_BENCH_FIRST_BUY + 1].
 local data = dofile(os.getenv("COOP_BENCH_DATA"))
 local call = os.getenv("COOP_BENCH_CALL")
+local first_buy = tonumber(os.getenv("COOP_BENCH_FIRST_BUY") or "0")
 local users = data.users
 local count = #users
 local n = 0
+local expected = 200
+if call == "place" then
+  expected = 201
+end
 
 local function lines(round)
   -- Every visit to an order changes every line, so each change writes its increments.
@@ -17,6 +23,15 @@ local function lines(round)
 end
 
 request = function()
+  if call == "place" then
+    -- Every member once into a buy, then all of them into the next: the connections place
+    -- into one buy at a time, and no member places twice into one (that would be a 409).
+    local placer = users[(n % count) + 1]
+    local buy = data.place_buys[first_buy + math.floor(n / count) + 1] or 0
+    n = n + 1
+    local headers = { ["Authorization"] = "Bearer " .. placer[1], ["Content-Type"] = "application/json" }
+    return wrk.format("POST", "/v1/group-buys/" .. buy .. "/orders", headers, lines(n))
+  end
   n = n + 1
   local user = users[(n % count) + 1]
   local auth = { ["Authorization"] = "Bearer " .. user[1] }
@@ -33,7 +48,7 @@ end
 
 local failed = 0
 response = function(status, headers, body)
-  if status ~= 200 then
+  if status ~= expected then
     failed = failed + 1
     if failed <= 3 then
       io.stderr:write("unexpected " .. status .. ": " .. string.sub(body, 1, 300) .. "\n")
