@@ -10,7 +10,8 @@ bench/http/load.lua, one call at a time:
 
 - change: PUT /v1/orders/{id} by the member users, each with its own token, every line changed;
 - place: POST /v1/group-buys/{id}/orders by the same users, each placing once in every buy of a
-  series: all connections place into one buy until every member has, then into the next;
+  series: all connections place into one buy (into `--group-buys` buys at once) until every
+  member has, then into the next;
 - group_buy: GET /v1/group-buys/{id} (live progress);
 - me: GET /v1/me (authentication only);
 - health: GET /health.
@@ -176,10 +177,29 @@ async def seed(url: str, members: int, group_buys: int = 1, place_buys: int = 0)
     return Seeded(buy_ids[0], product_ids, users, member_ids, place_buy_ids)
 
 
-def place_buys_needed(members: int, seconds: int) -> int:
+def place_buys_needed(members: int, seconds: int, at_once: int) -> int:
     """Buys enough for PLACEMENTS_PER_SECOND over wrk's warm-up and measured run, and the floor's."""
     placements = PLACEMENTS_PER_SECOND * (3 * WARM_UP_SECONDS + 2 * seconds)
-    return -(-placements // members) + 4  # a buy more for each run's placements in flight at its end
+    # Whole blocks of `at_once` buys, and a block more for each run's placements in flight at its end.
+    return (-(-placements // (members * at_once)) + 3) * at_once
+
+
+def place_target(n: int, members: int, at_once: int) -> tuple[int, int]:
+    """The n-th placement of a run: (which member, which buy of the series counted from the run's first).
+
+    The series is taken a block of `at_once` buys at a time. Within a block the j-th round of
+    the members places member m into buy (m + j) mod `at_once`, so consecutive placements
+    spread over the block's buys and, after `at_once` rounds, each member has placed once into
+    each of them (never twice into one: that would be a 409). load.lua does the same.
+    """
+    block, k = divmod(n, members * at_once)
+    j, m = divmod(k, members)
+    return m, block * at_once + (m + j) % at_once
+
+
+def place_buys_used(requests: int, members: int, at_once: int) -> int:
+    """How far into the series a run of `requests` placements went, with a block for those still in flight."""
+    return (-(-requests // (members * at_once)) + 1) * at_once
 
 
 # Orders of members who call nothing, added set-based to the first buy (one increment per
@@ -229,13 +249,13 @@ async def add_orders(url: str, seeded: Seeded, orders: int) -> None:
     print(f"group buy {seeded.group_buy_id}: {counted} orders", flush=True)
 
 
-def write_lua_data(path: Path, seeded: Seeded) -> None:
+def write_lua_data(path: Path, seeded: Seeded, place_at_once: int) -> None:
     users = ",".join(f'{{"{token}",{order},{buy}}}' for token, order, buy in seeded.users)
     products = ",".join(str(p) for p in seeded.product_ids)
     place_buys = ",".join(str(b) for b in seeded.place_buys)
     path.write_text(
         f"return {{group_buy={seeded.group_buy_id}, products={{{products}}}, users={{{users}}}, "
-        f"place_buys={{{place_buys}}}}}\n"
+        f"place_buys={{{place_buys}}}, place_at_once={place_at_once}}}\n"
     )
 
 
@@ -495,7 +515,9 @@ SELECT line_id, $2, q, f, now() FROM unnest($1::bigint[], $3::int[], $4::int[]) 
 """
 
 
-async def floor_place(database_url: str, seeded: Seeded, *, first_buy: int, seconds: float, connections: int) -> Figure:
+async def floor_place(
+    database_url: str, seeded: Seeded, *, first_buy: int, at_once: int, seconds: float, connections: int
+) -> Figure:
     """Raw asyncpg: the placement's lock and writes, one transaction each, from `first_buy` of the series on."""
     dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
@@ -512,8 +534,9 @@ async def floor_place(database_url: str, seeded: Seeded, *, first_buy: int, seco
             async with pool.acquire() as con:
                 while time.perf_counter() < stop_at:
                     n = next(counter)
-                    member_id = seeded.member_ids[n % members]
-                    group_buy_id = seeded.place_buys[first_buy + n // members]
+                    member, buy = place_target(n, members, at_once)
+                    member_id = seeded.member_ids[member]
+                    group_buy_id = seeded.place_buys[first_buy + buy]
                     quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
                     flex = [n % 2] * len(quantities)
                     started = time.perf_counter()
@@ -583,12 +606,12 @@ def run(args: argparse.Namespace) -> list[str]:
         local_stack(Path(tmp), os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), keep=False) as urls,
     ):
         migrate.upgrade(urls.database_url)
-        place_buys = place_buys_needed(args.members, args.seconds) if "place" in args.calls else 0
+        place_buys = place_buys_needed(args.members, args.seconds, args.group_buys) if "place" in args.calls else 0
         seeded = asyncio.run(seed(urls.database_url, args.members, args.group_buys, place_buys))
         if args.orders:
             asyncio.run(add_orders(urls.database_url, seeded, args.orders))
         data = Path(tmp) / "users.lua"
-        write_lua_data(data, seeded)
+        write_lua_data(data, seeded, args.group_buys)
         env_extra = {"COOP_LOG_LEVEL": os.environ.get("COOP_LOG_LEVEL", "INFO")}
         if args.workers is not None:
             env_extra["COOP_WORKERS"] = str(args.workers)
@@ -598,8 +621,8 @@ def run(args: argparse.Namespace) -> list[str]:
         def driven(call: str, seconds: int) -> Figure:
             nonlocal next_buy
             figure = drive(wrk, server, call, data, seconds=seconds, connections=args.connections, first_buy=next_buy)
-            if call == "place":  # the buys it filled, and one for placements still in flight when wrk stopped
-                next_buy += -(-figure.requests // args.members) + 1
+            if call == "place":
+                next_buy += place_buys_used(figure.requests, args.members, args.group_buys)
             return figure
 
         with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as server:
@@ -615,7 +638,12 @@ def run(args: argparse.Namespace) -> list[str]:
         if "place" in args.calls:
             place_floor = asyncio.run(
                 floor_place(
-                    urls.database_url, seeded, first_buy=next_buy, seconds=args.seconds, connections=args.connections
+                    urls.database_url,
+                    seeded,
+                    first_buy=next_buy,
+                    at_once=args.group_buys,
+                    seconds=args.seconds,
+                    connections=args.connections,
                 )
             )
     header = (

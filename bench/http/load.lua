@@ -1,9 +1,10 @@
 -- One call kind per wrk run, chosen by COOP_BENCH_CALL; per-request tokens and bodies.
 -- COOP_BENCH_DATA names a Lua file returning {group_buy = id, products = {ids}, users = {{token, order, buy}, ...},
--- place_buys = {ids}}; a placement run starts at place_buys[COOP_BENCH_FIRST_BUY + 1].
+-- place_buys = {ids}, place_at_once = n}; a placement run starts at place_buys[COOP_BENCH_FIRST_BUY + 1].
 local data = dofile(os.getenv("COOP_BENCH_DATA"))
 local call = os.getenv("COOP_BENCH_CALL")
 local first_buy = tonumber(os.getenv("COOP_BENCH_FIRST_BUY") or "0")
+local at_once = data.place_at_once or 1
 local users = data.users
 local count = #users
 local n = 0
@@ -26,8 +27,14 @@ request = function()
   if call == "place" then
     -- Every member once into a buy, then all of them into the next: the connections place
     -- into one buy at a time, and no member places twice into one (that would be a 409).
-    local placer = users[(n % count) + 1]
-    local buy = data.place_buys[first_buy + math.floor(n / count) + 1] or 0
+    -- As place_target in __main__.py: blocks of at_once buys, round j of the block placing
+    -- member m into buy (m + j) mod at_once.
+    local block = math.floor(n / (count * at_once))
+    local k = n % (count * at_once)
+    local m = k % count
+    local j = math.floor(k / count)
+    local placer = users[m + 1]
+    local buy = data.place_buys[first_buy + block * at_once + (m + j) % at_once + 1] or 0
     n = n + 1
     local headers = { ["Authorization"] = "Bearer " .. placer[1], ["Content-Type"] = "application/json" }
     return wrk.format("POST", "/v1/group-buys/" .. buy .. "/orders", headers, lines(n))
