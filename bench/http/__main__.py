@@ -16,10 +16,10 @@ bench/http/load.lua, one call at a time:
 - me: GET /v1/me (authentication only);
 - health: GET /health.
 
-The floor is raw asyncpg on the same server, as many connections as wrk has, doing per
-change what the order change does at its core: lock the group buy FOR SHARE, the order FOR
-UPDATE, insert the increments, update the lines and the order, add to the buy's running
-totals (the connection's shard), commit. The placement has a floor of its own, doing what the
+Each order write's floor runs right after it, the API idle. The floor is raw asyncpg on the
+same server, as many connections as wrk has, doing per change what the order change does at
+its core: lock the group buy FOR SHARE, the order FOR UPDATE, insert the increments, update
+the lines and the order, add to the buy's running totals (the connection's shard), commit. The placement has a floor of its own, doing what the
 placement does at its core: lock the group buy FOR SHARE, insert the order, its lines and
 their increments, add to the running totals, commit.
 """
@@ -576,6 +576,11 @@ def _figure(call: str, latencies: list[float], elapsed: float, failed: int) -> F
     return Figure(call, len(latencies), len(latencies) / elapsed, p50, p99, failed)
 
 
+async def change_floor(database_url: str, seeded: Seeded, args: argparse.Namespace) -> Figure:
+    """The order change's floor at the run's scale."""
+    return await floor(database_url, seeded, seconds=args.seconds, connections=args.connections)
+
+
 def report(figures: list[Figure], floor_figure: Figure, place_floor: Figure | None = None) -> list[str]:
     """Each call against its floor: the placement against the placement's, every other call against the change's."""
     lines = [f"{'call':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'cpu ms':>8} {'vs floor':>9}"]
@@ -597,6 +602,47 @@ def report(figures: list[Figure], floor_figure: Figure, place_floor: Figure | No
     return lines
 
 
+def measure(
+    wrk: str, server: Server, database_url: str, seeded: Seeded, data: Path, args: argparse.Namespace
+) -> tuple[list[Figure], Figure | None, Figure | None]:
+    """Every call warmed up, then measured; each order write's floor right after it (the API idle).
+
+    The host's speed drifts within minutes: a floor taken after every other call drifted with it.
+    """
+    figures = []
+    floor_figure = place_floor = None
+    next_buy = 0  # the first placement buy no run has placed into yet
+
+    def driven(call: str, seconds: int) -> Figure:
+        nonlocal next_buy
+        figure = drive(wrk, server, call, data, seconds=seconds, connections=args.connections, first_buy=next_buy)
+        if call == "place":
+            next_buy += place_buys_used(figure.requests, args.members, args.group_buys)
+        return figure
+
+    # Steady state: every call driven unmeasured first, so the figures are not the first
+    # seconds' pool growth, new backends' plans and caches, which the floor warms too.
+    for call in dict.fromkeys(["me", *args.calls]):
+        driven(call, WARM_UP_SECONDS)
+    for call in dict.fromkeys(args.calls):
+        figures.append(driven(call, args.seconds))
+        print(figures[-1].row(), flush=True)
+        if call == "change":
+            floor_figure = asyncio.run(change_floor(database_url, seeded, args))
+        elif call == "place":
+            place_floor = asyncio.run(
+                floor_place(
+                    database_url,
+                    seeded,
+                    first_buy=next_buy,
+                    at_once=args.group_buys,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                )
+            )
+    return figures, floor_figure, place_floor
+
+
 def run(args: argparse.Namespace) -> list[str]:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -615,37 +661,10 @@ def run(args: argparse.Namespace) -> list[str]:
         env_extra = {"COOP_LOG_LEVEL": os.environ.get("COOP_LOG_LEVEL", "INFO")}
         if args.workers is not None:
             env_extra["COOP_WORKERS"] = str(args.workers)
-        figures = []
-        next_buy = 0  # the first placement buy no run has placed into yet
-
-        def driven(call: str, seconds: int) -> Figure:
-            nonlocal next_buy
-            figure = drive(wrk, server, call, data, seconds=seconds, connections=args.connections, first_buy=next_buy)
-            if call == "place":
-                next_buy += place_buys_used(figure.requests, args.members, args.group_buys)
-            return figure
-
         with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as server:
-            # Steady state: every call driven unmeasured first, so the figures are not the first
-            # seconds' pool growth, new backends' plans and caches, which the floor warms too.
-            for call in dict.fromkeys(["me", *args.calls]):
-                driven(call, WARM_UP_SECONDS)
-            for call in args.calls:
-                figures.append(driven(call, args.seconds))
-                print(figures[-1].row(), flush=True)
-        floor_figure = asyncio.run(floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections))
-        place_floor = None
-        if "place" in args.calls:
-            place_floor = asyncio.run(
-                floor_place(
-                    urls.database_url,
-                    seeded,
-                    first_buy=next_buy,
-                    at_once=args.group_buys,
-                    seconds=args.seconds,
-                    connections=args.connections,
-                )
-            )
+            figures, floor_figure, place_floor = measure(wrk, server, urls.database_url, seeded, data, args)
+        if floor_figure is None:  # the other calls are compared with the change's floor
+            floor_figure = asyncio.run(change_floor(urls.database_url, seeded, args))
     header = (
         f"http: {args.members} members in {args.group_buys} group buy(s), "
         + (f"{args.orders} orders in the first, " if args.orders else "")
