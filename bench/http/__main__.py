@@ -19,9 +19,10 @@ bench/http/load.lua, one call at a time:
 Each order write's floor runs right after it, the API idle. The floor is raw asyncpg on the
 same server, as many connections as wrk has, doing per change what the order change does at
 its core: lock the group buy FOR SHARE, the order FOR UPDATE, insert the increments, update
-the lines and the order, add to the buy's running totals (the connection's shard), commit. The placement has a floor of its own, doing what the
-placement does at its core: lock the group buy FOR SHARE, insert the order, its lines and
-their increments, add to the running totals, commit.
+the lines and the order, add to the buy's running totals (the connection's shard), commit.
+The placement has a floor of its own, doing what the placement does at its core: lock the
+group buy FOR SHARE, insert the order, its lines and their increments, add to the running
+totals, commit.
 """
 
 from __future__ import annotations
