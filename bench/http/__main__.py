@@ -65,7 +65,7 @@ from domain.identity.tables import AuthToken, User
 from domain.membership import service as membership
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 LUA = Path(__file__).with_name("load.lua")
 CALLS = ("change", "place", "group_buy", "me", "health")
@@ -456,8 +456,18 @@ SELECT line_id, nextval('order_change_seq'), 1, 0, now() FROM unnest($1::bigint[
 """
 
 
-async def floor(database_url: str, seeded: Seeded, *, seconds: float, connections: int) -> Figure:
-    """Raw asyncpg: the order change's locks and writes, one transaction each, for `seconds` after a warm-up."""
+async def _floor(
+    database_url: str,
+    call: str,
+    write: Callable[[asyncpg.Connection, int], Awaitable[None]],
+    *,
+    seconds: float,
+    connections: int,
+) -> Figure:
+    """Raw asyncpg: `write(connection, n)` for n = 0, 1, ... on every connection, timed for `seconds` after a warm-up.
+
+    Each write is one transaction; a write refused by PostgreSQL counts as failed.
+    """
     dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
     pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
     latencies: list[float] = []
@@ -472,19 +482,10 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
             async with pool.acquire() as con:
                 while time.perf_counter() < stop_at:
                     n = next(counter)
-                    _, order_id, group_buy_id = seeded.users[n % len(seeded.users)]
-                    quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
                     started = time.perf_counter()
                     try:
                         async with con.transaction():
-                            await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
-                            await con.fetchval("SELECT status FROM buy_order WHERE id = $1 FOR UPDATE", order_id)
-                            line_ids = await con.fetch(
-                                FLOOR_LINES, order_id, seeded.product_ids, quantities, [0] * len(quantities)
-                            )
-                            await con.execute(FLOOR_INCREMENTS, [r[0] for r in line_ids])
-                            await con.execute("UPDATE buy_order SET updated_at = now() WHERE id = $1", order_id)
-                            await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
+                            await write(con, n)
                     except asyncpg.PostgresError:
                         if started >= measure_from:
                             failed += 1
@@ -496,7 +497,23 @@ async def floor(database_url: str, seeded: Seeded, *, seconds: float, connection
         elapsed = time.perf_counter() - measure_from
     finally:
         await pool.close()
-    return _figure("floor", latencies, elapsed, failed)
+    return _figure(call, latencies, elapsed, failed)
+
+
+async def floor(database_url: str, seeded: Seeded, *, seconds: float, connections: int) -> Figure:
+    """The order change's locks and writes, each member's order in turn."""
+
+    async def change(con: asyncpg.Connection, n: int) -> None:
+        _, order_id, group_buy_id = seeded.users[n % len(seeded.users)]
+        quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
+        await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
+        await con.fetchval("SELECT status FROM buy_order WHERE id = $1 FOR UPDATE", order_id)
+        line_ids = await con.fetch(FLOOR_LINES, order_id, seeded.product_ids, quantities, [0] * len(quantities))
+        await con.execute(FLOOR_INCREMENTS, [r[0] for r in line_ids])
+        await con.execute("UPDATE buy_order SET updated_at = now() WHERE id = $1", order_id)
+        await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
+
+    return await _floor(database_url, "floor", change, seconds=seconds, connections=connections)
 
 
 FLOOR_PLACE_ORDER = """
@@ -519,55 +536,23 @@ SELECT line_id, $2, q, f, now() FROM unnest($1::bigint[], $3::int[], $4::int[]) 
 async def floor_place(
     database_url: str, seeded: Seeded, *, first_buy: int, at_once: int, seconds: float, connections: int
 ) -> Figure:
-    """Raw asyncpg: the placement's lock and writes, one transaction each, from `first_buy` of the series on."""
-    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
-    pool = await asyncpg.create_pool(dsn, min_size=connections, max_size=connections)
-    latencies: list[float] = []
-    failed = 0
+    """The placement's lock and writes, the members into the series' buys from `first_buy` on (as wrk places)."""
     members = len(seeded.member_ids)
-    try:
-        measure_from = time.perf_counter() + WARM_UP_SECONDS
-        stop_at = measure_from + seconds
-        counter = iter(range(sys.maxsize))
 
-        async def writer() -> None:
-            nonlocal failed
-            async with pool.acquire() as con:
-                while time.perf_counter() < stop_at:
-                    n = next(counter)
-                    member, buy = place_target(n, members, at_once)
-                    member_id = seeded.member_ids[member]
-                    group_buy_id = seeded.place_buys[first_buy + buy]
-                    quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
-                    flex = [n % 2] * len(quantities)
-                    started = time.perf_counter()
-                    try:
-                        async with con.transaction():
-                            await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
-                            order_id, placed_seq = await con.fetchrow(FLOOR_PLACE_ORDER, group_buy_id, member_id)
-                            lines = await con.fetch(
-                                FLOOR_PLACE_LINES, order_id, group_buy_id, seeded.product_ids, quantities, flex
-                            )
-                            await con.execute(
-                                FLOOR_PLACE_INCREMENTS,
-                                [r[0] for r in lines],
-                                placed_seq,
-                                [r[1] for r in lines],
-                                [r[2] for r in lines],
-                            )
-                            await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
-                    except asyncpg.PostgresError:
-                        if started >= measure_from:
-                            failed += 1
-                        continue
-                    if started >= measure_from:
-                        latencies.append(time.perf_counter() - started)
+    async def place(con: asyncpg.Connection, n: int) -> None:
+        member, buy = place_target(n, members, at_once)
+        group_buy_id = seeded.place_buys[first_buy + buy]
+        quantities = [(n + i) % 8 + 1 for i in range(len(seeded.product_ids))]
+        flex = [n % 2] * len(quantities)
+        await con.fetchval("SELECT status FROM group_buy WHERE id = $1 FOR SHARE", group_buy_id)
+        order_id, placed_seq = await con.fetchrow(FLOOR_PLACE_ORDER, group_buy_id, seeded.member_ids[member])
+        lines = await con.fetch(FLOOR_PLACE_LINES, order_id, group_buy_id, seeded.product_ids, quantities, flex)
+        await con.execute(
+            FLOOR_PLACE_INCREMENTS, [r[0] for r in lines], placed_seq, [r[1] for r in lines], [r[2] for r in lines]
+        )
+        await con.execute(FLOOR_TOTALS, group_buy_id, seeded.product_ids)
 
-        await asyncio.gather(*(writer() for _ in range(connections)))
-        elapsed = time.perf_counter() - measure_from
-    finally:
-        await pool.close()
-    return _figure("place floor", latencies, elapsed, failed)
+    return await _floor(database_url, "place floor", place, seconds=seconds, connections=connections)
 
 
 def _figure(call: str, latencies: list[float], elapsed: float, failed: int) -> Figure:
