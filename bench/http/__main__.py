@@ -180,9 +180,10 @@ async def seed(url: str, members: int, group_buys: int = 1, place_buys: int = 0)
 
 def place_buys_needed(members: int, seconds: int, at_once: int) -> int:
     """Buys enough for PLACEMENTS_PER_SECOND over wrk's warm-up and measured run, and the floor's."""
-    placements = PLACEMENTS_PER_SECOND * (3 * WARM_UP_SECONDS + 2 * seconds)
-    # Whole blocks of `at_once` buys, and a block more for each run's placements in flight at its end.
-    return (-(-placements // (members * at_once)) + 3) * at_once
+    placements = PLACEMENTS_PER_SECOND * 2 * (WARM_UP_SECONDS + seconds)
+    # In whole blocks of `at_once` buys: each of the two wrk runs rounds up to a block and skips
+    # one more (place_buys_used), and the floor rounds up to a block.
+    return (-(-placements // (members * at_once)) + 5) * at_once
 
 
 def place_target(n: int, members: int, at_once: int) -> tuple[int, int]:
@@ -500,7 +501,7 @@ async def _floor(
     return _figure(call, latencies, elapsed, failed)
 
 
-async def floor(database_url: str, seeded: Seeded, *, seconds: float, connections: int) -> Figure:
+async def change_floor(database_url: str, seeded: Seeded, *, seconds: float, connections: int) -> Figure:
     """The order change's locks and writes, each member's order in turn."""
 
     async def change(con: asyncpg.Connection, n: int) -> None:
@@ -562,11 +563,6 @@ def _figure(call: str, latencies: list[float], elapsed: float, failed: int) -> F
     return Figure(call, len(latencies), len(latencies) / elapsed, p50, p99, failed)
 
 
-async def change_floor(database_url: str, seeded: Seeded, args: argparse.Namespace) -> Figure:
-    """The order change's floor at the run's scale."""
-    return await floor(database_url, seeded, seconds=args.seconds, connections=args.connections)
-
-
 def report(figures: list[Figure], floor_figure: Figure, place_floor: Figure | None = None) -> list[str]:
     """Each call against its floor: the placement against the placement's, every other call against the change's."""
     lines = [f"{'call':<11} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>7} {'cpu ms':>8} {'vs floor':>9}"]
@@ -614,7 +610,9 @@ def measure(
         figures.append(driven(call, args.seconds))
         print(figures[-1].row(), flush=True)
         if call == "change":
-            floor_figure = asyncio.run(change_floor(database_url, seeded, args))
+            floor_figure = asyncio.run(
+                change_floor(database_url, seeded, seconds=args.seconds, connections=args.connections)
+            )
         elif call == "place":
             place_floor = asyncio.run(
                 floor_place(
@@ -650,7 +648,9 @@ def run(args: argparse.Namespace) -> list[str]:
         with serving(urls.database_url, urls.redis_url, Path(tmp), env_extra) as server:
             figures, floor_figure, place_floor = measure(wrk, server, urls.database_url, seeded, data, args)
         if floor_figure is None:  # the other calls are compared with the change's floor
-            floor_figure = asyncio.run(change_floor(urls.database_url, seeded, args))
+            floor_figure = asyncio.run(
+                change_floor(urls.database_url, seeded, seconds=args.seconds, connections=args.connections)
+            )
     header = (
         f"http: {args.members} members in {args.group_buys} group buy(s), "
         + (f"{args.orders} orders in the first, " if args.orders else "")
