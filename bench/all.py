@@ -51,7 +51,7 @@ BENCHMARKS: list[tuple[str, list[list[str]], list[list[str]], int]] = [
             ["--members", "100000", "--records", "10000000"],
             ["--members", "1000000", "--records", "100000000"],
         ],
-        2,
+        3,
     ),
     ("bench.redemption_run", [["--members", "2000", "--years", "15"]], [["--members", "100000", "--years", "15"]], 1),
 ]

@@ -6,7 +6,8 @@
 
 Prints the time of each phase and, as a floor measured in the same run, the bare
 aggregation query the computation is built on (the faster of the planner's plan and the
-plan without hash aggregation).
+plan without hash aggregation). A second floor, before the run: a line, an equity lot and a payout for every
+member inserted bare and rolled back, what writing a run's rows costs at least.
 
 The members and records are seeded once into a database kept as a template
 (`bench_seed_<members>_<records>`); each run works on a fresh copy of it, migrated to head
@@ -88,6 +89,33 @@ WRITTEN = """
 SELECT (SELECT count(*) FROM equity_lot l JOIN journal_entry e ON e.id = l.entry_id WHERE e.idempotency_key = :key),
        (SELECT count(*) FROM payout WHERE starts_with(business_key, :prefix))
 """
+# A second floor: the rows a run writes, written bare. One line, one equity lot and one payout
+# for every member, inserted by plain INSERT ... SELECT from the member roll (the same tables,
+# indexes and per-statement member checks; amounts made up, as nothing is computed) under the
+# started run and an entry of their own, then rolled back and the tables vacuumed, so the run
+# that follows writes into tables as the copy had them. No computation, no sums, no postings:
+# what writing the three rows a member has costs at least.
+WRITES_ENTRY = """
+INSERT INTO journal_entry (kind, memo, occurred_at, recorded_at, idempotency_key)
+VALUES ('patronage_allocation', 'bench: writes alone', now(), now(), :key)
+RETURNING id
+"""
+WRITES_ALONE = {
+    "lines": """
+INSERT INTO allocation_line (run_id, member_id, member_number, patronage_cents, computed_cents, allocation_cents,
+                             cash_cents, retained_cents, loan_deduction_cents, qualified, below_minimum)
+SELECT :run, id, member_number, 950000, 9500, 9500, 1900, 7600, 0, true, false FROM member ORDER BY id
+""",
+    "lots": """
+INSERT INTO equity_lot (member_id, fiscal_year, kind, qualified, face_cents, entry_id, created_at)
+SELECT id, 2025, 'retained_patronage', true, 7600, :entry, now() FROM member ORDER BY id
+""",
+    "payouts": """
+INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created_at)
+SELECT id, 'patronage_cash', 1900, 'pending', :key || ':' || id, now() FROM member ORDER BY id
+""",
+}
+WRITTEN_TABLES = "VACUUM allocation_line, equity_lot, payout, journal_entry"
 # The kept totals (0030) against the floor's GROUP BY on this seed (however they were made: the
 # trigger at the seed, or the migration's backfill): rows in one and not the other, and the
 # records counted both ways. In SQL after the run, so the check adds nothing to its peak RSS.
@@ -241,6 +269,23 @@ def print_plans(engine: AsyncEngine, min_ms: int) -> None:
         connection.add_log_listener(on_notice)
 
 
+async def writes_alone(engine: AsyncEngine, run_id: int) -> dict[str, float]:
+    """Seconds to write a line, a lot and a payout for every member, bare; rolled back, the tables vacuumed."""
+    seconds = {}
+    async with engine.connect() as conn, conn.begin() as transaction:
+        key = f"bench:writes-alone:{run_id}"
+        entry = (await conn.execute(sa.text(WRITES_ENTRY), {"key": key})).scalar_one()
+        for name, statement in WRITES_ALONE.items():
+            started = time.perf_counter()
+            await conn.execute(sa.text(statement), {"run": run_id, "entry": entry, "key": key})
+            seconds[name] = time.perf_counter() - started
+        await transaction.rollback()
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text(WRITTEN_TABLES))
+    return seconds
+
+
 async def run(url: str, members: int, records: int, *, explain_ms: int | None = None) -> None:
     engine = make_engine(url, pool_size=2)
     if explain_ms is not None:
@@ -287,6 +332,7 @@ async def run(url: str, members: int, records: int, *, explain_ms: int | None = 
         await session.commit()
         assert run_row.id is not None
         run_id = run_row.id
+    written_alone = await writes_alone(engine, run_id)
     phases = {}
     async with session_maker() as session:
         started = time.perf_counter()
@@ -308,6 +354,12 @@ async def run(url: str, members: int, records: int, *, explain_ms: int | None = 
         lots, payouts = (await conn.execute(sa.text(WRITTEN), written)).one()
     print(f"approval wrote {lots:,} equity lots and {payouts:,} payouts")
     total = sum(phases.values())
+    writes = sum(written_alone.values())
+    print(
+        f"writes alone (a line, a lot and a payout a member, inserted bare before the run, rolled back): "
+        f"{writes:.2f} s ({' + '.join(f'{name} {s:.2f}' for name, s in written_alone.items())}); "
+        f"total/(floor + writes alone) {total / (floor + writes):.1f}x"
+    )
     # This process did what the worker does (compute, approve): its peak is the worker's.
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
