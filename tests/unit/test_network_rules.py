@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from domain.errors import ConflictError, InvalidInputError
@@ -158,9 +158,12 @@ def test_distance_is_symmetric_non_negative_and_bounded(lat1, lon1, lat2, lon2):
     assert haversine_km(lat1, lon1, lat1, lon1) == pytest.approx(0, abs=1e-6)
 
 
+# Near antipodal points the haversine's asin loses precision (up to R x sqrt(machine epsilon),
+# about 0.1 m), so the inequality holds to a metre, not to a millimetre.
 @given(LATITUDES, LONGITUDES, LATITUDES, LONGITUDES, LATITUDES, LONGITUDES)
+@example(0, 0.99999, 0, 0, 0, -179)  # missed the equality by 4.8e-6 km
 def test_distance_keeps_the_triangle_inequality(a1, a2, b1, b2, c1, c2):
-    assert haversine_km(a1, a2, c1, c2) <= haversine_km(a1, a2, b1, b2) + haversine_km(b1, b2, c1, c2) + 1e-6
+    assert haversine_km(a1, a2, c1, c2) <= haversine_km(a1, a2, b1, b2) + haversine_km(b1, b2, c1, c2) + 1e-3
 
 
 def test_near_is_parsed_or_refused_naming_the_parameter():
