@@ -8,6 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.allocation.rules import CashExplained, lines_fit_bigint, pool_errors, run_date_errors
+from domain.errors import FieldError
+from domain.money import BIGINT_MAX
 
 
 def _fields(errors) -> list[str]:
@@ -30,6 +32,14 @@ def test_a_fiscal_year_starting_in_july_ends_in_june():
     assert _fields(late) == ["payment_date"]
 
 
+def test_a_refused_run_says_when_the_year_ends_and_the_payment_period():
+    errors = run_date_errors(2026, start_month=1, payment_date=date(2028, 1, 1), today=date(2026, 12, 31))
+    assert errors == [
+        FieldError("fiscal_year", "fiscal year 2026 has not ended (it ends on 2026-12-31)"),
+        FieldError("payment_date", "must be within the payment period, 2026-12-31 to 2027-09-15"),
+    ]
+
+
 @given(st.integers(min_value=-400, max_value=400))
 def test_the_payment_date_must_fall_in_the_payment_period(offset):
     day = date(2025, 12, 31) + timedelta(days=offset)
@@ -41,6 +51,9 @@ def test_the_payment_date_must_fall_in_the_payment_period(offset):
 def test_a_pool_without_patronage_is_named_by_its_position():
     assert _fields(pool_errors(["purchases", "fuel", "purchase"], {"purchases", "fuel"})) == ["pools[2].pool"]
     assert pool_errors(["purchases"], {"purchases"}) == []
+    assert pool_errors(["fuel"], set()) == [
+        FieldError("pools[0].pool", "pool 'fuel' has no patronage in this fiscal year")
+    ]
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**9), min_size=7, max_size=7))
@@ -57,3 +70,12 @@ def test_lines_go_to_numeric_only_past_63_bits():
     assert lines_fit_bigint([2**62], [2], [(0, 1)]) is False  # D x the largest volume passes
     assert lines_fit_bigint([2**61, 5], [3, 2**60], [(1, 5), (3, 1)])
     assert lines_fit_bigint([], [], [(1, 5)])
+
+
+def test_a_product_of_exactly_the_largest_bigint_still_fits():
+    # 2**63 - 1 = 7 x 1,317,624,576,693,539,401.
+    assert lines_fit_bigint([7], [BIGINT_MAX // 7], [(0, 1)])
+    assert not lines_fit_bigint([7], [BIGINT_MAX // 7 + 1], [(0, 1)])
+    # The CEIL of cash forms allocation x numerator + denominator.
+    assert lines_fit_bigint([1], [1], [(BIGINT_MAX - 5, 5)])
+    assert not lines_fit_bigint([1], [1], [(BIGINT_MAX - 4, 5)])

@@ -195,6 +195,8 @@ def test_fifo_years_stop_where_the_budget_does():
 def test_fifo_products_fit_bigint_up_to_the_largest_signed_64_bit_product():
     assert fifo_products_fit_bigint({2018: 3_037_000_499}, [2018], 10**12)  # its square is just below 2**63
     assert not fifo_products_fit_bigint({2018: 3_037_000_500}, [2018], 10**12)
+    assert fifo_products_fit_bigint({2018: (2**63 - 1) // 7}, [2018], 7)  # exactly 2**63 - 1
+    assert not fifo_products_fit_bigint({2018: (2**63 - 1) // 7 + 1}, [2018], 7)
     assert fifo_products_fit_bigint({2018: 2**62}, [2018], 1)  # a small budget spends at most itself
     assert not fifo_products_fit_bigint({2018: 2**62}, [2018], 2)
     assert fifo_products_fit_bigint({2017: 2**62, 2018: 10}, [2018], 10**9)  # only the years reached count
@@ -256,6 +258,8 @@ def test_base_capital_split():
     # Over-invested: all cash, the excess is redeemable first.
     assert base_capital_split(1000, 500, 800) == BaseCapitalSplit(1000, 0, 300)
     assert base_capital_split(1000, 500, 500) == BaseCapitalSplit(1000, 0, 0)
+    # One cent short of the requirement retains that cent.
+    assert base_capital_split(1000, 501, 500) == BaseCapitalSplit(999, 1, 0)
 
 
 @given(st.integers(0, 10**8), st.integers(0, 10**8), st.integers(0, 10**8))
@@ -274,6 +278,13 @@ def test_excess_redemption_first():
     # Short budget: pro rata to excess (300 : 100), each from the oldest lot first.
     assert excess_redemption(lots, excess, 200) == [("a19", 100), ("a20", 50), ("b20", 50)]
     assert excess_redemption(lots, {}, 200) == []
+
+
+def test_an_excess_of_one_cent_is_redeemed():
+    lots = [lot("a19", 1, 2019, 100), lot("b19", 2, 2019, 100)]
+    assert excess_redemption(lots, {1: 1}, 10**6) == [("a19", 1)]
+    # A budget of one cent goes to the larger excess.
+    assert excess_redemption(lots, {1: 1, 2: 3}, 1) == [("b19", 1)]
 
 
 # --- exits and loans -----------------------------------------------------------
@@ -389,6 +400,7 @@ def test_a_base_capital_plan_reads_a_stored_decimal_string() -> None:
     assert base_capital_plan("0.10", 2) == BaseCapitalPlan(Decimal("0.10"), 2)
     assert base_capital_plan(Decimal(1), 20) == BaseCapitalPlan(Decimal(1), 20)
     assert base_capital_plan() == BaseCapitalPlan(Decimal("0.10"), 3)
+    assert base_capital_plan("0", 1) == BaseCapitalPlan(Decimal(0), 1)  # both lower bounds are allowed
 
 
 def test_an_imported_lot_is_of_an_ended_year_the_member_belonged_in() -> None:

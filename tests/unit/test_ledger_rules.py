@@ -47,7 +47,7 @@ def test_balanced_entries_are_accepted(lines):
 
 @pytest.mark.parametrize("lines", [[], [line(1, D, 100)], [line(1, C, 100)]])
 def test_fewer_than_two_postings_is_refused(lines):
-    with pytest.raises(UnbalancedEntryError, match="at least two postings"):
+    with pytest.raises(UnbalancedEntryError, match=r"^a journal entry needs at least two postings$"):
         check_balanced(lines)
 
 
@@ -99,6 +99,11 @@ def test_reversal_of_a_reversal_is_the_original_and_input_is_untouched():
     copy = list(lines)
     assert reversal_of(reversal_of(lines)) == lines
     assert lines == copy
+
+
+def test_reversal_moves_the_same_equity_lot_back():
+    redemption = [PostingLine(1, D, 500, equity_lot_id=42), PostingLine(2, C, 500)]
+    assert reversal_of(redemption) == [PostingLine(1, C, 500, equity_lot_id=42), PostingLine(2, D, 500)]
 
 
 def test_reversal_accepts_any_iterable():

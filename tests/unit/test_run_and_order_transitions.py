@@ -75,6 +75,7 @@ def test_an_allocation_run_moves_only_as_its_table_says(
     with pytest.raises(ConflictError) as refused:
         check_run_transition(current, target, run_id=7)
     assert refused.value.code == RUN_TRANSITION_REFUSED
+    assert refused.value.detail.startswith(f"allocation run 7 is {current}; it cannot become {target} (allowed")
 
 
 def test_the_allocation_run_table_is_the_lifecycle() -> None:
@@ -97,6 +98,7 @@ def test_a_redemption_run_moves_only_as_its_table_says(
     with pytest.raises(ConflictError) as refused:
         equity.check_run_transition(current, target, run_id=3)
     assert refused.value.code == equity.RUN_TRANSITION_REFUSED
+    assert refused.value.detail.startswith(f"redemption run 3 is {current}; it cannot become {target} (allowed")
 
 
 def test_the_redemption_run_table_is_the_lifecycle() -> None:

@@ -161,6 +161,13 @@ def test_an_unpaid_share_is_repaid_from_the_cash_above_the_minimum() -> None:
     assert capped.payout_cents == 10_001
 
 
+def test_the_last_cent_owed_on_a_share_is_repaid() -> None:
+    money = allocation.line_money(
+        allocation_cents=10_000, cash_cents=5_000, retained_cents=5_000, base_capital=None, unpaid_share_cents=1
+    )
+    assert money == allocation.LineMoney(5_000, 5_000, 1)
+
+
 def test_the_loan_is_taken_from_the_cash_the_plan_leaves() -> None:
     plan = BaseCapitalSplit(cash_cents=2_000, retained_cents=8_000, excess_cents=0)
     money = allocation.line_money(
