@@ -428,3 +428,10 @@ def test_plurality_notes_every_lot_it_draws() -> None:
     first, second = tie.split("; ")
     assert re.fullmatch(r"tie between \[1, 2, 3\] broken by lot \(seed recorded\)", first)
     assert re.fullmatch(r"tie between \[\d, \d\] broken by lot \(seed recorded\)", second)
+
+
+def test_a_plurality_lot_draws_from_the_recorded_seed_alone() -> None:
+    # A three-way tie for one seat, recounted: only the seed decides, so every recount agrees
+    # (a lot drawn from anything else would differ from a recount two times in three).
+    counts = [_plurality([[1], [2], [3]], candidates=[1, 2, 3], seats=1, eligible=3) for _ in range(30)]
+    assert all(count == counts[0] for count in counts)
