@@ -50,3 +50,14 @@ def test_an_expense_names_a_pool_and_an_amount():
     assert expense_errors("purchases", -1) == []
     assert [e.field for e in expense_errors("Not a pool", 0)] == ["pool", "amount_cents"]
     assert [e.field for e in expense_errors("purchases", 10**14)] == ["amount_cents"]
+
+
+def test_one_cent_of_income_is_debited_and_one_cent_of_expense_credited():
+    assert closing_legs(PoolBooks("p", 1, 0, 0, 0, 0, 0)) == [
+        (BookAccount.REBATE_INCOME, Side.DEBIT, 1),
+        (BookAccount.INCOME_SUMMARY, Side.CREDIT, 1),
+    ]
+    assert closing_legs(PoolBooks("p", 0, 0, 0, 0, 0, 1)) == [
+        (BookAccount.EXPENSES, Side.CREDIT, 1),
+        (BookAccount.INCOME_SUMMARY, Side.DEBIT, 1),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
@@ -20,6 +21,8 @@ from domain.governance.rules import (
     ElectionCount,
     Method,
     NewBallotRules,
+    ResolutionCount,
+    Round,
     Threshold,
     check_new_ballot,
     check_proxy,
@@ -30,6 +33,7 @@ from domain.governance.rules import (
     droop_quota,
     lot_seed,
     move_ballot,
+    quorum_met,
     quorum_needed,
     status_at,
     threshold_met,
@@ -200,6 +204,14 @@ def test_stv_elects_the_seats_deterministically_and_conserves_every_vote(
         assert sum(r.tallies.values()) + sum(kept.values()) + exhausted == len(ballots)
         kept, exhausted = dict(r.kept), r.exhausted_total
         assert sum(r.transfers.values()) + r.exhausted <= len(ballots)
+        # And at its end: with those still continuing (what they had plus what they received),
+        # kept by the elected, or exhausted.
+        staying = sum(v for c, v in r.tallies.items() if c not in r.elected and c not in r.eliminated)
+        assert staying + sum(r.transfers.values()) + sum(r.kept.values()) + r.exhausted_total == len(ballots)
+    # Rounds are numbered from 1 against one quota, and the count stops with the round that fills the last seat.
+    assert [r.number for r in count.rounds] == list(range(1, len(count.rounds) + 1))
+    assert all(r.quota == count.quota for r in count.rounds)
+    assert count.elected[-1] in count.rounds[-1].elected
 
 
 @given(st.integers(2, 6), st.data())
@@ -316,3 +328,110 @@ def test_a_proxy_needs_another_member_a_ballot_that_takes_proxies_and_room_under
     with pytest.raises(ConflictError) as full:
         check_proxy(grantor=1, holder=2, cap=2, held=2)
     assert full.value.code == "proxy_cap_reached"
+
+
+# --- edges mutation testing found unpinned ------------------------------------------------------
+
+
+def test_quorum_is_met_at_exactly_the_ballots_needed() -> None:
+    assert quorum_met(5, 10, Decimal("0.5"))
+    assert not quorum_met(4, 10, Decimal("0.5"))
+    assert quorum_met(6, 11, Decimal("0.5"))
+    assert not quorum_met(5, 11, Decimal("0.5"))
+    assert quorum_met(0, 0, Decimal("0.5"))  # nobody eligible: nothing needed
+
+
+def test_one_yes_and_nobody_against_passes_every_threshold() -> None:
+    assert all(threshold_met(t, 1, 0) for t in Threshold)
+
+
+def test_a_resolution_count_reports_every_figure() -> None:
+    choices = [Choice.YES] * 6 + [Choice.NO] * 3 + [Choice.ABSTAIN] * 5
+    count = count_resolution(choices, eligible=20, quorum_rate=Decimal("0.7"), threshold=Threshold.TWO_THIRDS)
+    assert count == ResolutionCount(
+        eligible=20, cast=14, quorum_needed=14, quorum_met=True, yes=6, no=3, abstain=5, passed=True
+    )
+
+
+def test_the_lot_seed_of_a_ballot_is_fixed_so_a_recount_draws_the_same() -> None:
+    # Pinned: a seed shown with a past result must still reproduce its lot.
+    assert lot_seed(42) == 6017827018176719163
+    assert all(0 <= lot_seed(n) < 2**64 for n in range(200))
+
+
+def test_stv_reports_the_quorum_the_seats_and_the_seed_with_the_elected() -> None:
+    count = count_stv(_food_ballots(), candidates=FOOD, seats=3, eligible=25, quorum_rate=Decimal("0.5"), seed=7)
+    assert (count.eligible, count.cast, count.quorum_needed, count.quorum_met) == (25, 20, 13, True)
+    assert (count.seats, count.quota, count.seed) == (3, 6, 7)
+    assert [r.number for r in count.rounds] == [1, 2, 3, 4, 5]
+    # The last seat goes to the only one left: Strawberries keep their 5 votes; 3 ballots exhausted.
+    assert count.rounds[-1] == Round(
+        5,
+        6,
+        {STRAWBERRY: Fraction(5)},
+        elected=(STRAWBERRY,),
+        exhausted_total=Fraction(3),
+        kept={CHOCOLATE: Fraction(6), ORANGE: Fraction(6), STRAWBERRY: Fraction(5)},
+    )
+
+
+def test_below_quorum_an_stv_count_still_reports_its_figures() -> None:
+    count = count_stv([[1]] * 3, candidates=[1, 2], seats=1, eligible=10, quorum_rate=Decimal("0.5"), seed=1)
+    assert count == ElectionCount(10, 3, 5, False, 1, 2, (), (), 1)
+
+
+def test_candidates_no_more_than_the_seats_are_all_elected_most_votes_first() -> None:
+    count = _stv([[2]] * 3 + [[1]], [1, 2], 2)
+    assert count.elected == (2, 1)
+    assert count.rounds == (
+        Round(1, 2, {1: Fraction(1), 2: Fraction(3)}, elected=(2, 1), kept={1: Fraction(1), 2: Fraction(3)}),
+    )
+    assert _stv([[2], [1]], [1, 2], 2).elected == (1, 2)  # equal votes: the lower number first
+
+
+def test_of_those_reaching_the_quota_the_most_votes_is_elected_first_and_a_tie_goes_to_the_earlier_higher() -> None:
+    # Quota floor(3/4) + 1 = 1. Round 1: 1 has 2 and 3 has 1, both at quota: 1 (more) is elected and
+    # its surplus of 1 goes on at 1/2 per ballot to 4. Round 2: 3 and 4 both have 1; 3 had more in
+    # round 1, so 3 is elected before 4.
+    count = _stv([[3, 2], [1, 4], [1, 4]], [1, 2, 3, 4], 3)
+    assert count.elected == (1, 3, 4)
+    assert [r.elected for r in count.rounds] == [(1,), (3,), (4,)]
+    assert count.rounds[0].transfers == {4: Fraction(1)}
+    assert count.rounds[1].tie == "tie between [3, 4] broken by the tallies of round 1"
+
+
+def _plurality(rankings: list[list[int]], **changes: object) -> ElectionCount:
+    terms: dict[str, object] = {"candidates": [1, 2, 3, 4], "seats": 2, "eligible": 10, "quorum_rate": Decimal("0.5")}
+    return count_plurality(rankings, **{**terms, "seed": 3, **changes})  # type: ignore[arg-type]
+
+
+def test_a_plurality_count_reports_every_figure() -> None:
+    ballots = [[1, 2]] * 3 + [[2, 3]] * 2 + [[4]] * 2
+    tallies = {1: Fraction(3), 2: Fraction(5), 3: Fraction(2), 4: Fraction(2)}
+    assert _plurality(ballots) == ElectionCount(
+        10, 7, 5, True, 2, None, (2, 1), (Round(1, None, tallies, elected=(2, 1), kept=tallies),), 3
+    )
+    assert _plurality(ballots[:4]) == ElectionCount(10, 4, 5, False, 2, None, (), (), 3)
+
+
+def test_plurality_quorum_counts_the_turnout_when_given_and_is_met_at_exactly_the_needed() -> None:
+    assert _plurality([[1]] * 5).quorum_met
+    assert not _plurality([[1]] * 5, turnout=4).quorum_met
+    assert _plurality([[1]] * 2, turnout=5).quorum_met
+    assert _plurality([[1]] * 2, turnout=5).elected != ()
+
+
+def test_plurality_notes_every_lot_it_draws() -> None:
+    count = _plurality([[1], [2], [3]], candidates=[1, 2, 3], eligible=3)
+    tie = count.rounds[0].tie
+    assert tie is not None
+    first, second = tie.split("; ")
+    assert re.fullmatch(r"tie between \[1, 2, 3\] broken by lot \(seed recorded\)", first)
+    assert re.fullmatch(r"tie between \[\d, \d\] broken by lot \(seed recorded\)", second)
+
+
+def test_a_plurality_lot_draws_from_the_recorded_seed_alone() -> None:
+    # A three-way tie for one seat, recounted: only the seed decides, so every recount agrees
+    # (a lot drawn from anything else would differ from a recount two times in three).
+    counts = [_plurality([[1], [2], [3]], candidates=[1, 2, 3], seats=1, eligible=3) for _ in range(30)]
+    assert all(count == counts[0] for count in counts)

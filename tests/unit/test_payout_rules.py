@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.errors import ConflictError, InvalidInputError
+from domain.errors import ConflictError, FieldError, InvalidInputError
 from domain.payments.export import PayoutInstruction, check_register_csv, dollars
 from domain.payments.rules import (
     BOUNCEABLE,
@@ -19,6 +19,7 @@ from domain.payments.rules import (
     Move,
     PayoutMethod,
     PayoutStatus,
+    SetOff,
     action_of,
     check_transition,
     held_in,
@@ -223,3 +224,50 @@ def test_the_check_register_is_csv_with_a_header_and_safe_payees():
     assert rows[2][3] == "'=HYPERLINK(1)"
     assert rows[2][6] == "0.05"
     assert check_register_csv([]).count("\r\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "verb"),
+    [(PAID, "marked paid"), (F, "marked failed"), (V, "voided"), (P, "reissued"), (U, "marked unclaimed")],
+)
+def test_a_refused_move_says_what_was_asked_in_words(target, verb):
+    with pytest.raises(ConflictError) as refused:
+        check_transition(V, target, method=PayoutMethod.CHECK)
+    assert refused.value.detail == f"a void payout cannot be {verb}; allowed from void: none (final state)"
+
+
+def test_a_refusal_lists_every_allowed_move_with_its_route():
+    with pytest.raises(ConflictError) as refused:
+        check_transition(P, P, method=None)
+    assert refused.value.detail == (
+        "a pending payout cannot be reissued; allowed from pending: "
+        "fail (failed), mark-paid (paid), mark-unclaimed (unclaimed), void (void)"
+    )
+    with pytest.raises(ConflictError) as cash:
+        check_transition(PAID, F, method=PayoutMethod.CASH)
+    rails = "only payments by ach, bank_transfer, check can come back"
+    assert cash.value.detail == f"a payout paid by cash cannot fail; {rails}"
+
+
+def test_the_refusals_of_a_method_and_of_a_set_off_say_what_to_do():
+    with pytest.raises(ValueError, match=r"^a payout is paid by a method$"):
+        move_for(P, PAID, method=None)
+    with pytest.raises(InvalidInputError) as set_off_as_method:
+        payment_method(PayoutMethod.SET_OFF, PayoutMethod.CHECK)
+    assert set_off_as_method.value.detail == "set-off is not a way to mark a payout paid"
+    assert set_off_as_method.value.errors == [
+        FieldError("method", "use the set-off route to apply a payout to the trade balance")
+    ]
+    with pytest.raises(InvalidInputError) as zero:
+        set_off(owed_cents=100, payout_cents=1_000, requested_cents=0)
+    assert zero.value.detail == "the set-off is not acceptable"
+    assert zero.value.errors == [FieldError("amount_cents", "must be a positive number of cents")]
+    with pytest.raises(InvalidInputError) as nothing_owed:
+        set_off(owed_cents=0, payout_cents=1_000, requested_cents=None)
+    assert nothing_owed.value.detail == "the member owes nothing on its trade account"
+    assert nothing_owed.value.errors == [FieldError("amount_cents", "nothing is owed on the trade account to set off")]
+
+
+def test_a_set_off_of_one_cent_is_accepted():
+    one_cent = set_off(owed_cents=100, payout_cents=1_000, requested_cents=1)
+    assert one_cent == SetOff(set_off_cents=1, remaining_cents=999)

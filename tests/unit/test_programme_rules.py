@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import example, given
@@ -13,15 +14,19 @@ from hypothesis import strategies as st
 from domain.errors import ConflictError, InvalidInputError
 from domain.programmes.rules import (
     ClaimStatus,
+    Holding,
     LineIn,
+    LineStatus,
     MemberFacts,
     Period,
+    PeriodFigures,
     RebateMode,
     ReportContext,
     Tier,
     UnmatchedReason,
     admin_fee_cents,
     check_contract,
+    check_line_transition,
     classify_lines,
     figures,
     pass_through_cents,
@@ -31,6 +36,9 @@ from domain.programmes.rules import (
     report_errors,
     split_pass_through,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 EXAMPLE_TIERS = (Tier(0, Decimal("0.01")), Tier(10_000_000, Decimal("0.02")))
 
@@ -140,7 +148,9 @@ def test_accrual_as_reports_arrive_equals_the_claim(lines, cut, order):
 
 
 @given(
-    starts=st.dates(date(2000, 1, 1), date(2100, 1, 1)),
+    # Any start the calendar allows a term after (not only this century): the period index is
+    # counted from the months between the dates, never from the years themselves.
+    starts=st.dates(date(1, 1, 2), date(9000, 1, 1)),
     length=st.integers(0, 2000),
     offset=st.integers(0, 2000),
     period=st.sampled_from(Period),
@@ -265,3 +275,120 @@ def test_receipts_move_the_claim():
     with pytest.raises(ConflictError) as paid:
         receipt_outcome(status="paid", due_cents=100, received_cents=100, amount_cents=1)
     assert paid.value.code == "claim_transition_refused"
+
+
+def test_one_cent_of_spend_earns_its_rebate_and_nothing_earns_nothing():
+    half = (Tier(0, Decimal("0.5")),)
+    for mode in RebateMode:
+        assert rebate_cents(1, half, mode) == 1  # 0.5 cents, HALF_UP
+        assert rebate_cents(0, half, mode) == 0
+        assert rebate_cents(-500, half, mode) == 0
+
+
+def test_graduated_pays_each_of_three_slices_at_its_own_rate():
+    # (0, 1%), (100,000.00, 2%), (200,000.00, 3%); X = 250,000.00:
+    # 1,000.00 + 2,000.00 + 1,500.00 graduated; 3% of all of it retroactive.
+    tiers = (*EXAMPLE_TIERS, Tier(20_000_000, Decimal("0.03")))
+    assert rebate_cents(25_000_000, tiers, RebateMode.GRADUATED) == 450_000
+    assert rebate_cents(25_000_000, tiers, RebateMode.RETROACTIVE) == 750_000
+    assert rebate_cents(15_000_000, tiers, RebateMode.GRADUATED) == 200_000
+
+
+def test_no_spend_bears_no_fee():
+    assert admin_fee_cents(0, Decimal(1)) == 0
+    assert admin_fee_cents(-300, Decimal("0.5")) == 0
+    assert admin_fee_cents(1, Decimal(1)) == 1
+
+
+def test_a_one_cent_spend_shares_the_pass_through_and_nobody_spending_gets_zeros():
+    assert split_pass_through(2, {1: 1, 2: 1}) == {1: 1, 2: 1}
+    assert split_pass_through(3, {4: 0, 9: 1}) == {4: 0, 9: 3}
+    assert split_pass_through(0, {4: 0, 9: 0}) == {4: 0, 9: 0}
+
+
+def test_a_period_s_figures_worked_example():
+    # DOMAIN.md section 8 example spend (120,000.00) by two members; fee 1.5%, half passed through.
+    spends = {7: 7_000_000, 3: 5_000_000}
+    terms: dict[str, Any] = {"tiers": EXAMPLE_TIERS, "fee_rate": Decimal("0.015"), "pass_through_rate": Decimal("0.5")}
+    retroactive = figures(spends, mode=RebateMode.RETROACTIVE, **terms)
+    assert retroactive == PeriodFigures(
+        spend_cents=12_000_000,
+        rebate_cents=240_000,
+        fee_cents=180_000,
+        pass_through_cents=120_000,
+        members={3: (5_000_000, 50_000), 7: (7_000_000, 70_000)},
+    )
+    graduated = figures(spends, mode=RebateMode.GRADUATED, **terms)
+    assert (graduated.rebate_cents, graduated.pass_through_cents) == (140_000, 70_000)
+    assert graduated.members == {3: (5_000_000, 29_167), 7: (7_000_000, 40_833)}
+
+
+def _march_context() -> ReportContext:
+    return ReportContext(
+        starts_on=date(2026, 1, 1),
+        ends_on=date(2026, 12, 31),
+        period=Period.MONTH,
+        members={1: MemberFacts(11, 1, eligible=True), 2: MemberFacts(12, 2, eligible=False)},
+        claimed_periods=frozenset(),
+        spent={},
+    )
+
+
+def test_each_holding_keeps_its_line_member_and_period_and_only_accepted_lines_count():
+    day = datetime(2026, 3, 3, tzinfo=UTC)
+    march, april = date(2026, 3, 1), date(2026, 4, 1)
+    lines = [
+        LineIn("a", 1, day, 500),  # nothing spent yet in March
+        LineIn("b", 1, day, -501),  # 500 - 501 < 0: held, and not counted
+        LineIn("c", 1, day, -500),  # 500 - 500 = 0: allowed, the held line did not count
+        LineIn("d", 1, datetime(2026, 4, 2, tzinfo=UTC), -1),  # nothing spent in April
+        LineIn("e", 1, day, 1),  # the accepted correction took March to 0
+        LineIn("f", 1, day, -2),  # 1 - 2 < 0
+        LineIn("g", 2, day, 500),
+        LineIn("h", 9, day, 500),
+        LineIn("i", 1, datetime(2027, 1, 1, tzinfo=UTC), 500),
+    ]
+    held = UnmatchedReason
+    assert classify_lines(lines, _march_context()) == [
+        Holding(lines[0], 11, march, None),
+        Holding(lines[1], 11, march, held.CORRECTION_EXCEEDS_SPEND),
+        Holding(lines[2], 11, march, None),
+        Holding(lines[3], 11, april, held.CORRECTION_EXCEEDS_SPEND),
+        Holding(lines[4], 11, march, None),
+        Holding(lines[5], 11, march, held.CORRECTION_EXCEEDS_SPEND),
+        Holding(lines[6], 12, march, held.NOT_ELIGIBLE),
+        Holding(lines[7], None, march, held.UNKNOWN_MEMBER),
+        Holding(lines[8], 11, None, held.OUTSIDE_TERM),
+    ]
+
+
+@pytest.fixture
+def server_clock_west_of_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "EST5")  # POSIX: five hours behind UTC, no time zone database needed
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_clock_west_of_utc")
+def test_a_purchase_falls_in_the_period_of_its_utc_day_whatever_the_server_clock():
+    # 21:30 on 31 March in New York is 1 April in UTC; 00:30 UTC on 1 March is still February in New York.
+    new_york = timezone(timedelta(hours=-4))
+    lines = [
+        LineIn("a", 1, datetime(2026, 3, 31, 21, 30, tzinfo=new_york), 500),
+        LineIn("b", 1, datetime(2026, 3, 1, 0, 30, tzinfo=UTC), 500),
+    ]
+    assert [h.period_start for h in classify_lines(lines, _march_context())] == [date(2026, 4, 1), date(2026, 3, 1)]
+
+
+@pytest.mark.parametrize("current", list(LineStatus))
+@pytest.mark.parametrize("target", list(LineStatus))
+def test_only_an_unmatched_line_can_be_matched_or_rejected(current, target):
+    if current is LineStatus.UNMATCHED and target is not LineStatus.UNMATCHED:
+        check_line_transition(current.value, target, line_id=5)
+        return
+    with pytest.raises(ConflictError) as refused:
+        check_line_transition(current.value, target, line_id=5)
+    assert refused.value.code == "purchase_line_transition_refused"
+    assert refused.value.detail == f"purchase line 5 is {current.value}; it cannot become {target.value}"
