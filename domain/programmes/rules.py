@@ -133,8 +133,7 @@ def split_pass_through(total: int, spends: Mapping[int, int]) -> dict[int, int]:
     Ties go to the larger spend, then to the lower member number.
     """
     numbers = sorted(n for n, s in spends.items() if s > 0)
-    if not numbers:
-        return dict.fromkeys(spends, 0)
+    # A positive total over no spend cannot be split: allocate refuses it rather than lose it.
     parts = dict(zip(numbers, allocate(total, [spends[n] for n in numbers]), strict=True))
     return {n: parts.get(n, 0) for n in spends}
 
@@ -192,11 +191,11 @@ def period_of(starts_on: date, ends_on: date, period: Period, day: date) -> tupl
     if not starts_on <= day <= ends_on:
         return None
     months = (day.year - starts_on.year) * 12 + day.month - starts_on.month
-    k = max(months // period.months, 0)
-    while k > 0 and add_months(starts_on, k * period.months) > day:
+    k = months // period.months
+    # Period k starts in an earlier month than `day` or in the same month, where it may start
+    # on a later day; period k + 1 starts in a later month. So k is right or one too many.
+    if add_months(starts_on, k * period.months) > day:
         k -= 1
-    while add_months(starts_on, (k + 1) * period.months) <= day:
-        k += 1
     start = add_months(starts_on, k * period.months)
     end = min(add_months(starts_on, (k + 1) * period.months) - timedelta(days=1), ends_on)
     return start, end

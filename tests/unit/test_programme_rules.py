@@ -75,6 +75,9 @@ def test_pass_through_ties_go_to_larger_spend_then_lower_member_number():
     assert split_pass_through(1, {7: 200, 3: 100}) == {7: 1, 3: 0}
     assert split_pass_through(5, {1: 0, 2: 10}) == {1: 0, 2: 5}
     assert split_pass_through(0, {}) == {}
+    assert split_pass_through(0, {1: 0, 2: 0}) == {1: 0, 2: 0}
+    with pytest.raises(ValueError, match="positive total over no weights"):
+        split_pass_through(5, {1: 0, 2: 0})  # never lost: nobody spent, so nothing can be passed through
 
 
 tiers_strategy = st.lists(st.tuples(st.integers(1, 10**9), st.decimals(0, 1, places=4)), min_size=0, max_size=5).map(
