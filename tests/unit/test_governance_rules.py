@@ -318,6 +318,14 @@ def test_the_status_at_a_cut_off_is_the_latest_change_before_it() -> None:
     assert status_at(history[:2], t + timedelta(days=3)) == "suspended"
 
 
+def test_a_backdated_change_recorded_later_does_not_override_a_later_effective_one() -> None:
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    # Suspended on the 5th; a withdrawal recorded afterwards takes effect (backdated) on the 3rd.
+    history = [(t, 1, "full"), (t + timedelta(days=4), 2, "suspended"), (t + timedelta(days=2), 3, "former")]
+    assert status_at(history, t + timedelta(days=3)) == "former"
+    assert status_at(history, t + timedelta(days=9)) == "suspended"
+
+
 def test_a_proxy_needs_another_member_a_ballot_that_takes_proxies_and_room_under_the_cap() -> None:
     check_proxy(grantor=1, holder=2, cap=2, held=1)
     with pytest.raises(InvalidInputError):

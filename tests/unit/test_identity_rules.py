@@ -19,6 +19,7 @@ from domain.identity.rules import (
     member_takes_new_users,
     retry_after_seconds,
     throttle_keys,
+    token_digest,
 )
 
 POLICY = ThrottlePolicy(free_failures=5, base_delay_seconds=30, max_delay_seconds=900, forget_after_seconds=86_400)
@@ -85,3 +86,26 @@ def test_suspended_and_departed_members_take_no_new_users_and_their_admins_chang
     for status in ("suspended", "expelled", "former"):
         assert not member_takes_new_users(status)
         assert not member_admins_may_change_users(status)
+
+
+def test_failures_are_remembered_for_exactly_the_forget_period():
+    state = ThrottleState(5, None, NOW - timedelta(days=1))
+    assert after_failure(state, NOW, POLICY) == ThrottleState(6, NOW + timedelta(seconds=60), NOW)
+    older = ThrottleState(5, None, NOW - timedelta(days=1, microseconds=1))
+    assert after_failure(older, NOW, POLICY) == ThrottleState(1, None, NOW)
+
+
+def test_the_last_admin_refusals_say_why():
+    assert last_admin_problem({1}, 1, new_role=None, disable=True) == "the member's last admin cannot be disabled"
+    assert last_admin_problem({1}, 1, new_role=MemberRole.ADMIN, disable=True) == (
+        "the member's last admin cannot be disabled"
+    )
+    for role in (MemberRole.BUYER, MemberRole.FINANCE):
+        assert last_admin_problem({1}, 1, new_role=role, disable=False) == "the member's last admin cannot change role"
+    assert last_admin_problem({1}, 1, new_role=None, disable=False) is None
+
+
+def test_a_token_is_stored_as_its_sha256_hex_digest():
+    # The digest is what the database holds: another function would orphan every issued token.
+    assert token_digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert token_digest("é") == "4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c"  # UTF-8

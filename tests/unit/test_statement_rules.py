@@ -9,7 +9,14 @@ from fractions import Fraction
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.statements.rules import EquityRollForward, ValueFigures, line_savings_cents, ratio, statement_fiscal_year
+from domain.statements.rules import (
+    EquityRollForward,
+    Ratio,
+    ValueFigures,
+    line_savings_cents,
+    ratio,
+    statement_fiscal_year,
+)
 
 
 def test_savings_are_first_tier_less_price_paid_per_delivered_unit_before_markup():
@@ -53,3 +60,9 @@ def test_without_a_year_the_statement_covers_the_fiscal_year_today_falls_in():
     assert statement_fiscal_year(None, date(2025, 6, 30), 7) == 2025
     assert statement_fiscal_year(None, date(2025, 7, 1), 7) == 2026
     assert statement_fiscal_year(2019, date(2025, 7, 1), 7) == 2019
+
+
+def test_without_a_base_the_ratio_keeps_both_amounts_and_shows_no_figure():
+    assert ratio(5, 0) == Ratio(5, 0, None, "HALF_UP to 4 decimal places")
+    assert ratio(-3, -10) == Ratio(-3, -10, None, "HALF_UP to 4 decimal places")
+    assert ratio(1, 8) == Ratio(1, 8, Decimal("0.1250"), "HALF_UP to 4 decimal places")
