@@ -25,8 +25,8 @@ class CoopPolicy:
     def from_env(cls, e: dict[str, str]) -> CoopPolicy:
         """Read the policy settings, defaulting to DOMAIN.md's defaults."""
         return cls(
-            share_par_cents=int(e.get("COOP_SHARE_PAR_CENTS", "10000")),
-            fiscal_year_start_month=int(e.get("COOP_FISCAL_YEAR_START_MONTH", "1")),
+            share_par_cents=_count(e, "COOP_SHARE_PAR_CENTS", 10_000, least=0),
+            fiscal_year_start_month=_count(e, "COOP_FISCAL_YEAR_START_MONTH", 1, most=12),
             preferred_cap_rate=Decimal(e.get("COOP_PREFERRED_CAP_RATE", "0.25")),
             preferred_max_dividend_rate=Decimal(e.get("COOP_PREFERRED_MAX_DIVIDEND_RATE", "0.08")),
             marketing_pool=_pool(e.get("COOP_MARKETING_POOL") or "marketing", "COOP_MARKETING_POOL"),
@@ -39,6 +39,24 @@ def _pool(name: str, variable: str) -> str:
         msg = f"{variable}={name!r}: {errors[0].message}"
         raise ValueError(msg)
     return name
+
+
+def _count(e: dict[str, str], variable: str, default: int, *, least: int = 1, most: int | None = None) -> int:
+    """A whole number setting; one out of range stops the process at start, naming the variable.
+
+    A zero or negative sign-in limit, window or token lifetime would quietly turn a protection
+    off (a negative window never throttles), so it is refused rather than taken.
+    """
+    text = e.get(variable, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least or (most is not None and value > most):
+        bound = f"from {least} to {most}" if most is not None else f"at least {least}"
+        msg = f"{variable}={text!r}: must be a whole number {bound}"
+        raise ValueError(msg)
+    return value
 
 
 DEFAULT_COOP_NAME = "Purchasing Co-operative"
@@ -111,22 +129,22 @@ class Settings:
         return cls(
             data_dir=Path(e.get("COOP_DATA_DIR", ".coop")).resolve(),
             host=e.get("COOP_HOST", "127.0.0.1"),
-            port=int(e.get("COOP_PORT", "8000")),
+            port=_count(e, "COOP_PORT", 8000, most=65535),
             database_url=e.get("DATABASE_URL") or None,
             redis_url=e.get("REDIS_URL") or None,
             currency=e.get("COOP_CURRENCY", "USD"),
-            token_ttl_seconds=int(e.get("COOP_TOKEN_TTL_SECONDS", "3600")),
-            login_max_failures=int(e.get("COOP_LOGIN_MAX_FAILURES", "5")),
-            login_failure_window_seconds=int(e.get("COOP_LOGIN_FAILURE_WINDOW_SECONDS", "900")),
+            token_ttl_seconds=_count(e, "COOP_TOKEN_TTL_SECONDS", 3600),
+            login_max_failures=_count(e, "COOP_LOGIN_MAX_FAILURES", 5),
+            login_failure_window_seconds=_count(e, "COOP_LOGIN_FAILURE_WINDOW_SECONDS", 900),
             admin_email=e.get("COOP_ADMIN_EMAIL") or None,
             admin_password=e.get("COOP_ADMIN_PASSWORD") or None,
             stripe_api_key=e.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=e.get("STRIPE_WEBHOOK_SECRET") or None,
             log_level=e.get("COOP_LOG_LEVEL", "INFO"),
             policy=CoopPolicy.from_env(e),
-            job_timeout_seconds=int(e.get("COOP_JOB_TIMEOUT_SECONDS", "300")),
-            token_cache_seconds=int(e.get("COOP_TOKEN_CACHE_SECONDS", "30")),
-            db_pool_size=int(e.get("COOP_DB_POOL_SIZE", "16")),
+            job_timeout_seconds=_count(e, "COOP_JOB_TIMEOUT_SECONDS", 300),
+            token_cache_seconds=_count(e, "COOP_TOKEN_CACHE_SECONDS", 30, least=0),
+            db_pool_size=_count(e, "COOP_DB_POOL_SIZE", 16),
             coop=CoopIdentity.from_env(e),
             metrics_token=e.get("COOP_METRICS_TOKEN") or None,
             stripe_api_base=e.get("STRIPE_API_BASE") or None,

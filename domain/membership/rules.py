@@ -125,7 +125,8 @@ def admitted_status(*, share_paid_cents: int, par_cents: int, probation_ends: da
 def share_payment_errors(amount_cents: int, *, paid_cents: int, par_cents: int, status: Status) -> list[FieldError]:
     """A share payment is positive and never more than what remains due."""
     if status in EXITED:
-        return [FieldError("amount_cents", f"a {status} member cannot buy a membership share")]
+        article = "an" if str(status)[0] in "aeiou" else "a"
+        return [FieldError("amount_cents", f"{article} {status} member cannot buy a membership share")]
     if amount_cents <= 0:
         return [FieldError("amount_cents", "must be a positive number of cents")]
     remaining = par_cents - paid_cents

@@ -100,7 +100,7 @@ def test_redemption_decision_refusals_say_why() -> None:
     ("amount", "paid", "status", "pairs"),
     [
         (100, 0, Status.FORMER, [("amount_cents", "a former member cannot buy a membership share")]),
-        (100, 0, Status.EXPELLED, [("amount_cents", "a expelled member cannot buy a membership share")]),
+        (100, 0, Status.EXPELLED, [("amount_cents", "an expelled member cannot buy a membership share")]),
         (0, 0, Status.APPLICANT, [("amount_cents", "must be a positive number of cents")]),
         (-1, 0, Status.APPLICANT, [("amount_cents", "must be a positive number of cents")]),
         (4_001, 6_000, Status.PROBATIONARY, [("amount_cents", "only 4000 cents of the 10000 cent share remain due")]),
