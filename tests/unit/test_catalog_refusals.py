@@ -43,7 +43,9 @@ def test_a_short_lower_case_pool_is_taken(pool: str) -> None:
     assert pool_errors(pool) == []
 
 
-@pytest.mark.parametrize("pool", ["", "Purchases", "2fuel", "_fuel", "fuel-oil", "fuel oil", "a" + "b" * 50, "\nfuel"])
+@pytest.mark.parametrize(
+    "pool", ["", "Purchases", "2fuel", "_fuel", "fuel-oil", "fuel oil", "a" + "b" * 50, "fuel\n", "\nfuel"]
+)
 def test_any_other_pool_is_refused_naming_the_field(pool: str) -> None:
     assert _pairs(pool_errors(pool)) == [("pool", POOL_MESSAGE)]
     assert _pairs(pool_errors(pool, "records[3].pool")) == [("records[3].pool", POOL_MESSAGE)]
