@@ -21,7 +21,7 @@ _POOL = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
 def pool_errors(pool: str, field: str = "pool") -> list[FieldError]:
     """A patronage pool is a short lower-case name (`purchases`, `fuel`, `services`)."""
-    if not _POOL.match(pool):
+    if not _POOL.fullmatch(pool):  # `$` alone lets a trailing newline through
         return [FieldError(field, "must be 1-50 lower-case letters, digits or _, starting with a letter")]
     return []
 

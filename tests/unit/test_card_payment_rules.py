@@ -292,3 +292,19 @@ def test_replays_reach_back_three_days_first_then_from_the_mark_never_to_the_las
 )
 def test_a_payout_event_books_only_what_stripe_says_now(event_type, status_now, booked):
     assert bank_payout_booking(event_type, status_now) is booked
+
+
+def test_a_report_of_one_day_runs_from_its_midnight_to_the_next() -> None:
+    assert report_period(date(2026, 11, 30), date(2026, 11, 30)) == (
+        datetime(2026, 11, 30, tzinfo=UTC),
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+
+def test_a_mark_at_the_settle_time_leaves_nothing_to_replay() -> None:
+    # (after, until] with after == until is empty: no window, so no call to Stripe for nothing.
+    assert replay_window(NOW - DRIFT_SETTLE_TIME, NOW) is None
+    assert replay_window(NOW - DRIFT_SETTLE_TIME - timedelta(microseconds=1), NOW) == (
+        NOW - DRIFT_SETTLE_TIME - timedelta(microseconds=1),
+        NOW - DRIFT_SETTLE_TIME,
+    )
