@@ -43,12 +43,15 @@ _RATE_STEP = Decimal(1).scaleb(-RATE_PLACES)
 _CHECK = "coop_check"  # Meta.extra key: the check the strict decoder applies to the value
 _CTRL = r"\x00-\x1f\x7f"
 # No control characters (PostgreSQL refuses NUL) and at least one visible character.
-TEXT_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*$"
+# Python's `$` also matches before a final new line ("fuel\n" passed); `(?!\n)$` is the end of
+# the text alone, and reads the same in the JSON Schema's (ECMA) regular expressions.
+END = r"(?!\n)$"
+TEXT_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*{END}"
 # Only what the database cannot take; the e-mail's form is the identity rules' to judge,
 # so a bad address is listed with the other bad fields of the request.
 EMAIL_PATTERN = TEXT_PATTERN
-ID_PATTERN = r"^[0-9]{1,18}$"
-RATE_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]{1,6})?$"
+ID_PATTERN = rf"^[0-9]{{1,18}}{END}"
+RATE_PATTERN = rf"^-?[0-9]{{1,3}}(\.[0-9]{{1,6}})?{END}"
 # The window's years as a pattern, so generated clients and fuzzers stay inside it.
 _YEAR_PATTERN = r"^(19[5-9][0-9]|2[01][0-9][0-9]|2200)-"
 _TEXT_HELP = "no control characters, not blank"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("coop.request")
-_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
 def request_id_of(scope: Scope) -> str:
@@ -29,7 +29,7 @@ def request_id_of(scope: Scope) -> str:
         for name, value in scope.get("headers", ()):
             if name.lower() == b"x-request-id":
                 given = value.decode("latin-1")
-                rid = given if _SAFE_ID.match(given) else None
+                rid = given if _SAFE_ID.fullmatch(given) else None
                 break
         if rid is None:
             rid = secrets.token_hex(16)  # as uuid4().hex was: 32 random hex digits, without the UUID

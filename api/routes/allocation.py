@@ -16,7 +16,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from api.accept import negotiate
 from api.auth import check_member_access, staff_only
 from api.deps import Caller, DbSession
-from api.fields import FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, SignedCents
+from api.fields import END, FIRST_YEAR, LAST_YEAR, FiscalYear, Rate, ShortText, SignedCents
 from api.fields import Cents as Amount
 from api.fields import Day as BusinessDay
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
@@ -41,7 +41,7 @@ class PoolMargin(msgspec.Struct, forbid_unknown_fields=True):
 class FundIn(msgspec.Struct, forbid_unknown_fields=True):
     """A fund taken from the member share, CEIL(M * rate)."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=r"^[a-z0-9_]+$")]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=60, pattern=rf"^[a-z0-9_]+{END}")]
     rate: Rate
     indivisible: bool
 

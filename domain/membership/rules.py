@@ -192,7 +192,7 @@ def withdrawal_date_errors(effective_on: date, *, joined_on: date | None, today:
     return []
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def normalize_email(email: str) -> str:
@@ -202,4 +202,4 @@ def normalize_email(email: str) -> str:
 
 def email_errors(email: str, field: str = "email") -> list[FieldError]:
     """What is wrong with an e-mail address a member or its user gives (empty when it looks deliverable)."""
-    return [] if _EMAIL.match(normalize_email(email)) else [FieldError(field, "not a valid e-mail address")]
+    return [] if _EMAIL.fullmatch(normalize_email(email)) else [FieldError(field, "not a valid e-mail address")]
