@@ -6,13 +6,11 @@ are pinned exactly, as in test_equity_refusals.py.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 import pytest
 
-from domain.errors import ConflictError, InvalidInputError
 from domain.governance.rules import (
     BallotEvent,
     BallotKind,
@@ -25,24 +23,8 @@ from domain.governance.rules import (
     check_vote,
     move_ballot,
 )
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-
-
-def _invalid(call: Callable[[], object]) -> tuple[str, list[tuple[str, str]]]:
-    with pytest.raises(InvalidInputError) as refused:
-        call()
-    return refused.value.detail, [(e.field, e.message) for e in refused.value.errors]
-
-
-def _conflict(call: Callable[[], object]) -> tuple[str, str | None]:
-    with pytest.raises(ConflictError) as refused:
-        call()
-    return refused.value.detail, refused.value.code
-
+from tests.unit.ballot_examples import NOW, new_ballot
+from tests.unit.refusals import conflict, invalid
 
 # --- moves ------------------------------------------------------------------------------
 
@@ -60,22 +42,22 @@ def test_a_scheduled_ballot_may_be_called_off() -> None:
     ],
 )
 def test_a_refused_move_names_the_ballot_and_the_moves_it_has(status, event, detail) -> None:
-    assert _conflict(lambda: move_ballot(status, event, ballot_id=9)) == (detail, "ballot_transition_refused")
+    assert conflict(lambda: move_ballot(status, event, ballot_id=9)) == (detail, "ballot_transition_refused")
 
 
 # --- proxies ----------------------------------------------------------------------------
 
 
 def test_proxy_refusals_say_why() -> None:
-    assert _invalid(lambda: check_proxy(grantor=3, holder=3, cap=2, held=0)) == (
+    assert invalid(lambda: check_proxy(grantor=3, holder=3, cap=2, held=0)) == (
         "a member cannot appoint itself",
         [("holder_member_id", "must be another member")],
     )
-    assert _conflict(lambda: check_proxy(grantor=1, holder=2, cap=None, held=0)) == (
+    assert conflict(lambda: check_proxy(grantor=1, holder=2, cap=None, held=0)) == (
         "this ballot takes no proxies",
         "proxies_not_allowed",
     )
-    assert _conflict(lambda: check_proxy(grantor=1, holder=2, cap=2, held=2)) == (
+    assert conflict(lambda: check_proxy(grantor=1, holder=2, cap=2, held=2)) == (
         "member 2 already holds 2 proxies, the most this ballot allows",
         "proxy_cap_reached",
     )
@@ -83,38 +65,23 @@ def test_proxy_refusals_say_why() -> None:
 
 def test_a_holder_takes_proxies_up_to_the_cap_and_none_when_it_is_zero() -> None:
     check_proxy(grantor=1, holder=2, cap=1, held=0)
-    assert _conflict(lambda: check_proxy(grantor=1, holder=2, cap=0, held=0))[1] == "proxy_cap_reached"
+    assert conflict(lambda: check_proxy(grantor=1, holder=2, cap=0, held=0))[1] == "proxy_cap_reached"
 
 
 # --- new ballots ------------------------------------------------------------------------
-
-
-def _new(**changes: object) -> NewBallotRules:
-    base: dict[str, object] = {
-        "kind": BallotKind.RESOLUTION,
-        "record_date": date(2026, 5, 31),
-        "opens_at": NOW,
-        "closes_at": NOW + timedelta(days=7),
-        "quorum_rate": Decimal("0.5"),
-        "threshold": Threshold.TWO_THIRDS,
-        "seats": None,
-        "method": None,
-        "candidate_names": None,
-    }
-    return NewBallotRules(**{**base, **changes})  # type: ignore[arg-type]
 
 
 ELECTION = {"kind": BallotKind.ELECTION, "threshold": None, "seats": 2, "method": Method.STV}
 
 
 def _refusal(new: NewBallotRules) -> list[tuple[str, str]]:
-    detail, pairs = _invalid(lambda: check_new_ballot(new, now=NOW))
+    detail, pairs = invalid(lambda: check_new_ballot(new, now=NOW))
     assert detail == "the ballot is not valid"
     return pairs
 
 
 def test_a_new_ballot_names_every_bad_field_with_its_message() -> None:
-    bad = _new(
+    bad = new_ballot(
         opens_at=NOW - timedelta(days=3),
         closes_at=NOW - timedelta(days=4),
         record_date=date(2026, 5, 29),
@@ -135,35 +102,35 @@ def test_a_new_ballot_names_every_bad_field_with_its_message() -> None:
 
 
 def test_an_elections_own_fields_are_named_with_their_limits() -> None:
-    assert _refusal(_new(**{**ELECTION, "threshold": Threshold.MAJORITY, "seats": None}, candidate_names=())) == [
+    assert _refusal(new_ballot(**{**ELECTION, "threshold": Threshold.MAJORITY, "seats": None}, candidate_names=())) == [
         ("threshold", "only for resolutions"),
         ("seats", "an election needs 1 to 100 seats"),
         ("candidates", "an election needs 1 to 200 candidates"),
     ]
-    assert _refusal(_new(**ELECTION, candidate_names=("Ann", " ANN"))) == [
+    assert _refusal(new_ballot(**ELECTION, candidate_names=("Ann", " ANN"))) == [
         ("candidates", "candidate names must differ")
     ]
 
 
 def test_the_window_may_not_be_empty_nor_end_now() -> None:
-    assert _refusal(_new(closes_at=NOW)) == [
+    assert _refusal(new_ballot(closes_at=NOW)) == [
         ("closes_at", "must be after opens_at"),
         ("closes_at", "must be in the future"),
     ]
     early = NOW - timedelta(days=1)
     check_new_ballot(
-        _new(record_date=date(2026, 5, 30), opens_at=early, closes_at=NOW + timedelta(microseconds=1)), now=NOW
+        new_ballot(record_date=date(2026, 5, 30), opens_at=early, closes_at=NOW + timedelta(microseconds=1)), now=NOW
     )
 
 
 @pytest.mark.parametrize("rate", ["0", "1"])
 def test_a_quorum_of_none_or_of_everyone_is_allowed(rate) -> None:
-    check_new_ballot(_new(quorum_rate=Decimal(rate)), now=NOW)
+    check_new_ballot(new_ballot(quorum_rate=Decimal(rate)), now=NOW)
 
 
 @pytest.mark.parametrize(("seats", "ok"), [(0, False), (1, True), (100, True), (101, False)])
 def test_an_election_has_1_to_100_seats(seats, ok) -> None:
-    new = _new(**{**ELECTION, "seats": seats}, candidate_names=("Ann",))
+    new = new_ballot(**{**ELECTION, "seats": seats}, candidate_names=("Ann",))
     if ok:
         check_new_ballot(new, now=NOW)
     else:
@@ -172,7 +139,7 @@ def test_an_election_has_1_to_100_seats(seats, ok) -> None:
 
 @pytest.mark.parametrize(("count", "ok"), [(1, True), (200, True), (201, False)])
 def test_an_election_has_1_to_200_candidates(count, ok) -> None:
-    new = _new(**ELECTION, candidate_names=tuple(f"c{i}" for i in range(count)))
+    new = new_ballot(**ELECTION, candidate_names=tuple(f"c{i}" for i in range(count)))
     if ok:
         check_new_ballot(new, now=NOW)
     else:
@@ -180,17 +147,17 @@ def test_an_election_has_1_to_200_candidates(count, ok) -> None:
 
 
 def test_candidate_names_differ_after_blanks_and_case_are_folded() -> None:
-    assert _refusal(_new(**ELECTION, candidate_names=("Straße", "STRASSE"))) == [
+    assert _refusal(new_ballot(**ELECTION, candidate_names=("Straße", "STRASSE"))) == [
         ("candidates", "candidate names must differ")
     ]
-    check_new_ballot(_new(**ELECTION, candidate_names=("Ann", "Anna")), now=NOW)
+    check_new_ballot(new_ballot(**ELECTION, candidate_names=("Ann", "Anna")), now=NOW)
 
 
 # --- votes ------------------------------------------------------------------------------
 
 
 def _vote(kind: BallotKind, *, choice=None, ranking=None, method=Method.STV, seats=1) -> list[tuple[str, str]]:
-    detail, pairs = _invalid(
+    detail, pairs = invalid(
         lambda: check_vote(kind, choice=choice, ranking=ranking, candidates=[1, 2, 3], method=method, seats=seats)
     )
     assert detail == "the vote is not valid"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -32,18 +32,10 @@ from domain.equity.rules import (
     special_redemption_value,
     years_to_revolvement,
 )
-from domain.errors import FieldError, InvalidInputError
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from domain.errors import FieldError
+from tests.unit.refusals import invalid
 
 RATE = Decimal("0.10")
-
-
-def _refusal(call: Callable[[], object]) -> tuple[str, list[tuple[str, str]]]:
-    with pytest.raises(InvalidInputError) as refused:
-        call()
-    return refused.value.detail, [(e.field, e.message) for e in refused.value.errors]
 
 
 def _one(field: str, message: str) -> tuple[str, list[tuple[str, str]]]:
@@ -68,8 +60,8 @@ def _lot(face: Any, redeemed: Any = 0) -> LotBalance[str]:
     ],
 )
 def test_a_bad_lot_is_refused_by_name(lot, refusal):
-    assert _refusal(lambda: fifo_redemption([lot], 10)) == refusal
-    assert _refusal(lambda: percentage_redemption([lot], 10)) == refusal
+    assert invalid(lambda: fifo_redemption([lot], 10)) == refusal
+    assert invalid(lambda: percentage_redemption([lot], 10)) == refusal
 
 
 @pytest.mark.parametrize(
@@ -83,11 +75,11 @@ def test_a_bad_lot_is_refused_by_name(lot, refusal):
 )
 @pytest.mark.parametrize("budget", [-1, True])
 def test_a_bad_redemption_budget_is_refused(redeem, budget):
-    assert _refusal(lambda: redeem(budget)) == _one("budget_cents", "budget_cents must be integer cents, at least 0")
+    assert invalid(lambda: redeem(budget)) == _one("budget_cents", "budget_cents must be integer cents, at least 0")
 
 
 def test_a_bad_excess_is_refused():
-    refusal = _refusal(lambda: excess_redemption([], {1: -1}, 10))
+    refusal = invalid(lambda: excess_redemption([], {1: -1}, 10))
     assert refusal == _one("excess_cents", "excess_cents must be integer cents, at least 0")
 
 
@@ -96,17 +88,17 @@ def test_each_budget_cap_must_be_integer_cents(position):
     fields = ["cash_available_cents", "minimum_cash_cents", "equity_cents", "assets_cents"]
     args: list[Any] = [1, 1, 0, 1, 1, RATE]
     args[position] = 1.0
-    assert _refusal(lambda: redemption_budget(*args)) == _one(
+    assert invalid(lambda: redemption_budget(*args)) == _one(
         fields[position - 1], f"{fields[position - 1]} must be integer cents"
     )
 
 
 def test_the_board_budget_and_the_equity_ratio_are_refused_by_name():
-    assert _refusal(lambda: redemption_budget(-1, 1, 0, 1, 1, RATE)) == _one(
+    assert invalid(lambda: redemption_budget(-1, 1, 0, 1, 1, RATE)) == _one(
         "board_budget_cents", "board_budget_cents must be integer cents, at least 0"
     )
     # The ratio must stay below 1: (E - kA) / (1 - k) divides by 1 - k.
-    assert _refusal(lambda: redemption_budget(1, 1, 0, 1, 1, Decimal(1))) == _one(
+    assert invalid(lambda: redemption_budget(1, 1, 0, 1, 1, Decimal(1))) == _one(
         "k", "k must be a decimal rate from 0, below 1"
     )
 
@@ -116,16 +108,16 @@ def test_the_board_budget_and_the_equity_ratio_are_refused_by_name():
 
 @pytest.mark.parametrize("average", [True, "5", 1.5])
 def test_an_average_patronage_that_is_not_cents_is_refused(average):
-    assert _refusal(lambda: base_capital_requirement(average)) == _one(
+    assert invalid(lambda: base_capital_requirement(average)) == _one(
         "avg_patronage_cents", "average patronage must be int or Fraction cents"
     )
 
 
 def test_a_negative_average_patronage_or_a_rate_above_one_is_refused():
-    assert _refusal(lambda: base_capital_requirement(-1)) == _one(
+    assert invalid(lambda: base_capital_requirement(-1)) == _one(
         "avg_patronage_cents", "average patronage must not be negative"
     )
-    assert _refusal(lambda: base_capital_requirement(100, Decimal("1.5"))) == _one(
+    assert invalid(lambda: base_capital_requirement(100, Decimal("1.5"))) == _one(
         "k", "k must be a decimal rate from 0, at most 1"
     )
 
@@ -133,19 +125,19 @@ def test_a_negative_average_patronage_or_a_rate_above_one_is_refused():
 @pytest.mark.parametrize("years", [0, True])
 def test_the_average_needs_at_least_one_whole_year(years):
     # years=0 would average every year given (a slice from -0), True the last one.
-    assert _refusal(lambda: average_patronage([100, 200], years)) == _one(
+    assert invalid(lambda: average_patronage([100, 200], years)) == _one(
         "years", "years must be a whole number, at least 1"
     )
 
 
 def test_negative_patronage_is_refused():
-    assert _refusal(lambda: average_patronage([100, -1])) == _one(
+    assert invalid(lambda: average_patronage([100, -1])) == _one(
         "patronage_cents", "patronage_cents must be integer cents, at least 0"
     )
 
 
 def test_a_bad_plan_names_the_rate_and_the_years_at_once():
-    assert _refusal(lambda: base_capital_plan("2", 0, field="policy.base_capital")) == (
+    assert invalid(lambda: base_capital_plan("2", 0, field="policy.base_capital")) == (
         "invalid base capital plan",
         [
             ("policy.base_capital.k", "must be a decimal rate from 0 to 1"),
@@ -164,7 +156,7 @@ def test_a_bad_plan_names_the_rate_and_the_years_at_once():
     ],
 )
 def test_a_bad_base_capital_split_is_refused_by_name(args, refusal):
-    assert _refusal(lambda: base_capital_split(*args)) == refusal
+    assert invalid(lambda: base_capital_split(*args)) == refusal
 
 
 # --- exits and loans -------------------------------------------------------------
@@ -180,7 +172,7 @@ def test_a_bad_base_capital_split_is_refused_by_name(args, refusal):
     ],
 )
 def test_a_bad_special_redemption_is_refused_by_name(args, refusal):
-    assert _refusal(lambda: special_redemption_value(*args)) == refusal
+    assert invalid(lambda: special_redemption_value(*args)) == refusal
 
 
 @pytest.mark.parametrize(
@@ -193,15 +185,15 @@ def test_a_bad_special_redemption_is_refused_by_name(args, refusal):
     ],
 )
 def test_bad_years_to_revolvement_are_refused_by_name(args, refusal):
-    assert _refusal(lambda: years_to_revolvement(*args)) == refusal
+    assert invalid(lambda: years_to_revolvement(*args)) == refusal
 
 
 def test_a_bad_set_off_is_refused_by_name():
-    assert _refusal(lambda: set_off_debt(-1, 0)) == _one(
+    assert invalid(lambda: set_off_debt(-1, 0)) == _one(
         "payable_cents", "payable_cents must be integer cents, at least 0"
     )
     owed: Any = 1.5
-    assert _refusal(lambda: set_off_debt(1, owed)) == _one("owed_cents", "owed_cents must be integer cents")
+    assert invalid(lambda: set_off_debt(1, owed)) == _one("owed_cents", "owed_cents must be integer cents")
 
 
 @pytest.mark.parametrize(
@@ -214,7 +206,7 @@ def test_a_bad_set_off_is_refused_by_name():
     ],
 )
 def test_a_bad_loan_deduction_is_refused_by_name(args, refusal):
-    assert _refusal(lambda: loan_deduction(*args)) == refusal
+    assert invalid(lambda: loan_deduction(*args)) == refusal
 
 
 # --- imported lots, budget figures, rates ------------------------------------------
@@ -238,7 +230,7 @@ def test_some_budget_figures_are_refused_with_what_to_do():
         "assets_cents": None,
         "equity_ratio_floor": Decimal(1),
     }
-    assert _refusal(lambda: budget_inputs(**figures)) == (
+    assert invalid(lambda: budget_inputs(**figures)) == (
         "the budget figures are not usable",
         [
             ("minimum_cash_cents", "give all five budget figures, or none"),

@@ -38,6 +38,7 @@ from domain.governance.rules import (
     status_at,
     threshold_met,
 )
+from tests.unit.ballot_examples import NOW, new_ballot
 
 # --- quorum and thresholds -----------------------------------------------------------------
 
@@ -251,24 +252,6 @@ def test_the_ballot_moves_scheduled_open_closed_and_closed_is_final() -> None:
         move_ballot("open", BallotEvent.OPEN)
 
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-
-
-def _new(**changes: object) -> NewBallotRules:
-    base: dict[str, object] = {
-        "kind": BallotKind.RESOLUTION,
-        "record_date": date(2026, 5, 31),
-        "opens_at": NOW,
-        "closes_at": NOW + timedelta(days=7),
-        "quorum_rate": Decimal("0.5"),
-        "threshold": Threshold.TWO_THIRDS,
-        "seats": None,
-        "method": None,
-        "candidate_names": None,
-    }
-    return NewBallotRules(**{**base, **changes})  # type: ignore[arg-type]
-
-
 def _fields(new: NewBallotRules) -> set[str]:
     with pytest.raises(InvalidInputError) as bad:
         check_new_ballot(new, now=NOW)
@@ -276,18 +259,18 @@ def _fields(new: NewBallotRules) -> set[str]:
 
 
 def test_a_new_ballot_names_every_bad_field() -> None:
-    check_new_ballot(_new(), now=NOW)
-    assert _fields(_new(closes_at=NOW)) == {"closes_at"}
-    assert _fields(_new(record_date=date(2026, 6, 2))) == {"record_date"}
-    assert _fields(_new(record_date=date(2026, 6, 1))) == {"record_date"}  # the roll could still change
-    assert _fields(_new(quorum_rate=Decimal("1.5"))) == {"quorum_rate"}
-    assert _fields(_new(seats=2, method=Method.STV)) == {"seats", "method"}
+    check_new_ballot(new_ballot(), now=NOW)
+    assert _fields(new_ballot(closes_at=NOW)) == {"closes_at"}
+    assert _fields(new_ballot(record_date=date(2026, 6, 2))) == {"record_date"}
+    assert _fields(new_ballot(record_date=date(2026, 6, 1))) == {"record_date"}  # the roll could still change
+    assert _fields(new_ballot(quorum_rate=Decimal("1.5"))) == {"quorum_rate"}
+    assert _fields(new_ballot(seats=2, method=Method.STV)) == {"seats", "method"}
     election = {"kind": BallotKind.ELECTION, "threshold": None, "seats": 2, "method": Method.STV}
-    check_new_ballot(_new(**election, candidate_names=("Ann", "Bo")), now=NOW)
-    assert _fields(_new(**election, candidate_names=("Ann", "ann "))) == {"candidates"}
-    assert _fields(_new(**{**election, "seats": 0}, candidate_names=("Ann",))) == {"seats"}
+    check_new_ballot(new_ballot(**election, candidate_names=("Ann", "Bo")), now=NOW)
+    assert _fields(new_ballot(**election, candidate_names=("Ann", "ann "))) == {"candidates"}
+    assert _fields(new_ballot(**{**election, "seats": 0}, candidate_names=("Ann",))) == {"seats"}
     no_names = {**election, "candidate_names": None, "threshold": Threshold.MAJORITY}
-    assert _fields(_new(**no_names)) == {"candidates", "threshold"}
+    assert _fields(new_ballot(**no_names)) == {"candidates", "threshold"}
 
 
 def test_a_vote_must_fit_its_ballot() -> None:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from domain.errors import ConflictError, FieldError
 from domain.membership.rules import (
     RedemptionDecision,
     Status,
@@ -27,17 +26,12 @@ from domain.membership.rules import (
     share_payment_errors,
     withdrawal_date_errors,
 )
+from tests.unit.refusals import conflict
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from domain.errors import FieldError
 
 TODAY = date(2026, 11, 30)
-
-
-def _conflict(call: Callable[[], object]) -> tuple[str, str | None]:
-    with pytest.raises(ConflictError) as refused:
-        call()
-    return refused.value.detail, refused.value.code
 
 
 def _pairs(errors: list[FieldError]) -> list[tuple[str, str]]:
@@ -45,18 +39,18 @@ def _pairs(errors: list[FieldError]) -> list[tuple[str, str]]:
 
 
 def test_a_move_the_bylaws_do_not_allow_names_the_member_and_the_moves_it_has() -> None:
-    assert _conflict(lambda: check_transition(Status.APPLICANT, Status.RESIGNING)) == (
+    assert conflict(lambda: check_transition(Status.APPLICANT, Status.RESIGNING)) == (
         "the member is applicant; it cannot become resigning (allowed from applicant: former, full, probationary)",
         "member_transition_refused",
     )
 
 
 def test_staff_cannot_reinstate_an_applicant_or_a_probationary_member_into_full() -> None:
-    assert _conflict(lambda: check_standing_change(Status.APPLICANT, Status.FULL)) == (
+    assert conflict(lambda: check_standing_change(Status.APPLICANT, Status.FULL)) == (
         "a member who is applicant becomes full through admission and a paid share, not reinstatement",
         None,
     )
-    assert _conflict(lambda: check_standing_change(Status.PROBATIONARY, Status.FULL)) == (
+    assert conflict(lambda: check_standing_change(Status.PROBATIONARY, Status.FULL)) == (
         "a member who is probationary becomes full through admission and a paid share, not reinstatement",
         None,
     )
@@ -65,20 +59,20 @@ def test_staff_cannot_reinstate_an_applicant_or_a_probationary_member_into_full(
 def test_a_standing_change_other_than_reinstatement_still_keeps_to_the_lifecycle() -> None:
     check_standing_change(Status.FULL, Status.SUSPENDED)
     check_standing_change(Status.PROBATIONARY, Status.EXPELLED)
-    assert _conflict(lambda: check_standing_change(Status.APPLICANT, Status.SUSPENDED)) == (
+    assert conflict(lambda: check_standing_change(Status.APPLICANT, Status.SUSPENDED)) == (
         "the member is applicant; it cannot become suspended (allowed from applicant: former, full, probationary)",
         "member_transition_refused",
     )
     # A reinstatable member still needs the move in the table: a former member is never reinstated.
-    assert _conflict(lambda: check_standing_change(Status.FORMER, Status.FULL))[1] is None
+    assert conflict(lambda: check_standing_change(Status.FORMER, Status.FULL))[1] is None
 
 
 def test_notice_refusals_say_who_cannot_give_or_take_back_a_notice() -> None:
-    assert _conflict(lambda: notice_target(Status.RESIGNING, effective_on=None, today=TODAY)) == (
+    assert conflict(lambda: notice_target(Status.RESIGNING, effective_on=None, today=TODAY)) == (
         "a member who is resigning cannot give notice of withdrawal",
         None,
     )
-    assert _conflict(lambda: check_notice_withdrawal(Status.FULL)) == (
+    assert conflict(lambda: check_notice_withdrawal(Status.FULL)) == (
         "a member who is full has no notice of withdrawal pending",
         None,
     )
@@ -86,11 +80,11 @@ def test_notice_refusals_say_who_cannot_give_or_take_back_a_notice() -> None:
 
 def test_redemption_decision_refusals_say_why() -> None:
     approve, decline = RedemptionDecision.APPROVED, RedemptionDecision.DECLINED
-    assert _conflict(lambda: check_redemption_decision(Status.RESIGNING, None, approve)) == (
+    assert conflict(lambda: check_redemption_decision(Status.RESIGNING, None, approve)) == (
         "a member who is resigning has not left; its share is redeemed only after it leaves",
         None,
     )
-    assert _conflict(lambda: check_redemption_decision(Status.FORMER, approve, decline)) == (
+    assert conflict(lambda: check_redemption_decision(Status.FORMER, approve, decline)) == (
         "the share redemption was already approved and paid; it cannot be declined",
         None,
     )
