@@ -47,6 +47,8 @@ _CTRL = r"\x00-\x1f\x7f"
 # the text alone, and reads the same in the JSON Schema's (ECMA) regular expressions.
 END = r"(?!\n)$"
 TEXT_PATTERN = rf"^[^{_CTRL}]*[^\s{_CTRL}][^{_CTRL}]*{END}"
+# The same for text that may be empty (a profile's city, postcode, country).
+PLAIN_PATTERN = rf"^[^{_CTRL}]*{END}"
 # Only what the database cannot take; the e-mail's form is the identity rules' to judge,
 # so a bad address is listed with the other bad fields of the request.
 EMAIL_PATTERN = TEXT_PATTERN

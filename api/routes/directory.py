@@ -18,7 +18,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import Principal, check_member_access, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import END, TEXT_PATTERN, LongText, ShortText, Text
+from api.fields import PLAIN_PATTERN, TEXT_PATTERN, LongText, ShortText, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.routes.identity import client_address
@@ -66,9 +66,9 @@ class ProfileIn(msgspec.Struct, forbid_unknown_fields=True):
     description: Description = ""
     categories: Annotated[list[Category], msgspec.Meta(max_length=20)] = []
     services: Annotated[list[Text], msgspec.Meta(max_length=50)] = []
-    city: Annotated[str, msgspec.Meta(max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")] = ""
-    postcode: Annotated[str, msgspec.Meta(max_length=50, pattern=rf"^[^\x00-\x1f\x7f]*{END}")] = ""
-    country: Annotated[str, msgspec.Meta(max_length=200, pattern=rf"^[^\x00-\x1f\x7f]*{END}")] = ""
+    city: Annotated[str, msgspec.Meta(max_length=200, pattern=PLAIN_PATTERN)] = ""
+    postcode: Annotated[str, msgspec.Meta(max_length=50, pattern=PLAIN_PATTERN)] = ""
+    country: Annotated[str, msgspec.Meta(max_length=200, pattern=PLAIN_PATTERN)] = ""
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     website: LongText | None = None

@@ -16,12 +16,12 @@ if TYPE_CHECKING:
 DEFAULT_POOL = "purchases"
 MAX_MARKUP_RATE = Decimal(10)  # 1000 %: anything above is a typo, not a policy
 MARKUP_PLACES = 6  # the column is NUMERIC(12, 6)
-_POOL = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+_POOL = re.compile(r"[a-z][a-z0-9_]{0,49}")  # fullmatch: `$` also matches before a final new line
 
 
 def pool_errors(pool: str, field: str = "pool") -> list[FieldError]:
     """A patronage pool is a short lower-case name (`purchases`, `fuel`, `services`)."""
-    if not _POOL.fullmatch(pool):  # `$` alone lets a trailing newline through
+    if not _POOL.fullmatch(pool):
         return [FieldError(field, "must be 1-50 lower-case letters, digits or _, starting with a letter")]
     return []
 
