@@ -6,8 +6,8 @@
 
 Prints the time of each phase and, as a floor measured in the same run, the bare
 aggregation query the computation is built on (the faster of the planner's plan and the
-plan without hash aggregation). A second floor, before the run: a line, an equity lot and a payout for every
-member inserted bare and rolled back, what writing a run's rows costs at least.
+plan without hash aggregation). A second floor, before the run: a line, an equity lot and a
+payout for every member inserted bare and rolled back, what writing a run's rows costs at least.
 
 The members and records are seeded once into a database kept as a template
 (`bench_seed_<members>_<records>`); each run works on a fresh copy of it, migrated to head
@@ -115,7 +115,7 @@ INSERT INTO payout (member_id, kind, amount_cents, status, business_key, created
 SELECT id, 'patronage_cash', 1900, 'pending', :key || ':' || id, now() FROM member ORDER BY id
 """,
 }
-WRITTEN_TABLES = "VACUUM allocation_line, equity_lot, payout, journal_entry"
+VACUUM_WRITES = "VACUUM allocation_line, equity_lot, payout, journal_entry"
 # The kept totals (0030) against the floor's GROUP BY on this seed (however they were made: the
 # trigger at the seed, or the migration's backfill): rows in one and not the other, and the
 # records counted both ways. In SQL after the run, so the check adds nothing to its peak RSS.
@@ -282,7 +282,7 @@ async def writes_alone(engine: AsyncEngine, run_id: int) -> dict[str, float]:
         await transaction.rollback()
     async with engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(sa.text(WRITTEN_TABLES))
+        await conn.execute(sa.text(VACUUM_WRITES))
     return seconds
 
 
