@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain.errors import FieldError
 from domain.payments.rules import (
+    TransferPlan,
     TransferRefusal,
     connected_account_errors,
     transfer_key,
@@ -41,6 +43,13 @@ def test_why_no_transfer_is_made() -> None:
     assert transfer_plan(payable_cents=500, paid_by_hand_cents=0, transferred_cents=0).amount_cents == 500
 
 
+def test_one_cent_transferred_or_owed_counts() -> None:
+    assert transfer_plan(payable_cents=500, paid_by_hand_cents=0, transferred_cents=1) == TransferPlan(
+        0, TransferRefusal.ALREADY_TRANSFERRED
+    )
+    assert transfer_plan(payable_cents=1, paid_by_hand_cents=0, transferred_cents=0) == TransferPlan(1, None)
+
+
 def test_the_transfer_key_names_the_buy_and_the_supplier() -> None:
     assert transfer_key(12, 7) == "transfer:12:7"
     assert transfer_key(12, 7) != transfer_key(7, 12)
@@ -55,9 +64,10 @@ def test_a_connected_account_id_is_acct_then_letters_and_digits(account: str) ->
     "account",
     ["", "acct_", "acct", "ACCT_123", "ba_123", "acct_12 3", "acct_12-3", "acct_é1", "acct_" + "9" * 251, " acct_123"],
 )
-def test_anything_else_is_refused_naming_the_field(account: str) -> None:
-    [error] = connected_account_errors(account)
-    assert error.field == "stripe_account_id"
+def test_anything_else_is_refused_saying_what_an_account_id_looks_like(account: str) -> None:
+    assert connected_account_errors(account) == [
+        FieldError("stripe_account_id", "must be a Stripe connected account id: acct_ then letters and digits")
+    ]
 
 
 @given(payable=cents, by_hand=cents, transferred=cents, reversed_share=st.integers(0, 100))
