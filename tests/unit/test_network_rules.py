@@ -21,7 +21,6 @@ from domain.network.rules import (
     PROFILE_FIELDS,
     PUBLIC_DIRECTORY_LIMIT,
     Audience,
-    CalendarEvent,
     EventStatus,
     OfferWindow,
     ProfileInput,
@@ -52,7 +51,6 @@ from domain.network.rules import (
     registration_closed,
     registration_fee_cents,
     reminder_due,
-    render_calendar,
     visible_fields,
     waitlist_priority,
     window_over,
@@ -310,29 +308,6 @@ def test_an_event_starts_later_ends_after_it_starts_and_happens_somewhere():
         starts_at=NOW, ends_at=NOW, place=None, online_url=None, cancellation_deadline=later, now=NOW
     )  # fmt: skip
     assert [e.field for e in bad] == ["starts_at", "ends_at", "place", "cancellation_deadline"]
-
-
-def test_the_calendar_escapes_text_and_folds_long_lines():
-    event = CalendarEvent(
-        uid="event-1@coop",
-        title="Bread, butter; and \\ more\nfor everyone " + "é" * 60,
-        description="",
-        starts_at=datetime(2026, 12, 5, 17, 0, tzinfo=UTC),
-        ends_at=datetime(2026, 12, 5, 19, 0, tzinfo=UTC),
-        location="Hall 2",
-        url=None,
-        stamp=NOW,
-    )
-    text = render_calendar([event], "-//coop//EN")
-    lines = text.split("\r\n")
-    assert lines[0] == "BEGIN:VCALENDAR"
-    assert lines[-2:] == ["END:VCALENDAR", ""]
-    assert "DTSTART:20261205T170000Z" in lines
-    assert "LOCATION:Hall 2" in lines
-    assert all(len(line.encode()) <= 75 for line in lines)
-    unfolded = text.replace("\r\n ", "")
-    assert "SUMMARY:Bread\\, butter\\; and \\\\ more\\nfor everyone " + "é" * 60 + "\r\n" in unfolded
-    assert "DESCRIPTION" not in text
 
 
 @pytest.mark.parametrize("status", [s for s in Status if s is not Status.FULL])
