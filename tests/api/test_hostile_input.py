@@ -165,8 +165,9 @@ async def test_dates_outside_the_business_window_are_400(client, session):
         _refused(
             await client.post("/v1/patronage/imports", json={"records": [row]}, headers=staff), "records[0].occurred_at"
         )
-    refused = await client.get("/v1/patronage?fiscal_year=1900", headers=staff)
-    _refused(refused)
+    for path in ("/v1/patronage", "/v1/allocation-runs", "/v1/redemption-runs"):
+        for year in (1900, 9999):
+            _refused(await client.get(f"{path}?fiscal_year={year}", headers=staff), "fiscal_year")
     ok = await client.post(
         "/v1/redemption-runs", json={"method": "fifo", "budget_cents": 0, "as_of": "1950-01-01"}, headers=staff
     )
