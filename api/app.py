@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
+from api.allow import name_every_allowed_method, remember_allowed_methods
 from api.auth import ACCESS, PUBLIC_PATHS, BearerTokenMiddleware, TokenCache, check_access
 from api.deps import provide_principal, provide_session
 from api.docs import assets_router, render_plugins
@@ -201,9 +202,9 @@ def create_app(
         plugins=[ClosedStructSchemaPlugin(), *tracing_plugins(tracing)],
         request_max_body_size=MAX_BODY_BYTES,
         lifespan=[resources],
-        before_send=[echo_request_id],
+        before_send=[echo_request_id, name_every_allowed_method],
         before_request=before_handler,
-        on_startup=[remember_query_names],
+        on_startup=[remember_query_names, remember_allowed_methods],
         logging_config=None,  # domain.logs configures JSON logging for the process
         state=_initial_state(settings, http_metrics),
         openapi_config=OpenAPIConfig(

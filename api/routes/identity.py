@@ -15,6 +15,7 @@ from api.deps import Caller, DbSession
 from api.fields import Email, Password
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
+from api.route_helpers import query_id
 from api.unit_of_work import keep_work_on_error
 from domain.errors import AuthenticationError, FieldError, ForbiddenError, InvalidInputError, TooManyAttemptsError
 from domain.identity import service
@@ -219,7 +220,7 @@ async def list_users(
     cursor: Cursor = None,
 ) -> Page[UserOut]:
     """Users in id order."""
-    mid = None if member_id is None else path_id(member_id, "member")
+    mid = query_id(member_id, "member_id")
     if caller.role is not Role.STAFF:
         mid = caller.member_id if mid is None else mid
         assert mid is not None  # noqa: S101 - the guard lets only staff and member users in

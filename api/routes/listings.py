@@ -16,6 +16,7 @@ from litestar.params import FromPath, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
+from api.fields import FIRST_YEAR, LAST_YEAR
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, problems
 from api.routes.allocation import RunOut, RunStatusName, run_out
@@ -29,7 +30,7 @@ from domain.membership import service as membership
 from domain.payments import service as payments
 from domain.payments.rules import PayoutKind, PayoutStatus
 
-FiscalYear = Annotated[int | None, Parameter(ge=1900, le=9999, description="only this fiscal year")]
+FiscalYear = Annotated[int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="only this fiscal year")]
 
 
 class NoticeOut(msgspec.Struct):
@@ -191,7 +192,8 @@ async def list_redemption_runs(
     status: Annotated[RedemptionStatusName | None, Parameter(description="only runs in this status")] = None,
     method: Annotated[Literal["fifo", "percentage"] | None, Parameter(description="only runs of this method")] = None,
     fiscal_year: Annotated[
-        int | None, Parameter(ge=1900, le=9999, description="only runs whose `as_of` falls in this fiscal year")
+        int | None,
+        Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="only runs whose `as_of` falls in this fiscal year"),
     ] = None,
 ) -> Page[RedemptionRunOut]:
     """Oldest first; computed runs are proposals until approved (posted)."""

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import Day, Email, LongText, Password, PositiveCents, Text
+from api.fields import PLAIN_PATTERN, Day, Email, LongText, Password, PositiveCents, Text
 from api.keys import new_entry_key
 from api.paging import Cursor, Limit, Page, after_id, next_cursor, path_id
 from api.problems import AUTHENTICATED, POSTED, problems
@@ -273,7 +273,12 @@ class MemberController(Controller):
         status: Annotated[Status | None, Parameter(description="only members in this status")] = None,
         name: Annotated[
             str | None,
-            Parameter(min_length=1, max_length=200, description="only names containing this (any case, literal)"),
+            Parameter(
+                min_length=1,
+                max_length=200,
+                pattern=PLAIN_PATTERN,
+                description="only names containing this (any case, literal)",
+            ),
         ] = None,
     ) -> Page[MemberOut]:
         """Staff see all members; a member's users see only their own."""

@@ -12,7 +12,7 @@ from litestar.params import JSONBody, Parameter
 
 from api.auth import check_member_access, staff_only, staff_or_members
 from api.deps import Caller, DbSession
-from api.fields import FIRST_YEAR, LAST_YEAR, MemberNumber, Moment, ShortText, SignedCents, Text
+from api.fields import FIRST_YEAR, LAST_YEAR, PLAIN_PATTERN, MemberNumber, Moment, ShortText, SignedCents, Text
 from api.paging import Cursor, Limit, Page, after_id, next_cursor
 from api.problems import AUTHENTICATED, POSTED, problems
 from api.route_helpers import query_id, utc
@@ -78,7 +78,9 @@ async def list_patronage(  # noqa: PLR0913 - each filter is a query parameter Li
     fiscal_year: Annotated[
         int | None, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="only this fiscal year")
     ] = None,
-    pool: Annotated[str | None, Parameter(min_length=1, max_length=50, description="only this pool")] = None,
+    pool: Annotated[
+        str | None, Parameter(min_length=1, max_length=50, pattern=PLAIN_PATTERN, description="only this pool")
+    ] = None,
     occurred_from: Annotated[date | None, Parameter(description="only records on or after this UTC day")] = None,
     occurred_to: Annotated[date | None, Parameter(description="only records on or before this UTC day")] = None,
 ) -> Page[PatronageOut]:

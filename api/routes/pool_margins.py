@@ -15,6 +15,7 @@ from api.deps import Caller, DbSession
 from api.fields import (
     FIRST_YEAR,
     LAST_YEAR,
+    PLAIN_PATTERN,
     Day,
     LongText,
     NonZeroCents,
@@ -130,7 +131,7 @@ async def record_expense(data: JSONBody[PoolExpenseIn], db: DbSession, caller: C
 async def list_expenses(
     db: DbSession,
     fiscal_year: Annotated[int, Parameter(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year")],
-    pool: Annotated[str | None, Parameter(max_length=50, description="only this pool")] = None,
+    pool: Annotated[str | None, Parameter(max_length=50, pattern=PLAIN_PATTERN, description="only this pool")] = None,
 ) -> list[PoolExpenseOut]:
     """Oldest first."""
     return [_expense_out(v) for v in await margins.list_expenses(db, fiscal_year, pool)]
