@@ -18,10 +18,10 @@ import msgspec
 from litestar import Request
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import Schema
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.openapi.spec import Schema
     from litestar.typing import FieldDefinition
 
 # Large enough for a 10,000-row import, small enough that a hostile body costs little memory.
@@ -283,12 +283,83 @@ class StrictRequest(Request[Any, Any, Any]):
 _MISSING = object()
 
 
+# The bounds of a constrained msgspec type, as the Schema attributes that state them.
+_BOUNDS = {
+    "min_length": "min_length",
+    "max_length": "max_length",
+    "pattern": "pattern",
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusive_minimum",
+    "lt": "exclusive_maximum",
+}
+
+
+def _bounds_of(info: msgspec.inspect.Type) -> dict[str, Any]:
+    """The Schema attributes (snake_case) stating a type's constraints: pattern, length, range, description."""
+    bounds: dict[str, Any] = {}
+    if isinstance(info, msgspec.inspect.Metadata):
+        extra = dict(info.extra_json_schema or {})
+        bounds.update(extra.pop("extra", {}))  # what Litestar's own fields take as schema extras (a Rate's pattern)
+        bounds.update(extra)
+        info = info.type
+    for constraint, attribute in _BOUNDS.items():
+        if (value := getattr(info, constraint, None)) is not None:
+            bounds[attribute] = value
+    return bounds
+
+
+def _unwrap(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
+    """The type of a field, its `| None` taken off."""
+    if isinstance(info, msgspec.inspect.UnionType):
+        arms = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+        if len(arms) == 1:
+            return arms[0]
+    return info
+
+
+_LISTS = (msgspec.inspect.ListType, msgspec.inspect.VarTupleType)
+
+
+def _state_dropped_bounds(struct: type, schema: Schema) -> None:
+    """Bounds Litestar leaves out of a struct's schema, stated as the decoder applies them.
+
+    It drops the constraints of a list's items (`list[Id]`: no pattern) and a bound of 0 (it
+    copies only truthy ones: `Cents | None` lost its minimum).
+    """
+    info = msgspec.inspect.type_info(struct)
+    if not isinstance(info, msgspec.inspect.StructType):
+        return
+    aliases = type(schema).field_aliases()
+    for field in info.fields:
+        prop = (schema.properties or {}).get(field.encode_name)
+        if not isinstance(prop, Schema):  # a $ref to another struct
+            continue
+        kind = _unwrap(field.type)
+        inner = kind.type if isinstance(kind, msgspec.inspect.Metadata) else kind
+        if isinstance(inner, _LISTS):
+            arrays = [prop, *(prop.one_of or [])]
+            targets = [a.items for a in arrays if isinstance(a, Schema) and isinstance(a.items, Schema)]
+            bounds = _bounds_of(inner.item_type)
+        else:
+            targets, bounds = [prop], _bounds_of(kind)
+        for target in targets:
+            for key, value in bounds.items():
+                attribute = aliases.get(key, key)
+                if getattr(target, attribute, None) is None:
+                    setattr(target, attribute, value)
+
+
 class ClosedStructSchemaPlugin(StructSchemaPlugin):
-    """Request bodies refuse unknown fields (forbid_unknown_fields); their schemas say so."""
+    """Request bodies refuse unknown fields (forbid_unknown_fields); their schemas say so.
+
+    The items of list fields carry their bounds too (an id's pattern, a member number's range).
+    """
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         """The struct's schema, closed to other properties when the struct is."""
         schema = super().to_openapi_schema(field_definition, schema_creator)
         if field_definition.type_.__struct_config__.forbid_unknown_fields:
             schema.additional_properties = False
+        _state_dropped_bounds(field_definition.type_, schema)
         return schema

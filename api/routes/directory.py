@@ -179,7 +179,14 @@ Query = Annotated[
 CategoryQuery = Annotated[str | None, Parameter(max_length=50, pattern=TEXT_PATTERN, description="only this category")]
 NearQuery = Annotated[str | None, Parameter(max_length=60, description="lat,lon in degrees: search around this point")]
 RadiusQuery = Annotated[
-    float | None, Parameter(gt=0, le=MAX_RADIUS_KM, description="kilometres around `near` (default 25)")
+    float | None,
+    Parameter(
+        gt=0,
+        le=MAX_RADIUS_KM,
+        description="kilometres around `near` (default 25)",
+        # Litestar leaves a bound of 0 out of the schema (it copies only truthy ones): stated here.
+        schema_extra={"exclusiveMinimum": 0},
+    ),
 ]
 
 

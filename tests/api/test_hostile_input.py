@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from domain.membership.tables import Member
 from tests.api.test_catalog import product_body
+from tests.api.test_programmes import contract_body
 from tests.support.buying import group_buy_body, make_product, make_supplier, ordering_member, staff_headers
 from tests.support.users import PASSWORD, bearer, make_member, make_user
 
@@ -252,6 +253,65 @@ async def test_openapi_states_the_bounds(client):
     assert money["properties"]["amount_cents"]["maximum"] < BIG
     run = next(s for name, s in schema.items() if name.endswith("RedemptionRunIn"))
     assert "pattern" in run["properties"]["as_of"]
+
+
+def _parameter(document: dict[str, Any], path: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name)["schema"]
+    return found
+
+
+def _property(document: dict[str, Any], schema: str, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = document["components"]["schemas"][schema]["properties"][name]
+    return found
+
+
+def _array(prop: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in [prop, *prop.get("oneOf", [])] if s.get("type") == "array")
+
+
+async def test_openapi_states_the_bounds_of_parameters_and_list_items_and_just_outside_is_400(client, session):
+    """A deep schemathesis run found bounds the server enforces that the schema did not state."""
+    document = (await client.get("/schema/openapi.json")).json()
+    staff = await staff_headers(client, session)
+
+    year = _parameter(document, "/v1/fiscal-years/{fiscal_year}/reconciliation", "fiscal_year")
+    assert (year["type"], year["minimum"], year["maximum"]) == ("integer", 1950, 2200)
+    for outside in (year["minimum"] - 1, year["maximum"] + 1):
+        answer = await client.get(f"/v1/fiscal-years/{outside}/reconciliation", headers=staff)
+        _refused(answer, "fiscal_year")
+    assert (await client.get(f"/v1/fiscal-years/{year['minimum']}/reconciliation", headers=staff)).status_code == 200
+
+    for path in ("/v1/directory", "/v1/public/directory"):
+        radius = _parameter(document, path, "radius_km")
+        assert (radius["exclusiveMinimum"], radius["maximum"]) == (0, 20_100)
+    for outside in (radius["exclusiveMinimum"], -1, radius["maximum"] + 0.1):
+        answer = await client.get(f"/v1/directory?near=45.5,-122.6&radius_km={outside}", headers=staff)
+        _refused(answer, "radius_km")
+    ok = await client.get(f"/v1/directory?near=45.5,-122.6&radius_km={radius['maximum']}", headers=staff)
+    assert ok.status_code == 200, ok.text
+
+    ids = _array(_property(document, "NewGroupBuyIn", "product_ids"))["items"]
+    assert re.search(ids["pattern"], "123")
+    supplier = await make_supplier(session)
+    for bad in ("x1", "1" * 19, ""):
+        assert not re.search(ids["pattern"], bad)
+        answer = await client.post("/v1/group-buys", json=group_buy_body(supplier.id, [bad]), headers=staff)  # type: ignore[list-item]
+        _refused(answer, "product_ids[0]")
+
+    numbers = _array(_property(document, "NewContractIn", "eligible_members"))["items"]
+    assert (numbers["minimum"], numbers["maximum"]) == (1, 2**31 - 1)
+    for outside in (numbers["minimum"] - 1, numbers["maximum"] + 1):
+        answer = await client.post(
+            f"/v1/suppliers/{supplier.id}/contracts", json=contract_body(eligible_members=[outside]), headers=staff
+        )
+        _refused(answer, "eligible_members[0]")
+
+    # Litestar left a bound of 0 out of optional fields' schemas; stated now, and -1 is refused.
+    assert _property(document, "NewGroupBuyIn", "min_value_cents")["minimum"] == 0
+    answer = await client.post(
+        "/v1/group-buys", json=group_buy_body(supplier.id, [1], min_value_cents=-1), headers=staff
+    )
+    _refused(answer, "min_value_cents")
 
 
 # --- totals that would outgrow BIGINT -------------------------------------------------------------
