@@ -265,7 +265,7 @@ class ProductController(Controller):
         "/{product_id:str}/prices",
         access=staff_or_suppliers,
         summary="Change a product's prices",
-        responses=problems(400, 404, 401, 403),
+        responses=problems(400, 404, 401, 403, 409),
     )
     async def change_prices(
         self, product_id: FromPath[str], data: JSONBody[NewPrices], db: DbSession, caller: Caller
@@ -273,7 +273,8 @@ class ProductController(Controller):
         """A new price version (tiers; markup from staff only, 403 from a supplier).
 
         Group buys keep the prices they opened with; open ones take a new price only when it
-        is no dearer at any quantity.
+        is no dearer at any quantity. A retired product's prices no longer change: 409
+        `product_retired` (the same prices again are still a 200 that changes nothing).
         """
         view = await pricing.change_prices(
             db,

@@ -1,4 +1,4 @@
-"""Pure catalog rules: price tiers, and what a product's pool name and markup rate may be."""
+"""Pure catalog rules: price tiers, what a product's pool name and markup rate may be, and when prices may change."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, TypeGuard
 
-from domain.errors import FieldError
+from domain.errors import ConflictError, FieldError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
 
 DEFAULT_POOL = "purchases"
 MAX_MARKUP_RATE = Decimal(10)  # 1000 %: anything above is a typo, not a policy
 MARKUP_PLACES = 6  # the column is NUMERIC(12, 6)
 _POOL = re.compile(r"[a-z][a-z0-9_]{0,49}")  # fullmatch: `$` also matches before a final new line
+PRODUCT_RETIRED = "product_retired"  # problem+json `code` of a price change refused on a retired product
 
 
 def pool_errors(pool: str, field: str = "pool") -> list[FieldError]:
@@ -152,3 +154,18 @@ def no_dearer(old: Sequence[Tier], old_markup: Decimal, new: Sequence[Tier], new
         if now > was or now * (1 + Fraction(new_markup)) > was * (1 + Fraction(old_markup)):
             return False
     return True
+
+
+def price_change_refusal(retired_at: datetime | None) -> ConflictError | None:
+    """Why a product's prices may not change now (409 with a code), or None when they may.
+
+    A retired product is no longer offered: no new buy takes it, and the buys that carry it
+    keep the prices they have. A new price version for it is most likely a mistake (the wrong
+    product), so it is refused; the product keeps the price list it was retired with.
+    """
+    if retired_at is not None:
+        return ConflictError(
+            f"the product was retired at {retired_at.isoformat()}: its prices no longer change",
+            code=PRODUCT_RETIRED,
+        )
+    return None

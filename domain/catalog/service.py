@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from domain.catalog.rules import Tier, markup_errors, pool_errors, tier_errors
+from domain.catalog.rules import Tier, markup_errors, pool_errors, price_change_refusal, tier_errors
 from domain.catalog.tables import Product, ProductPriceTier, ProductPriceVersion, Supplier
 from domain.errors import ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError
 
@@ -167,6 +167,8 @@ async def change_prices(
     """New tiers (and markup, if given) as a new version; the same prices again change nothing.
 
     Group buys keep the version they opened with (buying.pricing offers them a lower one).
+    A retired product's prices no longer change (409 `product_retired`), judged under the
+    product's row lock, which a retirement takes too.
     """
     _markup_is_staffs(markup_rate, only_supplier_id)
     locked = select(Product).where(col(Product.id) == product_id).with_for_update()
@@ -179,6 +181,8 @@ async def change_prices(
         raise InvalidInputError("the prices are not valid", errors)
     if tuple(tiers) == current.tiers and markup == current.markup_rate:
         return ProductView(product, current)
+    if (refusal := price_change_refusal(product.retired_at)) is not None:
+        raise refusal
     prices = await _add_version(session, product_id, product.price_version + 1, markup, tiers, actor)
     product.price_version = prices.version
     session.add(product)

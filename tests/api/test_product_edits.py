@@ -112,3 +112,22 @@ async def test_a_supplier_retires_its_own_products_only_and_members_never(client
     assert (await client.post(f"/v1/products/{product}/retire", headers=member)).status_code == 403
     assert (await client.post(f"/v1/products/{foreign}/retire", headers=clerk)).status_code == 404
     assert (await client.post(f"/v1/products/{product}/retire", headers=clerk)).status_code == 200
+
+
+async def test_a_retired_product_s_prices_no_longer_change(client, session):
+    supplier = await make_supplier(session)
+    product = await make_product(session, supplier.id, tiers=[(1, 300)])
+    staff = await staff_headers(client, session)
+    clerk = await supplier_headers(client, session, supplier.id)
+    assert (await client.post(f"/v1/products/{product}/retire", headers=clerk)).status_code == 200
+    before = (await client.get(f"/v1/products/{product}", headers=staff)).json()
+    cheaper = {"tiers": [{"min_quantity": 1, "unit_price_cents": 280}]}
+    for body, headers in ((cheaper, clerk), ({**cheaper, "markup_rate": "0.1"}, staff)):
+        refused = await client.put(f"/v1/products/{product}/prices", json=body, headers=headers)
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["code"] == "product_retired"
+    assert (await client.get(f"/v1/products/{product}", headers=staff)).json() == before
+    # The same prices again change nothing, retired or not: still a 200 (a retried PUT).
+    same = await client.put(f"/v1/products/{product}/prices", json={"tiers": before["tiers"]}, headers=clerk)
+    assert (same.status_code, same.json()) == (200, before)

@@ -8,6 +8,7 @@ hand. A bool is never a count of units or cents, though Python calls it an int.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -16,14 +17,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.catalog.rules import (
+    PRODUCT_RETIRED,
     Tier,
     markup_errors,
     no_dearer,
     pool_errors,
+    price_change_refusal,
     rate_text,
     tier_errors,
     tier_for,
 )
+from domain.errors import ConflictError
 
 if TYPE_CHECKING:
     from domain.errors import FieldError
@@ -158,3 +162,14 @@ def test_the_member_price_compares_markup_on_both_sides() -> None:
     assert no_dearer(old, Decimal("0.5"), [Tier(1, 1_000)], Decimal("0.4"))  # 1,400
     assert no_dearer(old, Decimal("0.5"), [Tier(1, 900)], Decimal("0.6"))  # 1,440
     assert not no_dearer(old, Decimal("0.5"), [Tier(1, 900)], Decimal("0.7"))  # 1,530
+
+
+# --- retired products ---------------------------------------------------------------
+
+
+def test_a_retired_product_s_prices_are_refused_with_a_code_and_an_offered_one_s_are_not() -> None:
+    assert price_change_refusal(None) is None
+    refusal = price_change_refusal(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    assert refusal is not None
+    assert (type(refusal), refusal.code) == (ConflictError, PRODUCT_RETIRED)
+    assert refusal.detail == "the product was retired at 2026-03-01T12:00:00+00:00: its prices no longer change"
