@@ -2,12 +2,14 @@
 
 - patronage per (member, pool) is summed across products, never overwritten;
 - the allocation policy reaches plan_close, and first-come delivery follows increments;
-- the units needed to reach a tier, checked against a brute-force oracle.
+- the units needed to reach a tier, checked against a brute-force oracle;
+- a unit cost in millionths is given exactly up to the last line that still fits a bigint.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -23,8 +25,11 @@ from domain.buying.rules import (
     plan_close,
     plan_delivery,
     product_progress,
+    unit_cost_millionths,
 )
+from domain.buying.rules.prices import MILLIONTHS
 from domain.catalog.rules import Tier
+from domain.money import BIGINT_MAX
 
 
 def test_patronage_of_one_member_in_one_pool_adds_up_across_products():
@@ -119,3 +124,16 @@ def test_a_close_with_no_filled_case_says_there_is_nothing_to_order():
     full = ProductDemand(2, 2, (Tier(1, 100),), (Demand.from_increments(1, [Increment(1, 4)]),))
     assert plan_close([short]).nothing_to_order
     assert not plan_close([short, full]).nothing_to_order
+
+
+def test_a_unit_cost_is_given_while_its_largest_line_with_half_a_cent_to_round_fits_a_bigint():
+    def at_one_cent(millionths: int, most_units: int) -> int | None:
+        # A 1-cent unit price with the markup that makes its member price ``millionths``.
+        return unit_cost_millionths(1, Fraction(millionths, MILLIONTHS) - 1, most_units)
+
+    edge = BIGINT_MAX - MILLIONTHS // 2  # one unit at this cost, plus half a cent, is BIGINT_MAX exactly
+    assert at_one_cent(edge, 1) == edge
+    assert at_one_cent(edge, 0) == edge  # no line: the cost alone is bound, as one unit
+    assert at_one_cent(edge + 1, 1) is None
+    assert at_one_cent(edge // 2, 2) == edge // 2
+    assert at_one_cent(edge // 2 + 1, 2) is None

@@ -21,6 +21,7 @@ from domain.buying.rules import (
     MinimumOutcome,
     OrderWrite,
     ProductDemand,
+    ProductTotals,
     allocate_units,
     apply_change,
     cases_to_order,
@@ -31,9 +32,12 @@ from domain.buying.rules import (
     order_line_errors,
     payable_cents,
     plan_close,
+    plan_close_totals,
     reallocate_delivery,
     standing_refusal,
+    unit_cost_millionths,
 )
+from domain.buying.rules.marketing import seller_give_back, seller_sale
 from domain.catalog.rules import Tier
 from domain.errors import ConflictError
 from domain.membership.rules import Status
@@ -59,6 +63,12 @@ FIRST_COME = AllocationPolicy.FIRST_COME
         (lambda: payable_cents(-1, 100), ValueError, "delivered must not be negative, got -1"),
         (lambda: payable_cents(1, -100), ValueError, "unit_price_cents must not be negative, got -100"),
         (lambda: allocate_units([_demand(1, 1), _demand(1, 2)], 1), ValueError, "each member may appear only once"),
+        (lambda: allocate_units([_demand(1, 1)], -1), ValueError, "bought must not be negative, got -1"),
+        (lambda: cases_to_order(1, 0, -6), ValueError, "case_size must not be negative, got -6"),
+        (lambda: cases_to_order(1, 0, 0), ValueError, "case_size must be at least 1"),
+        (lambda: unit_cost_millionths(100, Decimal(0), -1), ValueError, "most_units must not be negative, got -1"),
+        (lambda: seller_sale(4, -5, "marketing"), ValueError, "payable_cents must not be negative, got -5"),
+        (lambda: seller_give_back(None, -5), ValueError, "supplier_cents must not be negative, got -5"),
         (lambda: cases_to_order(-1, 0, 6), ValueError, "quantity must not be negative, got -1"),
         (lambda: cases_to_order(1, -2, 6), ValueError, "flex must not be negative, got -2"),
         (lambda: cases_to_order(1.5, 0, 6), TypeError, "quantity must be an int, not float"),  # type: ignore[arg-type]
@@ -66,6 +76,8 @@ FIRST_COME = AllocationPolicy.FIRST_COME
         (lambda: Increment(1, 1, -3), ValueError, "increment flex must not be negative, got -3"),
         (lambda: Increment("1", 1), TypeError, "at_seq must be an int, not str"),  # type: ignore[arg-type]
         (lambda: Demand(1, -1, 0, ()), ValueError, "quantity must not be negative, got -1"),
+        (lambda: Demand(1, 0, -1, ()), ValueError, "flex must not be negative, got -1"),
+        (lambda: Demand(3, 1, 2, (Increment(1, 1, 1),)), ValueError, "member 3: increments do not add up to flex 2"),
         (
             lambda: Demand(1, 2, 0, (Increment(2, 1), Increment(1, 1))),
             ValueError,
@@ -136,6 +148,12 @@ def test_a_second_miss_after_an_extension_cancels():
         already_extended=True,
     )
     assert plan.decision == Decision(CloseAction.CANCEL, minimum_met=False)
+
+
+def test_the_totals_alone_extend_a_first_miss_and_give_nobody_units_yet():
+    plan = plan_close_totals([ProductTotals(42, 5, TIERS, 5, 0)], 1000, MinimumOutcome.EXTEND)
+    assert plan.decision == Decision(CloseAction.EXTEND, minimum_met=False)
+    assert [(o.bought, o.allocations) for o in plan.products] == [(5, {})]
 
 
 def test_no_case_filled_is_a_cancel_with_the_minimum_not_met():

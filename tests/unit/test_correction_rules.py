@@ -8,7 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.buying.rules.corrections import (
+    CorrectedLine,
     CorrectionLine,
+    CorrectionPlan,
     SettledProduct,
     correction_errors,
     plan_correction,
@@ -17,9 +19,10 @@ from domain.buying.rules.prices import line_total_cents
 from domain.buying.rules.supplier_payable import payable_cents
 
 
-def settled(units: list[int], price: int, markup: Decimal) -> SettledProduct:
-    lines = {i + 1: (u, line_total_cents(u, price, markup)) for i, u in enumerate(units)}
-    return SettledProduct(7, "purchases", price, markup, sum(units), lines)
+def settled(units: list[int], price: int, markup: Decimal, product_id: int = 7, first_order: int = 1) -> SettledProduct:
+    """A product of a settled buy, its orders numbered from ``first_order``, each line priced once."""
+    lines = {first_order + i: (u, line_total_cents(u, price, markup)) for i, u in enumerate(units)}
+    return SettledProduct(product_id, "purchases", price, markup, sum(units), lines)
 
 
 @given(
@@ -50,12 +53,42 @@ def test_units_only_come_off_and_refunds_are_the_price_difference(
 
 def test_a_correction_only_lowers_a_delivered_product() -> None:
     delivered = {7: 3, 8: 0}
-    assert correction_errors([CorrectionLine(7, 1)], delivered) == []
-    [up] = correction_errors([CorrectionLine(7, 4)], delivered)
-    assert up.field == "lines[0].delivered_quantity"
-    [same] = correction_errors([CorrectionLine(7, 3)], delivered)
-    assert same.field == "lines"
-    [other] = correction_errors([CorrectionLine(9, 0)], delivered)
-    assert other.field == "lines[0].product_id"
-    twice = correction_errors([CorrectionLine(7, 1), CorrectionLine(7, 2)], delivered)
-    assert [e.field for e in twice] == ["lines[1].product_id"]
+
+    def refused(*lines: CorrectionLine) -> list[tuple[str, str]]:
+        return [(e.field, e.message) for e in correction_errors(lines, delivered)]
+
+    assert refused(CorrectionLine(7, 1)) == []
+    assert refused(CorrectionLine(7, 0)) == []  # nothing came after all
+    assert refused(CorrectionLine(7, 4)) == [
+        ("lines[0].delivered_quantity", "must be between 0 and the 3 units delivered (a correction only lowers)")
+    ]
+    assert refused(CorrectionLine(7, 3)) == [
+        ("lines", "nothing to correct: every product is already at that many units")
+    ]
+    assert refused(CorrectionLine(9, 0)) == [("lines[0].product_id", "the product is not in this group buy")]
+    assert refused(CorrectionLine(7, 1), CorrectionLine(7, 2)) == [
+        ("lines[1].product_id", "the product appears more than once")
+    ]
+
+
+def test_a_member_is_given_back_the_sum_over_every_corrected_product() -> None:
+    # Flour's 4 units come down to 2, taken by delivered units: 1/4 and 3/4 of 2 tie on their
+    # remainders, and the larger line loses the second one. Sugar's 2 come down to 1. Oil is not
+    # corrected, and comes first.
+    oil = settled([5], 300, Decimal(0), product_id=5)
+    flour = settled([1, 3], 125, Decimal("0.10"), product_id=7)  # 138 and 413 cents
+    sugar = settled([2], 200, Decimal(0), product_id=8, first_order=2)  # 400 cents
+
+    plan = plan_correction([oil, flour, sugar], {7: 2, 8: 1})
+
+    assert plan == CorrectionPlan(
+        lines=(
+            CorrectedLine(1, 7, "purchases", 1, 138, 0),
+            CorrectedLine(2, 7, "purchases", 1, 138, 275),
+            CorrectedLine(2, 8, "purchases", 1, 200, 200),
+        ),
+        refunds={2: 475},
+        patronage={(2, "purchases"): 475},
+        supplier_cents=2 * 125 + 200,
+        delivered={7: 2, 8: 1},
+    )
