@@ -35,6 +35,7 @@ from domain.patronage.rules import (
     payment_period_end,
     policy_errors,
     policy_from_profile,
+    pool_steps,
     utc_day_range,
 )
 
@@ -296,6 +297,18 @@ def test_recovery_is_split_over_pools_pro_rata():
     members = [MemberPatronage(1, "x", "a", 1, True), MemberPatronage(1, "x", "b", 1, True)]
     result = run(pools, members, PROFILES["us"], deficit=101)
     assert [p.deficit_recovered_cents for p in result.pools] == [76, 25]  # 75.75 / 25.25
+
+
+def test_pool_steps_without_a_carried_deficit_recover_nothing():
+    steps = pool_steps([EX1_POOL], AllocationTerms(cash_rate=Decimal("0.20")), FY_END, PAY)
+    assert (steps.recovered, steps.recoveries, steps.distributable) == (0, (0,), (EX1_M,))
+
+
+def test_pool_figures_need_one_residue_per_pool():
+    steps = pool_steps([PoolInput("a", 300, 1, 0), PoolInput("b", 100, 1, 0)], PROFILES["us"], FY_END, PAY)
+    assert [(p.pool, p.rounding_residue_cents) for p in steps.results([0, 3])] == [("a", 0), ("b", 3)]
+    with pytest.raises(ValueError, match="shorter"):  # pool b is never dropped from the run
+        steps.results([0])
 
 
 def test_loss_charges_lrm():
