@@ -34,6 +34,7 @@ def test_a_give_back_takes_the_reduction_at_most_what_is_left() -> None:
     assert seller_give_back(sold, 0) is None
     assert seller_give_back(None, 300) is None  # no sale was recorded: no member-supplier then
     assert seller_give_back(SellerPatronage(SELLER, "marketing", 0), 300) is None
+    assert seller_give_back(SellerPatronage(SELLER, "marketing", 1), 300) == SellerPatronage(SELLER, "marketing", -1)
 
 
 @settings(max_examples=200)

@@ -34,8 +34,8 @@ def test_why_no_transfer_is_made() -> None:
     assert transfer_plan(payable_cents=500, paid_by_hand_cents=0, transferred_cents=500).refusal is (
         TransferRefusal.ALREADY_TRANSFERRED
     )
-    assert transfer_plan(payable_cents=500, paid_by_hand_cents=1, transferred_cents=0).refusal is (
-        TransferRefusal.PAID_BY_HAND
+    assert transfer_plan(payable_cents=500, paid_by_hand_cents=1, transferred_cents=0) == TransferPlan(
+        0, TransferRefusal.PAID_BY_HAND
     )
     assert transfer_plan(payable_cents=0, paid_by_hand_cents=0, transferred_cents=0).refusal is (
         TransferRefusal.NOTHING_OWED
