@@ -34,7 +34,7 @@ PYTEST_PROCESSES ?= 2
 tests: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_PROCESSES) --dist worksteal --cov --cov-report=term
 
-# Mutation testing of the pure core against the unit tests (tens of minutes on 2 cores);
+# Mutation testing of the pure core against the unit tests (about 10 minutes on 2 cores);
 # survivors judged equivalent are listed with their reason in tests/mutation-survivors.md.
 mutate: $(STAMP)
 	rm -rf mutants
