@@ -32,10 +32,10 @@ async def name_every_allowed_method(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     if "allow" not in headers:
         return
-    known: dict[str, str] | None = Litestar.from_scope(scope).state.get("allowed_methods")
-    if known is None:  # an app started without its start-up hook (a bare test app)
-        remember_allowed_methods(Litestar.from_scope(scope))
-        known = Litestar.from_scope(scope).state.allowed_methods
+    app = Litestar.from_scope(scope)
+    if "allowed_methods" not in app.state:  # an app started without its start-up hook (a bare test app)
+        remember_allowed_methods(app)
+    known: dict[str, str] = app.state.allowed_methods
     allowed = known.get(scope.get("path_template", ""))
     if allowed is not None:
         headers["allow"] = allowed
